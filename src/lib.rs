@@ -1,0 +1,2 @@
+//! Storefront: a server-rendered shop that sells through Stripe.
+pub mod emulator;
