@@ -1,2 +1,16 @@
 //! Storefront: a server-rendered shop that sells through Stripe.
+//!
+//! `startup::Application` builds everything from a `config::Config`; `cli` is the binary's entry.
+
+pub mod catalog;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod db;
 pub mod emulator;
+pub mod error;
+pub mod health;
+pub mod money;
+pub mod schema;
+pub mod startup;
+pub mod web;

@@ -1,0 +1,6 @@
+//! The catalogue: products and their prices, the pages that list them, and seeding from TOML.
+
+pub mod model;
+pub mod queries;
+pub mod routes;
+pub mod seed;

@@ -1,0 +1,73 @@
+//! Catalogue rows.
+
+use diesel::prelude::*;
+
+use crate::money::{Currency, Money};
+use crate::schema::{prices, products};
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = products)]
+pub struct Product {
+    pub id: i64,
+    pub slug: String,
+    pub name: String,
+    pub description: String,
+    pub image_url: Option<String>,
+    pub active: bool,
+    /// `None`: unlimited.
+    pub stock: Option<i64>,
+    pub position: i64,
+    pub stripe_product_id: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl Product {
+    pub fn sold_out(&self) -> bool {
+        self.stock == Some(0)
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable, Associations)]
+#[diesel(table_name = prices, belongs_to(Product))]
+pub struct Price {
+    pub id: i64,
+    pub product_id: i64,
+    pub lookup_key: String,
+    pub currency: String,
+    pub unit_amount: i64,
+    /// `None`: a one-time price; otherwise `day`, `week`, `month` or `year`.
+    pub recurring_interval: Option<String>,
+    pub active: bool,
+    pub stripe_price_id: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl Price {
+    pub fn money(&self) -> Option<Money> {
+        Currency::parse(&self.currency)
+            .ok()
+            .map(|c| Money::new(self.unit_amount, c))
+    }
+
+    pub fn is_recurring(&self) -> bool {
+        self.recurring_interval.is_some()
+    }
+
+    /// "$15.00", or "$15.00 / month" for a recurring price.
+    pub fn label(&self) -> String {
+        let amount = self.money().map(|m| m.to_string()).unwrap_or_default();
+        match &self.recurring_interval {
+            Some(interval) => format!("{amount} / {interval}"),
+            None => amount,
+        }
+    }
+}
+
+/// A product with its active prices in the shop's currency.
+#[derive(Debug, Clone)]
+pub struct Listing {
+    pub product: Product,
+    pub prices: Vec<Price>,
+}

@@ -1,0 +1,70 @@
+//! Reading the catalogue.
+
+use diesel::prelude::*;
+
+use super::model::{Listing, Price, Product};
+use crate::db::AnyConnection;
+use crate::money::Currency;
+use crate::schema::{prices, products};
+
+/// Active products in display order, each with its active prices in `currency`.
+/// Products without such a price are not for sale here and are left out.
+pub fn active_listings(conn: &mut AnyConnection, currency: Currency) -> QueryResult<Vec<Listing>> {
+    let products: Vec<Product> = products::table
+        .filter(products::active.eq(true))
+        .order((products::position.asc(), products::id.asc()))
+        .select(Product::as_select())
+        .load(conn)?;
+    let prices: Vec<Price> = prices::table
+        .filter(prices::active.eq(true))
+        .filter(prices::currency.eq(currency.code()))
+        .filter(prices::product_id.eq_any(products.iter().map(|p| p.id).collect::<Vec<_>>()))
+        .order((prices::unit_amount.asc(), prices::id.asc()))
+        .select(Price::as_select())
+        .load(conn)?;
+    Ok(group(products, prices))
+}
+
+/// One active product by slug, if it has a price in `currency`.
+pub fn listing_by_slug(
+    conn: &mut AnyConnection,
+    slug: &str,
+    currency: Currency,
+) -> QueryResult<Option<Listing>> {
+    let Some(product) = products::table
+        .filter(products::slug.eq(slug))
+        .filter(products::active.eq(true))
+        .select(Product::as_select())
+        .first(conn)
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let prices: Vec<Price> = Price::belonging_to(&product)
+        .filter(prices::active.eq(true))
+        .filter(prices::currency.eq(currency.code()))
+        .order((prices::unit_amount.asc(), prices::id.asc()))
+        .select(Price::as_select())
+        .load(conn)?;
+    Ok(Some(Listing { product, prices }).filter(|l| !l.prices.is_empty()))
+}
+
+fn group(products: Vec<Product>, prices: Vec<Price>) -> Vec<Listing> {
+    let mut listings: Vec<Listing> = products
+        .into_iter()
+        .map(|product| Listing {
+            product,
+            prices: vec![],
+        })
+        .collect();
+    for price in prices {
+        if let Some(l) = listings
+            .iter_mut()
+            .find(|l| l.product.id == price.product_id)
+        {
+            l.prices.push(price);
+        }
+    }
+    listings.retain(|l| !l.prices.is_empty());
+    listings
+}

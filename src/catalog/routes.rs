@@ -1,0 +1,165 @@
+//! `GET /` and `GET /products/{slug}`.
+
+use actix_web::web;
+use askama::Template;
+use askama_web::WebTemplate;
+
+use super::model::{Listing, Price};
+use super::queries;
+use crate::db;
+use crate::error::AppError;
+use crate::web::AppState;
+use crate::web::layout::Layout;
+
+/// Most a shopper can put in the cart of one item.
+pub const MAX_QUANTITY: i64 = 99;
+
+pub struct ProductCard {
+    pub slug: String,
+    pub name: String,
+    pub initial: String,
+    pub image_url: Option<String>,
+    pub price_label: String,
+    pub sold_out: bool,
+    pub last_one: bool,
+}
+
+impl From<&Listing> for ProductCard {
+    fn from(l: &Listing) -> Self {
+        let cheapest = &l.prices[0];
+        let price_label = if l.prices.len() > 1 || cheapest.is_recurring() {
+            format!("from {}", cheapest.label())
+        } else {
+            cheapest.label()
+        };
+        Self {
+            slug: l.product.slug.clone(),
+            name: l.product.name.clone(),
+            initial: initial(&l.product.name),
+            image_url: l.product.image_url.clone(),
+            price_label,
+            sold_out: l.product.sold_out(),
+            last_one: l.product.stock == Some(1),
+        }
+    }
+}
+
+fn initial(name: &str) -> String {
+    name.chars()
+        .next()
+        .map(|c| c.to_uppercase().collect())
+        .unwrap_or_default()
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "catalog/index.html")]
+pub struct IndexPage {
+    pub layout: Layout,
+    pub products: Vec<ProductCard>,
+}
+
+pub async fn index(state: web::Data<AppState>, layout: Layout) -> Result<IndexPage, AppError> {
+    let currency = state.config.currency;
+    let listings = db::run(&state.pool, move |conn| {
+        queries::active_listings(conn, currency).map_err(AppError::from)
+    })
+    .await?;
+    Ok(IndexPage {
+        layout,
+        products: listings.iter().map(ProductCard::from).collect(),
+    })
+}
+
+pub struct PriceOption {
+    pub id: i64,
+    pub label: String,
+    /// "monthly", "yearly"…; empty for a one-time price.
+    pub cadence: &'static str,
+}
+
+impl From<&Price> for PriceOption {
+    fn from(p: &Price) -> Self {
+        Self {
+            id: p.id,
+            label: p.label(),
+            cadence: match p.recurring_interval.as_deref() {
+                Some("day") => "daily",
+                Some("week") => "weekly",
+                Some("month") => "monthly",
+                Some("year") => "yearly",
+                _ => "",
+            },
+        }
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "catalog/product.html")]
+pub struct ProductPage {
+    pub layout: Layout,
+    pub name: String,
+    pub description: String,
+    pub initial: String,
+    pub image_url: Option<String>,
+    pub sold_out: bool,
+    pub stock_note: Option<String>,
+    pub max_quantity: i64,
+    pub one_time: Vec<PriceOption>,
+    pub recurring: Vec<PriceOption>,
+}
+
+pub async fn product(
+    state: web::Data<AppState>,
+    layout: Layout,
+    slug: web::Path<String>,
+) -> Result<ProductPage, AppError> {
+    let currency = state.config.currency;
+    let slug = slug.into_inner();
+    // Slugs are lower-case ASCII; anything else cannot exist, and must not reach the database
+    // (PostgreSQL refuses NUL bytes in text).
+    if !is_plausible_slug(&slug) {
+        return Err(AppError::NotFound);
+    }
+    let listing = db::run(&state.pool, move |conn| {
+        queries::listing_by_slug(conn, &slug, currency).map_err(AppError::from)
+    })
+    .await?
+    .ok_or(AppError::NotFound)?;
+    let p = &listing.product;
+    let stock_note = match p.stock {
+        Some(0) => None,
+        Some(1) => Some("Only one left".to_owned()),
+        Some(n) if n <= 5 => Some(format!("Only {n} left")),
+        _ => None,
+    };
+    Ok(ProductPage {
+        name: p.name.clone(),
+        description: p.description.clone(),
+        initial: initial(&p.name),
+        image_url: p.image_url.clone(),
+        sold_out: p.sold_out(),
+        stock_note,
+        max_quantity: p.stock.map_or(MAX_QUANTITY, |s| s.min(MAX_QUANTITY)),
+        one_time: listing
+            .prices
+            .iter()
+            .filter(|x| !x.is_recurring())
+            .map(PriceOption::from)
+            .collect(),
+        recurring: listing
+            .prices
+            .iter()
+            .filter(|x| x.is_recurring())
+            .map(PriceOption::from)
+            .collect(),
+        layout,
+    })
+}
+
+fn is_plausible_slug(slug: &str) -> bool {
+    !slug.is_empty()
+        && slug.len() <= 100
+        && slug
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}

@@ -1,0 +1,392 @@
+//! Loading a catalogue from TOML, idempotently: running the same file twice changes nothing,
+//! and a changed amount updates the price (and forgets its Stripe id, since Stripe prices are
+//! immutable and a new one must be created).
+
+use std::collections::HashSet;
+use std::fmt;
+
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use validator::{Validate, ValidationError};
+
+use super::model::{Price, Product};
+use crate::db::{AnyConnection, write_tx};
+use crate::money::Currency;
+use crate::schema::{prices, products};
+
+/// The demo catalogue shipped in the binary.
+pub const DEMO_CATALOG: &str = include_str!("demo_catalog.toml");
+
+#[derive(Debug, Deserialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogFile {
+    /// If given, must be the shop's `CURRENCY`; amounts are always in the shop's currency.
+    pub currency: Option<String>,
+    #[validate(nested)]
+    pub products: Vec<ProductEntry>,
+}
+
+#[derive(Debug, Deserialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct ProductEntry {
+    #[validate(custom(function = "validate_key"))]
+    pub slug: String,
+    #[validate(length(min = 1, max = 200))]
+    pub name: String,
+    #[serde(default)]
+    #[validate(length(max = 4000))]
+    pub description: String,
+    #[validate(url)]
+    pub image_url: Option<String>,
+    #[serde(default = "yes")]
+    pub active: bool,
+    #[validate(range(min = 0, max = 10_000_000))]
+    pub stock: Option<i64>,
+    #[validate(
+        length(min = 1, message = "a product needs at least one price"),
+        nested
+    )]
+    pub prices: Vec<PriceEntry>,
+}
+
+#[derive(Debug, Deserialize, Serialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct PriceEntry {
+    #[validate(custom(function = "validate_key"))]
+    pub key: String,
+    /// Minor units of the shop's currency.
+    #[validate(range(min = 0, max = 99_999_999))]
+    pub unit_amount: i64,
+    pub interval: Option<Interval>,
+    #[serde(default = "yes")]
+    pub active: bool,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Interval {
+    Day,
+    Week,
+    Month,
+    Year,
+}
+
+impl Interval {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Interval::Day => "day",
+            Interval::Week => "week",
+            Interval::Month => "month",
+            Interval::Year => "year",
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn validate_key(value: &str) -> Result<(), ValidationError> {
+    let ok = !value.is_empty()
+        && value.len() <= 100
+        && value.split('-').all(|part| {
+            !part.is_empty()
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(ValidationError::new("key").with_message(
+            "use lower-case letters, digits and single dashes, like coffee-club".into(),
+        ))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SeedError {
+    #[error("the catalogue file is not valid TOML: {0}")]
+    Parse(String),
+    #[error("the catalogue file is invalid: {0}")]
+    Invalid(String),
+    #[error("database: {0}")]
+    Db(#[from] crate::db::DbError),
+}
+
+impl From<diesel::result::Error> for SeedError {
+    fn from(e: diesel::result::Error) -> Self {
+        SeedError::Db(e.into())
+    }
+}
+
+impl CatalogFile {
+    pub fn parse(text: &str, shop_currency: Currency) -> Result<Self, SeedError> {
+        let file: CatalogFile =
+            toml::from_str(text).map_err(|e| SeedError::Parse(e.to_string()))?;
+        file.validate()
+            .map_err(|e| SeedError::Invalid(e.to_string().replace('\n', "; ")))?;
+        if let Some(c) = &file.currency {
+            let c = Currency::parse(c).map_err(SeedError::Invalid)?;
+            if c != shop_currency {
+                return Err(SeedError::Invalid(format!(
+                    "it is priced in {c}, but the shop sells in {shop_currency} (CURRENCY)"
+                )));
+            }
+        }
+        let mut slugs = HashSet::new();
+        let mut keys = HashSet::new();
+        for p in &file.products {
+            if !slugs.insert(&p.slug) {
+                return Err(SeedError::Invalid(format!(
+                    "slug {:?} appears twice",
+                    p.slug
+                )));
+            }
+            for price in &p.prices {
+                if !keys.insert(&price.key) {
+                    return Err(SeedError::Invalid(format!(
+                        "price key {:?} appears twice",
+                        price.key
+                    )));
+                }
+            }
+        }
+        Ok(file)
+    }
+}
+
+/// What a seed run changed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SeedReport {
+    pub products_created: usize,
+    pub products_updated: usize,
+    pub prices_created: usize,
+    pub prices_updated: usize,
+    pub unchanged: usize,
+}
+
+impl SeedReport {
+    pub fn changed(&self) -> bool {
+        self.products_created + self.products_updated + self.prices_created + self.prices_updated
+            > 0
+    }
+}
+
+impl fmt::Display for SeedReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "products: {} created, {} updated; prices: {} created, {} updated; {} unchanged",
+            self.products_created,
+            self.products_updated,
+            self.prices_created,
+            self.prices_updated,
+            self.unchanged
+        )
+    }
+}
+
+#[derive(Insertable, AsChangeset)]
+#[diesel(table_name = products)]
+struct ProductFields<'a> {
+    slug: &'a str,
+    name: &'a str,
+    description: &'a str,
+    image_url: Option<&'a str>,
+    active: bool,
+    position: i64,
+    updated_at: i64,
+}
+
+/// Creates or updates every product and price of the file, in one transaction.
+pub fn seed(
+    conn: &mut AnyConnection,
+    file: &CatalogFile,
+    currency: Currency,
+    now: i64,
+) -> Result<SeedReport, SeedError> {
+    write_tx(conn, |conn| {
+        let mut report = SeedReport::default();
+        for (position, entry) in file.products.iter().enumerate() {
+            let fields = ProductFields {
+                slug: &entry.slug,
+                name: &entry.name,
+                description: &entry.description,
+                image_url: entry.image_url.as_deref(),
+                active: entry.active,
+                position: position as i64,
+                updated_at: now,
+            };
+            let existing: Option<Product> = products::table
+                .filter(products::slug.eq(&entry.slug))
+                .select(Product::as_select())
+                .first(conn)
+                .optional()?;
+            let product_id = match existing {
+                None => {
+                    diesel::insert_into(products::table)
+                        .values((
+                            &fields,
+                            products::stock.eq(entry.stock),
+                            products::created_at.eq(now),
+                        ))
+                        .execute(conn)?;
+                    report.products_created += 1;
+                    products::table
+                        .filter(products::slug.eq(&entry.slug))
+                        .select(products::id)
+                        .first(conn)?
+                }
+                Some(p) => {
+                    let same = p.name == entry.name
+                        && p.description == entry.description
+                        && p.image_url == entry.image_url
+                        && p.active == entry.active
+                        && p.position == position as i64;
+                    if same {
+                        report.unchanged += 1;
+                    } else {
+                        diesel::update(products::table.find(p.id))
+                            .set(&fields)
+                            .execute(conn)?;
+                        report.products_updated += 1;
+                    }
+                    p.id
+                }
+            };
+            for price in &entry.prices {
+                seed_price(conn, product_id, price, currency, now, &mut report)?;
+            }
+        }
+        Ok(report)
+    })
+}
+
+fn seed_price(
+    conn: &mut AnyConnection,
+    product_id: i64,
+    entry: &PriceEntry,
+    currency: Currency,
+    now: i64,
+    report: &mut SeedReport,
+) -> Result<(), SeedError> {
+    let interval = entry.interval.map(Interval::as_str);
+    let existing: Option<Price> = prices::table
+        .filter(prices::lookup_key.eq(&entry.key))
+        .select(Price::as_select())
+        .first(conn)
+        .optional()?;
+    match existing {
+        None => {
+            diesel::insert_into(prices::table)
+                .values((
+                    prices::product_id.eq(product_id),
+                    prices::lookup_key.eq(&entry.key),
+                    prices::currency.eq(currency.code()),
+                    prices::unit_amount.eq(entry.unit_amount),
+                    prices::recurring_interval.eq(interval),
+                    prices::active.eq(entry.active),
+                    prices::created_at.eq(now),
+                    prices::updated_at.eq(now),
+                ))
+                .execute(conn)?;
+            report.prices_created += 1;
+        }
+        Some(p) => {
+            let terms_same = p.currency == currency.code()
+                && p.unit_amount == entry.unit_amount
+                && p.recurring_interval.as_deref() == interval
+                && p.product_id == product_id;
+            if terms_same && p.active == entry.active {
+                report.unchanged += 1;
+                return Ok(());
+            }
+            // New terms need a new Stripe price; keep the id when only `active` changed.
+            let stripe_price_id = if terms_same {
+                p.stripe_price_id.clone()
+            } else {
+                None
+            };
+            diesel::update(prices::table.find(p.id))
+                .set((
+                    prices::product_id.eq(product_id),
+                    prices::currency.eq(currency.code()),
+                    prices::unit_amount.eq(entry.unit_amount),
+                    prices::recurring_interval.eq(interval),
+                    prices::active.eq(entry.active),
+                    prices::stripe_price_id.eq(stripe_price_id),
+                    prices::updated_at.eq(now),
+                ))
+                .execute(conn)?;
+            report.prices_updated += 1;
+        }
+    }
+    Ok(())
+}
+
+/// Whether any product exists yet (demo mode seeds an empty shop).
+pub fn catalog_is_empty(conn: &mut AnyConnection) -> QueryResult<bool> {
+    let n: i64 = products::table.count().get_result(conn)?;
+    Ok(n == 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn usd() -> Currency {
+        Currency::parse("usd").unwrap()
+    }
+
+    #[test]
+    fn the_demo_catalogue_parses_and_has_what_the_demo_needs() {
+        let file = CatalogFile::parse(DEMO_CATALOG, usd()).unwrap();
+        assert!(file.products.len() >= 8);
+        assert!(file.products.iter().any(|p| p.stock == Some(1)));
+        assert!(file.products.iter().any(|p| p.stock == Some(0)));
+        let sub = file
+            .products
+            .iter()
+            .find(|p| p.prices.iter().any(|x| x.interval.is_some()))
+            .unwrap();
+        let intervals: Vec<_> = sub.prices.iter().filter_map(|p| p.interval).collect();
+        assert!(intervals.contains(&Interval::Month) && intervals.contains(&Interval::Year));
+    }
+
+    #[test]
+    fn invalid_files_are_refused_with_a_reason() {
+        let cases = [
+            (
+                "[[products]]\nslug = \"Bad Slug\"\nname = \"x\"\nprices = [{ key = \"a\", unit_amount = 1 }]",
+                "slug",
+            ),
+            (
+                "[[products]]\nslug = \"a\"\nname = \"x\"\nprices = []",
+                "prices",
+            ),
+            (
+                "[[products]]\nslug = \"a\"\nname = \"x\"\nprices = [{ key = \"a\", unit_amount = -5 }]",
+                "unit_amount",
+            ),
+            (
+                "[[products]]\nslug = \"a\"\nname = \"x\"\ncolour = 1\nprices = [{ key = \"a\", unit_amount = 5 }]",
+                "colour",
+            ),
+            ("currency = \"eur\"\nproducts = []", "eur"),
+            (
+                "[[products]]\nslug = \"a\"\nname = \"x\"\nprices = [{ key = \"a\", unit_amount = 5, interval = \"fortnight\" }]",
+                "fortnight",
+            ),
+            (
+                "[[products]]\nslug = \"a\"\nname = \"x\"\nprices = [{ key = \"k\", unit_amount = 5 }]\n[[products]]\nslug = \"a\"\nname = \"y\"\nprices = [{ key = \"j\", unit_amount = 5 }]",
+                "twice",
+            ),
+            ("not toml at all [", "TOML"),
+        ];
+        for (text, needle) in cases {
+            let err = CatalogFile::parse(text, usd()).unwrap_err().to_string();
+            assert!(err.contains(needle), "{needle:?} not in {err:?}");
+        }
+    }
+}

@@ -1,0 +1,484 @@
+//! Configuration from environment variables, validated once at start.
+//!
+//! Every problem is reported as one [`ConfigError`] naming the variable, so an
+//! operator sees "DATABASE_URL: …" instead of a panic backtrace.
+
+use std::net::{IpAddr, SocketAddr};
+
+use base64::Engine as _;
+use url::Url;
+
+use crate::money::Currency;
+
+/// One configuration problem, naming the variable at fault.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{var}: {problem}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub problem: String,
+}
+
+impl ConfigError {
+    pub fn new(var: &'static str, problem: impl Into<String>) -> Self {
+        Self {
+            var,
+            problem: problem.into(),
+        }
+    }
+}
+
+/// Where the shop's data lives; the backend is chosen from the URL scheme.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    Sqlite(String),
+    Postgres(String),
+}
+
+impl DatabaseUrl {
+    pub fn parse(raw: &str) -> Result<Self, ConfigError> {
+        let var = "DATABASE_URL";
+        if let Some(path) = raw.strip_prefix("sqlite://") {
+            if path.is_empty() {
+                return Err(ConfigError::new(
+                    var,
+                    "sqlite:// needs a file path, e.g. sqlite://storefront.db",
+                ));
+            }
+            return Ok(Self::Sqlite(path.to_owned()));
+        }
+        if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
+            let url = Url::parse(raw)
+                .map_err(|e| ConfigError::new(var, format!("not a valid PostgreSQL URL ({e})")))?;
+            if url.host_str().is_none_or(str::is_empty) {
+                return Err(ConfigError::new(var, "the PostgreSQL URL has no host"));
+            }
+            return Ok(Self::Postgres(raw.to_owned()));
+        }
+        Err(ConfigError::new(
+            var,
+            "must start with sqlite:// or postgres:// (e.g. sqlite://storefront.db)",
+        ))
+    }
+
+    /// The SQLite file, when this is SQLite.
+    pub fn sqlite_path(&self) -> Option<&str> {
+        match self {
+            Self::Sqlite(p) => Some(p),
+            Self::Postgres(_) => None,
+        }
+    }
+
+    /// A form safe to print: the password, if any, is hidden.
+    pub fn redacted(&self) -> String {
+        match self {
+            Self::Sqlite(p) => format!("sqlite://{p}"),
+            Self::Postgres(raw) => match Url::parse(raw) {
+                Ok(mut u) => {
+                    if u.password().is_some() {
+                        let _ = u.set_password(Some("***"));
+                    }
+                    u.to_string()
+                }
+                Err(_) => "postgres://…".into(),
+            },
+        }
+    }
+}
+
+/// How the shop reaches Stripe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StripeMode {
+    /// No key: the embedded emulator stands in for Stripe (loopback only).
+    Demo,
+    /// A real Stripe account, in test or live mode.
+    Stripe { secret_key: String, live: bool },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database_url: DatabaseUrl,
+    pub bind: SocketAddr,
+    /// `None`: derived from the address actually bound (`http://` + BIND).
+    pub public_url: Option<Url>,
+    /// Raw key bytes (≥ 64). `None` only in demo mode, where a key is kept in a file.
+    pub session_key: Option<Vec<u8>>,
+    pub stripe: StripeMode,
+    pub webhook_secret: Option<String>,
+    pub stripe_api_base: Option<Url>,
+    pub emulator_bind: SocketAddr,
+    pub emulator_db: Option<String>,
+    pub smtp_url: Option<String>,
+    pub metrics_token: Option<String>,
+    pub log_format: LogFormat,
+    pub currency: Currency,
+}
+
+pub const SESSION_KEY_MIN_BYTES: usize = 64;
+
+impl Config {
+    /// Reads the process environment (after an optional `.env` file).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let _ = dotenvy::dotenv();
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Parses configuration from any variable source; tests pass a map.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        // An empty variable means the same as an unset one.
+        let get = |name: &str| get(name).filter(|v| !v.trim().is_empty());
+
+        let database_url = DatabaseUrl::parse(
+            &get("DATABASE_URL").unwrap_or_else(|| "sqlite://storefront.db".into()),
+        )?;
+
+        let bind = parse_socket("BIND", get("BIND").as_deref().unwrap_or("127.0.0.1:8080"))?;
+
+        let public_url = match get("PUBLIC_URL") {
+            None => None,
+            Some(raw) => {
+                let url = Url::parse(&raw).map_err(|e| {
+                    ConfigError::new("PUBLIC_URL", format!("not a valid URL ({e})"))
+                })?;
+                if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+                    return Err(ConfigError::new(
+                        "PUBLIC_URL",
+                        "must be an http:// or https:// URL with a host",
+                    ));
+                }
+                Some(url)
+            }
+        };
+
+        let stripe = match get("STRIPE_SECRET_KEY") {
+            None => StripeMode::Demo,
+            Some(key) => {
+                let live = if key.starts_with("sk_live_") || key.starts_with("rk_live_") {
+                    true
+                } else if key.starts_with("sk_test_") || key.starts_with("rk_test_") {
+                    false
+                } else {
+                    return Err(ConfigError::new(
+                        "STRIPE_SECRET_KEY",
+                        "must start with sk_test_, sk_live_, rk_test_ or rk_live_",
+                    ));
+                };
+                StripeMode::Stripe {
+                    secret_key: key,
+                    live,
+                }
+            }
+        };
+
+        let session_key = match get("SESSION_KEY") {
+            None => None,
+            Some(raw) => Some(decode_session_key(&raw)?),
+        };
+
+        let webhook_secret = match get("STRIPE_WEBHOOK_SECRET") {
+            None => None,
+            Some(s) if s.starts_with("whsec_") && s.len() > "whsec_".len() => Some(s),
+            Some(_) => {
+                return Err(ConfigError::new(
+                    "STRIPE_WEBHOOK_SECRET",
+                    "must start with whsec_",
+                ));
+            }
+        };
+
+        let stripe_api_base = match get("STRIPE_API_BASE") {
+            None => None,
+            Some(raw) => {
+                let mut url = Url::parse(&raw).map_err(|e| {
+                    ConfigError::new("STRIPE_API_BASE", format!("not a valid URL ({e})"))
+                })?;
+                // async-stripe appends "v1/…" to the base, so the base must end with a slash.
+                if !url.path().ends_with('/') {
+                    let path = format!("{}/", url.path());
+                    url.set_path(&path);
+                }
+                Some(url)
+            }
+        };
+
+        let emulator_bind = parse_socket(
+            "EMULATOR_BIND",
+            get("EMULATOR_BIND").as_deref().unwrap_or("127.0.0.1:12111"),
+        )?;
+
+        let log_format = match get("LOG_FORMAT").as_deref() {
+            None | Some("pretty") => LogFormat::Pretty,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                return Err(ConfigError::new(
+                    "LOG_FORMAT",
+                    format!("must be pretty or json, not {other:?}"),
+                ));
+            }
+        };
+
+        let currency = Currency::parse(get("CURRENCY").as_deref().unwrap_or("usd"))
+            .map_err(|e| ConfigError::new("CURRENCY", e))?;
+
+        let config = Config {
+            database_url,
+            bind,
+            public_url,
+            session_key,
+            stripe,
+            webhook_secret,
+            stripe_api_base,
+            emulator_bind,
+            emulator_db: get("EMULATOR_DB"),
+            smtp_url: get("SMTP_URL"),
+            metrics_token: get("METRICS_TOKEN"),
+            log_format,
+            currency,
+        };
+        config.check_mode()?;
+        Ok(config)
+    }
+
+    pub fn is_demo(&self) -> bool {
+        self.stripe == StripeMode::Demo
+    }
+
+    /// Demo mode gives goods away for test cards, so it must never face a network;
+    /// a real key needs the secrets that demo mode would otherwise generate.
+    fn check_mode(&self) -> Result<(), ConfigError> {
+        if self.is_demo() {
+            if !self.bind.ip().is_loopback() {
+                return Err(ConfigError::new(
+                    "STRIPE_SECRET_KEY",
+                    format!(
+                        "not set, so the shop would run in demo mode, which only listens on a loopback BIND (BIND is {})",
+                        self.bind
+                    ),
+                ));
+            }
+            if let Some(url) = &self.public_url
+                && !host_is_loopback(url)
+            {
+                return Err(ConfigError::new(
+                    "STRIPE_SECRET_KEY",
+                    format!(
+                        "not set, so the shop would run in demo mode, which only serves a loopback PUBLIC_URL (PUBLIC_URL is {url})"
+                    ),
+                ));
+            }
+        } else if self.session_key.is_none() {
+            return Err(ConfigError::new(
+                "SESSION_KEY",
+                "required when STRIPE_SECRET_KEY is set (64+ random bytes, base64; e.g. `openssl rand -base64 64`)",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The secret key the shop's Stripe client uses.
+    pub fn stripe_secret_key(&self) -> &str {
+        match &self.stripe {
+            StripeMode::Demo => DEMO_SECRET_KEY,
+            StripeMode::Stripe { secret_key, .. } => secret_key,
+        }
+    }
+
+    /// "demo", "Stripe test mode" or "Stripe live mode", for the start-up banner.
+    pub fn mode_label(&self) -> &'static str {
+        match self.stripe {
+            StripeMode::Demo => "demo (built-in Stripe emulator, no real payments)",
+            StripeMode::Stripe { live: false, .. } => "Stripe test mode",
+            StripeMode::Stripe { live: true, .. } => "Stripe LIVE mode",
+        }
+    }
+}
+
+/// The key the shop presents to its own embedded emulator.
+pub const DEMO_SECRET_KEY: &str = "sk_test_storefront_demo";
+
+fn parse_socket(var: &'static str, raw: &str) -> Result<SocketAddr, ConfigError> {
+    raw.parse().map_err(|_| {
+        ConfigError::new(
+            var,
+            format!("must be an address with a port, like 127.0.0.1:8080 (got {raw:?})"),
+        )
+    })
+}
+
+fn host_is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        None => false,
+    }
+}
+
+/// Decodes `SESSION_KEY` (standard or URL-safe base64, padded or not).
+pub fn decode_session_key(raw: &str) -> Result<Vec<u8>, ConfigError> {
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+    let raw = raw.trim();
+    let bytes = [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD]
+        .iter()
+        .find_map(|engine| engine.decode(raw).ok())
+        .ok_or_else(|| ConfigError::new("SESSION_KEY", "is not valid base64"))?;
+    if bytes.len() < SESSION_KEY_MIN_BYTES {
+        return Err(ConfigError::new(
+            "SESSION_KEY",
+            format!(
+                "too short: {} bytes after base64 decoding, at least {SESSION_KEY_MIN_BYTES} needed (e.g. `openssl rand -base64 64`)",
+                bytes.len()
+            ),
+        ));
+    }
+    Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn parse(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    fn key64() -> String {
+        base64::engine::general_purpose::STANDARD.encode([7u8; 64])
+    }
+
+    #[test]
+    fn defaults_are_a_loopback_demo_on_sqlite() {
+        let c = parse(&[]).unwrap();
+        assert!(c.is_demo());
+        assert_eq!(c.database_url, DatabaseUrl::Sqlite("storefront.db".into()));
+        assert_eq!(c.bind, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(c.currency.code(), "usd");
+        assert_eq!(c.log_format, LogFormat::Pretty);
+    }
+
+    #[test]
+    fn malformed_database_url_names_the_variable() {
+        for bad in ["mysql://x", "storefront.db", "sqlite://", "postgres://"] {
+            let err = parse(&[("DATABASE_URL", bad)]).unwrap_err();
+            assert_eq!(err.var, "DATABASE_URL", "{bad}: {err}");
+        }
+        let ok = parse(&[("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/shop")]).unwrap();
+        assert!(matches!(ok.database_url, DatabaseUrl::Postgres(_)));
+    }
+
+    #[test]
+    fn short_or_garbled_session_key_is_refused() {
+        let short = base64::engine::general_purpose::STANDARD.encode([1u8; 32]);
+        let err = parse(&[("SESSION_KEY", &short)]).unwrap_err();
+        assert_eq!(err.var, "SESSION_KEY");
+        assert!(err.problem.contains("32 bytes"), "{err}");
+        assert_eq!(
+            parse(&[("SESSION_KEY", "!!!not base64!!!")])
+                .unwrap_err()
+                .var,
+            "SESSION_KEY"
+        );
+        assert_eq!(
+            parse(&[("SESSION_KEY", &key64())])
+                .unwrap()
+                .session_key
+                .unwrap()
+                .len(),
+            64
+        );
+    }
+
+    #[test]
+    fn demo_mode_refuses_a_public_bind_or_url() {
+        let err = parse(&[("BIND", "0.0.0.0:8080")]).unwrap_err();
+        assert_eq!(err.var, "STRIPE_SECRET_KEY");
+        assert!(err.problem.contains("0.0.0.0:8080"));
+        let err = parse(&[("PUBLIC_URL", "https://shop.example.com")]).unwrap_err();
+        assert_eq!(err.var, "STRIPE_SECRET_KEY");
+        assert!(parse(&[("PUBLIC_URL", "http://localhost:8080")]).is_ok());
+        assert!(parse(&[("BIND", "[::1]:8080")]).is_ok());
+    }
+
+    #[test]
+    fn a_real_key_needs_a_session_key_and_allows_a_public_bind() {
+        let err =
+            parse(&[("STRIPE_SECRET_KEY", "sk_test_abc"), ("BIND", "0.0.0.0:80")]).unwrap_err();
+        assert_eq!(err.var, "SESSION_KEY");
+        let k = key64();
+        let c = parse(&[
+            ("STRIPE_SECRET_KEY", "sk_live_abc"),
+            ("BIND", "0.0.0.0:80"),
+            ("SESSION_KEY", &k),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.stripe,
+            StripeMode::Stripe {
+                secret_key: "sk_live_abc".into(),
+                live: true
+            }
+        );
+        assert_eq!(
+            parse(&[("STRIPE_SECRET_KEY", "pk_test_abc")])
+                .unwrap_err()
+                .var,
+            "STRIPE_SECRET_KEY"
+        );
+    }
+
+    #[test]
+    fn other_variables_are_checked() {
+        assert_eq!(parse(&[("BIND", "localhost")]).unwrap_err().var, "BIND");
+        assert_eq!(
+            parse(&[("EMULATOR_BIND", "nope")]).unwrap_err().var,
+            "EMULATOR_BIND"
+        );
+        assert_eq!(
+            parse(&[("PUBLIC_URL", "ftp://x")]).unwrap_err().var,
+            "PUBLIC_URL"
+        );
+        assert_eq!(
+            parse(&[("STRIPE_WEBHOOK_SECRET", "abc")]).unwrap_err().var,
+            "STRIPE_WEBHOOK_SECRET"
+        );
+        assert_eq!(
+            parse(&[("LOG_FORMAT", "xml")]).unwrap_err().var,
+            "LOG_FORMAT"
+        );
+        assert_eq!(
+            parse(&[("CURRENCY", "dollars")]).unwrap_err().var,
+            "CURRENCY"
+        );
+        assert_eq!(
+            parse(&[("CURRENCY", "JPY")]).unwrap().currency.code(),
+            "jpy"
+        );
+    }
+
+    #[test]
+    fn api_base_gets_a_trailing_slash() {
+        let c = parse(&[("STRIPE_API_BASE", "http://127.0.0.1:12111/stripe")]).unwrap();
+        assert_eq!(
+            c.stripe_api_base.unwrap().as_str(),
+            "http://127.0.0.1:12111/stripe/"
+        );
+    }
+
+    #[test]
+    fn redacted_url_hides_the_password() {
+        let u = DatabaseUrl::parse("postgres://shop:secret@db:5432/shop").unwrap();
+        assert!(!u.redacted().contains("secret"));
+    }
+}

@@ -1,0 +1,44 @@
+//! What every page's layout needs: the demo ribbon, the shop name, the CSRF token for forms.
+
+use actix_session::SessionExt;
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest, web};
+
+use super::AppState;
+use super::assets;
+use super::session::csrf_token_of;
+use crate::error::AppError;
+
+pub const SHOP_NAME: &str = "Storefront";
+
+#[derive(Debug, Clone)]
+pub struct Layout {
+    pub shop_name: &'static str,
+    pub demo: bool,
+    pub csrf_token: String,
+    pub stylesheet: &'static str,
+}
+
+impl Layout {
+    pub fn from_request(req: &HttpRequest) -> Self {
+        let demo = req
+            .app_data::<web::Data<AppState>>()
+            .is_some_and(|s| s.config.is_demo());
+        let csrf_token = csrf_token_of(&req.get_session()).unwrap_or_default();
+        Self {
+            shop_name: SHOP_NAME,
+            demo,
+            csrf_token,
+            stylesheet: assets::stylesheet_path(),
+        }
+    }
+}
+
+impl FromRequest for Layout {
+    type Error = AppError;
+    type Future = std::future::Ready<Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(Ok(Self::from_request(req)))
+    }
+}

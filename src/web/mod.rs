@@ -1,0 +1,24 @@
+//! Web plumbing shared by every feature: state, page layout, sessions and CSRF, headers, assets.
+
+pub mod assets;
+pub mod layout;
+pub mod security;
+pub mod session;
+pub mod telemetry;
+
+use std::sync::Arc;
+
+use url::Url;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::db::Pool;
+
+/// What every handler can reach, registered once as `web::Data<AppState>`.
+pub struct AppState {
+    pub pool: Pool,
+    pub config: Arc<Config>,
+    pub clock: Arc<dyn Clock>,
+    /// Base for absolute links (success, cancel and return URLs).
+    pub public_url: Url,
+}

@@ -1,0 +1,166 @@
+//! A typed view of the encrypted cookie session, and CSRF protection for every form POST.
+//!
+//! The token lives in the session (a private, encrypted cookie) and is echoed by each form as a
+//! hidden `csrf_token` field; [`CsrfForm`] refuses a POST whose field does not match.
+
+use actix_session::{Session, SessionExt};
+use actix_web::dev::Payload;
+use actix_web::web::Bytes;
+use actix_web::{FromRequest, HttpRequest};
+use base64::Engine as _;
+use futures_util::future::LocalBoxFuture;
+use rand::RngCore as _;
+use serde::de::DeserializeOwned;
+use subtle::ConstantTimeEq as _;
+
+use crate::error::AppError;
+
+const CSRF_KEY: &str = "csrf";
+pub const CSRF_FIELD: &str = "csrf_token";
+
+/// Returns the session's CSRF token, creating one the first time.
+pub fn csrf_token_of(session: &Session) -> Result<String, AppError> {
+    if let Ok(Some(token)) = session.get::<String>(CSRF_KEY) {
+        return Ok(token);
+    }
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    session
+        .insert(CSRF_KEY, &token)
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("session insert: {e}")))?;
+    Ok(token)
+}
+
+/// The session with typed accessors.
+pub struct TypedSession(pub Session);
+
+impl TypedSession {
+    pub fn csrf_token(&self) -> Result<String, AppError> {
+        csrf_token_of(&self.0)
+    }
+
+    /// A new session id for the same data (sign-in, sign-out): defeats session fixation.
+    pub fn renew(&self) {
+        self.0.renew();
+    }
+}
+
+impl FromRequest for TypedSession {
+    type Error = AppError;
+    type Future = std::future::Ready<Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(Ok(Self(req.get_session())))
+    }
+}
+
+/// A url-encoded form whose `csrf_token` matched the session's. Other fields deserialize into `T`.
+pub struct CsrfForm<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let session = req.get_session();
+        let body = Bytes::from_request(req, payload);
+        Box::pin(async move {
+            let body = body
+                .await
+                .map_err(|_| AppError::BadRequest("The form could not be read.".into()))?;
+            let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
+                .map_err(|_| AppError::BadRequest("The form could not be read.".into()))?;
+            let sent = pairs
+                .iter()
+                .find(|(k, _)| k == CSRF_FIELD)
+                .map(|(_, v)| v.as_str());
+            let expected = session.get::<String>(CSRF_KEY).ok().flatten();
+            match (sent, expected) {
+                (Some(sent), Some(expected))
+                    if bool::from(sent.as_bytes().ct_eq(expected.as_bytes())) => {}
+                _ => return Err(AppError::Csrf),
+            }
+            let form = serde_urlencoded::from_bytes::<T>(&body).map_err(|_| {
+                AppError::BadRequest("Some fields of the form were missing or malformed.".into())
+            })?;
+            Ok(CsrfForm(form))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_session::SessionMiddleware;
+    use actix_session::storage::CookieSessionStore;
+    use actix_web::cookie::Key;
+    use actix_web::{App, HttpResponse, test, web};
+
+    use super::*;
+
+    #[derive(serde::Deserialize)]
+    struct Dummy {
+        name: String,
+    }
+
+    async fn show_form(session: TypedSession) -> Result<HttpResponse, AppError> {
+        Ok(HttpResponse::Ok().body(session.csrf_token()?))
+    }
+
+    async fn submit(form: CsrfForm<Dummy>) -> HttpResponse {
+        HttpResponse::Ok().body(format!("hello {}", form.0.name))
+    }
+
+    #[actix_web::test]
+    async fn csrf_form_rejects_missing_and_wrong_tokens_and_accepts_the_right_one() {
+        let app = test::init_service(
+            App::new()
+                .wrap(SessionMiddleware::new(
+                    CookieSessionStore::default(),
+                    Key::generate(),
+                ))
+                .route("/form", web::get().to(show_form))
+                .route("/form", web::post().to(submit)),
+        )
+        .await;
+
+        let res =
+            test::call_service(&app, test::TestRequest::get().uri("/form").to_request()).await;
+        let cookie = res
+            .response()
+            .cookies()
+            .next()
+            .expect("session cookie")
+            .into_owned();
+        let token = String::from_utf8(test::read_body(res).await.to_vec()).unwrap();
+
+        let post = |body: String| {
+            test::TestRequest::post()
+                .uri("/form")
+                .cookie(cookie.clone())
+                .insert_header(("content-type", "application/x-www-form-urlencoded"))
+                .set_payload(body)
+                .to_request()
+        };
+
+        let res = test::call_service(&app, post("name=ann".into())).await;
+        assert_eq!(res.status(), 403, "no token");
+        let res = test::call_service(&app, post("name=ann&csrf_token=forged".into())).await;
+        assert_eq!(res.status(), 403, "wrong token");
+        let res = test::call_service(&app, post(format!("name=ann&csrf_token={token}"))).await;
+        assert_eq!(res.status(), 200, "right token");
+        assert_eq!(test::read_body(res).await, "hello ann");
+
+        // A right token without the session it belongs to is refused too.
+        let res = test::call_service(
+            &app,
+            test::TestRequest::post()
+                .uri("/form")
+                .insert_header(("content-type", "application/x-www-form-urlencoded"))
+                .set_payload(format!("name=ann&csrf_token={token}"))
+                .to_request(),
+        )
+        .await;
+        assert_eq!(res.status(), 403, "token without session");
+    }
+}
