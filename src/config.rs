@@ -112,6 +112,8 @@ pub struct Config {
     pub stripe: StripeMode,
     pub webhook_secret: Option<String>,
     pub stripe_api_base: Option<Url>,
+    /// Per-attempt timeout of Stripe calls.
+    pub stripe_timeout: std::time::Duration,
     pub emulator_bind: SocketAddr,
     pub emulator_db: Option<String>,
     pub smtp_url: Option<String>,
@@ -207,6 +209,17 @@ impl Config {
             }
         };
 
+        let stripe_timeout = match get("STRIPE_TIMEOUT") {
+            None => std::time::Duration::from_secs(15),
+            Some(raw) => raw
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|s| *s > 0.0 && *s <= 120.0)
+                .map(std::time::Duration::from_secs_f64)
+                .ok_or_else(|| ConfigError::new("STRIPE_TIMEOUT", "must be a number of seconds between 0 and 120"))?,
+        };
+
         let emulator_bind = parse_socket(
             "EMULATOR_BIND",
             get("EMULATOR_BIND").as_deref().unwrap_or("127.0.0.1:12111"),
@@ -234,6 +247,7 @@ impl Config {
             stripe,
             webhook_secret,
             stripe_api_base,
+            stripe_timeout,
             emulator_bind,
             emulator_db: get("EMULATOR_DB"),
             smtp_url: get("SMTP_URL"),

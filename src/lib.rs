@@ -2,7 +2,9 @@
 //!
 //! `startup::Application` builds everything from a `config::Config`; `cli` is the binary's entry.
 
+pub mod cart;
 pub mod catalog;
+pub mod checkout;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -10,7 +12,11 @@ pub mod db;
 pub mod emulator;
 pub mod error;
 pub mod health;
+pub mod inventory;
 pub mod money;
+pub mod orders;
+pub mod payments;
 pub mod schema;
 pub mod startup;
 pub mod web;
+pub mod webhooks;

@@ -33,4 +33,102 @@ diesel::table! {
 }
 
 diesel::joinable!(prices -> products (product_id));
-diesel::allow_tables_to_appear_in_same_query!(products, prices);
+
+diesel::table! {
+    carts (id) {
+        id -> BigInt,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    cart_items (id) {
+        id -> BigInt,
+        cart_id -> BigInt,
+        price_id -> BigInt,
+        quantity -> BigInt,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    orders (id) {
+        id -> BigInt,
+        number -> Text,
+        kind -> Text,
+        status -> Text,
+        currency -> Text,
+        amount_total -> BigInt,
+        amount_refunded -> BigInt,
+        email -> Nullable<Text>,
+        cart_id -> Nullable<BigInt>,
+        cart_fingerprint -> Text,
+        client_ip -> Nullable<Text>,
+        idempotency_key -> Text,
+        checkout_session_id -> Nullable<Text>,
+        checkout_url -> Nullable<Text>,
+        checkout_expires_at -> BigInt,
+        payment_intent_id -> Nullable<Text>,
+        flagged -> Nullable<Text>,
+        disputed -> Bool,
+        stock_committed -> Bool,
+        paid_at -> Nullable<BigInt>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    order_items (id) {
+        id -> BigInt,
+        order_id -> BigInt,
+        product_id -> BigInt,
+        price_id -> BigInt,
+        name -> Text,
+        unit_amount -> BigInt,
+        quantity -> BigInt,
+    }
+}
+
+diesel::table! {
+    stock_reservations (id) {
+        id -> BigInt,
+        order_id -> BigInt,
+        product_id -> BigInt,
+        quantity -> BigInt,
+        status -> Text,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    stripe_events (id) {
+        id -> Text,
+        #[sql_name = "type"]
+        type_ -> Text,
+        created -> BigInt,
+        processed_at -> BigInt,
+        order_id -> Nullable<BigInt>,
+        outcome -> Text,
+    }
+}
+
+diesel::joinable!(cart_items -> carts (cart_id));
+diesel::joinable!(cart_items -> prices (price_id));
+diesel::joinable!(order_items -> orders (order_id));
+diesel::joinable!(stock_reservations -> orders (order_id));
+diesel::joinable!(stock_reservations -> products (product_id));
+diesel::joinable!(stripe_events -> orders (order_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    products,
+    prices,
+    carts,
+    cart_items,
+    orders,
+    order_items,
+    stock_reservations,
+    stripe_events,
+);

@@ -22,7 +22,7 @@ use crate::config::{Config, ConfigError, SESSION_KEY_MIN_BYTES, decode_session_k
 use crate::db::{self, Pool};
 use crate::error::{AppError, render_error_page};
 use crate::web::{AppState, assets, security, telemetry};
-use crate::{catalog, health};
+use crate::{cart, catalog, health};
 
 /// A built application, bound to its port and ready to run.
 pub struct Application {
@@ -144,6 +144,9 @@ impl Application {
 fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(catalog::routes::index))
         .route("/products/{slug}", web::get().to(catalog::routes::product))
+        .route("/cart", web::get().to(cart::routes::show))
+        .route("/cart/items", web::post().to(cart::routes::add))
+        .route("/cart/items/{id}", web::post().to(cart::routes::update))
         .route("/healthz", web::get().to(health::healthz))
         .route("/static/style.css", web::get().to(assets::stylesheet))
         .default_service(web::to(|| async {

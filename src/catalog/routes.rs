@@ -24,8 +24,8 @@ pub struct ProductCard {
     pub last_one: bool,
 }
 
-impl From<&Listing> for ProductCard {
-    fn from(l: &Listing) -> Self {
+impl ProductCard {
+    fn new(l: &Listing, available: Option<i64>) -> Self {
         let cheapest = &l.prices[0];
         let price_label = if l.prices.len() > 1 || cheapest.is_recurring() {
             format!("from {}", cheapest.label())
@@ -38,8 +38,8 @@ impl From<&Listing> for ProductCard {
             initial: initial(&l.product.name),
             image_url: l.product.image_url.clone(),
             price_label,
-            sold_out: l.product.sold_out(),
-            last_one: l.product.stock == Some(1),
+            sold_out: available == Some(0),
+            last_one: available == Some(1),
         }
     }
 }
@@ -61,12 +61,19 @@ pub struct IndexPage {
 pub async fn index(state: web::Data<AppState>, layout: Layout) -> Result<IndexPage, AppError> {
     let currency = state.config.currency;
     let listings = db::run(&state.pool, move |conn| {
-        queries::active_listings(conn, currency).map_err(AppError::from)
+        let listings = queries::active_listings(conn, currency)?;
+        let ids: Vec<i64> = listings.iter().map(|l| l.product.id).collect();
+        let available = crate::inventory::available(conn, &ids)?;
+        Ok::<_, AppError>((listings, available))
     })
     .await?;
+    let (listings, available) = listings;
     Ok(IndexPage {
         layout,
-        products: listings.iter().map(ProductCard::from).collect(),
+        products: listings
+            .iter()
+            .map(|l| ProductCard::new(l, available.get(&l.product.id).copied()))
+            .collect(),
     })
 }
 
@@ -106,6 +113,9 @@ pub struct ProductPage {
     pub max_quantity: i64,
     pub one_time: Vec<PriceOption>,
     pub recurring: Vec<PriceOption>,
+    /// Why adding to the cart failed, shown next to the quantity field.
+    pub error: Option<String>,
+    pub quantity: String,
 }
 
 pub async fn product(
@@ -113,20 +123,34 @@ pub async fn product(
     layout: Layout,
     slug: web::Path<String>,
 ) -> Result<ProductPage, AppError> {
+    render_product(&state, layout, slug.into_inner(), None, "1".into()).await
+}
+
+/// The product page, optionally with an error for the add-to-cart form (and what was typed).
+pub async fn render_product(
+    state: &AppState,
+    layout: Layout,
+    slug: String,
+    error: Option<String>,
+    quantity: String,
+) -> Result<ProductPage, AppError> {
     let currency = state.config.currency;
-    let slug = slug.into_inner();
     // Slugs are lower-case ASCII; anything else cannot exist, and must not reach the database
     // (PostgreSQL refuses NUL bytes in text).
     if !is_plausible_slug(&slug) {
         return Err(AppError::NotFound);
     }
-    let listing = db::run(&state.pool, move |conn| {
-        queries::listing_by_slug(conn, &slug, currency).map_err(AppError::from)
+    let (listing, available) = db::run(&state.pool, move |conn| {
+        let Some(listing) = queries::listing_by_slug(conn, &slug, currency)? else {
+            return Err(AppError::NotFound);
+        };
+        let id = listing.product.id;
+        let available = crate::inventory::available(conn, &[id])?.get(&id).copied();
+        Ok((listing, available))
     })
-    .await?
-    .ok_or(AppError::NotFound)?;
+    .await?;
     let p = &listing.product;
-    let stock_note = match p.stock {
+    let stock_note = match available {
         Some(0) => None,
         Some(1) => Some("Only one left".to_owned()),
         Some(n) if n <= 5 => Some(format!("Only {n} left")),
@@ -137,9 +161,9 @@ pub async fn product(
         description: p.description.clone(),
         initial: initial(&p.name),
         image_url: p.image_url.clone(),
-        sold_out: p.sold_out(),
+        sold_out: available == Some(0),
         stock_note,
-        max_quantity: p.stock.map_or(MAX_QUANTITY, |s| s.min(MAX_QUANTITY)),
+        max_quantity: available.map_or(MAX_QUANTITY, |s| s.min(MAX_QUANTITY)),
         one_time: listing
             .prices
             .iter()
@@ -152,6 +176,8 @@ pub async fn product(
             .filter(|x| x.is_recurring())
             .map(PriceOption::from)
             .collect(),
+        error,
+        quantity,
         layout,
     })
 }

@@ -1,6 +1,7 @@
 //! Web plumbing shared by every feature: state, page layout, sessions and CSRF, headers, assets.
 
 pub mod assets;
+pub mod forms;
 pub mod layout;
 pub mod security;
 pub mod session;
@@ -21,4 +22,7 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// Base for absolute links (success, cancel and return URLs).
     pub public_url: Url,
+    pub stripe: crate::payments::Stripe,
+    /// Signing secret of our webhook endpoint (`whsec_…`).
+    pub webhook_secret: String,
 }

@@ -44,7 +44,33 @@ impl TypedSession {
     pub fn renew(&self) {
         self.0.renew();
     }
+
+    pub fn cart_id(&self) -> Option<i64> {
+        self.0.get::<i64>(CART_KEY).ok().flatten()
+    }
+
+    pub fn set_cart_id(&self, id: i64) -> Result<(), AppError> {
+        self.insert(CART_KEY, id)
+    }
+
+    /// A one-time message for the next page (Post/Redirect/Get).
+    pub fn flash(&self, message: impl Into<String>) -> Result<(), AppError> {
+        self.insert(FLASH_KEY, message.into())
+    }
+
+    pub fn take_flash(&self) -> Option<String> {
+        self.0.remove_as::<String>(FLASH_KEY).and_then(Result::ok)
+    }
+
+    fn insert(&self, key: &str, value: impl serde::Serialize) -> Result<(), AppError> {
+        self.0
+            .insert(key, value)
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("session insert: {e}")))
+    }
 }
+
+const CART_KEY: &str = "cart";
+const FLASH_KEY: &str = "flash";
 
 impl FromRequest for TypedSession {
     type Error = AppError;

@@ -4,7 +4,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer, Text};
 use storefront::config::DatabaseUrl;
 use storefront::db::{self, AnyConnection};
-use storefront::schema::{prices, products};
+use storefront::schema::{cart_items, carts, order_items, orders, prices, products, stock_reservations, stripe_events};
 
 use crate::helpers::TestDb;
 
@@ -183,7 +183,16 @@ fn schema_rs_matches_the_migrations() {
     let url = DatabaseUrl::parse(&db.url).unwrap();
     let mut conn = db::Manager::connect(&url).unwrap();
     db::migrate(&mut conn).unwrap();
-    let expected = schema_tables!(products, prices);
+    let expected = schema_tables!(
+        products,
+        prices,
+        carts,
+        cart_items,
+        orders,
+        order_items,
+        stock_reservations,
+        stripe_events,
+    );
     let actual = database_tables(&mut conn);
     assert_eq!(
         expected.keys().collect::<BTreeSet<_>>(),

@@ -1,0 +1,262 @@
+//! Cart rules: what may go in, how much, and what the lines cost now.
+
+use diesel::prelude::*;
+
+use crate::db::{AnyConnection, write_tx};
+use crate::error::AppError;
+use crate::inventory;
+use crate::money::{Currency, Money};
+use crate::schema::{cart_items, carts, prices, products};
+
+/// Most units of one item in a cart.
+pub const MAX_QUANTITY: i64 = 99;
+
+#[derive(Debug, Clone)]
+pub struct CartLine {
+    pub item_id: i64,
+    pub price_id: i64,
+    pub product_id: i64,
+    pub slug: String,
+    pub name: String,
+    pub unit: Money,
+    pub quantity: i64,
+    /// The price can still be bought: price and product active, in the shop's currency, one-time.
+    pub for_sale: bool,
+    /// Units a new checkout could take (None: unlimited).
+    pub available: Option<i64>,
+}
+
+impl CartLine {
+    pub fn total(&self) -> Option<Money> {
+        self.unit.checked_mul(self.quantity)
+    }
+
+    /// Why this line cannot be checked out as it is, if it cannot.
+    pub fn problem(&self) -> Option<String> {
+        if !self.for_sale {
+            return Some("No longer for sale — please remove it.".into());
+        }
+        match self.available {
+            Some(0) => Some("Sold out — please remove it.".into()),
+            Some(n) if n < self.quantity => Some(format!("Only {n} left — please lower the quantity.")),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CartError {
+    #[error("That item doesn't exist.")]
+    UnknownItem,
+    #[error("{0} is not for sale any more.")]
+    NotForSale(String),
+    #[error("{0} is sold out.")]
+    SoldOut(String),
+    #[error("You can add at most {max} of {name}.")]
+    TooMany { name: String, max: i64 },
+}
+
+/// Returns the cart with this id if it still exists, or a new one.
+pub fn ensure(conn: &mut AnyConnection, cart_id: Option<i64>, now: i64) -> QueryResult<i64> {
+    if let Some(id) = cart_id {
+        let exists: i64 = carts::table.filter(carts::id.eq(id)).count().get_result(conn)?;
+        if exists > 0 {
+            return Ok(id);
+        }
+    }
+    diesel::insert_into(carts::table)
+        .values((carts::created_at.eq(now), carts::updated_at.eq(now)))
+        .returning(carts::id)
+        .get_result(conn)
+}
+
+/// The cart's lines with today's prices and availability, oldest first.
+pub fn lines(conn: &mut AnyConnection, cart_id: i64, currency: Currency) -> QueryResult<Vec<CartLine>> {
+    #[allow(clippy::type_complexity)]
+    let rows: Vec<(i64, i64, i64, i64, String, String, i64, String, bool, Option<String>, bool)> = cart_items::table
+        .inner_join(prices::table.inner_join(products::table))
+        .filter(cart_items::cart_id.eq(cart_id))
+        .order(cart_items::id.asc())
+        .select((
+            cart_items::id,
+            cart_items::price_id,
+            products::id,
+            cart_items::quantity,
+            products::slug,
+            products::name,
+            prices::unit_amount,
+            prices::currency,
+            prices::active,
+            prices::recurring_interval,
+            products::active,
+        ))
+        .load(conn)?;
+    let product_ids: Vec<i64> = rows.iter().map(|r| r.2).collect();
+    let available = inventory::available(conn, &product_ids)?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(item_id, price_id, product_id, quantity, slug, name, unit_amount, price_currency, price_active, interval, product_active)| {
+                let same_currency = price_currency == currency.code();
+                CartLine {
+                    item_id,
+                    price_id,
+                    product_id,
+                    slug,
+                    name,
+                    unit: Money::new(unit_amount, currency),
+                    quantity,
+                    for_sale: price_active && product_active && same_currency && interval.is_none(),
+                    available: available.get(&product_id).copied(),
+                }
+            },
+        )
+        .collect())
+}
+
+/// Most units of a line the cart may hold: 99, or fewer if that's all there is.
+fn limit(available: Option<i64>) -> i64 {
+    available.map_or(MAX_QUANTITY, |a| a.min(MAX_QUANTITY))
+}
+
+/// Adds `quantity` of a price (1–99, already parsed) to the cart.
+pub fn add(
+    conn: &mut AnyConnection,
+    cart_id: i64,
+    price_id: i64,
+    quantity: i64,
+    currency: Currency,
+    now: i64,
+) -> Result<String, AddError> {
+    write_tx(conn, |conn| {
+        let row: Option<(i64, String, bool, bool, String, Option<String>)> = prices::table
+            .inner_join(products::table)
+            .filter(prices::id.eq(price_id))
+            .select((
+                products::id,
+                products::name,
+                prices::active,
+                products::active,
+                prices::currency,
+                prices::recurring_interval,
+            ))
+            .first(conn)
+            .optional()?;
+        let Some((product_id, name, price_active, product_active, price_currency, interval)) = row else {
+            return Err(AddError::Cart(CartError::UnknownItem));
+        };
+        if !(price_active && product_active && price_currency == currency.code() && interval.is_none()) {
+            return Err(AddError::Cart(CartError::NotForSale(name)));
+        }
+        let available = inventory::available(conn, &[product_id])?.get(&product_id).copied();
+        if available == Some(0) {
+            return Err(AddError::Cart(CartError::SoldOut(name)));
+        }
+        let existing: Option<(i64, i64)> = cart_items::table
+            .filter(cart_items::cart_id.eq(cart_id))
+            .filter(cart_items::price_id.eq(price_id))
+            .select((cart_items::id, cart_items::quantity))
+            .first(conn)
+            .optional()?;
+        let max = limit(available);
+        let wanted = existing.map_or(0, |(_, q)| q) + quantity;
+        if wanted > max {
+            return Err(AddError::Cart(CartError::TooMany { name, max }));
+        }
+        match existing {
+            Some((id, _)) => {
+                diesel::update(cart_items::table.find(id))
+                    .set(cart_items::quantity.eq(wanted))
+                    .execute(conn)?;
+            }
+            None => {
+                diesel::insert_into(cart_items::table)
+                    .values((
+                        cart_items::cart_id.eq(cart_id),
+                        cart_items::price_id.eq(price_id),
+                        cart_items::quantity.eq(wanted),
+                        cart_items::created_at.eq(now),
+                    ))
+                    .execute(conn)?;
+            }
+        }
+        touch(conn, cart_id, now)?;
+        Ok(name)
+    })
+}
+
+/// Sets a line's quantity (0 removes it). Lowering is always allowed; raising is capped by stock.
+pub fn set_quantity(
+    conn: &mut AnyConnection,
+    cart_id: i64,
+    item_id: i64,
+    quantity: i64,
+    now: i64,
+) -> Result<(), AddError> {
+    write_tx(conn, |conn| {
+        let row: Option<(i64, i64, String)> = cart_items::table
+            .inner_join(prices::table.inner_join(products::table))
+            .filter(cart_items::id.eq(item_id))
+            .filter(cart_items::cart_id.eq(cart_id))
+            .select((cart_items::quantity, products::id, products::name))
+            .first(conn)
+            .optional()?;
+        let Some((current, product_id, name)) = row else {
+            return Err(AddError::Cart(CartError::UnknownItem));
+        };
+        if quantity == 0 {
+            diesel::delete(cart_items::table.find(item_id)).execute(conn)?;
+        } else {
+            let max = limit(inventory::available(conn, &[product_id])?.get(&product_id).copied());
+            if quantity > current && quantity > max {
+                return Err(AddError::Cart(CartError::TooMany { name, max }));
+            }
+            diesel::update(cart_items::table.find(item_id))
+                .set(cart_items::quantity.eq(quantity))
+                .execute(conn)?;
+        }
+        touch(conn, cart_id, now)?;
+        Ok(())
+    })
+}
+
+/// Empties the cart (after a successful payment).
+pub fn clear(conn: &mut AnyConnection, cart_id: i64) -> QueryResult<usize> {
+    diesel::delete(cart_items::table.filter(cart_items::cart_id.eq(cart_id))).execute(conn)
+}
+
+pub fn item_count(conn: &mut AnyConnection, cart_id: i64) -> QueryResult<i64> {
+    let quantities: Vec<i64> = cart_items::table
+        .filter(cart_items::cart_id.eq(cart_id))
+        .select(cart_items::quantity)
+        .load(conn)?;
+    Ok(quantities.iter().sum())
+}
+
+fn touch(conn: &mut AnyConnection, cart_id: i64, now: i64) -> QueryResult<()> {
+    diesel::update(carts::table.find(cart_id)).set(carts::updated_at.eq(now)).execute(conn)?;
+    Ok(())
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AddError {
+    #[error(transparent)]
+    Cart(CartError),
+    #[error(transparent)]
+    Db(#[from] crate::db::DbError),
+}
+
+impl From<diesel::result::Error> for AddError {
+    fn from(e: diesel::result::Error) -> Self {
+        AddError::Db(e.into())
+    }
+}
+
+impl From<AddError> for AppError {
+    fn from(e: AddError) -> Self {
+        match e {
+            AddError::Cart(c) => AppError::BadRequest(c.to_string()),
+            AddError::Db(d) => d.into(),
+        }
+    }
+}

@@ -1,0 +1,249 @@
+//! `fulfil_checkout`: the only way an order becomes paid (DESIGN §4).
+//!
+//! Called by the webhook and by the success page, in either order and any number of times. It
+//! asks Stripe what really happened to the session (event snapshots can be stale and arrive out
+//! of order), checks the session against the order, and moves the order forward in one
+//! transaction with conditional updates, so whichever call comes second finds nothing to do.
+
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use stripe_shared::{CheckoutSession, CheckoutSessionPaymentStatus, CheckoutSessionStatus, PaymentIntentStatus};
+
+use crate::db::{self, AnyConnection, DbError, write_tx};
+use crate::inventory;
+use crate::orders::model::Order;
+use crate::orders::queries;
+use crate::orders::status::OrderStatus;
+use crate::payments::checkout as sessions;
+use crate::payments::PaymentError;
+use crate::schema::{orders, stripe_events};
+use crate::web::AppState;
+
+/// The webhook event being processed, recorded in the same transaction as its effects.
+#[derive(Debug, Clone)]
+pub struct EventRecord {
+    pub id: String,
+    pub type_: String,
+    pub created: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The order is (now, or already) in this status.
+    Order { number: String, status: OrderStatus },
+    /// The session does not match its order; an admin must look.
+    Flagged { number: String, reason: String },
+    /// No order of ours has this session.
+    Unknown,
+    /// This event was processed before.
+    Duplicate,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FulfilError {
+    #[error("Stripe: {0}")]
+    Stripe(#[from] PaymentError),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<DieselError> for FulfilError {
+    fn from(e: DieselError) -> Self {
+        FulfilError::Db(e.into())
+    }
+}
+
+/// What Stripe says the order should become.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Target {
+    Paid,
+    Processing,
+    PaymentFailed,
+    Expired,
+    /// Still open: nothing to do yet.
+    Open,
+}
+
+fn target(session: &CheckoutSession) -> Target {
+    match session.status {
+        Some(CheckoutSessionStatus::Expired) => Target::Expired,
+        Some(CheckoutSessionStatus::Complete) => match session.payment_status {
+            CheckoutSessionPaymentStatus::Paid | CheckoutSessionPaymentStatus::NoPaymentRequired => Target::Paid,
+            _ => {
+                let intent_status = session.payment_intent.as_ref().and_then(|pi| pi.as_object()).map(|pi| &pi.status);
+                match intent_status {
+                    Some(PaymentIntentStatus::Succeeded) => Target::Paid,
+                    Some(PaymentIntentStatus::Canceled | PaymentIntentStatus::RequiresPaymentMethod) => Target::PaymentFailed,
+                    _ => Target::Processing,
+                }
+            }
+        },
+        _ => Target::Open,
+    }
+}
+
+/// Why the session cannot be trusted for this order, if it cannot.
+fn mismatch(order: &Order, session: &CheckoutSession, livemode: bool) -> Option<String> {
+    if session.client_reference_id.as_deref() != Some(order.number.as_str()) {
+        return Some(format!("session reference {:?} is not the order number", session.client_reference_id));
+    }
+    if session.amount_total != Some(order.amount_total) {
+        return Some(format!("session amount {:?} differs from the order total {}", session.amount_total, order.amount_total));
+    }
+    let currency = session.currency.as_ref().map(|c| c.as_str().to_owned());
+    if currency.as_deref() != Some(order.currency.as_str()) {
+        return Some(format!("session currency {currency:?} differs from the order's {}", order.currency));
+    }
+    if session.livemode != livemode {
+        return Some(format!("session livemode {} differs from ours ({livemode})", session.livemode));
+    }
+    None
+}
+
+/// Brings the order of `session_id` up to date with Stripe.
+pub async fn fulfil_checkout(state: &AppState, session_id: &str, event: Option<EventRecord>) -> Result<Outcome, FulfilError> {
+    let session = sessions::retrieve(&state.stripe, session_id).await?;
+    let livemode = state.stripe.livemode;
+    let now = state.clock.unix();
+    let outcome = db::run(&state.pool, move |conn| {
+        write_tx(conn, |conn| apply(conn, &session, livemode, event.as_ref(), now)).map_err(FulfilError::from)
+    })
+    .await?;
+    if let Outcome::Flagged { number, reason } = &outcome {
+        tracing::error!(order = %number, %reason, "checkout session does not match its order; not fulfilled");
+    }
+    Ok(outcome)
+}
+
+/// Records an event that needs no work (an unknown type): duplicates stay harmless.
+pub fn record_event(conn: &mut AnyConnection, event: &EventRecord, order_id: Option<i64>, outcome: &str, now: i64) -> Result<bool, DieselError> {
+    let inserted = diesel::insert_into(stripe_events::table)
+        .values((
+            stripe_events::id.eq(&event.id),
+            stripe_events::type_.eq(&event.type_),
+            stripe_events::created.eq(event.created),
+            stripe_events::processed_at.eq(now),
+            stripe_events::order_id.eq(order_id),
+            stripe_events::outcome.eq(outcome),
+        ))
+        .execute(conn);
+    match inserted {
+        Ok(_) => Ok(true),
+        Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+fn apply(conn: &mut AnyConnection, session: &CheckoutSession, livemode: bool, event: Option<&EventRecord>, now: i64) -> Result<Outcome, DieselError> {
+    let order = match queries::by_session(conn, session.id.as_str())? {
+        Some(o) => Some(o),
+        // The session may be ours before we stored its id (a timed-out create): match the reference,
+        // but only to an order that has no other session.
+        None => match &session.client_reference_id {
+            Some(number) => queries::by_number(conn, number)?.filter(|o| o.checkout_session_id.is_none()),
+            None => None,
+        },
+    };
+    let Some(order) = order else {
+        if let Some(ev) = event
+            && !record_event(conn, ev, None, "unknown session", now)?
+        {
+            return Ok(Outcome::Duplicate);
+        }
+        return Ok(Outcome::Unknown);
+    };
+
+    let target = target(session);
+    let outcome_label = format!("{target:?}").to_lowercase();
+    if let Some(ev) = event
+        && !record_event(conn, ev, Some(order.id), &outcome_label, now)?
+    {
+        // The insert conflicted: this event's effects are already committed. Roll back nothing
+        // of ours; there is nothing else in this transaction.
+        return Ok(Outcome::Duplicate);
+    }
+
+    if let Some(reason) = mismatch(&order, session, livemode) {
+        if order.flagged.is_none() {
+            diesel::update(orders::table.find(order.id))
+                .set((orders::flagged.eq(&reason), orders::updated_at.eq(now)))
+                .execute(conn)?;
+        }
+        return Ok(Outcome::Flagged { number: order.number, reason });
+    }
+
+    // A late-stored session id, the payment intent and the e-mail Stripe collected.
+    let intent_id = session.payment_intent.as_ref().map(|pi| pi.id().as_str().to_owned());
+    let email = session.customer_details.as_ref().and_then(|d| d.email.clone());
+    diesel::update(orders::table.find(order.id))
+        .set((
+            orders::checkout_session_id.eq(session.id.as_str()),
+            orders::payment_intent_id.eq(intent_id.or(order.payment_intent_id.clone())),
+            orders::email.eq(order.email.clone().or(email)),
+        ))
+        .execute(conn)?;
+
+    match target {
+        Target::Open => {}
+        Target::Paid => {
+            if move_to(conn, order.id, OrderStatus::Paid, now)? {
+                diesel::update(orders::table.find(order.id)).set(orders::paid_at.eq(now)).execute(conn)?;
+            }
+            commit_stock_once(conn, &order, now)?;
+        }
+        Target::Processing => {
+            move_to(conn, order.id, OrderStatus::Processing, now)?;
+        }
+        Target::PaymentFailed => {
+            if move_to(conn, order.id, OrderStatus::PaymentFailed, now)? {
+                inventory::release(conn, order.id, now)?;
+            }
+        }
+        Target::Expired => {
+            expire_order(conn, order.id, now)?;
+        }
+    }
+    let status = queries::by_id(conn, order.id)?.status();
+    Ok(Outcome::Order { number: order.number, status })
+}
+
+/// Moves the order to `to` if its current status allows it; true when it moved.
+fn move_to(conn: &mut AnyConnection, order_id: i64, to: OrderStatus, now: i64) -> Result<bool, DieselError> {
+    let moved = diesel::update(
+        orders::table
+            .filter(orders::id.eq(order_id))
+            .filter(orders::status.eq_any(to.allowed_from_str())),
+    )
+    .set((orders::status.eq(to.as_str()), orders::updated_at.eq(now)))
+    .execute(conn)?;
+    Ok(moved == 1)
+}
+
+/// Takes the paid order's stock off the shelf, exactly once whatever calls race here.
+fn commit_stock_once(conn: &mut AnyConnection, order: &Order, now: i64) -> Result<(), DieselError> {
+    let first = diesel::update(
+        orders::table
+            .filter(orders::id.eq(order.id))
+            .filter(orders::stock_committed.eq(false)),
+    )
+    .set(orders::stock_committed.eq(true))
+    .execute(conn)?;
+    if first == 0 {
+        return Ok(());
+    }
+    let lines: Vec<(i64, i64)> = queries::items(conn, order)?.iter().map(|i| (i.product_id, i.quantity)).collect();
+    let short = inventory::commit(conn, order.id, &lines, now)?;
+    if short > 0 {
+        let reason = format!("paid, but {short} unit(s) were out of stock: oversold");
+        diesel::update(orders::table.find(order.id)).set(orders::flagged.eq(reason)).execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Expires a pending order and releases its stock (no-op for any other status).
+pub fn expire_order(conn: &mut AnyConnection, order_id: i64, now: i64) -> Result<(), DieselError> {
+    if move_to(conn, order_id, OrderStatus::Expired, now)? {
+        inventory::release(conn, order_id, now)?;
+    }
+    Ok(())
+}

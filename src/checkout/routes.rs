@@ -1,0 +1,207 @@
+//! `POST /checkout`, `GET /checkout/success`, `GET /checkout/cancel`.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use askama_web::WebTemplate;
+use serde::Deserialize;
+use validator::Validate;
+
+use super::fulfil;
+use super::start::{self, CheckoutError, Shopper};
+use crate::cart::model as cart;
+use crate::cart::routes::{render_cart, see_other};
+use crate::db::{self, DbError};
+use crate::error::AppError;
+use crate::money::Money;
+use crate::orders::model::Order;
+use crate::orders::status::OrderStatus;
+use crate::orders::{number, queries};
+use crate::web::AppState;
+use crate::web::forms;
+use crate::web::layout::Layout;
+use crate::web::session::{CsrfForm, TypedSession};
+
+#[derive(Debug, Deserialize, Validate)]
+pub struct CheckoutForm {
+    #[serde(default)]
+    #[validate(custom(function = "optional_email"))]
+    pub email: String,
+}
+
+fn optional_email(raw: &str) -> Result<(), validator::ValidationError> {
+    use validator::ValidateEmail as _;
+    let raw = raw.trim();
+    if raw.is_empty() || (raw.len() <= 254 && raw.validate_email()) {
+        Ok(())
+    } else {
+        Err(validator::ValidationError::new("email").with_message("Enter an e-mail address like name@example.com, or leave it empty.".into()))
+    }
+}
+
+pub async fn checkout(
+    state: web::Data<AppState>,
+    layout: Layout,
+    session: TypedSession,
+    req: HttpRequest,
+    form: CsrfForm<CheckoutForm>,
+) -> Result<HttpResponse, AppError> {
+    let form = form.0;
+    if let Err(errors) = form.validate() {
+        let message = forms::messages(&errors).into_iter().map(|(_, m)| m).next();
+        return render_cart(&state, layout, &session, vec![], form.email, message, StatusCode::UNPROCESSABLE_ENTITY).await;
+    }
+    let Some(cart_id) = session.cart_id() else {
+        return render_cart(&state, layout, &session, vec![CheckoutError::EmptyCart.to_string()], form.email, None, StatusCode::UNPROCESSABLE_ENTITY).await;
+    };
+    let email = Some(form.email.trim().to_lowercase()).filter(|e| !e.is_empty());
+    let shopper = Shopper {
+        cart_id,
+        email,
+        client_ip: req.peer_addr().map(|a| a.ip().to_string()),
+    };
+    match start::start_checkout(&state, shopper).await {
+        Ok(url) => Ok(see_other(&url)),
+        Err(CheckoutError::Db(e)) => Err(e.into()),
+        Err(CheckoutError::Internal(m)) => Err(AppError::Internal(anyhow::anyhow!(m))),
+        Err(e) => {
+            let status = match e {
+                CheckoutError::StripeRefused(_) | CheckoutError::StripeUnknown => StatusCode::SERVICE_UNAVAILABLE,
+                CheckoutError::TooManyOpen => StatusCode::TOO_MANY_REQUESTS,
+                _ => StatusCode::CONFLICT,
+            };
+            render_cart(&state, layout, &session, vec![e.to_string()], form.email, None, status).await
+        }
+    }
+}
+
+pub struct ItemView {
+    pub name: String,
+    pub quantity: i64,
+    pub unit: String,
+    pub total: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "checkout/order.html")]
+pub struct OrderPage {
+    pub layout: Layout,
+    pub number: String,
+    pub status: &'static str,
+    pub status_class: &'static str,
+    pub waiting: bool,
+    pub items: Vec<ItemView>,
+    pub total: String,
+    pub email: Option<String>,
+}
+
+impl OrderPage {
+    pub fn new(layout: Layout, order: &Order, items: &[crate::orders::model::OrderItem]) -> Self {
+        let currency = order.currency();
+        let status = order.status();
+        Self {
+            layout,
+            number: order.number.clone(),
+            status: status.label(),
+            status_class: status.as_str(),
+            waiting: matches!(status, OrderStatus::Pending | OrderStatus::Processing),
+            items: items
+                .iter()
+                .map(|i| {
+                    let unit = Money::new(i.unit_amount, currency);
+                    ItemView {
+                        name: i.name.clone(),
+                        quantity: i.quantity,
+                        unit: unit.to_string(),
+                        total: unit.checked_mul(i.quantity).map(|m| m.to_string()).unwrap_or_default(),
+                    }
+                })
+                .collect(),
+            total: order.total().to_string(),
+            email: order.email.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SuccessQuery {
+    pub session_id: Option<String>,
+}
+
+/// The session id in the URL is only trusted for an order made from this browser's cart.
+async fn own_order_by_session(state: &AppState, session: &TypedSession, session_id: &str) -> Result<Order, AppError> {
+    let cart_id = session.cart_id().ok_or(AppError::NotFound)?;
+    if !session_id.starts_with("cs_") || session_id.len() > 255 || !session_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        return Err(AppError::NotFound);
+    }
+    let id = session_id.to_owned();
+    let order = db::run(&state.pool, move |conn| queries::by_session(conn, &id).map_err(AppError::from))
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if order.cart_id != Some(cart_id) {
+        return Err(AppError::NotFound);
+    }
+    Ok(order)
+}
+
+pub async fn success(
+    state: web::Data<AppState>,
+    layout: Layout,
+    session: TypedSession,
+    query: web::Query<SuccessQuery>,
+) -> Result<OrderPage, AppError> {
+    let session_id = query.into_inner().session_id.ok_or(AppError::NotFound)?;
+    let order = own_order_by_session(&state, &session, &session_id).await?;
+    // Don't wait for the webhook: ask Stripe now. Whichever of the two comes second does nothing.
+    if let Err(e) = fulfil::fulfil_checkout(&state, &session_id, None).await {
+        tracing::warn!(order = %order.number, error = %e, "fulfilment from the success page failed; the webhook will retry");
+    }
+    let order_id = order.id;
+    let (order, items) = db::run(&state.pool, move |conn| {
+        let order = queries::by_id(conn, order_id)?;
+        let items = queries::items(conn, &order)?;
+        Ok::<_, DbError>((order, items))
+    })
+    .await?;
+    if matches!(order.status(), OrderStatus::Paid | OrderStatus::Processing)
+        && let Some(cart_id) = order.cart_id
+    {
+        db::run(&state.pool, move |conn| cart::clear(conn, cart_id).map_err(DbError::from)).await?;
+    }
+    Ok(OrderPage::new(layout, &order, &items))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CancelQuery {
+    pub order: Option<String>,
+}
+
+/// Back from Stripe without paying: expire the session first (an open session can still be
+/// paid), which releases the stock; the cart was never touched.
+pub async fn cancel(
+    state: web::Data<AppState>,
+    session: TypedSession,
+    query: web::Query<CancelQuery>,
+) -> Result<HttpResponse, AppError> {
+    let number = query.into_inner().order.filter(|n| number::is_plausible(n)).ok_or(AppError::NotFound)?;
+    let cart_id = session.cart_id().ok_or(AppError::NotFound)?;
+    let order = db::run(&state.pool, move |conn| queries::by_number(conn, &number).map_err(AppError::from))
+        .await?
+        .filter(|o| o.cart_id == Some(cart_id))
+        .ok_or(AppError::NotFound)?;
+    if order.status() == OrderStatus::Pending {
+        start::abandon(&state, &order).await.map_err(|e| match e {
+            CheckoutError::Db(e) => AppError::from(e),
+            other => AppError::Internal(anyhow::anyhow!(other.to_string())),
+        })?;
+    }
+    let order_id = order.id;
+    let status = db::run(&state.pool, move |conn| queries::by_id(conn, order_id).map_err(AppError::from)).await?.status();
+    if status.is_paid() || status == OrderStatus::Processing {
+        // It was paid after all (in another tab): show the order rather than pretend.
+        let session_id = order.checkout_session_id.unwrap_or_default();
+        return Ok(see_other(&format!("/checkout/success?session_id={session_id}")));
+    }
+    session.flash("Checkout cancelled. Your cart is just as you left it.")?;
+    Ok(see_other("/cart"))
+}

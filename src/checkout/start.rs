@@ -1,0 +1,295 @@
+//! `start_checkout`: re-checks the cart, creates (or reuses) the pending order with its stock
+//! held, and creates its Checkout Session under an idempotency key derived from the order.
+
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use sha2::{Digest, Sha256};
+
+use super::{MAX_OPEN_PER_CLIENT, SESSION_MINUTES};
+use crate::cart::model::{self as cart, CartLine};
+use crate::checkout::fulfil;
+use crate::db::{self, AnyConnection, DbError, write_tx};
+use crate::inventory;
+use crate::orders::model::{NewOrder, Order, OrderItem};
+use crate::orders::status::OrderStatus;
+use crate::orders::{number, queries};
+use crate::payments::checkout::{self as sessions, SessionUrls};
+use crate::payments::PaymentError;
+use crate::schema::{order_items, orders};
+use crate::web::AppState;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CheckoutError {
+    #[error("Your cart is empty.")]
+    EmptyCart,
+    #[error("{}", .0.join(" "))]
+    StaleCart(Vec<String>),
+    #[error("You already have {MAX_OPEN_PER_CLIENT} checkouts open. Finish or cancel one of them, or wait half an hour, and try again.")]
+    TooManyOpen,
+    #[error("The payment page is not available right now ({0}). Your cart is unchanged; please try again in a moment.")]
+    StripeRefused(String),
+    #[error("We couldn't confirm the payment page with Stripe. Please try again in a moment: you won't be charged twice.")]
+    StripeUnknown,
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("payments: {0}")]
+    Internal(String),
+}
+
+impl From<DieselError> for CheckoutError {
+    fn from(e: DieselError) -> Self {
+        CheckoutError::Db(e.into())
+    }
+}
+
+/// What the shopper's browser knows about them.
+pub struct Shopper {
+    pub cart_id: i64,
+    pub email: Option<String>,
+    pub client_ip: Option<String>,
+}
+
+/// Returns the URL of the Checkout Session to send the shopper to.
+pub async fn start_checkout(state: &AppState, shopper: Shopper) -> Result<String, CheckoutError> {
+    let currency = state.config.currency;
+    let cart_id = shopper.cart_id;
+    let now = state.clock.unix();
+    let lines = db::run(&state.pool, move |conn| cart::lines(conn, cart_id, currency).map_err(DbError::from)).await?;
+    if lines.is_empty() {
+        return Err(CheckoutError::EmptyCart);
+    }
+    let problems: Vec<String> = lines.iter().filter_map(|l| l.problem().map(|p| format!("{}: {p}", l.name))).collect();
+    if !problems.is_empty() {
+        return Err(CheckoutError::StaleCart(problems));
+    }
+    let fingerprint = fingerprint(&lines, shopper.email.as_deref(), currency.code());
+
+    // A checkout already in progress for this cart: reuse it if the cart is unchanged.
+    let pending = db::run(&state.pool, move |conn| pending_for_cart(conn, cart_id).map_err(DbError::from)).await?;
+    if let Some(order) = pending {
+        if order.cart_fingerprint == fingerprint && order.checkout_expires_at > now + 60 {
+            return match (&order.checkout_session_id, &order.checkout_url) {
+                (Some(_), Some(url)) => Ok(url.clone()),
+                // The first attempt's outcome is unknown: the same key cannot open a second session.
+                _ => create_session(state, order).await,
+            };
+        }
+        abandon(state, &order).await?;
+    }
+
+    let email = shopper.email.clone();
+    let client_ip = shopper.client_ip.clone();
+    let created = db::run(&state.pool, move |conn| {
+        Ok::<_, CheckoutError>(create_order(conn, cart_id, &lines, email.as_deref(), client_ip.as_deref(), &fingerprint, currency.code(), now))
+    })
+    .await?;
+    let order = match created {
+        Ok(order) => order,
+        // Another request for this cart (a double click) created it first: share its session.
+        Err(CheckoutError::Db(DbError::Query(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)))) => {
+            let order = db::run(&state.pool, move |conn| pending_for_cart(conn, cart_id).map_err(DbError::from))
+                .await?
+                .ok_or_else(|| CheckoutError::Internal("the concurrent checkout vanished".into()))?;
+            if let Some(url) = &order.checkout_url {
+                return Ok(url.clone());
+            }
+            order
+        }
+        Err(e) => return Err(e),
+    };
+    create_session(state, order).await
+}
+
+/// Calls Stripe for a pending order and stores the session; on a certain refusal, gives the stock back.
+async fn create_session(state: &AppState, order: Order) -> Result<String, CheckoutError> {
+    let order_id = order.id;
+    let items = {
+        let order = order.clone();
+        db::run(&state.pool, move |conn| queries::items(conn, &order).map_err(DbError::from)).await?
+    };
+    let urls = session_urls(state, &order.number);
+    match sessions::create(&state.stripe, &order, &items, &urls).await {
+        Ok(session) => {
+            let url = session
+                .url
+                .clone()
+                .ok_or_else(|| CheckoutError::Internal("Stripe returned a session without a URL".into()))?;
+            let session_id = session.id.as_str().to_owned();
+            let stored_url = url.clone();
+            let now = state.clock.unix();
+            db::run(&state.pool, move |conn| {
+                diesel::update(orders::table.find(order_id))
+                    .set((
+                        orders::checkout_session_id.eq(session_id),
+                        orders::checkout_url.eq(stored_url),
+                        orders::updated_at.eq(now),
+                    ))
+                    .execute(conn)
+                    .map_err(DbError::from)
+            })
+            .await?;
+            Ok(url)
+        }
+        Err(e) if e.nothing_created() => {
+            tracing::warn!(order = %order.number, error = %e, "Stripe refused the checkout session");
+            let now = state.clock.unix();
+            db::run(&state.pool, move |conn| {
+                write_tx(conn, |conn| fulfil::expire_order(conn, order_id, now)).map_err(DbError::from)
+            })
+            .await?;
+            Err(CheckoutError::StripeRefused(refusal_reason(&e)))
+        }
+        Err(PaymentError::Internal(m)) => Err(CheckoutError::Internal(m)),
+        Err(e) => {
+            tracing::warn!(order = %order.number, error = %e, "checkout session outcome unknown; the order keeps its key");
+            Err(CheckoutError::StripeUnknown)
+        }
+    }
+}
+
+fn refusal_reason(e: &PaymentError) -> String {
+    match e {
+        PaymentError::Refused { status: 429, .. } => "too many requests".into(),
+        PaymentError::Refused { message, .. } => message.clone(),
+        PaymentError::Unreachable(_) => "Stripe could not be reached".into(),
+        _ => "unknown error".into(),
+    }
+}
+
+pub fn session_urls(state: &AppState, order_number: &str) -> SessionUrls {
+    let base = state.public_url.as_str().trim_end_matches('/');
+    SessionUrls {
+        success_url: format!("{base}/checkout/success?session_id={{CHECKOUT_SESSION_ID}}"),
+        cancel_url: format!("{base}/checkout/cancel?order={order_number}"),
+    }
+}
+
+/// Ends a pending checkout whose cart changed (or that is about to expire): expires its session
+/// at Stripe first, since an open session can still be paid, then releases its stock.
+pub async fn abandon(state: &AppState, order: &Order) -> Result<(), CheckoutError> {
+    if let Some(session_id) = &order.checkout_session_id {
+        match sessions::expire(&state.stripe, session_id).await {
+            Ok(_) => {}
+            // Already expired or completed: let Stripe's truth decide what the order becomes.
+            Err(PaymentError::Refused { .. }) => {}
+            Err(e) => {
+                tracing::warn!(order = %order.number, error = %e, "could not expire the old session");
+                return Err(CheckoutError::StripeUnknown);
+            }
+        }
+        fulfil::fulfil_checkout(state, session_id, None)
+            .await
+            .map_err(|e| CheckoutError::Internal(e.to_string()))?;
+        return Ok(());
+    }
+    let (order_id, now) = (order.id, state.clock.unix());
+    db::run(&state.pool, move |conn| write_tx(conn, |conn| fulfil::expire_order(conn, order_id, now)).map_err(DbError::from))
+        .await?;
+    Ok(())
+}
+
+fn pending_for_cart(conn: &mut AnyConnection, cart_id: i64) -> QueryResult<Option<Order>> {
+    orders::table
+        .filter(orders::cart_id.eq(cart_id))
+        .filter(orders::status.eq(OrderStatus::Pending.as_str()))
+        .select(Order::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// What the cart held when the order was made: an unchanged cart reuses the order.
+fn fingerprint(lines: &[CartLine], email: Option<&str>, currency: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(currency.as_bytes());
+    h.update(email.unwrap_or("").as_bytes());
+    for l in lines {
+        h.update(format!("|{}:{}:{}", l.price_id, l.unit.amount, l.quantity).as_bytes());
+    }
+    hex::encode(h.finalize())
+}
+
+/// In one write transaction: the per-client limit, the stock check, the order with its
+/// snapshotted items, and the held stock.
+#[allow(clippy::too_many_arguments)]
+fn create_order(
+    conn: &mut AnyConnection,
+    cart_id: i64,
+    lines: &[CartLine],
+    email: Option<&str>,
+    client_ip: Option<&str>,
+    fingerprint: &str,
+    currency: &str,
+    now: i64,
+) -> Result<Order, CheckoutError> {
+    write_tx(conn, |conn| {
+        if let Some(ip) = client_ip {
+            let open: i64 = orders::table
+                .filter(orders::client_ip.eq(ip))
+                .filter(orders::status.eq(OrderStatus::Pending.as_str()))
+                .filter(orders::checkout_expires_at.gt(now))
+                .count()
+                .get_result(conn)?;
+            if open >= MAX_OPEN_PER_CLIENT {
+                return Err(CheckoutError::TooManyOpen);
+            }
+        }
+        let product_ids: Vec<i64> = lines.iter().map(|l| l.product_id).collect();
+        let available = inventory::available(conn, &product_ids)?;
+        let short: Vec<String> = lines
+            .iter()
+            .filter_map(|l| match available.get(&l.product_id) {
+                Some(0) => Some(format!("{} just sold out.", l.name)),
+                Some(&n) if n < l.quantity => Some(format!("Only {n} of {} left.", l.name)),
+                _ => None,
+            })
+            .collect();
+        if !short.is_empty() {
+            return Err(CheckoutError::StaleCart(short));
+        }
+        let total = lines
+            .iter()
+            .try_fold(0i64, |acc, l| l.total().and_then(|t| acc.checked_add(t.amount)))
+            .ok_or_else(|| CheckoutError::StaleCart(vec!["The order total is too large.".into()]))?;
+        let number = number::generate();
+        let key = format!("checkout-{number}");
+        diesel::insert_into(orders::table)
+            .values(&NewOrder {
+                number: &number,
+                kind: "one_time",
+                status: OrderStatus::Pending.as_str(),
+                currency,
+                amount_total: total,
+                email,
+                cart_id: Some(cart_id),
+                cart_fingerprint: fingerprint,
+                client_ip,
+                idempotency_key: &key,
+                checkout_expires_at: now + SESSION_MINUTES * 60,
+                created_at: now,
+                updated_at: now,
+            })
+            .execute(conn)?;
+        let order = queries::by_number(conn, &number)?.ok_or(DieselError::NotFound)?;
+        for l in lines {
+            diesel::insert_into(order_items::table)
+                .values((
+                    order_items::order_id.eq(order.id),
+                    order_items::product_id.eq(l.product_id),
+                    order_items::price_id.eq(l.price_id),
+                    order_items::name.eq(&l.name),
+                    order_items::unit_amount.eq(l.unit.amount),
+                    order_items::quantity.eq(l.quantity),
+                ))
+                .execute(conn)?;
+            if available.contains_key(&l.product_id) {
+                inventory::hold(conn, order.id, l.product_id, l.quantity, now)?;
+            }
+        }
+        Ok(order)
+    })
+}
+
+/// Items of an order, for the pages.
+pub fn order_items(conn: &mut AnyConnection, order: &Order) -> QueryResult<Vec<OrderItem>> {
+    queries::items(conn, order)
+}

@@ -1,0 +1,79 @@
+//! Order rows.
+
+use diesel::prelude::*;
+
+use super::status::OrderStatus;
+use crate::money::{Currency, Money};
+use crate::schema::{order_items, orders};
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = orders)]
+pub struct Order {
+    pub id: i64,
+    pub number: String,
+    pub kind: String,
+    pub status: String,
+    pub currency: String,
+    pub amount_total: i64,
+    pub amount_refunded: i64,
+    pub email: Option<String>,
+    pub cart_id: Option<i64>,
+    pub cart_fingerprint: String,
+    pub client_ip: Option<String>,
+    pub idempotency_key: String,
+    pub checkout_session_id: Option<String>,
+    pub checkout_url: Option<String>,
+    pub checkout_expires_at: i64,
+    pub payment_intent_id: Option<String>,
+    pub flagged: Option<String>,
+    pub disputed: bool,
+    pub stock_committed: bool,
+    pub paid_at: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl Order {
+    pub fn status(&self) -> OrderStatus {
+        // The column has a CHECK constraint; an unknown value cannot be stored.
+        self.status.parse().unwrap_or(OrderStatus::Pending)
+    }
+
+    pub fn currency(&self) -> Currency {
+        Currency::parse(&self.currency).unwrap_or_else(|_| Currency::parse("usd").expect("usd"))
+    }
+
+    pub fn total(&self) -> Money {
+        Money::new(self.amount_total, self.currency())
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable, Associations)]
+#[diesel(table_name = order_items, belongs_to(Order))]
+pub struct OrderItem {
+    pub id: i64,
+    pub order_id: i64,
+    pub product_id: i64,
+    pub price_id: i64,
+    pub name: String,
+    pub unit_amount: i64,
+    pub quantity: i64,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = orders)]
+pub struct NewOrder<'a> {
+    pub number: &'a str,
+    pub kind: &'a str,
+    pub status: &'a str,
+    pub currency: &'a str,
+    pub amount_total: i64,
+    pub email: Option<&'a str>,
+    pub cart_id: Option<i64>,
+    pub cart_fingerprint: &'a str,
+    pub client_ip: Option<&'a str>,
+    pub idempotency_key: &'a str,
+    pub checkout_expires_at: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}

@@ -1,0 +1,34 @@
+//! Reading orders.
+
+use diesel::prelude::*;
+
+use super::model::{Order, OrderItem};
+use crate::db::AnyConnection;
+use crate::schema::{order_items, orders};
+
+pub fn by_number(conn: &mut AnyConnection, number: &str) -> QueryResult<Option<Order>> {
+    orders::table
+        .filter(orders::number.eq(number))
+        .select(Order::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn by_session(conn: &mut AnyConnection, session_id: &str) -> QueryResult<Option<Order>> {
+    orders::table
+        .filter(orders::checkout_session_id.eq(session_id))
+        .select(Order::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn by_id(conn: &mut AnyConnection, id: i64) -> QueryResult<Order> {
+    orders::table.find(id).select(Order::as_select()).first(conn)
+}
+
+pub fn items(conn: &mut AnyConnection, order: &Order) -> QueryResult<Vec<OrderItem>> {
+    OrderItem::belonging_to(order)
+        .order(order_items::id.asc())
+        .select(OrderItem::as_select())
+        .load(conn)
+}

@@ -1,0 +1,67 @@
+//! Checkout Sessions: create one for an order, read it back, expire it.
+
+use std::collections::HashMap;
+
+use stripe_checkout::checkout_session::{
+    CreateCheckoutSession, CreateCheckoutSessionLineItems, CreateCheckoutSessionLineItemsPriceData,
+    CreateCheckoutSessionPaymentIntentData, ExpireCheckoutSession, ProductData, RetrieveCheckoutSession,
+};
+use stripe_shared::{CheckoutSession, CheckoutSessionMode};
+
+use super::{PaymentError, Stripe};
+use crate::orders::model::{Order, OrderItem};
+
+/// What a new Checkout Session needs beyond the order itself.
+pub struct SessionUrls {
+    pub success_url: String,
+    pub cancel_url: String,
+}
+
+/// Creates the order's Checkout Session. Every parameter comes from the stored order, so a
+/// retry under the same idempotency key sends an identical request.
+pub async fn create(stripe: &Stripe, order: &Order, items: &[OrderItem], urls: &SessionUrls) -> Result<CheckoutSession, PaymentError> {
+    let currency: stripe_types::Currency = order
+        .currency
+        .parse()
+        .map_err(|_| PaymentError::Internal(format!("unknown currency {}", order.currency)))?;
+    let line_items: Vec<CreateCheckoutSessionLineItems> = items
+        .iter()
+        .map(|item| {
+            let mut price_data = CreateCheckoutSessionLineItemsPriceData::new(currency.clone());
+            price_data.unit_amount = Some(item.unit_amount);
+            price_data.product_data = Some(ProductData::new(item.name.clone()));
+            let mut line = CreateCheckoutSessionLineItems::new();
+            line.price_data = Some(price_data);
+            line.quantity = Some(item.quantity as u64);
+            line
+        })
+        .collect();
+    let metadata = HashMap::from([("order_number".to_owned(), order.number.clone())]);
+    let mut payment_intent_data = CreateCheckoutSessionPaymentIntentData::new();
+    payment_intent_data.metadata = Some(metadata.clone());
+    let mut req = CreateCheckoutSession::new()
+        .mode(CheckoutSessionMode::Payment)
+        .line_items(line_items)
+        .client_reference_id(order.number.clone())
+        .metadata(metadata)
+        .payment_intent_data(payment_intent_data)
+        .expires_at(order.checkout_expires_at)
+        .success_url(urls.success_url.clone())
+        .cancel_url(urls.cancel_url.clone());
+    if let Some(email) = &order.email {
+        req = req.customer_email(email.clone());
+    }
+    stripe.write(&req, &order.idempotency_key).await
+}
+
+/// Reads a session with its PaymentIntent, to learn what really happened to the payment.
+pub async fn retrieve(stripe: &Stripe, session_id: &str) -> Result<CheckoutSession, PaymentError> {
+    let req = RetrieveCheckoutSession::new(session_id).expand(vec!["payment_intent".to_owned()]);
+    stripe.read(&req).await
+}
+
+/// Expires an open session, so it can no longer be paid.
+pub async fn expire(stripe: &Stripe, session_id: &str) -> Result<CheckoutSession, PaymentError> {
+    let req = ExpireCheckoutSession::new(session_id);
+    stripe.write(&req, &format!("expire-{session_id}")).await
+}
