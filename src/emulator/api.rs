@@ -109,6 +109,21 @@ pub fn route(ctx: &mut Ctx, method: &str, segs: &[&str], raw: &Value) -> ApiResu
         }
     };
     let mut out = public(&obj);
+    // Like Stripe, an endpoint's signing secret is shown only when it is created.
+    if method == "GET" {
+        if out["object"] == "webhook_endpoint" {
+            if let Some(m) = out.as_object_mut() {
+                m.remove("secret");
+            }
+        }
+        if let Some(items) = out["data"].as_array_mut() {
+            for it in items.iter_mut().filter(|i| i["object"] == "webhook_endpoint") {
+                if let Some(m) = it.as_object_mut() {
+                    m.remove("secret");
+                }
+            }
+        }
+    }
     for path in &expand {
         let segs: Vec<&str> = path.split('.').collect();
         if segs.len() > 4 {

@@ -47,6 +47,7 @@ const SESSION_PARAMS: &[(&str, P)] = &[
                 P::Obj(&[("enabled", P::Bool), ("maximum", P::Int), ("minimum", P::Int)]),
             ),
             ("tax_rates", P::Arr(&P::Str)),
+            ("metadata", P::Meta),
         ])),
     ),
     ("success_url", P::Str),
@@ -77,6 +78,7 @@ const SESSION_PARAMS: &[(&str, P)] = &[
             ("statement_descriptor_suffix", P::Str),
             ("setup_future_usage", P::Enum(&["off_session", "on_session"])),
             ("capture_method", P::Enum(&["automatic", "automatic_async"])),
+            ("transfer_group", P::Str),
         ]),
     ),
     (
