@@ -716,9 +716,23 @@ fn create_portal_config(ctx: &mut Ctx, raw: &Value) -> ApiResult<Routed> {
         ("mode", P::Enum(&["at_period_end", "immediately"])),
         ("proration_behavior", P::Enum(&["always_invoice", "create_prorations", "none"])),
         ("default_allowed_updates", P::Arr(&P::Enum(&["price", "promotion_code", "quantity"]))),
-        ("products", P::Arr(&P::Obj(&[("product", P::Str), ("prices", P::Arr(&P::Str))]))),
+        (
+            "products",
+            P::Arr(&P::Obj(&[
+                ("product", P::Str),
+                ("prices", P::Arr(&P::Str)),
+                ("adjustable_quantity", P::Obj(&[("enabled", P::Bool), ("maximum", P::Int), ("minimum", P::Int)])),
+            ])),
+        ),
         ("allowed_updates", P::Arr(&P::Str)),
-        ("cancellation_reason", P::Obj(&[("enabled", P::Bool), ("options", P::Arr(&P::Str))])),
+        (
+            "cancellation_reason",
+            P::Obj(&[("enabled", P::Bool), ("options", P::Arr(&P::Str)), ("feedback_options", P::Arr(&P::Str))]),
+        ),
+        ("billing_cycle_anchor", P::Enum(&["now", "unchanged"])),
+        ("schedule_at_period_end", P::Obj(&[("conditions", P::Arr(&P::Obj(&[("type", P::Str)])))])),
+        ("trial_update_behavior", P::Enum(&["continue_trial", "end_trial"])),
+        ("payment_method_configuration", P::Str),
     ];
     const S: &[(&str, P)] = &[
         ("business_profile", P::Obj(&[("headline", P::Str), ("privacy_policy_url", P::Str), ("terms_of_service_url", P::Str)])),
