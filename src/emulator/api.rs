@@ -53,11 +53,11 @@ pub fn route(ctx: &mut Ctx, method: &str, segs: &[&str], raw: &Value) -> ApiResu
         ("GET", ["customers", id]) => retrieve(ctx, raw, "customer", id)?,
         ("POST", ["customers", id]) => update_customer(ctx, raw, id)?,
         ("DELETE", ["customers", id]) => {
-            ctx.fetch("customer", id)?;
+            let cus = ctx.fetch("customer", id)?;
             ctx.delete(id)?;
-            let gone = json!({ "id": id, "object": "customer", "deleted": true });
-            ctx.emit("customer.deleted", &gone, None)?;
-            (gone, vec![])
+            // The event carries the customer as it was, like Stripe's.
+            ctx.emit("customer.deleted", &cus, None)?;
+            (json!({ "id": id, "object": "customer", "deleted": true }), vec![])
         }
         ("POST", ["checkout", "sessions"]) => super::checkout::create_session(ctx, raw)?,
         ("GET", ["checkout", "sessions"]) => list_simple(ctx, raw, "checkout.session", "/v1/checkout/sessions", &[("customer", P::Str), ("payment_intent", P::Str), ("subscription", P::Str), ("status", P::Enum(&["complete", "expired", "open"])), ("payment_link", P::Str), ("customer_details", P::Obj(&[("email", P::Str)]))])?,

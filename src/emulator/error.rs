@@ -140,11 +140,15 @@ impl ApiError {
     }
 
     pub fn response(&self) -> HttpResponse {
-        HttpResponse::build(
+        let mut b = HttpResponse::build(
             StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-        )
-        .content_type("application/json")
-        .body(self.body().to_string())
+        );
+        // A body we stopped reading leaves the connection unusable.
+        if self.status == 413 {
+            b.force_close();
+        }
+        b.content_type("application/json")
+            .body(self.body().to_string())
     }
 }
 

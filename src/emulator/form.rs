@@ -7,6 +7,9 @@ use serde_json::{Map, Value};
 
 use super::error::{ApiError, ApiResult};
 
+/// Deepest bracket nesting accepted (`a[b][c]…`).
+pub const MAX_DEPTH: usize = 8;
+
 /// Parameter schema.
 #[derive(Debug)]
 pub enum P {
@@ -53,6 +56,9 @@ fn split_key(k: &str) -> Option<Vec<String>> {
             return None;
         }
         segs.push(seg.to_string());
+        if segs.len() > MAX_DEPTH {
+            return None;
+        }
         rest = &rest[end + 1..];
     }
     Some(segs)

@@ -133,13 +133,14 @@ async fn bad_input_gets_stripe_shaped_4xx() {
     let (s, v) = h.post("/v1/products", &[]).await;
     assert_eq!((s, v["error"]["code"].as_str()), (400, Some("parameter_missing")));
     // Malformed body.
-    for body in ["a[b=1", "[x]=1", "a]=1", "%ZZ&&&==", "{\"json\": true}"] {
+    let deep = format!("a{}=1", "[b]".repeat(50_000));
+    for body in ["a[b=1", "[x]=1", "a]=1", "%ZZ&&&==", "{\"json\": true}", "name=a&name[x]=b", deep.as_str()] {
         let r = h
             .http
             .post(h.url("/v1/products"))
             .bearer_auth(KEY)
             .header("Content-Type", "application/x-www-form-urlencoded")
-            .body(body)
+            .body(body.to_string())
             .send()
             .await
             .unwrap();

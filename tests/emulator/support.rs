@@ -292,8 +292,18 @@ impl Harness {
             .unwrap()
     }
 
+    /// Stops everything, checking that every delivery verified and parsed to a known type.
     pub async fn stop(self) {
         self.emu.stop().await;
+        let failures = self.hooks.failures();
+        assert!(failures.is_empty(), "webhooks that did not verify or parse: {failures:?}");
+        for e in self.hooks.events() {
+            assert!(
+                !e.variant.starts_with("Unknown"),
+                "{} parsed as an unknown event type",
+                e.kind
+            );
+        }
         self.hooks.stop().await;
     }
 }
