@@ -72,10 +72,18 @@ fn period_of(sub: &Value) -> (i64, i64) {
 }
 
 /// Build an invoice for a subscription's current items; `amount` overrides the total.
-fn invoice_for(ctx: &mut Ctx, sub: &Value, reason: &str, amount: Option<i64>, lines_override: Option<Vec<Value>>) -> ApiResult<Value> {
+fn invoice_for(
+    ctx: &mut Ctx,
+    sub: &Value,
+    reason: &str,
+    amount: Option<i64>,
+    lines_override: Option<Vec<Value>>,
+) -> ApiResult<Value> {
     let id = new_id("in_");
     let (start, end) = period_of(sub);
-    let cus = ctx.get(sub["customer"].as_str().unwrap_or_default())?.unwrap_or(json!({}));
+    let cus = ctx
+        .get(sub["customer"].as_str().unwrap_or_default())?
+        .unwrap_or(json!({}));
     let lines: Vec<Value> = match lines_override {
         Some(l) => l,
         None => sub["items"]["data"]
@@ -90,7 +98,12 @@ fn invoice_for(ctx: &mut Ctx, sub: &Value, reason: &str, amount: Option<i64>, li
             })
             .collect(),
     };
-    let total = amount.unwrap_or_else(|| lines.iter().map(|l| l["amount"].as_i64().unwrap_or(0)).sum());
+    let total = amount.unwrap_or_else(|| {
+        lines
+            .iter()
+            .map(|l| l["amount"].as_i64().unwrap_or(0))
+            .sum()
+    });
     let seq = cus["next_invoice_sequence"].as_i64().unwrap_or(1);
     if let Some(mut c) = ctx.get(sub["customer"].as_str().unwrap_or_default())? {
         c["next_invoice_sequence"] = json!(seq + 1);
@@ -192,7 +205,17 @@ fn invoice_for(ctx: &mut Ctx, sub: &Value, reason: &str, amount: Option<i64>, li
 }
 
 #[allow(clippy::too_many_arguments)]
-fn invoice_line(inv_id: &str, sub: &Value, item: &Value, amount: i64, qty: i64, start: i64, end: i64, proration: bool, desc: Option<String>) -> Value {
+fn invoice_line(
+    inv_id: &str,
+    sub: &Value,
+    item: &Value,
+    amount: i64,
+    qty: i64,
+    start: i64,
+    end: i64,
+    proration: bool,
+    desc: Option<String>,
+) -> Value {
     let name = item["price"]["nickname"].as_str().map(str::to_string);
     json!({
         "id": new_id("il_"),
@@ -253,69 +276,93 @@ fn mark_invoice_paid(ctx: &mut Ctx, inv: &mut Value, pi_id: &str) {
 }
 
 /// Subscription-mode Checkout: create the subscription and its first invoice.
-pub fn start_subscription(ctx: &mut Ctx, s: &mut Value, pi: &Value, pm_id: &str, paid: bool) -> ApiResult<()> {
+pub fn start_subscription(
+    ctx: &mut Ctx,
+    s: &mut Value,
+    pi: &Value,
+    pm_id: &str,
+    paid: bool,
+) -> ApiResult<()> {
     let sub_id = new_id("sub_");
     let now = ctx.now;
     let mut items = Vec::new();
     let mut period = 30 * 86_400;
     for li in s["_line_items"].as_array().cloned().unwrap_or_default() {
-        let price = ctx.get(li["price"]["id"].as_str().unwrap_or_default())?.unwrap_or(li["price"].clone());
+        let price = ctx
+            .get(li["price"]["id"].as_str().unwrap_or_default())?
+            .unwrap_or(li["price"].clone());
         if price["type"] == "recurring" {
             period = interval_secs(&price["recurring"]);
-            items.push(sub_item(&sub_id, &price, li["quantity"].as_i64().unwrap_or(1), now, now + period, now));
+            items.push(sub_item(
+                &sub_id,
+                &price,
+                li["quantity"].as_i64().unwrap_or(1),
+                now,
+                now + period,
+                now,
+            ));
         }
     }
     let _ = period;
     let metadata = s["_subscription_data"]["metadata"].clone();
-    let mut sub = objects::merge(vec![json!({
-        "id": sub_id,
-        "object": "subscription",
-        "application": null,
-        "application_fee_percent": null,
-        "automatic_tax": { "disabled_reason": null, "enabled": false, "liability": null },
-        "billing_cycle_anchor": now,
-        "billing_cycle_anchor_config": null,
-        "billing_mode": { "flexible": null, "type": "classic", "updated_at": null },
-        "billing_schedules": [],
-        "billing_thresholds": null,
-        "cancel_at": null,
-        "cancel_at_period_end": false,
-        "canceled_at": null,
-        "cancellation_details": { "comment": null, "feedback": null, "reason": null },
-        "collection_method": "charge_automatically",
-        "created": now,
-        "currency": s["currency"],
-        "customer": s["customer"],
-        "days_until_due": null,
-        "default_payment_method": pm_id,
-        "default_source": null,
-        "default_tax_rates": [],
-    }), json!({
-        "description": s["_subscription_data"]["description"],
-        "discounts": [],
-        "ended_at": null,
-        "invoice_settings": { "account_tax_ids": null, "issuer": { "type": "self" } },
-        "items": list(items, false, &format!("/v1/subscription_items?subscription={sub_id}")),
-        "latest_invoice": null,
-        "livemode": false,
-        "metadata": if metadata.is_object() { metadata } else { json!({}) },
-        "next_pending_invoice_item_invoice": null,
-        "on_behalf_of": null,
-        "pause_collection": null,
-        "payment_settings": { "payment_method_options": null, "payment_method_types": null, "save_default_payment_method": "off" },
-        "pending_invoice_item_interval": null,
-        "pending_setup_intent": null,
-        "pending_update": null,
-        "schedule": null,
-        "start_date": now,
-        "status": if paid { "active" } else { "incomplete" },
-        "test_clock": null,
-        "transfer_data": null,
-        "trial_end": null,
-        "trial_settings": { "end_behavior": { "missing_payment_method": "create_invoice" } },
-        "trial_start": null,
-    })]);
-    let mut inv = invoice_for(ctx, &sub, "subscription_create", Some(s["amount_total"].as_i64().unwrap_or(0)), None)?;
+    let mut sub = objects::merge(vec![
+        json!({
+            "id": sub_id,
+            "object": "subscription",
+            "application": null,
+            "application_fee_percent": null,
+            "automatic_tax": { "disabled_reason": null, "enabled": false, "liability": null },
+            "billing_cycle_anchor": now,
+            "billing_cycle_anchor_config": null,
+            "billing_mode": { "flexible": null, "type": "classic", "updated_at": null },
+            "billing_schedules": [],
+            "billing_thresholds": null,
+            "cancel_at": null,
+            "cancel_at_period_end": false,
+            "canceled_at": null,
+            "cancellation_details": { "comment": null, "feedback": null, "reason": null },
+            "collection_method": "charge_automatically",
+            "created": now,
+            "currency": s["currency"],
+            "customer": s["customer"],
+            "days_until_due": null,
+            "default_payment_method": pm_id,
+            "default_source": null,
+            "default_tax_rates": [],
+        }),
+        json!({
+            "description": s["_subscription_data"]["description"],
+            "discounts": [],
+            "ended_at": null,
+            "invoice_settings": { "account_tax_ids": null, "issuer": { "type": "self" } },
+            "items": list(items, false, &format!("/v1/subscription_items?subscription={sub_id}")),
+            "latest_invoice": null,
+            "livemode": false,
+            "metadata": if metadata.is_object() { metadata } else { json!({}) },
+            "next_pending_invoice_item_invoice": null,
+            "on_behalf_of": null,
+            "pause_collection": null,
+            "payment_settings": { "payment_method_options": null, "payment_method_types": null, "save_default_payment_method": "off" },
+            "pending_invoice_item_interval": null,
+            "pending_setup_intent": null,
+            "pending_update": null,
+            "schedule": null,
+            "start_date": now,
+            "status": if paid { "active" } else { "incomplete" },
+            "test_clock": null,
+            "transfer_data": null,
+            "trial_end": null,
+            "trial_settings": { "end_behavior": { "missing_payment_method": "create_invoice" } },
+            "trial_start": null,
+        }),
+    ]);
+    let mut inv = invoice_for(
+        ctx,
+        &sub,
+        "subscription_create",
+        Some(s["amount_total"].as_i64().unwrap_or(0)),
+        None,
+    )?;
     inv["status"] = json!("open");
     inv["status_transitions"]["finalized_at"] = json!(now);
     inv["_payment_intent"] = pi["id"].clone();
@@ -349,7 +396,10 @@ pub fn settle_first_invoice(ctx: &mut Ctx, s: &mut Value, ok: bool) -> ApiResult
     let mut sub = ctx.fetch("subscription", &sub_id)?;
     let before = sub.clone();
     if ok {
-        let pi = inv["_payment_intent"].as_str().unwrap_or_default().to_string();
+        let pi = inv["_payment_intent"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
         mark_invoice_paid(ctx, &mut inv, &pi);
         sub["status"] = json!("active");
         ctx.put(&inv)?;
@@ -363,7 +413,11 @@ pub fn settle_first_invoice(ctx: &mut Ctx, s: &mut Value, ok: bool) -> ApiResult
         ctx.emit("invoice.payment_failed", &inv, None)?;
     }
     ctx.put(&sub)?;
-    ctx.emit("customer.subscription.updated", &sub, Some(previous(&before, &sub)))?;
+    ctx.emit(
+        "customer.subscription.updated",
+        &sub,
+        Some(previous(&before, &sub)),
+    )?;
     Ok(())
 }
 
@@ -379,7 +433,10 @@ const SUB_UPDATE: &[(&str, P)] = &[
             ("deleted", P::Bool),
         ])),
     ),
-    ("proration_behavior", P::Enum(&["always_invoice", "create_prorations", "none"])),
+    (
+        "proration_behavior",
+        P::Enum(&["always_invoice", "create_prorations", "none"]),
+    ),
     ("default_payment_method", P::Str),
     ("description", P::Str),
     ("expand", P::Arr(&P::Str)),
@@ -397,7 +454,21 @@ pub fn route(ctx: &mut Ctx, method: &str, segs: &[&str], raw: &Value) -> ApiResu
                     ("expand", P::Arr(&P::Str)),
                     ("customer", P::Str),
                     ("price", P::Str),
-                    ("status", P::Enum(&["active", "all", "canceled", "ended", "incomplete", "incomplete_expired", "past_due", "paused", "trialing", "unpaid"])),
+                    (
+                        "status",
+                        P::Enum(&[
+                            "active",
+                            "all",
+                            "canceled",
+                            "ended",
+                            "incomplete",
+                            "incomplete_expired",
+                            "past_due",
+                            "paused",
+                            "trialing",
+                            "unpaid",
+                        ]),
+                    ),
                 ]),
                 raw,
                 "",
@@ -407,15 +478,23 @@ pub fn route(ctx: &mut Ctx, method: &str, segs: &[&str], raw: &Value) -> ApiResu
                 items.retain(|s| s["customer"] == c.as_str());
             }
             if let Some(pr) = p.s("price") {
-                items.retain(|s| s["items"]["data"].as_array().is_some_and(|a| a.iter().any(|i| i["price"]["id"] == pr.as_str())));
+                items.retain(|s| {
+                    s["items"]["data"]
+                        .as_array()
+                        .is_some_and(|a| a.iter().any(|i| i["price"]["id"] == pr.as_str()))
+                });
             }
             match p.s("status").as_deref() {
                 Some("all") => {}
-                Some("ended") => items.retain(|s| s["status"] == "canceled" || s["status"] == "incomplete_expired"),
+                Some("ended") => items
+                    .retain(|s| s["status"] == "canceled" || s["status"] == "incomplete_expired"),
                 Some(st) => items.retain(|s| s["status"] == st),
                 None => items.retain(|s| s["status"] != "canceled"),
             }
-            (paginate(ctx, items, &p, "/v1/subscriptions", "subscription")?, expand_of(&p))
+            (
+                paginate(ctx, items, &p, "/v1/subscriptions", "subscription")?,
+                expand_of(&p),
+            )
         }
         ("GET", ["subscriptions", id]) => {
             let p = check(&P::Obj(&[("expand", P::Arr(&P::Str))]), raw, "")?;
@@ -427,7 +506,10 @@ pub fn route(ctx: &mut Ctx, method: &str, segs: &[&str], raw: &Value) -> ApiResu
                 &P::Obj(&[
                     ("invoice_now", P::Bool),
                     ("prorate", P::Bool),
-                    ("cancellation_details", P::Obj(&[("comment", P::Str), ("feedback", P::Str)])),
+                    (
+                        "cancellation_details",
+                        P::Obj(&[("comment", P::Str), ("feedback", P::Str)]),
+                    ),
                     ("expand", P::Arr(&P::Str)),
                 ]),
                 raw,
@@ -435,11 +517,26 @@ pub fn route(ctx: &mut Ctx, method: &str, segs: &[&str], raw: &Value) -> ApiResu
             )?;
             let sub = ctx.fetch("subscription", id)?;
             if sub["status"] == "canceled" {
-                return Err(ApiError::invalid(format!("A canceled subscription can only update its cancellation_details and metadata. (subscription: {id})")));
+                return Err(ApiError::invalid(format!(
+                    "A canceled subscription can only update its cancellation_details and metadata. (subscription: {id})"
+                )));
             }
-            (cancel_now(ctx, sub, "cancellation_requested")?, expand_of(&p))
+            (
+                cancel_now(ctx, sub, "cancellation_requested")?,
+                expand_of(&p),
+            )
         }
-        ("GET", ["invoices"]) => list_simple(ctx, raw, "invoice", "/v1/invoices", &[("customer", P::Str), ("subscription", P::Str), ("status", P::Str)])?,
+        ("GET", ["invoices"]) => list_simple(
+            ctx,
+            raw,
+            "invoice",
+            "/v1/invoices",
+            &[
+                ("customer", P::Str),
+                ("subscription", P::Str),
+                ("status", P::Str),
+            ],
+        )?,
         ("GET", ["invoices", id]) => {
             let p = check(&P::Obj(&[("expand", P::Arr(&P::Str))]), raw, "")?;
             let mut inv = ctx.fetch("invoice", id)?;
@@ -449,14 +546,26 @@ pub fn route(ctx: &mut Ctx, method: &str, segs: &[&str], raw: &Value) -> ApiResu
                     m.remove("payments");
                 }
             }
-            let ex: Vec<String> = expand_of(&p).into_iter().filter(|e| e != "payments").collect();
+            let ex: Vec<String> = expand_of(&p)
+                .into_iter()
+                .filter(|e| e != "payments")
+                .collect();
             (inv, ex)
         }
         ("POST", ["billing_portal", "configurations"]) => create_portal_config(ctx, raw)?,
-        ("GET", ["billing_portal", "configurations"]) => list_simple(ctx, raw, "billing_portal.configuration", "/v1/billing_portal/configurations", &[("active", P::Bool), ("is_default", P::Bool)])?,
+        ("GET", ["billing_portal", "configurations"]) => list_simple(
+            ctx,
+            raw,
+            "billing_portal.configuration",
+            "/v1/billing_portal/configurations",
+            &[("active", P::Bool), ("is_default", P::Bool)],
+        )?,
         ("GET", ["billing_portal", "configurations", id]) => {
             let p = check(&P::Obj(&[("expand", P::Arr(&P::Str))]), raw, "")?;
-            (ctx.fetch("billing_portal.configuration", id)?, expand_of(&p))
+            (
+                ctx.fetch("billing_portal.configuration", id)?,
+                expand_of(&p),
+            )
         }
         ("POST", ["billing_portal", "sessions"]) => create_portal_session(ctx, raw)?,
         _ => return Ok(None),
@@ -480,15 +589,23 @@ fn update_subscription(ctx: &mut Ctx, raw: &Value, id: &str) -> ApiResult<Routed
     let p = check(&P::Obj(SUB_UPDATE), raw, "")?;
     let mut sub = ctx.fetch("subscription", id)?;
     let before = sub.clone();
-    if sub["status"] == "canceled" && (p.get("items").is_some() || p.get("cancel_at_period_end").is_some()) {
-        return Err(ApiError::invalid(format!("A canceled subscription can only update its cancellation_details and metadata. (subscription: {id})")));
+    if sub["status"] == "canceled"
+        && (p.get("items").is_some() || p.get("cancel_at_period_end").is_some())
+    {
+        return Err(ApiError::invalid(format!(
+            "A canceled subscription can only update its cancellation_details and metadata. (subscription: {id})"
+        )));
     }
     if let Some(c) = p.b("cancel_at_period_end") {
         sub["cancel_at_period_end"] = json!(c);
         let (_, end) = period_of(&sub);
         sub["cancel_at"] = if c { json!(end) } else { Value::Null };
         sub["canceled_at"] = if c { json!(ctx.now) } else { Value::Null };
-        sub["cancellation_details"]["reason"] = if c { json!("cancellation_requested") } else { Value::Null };
+        sub["cancellation_details"]["reason"] = if c {
+            json!("cancellation_requested")
+        } else {
+            Value::Null
+        };
     }
     if let Some(d) = p.get("description") {
         sub["description"] = d.clone();
@@ -511,47 +628,100 @@ fn update_subscription(ctx: &mut Ctx, raw: &Value, id: &str) -> ApiResult<Routed
     let mut proration_invoice = None;
     if let Some(items) = p["items"].as_array() {
         for (i, it) in items.iter().enumerate() {
-            let Some(new_price_id) = it.s("price") else { continue };
-            let new_price = ctx.fetch_param("price", &new_price_id, &format!("items[{i}][price]"))?;
+            let Some(new_price_id) = it.s("price") else {
+                continue;
+            };
+            let new_price =
+                ctx.fetch_param("price", &new_price_id, &format!("items[{i}][price]"))?;
             if new_price["type"] != "recurring" {
-                return Err(ApiError::param(format!("items[{i}][price]"), "The price specified is not recurring."));
+                return Err(ApiError::param(
+                    format!("items[{i}][price]"),
+                    "The price specified is not recurring.",
+                ));
             }
             if new_price["currency"] != sub["currency"] {
-                return Err(ApiError::param(format!("items[{i}][price]"), "The price's currency must match the subscription's currency."));
+                return Err(ApiError::param(
+                    format!("items[{i}][price]"),
+                    "The price's currency must match the subscription's currency.",
+                ));
             }
-            let data = sub["items"]["data"].as_array_mut().ok_or_else(|| ApiError::internal("subscription without items"))?;
+            let data = sub["items"]["data"]
+                .as_array_mut()
+                .ok_or_else(|| ApiError::internal("subscription without items"))?;
             let pos = match it.s("id") {
-                Some(si) => data.iter().position(|d| d["id"] == si.as_str()).ok_or_else(|| {
-                    ApiError::param(format!("items[{i}][id]"), format!("No such subscription item: '{si}'"))
-                })?,
+                Some(si) => data
+                    .iter()
+                    .position(|d| d["id"] == si.as_str())
+                    .ok_or_else(|| {
+                        ApiError::param(
+                            format!("items[{i}][id]"),
+                            format!("No such subscription item: '{si}'"),
+                        )
+                    })?,
                 None => 0,
             };
             let old = data[pos].clone();
-            let qty = it.i("quantity").unwrap_or(old["quantity"].as_i64().unwrap_or(1));
+            let qty = it
+                .i("quantity")
+                .unwrap_or(old["quantity"].as_i64().unwrap_or(1));
             let start = old["current_period_start"].as_i64().unwrap_or(ctx.now);
             let end = old["current_period_end"].as_i64().unwrap_or(ctx.now);
             data[pos]["price"] = public(&new_price);
             data[pos]["plan"] = plan_of(&new_price);
             data[pos]["quantity"] = json!(qty);
-            let behavior = p.s("proration_behavior").unwrap_or_else(|| "create_prorations".into());
+            let behavior = p
+                .s("proration_behavior")
+                .unwrap_or_else(|| "create_prorations".into());
             if behavior != "none" && end > ctx.now {
                 // Unused time on the old price is credited, remaining time on the new one charged.
                 let span = (end - start).max(1);
                 let left = end - ctx.now;
-                let old_amt = old["price"]["unit_amount"].as_i64().unwrap_or(0) * old["quantity"].as_i64().unwrap_or(1);
+                let old_amt = old["price"]["unit_amount"].as_i64().unwrap_or(0)
+                    * old["quantity"].as_i64().unwrap_or(1);
                 let new_amt = new_price["unit_amount"].as_i64().unwrap_or(0) * qty;
                 let credit = -(old_amt * left / span);
                 let charge = new_amt * left / span;
-                proration_invoice = Some((behavior, credit, charge, old, data[pos].clone(), ctx.now, end));
+                proration_invoice = Some((
+                    behavior,
+                    credit,
+                    charge,
+                    old,
+                    data[pos].clone(),
+                    ctx.now,
+                    end,
+                ));
             }
         }
     }
     ctx.put(&sub)?;
     if let Some((behavior, credit, charge, old, new, start, end)) = proration_invoice {
-        let mut pending = sub["_pending_prorations"].as_array().cloned().unwrap_or_default();
+        let mut pending = sub["_pending_prorations"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         let inv_id_placeholder = "";
-        pending.push(invoice_line(inv_id_placeholder, &sub, &old, credit, old["quantity"].as_i64().unwrap_or(1), start, end, true, Some("Unused time (proration)".into())));
-        pending.push(invoice_line(inv_id_placeholder, &sub, &new, charge, new["quantity"].as_i64().unwrap_or(1), start, end, true, Some("Remaining time (proration)".into())));
+        pending.push(invoice_line(
+            inv_id_placeholder,
+            &sub,
+            &old,
+            credit,
+            old["quantity"].as_i64().unwrap_or(1),
+            start,
+            end,
+            true,
+            Some("Unused time (proration)".into()),
+        ));
+        pending.push(invoice_line(
+            inv_id_placeholder,
+            &sub,
+            &new,
+            charge,
+            new["quantity"].as_i64().unwrap_or(1),
+            start,
+            end,
+            true,
+            Some("Remaining time (proration)".into()),
+        ));
         if behavior == "always_invoice" {
             let mut inv = invoice_for(ctx, &sub, "subscription_update", None, Some(pending))?;
             let inv_id = inv["id"].as_str().unwrap_or_default().to_string();
@@ -567,7 +737,11 @@ fn update_subscription(ctx: &mut Ctx, raw: &Value, id: &str) -> ApiResult<Routed
         }
         ctx.put(&sub)?;
     }
-    ctx.emit("customer.subscription.updated", &sub, Some(previous(&before, &sub)))?;
+    ctx.emit(
+        "customer.subscription.updated",
+        &sub,
+        Some(previous(&before, &sub)),
+    )?;
     Ok((sub, expand_of(&p)))
 }
 
@@ -589,9 +763,15 @@ fn charge_invoice(ctx: &mut Ctx, sub: &mut Value, inv: &mut Value) -> ApiResult<
         ctx.emit("invoice.paid", inv, None)?;
         return Ok(true);
     }
-    let pm_id = sub["default_payment_method"].as_str().unwrap_or_default().to_string();
+    let pm_id = sub["default_payment_method"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let pm = ctx.get(&pm_id)?.unwrap_or(json!({}));
-    let number = pm["_number"].as_str().unwrap_or(payments::CARD_OK).to_string();
+    let number = pm["_number"]
+        .as_str()
+        .unwrap_or(payments::CARD_OK)
+        .to_string();
     let mut pi = objects::payment_intent(ctx.now, total, sub["currency"].as_str().unwrap_or("usd"));
     pi["customer"] = sub["customer"].clone();
     pi["payment_method"] = json!(pm_id);
@@ -605,7 +785,13 @@ fn charge_invoice(ctx: &mut Ctx, sub: &mut Value, inv: &mut Value) -> ApiResult<
     inv["attempted"] = json!(true);
     inv["attempt_count"] = json!(inv["attempt_count"].as_i64().unwrap_or(0) + 1);
     let decline = decline_for(&number);
-    let failure = decline.as_ref().map(|e| (e.code.clone().unwrap_or_default(), e.message.clone(), e.decline_code.clone()));
+    let failure = decline.as_ref().map(|e| {
+        (
+            e.code.clone().unwrap_or_default(),
+            e.message.clone(),
+            e.decline_code.clone(),
+        )
+    });
     let ch = objects::charge(
         ctx.now,
         &pi,
@@ -613,8 +799,14 @@ fn charge_invoice(ctx: &mut Ctx, sub: &mut Value, inv: &mut Value) -> ApiResult<
         &pm_id,
         None,
         decline.is_none(),
-        if decline.is_none() { "succeeded" } else { "failed" },
-        failure.as_ref().map(|(c, m, d)| (c.as_str(), m.as_str(), d.as_deref())),
+        if decline.is_none() {
+            "succeeded"
+        } else {
+            "failed"
+        },
+        failure
+            .as_ref()
+            .map(|(c, m, d)| (c.as_str(), m.as_str(), d.as_deref())),
     );
     ctx.put(&ch)?;
     pi["latest_charge"] = ch["id"].clone();
@@ -630,7 +822,11 @@ fn charge_invoice(ctx: &mut Ctx, sub: &mut Value, inv: &mut Value) -> ApiResult<
         let before = sub.clone();
         sub["status"] = json!("past_due");
         ctx.put(sub)?;
-        ctx.emit("customer.subscription.updated", sub, Some(previous(&before, sub)))?;
+        ctx.emit(
+            "customer.subscription.updated",
+            sub,
+            Some(previous(&before, sub)),
+        )?;
         Ok(false)
     } else {
         pi["status"] = json!("succeeded");
@@ -652,7 +848,10 @@ pub fn advance_subscriptions(ctx: &mut Ctx) -> ApiResult<()> {
     for _round in 0..120 {
         let mut changed = false;
         for mut sub in ctx.all("subscription")? {
-            if !matches!(sub["status"].as_str(), Some("active") | Some("past_due") | Some("trialing")) {
+            if !matches!(
+                sub["status"].as_str(),
+                Some("active") | Some("past_due") | Some("trialing")
+            ) {
                 continue;
             }
             let (_, end) = period_of(&sub);
@@ -681,7 +880,10 @@ pub fn advance_subscriptions(ctx: &mut Ctx) -> ApiResult<()> {
             let _ = new_end;
             let saved_now = ctx.now;
             ctx.now = end;
-            let pending = sub["_pending_prorations"].as_array().cloned().unwrap_or_default();
+            let pending = sub["_pending_prorations"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
             let mut inv = invoice_for(ctx, &sub, "subscription_cycle", None, None)?;
             if !pending.is_empty() {
                 let inv_id = inv["id"].as_str().unwrap_or_default().to_string();
@@ -690,15 +892,30 @@ pub fn advance_subscriptions(ctx: &mut Ctx) -> ApiResult<()> {
                     l["invoice"] = json!(inv_id);
                     lines.push(l);
                 }
-                let total: i64 = lines.iter().map(|l| l["amount"].as_i64().unwrap_or(0)).sum::<i64>().max(0);
+                let total: i64 = lines
+                    .iter()
+                    .map(|l| l["amount"].as_i64().unwrap_or(0))
+                    .sum::<i64>()
+                    .max(0);
                 inv["lines"]["data"] = json!(lines);
-                for k in ["amount_due", "amount_remaining", "subtotal", "subtotal_excluding_tax", "total", "total_excluding_tax"] {
+                for k in [
+                    "amount_due",
+                    "amount_remaining",
+                    "subtotal",
+                    "subtotal_excluding_tax",
+                    "total",
+                    "total_excluding_tax",
+                ] {
                     inv[k] = json!(total);
                 }
                 sub["_pending_prorations"] = json!([]);
             }
             ctx.put(&sub)?;
-            ctx.emit("customer.subscription.updated", &sub, Some(previous(&before, &sub)))?;
+            ctx.emit(
+                "customer.subscription.updated",
+                &sub,
+                Some(previous(&before, &sub)),
+            )?;
             charge_invoice(ctx, &mut sub, &mut inv)?;
             ctx.put(&sub)?;
             ctx.now = saved_now;
@@ -714,36 +931,69 @@ fn create_portal_config(ctx: &mut Ctx, raw: &Value) -> ApiResult<Routed> {
     const FEATURE: &[(&str, P)] = &[
         ("enabled", P::Bool),
         ("mode", P::Enum(&["at_period_end", "immediately"])),
-        ("proration_behavior", P::Enum(&["always_invoice", "create_prorations", "none"])),
-        ("default_allowed_updates", P::Arr(&P::Enum(&["price", "promotion_code", "quantity"]))),
+        (
+            "proration_behavior",
+            P::Enum(&["always_invoice", "create_prorations", "none"]),
+        ),
+        (
+            "default_allowed_updates",
+            P::Arr(&P::Enum(&["price", "promotion_code", "quantity"])),
+        ),
         (
             "products",
             P::Arr(&P::Obj(&[
                 ("product", P::Str),
                 ("prices", P::Arr(&P::Str)),
-                ("adjustable_quantity", P::Obj(&[("enabled", P::Bool), ("maximum", P::Int), ("minimum", P::Int)])),
+                (
+                    "adjustable_quantity",
+                    P::Obj(&[
+                        ("enabled", P::Bool),
+                        ("maximum", P::Int),
+                        ("minimum", P::Int),
+                    ]),
+                ),
             ])),
         ),
         ("allowed_updates", P::Arr(&P::Str)),
         (
             "cancellation_reason",
-            P::Obj(&[("enabled", P::Bool), ("options", P::Arr(&P::Str)), ("feedback_options", P::Arr(&P::Str))]),
+            P::Obj(&[
+                ("enabled", P::Bool),
+                ("options", P::Arr(&P::Str)),
+                ("feedback_options", P::Arr(&P::Str)),
+            ]),
         ),
         ("billing_cycle_anchor", P::Enum(&["now", "unchanged"])),
-        ("schedule_at_period_end", P::Obj(&[("conditions", P::Arr(&P::Obj(&[("type", P::Str)])))])),
-        ("trial_update_behavior", P::Enum(&["continue_trial", "end_trial"])),
+        (
+            "schedule_at_period_end",
+            P::Obj(&[("conditions", P::Arr(&P::Obj(&[("type", P::Str)])))]),
+        ),
+        (
+            "trial_update_behavior",
+            P::Enum(&["continue_trial", "end_trial"]),
+        ),
         ("payment_method_configuration", P::Str),
     ];
     const S: &[(&str, P)] = &[
-        ("business_profile", P::Obj(&[("headline", P::Str), ("privacy_policy_url", P::Str), ("terms_of_service_url", P::Str)])),
+        (
+            "business_profile",
+            P::Obj(&[
+                ("headline", P::Str),
+                ("privacy_policy_url", P::Str),
+                ("terms_of_service_url", P::Str),
+            ]),
+        ),
         ("default_return_url", P::Str),
-        ("features", P::Obj(&[
-            ("customer_update", P::Obj(FEATURE)),
-            ("invoice_history", P::Obj(FEATURE)),
-            ("payment_method_update", P::Obj(FEATURE)),
-            ("subscription_cancel", P::Obj(FEATURE)),
-            ("subscription_update", P::Obj(FEATURE)),
-        ])),
+        (
+            "features",
+            P::Obj(&[
+                ("customer_update", P::Obj(FEATURE)),
+                ("invoice_history", P::Obj(FEATURE)),
+                ("payment_method_update", P::Obj(FEATURE)),
+                ("subscription_cancel", P::Obj(FEATURE)),
+                ("subscription_update", P::Obj(FEATURE)),
+            ]),
+        ),
         ("login_page", P::Obj(&[("enabled", P::Bool)])),
         ("metadata", P::Meta),
         ("name", P::Str),
@@ -753,7 +1003,10 @@ fn create_portal_config(ctx: &mut Ctx, raw: &Value) -> ApiResult<Routed> {
     let f = &p["features"];
     let enabled = |k: &str| f[k]["enabled"].as_bool().unwrap_or(false);
     let is_first = ctx.all("billing_portal.configuration")?.is_empty();
-    let products = f["subscription_update"]["products"].as_array().cloned().unwrap_or_default();
+    let products = f["subscription_update"]["products"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     let products: Vec<Value> = products
         .iter()
         .map(|pr| json!({ "adjustable_quantity": { "enabled": false, "maximum": null, "minimum": 1 }, "prices": pr["prices"], "product": pr["product"] }))
@@ -812,29 +1065,45 @@ fn create_portal_session(ctx: &mut Ctx, raw: &Value) -> ApiResult<Routed> {
         ("expand", P::Arr(&P::Str)),
     ];
     let p = check(&P::Obj(S), raw, "")?;
-    let cid = p.s("customer").ok_or_else(|| ApiError::missing("customer"))?;
+    let cid = p
+        .s("customer")
+        .ok_or_else(|| ApiError::missing("customer"))?;
     ctx.fetch_param("customer", &cid, "customer")?;
     if p.get("flow_data").is_some() {
-        return Err(ApiError::param("flow_data", "The emulator's portal does not support deep-link flows."));
+        return Err(ApiError::param(
+            "flow_data",
+            "The emulator's portal does not support deep-link flows.",
+        ));
     }
     let cfg_id = match p.s("configuration") {
         Some(c) => {
             ctx.fetch_param("billing_portal.configuration", &c, "configuration")?;
             c
         }
-        None => match ctx.all("billing_portal.configuration")?.into_iter().find(|c| c["is_default"] == true) {
+        None => match ctx
+            .all("billing_portal.configuration")?
+            .into_iter()
+            .find(|c| c["is_default"] == true)
+        {
             Some(c) => c["id"].as_str().unwrap_or_default().to_string(),
             None => {
-                let (c, _) = create_portal_config(ctx, &json!({ "features": { "subscription_cancel": { "enabled": "true" }, "payment_method_update": { "enabled": "true" }, "invoice_history": { "enabled": "true" } } }))?;
+                let (c, _) = create_portal_config(
+                    ctx,
+                    &json!({ "features": { "subscription_cancel": { "enabled": "true" }, "payment_method_update": { "enabled": "true" }, "invoice_history": { "enabled": "true" } } }),
+                )?;
                 c["id"].as_str().unwrap_or_default().to_string()
             }
         },
     };
     let cfg = ctx.fetch("billing_portal.configuration", &cfg_id)?;
-    let return_url = p.s("return_url").or_else(|| cfg["default_return_url"].as_str().map(str::to_string));
+    let return_url = p
+        .s("return_url")
+        .or_else(|| cfg["default_return_url"].as_str().map(str::to_string));
     if let Some(u) = &return_url {
         if url::Url::parse(u).is_err() {
-            return Err(ApiError::param("return_url", format!("Not a valid URL: {u}")).code("url_invalid"));
+            return Err(
+                ApiError::param("return_url", format!("Not a valid URL: {u}")).code("url_invalid"),
+            );
         }
     }
     let id = new_id("bps_");

@@ -31,7 +31,10 @@ const PRICE_DATA: &[(&str, P)] = &[
             ("interval_count", P::Int),
         ]),
     ),
-    ("tax_behavior", P::Enum(&["exclusive", "inclusive", "unspecified"])),
+    (
+        "tax_behavior",
+        P::Enum(&["exclusive", "inclusive", "unspecified"]),
+    ),
 ];
 
 const SESSION_PARAMS: &[(&str, P)] = &[
@@ -44,7 +47,11 @@ const SESSION_PARAMS: &[(&str, P)] = &[
             ("quantity", P::Int),
             (
                 "adjustable_quantity",
-                P::Obj(&[("enabled", P::Bool), ("maximum", P::Int), ("minimum", P::Int)]),
+                P::Obj(&[
+                    ("enabled", P::Bool),
+                    ("maximum", P::Int),
+                    ("minimum", P::Int),
+                ]),
             ),
             ("tax_rates", P::Arr(&P::Str)),
             ("metadata", P::Meta),
@@ -64,7 +71,10 @@ const SESSION_PARAMS: &[(&str, P)] = &[
     ("payment_method_types", P::Arr(&P::Str)),
     ("allow_promotion_codes", P::Bool),
     ("billing_address_collection", P::Enum(&["auto", "required"])),
-    ("submit_type", P::Enum(&["auto", "book", "donate", "pay", "subscribe"])),
+    (
+        "submit_type",
+        P::Enum(&["auto", "book", "donate", "pay", "subscribe"]),
+    ),
     ("ui_mode", P::Enum(&["hosted", "embedded", "custom"])),
     ("automatic_tax", P::Obj(&[("enabled", P::Bool)])),
     ("phone_number_collection", P::Obj(&[("enabled", P::Bool)])),
@@ -76,7 +86,10 @@ const SESSION_PARAMS: &[(&str, P)] = &[
             ("receipt_email", P::Str),
             ("statement_descriptor", P::Str),
             ("statement_descriptor_suffix", P::Str),
-            ("setup_future_usage", P::Enum(&["off_session", "on_session"])),
+            (
+                "setup_future_usage",
+                P::Enum(&["off_session", "on_session"]),
+            ),
             ("capture_method", P::Enum(&["automatic", "automatic_async"])),
             ("transfer_group", P::Str),
         ]),
@@ -98,11 +111,17 @@ pub fn create_session(ctx: &mut Ctx, raw: &Value) -> ApiResult<Routed> {
     let p = check(&P::Obj(SESSION_PARAMS), raw, "")?;
     let mode = p.s("mode").ok_or_else(|| ApiError::missing("mode"))?;
     if mode == "setup" {
-        return Err(ApiError::param("mode", "The emulator supports `payment` and `subscription` mode."));
+        return Err(ApiError::param(
+            "mode",
+            "The emulator supports `payment` and `subscription` mode.",
+        ));
     }
     let ui_mode = p.s("ui_mode").unwrap_or_else(|| "hosted".into());
     if ui_mode != "hosted" {
-        return Err(ApiError::param("ui_mode", "The emulator only hosts Checkout pages (`ui_mode=hosted`)."));
+        return Err(ApiError::param(
+            "ui_mode",
+            "The emulator only hosts Checkout pages (`ui_mode=hosted`).",
+        ));
     }
     let mut s = objects::checkout_session(ctx.now, &ctx.origin, &mode);
 
@@ -113,14 +132,19 @@ pub fn create_session(ctx: &mut Ctx, raw: &Value) -> ApiResult<Routed> {
             match url::Url::parse(&probe) {
                 Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => {}
                 _ => {
-                    return Err(ApiError::param(key, format!("Not a valid URL: {u}")).code("url_invalid"));
+                    return Err(
+                        ApiError::param(key, format!("Not a valid URL: {u}")).code("url_invalid")
+                    );
                 }
             }
             s[key] = json!(u);
         }
     }
     if p.get("return_url").is_some() {
-        return Err(ApiError::param("return_url", "`return_url` is only for embedded and custom ui_mode."));
+        return Err(ApiError::param(
+            "return_url",
+            "`return_url` is only for embedded and custom ui_mode.",
+        ));
     }
 
     // Customer.
@@ -139,19 +163,28 @@ pub fn create_session(ctx: &mut Ctx, raw: &Value) -> ApiResult<Routed> {
     }
     if let Some(e) = p.s("customer_email") {
         if !e.contains('@') || e.len() > 800 {
-            return Err(ApiError::param("customer_email", format!("Invalid email address: {e}")).code("email_invalid"));
+            return Err(
+                ApiError::param("customer_email", format!("Invalid email address: {e}"))
+                    .code("email_invalid"),
+            );
         }
         s["customer_email"] = json!(e);
     }
     if let Some(cc) = p.s("customer_creation") {
         if mode != "payment" {
-            return Err(ApiError::param("customer_creation", "`customer_creation` can only be used in `payment` mode."));
+            return Err(ApiError::param(
+                "customer_creation",
+                "`customer_creation` can only be used in `payment` mode.",
+            ));
         }
         s["customer_creation"] = json!(cc);
     }
     if let Some(r) = p.s("client_reference_id") {
         if r.chars().count() > 200 {
-            return Err(ApiError::param("client_reference_id", "client_reference_id must be at most 200 characters."));
+            return Err(ApiError::param(
+                "client_reference_id",
+                "client_reference_id must be at most 200 characters.",
+            ));
         }
         s["client_reference_id"] = json!(r);
     }
@@ -161,21 +194,31 @@ pub fn create_session(ctx: &mut Ctx, raw: &Value) -> ApiResult<Routed> {
     if let Some(l) = p.s("locale") {
         s["locale"] = json!(l);
     }
-    for key in ["allow_promotion_codes", "billing_address_collection", "submit_type"] {
+    for key in [
+        "allow_promotion_codes",
+        "billing_address_collection",
+        "submit_type",
+    ] {
         if let Some(v) = p.get(key) {
             s[key] = v.clone();
         }
     }
     if let Some(pm) = p["payment_method_types"].as_array() {
         if pm.is_empty() {
-            return Err(ApiError::param("payment_method_types", "payment_method_types must not be empty."));
+            return Err(ApiError::param(
+                "payment_method_types",
+                "payment_method_types must not be empty.",
+            ));
         }
         for (i, t) in pm.iter().enumerate() {
             let t = t.as_str().unwrap_or_default();
             if !PAYMENT_METHOD_TYPES.contains(&t) {
                 return Err(ApiError::param(
                     format!("payment_method_types[{i}]"),
-                    format!("Invalid payment_method_types[{i}]: must be one of {}", PAYMENT_METHOD_TYPES.join(", ")),
+                    format!(
+                        "Invalid payment_method_types[{i}]: must be one of {}",
+                        PAYMENT_METHOD_TYPES.join(", ")
+                    ),
                 ));
             }
         }
@@ -199,10 +242,16 @@ pub fn create_session(ctx: &mut Ctx, raw: &Value) -> ApiResult<Routed> {
         return Err(ApiError::missing("line_items"));
     }
     if items.len() > 100 {
-        return Err(ApiError::param("line_items", "You may only specify up to 100 line items."));
+        return Err(ApiError::param(
+            "line_items",
+            "You may only specify up to 100 line items.",
+        ));
     }
     let mut lines = Vec::new();
-    let mut currency: Option<String> = p.s("currency").map(|c| valid_currency(&c, "currency")).transpose()?;
+    let mut currency: Option<String> = p
+        .s("currency")
+        .map(|c| valid_currency(&c, "currency"))
+        .transpose()?;
     let mut total: i64 = 0;
     let mut recurring = 0;
     for (i, li) in items.iter().enumerate() {
@@ -219,7 +268,9 @@ pub fn create_session(ctx: &mut Ctx, raw: &Value) -> ApiResult<Routed> {
                 if price["active"] != true {
                     return Err(ApiError::param(
                         format!("{prefix}[price]"),
-                        format!("The price specified ({pid}) is inactive. This field only accepts active prices."),
+                        format!(
+                            "The price specified ({pid}) is inactive. This field only accepts active prices."
+                        ),
                     ));
                 }
                 price
@@ -237,9 +288,14 @@ pub fn create_session(ctx: &mut Ctx, raw: &Value) -> ApiResult<Routed> {
                 ));
             }
         };
-        let qty = li.i("quantity").ok_or_else(|| ApiError::missing(&format!("{prefix}[quantity]")))?;
+        let qty = li
+            .i("quantity")
+            .ok_or_else(|| ApiError::missing(&format!("{prefix}[quantity]")))?;
         if !(1..=999_999).contains(&qty) {
-            return Err(ApiError::param(format!("{prefix}[quantity]"), "Quantity must be between 1 and 999999."));
+            return Err(ApiError::param(
+                format!("{prefix}[quantity]"),
+                "Quantity must be between 1 and 999999.",
+            ));
         }
         let pc = price["currency"].as_str().unwrap_or_default().to_string();
         match &currency {
@@ -272,7 +328,12 @@ pub fn create_session(ctx: &mut Ctx, raw: &Value) -> ApiResult<Routed> {
             .checked_mul(qty)
             .and_then(|a| total.checked_add(a))
             .filter(|t| *t <= 99_999_999_999)
-            .ok_or_else(|| ApiError::param(format!("{prefix}[quantity]"), "The total amount is too large."))?;
+            .ok_or_else(|| {
+                ApiError::param(
+                    format!("{prefix}[quantity]"),
+                    "The total amount is too large.",
+                )
+            })?;
         lines.push(objects::line_item(&price, qty, &desc));
     }
     if mode == "subscription" && recurring == 0 {

@@ -38,7 +38,10 @@ pub struct Faults {
 pub fn take_fault(st: &Shared, method: &str, path: &str) -> Option<FaultKind> {
     let mut f = st.faults.lock().ok()?;
     let pos = f.paths.iter().position(|p| {
-        p.path == path && p.method.as_deref().is_none_or(|m| m.eq_ignore_ascii_case(method))
+        p.path == path
+            && p.method
+                .as_deref()
+                .is_none_or(|m| m.eq_ignore_ascii_case(method))
     })?;
     let kind = f.paths[pos].kind;
     f.paths[pos].remaining -= 1;
@@ -61,7 +64,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-async fn params(req: &HttpRequest, payload: web::Payload, schema: &'static P) -> Result<Value, ApiError> {
+async fn params(
+    req: &HttpRequest,
+    payload: web::Payload,
+    schema: &'static P,
+) -> Result<Value, ApiError> {
     check_auth(req)?;
     let mut body = read_body(payload, super::MAX_BODY).await?;
     if body.is_empty() {
@@ -71,7 +78,9 @@ async fn params(req: &HttpRequest, payload: web::Payload, schema: &'static P) ->
 }
 
 fn ok(v: Value) -> HttpResponse {
-    HttpResponse::Ok().content_type("application/json").body(v.to_string())
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(v.to_string())
 }
 
 async fn clock(req: HttpRequest, payload: web::Payload, st: web::Data<Shared>) -> HttpResponse {
@@ -79,7 +88,11 @@ async fn clock(req: HttpRequest, payload: web::Payload, st: web::Data<Shared>) -
     if let Err(e) = params(&req, payload, &S).await {
         return e.response();
     }
-    match with_ctx(&st.into_inner(), |ctx| Ok(json!({ "now": ctx.now, "offset": store::clock_offset(ctx.conn)? }))).await {
+    match with_ctx(&st.into_inner(), |ctx| {
+        Ok(json!({ "now": ctx.now, "offset": store::clock_offset(ctx.conn)? }))
+    })
+    .await
+    {
         Ok(v) => ok(v),
         Err(e) => e.response(),
     }
@@ -101,7 +114,10 @@ async fn advance(req: HttpRequest, payload: web::Payload, st: web::Data<Shared>)
             _ => return Err(ApiError::invalid("Give exactly one of `seconds` or `to`.")),
         };
         if delta < 0 {
-            return Err(ApiError::param("seconds", "The test clock can only move forward."));
+            return Err(ApiError::param(
+                "seconds",
+                "The test clock can only move forward.",
+            ));
         }
         store::set_clock_offset(ctx.conn, offset + delta)?;
         ctx.now += delta;
@@ -119,8 +135,17 @@ async fn advance(req: HttpRequest, payload: web::Payload, st: web::Data<Shared>)
 
 /// `POST /_emulator/webhooks` with any of `duplicate=N`, `drop=N`, `reverse=true|false`,
 /// `hold=true|false`.
-async fn webhook_faults(req: HttpRequest, payload: web::Payload, st: web::Data<Shared>) -> HttpResponse {
-    static S: P = P::Obj(&[("duplicate", P::Int), ("drop", P::Int), ("reverse", P::Bool), ("hold", P::Bool)]);
+async fn webhook_faults(
+    req: HttpRequest,
+    payload: web::Payload,
+    st: web::Data<Shared>,
+) -> HttpResponse {
+    static S: P = P::Obj(&[
+        ("duplicate", P::Int),
+        ("drop", P::Int),
+        ("reverse", P::Bool),
+        ("hold", P::Bool),
+    ]);
     let p = match params(&req, payload, &S).await {
         Ok(p) => p,
         Err(e) => return e.response(),
@@ -174,7 +199,11 @@ async fn api_fault(req: HttpRequest, payload: web::Payload, st: web::Data<Shared
         Err(e) => return e.response(),
     };
     let Some(path) = p.s("path").filter(|s| s.starts_with("/v1/")) else {
-        return ApiError::param("path", "`path` must be an API path such as /v1/checkout/sessions.").response();
+        return ApiError::param(
+            "path",
+            "`path` must be an API path such as /v1/checkout/sessions.",
+        )
+        .response();
     };
     let kind = match (p.s("status"), p.i("stall_ms")) {
         (Some(s), None) => FaultKind::Status(s.parse().unwrap_or(500)),
@@ -183,13 +212,22 @@ async fn api_fault(req: HttpRequest, payload: web::Payload, st: web::Data<Shared
     };
     let count = p.i("count").unwrap_or(1).clamp(1, 1000) as u32;
     if let Ok(mut f) = st.faults.lock() {
-        f.paths.push(PathFault { method: p.s("method"), path: path.clone(), kind, remaining: count });
+        f.paths.push(PathFault {
+            method: p.s("method"),
+            path: path.clone(),
+            kind,
+            remaining: count,
+        });
     }
     ok(json!({ "path": path, "count": count }))
 }
 
 /// Delivery log, for tests and debugging.
-async fn deliveries(req: HttpRequest, payload: web::Payload, st: web::Data<Shared>) -> HttpResponse {
+async fn deliveries(
+    req: HttpRequest,
+    payload: web::Payload,
+    st: web::Data<Shared>,
+) -> HttpResponse {
     static S: P = P::Obj(&[]);
     if let Err(e) = params(&req, payload, &S).await {
         return e.response();

@@ -50,8 +50,7 @@ impl ApiError {
     }
 
     pub fn unknown_param(param: &str) -> Self {
-        Self::param(param, format!("Received unknown parameter: {param}"))
-            .code("parameter_unknown")
+        Self::param(param, format!("Received unknown parameter: {param}")).code("parameter_unknown")
     }
 
     /// 404 for an object that does not exist (`No such checkout.session: 'cs_…'`).
@@ -127,7 +126,10 @@ impl ApiError {
             e.insert("code".into(), json!(c));
             e.insert(
                 "doc_url".into(),
-                json!(format!("https://stripe.com/docs/error-codes/{}", c.replace('_', "-"))),
+                json!(format!(
+                    "https://stripe.com/docs/error-codes/{}",
+                    c.replace('_', "-")
+                )),
             );
         }
         if let Some(p) = &self.param {

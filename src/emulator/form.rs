@@ -79,9 +79,7 @@ fn insert(node: &mut Map<String, Value>, segs: &[String], v: String, full: &str)
         node.insert(key, Value::String(v));
         return Ok(());
     }
-    let child = node
-        .entry(key)
-        .or_insert_with(|| Value::Object(Map::new()));
+    let child = node.entry(key).or_insert_with(|| Value::Object(Map::new()));
     match child {
         Value::Object(m) => insert(m, &segs[1..], v, full),
         _ => Err(ApiError::invalid(format!(
@@ -110,49 +108,57 @@ pub fn check(schema: &P, v: &Value, path: &str) -> ApiResult<Value> {
     match schema {
         P::Str => match v {
             Value::String(_) => Ok(v.clone()),
-            _ => Err(ApiError::param(path, format!("Invalid string: {}", describe(v)))
-                .code("parameter_invalid_string")),
+            _ => Err(
+                ApiError::param(path, format!("Invalid string: {}", describe(v)))
+                    .code("parameter_invalid_string"),
+            ),
         },
         P::Int | P::Range if v.is_string() => {
             let s = v.as_str().unwrap_or_default();
             if s.is_empty() {
                 return Ok(Value::Null);
             }
-            s.trim()
-                .parse::<i64>()
-                .map(Value::from)
-                .map_err(|_| {
-                    ApiError::param(path, format!("Invalid integer: {s}"))
-                        .code("parameter_invalid_integer")
-                })
+            s.trim().parse::<i64>().map(Value::from).map_err(|_| {
+                ApiError::param(path, format!("Invalid integer: {s}"))
+                    .code("parameter_invalid_integer")
+            })
         }
-        P::Int => Err(ApiError::param(path, format!("Invalid integer: {}", describe(v)))
-            .code("parameter_invalid_integer")),
+        P::Int => Err(
+            ApiError::param(path, format!("Invalid integer: {}", describe(v)))
+                .code("parameter_invalid_integer"),
+        ),
         P::Range => {
-            static RANGE: P = P::Obj(&[("gt", P::Int), ("gte", P::Int), ("lt", P::Int), ("lte", P::Int)]);
+            static RANGE: P = P::Obj(&[
+                ("gt", P::Int),
+                ("gte", P::Int),
+                ("lt", P::Int),
+                ("lte", P::Int),
+            ]);
             check(&RANGE, v, path)
         }
         P::Bool => match v.as_str() {
             Some("true") => Ok(Value::Bool(true)),
             Some("false") => Ok(Value::Bool(false)),
-            _ => Err(ApiError::param(path, format!("Invalid boolean: {}", describe(v)))),
+            _ => Err(ApiError::param(
+                path,
+                format!("Invalid boolean: {}", describe(v)),
+            )),
         },
         P::Enum(options) => match v.as_str() {
             Some(s) if options.contains(&s) => Ok(v.clone()),
             _ => Err(ApiError::param(
                 path,
-                format!(
-                    "Invalid {}: must be one of {}",
-                    path,
-                    options.join(", ")
-                ),
+                format!("Invalid {}: must be one of {}", path, options.join(", ")),
             )),
         },
         P::Meta => match v {
             Value::String(s) if s.is_empty() => Ok(Value::Object(Map::new())),
             Value::Object(m) => {
                 if m.len() > 50 {
-                    return Err(ApiError::param(path, "You can specify up to 50 keys in metadata."));
+                    return Err(ApiError::param(
+                        path,
+                        "You can specify up to 50 keys in metadata.",
+                    ));
                 }
                 for (k, val) in m {
                     let p = fmt_path(path, k);
@@ -170,7 +176,12 @@ pub fn check(schema: &P, v: &Value, path: &str) -> ApiResult<Value> {
                                 "Metadata values can be at most 500 characters long.",
                             ));
                         }
-                        _ => return Err(ApiError::param(p, "Invalid metadata value: must be a string")),
+                        _ => {
+                            return Err(ApiError::param(
+                                p,
+                                "Invalid metadata value: must be a string",
+                            ));
+                        }
                     }
                 }
                 Ok(v.clone())
@@ -191,8 +202,10 @@ pub fn check(schema: &P, v: &Value, path: &str) -> ApiResult<Value> {
                 }
                 Ok(Value::Object(out))
             }
-            _ => Err(ApiError::param(path, format!("Invalid hash: {}", describe(v)))
-                .code("parameter_invalid")),
+            _ => Err(
+                ApiError::param(path, format!("Invalid hash: {}", describe(v)))
+                    .code("parameter_invalid"),
+            ),
         },
         P::Arr(inner) => match v {
             Value::String(s) if s.is_empty() => Ok(Value::Array(vec![])),
@@ -214,8 +227,10 @@ pub fn check(schema: &P, v: &Value, path: &str) -> ApiResult<Value> {
                 }
                 Ok(Value::Array(out))
             }
-            _ => Err(ApiError::param(path, format!("Invalid array: {}", describe(v)))
-                .code("parameter_invalid")),
+            _ => Err(
+                ApiError::param(path, format!("Invalid array: {}", describe(v)))
+                    .code("parameter_invalid"),
+            ),
         },
     }
 }

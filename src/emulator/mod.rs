@@ -24,9 +24,9 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use actix_web::dev::ServerHandle;
-use diesel::Connection;
 use actix_web::http::header;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use diesel::Connection;
 use futures_util::StreamExt;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -101,7 +101,10 @@ impl Emulator {
         if let Some(target) = config.webhook.clone() {
             let sh = shared.clone();
             web::block(move || -> Result<(), ApiError> {
-                let mut conn = sh.pool.get().map_err(|e| ApiError::internal(e.to_string()))?;
+                let mut conn = sh
+                    .pool
+                    .get()
+                    .map_err(|e| ApiError::internal(e.to_string()))?;
                 conn.immediate_transaction::<_, ApiError, _>(|c| {
                     let mut ctx = store::Ctx::new(c, sh.origin.clone())?;
                     api::ensure_endpoint(
@@ -165,7 +168,10 @@ impl Emulator {
 pub async fn run_standalone(config: EmulatorConfig) -> anyhow::Result<()> {
     let emu = Emulator::start(config).await?;
     println!("Stripe emulator listening on {}", emu.base_url());
-    println!("Use any secret key starting with sk_test_; control API under {}/_emulator/", emu.origin());
+    println!(
+        "Use any secret key starting with sk_test_; control API under {}/_emulator/",
+        emu.origin()
+    );
     wait_for_shutdown().await;
     emu.stop().await;
     Ok(())
@@ -226,10 +232,14 @@ pub(crate) fn check_auth(req: &HttpRequest) -> Result<(), ApiError> {
 }
 
 /// Read a body, failing with a Stripe-shaped 413 past `limit`.
-pub(crate) async fn read_body(mut payload: web::Payload, limit: usize) -> Result<Vec<u8>, ApiError> {
+pub(crate) async fn read_body(
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<Vec<u8>, ApiError> {
     let mut body = Vec::new();
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| ApiError::invalid(format!("Could not read the request body: {e}")))?;
+        let chunk = chunk
+            .map_err(|e| ApiError::invalid(format!("Could not read the request body: {e}")))?;
         if body.len() + chunk.len() > limit {
             return Err(ApiError::invalid(format!(
                 "The request body is too large (the limit is {limit} bytes)."
@@ -273,7 +283,8 @@ async fn dispatch(req: HttpRequest, payload: web::Payload, st: web::Data<Shared>
     if let Some(fault) = control::take_fault(&st, &method, &path) {
         match fault {
             control::FaultKind::Status(500) => {
-                return ApiError::internal("An unknown error occurred (injected by the emulator).").response();
+                return ApiError::internal("An unknown error occurred (injected by the emulator).")
+                    .response();
             }
             control::FaultKind::Status(_) => return ApiError::rate_limited().response(),
             control::FaultKind::Stall(ms) => {
@@ -307,7 +318,11 @@ async fn dispatch(req: HttpRequest, payload: web::Payload, st: web::Data<Shared>
     };
     if let Some(k) = &idem {
         if k.len() > 255 || k.is_empty() {
-            return ApiError::param("Idempotency-Key", "Idempotency keys must be 1 to 255 characters long.").response();
+            return ApiError::param(
+                "Idempotency-Key",
+                "Idempotency keys must be 1 to 255 characters long.",
+            )
+            .response();
         }
     }
     let fingerprint = {
@@ -323,15 +338,28 @@ async fn dispatch(req: HttpRequest, payload: web::Payload, st: web::Data<Shared>
     let sh = st.clone().into_inner();
     let rid = request_id.clone();
     let result = web::block(move || -> Result<Reply, ApiError> {
-        let mut conn = sh.pool.get().map_err(|e| ApiError::internal(e.to_string()))?;
+        let mut conn = sh
+            .pool
+            .get()
+            .map_err(|e| ApiError::internal(e.to_string()))?;
         conn.immediate_transaction::<_, ApiError, _>(|c| {
             if let Some(key) = &idem {
                 if let Some((fp, status, body)) = store::idem_get(c, key)? {
                     if fp == fingerprint {
-                        return Ok(Reply { status: status as u16, body, replayed: true, emitted: false });
+                        return Ok(Reply {
+                            status: status as u16,
+                            body,
+                            replayed: true,
+                            emitted: false,
+                        });
                     }
                     let e = ApiError::idempotency(key);
-                    return Ok(Reply { status: e.status, body: e.body().to_string(), replayed: false, emitted: false });
+                    return Ok(Reply {
+                        status: e.status,
+                        body: e.body().to_string(),
+                        replayed: false,
+                        emitted: false,
+                    });
                 }
             }
             let outcome = c.transaction::<_, ApiError, _>(|c2| {
@@ -343,8 +371,18 @@ async fn dispatch(req: HttpRequest, payload: web::Payload, st: web::Data<Shared>
                 Ok((v, ctx.events_emitted > 0))
             });
             let reply = match outcome {
-                Ok((v, emitted)) => Reply { status: 200, body: v.to_string(), replayed: false, emitted },
-                Err(e) => Reply { status: e.status, body: e.body().to_string(), replayed: false, emitted: false },
+                Ok((v, emitted)) => Reply {
+                    status: 200,
+                    body: v.to_string(),
+                    replayed: false,
+                    emitted,
+                },
+                Err(e) => Reply {
+                    status: e.status,
+                    body: e.body().to_string(),
+                    replayed: false,
+                    emitted: false,
+                },
             };
             if let Some(key) = &idem {
                 if reply.status < 500 {
@@ -382,7 +420,10 @@ where
 {
     let sh = st.clone();
     let (res, emitted) = web::block(move || -> Result<(T, bool), ApiError> {
-        let mut conn = sh.pool.get().map_err(|e| ApiError::internal(e.to_string()))?;
+        let mut conn = sh
+            .pool
+            .get()
+            .map_err(|e| ApiError::internal(e.to_string()))?;
         conn.immediate_transaction::<_, ApiError, _>(|c| {
             let mut ctx = store::Ctx::new(c, sh.origin.clone())?;
             let v = f(&mut ctx)?;

@@ -90,7 +90,8 @@ struct PortalPage {
 fn html(status: u16, body: Result<String, askama::Error>) -> HttpResponse {
     match body {
         Ok(b) => HttpResponse::build(
-            actix_web::http::StatusCode::from_u16(status).unwrap_or(actix_web::http::StatusCode::OK),
+            actix_web::http::StatusCode::from_u16(status)
+                .unwrap_or(actix_web::http::StatusCode::OK),
         )
         .content_type("text/html; charset=utf-8")
         .insert_header((header::CONTENT_SECURITY_POLICY, CSP))
@@ -104,11 +105,20 @@ fn html(status: u16, body: Result<String, askama::Error>) -> HttpResponse {
 }
 
 fn message(status: u16, heading: &str, text: &str) -> HttpResponse {
-    html(status, MessagePage { heading: heading.into(), message: text.into() }.render())
+    html(
+        status,
+        MessagePage {
+            heading: heading.into(),
+            message: text.into(),
+        }
+        .render(),
+    )
 }
 
 fn redirect(to: &str) -> HttpResponse {
-    HttpResponse::SeeOther().insert_header((header::LOCATION, to.to_string())).finish()
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, to.to_string()))
+        .finish()
 }
 
 fn form_map(body: &[u8]) -> HashMap<String, String> {
@@ -118,10 +128,20 @@ fn form_map(body: &[u8]) -> HashMap<String, String> {
 fn interval_label(recurring: &Value) -> Option<String> {
     let interval = recurring["interval"].as_str()?;
     let n = recurring["interval_count"].as_i64().unwrap_or(1);
-    Some(if n == 1 { interval.to_string() } else { format!("{n} {interval}s") })
+    Some(if n == 1 {
+        interval.to_string()
+    } else {
+        format!("{n} {interval}s")
+    })
 }
 
-fn page_for(s: &Value, email: &str, card_number: &str, card_expiry: &str, error: Option<String>) -> CheckoutPage {
+fn page_for(
+    s: &Value,
+    email: &str,
+    card_number: &str,
+    card_expiry: &str,
+    error: Option<String>,
+) -> CheckoutPage {
     let cur = s["currency"].as_str().unwrap_or("usd");
     let items = s["_line_items"]
         .as_array()
@@ -146,7 +166,11 @@ fn page_for(s: &Value, email: &str, card_number: &str, card_expiry: &str, error:
         items,
         total: format_amount(s["amount_total"].as_i64().unwrap_or(0), cur),
         state: s["status"].as_str().unwrap_or("open").to_string(),
-        email: if email.is_empty() { prefill.to_string() } else { email.to_string() },
+        email: if email.is_empty() {
+            prefill.to_string()
+        } else {
+            email.to_string()
+        },
         card_number: card_number.to_string(),
         card_expiry: card_expiry.to_string(),
         error,
@@ -176,7 +200,10 @@ async fn checkout_get(path: web::Path<String>, st: web::Data<Shared>) -> HttpRes
 
 /// Luhn check, expiry and CVC, with Stripe's messages.
 pub fn parse_card(number: &str, expiry: &str, cvc: &str, now: i64) -> Result<Card, String> {
-    let digits: String = number.chars().filter(|c| !c.is_whitespace() && *c != '-').collect();
+    let digits: String = number
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .collect();
     if digits.len() < 12 || digits.len() > 19 || !digits.chars().all(|c| c.is_ascii_digit()) {
         return Err("Your card number is invalid.".into());
     }
@@ -218,15 +245,28 @@ pub fn parse_card(number: &str, expiry: &str, cvc: &str, now: i64) -> Result<Car
     if !cvc_ok {
         return Err("Your card's security code is incomplete.".into());
     }
-    Ok(Card { number: digits, exp_month: month, exp_year: year })
+    Ok(Card {
+        number: digits,
+        exp_month: month,
+        exp_year: year,
+    })
 }
 
-async fn checkout_post(path: web::Path<String>, body: web::Bytes, st: web::Data<Shared>) -> HttpResponse {
+async fn checkout_post(
+    path: web::Path<String>,
+    body: web::Bytes,
+    st: web::Data<Shared>,
+) -> HttpResponse {
     let st = st.into_inner();
     let id = path.into_inner();
     let f = form_map(&body);
     let get = |k: &str| f.get(k).map(|s| s.trim().to_string()).unwrap_or_default();
-    let (email, number, expiry, cvc) = (get("email"), get("card_number"), get("card_expiry"), get("card_cvc"));
+    let (email, number, expiry, cvc) = (
+        get("email"),
+        get("card_number"),
+        get("card_expiry"),
+        get("card_cvc"),
+    );
     let s = match load_session(&st, id.clone()).await {
         Ok(Some(s)) => s,
         Ok(None) => return message(404, "Not found", "This Checkout Session does not exist."),
@@ -235,22 +275,38 @@ async fn checkout_post(path: web::Path<String>, body: web::Bytes, st: web::Data<
     if s["status"] != "open" {
         return html(409, page_for(&s, "", "", "", None).render());
     }
-    let rerender = |status: u16, msg: String| html(status, page_for(&s, &email, &number, &expiry, Some(msg)).render());
+    let rerender = |status: u16, msg: String| {
+        html(
+            status,
+            page_for(&s, &email, &number, &expiry, Some(msg)).render(),
+        )
+    };
     if !email.contains('@') || email.len() > 512 {
         return rerender(400, "Your email address is incomplete.".into());
     }
     let method = if get("method") == "us_bank_account" {
-        let allowed = s["payment_method_types"].as_array().is_some_and(|a| a.iter().any(|t| t == "us_bank_account"));
+        let allowed = s["payment_method_types"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|t| t == "us_bank_account"));
         let account = get("account_number");
         if !allowed {
-            return rerender(400, "This payment method is not available for this session.".into());
+            return rerender(
+                400,
+                "This payment method is not available for this session.".into(),
+            );
         }
-        if account.len() < 4 || !account.chars().all(|c| c.is_ascii_digit()) || get("routing_number").len() != 9 {
+        if account.len() < 4
+            || !account.chars().all(|c| c.is_ascii_digit())
+            || get("routing_number").len() != 9
+        {
             return rerender(400, "Your bank account details are incomplete.".into());
         }
         Method::Bank { account }
     } else {
-        let now = s["created"].as_i64().unwrap_or(0).max(chrono::Utc::now().timestamp());
+        let now = s["created"]
+            .as_i64()
+            .unwrap_or(0)
+            .max(chrono::Utc::now().timestamp());
         match parse_card(&number, &expiry, &cvc, now) {
             Ok(c) => Method::Card(c),
             Err(m) => return rerender(400, m),
@@ -258,7 +314,10 @@ async fn checkout_post(path: web::Path<String>, body: web::Bytes, st: web::Data<
     };
     let sid = id.clone();
     let em = email.clone();
-    let res = with_ctx(&st, move |ctx| payments::pay_session(ctx, &sid, &em, method, None)).await;
+    let res = with_ctx(&st, move |ctx| {
+        payments::pay_session(ctx, &sid, &em, method, None)
+    })
+    .await;
     match res {
         Ok(Outcome::Completed(Some(url))) => redirect(&url),
         Ok(Outcome::Completed(None)) => redirect(&format!("/c/done/{id}")),
@@ -290,7 +349,11 @@ async fn three_ds_get(path: web::Path<String>, st: web::Data<Shared>) -> HttpRes
     }
 }
 
-async fn three_ds_post(path: web::Path<String>, body: web::Bytes, st: web::Data<Shared>) -> HttpResponse {
+async fn three_ds_post(
+    path: web::Path<String>,
+    body: web::Bytes,
+    st: web::Data<Shared>,
+) -> HttpResponse {
     let st = st.into_inner();
     let id = path.into_inner();
     let f = form_map(&body);
@@ -317,7 +380,9 @@ async fn three_ds_post(path: web::Path<String>, body: web::Bytes, st: web::Data<
         Ok(None) => redirect(&format!("/c/pay/{id}")),
         Ok(Some((Outcome::Completed(Some(url)), _, _))) => redirect(&url),
         Ok(Some((Outcome::Completed(None), _, _))) => redirect(&format!("/c/done/{id}")),
-        Ok(Some((Outcome::Declined(e), s, email))) => html(402, page_for(&s, &email, "", "", Some(e.message)).render()),
+        Ok(Some((Outcome::Declined(e), s, email))) => {
+            html(402, page_for(&s, &email, "", "", Some(e.message)).render())
+        }
         Ok(Some((Outcome::NeedsAction, _, _))) => redirect(&format!("/c/pay/{id}/3ds")),
         Err(e) => message(e.status, "Error", &e.message),
     }
@@ -326,7 +391,9 @@ async fn three_ds_post(path: web::Path<String>, body: web::Bytes, st: web::Data<
 async fn done(path: web::Path<String>, st: web::Data<Shared>) -> HttpResponse {
     let st = st.into_inner();
     match load_session(&st, path.into_inner()).await {
-        Ok(Some(s)) if s["status"] == "complete" => message(200, "Thank you", "Your payment is complete."),
+        Ok(Some(s)) if s["status"] == "complete" => {
+            message(200, "Thank you", "Your payment is complete.")
+        }
         Ok(Some(s)) => redirect(&format!("/c/pay/{}", s["id"].as_str().unwrap_or_default())),
         Ok(None) => message(404, "Not found", "This Checkout Session does not exist."),
         Err(e) => message(500, "Error", &e.message),
@@ -340,28 +407,56 @@ fn find_portal(ctx: &mut Ctx, secret: &str) -> Result<Option<Value>, ApiError> {
         .find(|s| s["_secret"] == secret))
 }
 
-fn portal_page(ctx: &mut Ctx, secret: &str, error: Option<String>) -> Result<Option<PortalPage>, ApiError> {
-    let Some(ps) = find_portal(ctx, secret)? else { return Ok(None) };
+fn portal_page(
+    ctx: &mut Ctx,
+    secret: &str,
+    error: Option<String>,
+) -> Result<Option<PortalPage>, ApiError> {
+    let Some(ps) = find_portal(ctx, secret)? else {
+        return Ok(None);
+    };
     let cid = ps["customer"].as_str().unwrap_or_default().to_string();
     let cus = ctx.get(&cid)?.unwrap_or(json!({}));
-    let cfg = ctx.get(ps["configuration"].as_str().unwrap_or_default())?.unwrap_or(json!({}));
+    let cfg = ctx
+        .get(ps["configuration"].as_str().unwrap_or_default())?
+        .unwrap_or(json!({}));
     let all_prices = ctx.all("price")?;
     let mut subscriptions = Vec::new();
     for sub in ctx.all("subscription")? {
-        if sub["customer"] != cid.as_str() || sub["status"] == "canceled" || sub["status"] == "incomplete_expired" {
+        if sub["customer"] != cid.as_str()
+            || sub["status"] == "canceled"
+            || sub["status"] == "incomplete_expired"
+        {
             continue;
         }
         let item = &sub["items"]["data"][0];
         let price = &item["price"];
         let cur = price["currency"].as_str().unwrap_or("usd");
-        let product = ctx.get(price["product"].as_str().unwrap_or_default())?.unwrap_or(json!({}));
-        let allowed: Vec<Value> = cfg["features"]["subscription_update"]["products"].as_array().cloned().unwrap_or_default();
+        let product = ctx
+            .get(price["product"].as_str().unwrap_or_default())?
+            .unwrap_or(json!({}));
+        let allowed: Vec<Value> = cfg["features"]["subscription_update"]["products"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         let update_enabled = cfg["features"]["subscription_update"]["enabled"] == true;
         let options = if update_enabled {
             all_prices
                 .iter()
-                .filter(|p| p["active"] == true && p["type"] == "recurring" && p["currency"] == cur && p["id"] != price["id"])
-                .filter(|p| allowed.is_empty() || allowed.iter().any(|a| a["prices"].as_array().is_some_and(|ps| ps.contains(&p["id"]))))
+                .filter(|p| {
+                    p["active"] == true
+                        && p["type"] == "recurring"
+                        && p["currency"] == cur
+                        && p["id"] != price["id"]
+                })
+                .filter(|p| {
+                    allowed.is_empty()
+                        || allowed.iter().any(|a| {
+                            a["prices"]
+                                .as_array()
+                                .is_some_and(|ps| ps.contains(&p["id"]))
+                        })
+                })
                 .map(|p| {
                     let label = format!(
                         "{} / {}",
@@ -377,7 +472,10 @@ fn portal_page(ctx: &mut Ctx, secret: &str, error: Option<String>) -> Result<Opt
         let end = item["current_period_end"].as_i64().unwrap_or(0);
         subscriptions.push(SubView {
             id: sub["id"].as_str().unwrap_or_default().to_string(),
-            name: product["name"].as_str().unwrap_or("Subscription").to_string(),
+            name: product["name"]
+                .as_str()
+                .unwrap_or("Subscription")
+                .to_string(),
             price: format!(
                 "{} / {}",
                 format_amount(price["unit_amount"].as_i64().unwrap_or(0), cur),
@@ -391,7 +489,10 @@ fn portal_page(ctx: &mut Ctx, secret: &str, error: Option<String>) -> Result<Opt
             options,
         });
     }
-    let pm_id = cus["invoice_settings"]["default_payment_method"].as_str().unwrap_or_default().to_string();
+    let pm_id = cus["invoice_settings"]["default_payment_method"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let card = match ctx.get(&pm_id)? {
         Some(pm) if pm["card"].is_object() => format!(
             "{} ending in {}",
@@ -416,12 +517,20 @@ async fn portal_get(path: web::Path<String>, st: web::Data<Shared>) -> HttpRespo
     let secret = path.into_inner();
     match with_ctx(&st, move |ctx| portal_page(ctx, &secret, None)).await {
         Ok(Some(p)) => html(200, p.render()),
-        Ok(None) => message(404, "Not found", "This billing portal session does not exist or has expired."),
+        Ok(None) => message(
+            404,
+            "Not found",
+            "This billing portal session does not exist or has expired.",
+        ),
         Err(e) => message(500, "Error", &e.message),
     }
 }
 
-async fn portal_post(path: web::Path<(String, String)>, body: web::Bytes, st: web::Data<Shared>) -> HttpResponse {
+async fn portal_post(
+    path: web::Path<(String, String)>,
+    body: web::Bytes,
+    st: web::Data<Shared>,
+) -> HttpResponse {
     let st = st.into_inner();
     let (secret, action) = path.into_inner();
     let f = form_map(&body);
@@ -502,7 +611,11 @@ async fn portal_post(path: web::Path<(String, String)>, body: web::Bytes, st: we
     match res {
         Ok(Some(None)) => redirect(&format!("/p/session/{secret}")),
         Ok(Some(Some(page))) => html(400, page.render()),
-        Ok(None) => message(404, "Not found", "This billing portal session does not exist or has expired."),
+        Ok(None) => message(
+            404,
+            "Not found",
+            "This billing portal session does not exist or has expired.",
+        ),
         Err(e) => message(500, "Error", &e.message),
     }
 }

@@ -107,7 +107,16 @@ pub fn payment_method(ctx: &mut Ctx, method: &Method, email: &str) -> ApiResult<
             pm["type"] = json!("card");
             let mut d = objects::card_details(c);
             if let Some(m) = d.as_object_mut() {
-                for k in ["amount_authorized", "authorization_code", "installments", "mandate", "network_token", "network_transaction_id", "three_d_secure", "network"] {
+                for k in [
+                    "amount_authorized",
+                    "authorization_code",
+                    "installments",
+                    "mandate",
+                    "network_token",
+                    "network_transaction_id",
+                    "three_d_secure",
+                    "network",
+                ] {
                     m.remove(k);
                 }
             }
@@ -146,7 +155,11 @@ fn method_details(method: &Method) -> Value {
 
 /// The session's payment intent, created on the first attempt.
 fn ensure_intent(ctx: &mut Ctx, s: &mut Value) -> ApiResult<Value> {
-    let key = if s["mode"] == "payment" { "payment_intent" } else { "_payment_intent" };
+    let key = if s["mode"] == "payment" {
+        "payment_intent"
+    } else {
+        "_payment_intent"
+    };
     if let Some(id) = s[key].as_str().map(str::to_string) {
         return ctx.fetch("payment_intent", &id);
     }
@@ -186,7 +199,9 @@ pub fn pay_session(
     lazy_expire(ctx, id)?;
     let mut s = ctx.fetch("checkout.session", id)?;
     if s["status"] != "open" {
-        return Err(ApiError::invalid("This Checkout Session is no longer active."));
+        return Err(ApiError::invalid(
+            "This Checkout Session is no longer active.",
+        ));
     }
     let mut pi = ensure_intent(ctx, &mut s)?;
     let email_v = json!(email);
@@ -268,7 +283,9 @@ pub fn pay_session(
     }
 
     // Customer: existing, or created for subscriptions and `customer_creation=always`.
-    if s["customer"].is_null() && (s["mode"] == "subscription" || s["customer_creation"] == "always") {
+    if s["customer"].is_null()
+        && (s["mode"] == "subscription" || s["customer_creation"] == "always")
+    {
         let mut cus = objects::customer(ctx.now);
         cus["email"] = email_v.clone();
         ctx.put(&cus)?;
@@ -342,7 +359,11 @@ pub fn pay_session(
 
     let sid = s["id"].as_str().unwrap_or_default().to_string();
     if let Method::Bank { account } = &method {
-        let kind = if account == BANK_FAILS { "bank_fail" } else { "bank_settle" };
+        let kind = if account == BANK_FAILS {
+            "bank_fail"
+        } else {
+            "bank_settle"
+        };
         ctx.schedule(SETTLE_MS, kind, &sid)?;
     }
     if let Method::Card(c) = &method {
@@ -361,7 +382,11 @@ pub fn run_job(ctx: &mut Ctx, kind: &str, target: &str) -> ApiResult<()> {
     match kind {
         "bank_settle" | "bank_fail" => {
             let mut s = ctx.fetch("checkout.session", target)?;
-            let pi_key = if s["mode"] == "payment" { "payment_intent" } else { "_payment_intent" };
+            let pi_key = if s["mode"] == "payment" {
+                "payment_intent"
+            } else {
+                "_payment_intent"
+            };
             let pi_id = s[pi_key].as_str().unwrap_or_default().to_string();
             let mut pi = ctx.fetch("payment_intent", &pi_id)?;
             let ch_id = pi["latest_charge"].as_str().unwrap_or_default().to_string();
@@ -392,7 +417,8 @@ pub fn run_job(ctx: &mut Ctx, kind: &str, target: &str) -> ApiResult<()> {
                 );
                 ch["status"] = json!("failed");
                 ch["failure_code"] = json!("insufficient_funds");
-                ch["failure_message"] = json!("The customer's account has insufficient funds to cover this payment.");
+                ch["failure_message"] =
+                    json!("The customer's account has insufficient funds to cover this payment.");
                 ctx.put(&ch)?;
                 ctx.emit("charge.failed", &ch, None)?;
                 pi["status"] = json!("requires_payment_method");
@@ -476,7 +502,10 @@ const REFUND_PARAMS: &[(&str, P)] = &[
     ("payment_intent", P::Str),
     ("charge", P::Str),
     ("amount", P::Int),
-    ("reason", P::Enum(&["duplicate", "fraudulent", "requested_by_customer"])),
+    (
+        "reason",
+        P::Enum(&["duplicate", "fraudulent", "requested_by_customer"]),
+    ),
     ("metadata", P::Meta),
     ("instructions_email", P::Str),
     ("refund_application_fee", P::Bool),
@@ -488,7 +517,10 @@ pub fn create_refund(ctx: &mut Ctx, raw: &Value) -> ApiResult<Routed> {
     let p = check(&P::Obj(REFUND_PARAMS), raw, "")?;
     let ch_id = match (p.s("charge"), p.s("payment_intent")) {
         (Some(_), Some(_)) => {
-            return Err(ApiError::param("payment_intent", "You may only specify one of these parameters: charge, payment_intent."));
+            return Err(ApiError::param(
+                "payment_intent",
+                "You may only specify one of these parameters: charge, payment_intent.",
+            ));
         }
         (Some(c), None) => {
             ctx.fetch_param("charge", &c, "charge")?;
@@ -499,7 +531,9 @@ pub fn create_refund(ctx: &mut Ctx, raw: &Value) -> ApiResult<Routed> {
             if pi["status"] != "succeeded" {
                 return Err(ApiError::param(
                     "payment_intent",
-                    format!("This PaymentIntent ({pi_id}) does not have a successful charge to refund."),
+                    format!(
+                        "This PaymentIntent ({pi_id}) does not have a successful charge to refund."
+                    ),
                 )
                 .code("charge_not_refundable"));
             }
@@ -511,17 +545,26 @@ pub fn create_refund(ctx: &mut Ctx, raw: &Value) -> ApiResult<Routed> {
     };
     let mut ch = ctx.fetch("charge", &ch_id)?;
     if ch["status"] != "succeeded" {
-        return Err(ApiError::param("charge", format!("Charge {ch_id} has not succeeded and cannot be refunded.")).code("charge_not_refundable"));
+        return Err(ApiError::param(
+            "charge",
+            format!("Charge {ch_id} has not succeeded and cannot be refunded."),
+        )
+        .code("charge_not_refundable"));
     }
     let amount_total = ch["amount"].as_i64().unwrap_or(0);
     let already = ch["amount_refunded"].as_i64().unwrap_or(0);
     let remaining = amount_total - already;
     if remaining <= 0 {
-        return Err(ApiError::param("charge", format!("Charge {ch_id} has already been refunded.")).code("charge_already_refunded"));
+        return Err(ApiError::param(
+            "charge",
+            format!("Charge {ch_id} has already been refunded."),
+        )
+        .code("charge_already_refunded"));
     }
     let amount = p.i("amount").unwrap_or(remaining);
     if amount <= 0 {
-        return Err(ApiError::param("amount", "Refund amount must be positive.").code("parameter_invalid_integer"));
+        return Err(ApiError::param("amount", "Refund amount must be positive.")
+            .code("parameter_invalid_integer"));
     }
     if amount > remaining {
         let cur = ch["currency"].as_str().unwrap_or("usd");
@@ -554,7 +597,11 @@ pub fn create_refund(ctx: &mut Ctx, raw: &Value) -> ApiResult<Routed> {
     ctx.emit("refund.created", &re, None)?;
     ctx.emit("charge.refunded", &ch, Some(previous(&before, &ch)))?;
     if fails {
-        ctx.schedule(SETTLE_MS, "refund_fail", re["id"].as_str().unwrap_or_default())?;
+        ctx.schedule(
+            SETTLE_MS,
+            "refund_fail",
+            re["id"].as_str().unwrap_or_default(),
+        )?;
     }
     Ok((re, expand_of(&p)))
 }

@@ -146,10 +146,7 @@ pub struct Ctx<'a> {
 }
 
 pub fn clock_offset(conn: &mut SqliteConnection) -> QueryResult<i64> {
-    clock::table
-        .select(clock::offset_secs)
-        .find(1)
-        .first(conn)
+    clock::table.select(clock::offset_secs).find(1).first(conn)
 }
 
 impl<'a> Ctx<'a> {
@@ -304,7 +301,10 @@ pub fn public(obj: &Value) -> Value {
 }
 
 /// Idempotency record lookup.
-pub fn idem_get(conn: &mut SqliteConnection, key: &str) -> QueryResult<Option<(String, i64, String)>> {
+pub fn idem_get(
+    conn: &mut SqliteConnection,
+    key: &str,
+) -> QueryResult<Option<(String, i64, String)>> {
     idempotency_keys::table
         .find(key)
         .select((

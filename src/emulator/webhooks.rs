@@ -16,7 +16,8 @@ pub const MAX_ATTEMPTS: i64 = 10;
 
 /// `t=…,v1=hex(HMAC-SHA256(secret, "{t}.{payload}"))`, `t` the real wall-clock time.
 pub fn signature_header(payload: &str, secret: &str, t: i64) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key size");
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key size");
     mac.update(format!("{t}.{payload}").as_bytes());
     format!("t={t},v1={}", hex::encode(mac.finalize().into_bytes()))
 }
@@ -75,7 +76,11 @@ pub async fn run(st: Arc<Shared>) {
         if hold {
             continue;
         }
-        let due = match with_ctx(&st, move |ctx| Ok(store::due_deliveries(ctx.conn, reverse)?)).await {
+        let due = match with_ctx(&st, move |ctx| {
+            Ok(store::due_deliveries(ctx.conn, reverse)?)
+        })
+        .await
+        {
             Ok(d) => d,
             Err(e) => {
                 tracing::warn!(error = %e.message, "emulator could not read deliveries");
@@ -101,7 +106,12 @@ async fn deliver(st: &Arc<Shared>, client: &reqwest::Client, d: Delivery) {
         Ok((Some(ev), Some(ep), pending)) => (ev, ep, pending),
         Ok(_) => {
             let id = d.id;
-            let _ = with_ctx(st, move |ctx| Ok(store::finish_delivery(ctx.conn, id, "gone", d.attempts, 0, None)?)).await;
+            let _ = with_ctx(st, move |ctx| {
+                Ok(store::finish_delivery(
+                    ctx.conn, id, "gone", d.attempts, 0, None,
+                )?)
+            })
+            .await;
             return;
         }
         Err(_) => return,
@@ -122,7 +132,12 @@ async fn deliver(st: &Arc<Shared>, client: &reqwest::Client, d: Delivery) {
     };
     let id = d.id;
     if drop_it {
-        let _ = with_ctx(st, move |ctx| Ok(store::finish_delivery(ctx.conn, id, "dropped", d.attempts, 0, None)?)).await;
+        let _ = with_ctx(st, move |ctx| {
+            Ok(store::finish_delivery(
+                ctx.conn, id, "dropped", d.attempts, 0, None,
+            )?)
+        })
+        .await;
         return;
     }
     let mut ev = store::public(&ev);
@@ -139,7 +154,10 @@ async fn deliver(st: &Arc<Shared>, client: &reqwest::Client, d: Delivery) {
             .post(&url)
             .header("Content-Type", "application/json; charset=utf-8")
             .header("Stripe-Signature", header)
-            .header("User-Agent", "Stripe/1.0 (+https://stripe.com/docs/webhooks)")
+            .header(
+                "User-Agent",
+                "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
+            )
             .body(payload.clone())
             .send()
             .await;
@@ -163,5 +181,10 @@ async fn deliver(st: &Arc<Shared>, client: &reqwest::Client, d: Delivery) {
     } else {
         ("pending", store::now_ms() + backoff_ms(attempts))
     };
-    let _ = with_ctx(st, move |ctx| Ok(store::finish_delivery(ctx.conn, id, state, attempts, next, status)?)).await;
+    let _ = with_ctx(st, move |ctx| {
+        Ok(store::finish_delivery(
+            ctx.conn, id, state, attempts, next, status,
+        )?)
+    })
+    .await;
 }

@@ -31,7 +31,9 @@ async fn monthly(h: &Harness, product: &str, amount: i64) -> String {
     CreatePrice::new(stripe_types::Currency::USD)
         .product(product)
         .unit_amount(amount)
-        .recurring(CreatePriceRecurring::new(CreatePriceRecurringInterval::Month))
+        .recurring(CreatePriceRecurring::new(
+            CreatePriceRecurringInterval::Month,
+        ))
         .send(&h.stripe)
         .await
         .unwrap()
@@ -53,9 +55,22 @@ async fn subscribe(h: &Harness, price: &str, card: &str) -> (String, String, Str
         .await
         .unwrap();
     let resp = h.pay(s.url.as_deref().unwrap(), card).await;
-    assert_eq!(resp.status(), 303, "{}", resp.text().await.unwrap_or_default());
-    let s = RetrieveCheckoutSession::new(s.id.clone()).send(&h.stripe).await.unwrap();
-    let sub = s.subscription.expect("subscription").id().as_str().to_string();
+    assert_eq!(
+        resp.status(),
+        303,
+        "{}",
+        resp.text().await.unwrap_or_default()
+    );
+    let s = RetrieveCheckoutSession::new(s.id.clone())
+        .send(&h.stripe)
+        .await
+        .unwrap();
+    let sub = s
+        .subscription
+        .expect("subscription")
+        .id()
+        .as_str()
+        .to_string();
     let cus = s.customer.expect("customer").id().as_str().to_string();
     (s.id.as_str().to_string(), sub, cus)
 }
@@ -74,13 +89,21 @@ async fn control(h: &Harness, path: &str, form: &[(&str, &str)]) -> Value {
 }
 
 async fn advance(h: &Harness, seconds: i64) {
-    control(h, "/_emulator/clock/advance", &[("seconds", &seconds.to_string())]).await;
+    control(
+        h,
+        "/_emulator/clock/advance",
+        &[("seconds", &seconds.to_string())],
+    )
+    .await;
 }
 
 #[actix_web::test]
 async fn subscription_checkout_then_cancel_at_period_end() {
     let h = Harness::start().await;
-    let prod = CreateProduct::new("Coffee club").send(&h.stripe).await.unwrap();
+    let prod = CreateProduct::new("Coffee club")
+        .send(&h.stripe)
+        .await
+        .unwrap();
     let price = monthly(&h, prod.id.as_str(), 1500).await;
     let (_, sub_id, cus) = subscribe(&h, &price, "4242424242424242").await;
 
@@ -92,7 +115,10 @@ async fn subscription_checkout_then_cancel_at_period_end() {
     assert_eq!(sub.status, SubscriptionStatus::Active);
     assert_eq!(sub.customer.id().as_str(), cus);
     let item = &sub.items.data[0];
-    assert_eq!(item.current_period_end - item.current_period_start, 30 * DAY);
+    assert_eq!(
+        item.current_period_end - item.current_period_start,
+        30 * DAY
+    );
     let inv = sub.latest_invoice.clone().expect("invoice");
     let inv = RetrieveInvoice::new(inv.id().clone().expect("invoice id"))
         .expand(vec!["payments".to_string()])
@@ -103,7 +129,11 @@ async fn subscription_checkout_then_cancel_at_period_end() {
     assert_eq!(inv.amount_paid, 1500);
     assert_eq!(inv.payments.expect("payments").data.len(), 1);
 
-    let list = ListSubscription::new().customer(cus.as_str()).send(&h.stripe).await.unwrap();
+    let list = ListSubscription::new()
+        .customer(cus.as_str())
+        .send(&h.stripe)
+        .await
+        .unwrap();
     assert_eq!(list.data.len(), 1);
     let none = ListSubscription::new()
         .status(ListSubscriptionStatus::Canceled)
@@ -120,14 +150,25 @@ async fn subscription_checkout_then_cancel_at_period_end() {
     assert!(upd.cancel_at_period_end);
     assert_eq!(upd.cancel_at, Some(item.current_period_end));
 
-    for kind in ["customer.subscription.created", "invoice.paid", "customer.subscription.updated"] {
+    for kind in [
+        "customer.subscription.created",
+        "invoice.paid",
+        "customer.subscription.updated",
+    ] {
         let ev = h.hooks.wait_for(kind).await;
-        assert!(!ev.variant.starts_with("Unknown"), "{kind} parsed as {}", ev.variant);
+        assert!(
+            !ev.variant.starts_with("Unknown"),
+            "{kind} parsed as {}",
+            ev.variant
+        );
     }
     advance(&h, 31 * DAY).await;
     let deleted = h.hooks.wait_for("customer.subscription.deleted").await;
     assert_eq!(deleted.variant, "CustomerSubscriptionDeleted");
-    let sub = RetrieveSubscription::new(sub_id.as_str()).send(&h.stripe).await.unwrap();
+    let sub = RetrieveSubscription::new(sub_id.as_str())
+        .send(&h.stripe)
+        .await
+        .unwrap();
     assert_eq!(sub.status, SubscriptionStatus::Canceled);
     let canceled = ListSubscription::new()
         .status(ListSubscriptionStatus::Canceled)
@@ -158,7 +199,10 @@ async fn renewals_prorations_and_cancel() {
         stripe_types::Expandable::Object(i) => *i,
         other => panic!("not expanded: {other:?}"),
     };
-    assert_eq!(inv.billing_reason, Some(stripe_shared::InvoiceBillingReason::SubscriptionCycle));
+    assert_eq!(
+        inv.billing_reason,
+        Some(stripe_shared::InvoiceBillingReason::SubscriptionCycle)
+    );
     assert_eq!(inv.status, Some(InvoiceStatus::Paid));
     assert_eq!(inv.total, 1000);
 
@@ -178,15 +222,30 @@ async fn renewals_prorations_and_cancel() {
         stripe_types::Expandable::Object(i) => *i,
         other => panic!("not expanded: {other:?}"),
     };
-    assert_eq!(inv.billing_reason, Some(stripe_shared::InvoiceBillingReason::SubscriptionUpdate));
+    assert_eq!(
+        inv.billing_reason,
+        Some(stripe_shared::InvoiceBillingReason::SubscriptionUpdate)
+    );
     assert_eq!(inv.lines.data.len(), 2);
-    assert!(inv.total > 1900 && inv.total <= 2000, "prorated {}", inv.total);
+    assert!(
+        inv.total > 1900 && inv.total <= 2000,
+        "prorated {}",
+        inv.total
+    );
 
     // Cancel now.
-    let c = CancelSubscription::new(sub_id.as_str()).send(&h.stripe).await.unwrap();
+    let c = CancelSubscription::new(sub_id.as_str())
+        .send(&h.stripe)
+        .await
+        .unwrap();
     assert_eq!(c.status, SubscriptionStatus::Canceled);
     h.hooks.wait_for("customer.subscription.deleted").await;
-    let paid: Vec<_> = h.hooks.events().into_iter().filter(|e| e.kind == "invoice.paid").collect();
+    let paid: Vec<_> = h
+        .hooks
+        .events()
+        .into_iter()
+        .filter(|e| e.kind == "invoice.paid")
+        .collect();
     assert!(paid.len() >= 2);
     assert!(paid.iter().all(|e| e.variant == "InvoicePaid"));
     h.stop().await;
@@ -195,11 +254,15 @@ async fn renewals_prorations_and_cancel() {
 #[actix_web::test]
 async fn billing_portal_cancel_resume_switch_and_failing_card() {
     let h = Harness::start().await;
-    let prod = CreateProduct::new("Magazine").send(&h.stripe).await.unwrap();
+    let prod = CreateProduct::new("Magazine")
+        .send(&h.stripe)
+        .await
+        .unwrap();
     let basic = monthly(&h, prod.id.as_str(), 800).await;
     let plus = monthly(&h, prod.id.as_str(), 1200).await;
     let mut features = CreateBillingPortalConfigurationFeatures::new();
-    features.subscription_cancel = Some(CreateBillingPortalConfigurationFeaturesSubscriptionCancel::new(true));
+    features.subscription_cancel =
+        Some(CreateBillingPortalConfigurationFeaturesSubscriptionCancel::new(true));
     let mut update = CreateBillingPortalConfigurationFeaturesSubscriptionUpdate::new(true);
     update.products = Some(vec![SubscriptionUpdateProductParam {
         adjustable_quantity: None,
@@ -207,7 +270,10 @@ async fn billing_portal_cancel_resume_switch_and_failing_card() {
         product: prod.id.as_str().to_string(),
     }]);
     features.subscription_update = Some(update);
-    let cfg = CreateBillingPortalConfiguration::new(features).send(&h.stripe).await.unwrap();
+    let cfg = CreateBillingPortalConfiguration::new(features)
+        .send(&h.stripe)
+        .await
+        .unwrap();
     assert!(cfg.id.as_str().starts_with("bpc_"));
 
     let (_, sub_id, cus) = subscribe(&h, &basic, "4242424242424242").await;
@@ -218,7 +284,15 @@ async fn billing_portal_cancel_resume_switch_and_failing_card() {
         .await
         .unwrap();
     assert!(ps.url.starts_with(&h.emu.origin()));
-    let page = h.http.get(&ps.url).send().await.unwrap().text().await.unwrap();
+    let page = h
+        .http
+        .get(&ps.url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(page.contains(&sub_id));
     assert!(page.contains("$12.00 / month"), "switch option listed");
 
@@ -229,15 +303,28 @@ async fn billing_portal_cancel_resume_switch_and_failing_card() {
     };
     let r = post("cancel", vec![("subscription", sub_id.clone())]).await;
     assert_eq!(r.status(), 303);
-    let sub = RetrieveSubscription::new(sub_id.as_str()).send(&h.stripe).await.unwrap();
+    let sub = RetrieveSubscription::new(sub_id.as_str())
+        .send(&h.stripe)
+        .await
+        .unwrap();
     assert!(sub.cancel_at_period_end);
     let r = post("resume", vec![("subscription", sub_id.clone())]).await;
     assert_eq!(r.status(), 303);
-    let sub = RetrieveSubscription::new(sub_id.as_str()).send(&h.stripe).await.unwrap();
+    let sub = RetrieveSubscription::new(sub_id.as_str())
+        .send(&h.stripe)
+        .await
+        .unwrap();
     assert!(!sub.cancel_at_period_end);
-    let r = post("switch", vec![("subscription", sub_id.clone()), ("price", plus.clone())]).await;
+    let r = post(
+        "switch",
+        vec![("subscription", sub_id.clone()), ("price", plus.clone())],
+    )
+    .await;
     assert_eq!(r.status(), 303);
-    let sub = RetrieveSubscription::new(sub_id.as_str()).send(&h.stripe).await.unwrap();
+    let sub = RetrieveSubscription::new(sub_id.as_str())
+        .send(&h.stripe)
+        .await
+        .unwrap();
     assert_eq!(sub.items.data[0].price.id.as_str(), plus);
 
     // A declined card cannot be saved; 0341 can, and the next renewal then fails.
@@ -253,12 +340,23 @@ async fn billing_portal_cancel_resume_switch_and_failing_card() {
     assert!(r.text().await.unwrap().contains("Your card was declined."));
     let r = post("card", card("4000000000000341")).await;
     assert_eq!(r.status(), 303);
-    let page = h.http.get(&ps.url).send().await.unwrap().text().await.unwrap();
+    let page = h
+        .http
+        .get(&ps.url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(page.contains("ending in 0341"));
     advance(&h, 31 * DAY).await;
     let failed = h.hooks.wait_for("invoice.payment_failed").await;
     assert_eq!(failed.variant, "InvoicePaymentFailed");
-    let sub = RetrieveSubscription::new(sub_id.as_str()).send(&h.stripe).await.unwrap();
+    let sub = RetrieveSubscription::new(sub_id.as_str())
+        .send(&h.stripe)
+        .await
+        .unwrap();
     assert_eq!(sub.status, SubscriptionStatus::PastDue);
     h.stop().await;
 }
@@ -309,7 +407,10 @@ async fn bank_debit_settles_or_fails_later() {
         let ev = h.hooks.wait_for(outcome).await;
         assert_eq!(ev.json["data"]["object"]["id"], sid.as_str());
         let (_, s) = h
-            .get(&format!("/v1/checkout/sessions/{sid}"), &[("expand[]", "payment_intent")])
+            .get(
+                &format!("/v1/checkout/sessions/{sid}"),
+                &[("expand[]", "payment_intent")],
+            )
             .await;
         if outcome.ends_with("succeeded") {
             assert_eq!(s["payment_status"], "paid");
@@ -331,7 +432,9 @@ async fn refunds_that_fail_and_disputes() {
     assert_eq!(h.pay(&url, "4000000000005126").await.status(), 303);
     let (_, s) = h.get(&format!("/v1/checkout/sessions/{sid}"), &[]).await;
     let pi = s["payment_intent"].as_str().unwrap();
-    let (st, re) = h.post("/v1/refunds", &[("payment_intent", pi), ("amount", "1000")]).await;
+    let (st, re) = h
+        .post("/v1/refunds", &[("payment_intent", pi), ("amount", "1000")])
+        .await;
     assert_eq!(st, 200);
     assert_eq!(re["status"], "pending");
     let failed = h.hooks.wait_for("refund.failed").await;
@@ -339,17 +442,31 @@ async fn refunds_that_fail_and_disputes() {
     assert_eq!(failed.json["data"]["object"]["status"], "failed");
     let upd = h.hooks.wait_for("charge.refund.updated").await;
     assert_eq!(upd.variant, "ChargeRefundUpdated");
-    let (_, ch) = h.get(&format!("/v1/charges/{}", re["charge"].as_str().unwrap()), &[]).await;
-    assert_eq!(ch["amount_refunded"], 0, "a failed refund is refundable again");
+    let (_, ch) = h
+        .get(
+            &format!("/v1/charges/{}", re["charge"].as_str().unwrap()),
+            &[],
+        )
+        .await;
+    assert_eq!(
+        ch["amount_refunded"], 0,
+        "a failed refund is refundable again"
+    );
 
     let (sid, url) = h.session(&price, 1).await;
     assert_eq!(h.pay(&url, "4000000000000259").await.status(), 303);
     let dispute = h.hooks.wait_for("charge.dispute.created").await;
     assert_eq!(dispute.variant, "ChargeDisputeCreated");
     let (_, s) = h
-        .get(&format!("/v1/checkout/sessions/{sid}"), &[("expand[]", "payment_intent.latest_charge")])
+        .get(
+            &format!("/v1/checkout/sessions/{sid}"),
+            &[("expand[]", "payment_intent.latest_charge")],
+        )
         .await;
-    assert_eq!(dispute.json["data"]["object"]["charge"], s["payment_intent"]["latest_charge"]["id"]);
+    assert_eq!(
+        dispute.json["data"]["object"]["charge"],
+        s["payment_intent"]["latest_charge"]["id"]
+    );
     assert_eq!(s["payment_intent"]["latest_charge"]["disputed"], true);
     h.stop().await;
 }
@@ -362,11 +479,23 @@ async fn clock_expires_sessions() {
     advance(&h, 25 * 3600).await;
     let ev = h.hooks.wait_for("checkout.session.expired").await;
     assert_eq!(ev.json["data"]["object"]["id"], sid.as_str());
-    let s = RetrieveCheckoutSession::new(sid.as_str()).send(&h.stripe).await.unwrap();
-    assert_eq!(s.status, Some(stripe_shared::CheckoutSessionStatus::Expired));
+    let s = RetrieveCheckoutSession::new(sid.as_str())
+        .send(&h.stripe)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.status,
+        Some(stripe_shared::CheckoutSessionStatus::Expired)
+    );
     assert_eq!(h.pay(&url, "4242424242424242").await.status(), 409);
     // The clock only moves forward and needs the key.
-    let r = h.http.post(h.url("/_emulator/clock/advance")).form(&[("seconds", "1")]).send().await.unwrap();
+    let r = h
+        .http
+        .post(h.url("/_emulator/clock/advance"))
+        .form(&[("seconds", "1")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 401);
     let r = h
         .http
@@ -389,7 +518,12 @@ async fn delivery_faults_duplicate_reverse_hold_drop() {
     assert_eq!(evs[0].id, evs[1].id, "same event delivered twice");
     assert_eq!(evs[0].json["data"]["object"]["id"], p1.id.as_str());
 
-    control(&h, "/_emulator/webhooks", &[("hold", "true"), ("reverse", "true")]).await;
+    control(
+        &h,
+        "/_emulator/webhooks",
+        &[("hold", "true"), ("reverse", "true")],
+    )
+    .await;
     let a = CreateProduct::new("A").send(&h.stripe).await.unwrap();
     let b = CreateProduct::new("B").send(&h.stripe).await.unwrap();
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -399,7 +533,12 @@ async fn delivery_faults_duplicate_reverse_hold_drop() {
     assert_eq!(evs[2].json["data"]["object"]["id"], b.id.as_str());
     assert_eq!(evs[3].json["data"]["object"]["id"], a.id.as_str());
 
-    control(&h, "/_emulator/webhooks", &[("reverse", "false"), ("drop", "1")]).await;
+    control(
+        &h,
+        "/_emulator/webhooks",
+        &[("reverse", "false"), ("drop", "1")],
+    )
+    .await;
     let _dropped = CreateProduct::new("Dropped").send(&h.stripe).await.unwrap();
     let kept = CreateProduct::new("Kept").send(&h.stripe).await.unwrap();
     let evs = h.hooks.wait_count(5).await;
@@ -415,24 +554,52 @@ async fn delivery_faults_duplicate_reverse_hold_drop() {
 #[actix_web::test]
 async fn api_faults_500_429_and_stall() {
     let h = Harness::start().await;
-    control(&h, "/_emulator/faults", &[("path", "/v1/products"), ("method", "POST"), ("status", "500")]).await;
+    control(
+        &h,
+        "/_emulator/faults",
+        &[
+            ("path", "/v1/products"),
+            ("method", "POST"),
+            ("status", "500"),
+        ],
+    )
+    .await;
     match CreateProduct::new("x").send(&h.stripe).await {
         Err(StripeError::Stripe(e, 500)) => assert_eq!(e.type_, stripe::ApiErrorsType::ApiError),
         other => panic!("expected 500, got {other:?}"),
     }
-    control(&h, "/_emulator/faults", &[("path", "/v1/products"), ("status", "429"), ("count", "2")]).await;
+    control(
+        &h,
+        "/_emulator/faults",
+        &[("path", "/v1/products"), ("status", "429"), ("count", "2")],
+    )
+    .await;
     for _ in 0..2 {
         match CreateProduct::new("x").send(&h.stripe).await {
-            Err(StripeError::Stripe(e, 429)) => assert_eq!(e.code, Some(stripe::ApiErrorsCode::RateLimit)),
+            Err(StripeError::Stripe(e, 429)) => {
+                assert_eq!(e.code, Some(stripe::ApiErrorsCode::RateLimit))
+            }
             other => panic!("expected 429, got {other:?}"),
         }
     }
-    CreateProduct::new("now it works").send(&h.stripe).await.unwrap();
-    control(&h, "/_emulator/faults", &[("path", "/v1/products"), ("stall_ms", "800")]).await;
+    CreateProduct::new("now it works")
+        .send(&h.stripe)
+        .await
+        .unwrap();
+    control(
+        &h,
+        "/_emulator/faults",
+        &[("path", "/v1/products"), ("stall_ms", "800")],
+    )
+    .await;
     let t = std::time::Instant::now();
     CreateProduct::new("slow").send(&h.stripe).await.unwrap();
     assert!(t.elapsed() >= Duration::from_millis(800));
     let (_, list) = h.get("/v1/products", &[]).await;
-    assert_eq!(list["data"].as_array().unwrap().len(), 2, "failed calls changed nothing");
+    assert_eq!(
+        list["data"].as_array().unwrap().len(),
+        2,
+        "failed calls changed nothing"
+    );
     h.stop().await;
 }

@@ -71,15 +71,24 @@ async fn products_prices_and_customers() {
     let monthly = CreatePrice::new(stripe_types::Currency::USD)
         .product(prod.id.as_str())
         .unit_amount(500)
-        .recurring(CreatePriceRecurring::new(CreatePriceRecurringInterval::Month))
+        .recurring(CreatePriceRecurring::new(
+            CreatePriceRecurringInterval::Month,
+        ))
         .send(c)
         .await
         .unwrap();
     let rec = monthly.recurring.clone().expect("recurring");
     assert_eq!(rec.interval_count, 1);
-    let got = RetrievePrice::new(monthly.id.clone()).send(c).await.unwrap();
+    let got = RetrievePrice::new(monthly.id.clone())
+        .send(c)
+        .await
+        .unwrap();
     assert_eq!(got.id, monthly.id);
-    let prices = ListPrice::new().product(prod.id.as_str()).send(c).await.unwrap();
+    let prices = ListPrice::new()
+        .product(prod.id.as_str())
+        .send(c)
+        .await
+        .unwrap();
     assert_eq!(prices.data.len(), 2);
     assert_eq!(prices.data[0].id, monthly.id, "newest first");
     let products = ListProduct::new().limit(1).send(c).await.unwrap();
@@ -104,11 +113,20 @@ async fn products_prices_and_customers() {
         }
         other => panic!("unexpected {other:?}"),
     }
-    let list = ListCustomer::new().email("ada@example.com").send(c).await.unwrap();
+    let list = ListCustomer::new()
+        .email("ada@example.com")
+        .send(c)
+        .await
+        .unwrap();
     assert_eq!(list.data.len(), 1);
     let deleted = DeleteCustomer::new(cus.id.clone()).send(c).await.unwrap();
     assert_eq!(deleted.id, cus.id);
-    let (err, status) = stripe_err(RetrieveCustomer::new(cus.id.clone()).send(c).await.unwrap_err());
+    let (err, status) = stripe_err(
+        RetrieveCustomer::new(cus.id.clone())
+            .send(c)
+            .await
+            .unwrap_err(),
+    );
     assert_eq!(status, 404);
     assert_eq!(err.code, Some(stripe::ApiErrorsCode::ResourceMissing));
     h.stop().await;
@@ -139,7 +157,10 @@ async fn checkout_session_create_retrieve_list_expire() {
         .line_items(vec![item1, item2])
         .client_reference_id("ORDER-42")
         .customer_email("buyer@example.com")
-        .metadata(HashMap::from([("order".to_string(), "ORDER-42".to_string())]))
+        .metadata(HashMap::from([(
+            "order".to_string(),
+            "ORDER-42".to_string(),
+        )]))
         .expires_at(now + 31 * 60)
         .success_url("http://shop.test/ok?session_id={CHECKOUT_SESSION_ID}")
         .cancel_url("http://shop.test/cancel")
@@ -165,7 +186,10 @@ async fn checkout_session_create_retrieve_list_expire() {
     assert_eq!(items.data[0].amount_total, 2500);
     assert_eq!(items.data[0].quantity, Some(2));
     assert_eq!(items.data[1].description.as_deref(), Some("Gift wrap"));
-    let not_expanded = RetrieveCheckoutSession::new(session.id.clone()).send(c).await.unwrap();
+    let not_expanded = RetrieveCheckoutSession::new(session.id.clone())
+        .send(c)
+        .await
+        .unwrap();
     assert!(not_expanded.line_items.is_none());
 
     let li = ListLineItemsCheckoutSession::new(session.id.clone())
@@ -179,10 +203,17 @@ async fn checkout_session_create_retrieve_list_expire() {
     let listed = ListCheckoutSession::new().send(c).await.unwrap();
     assert_eq!(listed.data.len(), 1);
 
-    let expired = ExpireCheckoutSession::new(session.id.clone()).send(c).await.unwrap();
+    let expired = ExpireCheckoutSession::new(session.id.clone())
+        .send(c)
+        .await
+        .unwrap();
     assert_eq!(expired.status, Some(CheckoutSessionStatus::Expired));
-    let (err, status) =
-        stripe_err(ExpireCheckoutSession::new(session.id.clone()).send(c).await.unwrap_err());
+    let (err, status) = stripe_err(
+        ExpireCheckoutSession::new(session.id.clone())
+            .send(c)
+            .await
+            .unwrap_err(),
+    );
     assert_eq!(status, 400);
     assert_eq!(err.type_, stripe::ApiErrorsType::InvalidRequestError);
 
@@ -228,15 +259,33 @@ async fn payment_intents_charges_refunds_and_events() {
         .send(c)
         .await
         .unwrap();
-    let pi_id = s.payment_intent.as_ref().expect("payment intent").id().clone();
-    let pi = RetrievePaymentIntent::new(pi_id.clone()).send(c).await.unwrap();
+    let pi_id = s
+        .payment_intent
+        .as_ref()
+        .expect("payment intent")
+        .id()
+        .clone();
+    let pi = RetrievePaymentIntent::new(pi_id.clone())
+        .send(c)
+        .await
+        .unwrap();
     assert_eq!(pi.status, PaymentIntentStatus::Succeeded);
     assert_eq!(pi.amount_received, 4000);
     let ch_id = pi.latest_charge.expect("charge").id().clone();
     let ch = RetrieveCharge::new(ch_id.clone()).send(c).await.unwrap();
     assert!(ch.paid && ch.captured);
     assert_eq!(ch.amount, 4000);
-    assert_eq!(ch.payment_method_details.as_ref().unwrap().card.as_ref().unwrap().last4.as_deref(), Some("4242"));
+    assert_eq!(
+        ch.payment_method_details
+            .as_ref()
+            .unwrap()
+            .card
+            .as_ref()
+            .unwrap()
+            .last4
+            .as_deref(),
+        Some("4242")
+    );
 
     // Partial refund on the payment intent, then the rest on the charge.
     let r1 = CreateRefund::new()
@@ -258,26 +307,50 @@ async fn payment_intents_charges_refunds_and_events() {
             .unwrap_err(),
     );
     assert_eq!((status, err.param.as_deref()), (400, Some("amount")));
-    let r2 = CreateRefund::new().charge(ch_id.as_str()).send(c).await.unwrap();
+    let r2 = CreateRefund::new()
+        .charge(ch_id.as_str())
+        .send(c)
+        .await
+        .unwrap();
     assert_eq!(r2.amount, 2500);
     let ch = RetrieveCharge::new(ch_id.clone()).send(c).await.unwrap();
     assert!(ch.refunded);
     assert_eq!(ch.amount_refunded, 4000);
-    let (err, _) = stripe_err(CreateRefund::new().charge(ch_id.as_str()).send(c).await.unwrap_err());
+    let (err, _) = stripe_err(
+        CreateRefund::new()
+            .charge(ch_id.as_str())
+            .send(c)
+            .await
+            .unwrap_err(),
+    );
     assert_eq!(err.code, Some(stripe::ApiErrorsCode::ChargeAlreadyRefunded));
-    let refunds = ListRefund::new().charge(ch_id.as_str()).send(c).await.unwrap();
+    let refunds = ListRefund::new()
+        .charge(ch_id.as_str())
+        .send(c)
+        .await
+        .unwrap();
     assert_eq!(refunds.data.len(), 2);
     let got = RetrieveRefund::new(r1.id.clone()).send(c).await.unwrap();
-    assert_eq!(got.reason, Some(stripe_shared::RefundReason::RequestedByCustomer));
+    assert_eq!(
+        got.reason,
+        Some(stripe_shared::RefundReason::RequestedByCustomer)
+    );
     // The reason enum is enforced.
     let (s2, body) = h
-        .post("/v1/refunds", &[("payment_intent", pi_id.as_str()), ("reason", "because")])
+        .post(
+            "/v1/refunds",
+            &[("payment_intent", pi_id.as_str()), ("reason", "because")],
+        )
         .await;
     assert_eq!(s2, 400);
     assert_eq!(body["error"]["param"], "reason");
 
     // Events: type filter, created range, pagination, retrieve.
-    let ev = ListEvent::new().type_("charge.refunded").send(c).await.unwrap();
+    let ev = ListEvent::new()
+        .type_("charge.refunded")
+        .send(c)
+        .await
+        .unwrap();
     assert_eq!(ev.data.len(), 2);
     let all = ListEvent::new().limit(100).send(c).await.unwrap();
     assert!(all.data.len() >= 8, "{}", all.data.len());
@@ -290,16 +363,31 @@ async fn payment_intents_charges_refunds_and_events() {
         .await
         .unwrap();
     assert_eq!(page2.data[0].id, all.data[3].id);
-    let wildcard = ListEvent::new().type_("refund.*").limit(100).send(c).await.unwrap();
-    assert!(wildcard.data.iter().all(|e| e.type_.as_str().starts_with("refund.")));
+    let wildcard = ListEvent::new()
+        .type_("refund.*")
+        .limit(100)
+        .send(c)
+        .await
+        .unwrap();
+    assert!(
+        wildcard
+            .data
+            .iter()
+            .all(|e| e.type_.as_str().starts_with("refund."))
+    );
     assert_eq!(wildcard.data.len(), 2);
     let future = ListEvent::new()
-        .created(stripe_types::RangeQueryTs::gte(chrono::Utc::now().timestamp() + 3600))
+        .created(stripe_types::RangeQueryTs::gte(
+            chrono::Utc::now().timestamp() + 3600,
+        ))
         .send(c)
         .await
         .unwrap();
     assert!(future.data.is_empty());
-    let one = RetrieveEvent::new(all.data[0].id.clone()).send(c).await.unwrap();
+    let one = RetrieveEvent::new(all.data[0].id.clone())
+        .send(c)
+        .await
+        .unwrap();
     assert_eq!(one.id, all.data[0].id);
 
     // Every delivered event is signed and parses with construct_event.
@@ -328,10 +416,22 @@ async fn webhook_endpoints_create_list_delete() {
     assert_eq!(ep["enabled_events"].as_array().unwrap().len(), 2);
     let (_, list) = h.get("/v1/webhook_endpoints", &[]).await;
     // The configured endpoint plus this one; secrets are not listed.
-    assert!(list["data"].as_array().unwrap().iter().all(|e| e.get("secret").is_none()));
+    assert!(
+        list["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e.get("secret").is_none())
+    );
     assert_eq!(list["data"].as_array().unwrap().len(), 2);
     let id = ep["id"].as_str().unwrap();
-    let (s, del) = h.api(reqwest::Method::DELETE, &format!("/v1/webhook_endpoints/{id}"), &[]).await;
+    let (s, del) = h
+        .api(
+            reqwest::Method::DELETE,
+            &format!("/v1/webhook_endpoints/{id}"),
+            &[],
+        )
+        .await;
     assert_eq!(s, 200);
     assert_eq!(del["deleted"], true);
     let (s, err) = h.get(&format!("/v1/webhook_endpoints/{id}"), &[]).await;

@@ -3,9 +3,9 @@
 use std::time::Duration;
 
 use serde_json::Value;
+use storefront::emulator::{Emulator, EmulatorConfig, WebhookTarget};
 use stripe::{IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
 use stripe_product::product::{CreateProduct, RetrieveProduct};
-use storefront::emulator::{Emulator, EmulatorConfig, WebhookTarget};
 
 use crate::support::{Harness, KEY, Receiver, SECRET, client_for, http};
 
@@ -26,7 +26,13 @@ async fn api_key_is_required() {
         let r = h.http.get(&url).bearer_auth(bad).send().await.unwrap();
         assert_eq!(r.status(), 401, "{bad}");
     }
-    let ok = h.http.get(&url).bearer_auth("sk_test_anything").send().await.unwrap();
+    let ok = h
+        .http
+        .get(&url)
+        .bearer_auth("sk_test_anything")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ok.status(), 200);
     // async-stripe sees the 401 as a Stripe error.
     let bad = stripe::ClientBuilder::new("sk_live_nope")
@@ -59,7 +65,11 @@ async fn idempotency_replay_and_conflict() {
     let again: Value = again.json().await.unwrap();
     assert_eq!(first["id"], again["id"]);
     let (_, list) = h.get("/v1/products", &[]).await;
-    assert_eq!(list["data"].as_array().unwrap().len(), 1, "replay created nothing");
+    assert_eq!(
+        list["data"].as_array().unwrap().len(),
+        1,
+        "replay created nothing"
+    );
     let conflict = send("Scarf", "k-1").await.unwrap();
     assert_eq!(conflict.status(), 400);
     assert_stripe_error(&conflict.json().await.unwrap(), "idempotency_error");
@@ -103,7 +113,9 @@ async fn idempotency_replay_and_conflict() {
 async fn bad_input_gets_stripe_shaped_4xx() {
     let h = Harness::start().await;
     // Unknown parameter.
-    let (s, v) = h.post("/v1/products", &[("name", "A"), ("colour", "red")]).await;
+    let (s, v) = h
+        .post("/v1/products", &[("name", "A"), ("colour", "red")])
+        .await;
     assert_eq!(s, 400);
     assert_eq!(v["error"]["code"], "parameter_unknown");
     assert_eq!(v["error"]["param"], "colour");
@@ -118,12 +130,21 @@ async fn bad_input_gets_stripe_shaped_4xx() {
     assert_eq!(v["error"]["param"], "line_items[0][prise]");
     // Wrong types.
     let (s, v) = h
-        .post("/v1/prices", &[("currency", "usd"), ("unit_amount", "ten"), ("product_data[name]", "A")])
+        .post(
+            "/v1/prices",
+            &[
+                ("currency", "usd"),
+                ("unit_amount", "ten"),
+                ("product_data[name]", "A"),
+            ],
+        )
         .await;
     assert_eq!(s, 400);
     assert_eq!(v["error"]["code"], "parameter_invalid_integer");
     assert_eq!(v["error"]["param"], "unit_amount");
-    let (s, v) = h.post("/v1/products", &[("name", "A"), ("active", "maybe")]).await;
+    let (s, v) = h
+        .post("/v1/products", &[("name", "A"), ("active", "maybe")])
+        .await;
     assert_eq!((s, v["error"]["param"].as_str()), (400, Some("active")));
     let (s, v) = h.post("/v1/products", &[("name[x]", "A")]).await;
     assert_eq!((s, v["error"]["param"].as_str()), (400, Some("name")));
@@ -131,10 +152,21 @@ async fn bad_input_gets_stripe_shaped_4xx() {
     assert_eq!((s, v["error"]["param"].as_str()), (400, Some("mode")));
     // Missing required parameter.
     let (s, v) = h.post("/v1/products", &[]).await;
-    assert_eq!((s, v["error"]["code"].as_str()), (400, Some("parameter_missing")));
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (400, Some("parameter_missing"))
+    );
     // Malformed body.
     let deep = format!("a{}=1", "[b]".repeat(50_000));
-    for body in ["a[b=1", "[x]=1", "a]=1", "%ZZ&&&==", "{\"json\": true}", "name=a&name[x]=b", deep.as_str()] {
+    for body in [
+        "a[b=1",
+        "[x]=1",
+        "a]=1",
+        "%ZZ&&&==",
+        "{\"json\": true}",
+        "name=a&name[x]=b",
+        deep.as_str(),
+    ] {
         let r = h
             .http
             .post(h.url("/v1/products"))
@@ -166,18 +198,33 @@ async fn bad_input_gets_stripe_shaped_4xx() {
     assert_eq!(s, 404);
     assert_stripe_error(&v, "invalid_request_error");
     let (s, v) = h.get("/v1/checkout/sessions/cs_test_missing", &[]).await;
-    assert_eq!((s, v["error"]["code"].as_str()), (404, Some("resource_missing")));
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (404, Some("resource_missing"))
+    );
     let (s, v) = h
         .post(
             "/v1/checkout/sessions",
-            &[("mode", "payment"), ("line_items[0][price]", "price_nope"), ("line_items[0][quantity]", "1")],
+            &[
+                ("mode", "payment"),
+                ("line_items[0][price]", "price_nope"),
+                ("line_items[0][quantity]", "1"),
+            ],
         )
         .await;
-    assert_eq!((s, v["error"]["param"].as_str()), (400, Some("line_items[0][price]")));
+    assert_eq!(
+        (s, v["error"]["param"].as_str()),
+        (400, Some("line_items[0][price]"))
+    );
     let (s, v) = h.get("/v1/events", &[("limit", "1000")]).await;
     assert_eq!((s, v["error"]["param"].as_str()), (400, Some("limit")));
-    let (s, v) = h.post("/v1/refunds", &[("payment_intent", "pi_nope")]).await;
-    assert_eq!((s, v["error"]["code"].as_str()), (400, Some("resource_missing")));
+    let (s, v) = h
+        .post("/v1/refunds", &[("payment_intent", "pi_nope")])
+        .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (400, Some("resource_missing"))
+    );
     h.stop().await;
 }
 
@@ -195,11 +242,17 @@ async fn state_survives_a_restart_with_a_file_database() {
         webhook: None,
     };
     let emu = Emulator::start(config.clone()).await.unwrap();
-    let prod = CreateProduct::new("Durable").send(&client_for(&emu)).await.unwrap();
+    let prod = CreateProduct::new("Durable")
+        .send(&client_for(&emu))
+        .await
+        .unwrap();
     emu.stop().await;
 
     let emu = Emulator::start(config).await.unwrap();
-    let got = RetrieveProduct::new(prod.id.clone()).send(&client_for(&emu)).await.unwrap();
+    let got = RetrieveProduct::new(prod.id.clone())
+        .send(&client_for(&emu))
+        .await
+        .unwrap();
     assert_eq!(got.name, "Durable");
     emu.stop().await;
     for suffix in ["", "-wal", "-shm"] {
@@ -210,7 +263,10 @@ async fn state_survives_a_restart_with_a_file_database() {
 #[actix_web::test]
 async fn deliveries_are_retried_and_signed_with_wall_clock_time() {
     let hooks = Receiver::start().await;
-    hooks.inbox.fail_first.store(2, std::sync::atomic::Ordering::SeqCst);
+    hooks
+        .inbox
+        .fail_first
+        .store(2, std::sync::atomic::Ordering::SeqCst);
     let emu = Emulator::start(EmulatorConfig {
         bind: "127.0.0.1:0".parse().unwrap(),
         db: ":memory:".into(),
@@ -234,15 +290,24 @@ async fn deliveries_are_retried_and_signed_with_wall_clock_time() {
     assert_eq!(r.status(), 200);
     let started = std::time::Instant::now();
     let prod = CreateProduct::new("Retry me").send(&c).await.unwrap();
-    assert!(started.elapsed() < Duration::from_secs(1), "API does not wait for webhooks");
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "API does not wait for webhooks"
+    );
     let ev = hooks.wait_for("product.created").await;
     assert_eq!(ev.json["data"]["object"]["id"], prod.id.as_str());
     assert!(hooks.inbox.hits.load(std::sync::atomic::Ordering::SeqCst) >= 3);
     let now = chrono::Utc::now().timestamp();
     assert!((now - ev.signature_t).abs() < 30, "t is wall-clock time");
-    assert!(ev.json["created"].as_i64().unwrap() >= now + 86_000, "created uses the test clock");
+    assert!(
+        ev.json["created"].as_i64().unwrap() >= now + 86_000,
+        "created uses the test clock"
+    );
     // Only enabled events are delivered.
-    stripe_core::customer::CreateCustomer::new().send(&c).await.unwrap();
+    stripe_core::customer::CreateCustomer::new()
+        .send(&c)
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert_eq!(hooks.kinds(), vec!["product.created".to_string()]);
     let log: Value = http()

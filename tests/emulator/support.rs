@@ -2,8 +2,8 @@
 //! HTTP client for the hosted pages, and a webhook receiver that verifies every signature.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
@@ -213,7 +213,12 @@ impl Harness {
     }
 
     /// Raw API call with the secret key.
-    pub async fn api(&self, method: reqwest::Method, path: &str, form: &[(&str, &str)]) -> (u16, Value) {
+    pub async fn api(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> (u16, Value) {
         let mut req = self
             .http
             .request(method.clone(), self.url(path))
@@ -263,7 +268,10 @@ impl Harness {
                     ("mode", "payment"),
                     ("line_items[0][price]", price),
                     ("line_items[0][quantity]", &qty),
-                    ("success_url", "http://shop.test/checkout/success?session_id={CHECKOUT_SESSION_ID}"),
+                    (
+                        "success_url",
+                        "http://shop.test/checkout/success?session_id={CHECKOUT_SESSION_ID}",
+                    ),
                     ("cancel_url", "http://shop.test/checkout/cancel"),
                     ("client_reference_id", "ORDER-1"),
                 ],
@@ -296,7 +304,10 @@ impl Harness {
     pub async fn stop(self) {
         self.emu.stop().await;
         let failures = self.hooks.failures();
-        assert!(failures.is_empty(), "webhooks that did not verify or parse: {failures:?}");
+        assert!(
+            failures.is_empty(),
+            "webhooks that did not verify or parse: {failures:?}"
+        );
         for e in self.hooks.events() {
             assert!(
                 !e.variant.starts_with("Unknown"),
