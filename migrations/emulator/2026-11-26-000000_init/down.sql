@@ -1,0 +1,5 @@
+DROP TABLE jobs;
+DROP TABLE clock;
+DROP TABLE idempotency_keys;
+DROP TABLE deliveries;
+DROP TABLE objects;

@@ -1,0 +1,256 @@
+//! `/_emulator/…`: the test clock and fault controls. Requires the secret key like the API.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::{Value, json};
+
+use super::error::ApiError;
+use super::form::{P, Params, check, parse_form};
+use super::{Shared, billing, check_auth, payments, read_body, store, with_ctx};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultKind {
+    Status(u16),
+    Stall(u64),
+}
+
+#[derive(Debug, Clone)]
+pub struct PathFault {
+    pub method: Option<String>,
+    pub path: String,
+    pub kind: FaultKind,
+    pub remaining: u32,
+}
+
+/// Delivery and API faults; in memory, for tests.
+#[derive(Debug, Default)]
+pub struct Faults {
+    /// Deliver each of the next N events twice.
+    pub duplicate_next: u32,
+    /// Never deliver the next N events.
+    pub drop_next: u32,
+    /// Deliver pending events newest first.
+    pub reverse: bool,
+    /// Hold deliveries until released.
+    pub hold: bool,
+    pub paths: Vec<PathFault>,
+}
+
+pub fn take_fault(st: &Shared, method: &str, path: &str) -> Option<FaultKind> {
+    let mut f = st.faults.lock().ok()?;
+    let pos = f.paths.iter().position(|p| {
+        p.path == path
+            && p.method
+                .as_deref()
+                .is_none_or(|m| m.eq_ignore_ascii_case(method))
+    })?;
+    let kind = f.paths[pos].kind;
+    f.paths[pos].remaining -= 1;
+    if f.paths[pos].remaining == 0 {
+        f.paths.remove(pos);
+    }
+    Some(kind)
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/_emulator")
+            .route("/clock", web::get().to(clock))
+            .route("/clock/advance", web::post().to(advance))
+            .route("/webhooks", web::post().to(webhook_faults))
+            .route("/webhooks/release", web::post().to(release))
+            .route("/deliveries", web::get().to(deliveries))
+            .route("/faults", web::post().to(api_fault))
+            .route("/run_jobs", web::post().to(run_jobs)),
+    );
+}
+
+async fn params(
+    req: &HttpRequest,
+    payload: web::Payload,
+    schema: &'static P,
+) -> Result<Value, ApiError> {
+    check_auth(req)?;
+    let mut body = read_body(payload, super::MAX_BODY).await?;
+    if body.is_empty() {
+        body = req.query_string().as_bytes().to_vec();
+    }
+    check(schema, &parse_form(&body)?, "")
+}
+
+fn ok(v: Value) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(v.to_string())
+}
+
+async fn clock(req: HttpRequest, payload: web::Payload, st: web::Data<Shared>) -> HttpResponse {
+    static S: P = P::Obj(&[]);
+    if let Err(e) = params(&req, payload, &S).await {
+        return e.response();
+    }
+    match with_ctx(&st.into_inner(), |ctx| {
+        Ok(json!({ "now": ctx.now, "offset": store::clock_offset(ctx.conn)? }))
+    })
+    .await
+    {
+        Ok(v) => ok(v),
+        Err(e) => e.response(),
+    }
+}
+
+/// `POST /_emulator/clock/advance` with `seconds=N` or `to=UNIX_TIME`: moves the clock, then
+/// runs what became due (session expiry, renewals, period-end cancellations, delayed jobs).
+async fn advance(req: HttpRequest, payload: web::Payload, st: web::Data<Shared>) -> HttpResponse {
+    static S: P = P::Obj(&[("seconds", P::Int), ("to", P::Int)]);
+    let p = match params(&req, payload, &S).await {
+        Ok(p) => p,
+        Err(e) => return e.response(),
+    };
+    let res = with_ctx(&st.into_inner(), move |ctx| {
+        let offset = store::clock_offset(ctx.conn)?;
+        let delta = match (p.i("seconds"), p.i("to")) {
+            (Some(s), None) => s,
+            (None, Some(t)) => t - ctx.now,
+            _ => return Err(ApiError::invalid("Give exactly one of `seconds` or `to`.")),
+        };
+        if delta < 0 {
+            return Err(ApiError::param(
+                "seconds",
+                "The test clock can only move forward.",
+            ));
+        }
+        store::set_clock_offset(ctx.conn, offset + delta)?;
+        ctx.now += delta;
+        payments::sweep_expired(ctx)?;
+        billing::advance_subscriptions(ctx)?;
+        store::hurry_jobs(ctx.conn)?;
+        Ok(json!({ "now": ctx.now, "offset": offset + delta }))
+    })
+    .await;
+    match res {
+        Ok(v) => ok(v),
+        Err(e) => e.response(),
+    }
+}
+
+/// `POST /_emulator/webhooks` with any of `duplicate=N`, `drop=N`, `reverse=true|false`,
+/// `hold=true|false`.
+async fn webhook_faults(
+    req: HttpRequest,
+    payload: web::Payload,
+    st: web::Data<Shared>,
+) -> HttpResponse {
+    static S: P = P::Obj(&[
+        ("duplicate", P::Int),
+        ("drop", P::Int),
+        ("reverse", P::Bool),
+        ("hold", P::Bool),
+    ]);
+    let p = match params(&req, payload, &S).await {
+        Ok(p) => p,
+        Err(e) => return e.response(),
+    };
+    let v = {
+        let Ok(mut f) = st.faults.lock() else {
+            return ApiError::internal("fault state poisoned").response();
+        };
+        if let Some(n) = p.i("duplicate") {
+            f.duplicate_next = n.clamp(0, 1000) as u32;
+        }
+        if let Some(n) = p.i("drop") {
+            f.drop_next = n.clamp(0, 1000) as u32;
+        }
+        if let Some(b) = p.b("reverse") {
+            f.reverse = b;
+        }
+        if let Some(b) = p.b("hold") {
+            f.hold = b;
+        }
+        json!({ "duplicate": f.duplicate_next, "drop": f.drop_next, "reverse": f.reverse, "hold": f.hold })
+    };
+    st.notify.notify_one();
+    ok(v)
+}
+
+async fn release(req: HttpRequest, payload: web::Payload, st: web::Data<Shared>) -> HttpResponse {
+    static S: P = P::Obj(&[]);
+    if let Err(e) = params(&req, payload, &S).await {
+        return e.response();
+    }
+    if let Ok(mut f) = st.faults.lock() {
+        f.hold = false;
+    }
+    st.notify.notify_one();
+    ok(json!({ "hold": false }))
+}
+
+/// `POST /_emulator/faults` with `path=/v1/…`, optional `method`, `status=500|429` or
+/// `stall_ms=N`, and `count` (default 1): the next matching API calls fail that way.
+async fn api_fault(req: HttpRequest, payload: web::Payload, st: web::Data<Shared>) -> HttpResponse {
+    static S: P = P::Obj(&[
+        ("path", P::Str),
+        ("method", P::Enum(&["GET", "POST", "DELETE"])),
+        ("status", P::Enum(&["500", "429"])),
+        ("stall_ms", P::Int),
+        ("count", P::Int),
+    ]);
+    let p = match params(&req, payload, &S).await {
+        Ok(p) => p,
+        Err(e) => return e.response(),
+    };
+    let Some(path) = p.s("path").filter(|s| s.starts_with("/v1/")) else {
+        return ApiError::param(
+            "path",
+            "`path` must be an API path such as /v1/checkout/sessions.",
+        )
+        .response();
+    };
+    let kind = match (p.s("status"), p.i("stall_ms")) {
+        (Some(s), None) => FaultKind::Status(s.parse().unwrap_or(500)),
+        (None, Some(ms)) => FaultKind::Stall(ms.clamp(0, 600_000) as u64),
+        _ => return ApiError::invalid("Give exactly one of `status` or `stall_ms`.").response(),
+    };
+    let count = p.i("count").unwrap_or(1).clamp(1, 1000) as u32;
+    if let Ok(mut f) = st.faults.lock() {
+        f.paths.push(PathFault {
+            method: p.s("method"),
+            path: path.clone(),
+            kind,
+            remaining: count,
+        });
+    }
+    ok(json!({ "path": path, "count": count }))
+}
+
+/// Delivery log, for tests and debugging.
+async fn deliveries(
+    req: HttpRequest,
+    payload: web::Payload,
+    st: web::Data<Shared>,
+) -> HttpResponse {
+    static S: P = P::Obj(&[]);
+    if let Err(e) = params(&req, payload, &S).await {
+        return e.response();
+    }
+    match with_ctx(&st.into_inner(), |ctx| Ok(store::delivery_log(ctx.conn)?)).await {
+        Ok(v) => ok(json!({ "object": "list", "data": v })),
+        Err(e) => e.response(),
+    }
+}
+
+/// Run delayed work (bank settlements, disputes, failing refunds) now.
+async fn run_jobs(req: HttpRequest, payload: web::Payload, st: web::Data<Shared>) -> HttpResponse {
+    static S: P = P::Obj(&[]);
+    if let Err(e) = params(&req, payload, &S).await {
+        return e.response();
+    }
+    let res = with_ctx(&st.into_inner(), |ctx| {
+        store::hurry_jobs(ctx.conn)?;
+        super::webhooks::run_due_jobs(ctx)
+    })
+    .await;
+    match res {
+        Ok(n) => ok(json!({ "ran": n })),
+        Err(e) => e.response(),
+    }
+}

@@ -1,0 +1,8 @@
+//! Tests of the built-in Stripe emulator. Each test starts its own emulator on 127.0.0.1:0
+//! with an in-memory database.
+
+mod billing;
+mod checkout_flow;
+mod contract;
+mod protocol;
+mod support;

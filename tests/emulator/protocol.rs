@@ -1,0 +1,326 @@
+//! Auth, idempotency, bad input, persistence, signatures and retries.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use storefront::emulator::{Emulator, EmulatorConfig, WebhookTarget};
+use stripe::{IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
+use stripe_product::product::{CreateProduct, RetrieveProduct};
+
+use crate::support::{Harness, KEY, Receiver, SECRET, client_for, http};
+
+fn assert_stripe_error(v: &Value, kind: &str) {
+    let e = &v["error"];
+    assert_eq!(e["type"], kind, "{v}");
+    assert!(e["message"].as_str().is_some_and(|m| !m.is_empty()), "{v}");
+}
+
+#[actix_web::test]
+async fn api_key_is_required() {
+    let h = Harness::start().await;
+    let url = h.url("/v1/products");
+    let none = h.http.get(&url).send().await.unwrap();
+    assert_eq!(none.status(), 401);
+    assert_stripe_error(&none.json().await.unwrap(), "invalid_request_error");
+    for bad in ["sk_live_123", "pk_test_123", "sk_test_"] {
+        let r = h.http.get(&url).bearer_auth(bad).send().await.unwrap();
+        assert_eq!(r.status(), 401, "{bad}");
+    }
+    let ok = h
+        .http
+        .get(&url)
+        .bearer_auth("sk_test_anything")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    // async-stripe sees the 401 as a Stripe error.
+    let bad = stripe::ClientBuilder::new("sk_live_nope")
+        .url(h.emu.base_url().as_str())
+        .build()
+        .unwrap();
+    match CreateProduct::new("x").send(&bad).await {
+        Err(StripeError::Stripe(_, 401)) => {}
+        other => panic!("expected 401, got {other:?}"),
+    }
+    h.stop().await;
+}
+
+#[actix_web::test]
+async fn idempotency_replay_and_conflict() {
+    let h = Harness::start().await;
+    let send = |name: &'static str, key: &'static str| {
+        h.http
+            .post(h.url("/v1/products"))
+            .bearer_auth(KEY)
+            .header("Idempotency-Key", key)
+            .form(&[("name", name)])
+            .send()
+    };
+    let first = send("Hat", "k-1").await.unwrap();
+    assert_eq!(first.status(), 200);
+    let first: Value = first.json().await.unwrap();
+    let again = send("Hat", "k-1").await.unwrap();
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(first["id"], again["id"]);
+    let (_, list) = h.get("/v1/products", &[]).await;
+    assert_eq!(
+        list["data"].as_array().unwrap().len(),
+        1,
+        "replay created nothing"
+    );
+    let conflict = send("Scarf", "k-1").await.unwrap();
+    assert_eq!(conflict.status(), 400);
+    assert_stripe_error(&conflict.json().await.unwrap(), "idempotency_error");
+
+    // Through async-stripe's own strategy.
+    let key = IdempotencyKey::new("typed-key").unwrap();
+    let a = CreateProduct::new("Cap")
+        .customize()
+        .request_strategy(RequestStrategy::Idempotent(key.clone()))
+        .send(&h.stripe)
+        .await
+        .unwrap();
+    let b = CreateProduct::new("Cap")
+        .customize()
+        .request_strategy(RequestStrategy::Idempotent(key.clone()))
+        .send(&h.stripe)
+        .await
+        .unwrap();
+    assert_eq!(a.id, b.id);
+    match CreateProduct::new("Other")
+        .customize()
+        .request_strategy(RequestStrategy::Idempotent(key))
+        .send(&h.stripe)
+        .await
+    {
+        Err(StripeError::Stripe(e, 400)) => {
+            assert_eq!(e.type_, stripe::ApiErrorsType::IdempotencyError)
+        }
+        other => panic!("expected idempotency_error, got {other:?}"),
+    }
+    // Errors are replayed too.
+    let e1 = send("", "k-err").await.unwrap();
+    assert_eq!(e1.status(), 400);
+    let e2 = send("", "k-err").await.unwrap();
+    assert_eq!(e2.status(), 400);
+    assert_eq!(e2.headers()["idempotent-replayed"], "true");
+    h.stop().await;
+}
+
+#[actix_web::test]
+async fn bad_input_gets_stripe_shaped_4xx() {
+    let h = Harness::start().await;
+    // Unknown parameter.
+    let (s, v) = h
+        .post("/v1/products", &[("name", "A"), ("colour", "red")])
+        .await;
+    assert_eq!(s, 400);
+    assert_eq!(v["error"]["code"], "parameter_unknown");
+    assert_eq!(v["error"]["param"], "colour");
+    // Unknown nested parameter.
+    let (s, v) = h
+        .post(
+            "/v1/checkout/sessions",
+            &[("mode", "payment"), ("line_items[0][prise]", "x")],
+        )
+        .await;
+    assert_eq!(s, 400);
+    assert_eq!(v["error"]["param"], "line_items[0][prise]");
+    // Wrong types.
+    let (s, v) = h
+        .post(
+            "/v1/prices",
+            &[
+                ("currency", "usd"),
+                ("unit_amount", "ten"),
+                ("product_data[name]", "A"),
+            ],
+        )
+        .await;
+    assert_eq!(s, 400);
+    assert_eq!(v["error"]["code"], "parameter_invalid_integer");
+    assert_eq!(v["error"]["param"], "unit_amount");
+    let (s, v) = h
+        .post("/v1/products", &[("name", "A"), ("active", "maybe")])
+        .await;
+    assert_eq!((s, v["error"]["param"].as_str()), (400, Some("active")));
+    let (s, v) = h.post("/v1/products", &[("name[x]", "A")]).await;
+    assert_eq!((s, v["error"]["param"].as_str()), (400, Some("name")));
+    let (s, v) = h.post("/v1/checkout/sessions", &[("mode", "rental")]).await;
+    assert_eq!((s, v["error"]["param"].as_str()), (400, Some("mode")));
+    // Missing required parameter.
+    let (s, v) = h.post("/v1/products", &[]).await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (400, Some("parameter_missing"))
+    );
+    // Malformed body.
+    let deep = format!("a{}=1", "[b]".repeat(50_000));
+    for body in [
+        "a[b=1",
+        "[x]=1",
+        "a]=1",
+        "%ZZ&&&==",
+        "{\"json\": true}",
+        "name=a&name[x]=b",
+        deep.as_str(),
+    ] {
+        let r = h
+            .http
+            .post(h.url("/v1/products"))
+            .bearer_auth(KEY)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        assert!((400..500).contains(&status), "{body}: {status}");
+        assert_stripe_error(&r.json().await.unwrap(), "invalid_request_error");
+    }
+    // Huge body.
+    let huge = format!("name={}", "x".repeat(400 * 1024));
+    let r = h
+        .http
+        .post(h.url("/v1/products"))
+        .bearer_auth(KEY)
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(huge)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    assert_stripe_error(&r.json().await.unwrap(), "invalid_request_error");
+    // Unknown route and missing objects.
+    let (s, v) = h.get("/v1/nothing_here", &[]).await;
+    assert_eq!(s, 404);
+    assert_stripe_error(&v, "invalid_request_error");
+    let (s, v) = h.get("/v1/checkout/sessions/cs_test_missing", &[]).await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (404, Some("resource_missing"))
+    );
+    let (s, v) = h
+        .post(
+            "/v1/checkout/sessions",
+            &[
+                ("mode", "payment"),
+                ("line_items[0][price]", "price_nope"),
+                ("line_items[0][quantity]", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (s, v["error"]["param"].as_str()),
+        (400, Some("line_items[0][price]"))
+    );
+    let (s, v) = h.get("/v1/events", &[("limit", "1000")]).await;
+    assert_eq!((s, v["error"]["param"].as_str()), (400, Some("limit")));
+    let (s, v) = h
+        .post("/v1/refunds", &[("payment_intent", "pi_nope")])
+        .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (400, Some("resource_missing"))
+    );
+    h.stop().await;
+}
+
+#[actix_web::test]
+async fn state_survives_a_restart_with_a_file_database() {
+    let path = std::env::temp_dir().join(format!(
+        "emu-restart-{}-{}.db",
+        std::process::id(),
+        chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0)
+    ));
+    let db = path.to_string_lossy().to_string();
+    let config = EmulatorConfig {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        db: db.clone(),
+        webhook: None,
+    };
+    let emu = Emulator::start(config.clone()).await.unwrap();
+    let prod = CreateProduct::new("Durable")
+        .send(&client_for(&emu))
+        .await
+        .unwrap();
+    emu.stop().await;
+
+    let emu = Emulator::start(config).await.unwrap();
+    let got = RetrieveProduct::new(prod.id.clone())
+        .send(&client_for(&emu))
+        .await
+        .unwrap();
+    assert_eq!(got.name, "Durable");
+    emu.stop().await;
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{db}{suffix}"));
+    }
+}
+
+#[actix_web::test]
+async fn deliveries_are_retried_and_signed_with_wall_clock_time() {
+    let hooks = Receiver::start().await;
+    hooks
+        .inbox
+        .fail_first
+        .store(2, std::sync::atomic::Ordering::SeqCst);
+    let emu = Emulator::start(EmulatorConfig {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        db: ":memory:".into(),
+        webhook: Some(WebhookTarget {
+            url: hooks.url(),
+            secret: SECRET.into(),
+            enabled_events: vec!["product.created".into()],
+        }),
+    })
+    .await
+    .unwrap();
+    let c = client_for(&emu);
+    // Move the test clock a day ahead: `created` follows it, the signature does not.
+    let r = http()
+        .post(format!("{}/_emulator/clock/advance", emu.origin()))
+        .bearer_auth(KEY)
+        .form(&[("seconds", "86400")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let started = std::time::Instant::now();
+    let prod = CreateProduct::new("Retry me").send(&c).await.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "API does not wait for webhooks"
+    );
+    let ev = hooks.wait_for("product.created").await;
+    assert_eq!(ev.json["data"]["object"]["id"], prod.id.as_str());
+    assert!(hooks.inbox.hits.load(std::sync::atomic::Ordering::SeqCst) >= 3);
+    let now = chrono::Utc::now().timestamp();
+    assert!((now - ev.signature_t).abs() < 30, "t is wall-clock time");
+    assert!(
+        ev.json["created"].as_i64().unwrap() >= now + 86_000,
+        "created uses the test clock"
+    );
+    // Only enabled events are delivered.
+    stripe_core::customer::CreateCustomer::new()
+        .send(&c)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(hooks.kinds(), vec!["product.created".to_string()]);
+    let log: Value = http()
+        .get(format!("{}/_emulator/deliveries", emu.origin()))
+        .bearer_auth(KEY)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(log["data"][0]["state"], "delivered");
+    assert_eq!(log["data"][0]["attempts"], 3);
+    emu.stop().await;
+    hooks.stop().await;
+}
