@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 use crate::catalog::seed::{self, CatalogFile};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
-use crate::startup::{Application, StartError, connect_and_migrate};
+use crate::startup::{Application, EmulatorMode, StartError, build_state, connect_and_migrate};
 use crate::web::telemetry;
 
 #[derive(Debug, Parser)]
@@ -34,6 +34,26 @@ enum Command {
         /// The catalogue file (see src/catalog/demo_catalog.toml for the format).
         file: std::path::PathBuf,
     },
+    /// Replay Stripe events we never processed (from GET /v1/events) and report what changed.
+    Reconcile {
+        /// How far back to look: 72h, 30m, 2d… (Stripe keeps events for 30 days).
+        #[arg(long, default_value = "72h")]
+        since: String,
+    },
+    /// Run only the built-in Stripe emulator (on EMULATOR_BIND, state in EMULATOR_DB).
+    Emulator,
+    /// Stripe account set-up.
+    Stripe {
+        #[command(subcommand)]
+        command: StripeCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum StripeCommand {
+    /// Create or update our webhook endpoint (API version pinned to our client's; prints a new
+    /// signing secret once) and create Stripe products and prices for the catalogue.
+    Setup,
 }
 
 pub fn main() -> ExitCode {
@@ -48,6 +68,11 @@ pub fn main() -> ExitCode {
             Command::Serve => serve(config).await,
             Command::Migrate => migrate(config).await,
             Command::Seed { file } => seed_file(config, file).await,
+            Command::Reconcile { since } => reconcile(config, &since).await,
+            Command::Emulator => emulator(config).await,
+            Command::Stripe {
+                command: StripeCommand::Setup,
+            } => stripe_setup(config).await,
         }
     });
     match result {
@@ -66,7 +91,11 @@ async fn serve(config: Config) -> Result<(), StartError> {
     let mode = config.mode_label();
     let db = config.database_url.redacted();
     let app = Application::build(config, Arc::new(SystemClock)).await?;
+    crate::jobs::spawn(app.state());
     println!("Storefront is running at {}", app.public_url());
+    if let Some(url) = app.emulator_url() {
+        println!("  Stripe emulator: {url} (pay with 4242 4242 4242 4242)");
+    }
     println!("  mode:     {mode}");
     println!("  database: {db}");
     println!("Press Ctrl-C to stop.");
@@ -96,5 +125,85 @@ async fn seed_file(config: Config, file: std::path::PathBuf) -> Result<(), Start
     .await
     .map_err(|e| anyhow::anyhow!(e))??;
     println!("seeded {}: {report}", file.display());
+    Ok(())
+}
+
+/// State for a one-off command: the database, and Stripe (a private emulator in demo mode).
+async fn command_state(
+    config: Config,
+) -> Result<
+    (
+        actix_web::web::Data<crate::web::AppState>,
+        Option<crate::emulator::Emulator>,
+    ),
+    StartError,
+> {
+    let pool = connect_and_migrate(&config).await?;
+    let public_url = match &config.public_url {
+        Some(u) => u.clone(),
+        None => url::Url::parse(&format!("http://{}/", config.bind))
+            .map_err(|e| StartError::Other(e.into()))?,
+    };
+    let (state, emulator, _) = build_state(
+        config,
+        Arc::new(SystemClock),
+        public_url,
+        EmulatorMode::Command,
+        pool,
+    )
+    .await?;
+    Ok((state, emulator))
+}
+
+async fn reconcile(config: Config, since: &str) -> Result<(), StartError> {
+    let window =
+        crate::reconcile::parse_duration(since).map_err(|e| anyhow::anyhow!("--since: {e}"))?;
+    let (state, emulator) = command_state(config).await?;
+    let since = SystemClock.unix() - window;
+    let report = crate::reconcile::reconcile(&state, since)
+        .await
+        .map_err(|e| anyhow::anyhow!("reconcile failed: {e}"))?;
+    println!("reconciled: {report}");
+    if let Some(e) = emulator {
+        e.stop().await;
+    }
+    Ok(())
+}
+
+async fn emulator(config: Config) -> Result<(), StartError> {
+    let db = crate::startup::emulator_db_path(&config);
+    crate::emulator::run_standalone(crate::emulator::EmulatorConfig {
+        bind: config.emulator_bind,
+        db,
+        webhook: None,
+    })
+    .await
+    .map_err(StartError::Other)
+}
+
+async fn stripe_setup(config: Config) -> Result<(), StartError> {
+    let (state, emulator) = command_state(config).await?;
+    let url = state
+        .public_url
+        .join("webhooks/stripe")
+        .map_err(|e| StartError::Other(e.into()))?;
+    let report = crate::stripe_setup::run(&state, url.as_str())
+        .await
+        .map_err(|e| anyhow::anyhow!("stripe setup failed: {e}"))?;
+    println!(
+        "webhook endpoint {} for {url} (API version {})",
+        report.endpoint_id,
+        stripe_shared::version::VERSION.as_str()
+    );
+    if let Some(secret) = &report.new_secret {
+        println!("signing secret (shown once; set STRIPE_WEBHOOK_SECRET to it): {secret}");
+    }
+    println!(
+        "products created: {}, prices created: {}",
+        report.products_created, report.prices_created
+    );
+    if let Some(e) = emulator {
+        e.stop().await;
+    }
     Ok(())
 }

@@ -217,7 +217,12 @@ impl Config {
                 .ok()
                 .filter(|s| *s > 0.0 && *s <= 120.0)
                 .map(std::time::Duration::from_secs_f64)
-                .ok_or_else(|| ConfigError::new("STRIPE_TIMEOUT", "must be a number of seconds between 0 and 120"))?,
+                .ok_or_else(|| {
+                    ConfigError::new(
+                        "STRIPE_TIMEOUT",
+                        "must be a number of seconds between 0 and 120",
+                    )
+                })?,
         };
 
         let emulator_bind = parse_socket(

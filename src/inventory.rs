@@ -15,6 +15,24 @@ pub const HELD: &str = "held";
 pub const COMMITTED: &str = "committed";
 pub const RELEASED: &str = "released";
 
+/// Locks the products' rows until the transaction ends, so two checkouts of the last unit
+/// cannot both see it available. SQLite needs nothing: its write transactions begin IMMEDIATE
+/// and so already run one at a time.
+pub fn lock_products(conn: &mut AnyConnection, product_ids: &[i64]) -> QueryResult<()> {
+    if let AnyConnection::Postgresql(pg) = conn {
+        let mut ids = product_ids.to_vec();
+        ids.sort_unstable();
+        // Always in id order, so two transactions never wait on each other in a cycle.
+        products::table
+            .filter(products::id.eq_any(ids))
+            .order(products::id.asc())
+            .select(products::id)
+            .for_update()
+            .load::<i64>(pg)?;
+    }
+    Ok(())
+}
+
 /// Units available to a new checkout, per product (absent: unlimited).
 pub fn available(conn: &mut AnyConnection, product_ids: &[i64]) -> QueryResult<HashMap<i64, i64>> {
     let stock: Vec<(i64, Option<i64>)> = products::table
@@ -38,7 +56,13 @@ pub fn available(conn: &mut AnyConnection, product_ids: &[i64]) -> QueryResult<H
 
 /// Holds `quantity` units of a product for an order. The caller has checked availability
 /// inside the same write transaction.
-pub fn hold(conn: &mut AnyConnection, order_id: i64, product_id: i64, quantity: i64, now: i64) -> QueryResult<()> {
+pub fn hold(
+    conn: &mut AnyConnection,
+    order_id: i64,
+    product_id: i64,
+    quantity: i64,
+    now: i64,
+) -> QueryResult<()> {
     diesel::insert_into(stock_reservations::table)
         .values((
             stock_reservations::order_id.eq(order_id),
@@ -59,16 +83,27 @@ pub fn release(conn: &mut AnyConnection, order_id: i64, now: i64) -> QueryResult
             .filter(stock_reservations::order_id.eq(order_id))
             .filter(stock_reservations::status.eq(HELD)),
     )
-    .set((stock_reservations::status.eq(RELEASED), stock_reservations::updated_at.eq(now)))
+    .set((
+        stock_reservations::status.eq(RELEASED),
+        stock_reservations::updated_at.eq(now),
+    ))
     .execute(conn)
 }
 
 /// Takes a paid order's units off the shelf. The caller guarantees this runs once per order
 /// (a conditional update on `orders.stock_committed` in the same transaction).
 /// Returns the units that could not be taken because the shelf was short (an oversell to flag).
-pub fn commit(conn: &mut AnyConnection, order_id: i64, lines: &[(i64, i64)], now: i64) -> QueryResult<i64> {
+pub fn commit(
+    conn: &mut AnyConnection,
+    order_id: i64,
+    lines: &[(i64, i64)],
+    now: i64,
+) -> QueryResult<i64> {
     diesel::update(stock_reservations::table.filter(stock_reservations::order_id.eq(order_id)))
-        .set((stock_reservations::status.eq(COMMITTED), stock_reservations::updated_at.eq(now)))
+        .set((
+            stock_reservations::status.eq(COMMITTED),
+            stock_reservations::updated_at.eq(now),
+        ))
         .execute(conn)?;
     let mut short = 0;
     for &(product_id, quantity) in lines {
@@ -77,11 +112,17 @@ pub fn commit(conn: &mut AnyConnection, order_id: i64, lines: &[(i64, i64)], now
                 .filter(products::id.eq(product_id))
                 .filter(products::stock.ge(quantity)),
         )
-        .set((products::stock.eq(products::stock - quantity), products::updated_at.eq(now)))
+        .set((
+            products::stock.eq(products::stock - quantity),
+            products::updated_at.eq(now),
+        ))
         .execute(conn)?;
         if taken == 0 {
             // Unlimited stock is never short; a limited shelf is emptied and the shortfall reported.
-            let stock: Option<i64> = products::table.find(product_id).select(products::stock).first(conn)?;
+            let stock: Option<i64> = products::table
+                .find(product_id)
+                .select(products::stock)
+                .first(conn)?;
             if let Some(stock) = stock {
                 short += quantity - stock;
                 diesel::update(products::table.find(product_id))

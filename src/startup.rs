@@ -20,15 +20,18 @@ use crate::catalog::seed::{self, CatalogFile};
 use crate::clock::Clock;
 use crate::config::{Config, ConfigError, SESSION_KEY_MIN_BYTES, decode_session_key};
 use crate::db::{self, Pool};
+use crate::emulator::{Emulator, EmulatorConfig, WebhookTarget};
 use crate::error::{AppError, render_error_page};
+use crate::payments::Stripe;
 use crate::web::{AppState, assets, security, telemetry};
-use crate::{cart, catalog, health};
+use crate::{cart, catalog, checkout, health, webhooks};
 
 /// A built application, bound to its port and ready to run.
 pub struct Application {
     port: u16,
     server: Server,
     state: web::Data<AppState>,
+    emulator: Option<Emulator>,
 }
 
 /// Why start-up failed: a configuration problem (one line naming the variable) or anything else.
@@ -71,18 +74,9 @@ impl Application {
             None => Url::parse(&format!("http://{local}/")).context("building PUBLIC_URL")?,
         };
         let https = public_url.scheme() == "https";
-        let payment_origins = if config.is_demo() {
-            vec![format!("http://{}", config.emulator_bind)]
-        } else {
-            security::stripe_origins()
-        };
 
-        let state = web::Data::new(AppState {
-            pool,
-            config: Arc::new(config),
-            clock,
-            public_url,
-        });
+        let (state, emulator, payment_origins) =
+            build_state(config, clock, public_url, EmulatorMode::Serve, pool).await?;
         let app_state = state.clone();
         let server = HttpServer::new(move || {
             App::new()
@@ -121,6 +115,7 @@ impl Application {
             port: local.port(),
             server,
             state,
+            emulator,
         })
     }
 
@@ -136,8 +131,21 @@ impl Application {
         &self.state.pool
     }
 
+    /// The embedded emulator's base URL (demo mode).
+    pub fn emulator_url(&self) -> Option<url::Url> {
+        self.emulator.as_ref().map(Emulator::base_url)
+    }
+
+    pub fn state(&self) -> web::Data<AppState> {
+        self.state.clone()
+    }
+
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let result = self.server.await;
+        if let Some(emulator) = self.emulator {
+            emulator.stop().await;
+        }
+        result
     }
 }
 
@@ -147,11 +155,106 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/cart", web::get().to(cart::routes::show))
         .route("/cart/items", web::post().to(cart::routes::add))
         .route("/cart/items/{id}", web::post().to(cart::routes::update))
+        .route("/checkout", web::post().to(checkout::routes::checkout))
+        .route(
+            "/checkout/success",
+            web::get().to(checkout::routes::success),
+        )
+        .route("/checkout/cancel", web::get().to(checkout::routes::cancel))
+        .route("/webhooks/stripe", web::post().to(webhooks::receive))
         .route("/healthz", web::get().to(health::healthz))
         .route("/static/style.css", web::get().to(assets::stylesheet))
         .default_service(web::to(|| async {
             Err::<actix_web::HttpResponse, _>(AppError::NotFound)
         }));
+}
+
+/// How the embedded emulator (demo mode) runs for this process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmulatorMode {
+    /// On `EMULATOR_BIND`, delivering webhooks to our endpoint.
+    Serve,
+    /// On a free port, without webhooks: for one-off commands (reconcile, stripe setup).
+    Command,
+}
+
+/// The shared state (pool, Stripe client, secrets), plus the embedded emulator in demo mode and
+/// the origins our forms may post to.
+pub async fn build_state(
+    config: Config,
+    clock: Arc<dyn Clock>,
+    public_url: Url,
+    mode: EmulatorMode,
+    pool: Pool,
+) -> Result<(web::Data<AppState>, Option<Emulator>, Vec<String>), StartError> {
+    let (emulator, webhook_secret) = if config.is_demo() {
+        let secret = config
+            .webhook_secret
+            .clone()
+            .unwrap_or_else(generate_webhook_secret);
+        let emulator = Emulator::start(EmulatorConfig {
+            bind: if mode == EmulatorMode::Serve {
+                config.emulator_bind
+            } else {
+                "127.0.0.1:0".parse().expect("address")
+            },
+            db: emulator_db_path(&config),
+            webhook: (mode == EmulatorMode::Serve)
+                .then(|| -> anyhow::Result<WebhookTarget> {
+                    Ok(WebhookTarget {
+                        url: public_url
+                            .join("webhooks/stripe")
+                            .context("building the webhook URL")?,
+                        secret: secret.clone(),
+                        enabled_events: vec!["*".into()],
+                    })
+                })
+                .transpose()?,
+        })
+        .await
+        .map_err(|e| {
+            ConfigError::new(
+                "EMULATOR_BIND",
+                format!("the built-in Stripe emulator could not start: {e:#}"),
+            )
+        })?;
+        (Some(emulator), secret)
+    } else if mode == EmulatorMode::Command {
+        (None, config.webhook_secret.clone().unwrap_or_default())
+    } else {
+        let secret = config.webhook_secret.clone().ok_or_else(|| {
+            ConfigError::new(
+                "STRIPE_WEBHOOK_SECRET",
+                "required with STRIPE_SECRET_KEY (`storefront stripe setup` creates the endpoint and prints it)",
+            )
+        })?;
+        (None, secret)
+    };
+    let (payment_origins, api_base) = match &emulator {
+        Some(emu) => (vec![emu.origin()], Some(emu.base_url())),
+        None => (security::stripe_origins(), config.stripe_api_base.clone()),
+    };
+    let livemode = matches!(
+        config.stripe,
+        crate::config::StripeMode::Stripe { live: true, .. }
+    );
+    let stripe = Stripe::new(
+        config.stripe_secret_key(),
+        api_base.as_ref(),
+        config.stripe_timeout,
+        livemode,
+    )
+    .map_err(|e| ConfigError::new("STRIPE_API_BASE", e.to_string()))?;
+
+    let state = web::Data::new(AppState {
+        pool,
+        config: Arc::new(config),
+        clock,
+        public_url,
+        stripe,
+        webhook_secret,
+    });
+    Ok((state, emulator, payment_origins))
 }
 
 /// Opens the pool (reporting an unreachable database as a DATABASE_URL problem) and migrates.
@@ -194,6 +297,26 @@ fn session_key(config: &Config) -> Result<Key, StartError> {
     };
     Key::try_from(bytes.as_slice())
         .map_err(|e| ConfigError::new("SESSION_KEY", format!("unusable key: {e}")).into())
+}
+
+fn generate_webhook_secret() -> String {
+    let mut bytes = [0u8; 24];
+    rand::rng().fill_bytes(&mut bytes);
+    format!("whsec_{}", hex::encode(bytes))
+}
+
+/// `EMULATOR_DB`, or a file beside the shop's SQLite database so a demo survives restarts.
+pub fn emulator_db_path(config: &Config) -> String {
+    if let Some(db) = &config.emulator_db {
+        return db.clone();
+    }
+    match config.database_url.sqlite_path() {
+        Some(db) => Path::new(db)
+            .with_extension("emulator.db")
+            .display()
+            .to_string(),
+        None => "storefront-emulator.db".into(),
+    }
 }
 
 fn key_file_path(config: &Config) -> PathBuf {

@@ -38,7 +38,9 @@ impl CartLine {
         }
         match self.available {
             Some(0) => Some("Sold out — please remove it.".into()),
-            Some(n) if n < self.quantity => Some(format!("Only {n} left — please lower the quantity.")),
+            Some(n) if n < self.quantity => {
+                Some(format!("Only {n} left — please lower the quantity."))
+            }
             _ => None,
         }
     }
@@ -59,7 +61,10 @@ pub enum CartError {
 /// Returns the cart with this id if it still exists, or a new one.
 pub fn ensure(conn: &mut AnyConnection, cart_id: Option<i64>, now: i64) -> QueryResult<i64> {
     if let Some(id) = cart_id {
-        let exists: i64 = carts::table.filter(carts::id.eq(id)).count().get_result(conn)?;
+        let exists: i64 = carts::table
+            .filter(carts::id.eq(id))
+            .count()
+            .get_result(conn)?;
         if exists > 0 {
             return Ok(id);
         }
@@ -71,9 +76,25 @@ pub fn ensure(conn: &mut AnyConnection, cart_id: Option<i64>, now: i64) -> Query
 }
 
 /// The cart's lines with today's prices and availability, oldest first.
-pub fn lines(conn: &mut AnyConnection, cart_id: i64, currency: Currency) -> QueryResult<Vec<CartLine>> {
+pub fn lines(
+    conn: &mut AnyConnection,
+    cart_id: i64,
+    currency: Currency,
+) -> QueryResult<Vec<CartLine>> {
     #[allow(clippy::type_complexity)]
-    let rows: Vec<(i64, i64, i64, i64, String, String, i64, String, bool, Option<String>, bool)> = cart_items::table
+    let rows: Vec<(
+        i64,
+        i64,
+        i64,
+        i64,
+        String,
+        String,
+        i64,
+        String,
+        bool,
+        Option<String>,
+        bool,
+    )> = cart_items::table
         .inner_join(prices::table.inner_join(products::table))
         .filter(cart_items::cart_id.eq(cart_id))
         .order(cart_items::id.asc())
@@ -96,7 +117,19 @@ pub fn lines(conn: &mut AnyConnection, cart_id: i64, currency: Currency) -> Quer
     Ok(rows
         .into_iter()
         .map(
-            |(item_id, price_id, product_id, quantity, slug, name, unit_amount, price_currency, price_active, interval, product_active)| {
+            |(
+                item_id,
+                price_id,
+                product_id,
+                quantity,
+                slug,
+                name,
+                unit_amount,
+                price_currency,
+                price_active,
+                interval,
+                product_active,
+            )| {
                 let same_currency = price_currency == currency.code();
                 CartLine {
                     item_id,
@@ -142,13 +175,20 @@ pub fn add(
             ))
             .first(conn)
             .optional()?;
-        let Some((product_id, name, price_active, product_active, price_currency, interval)) = row else {
+        let Some((product_id, name, price_active, product_active, price_currency, interval)) = row
+        else {
             return Err(AddError::Cart(CartError::UnknownItem));
         };
-        if !(price_active && product_active && price_currency == currency.code() && interval.is_none()) {
+        if !(price_active
+            && product_active
+            && price_currency == currency.code()
+            && interval.is_none())
+        {
             return Err(AddError::Cart(CartError::NotForSale(name)));
         }
-        let available = inventory::available(conn, &[product_id])?.get(&product_id).copied();
+        let available = inventory::available(conn, &[product_id])?
+            .get(&product_id)
+            .copied();
         if available == Some(0) {
             return Err(AddError::Cart(CartError::SoldOut(name)));
         }
@@ -207,7 +247,11 @@ pub fn set_quantity(
         if quantity == 0 {
             diesel::delete(cart_items::table.find(item_id)).execute(conn)?;
         } else {
-            let max = limit(inventory::available(conn, &[product_id])?.get(&product_id).copied());
+            let max = limit(
+                inventory::available(conn, &[product_id])?
+                    .get(&product_id)
+                    .copied(),
+            );
             if quantity > current && quantity > max {
                 return Err(AddError::Cart(CartError::TooMany { name, max }));
             }
@@ -234,7 +278,9 @@ pub fn item_count(conn: &mut AnyConnection, cart_id: i64) -> QueryResult<i64> {
 }
 
 fn touch(conn: &mut AnyConnection, cart_id: i64, now: i64) -> QueryResult<()> {
-    diesel::update(carts::table.find(cart_id)).set(carts::updated_at.eq(now)).execute(conn)?;
+    diesel::update(carts::table.find(cart_id))
+        .set(carts::updated_at.eq(now))
+        .execute(conn)?;
     Ok(())
 }
 

@@ -37,7 +37,9 @@ impl From<&CartLine> for LineView {
             unit: l.unit.to_string(),
             quantity: l.quantity,
             total: l.total().map(|m| m.to_string()).unwrap_or_default(),
-            max: l.available.map_or(model::MAX_QUANTITY, |a| a.clamp(l.quantity.min(model::MAX_QUANTITY), model::MAX_QUANTITY)),
+            max: l.available.map_or(model::MAX_QUANTITY, |a| {
+                a.clamp(l.quantity.min(model::MAX_QUANTITY), model::MAX_QUANTITY)
+            }),
             problem: l.problem(),
         }
     }
@@ -69,7 +71,12 @@ pub async fn render_cart(
     let currency = state.config.currency;
     let cart_id = session.cart_id();
     let lines = match cart_id {
-        Some(id) => db::run(&state.pool, move |conn| model::lines(conn, id, currency).map_err(AppError::from)).await?,
+        Some(id) => {
+            db::run(&state.pool, move |conn| {
+                model::lines(conn, id, currency).map_err(AppError::from)
+            })
+            .await?
+        }
         None => vec![],
     };
     let subtotal = lines
@@ -89,11 +96,26 @@ pub async fn render_cart(
         layout,
     };
     let html = page.render().map_err(|e| AppError::Internal(e.into()))?;
-    Ok(HttpResponse::build(status).content_type("text/html; charset=utf-8").body(html))
+    Ok(HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .body(html))
 }
 
-pub async fn show(state: web::Data<AppState>, layout: Layout, session: TypedSession) -> Result<HttpResponse, AppError> {
-    render_cart(&state, layout, &session, vec![], String::new(), None, StatusCode::OK).await
+pub async fn show(
+    state: web::Data<AppState>,
+    layout: Layout,
+    session: TypedSession,
+) -> Result<HttpResponse, AppError> {
+    render_cart(
+        &state,
+        layout,
+        &session,
+        vec![],
+        String::new(),
+        None,
+        StatusCode::OK,
+    )
+    .await
 }
 
 #[derive(Debug, Deserialize, Validate)]
@@ -132,40 +154,69 @@ pub async fn add(
         .await;
     };
     let back_to_product = |message: String, status: StatusCode| {
-        let (state, layout, slug, quantity) = (state.clone(), layout.clone(), slug.clone(), form.quantity.clone());
+        let (state, layout, slug, quantity) = (
+            state.clone(),
+            layout.clone(),
+            slug.clone(),
+            form.quantity.clone(),
+        );
         async move {
             let page = render_product(&state, layout, slug, Some(message), quantity).await?;
             let html = page.render().map_err(|e| AppError::Internal(e.into()))?;
-            Ok::<_, AppError>(HttpResponse::build(status).content_type("text/html; charset=utf-8").body(html))
+            Ok::<_, AppError>(
+                HttpResponse::build(status)
+                    .content_type("text/html; charset=utf-8")
+                    .body(html),
+            )
         }
     };
     if let Err(errors) = form.validate() {
-        let message = forms::messages(&errors).into_iter().map(|(_, m)| m).next().unwrap_or_default();
+        let message = forms::messages(&errors)
+            .into_iter()
+            .map(|(_, m)| m)
+            .next()
+            .unwrap_or_default();
         return back_to_product(message, StatusCode::UNPROCESSABLE_ENTITY).await;
     }
-    let (price_id, quantity) = (price_id.unwrap_or_default(), parse_int_in(&form.quantity, 1, 99).unwrap_or(1));
+    let (price_id, quantity) = (
+        price_id.unwrap_or_default(),
+        parse_int_in(&form.quantity, 1, 99).unwrap_or(1),
+    );
     let currency = state.config.currency;
     let now = state.clock.unix();
     let cart_id = session.cart_id();
     let result = db::run(&state.pool, move |conn| {
         let cart_id = model::ensure(conn, cart_id, now)?;
-        Ok::<_, AddError>((cart_id, model::add(conn, cart_id, price_id, quantity, currency, now)))
+        Ok::<_, AddError>((
+            cart_id,
+            model::add(conn, cart_id, price_id, quantity, currency, now),
+        ))
     })
     .await;
     let (cart_id, added) = match result {
         Ok(v) => v,
         Err(AddError::Db(e)) => return Err(e.into()),
-        Err(AddError::Cart(e)) => return back_to_product(e.to_string(), StatusCode::UNPROCESSABLE_ENTITY).await,
+        Err(AddError::Cart(e)) => {
+            return back_to_product(e.to_string(), StatusCode::UNPROCESSABLE_ENTITY).await;
+        }
     };
     session.set_cart_id(cart_id)?;
     match added {
         Ok(name) => {
-            let noun = if quantity == 1 { String::new() } else { format!("{quantity} × ") };
+            let noun = if quantity == 1 {
+                String::new()
+            } else {
+                format!("{quantity} × ")
+            };
             session.flash(format!("Added {noun}{name} to your cart."))?;
             Ok(see_other("/cart"))
         }
         Err(AddError::Cart(e)) => {
-            let status = if matches!(e, CartError::SoldOut(_)) { StatusCode::CONFLICT } else { StatusCode::UNPROCESSABLE_ENTITY };
+            let status = if matches!(e, CartError::SoldOut(_)) {
+                StatusCode::CONFLICT
+            } else {
+                StatusCode::UNPROCESSABLE_ENTITY
+            };
             back_to_product(e.to_string(), status).await
         }
         Err(AddError::Db(e)) => Err(e.into()),
@@ -204,25 +255,55 @@ pub async fn update(
     let item_id = parse_id(&item_id).ok_or(AppError::NotFound)?;
     let cart_id = session.cart_id().ok_or(AppError::NotFound)?;
     if let Err(errors) = form.validate() {
-        let messages = forms::messages(&errors).into_iter().map(|(_, m)| m).collect();
-        return render_cart(&state, layout, &session, messages, String::new(), None, StatusCode::UNPROCESSABLE_ENTITY).await;
+        let messages = forms::messages(&errors)
+            .into_iter()
+            .map(|(_, m)| m)
+            .collect();
+        return render_cart(
+            &state,
+            layout,
+            &session,
+            messages,
+            String::new(),
+            None,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
     }
     let quantity = parse_int_in(&form.quantity, 0, 99).unwrap_or(0);
     let now = state.clock.unix();
-    let result = db::run(&state.pool, move |conn| Ok::<_, AddError>(model::set_quantity(conn, cart_id, item_id, quantity, now))).await?;
+    let result = db::run(&state.pool, move |conn| {
+        Ok::<_, AddError>(model::set_quantity(conn, cart_id, item_id, quantity, now))
+    })
+    .await?;
     match result {
         Ok(()) => {
-            session.flash(if quantity == 0 { "Removed from your cart." } else { "Cart updated." })?;
+            session.flash(if quantity == 0 {
+                "Removed from your cart."
+            } else {
+                "Cart updated."
+            })?;
             Ok(see_other("/cart"))
         }
         Err(AddError::Cart(CartError::UnknownItem)) => Err(AppError::NotFound),
         Err(AddError::Cart(e)) => {
-            render_cart(&state, layout, &session, vec![e.to_string()], String::new(), None, StatusCode::UNPROCESSABLE_ENTITY).await
+            render_cart(
+                &state,
+                layout,
+                &session,
+                vec![e.to_string()],
+                String::new(),
+                None,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
         }
         Err(AddError::Db(e)) => Err(e.into()),
     }
 }
 
 pub fn see_other(location: &str) -> HttpResponse {
-    HttpResponse::SeeOther().insert_header(("Location", location)).finish()
+    HttpResponse::SeeOther()
+        .insert_header(("Location", location))
+        .finish()
 }

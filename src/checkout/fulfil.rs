@@ -7,15 +7,17 @@
 
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use stripe_shared::{CheckoutSession, CheckoutSessionPaymentStatus, CheckoutSessionStatus, PaymentIntentStatus};
+use stripe_shared::{
+    CheckoutSession, CheckoutSessionPaymentStatus, CheckoutSessionStatus, PaymentIntentStatus,
+};
 
 use crate::db::{self, AnyConnection, DbError, write_tx};
 use crate::inventory;
 use crate::orders::model::Order;
 use crate::orders::queries;
 use crate::orders::status::OrderStatus;
-use crate::payments::checkout as sessions;
 use crate::payments::PaymentError;
+use crate::payments::checkout as sessions;
 use crate::schema::{orders, stripe_events};
 use crate::web::AppState;
 
@@ -68,12 +70,19 @@ fn target(session: &CheckoutSession) -> Target {
     match session.status {
         Some(CheckoutSessionStatus::Expired) => Target::Expired,
         Some(CheckoutSessionStatus::Complete) => match session.payment_status {
-            CheckoutSessionPaymentStatus::Paid | CheckoutSessionPaymentStatus::NoPaymentRequired => Target::Paid,
+            CheckoutSessionPaymentStatus::Paid
+            | CheckoutSessionPaymentStatus::NoPaymentRequired => Target::Paid,
             _ => {
-                let intent_status = session.payment_intent.as_ref().and_then(|pi| pi.as_object()).map(|pi| &pi.status);
+                let intent_status = session
+                    .payment_intent
+                    .as_ref()
+                    .and_then(|pi| pi.as_object())
+                    .map(|pi| &pi.status);
                 match intent_status {
                     Some(PaymentIntentStatus::Succeeded) => Target::Paid,
-                    Some(PaymentIntentStatus::Canceled | PaymentIntentStatus::RequiresPaymentMethod) => Target::PaymentFailed,
+                    Some(
+                        PaymentIntentStatus::Canceled | PaymentIntentStatus::RequiresPaymentMethod,
+                    ) => Target::PaymentFailed,
                     _ => Target::Processing,
                 }
             }
@@ -85,28 +94,47 @@ fn target(session: &CheckoutSession) -> Target {
 /// Why the session cannot be trusted for this order, if it cannot.
 fn mismatch(order: &Order, session: &CheckoutSession, livemode: bool) -> Option<String> {
     if session.client_reference_id.as_deref() != Some(order.number.as_str()) {
-        return Some(format!("session reference {:?} is not the order number", session.client_reference_id));
+        return Some(format!(
+            "session reference {:?} is not the order number",
+            session.client_reference_id
+        ));
     }
     if session.amount_total != Some(order.amount_total) {
-        return Some(format!("session amount {:?} differs from the order total {}", session.amount_total, order.amount_total));
+        return Some(format!(
+            "session amount {:?} differs from the order total {}",
+            session.amount_total, order.amount_total
+        ));
     }
-    let currency = session.currency.as_ref().map(|c| c.as_str().to_owned());
+    let currency = session.currency.as_ref().map(|c| c.to_string());
     if currency.as_deref() != Some(order.currency.as_str()) {
-        return Some(format!("session currency {currency:?} differs from the order's {}", order.currency));
+        return Some(format!(
+            "session currency {currency:?} differs from the order's {}",
+            order.currency
+        ));
     }
     if session.livemode != livemode {
-        return Some(format!("session livemode {} differs from ours ({livemode})", session.livemode));
+        return Some(format!(
+            "session livemode {} differs from ours ({livemode})",
+            session.livemode
+        ));
     }
     None
 }
 
 /// Brings the order of `session_id` up to date with Stripe.
-pub async fn fulfil_checkout(state: &AppState, session_id: &str, event: Option<EventRecord>) -> Result<Outcome, FulfilError> {
+pub async fn fulfil_checkout(
+    state: &AppState,
+    session_id: &str,
+    event: Option<EventRecord>,
+) -> Result<Outcome, FulfilError> {
     let session = sessions::retrieve(&state.stripe, session_id).await?;
     let livemode = state.stripe.livemode;
     let now = state.clock.unix();
     let outcome = db::run(&state.pool, move |conn| {
-        write_tx(conn, |conn| apply(conn, &session, livemode, event.as_ref(), now)).map_err(FulfilError::from)
+        write_tx(conn, |conn| {
+            apply(conn, &session, livemode, event.as_ref(), now)
+        })
+        .map_err(FulfilError::from)
     })
     .await?;
     if let Outcome::Flagged { number, reason } = &outcome {
@@ -116,7 +144,13 @@ pub async fn fulfil_checkout(state: &AppState, session_id: &str, event: Option<E
 }
 
 /// Records an event that needs no work (an unknown type): duplicates stay harmless.
-pub fn record_event(conn: &mut AnyConnection, event: &EventRecord, order_id: Option<i64>, outcome: &str, now: i64) -> Result<bool, DieselError> {
+pub fn record_event(
+    conn: &mut AnyConnection,
+    event: &EventRecord,
+    order_id: Option<i64>,
+    outcome: &str,
+    now: i64,
+) -> Result<bool, DieselError> {
     let inserted = diesel::insert_into(stripe_events::table)
         .values((
             stripe_events::id.eq(&event.id),
@@ -134,13 +168,21 @@ pub fn record_event(conn: &mut AnyConnection, event: &EventRecord, order_id: Opt
     }
 }
 
-fn apply(conn: &mut AnyConnection, session: &CheckoutSession, livemode: bool, event: Option<&EventRecord>, now: i64) -> Result<Outcome, DieselError> {
+fn apply(
+    conn: &mut AnyConnection,
+    session: &CheckoutSession,
+    livemode: bool,
+    event: Option<&EventRecord>,
+    now: i64,
+) -> Result<Outcome, DieselError> {
     let order = match queries::by_session(conn, session.id.as_str())? {
         Some(o) => Some(o),
         // The session may be ours before we stored its id (a timed-out create): match the reference,
         // but only to an order that has no other session.
         None => match &session.client_reference_id {
-            Some(number) => queries::by_number(conn, number)?.filter(|o| o.checkout_session_id.is_none()),
+            Some(number) => {
+                queries::by_number(conn, number)?.filter(|o| o.checkout_session_id.is_none())
+            }
             None => None,
         },
     };
@@ -169,12 +211,21 @@ fn apply(conn: &mut AnyConnection, session: &CheckoutSession, livemode: bool, ev
                 .set((orders::flagged.eq(&reason), orders::updated_at.eq(now)))
                 .execute(conn)?;
         }
-        return Ok(Outcome::Flagged { number: order.number, reason });
+        return Ok(Outcome::Flagged {
+            number: order.number,
+            reason,
+        });
     }
 
     // A late-stored session id, the payment intent and the e-mail Stripe collected.
-    let intent_id = session.payment_intent.as_ref().map(|pi| pi.id().as_str().to_owned());
-    let email = session.customer_details.as_ref().and_then(|d| d.email.clone());
+    let intent_id = session
+        .payment_intent
+        .as_ref()
+        .map(|pi| pi.id().as_str().to_owned());
+    let email = session
+        .customer_details
+        .as_ref()
+        .and_then(|d| d.email.clone());
     diesel::update(orders::table.find(order.id))
         .set((
             orders::checkout_session_id.eq(session.id.as_str()),
@@ -187,7 +238,9 @@ fn apply(conn: &mut AnyConnection, session: &CheckoutSession, livemode: bool, ev
         Target::Open => {}
         Target::Paid => {
             if move_to(conn, order.id, OrderStatus::Paid, now)? {
-                diesel::update(orders::table.find(order.id)).set(orders::paid_at.eq(now)).execute(conn)?;
+                diesel::update(orders::table.find(order.id))
+                    .set(orders::paid_at.eq(now))
+                    .execute(conn)?;
             }
             commit_stock_once(conn, &order, now)?;
         }
@@ -204,11 +257,19 @@ fn apply(conn: &mut AnyConnection, session: &CheckoutSession, livemode: bool, ev
         }
     }
     let status = queries::by_id(conn, order.id)?.status();
-    Ok(Outcome::Order { number: order.number, status })
+    Ok(Outcome::Order {
+        number: order.number,
+        status,
+    })
 }
 
 /// Moves the order to `to` if its current status allows it; true when it moved.
-fn move_to(conn: &mut AnyConnection, order_id: i64, to: OrderStatus, now: i64) -> Result<bool, DieselError> {
+fn move_to(
+    conn: &mut AnyConnection,
+    order_id: i64,
+    to: OrderStatus,
+    now: i64,
+) -> Result<bool, DieselError> {
     let moved = diesel::update(
         orders::table
             .filter(orders::id.eq(order_id))
@@ -231,11 +292,16 @@ fn commit_stock_once(conn: &mut AnyConnection, order: &Order, now: i64) -> Resul
     if first == 0 {
         return Ok(());
     }
-    let lines: Vec<(i64, i64)> = queries::items(conn, order)?.iter().map(|i| (i.product_id, i.quantity)).collect();
+    let lines: Vec<(i64, i64)> = queries::items(conn, order)?
+        .iter()
+        .map(|i| (i.product_id, i.quantity))
+        .collect();
     let short = inventory::commit(conn, order.id, &lines, now)?;
     if short > 0 {
         let reason = format!("paid, but {short} unit(s) were out of stock: oversold");
-        diesel::update(orders::table.find(order.id)).set(orders::flagged.eq(reason)).execute(conn)?;
+        diesel::update(orders::table.find(order.id))
+            .set(orders::flagged.eq(reason))
+            .execute(conn)?;
     }
     Ok(())
 }

@@ -35,7 +35,9 @@ fn optional_email(raw: &str) -> Result<(), validator::ValidationError> {
     if raw.is_empty() || (raw.len() <= 254 && raw.validate_email()) {
         Ok(())
     } else {
-        Err(validator::ValidationError::new("email").with_message("Enter an e-mail address like name@example.com, or leave it empty.".into()))
+        Err(validator::ValidationError::new("email").with_message(
+            "Enter an e-mail address like name@example.com, or leave it empty.".into(),
+        ))
     }
 }
 
@@ -49,10 +51,28 @@ pub async fn checkout(
     let form = form.0;
     if let Err(errors) = form.validate() {
         let message = forms::messages(&errors).into_iter().map(|(_, m)| m).next();
-        return render_cart(&state, layout, &session, vec![], form.email, message, StatusCode::UNPROCESSABLE_ENTITY).await;
+        return render_cart(
+            &state,
+            layout,
+            &session,
+            vec![],
+            form.email,
+            message,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
     }
     let Some(cart_id) = session.cart_id() else {
-        return render_cart(&state, layout, &session, vec![CheckoutError::EmptyCart.to_string()], form.email, None, StatusCode::UNPROCESSABLE_ENTITY).await;
+        return render_cart(
+            &state,
+            layout,
+            &session,
+            vec![CheckoutError::EmptyCart.to_string()],
+            form.email,
+            None,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
     };
     let email = Some(form.email.trim().to_lowercase()).filter(|e| !e.is_empty());
     let shopper = Shopper {
@@ -66,11 +86,22 @@ pub async fn checkout(
         Err(CheckoutError::Internal(m)) => Err(AppError::Internal(anyhow::anyhow!(m))),
         Err(e) => {
             let status = match e {
-                CheckoutError::StripeRefused(_) | CheckoutError::StripeUnknown => StatusCode::SERVICE_UNAVAILABLE,
+                CheckoutError::StripeRefused(_) | CheckoutError::StripeUnknown => {
+                    StatusCode::SERVICE_UNAVAILABLE
+                }
                 CheckoutError::TooManyOpen => StatusCode::TOO_MANY_REQUESTS,
                 _ => StatusCode::CONFLICT,
             };
-            render_cart(&state, layout, &session, vec![e.to_string()], form.email, None, status).await
+            render_cart(
+                &state,
+                layout,
+                &session,
+                vec![e.to_string()],
+                form.email,
+                None,
+                status,
+            )
+            .await
         }
     }
 }
@@ -113,7 +144,10 @@ impl OrderPage {
                         name: i.name.clone(),
                         quantity: i.quantity,
                         unit: unit.to_string(),
-                        total: unit.checked_mul(i.quantity).map(|m| m.to_string()).unwrap_or_default(),
+                        total: unit
+                            .checked_mul(i.quantity)
+                            .map(|m| m.to_string())
+                            .unwrap_or_default(),
                     }
                 })
                 .collect(),
@@ -129,15 +163,26 @@ pub struct SuccessQuery {
 }
 
 /// The session id in the URL is only trusted for an order made from this browser's cart.
-async fn own_order_by_session(state: &AppState, session: &TypedSession, session_id: &str) -> Result<Order, AppError> {
+async fn own_order_by_session(
+    state: &AppState,
+    session: &TypedSession,
+    session_id: &str,
+) -> Result<Order, AppError> {
     let cart_id = session.cart_id().ok_or(AppError::NotFound)?;
-    if !session_id.starts_with("cs_") || session_id.len() > 255 || !session_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+    if !session_id.starts_with("cs_")
+        || session_id.len() > 255
+        || !session_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    {
         return Err(AppError::NotFound);
     }
     let id = session_id.to_owned();
-    let order = db::run(&state.pool, move |conn| queries::by_session(conn, &id).map_err(AppError::from))
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let order = db::run(&state.pool, move |conn| {
+        queries::by_session(conn, &id).map_err(AppError::from)
+    })
+    .await?
+    .ok_or(AppError::NotFound)?;
     if order.cart_id != Some(cart_id) {
         return Err(AppError::NotFound);
     }
@@ -166,7 +211,10 @@ pub async fn success(
     if matches!(order.status(), OrderStatus::Paid | OrderStatus::Processing)
         && let Some(cart_id) = order.cart_id
     {
-        db::run(&state.pool, move |conn| cart::clear(conn, cart_id).map_err(DbError::from)).await?;
+        db::run(&state.pool, move |conn| {
+            cart::clear(conn, cart_id).map_err(DbError::from)
+        })
+        .await?;
     }
     Ok(OrderPage::new(layout, &order, &items))
 }
@@ -183,12 +231,18 @@ pub async fn cancel(
     session: TypedSession,
     query: web::Query<CancelQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let number = query.into_inner().order.filter(|n| number::is_plausible(n)).ok_or(AppError::NotFound)?;
-    let cart_id = session.cart_id().ok_or(AppError::NotFound)?;
-    let order = db::run(&state.pool, move |conn| queries::by_number(conn, &number).map_err(AppError::from))
-        .await?
-        .filter(|o| o.cart_id == Some(cart_id))
+    let number = query
+        .into_inner()
+        .order
+        .filter(|n| number::is_plausible(n))
         .ok_or(AppError::NotFound)?;
+    let cart_id = session.cart_id().ok_or(AppError::NotFound)?;
+    let order = db::run(&state.pool, move |conn| {
+        queries::by_number(conn, &number).map_err(AppError::from)
+    })
+    .await?
+    .filter(|o| o.cart_id == Some(cart_id))
+    .ok_or(AppError::NotFound)?;
     if order.status() == OrderStatus::Pending {
         start::abandon(&state, &order).await.map_err(|e| match e {
             CheckoutError::Db(e) => AppError::from(e),
@@ -196,11 +250,17 @@ pub async fn cancel(
         })?;
     }
     let order_id = order.id;
-    let status = db::run(&state.pool, move |conn| queries::by_id(conn, order_id).map_err(AppError::from)).await?.status();
+    let status = db::run(&state.pool, move |conn| {
+        queries::by_id(conn, order_id).map_err(AppError::from)
+    })
+    .await?
+    .status();
     if status.is_paid() || status == OrderStatus::Processing {
         // It was paid after all (in another tab): show the order rather than pretend.
         let session_id = order.checkout_session_id.unwrap_or_default();
-        return Ok(see_other(&format!("/checkout/success?session_id={session_id}")));
+        return Ok(see_other(&format!(
+            "/checkout/success?session_id={session_id}"
+        )));
     }
     session.flash("Checkout cancelled. Your cart is just as you left it.")?;
     Ok(see_other("/cart"))

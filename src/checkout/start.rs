@@ -13,8 +13,8 @@ use crate::inventory;
 use crate::orders::model::{NewOrder, Order, OrderItem};
 use crate::orders::status::OrderStatus;
 use crate::orders::{number, queries};
-use crate::payments::checkout::{self as sessions, SessionUrls};
 use crate::payments::PaymentError;
+use crate::payments::checkout::{self as sessions, SessionUrls};
 use crate::schema::{order_items, orders};
 use crate::web::AppState;
 
@@ -24,11 +24,17 @@ pub enum CheckoutError {
     EmptyCart,
     #[error("{}", .0.join(" "))]
     StaleCart(Vec<String>),
-    #[error("You already have {MAX_OPEN_PER_CLIENT} checkouts open. Finish or cancel one of them, or wait half an hour, and try again.")]
+    #[error(
+        "You already have {MAX_OPEN_PER_CLIENT} checkouts open. Finish or cancel one of them, or wait half an hour, and try again."
+    )]
     TooManyOpen,
-    #[error("The payment page is not available right now ({0}). Your cart is unchanged; please try again in a moment.")]
+    #[error(
+        "The payment page is not available right now ({0}). Your cart is unchanged; please try again in a moment."
+    )]
     StripeRefused(String),
-    #[error("We couldn't confirm the payment page with Stripe. Please try again in a moment: you won't be charged twice.")]
+    #[error(
+        "We couldn't confirm the payment page with Stripe. Please try again in a moment: you won't be charged twice."
+    )]
     StripeUnknown,
     #[error(transparent)]
     Db(#[from] DbError),
@@ -54,18 +60,27 @@ pub async fn start_checkout(state: &AppState, shopper: Shopper) -> Result<String
     let currency = state.config.currency;
     let cart_id = shopper.cart_id;
     let now = state.clock.unix();
-    let lines = db::run(&state.pool, move |conn| cart::lines(conn, cart_id, currency).map_err(DbError::from)).await?;
+    let lines = db::run(&state.pool, move |conn| {
+        cart::lines(conn, cart_id, currency).map_err(DbError::from)
+    })
+    .await?;
     if lines.is_empty() {
         return Err(CheckoutError::EmptyCart);
     }
-    let problems: Vec<String> = lines.iter().filter_map(|l| l.problem().map(|p| format!("{}: {p}", l.name))).collect();
+    let problems: Vec<String> = lines
+        .iter()
+        .filter_map(|l| l.problem().map(|p| format!("{}: {p}", l.name)))
+        .collect();
     if !problems.is_empty() {
         return Err(CheckoutError::StaleCart(problems));
     }
     let fingerprint = fingerprint(&lines, shopper.email.as_deref(), currency.code());
 
     // A checkout already in progress for this cart: reuse it if the cart is unchanged.
-    let pending = db::run(&state.pool, move |conn| pending_for_cart(conn, cart_id).map_err(DbError::from)).await?;
+    let pending = db::run(&state.pool, move |conn| {
+        pending_for_cart(conn, cart_id).map_err(DbError::from)
+    })
+    .await?;
     if let Some(order) = pending {
         if order.cart_fingerprint == fingerprint && order.checkout_expires_at > now + 60 {
             return match (&order.checkout_session_id, &order.checkout_url) {
@@ -80,16 +95,30 @@ pub async fn start_checkout(state: &AppState, shopper: Shopper) -> Result<String
     let email = shopper.email.clone();
     let client_ip = shopper.client_ip.clone();
     let created = db::run(&state.pool, move |conn| {
-        Ok::<_, CheckoutError>(create_order(conn, cart_id, &lines, email.as_deref(), client_ip.as_deref(), &fingerprint, currency.code(), now))
+        Ok::<_, CheckoutError>(create_order(
+            conn,
+            cart_id,
+            &lines,
+            email.as_deref(),
+            client_ip.as_deref(),
+            &fingerprint,
+            currency.code(),
+            now,
+        ))
     })
     .await?;
     let order = match created {
         Ok(order) => order,
         // Another request for this cart (a double click) created it first: share its session.
-        Err(CheckoutError::Db(DbError::Query(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)))) => {
-            let order = db::run(&state.pool, move |conn| pending_for_cart(conn, cart_id).map_err(DbError::from))
-                .await?
-                .ok_or_else(|| CheckoutError::Internal("the concurrent checkout vanished".into()))?;
+        Err(CheckoutError::Db(DbError::Query(DieselError::DatabaseError(
+            DatabaseErrorKind::UniqueViolation,
+            _,
+        )))) => {
+            let order = db::run(&state.pool, move |conn| {
+                pending_for_cart(conn, cart_id).map_err(DbError::from)
+            })
+            .await?
+            .ok_or_else(|| CheckoutError::Internal("the concurrent checkout vanished".into()))?;
             if let Some(url) = &order.checkout_url {
                 return Ok(url.clone());
             }
@@ -105,15 +134,17 @@ async fn create_session(state: &AppState, order: Order) -> Result<String, Checko
     let order_id = order.id;
     let items = {
         let order = order.clone();
-        db::run(&state.pool, move |conn| queries::items(conn, &order).map_err(DbError::from)).await?
+        db::run(&state.pool, move |conn| {
+            queries::items(conn, &order).map_err(DbError::from)
+        })
+        .await?
     };
     let urls = session_urls(state, &order.number);
     match sessions::create(&state.stripe, &order, &items, &urls).await {
         Ok(session) => {
-            let url = session
-                .url
-                .clone()
-                .ok_or_else(|| CheckoutError::Internal("Stripe returned a session without a URL".into()))?;
+            let url = session.url.clone().ok_or_else(|| {
+                CheckoutError::Internal("Stripe returned a session without a URL".into())
+            })?;
             let session_id = session.id.as_str().to_owned();
             let stored_url = url.clone();
             let now = state.clock.unix();
@@ -134,7 +165,8 @@ async fn create_session(state: &AppState, order: Order) -> Result<String, Checko
             tracing::warn!(order = %order.number, error = %e, "Stripe refused the checkout session");
             let now = state.clock.unix();
             db::run(&state.pool, move |conn| {
-                write_tx(conn, |conn| fulfil::expire_order(conn, order_id, now)).map_err(DbError::from)
+                write_tx(conn, |conn| fulfil::expire_order(conn, order_id, now))
+                    .map_err(DbError::from)
             })
             .await?;
             Err(CheckoutError::StripeRefused(refusal_reason(&e)))
@@ -167,7 +199,47 @@ pub fn session_urls(state: &AppState, order_number: &str) -> SessionUrls {
 /// Ends a pending checkout whose cart changed (or that is about to expire): expires its session
 /// at Stripe first, since an open session can still be paid, then releases its stock.
 pub async fn abandon(state: &AppState, order: &Order) -> Result<(), CheckoutError> {
-    if let Some(session_id) = &order.checkout_session_id {
+    let mut session_id = order.checkout_session_id.clone();
+    let now = state.clock.unix();
+    if session_id.is_none() && order.checkout_expires_at > now {
+        // The create call's outcome was unknown: a session may exist under the order's key.
+        // Replaying the same request with the same key finds it (or makes it) so it can be expired.
+        let order_id = order.id;
+        let items = {
+            let order = order.clone();
+            db::run(&state.pool, move |conn| {
+                queries::items(conn, &order).map_err(DbError::from)
+            })
+            .await?
+        };
+        match sessions::create(
+            &state.stripe,
+            order,
+            &items,
+            &session_urls(state, &order.number),
+        )
+        .await
+        {
+            Ok(session) => {
+                let id = session.id.as_str().to_owned();
+                let stored = id.clone();
+                db::run(&state.pool, move |conn| {
+                    diesel::update(orders::table.find(order_id))
+                        .set(orders::checkout_session_id.eq(stored))
+                        .execute(conn)
+                        .map_err(DbError::from)
+                })
+                .await?;
+                session_id = Some(id);
+            }
+            Err(e) if e.nothing_created() => {}
+            Err(e) => {
+                tracing::warn!(order = %order.number, error = %e, "could not learn the old session");
+                return Err(CheckoutError::StripeUnknown);
+            }
+        }
+    }
+    if let Some(session_id) = &session_id {
         match sessions::expire(&state.stripe, session_id).await {
             Ok(_) => {}
             // Already expired or completed: let Stripe's truth decide what the order becomes.
@@ -182,9 +254,11 @@ pub async fn abandon(state: &AppState, order: &Order) -> Result<(), CheckoutErro
             .map_err(|e| CheckoutError::Internal(e.to_string()))?;
         return Ok(());
     }
-    let (order_id, now) = (order.id, state.clock.unix());
-    db::run(&state.pool, move |conn| write_tx(conn, |conn| fulfil::expire_order(conn, order_id, now)).map_err(DbError::from))
-        .await?;
+    let order_id = order.id;
+    db::run(&state.pool, move |conn| {
+        write_tx(conn, |conn| fulfil::expire_order(conn, order_id, now)).map_err(DbError::from)
+    })
+    .await?;
     Ok(())
 }
 
@@ -234,6 +308,7 @@ fn create_order(
             }
         }
         let product_ids: Vec<i64> = lines.iter().map(|l| l.product_id).collect();
+        inventory::lock_products(conn, &product_ids)?;
         let available = inventory::available(conn, &product_ids)?;
         let short: Vec<String> = lines
             .iter()
@@ -248,8 +323,12 @@ fn create_order(
         }
         let total = lines
             .iter()
-            .try_fold(0i64, |acc, l| l.total().and_then(|t| acc.checked_add(t.amount)))
-            .ok_or_else(|| CheckoutError::StaleCart(vec!["The order total is too large.".into()]))?;
+            .try_fold(0i64, |acc, l| {
+                l.total().and_then(|t| acc.checked_add(t.amount))
+            })
+            .ok_or_else(|| {
+                CheckoutError::StaleCart(vec!["The order total is too large.".into()])
+            })?;
         let number = number::generate();
         let key = format!("checkout-{number}");
         diesel::insert_into(orders::table)

@@ -75,7 +75,10 @@ const SESSION_PARAMS: &[(&str, P)] = &[
         "submit_type",
         P::Enum(&["auto", "book", "donate", "pay", "subscribe"]),
     ),
-    ("ui_mode", P::Enum(&["hosted", "embedded", "custom"])),
+    (
+        "ui_mode",
+        P::Enum(&["hosted_page", "embedded_page", "elements", "form", "hosted"]),
+    ),
     ("automatic_tax", P::Obj(&[("enabled", P::Bool)])),
     ("phone_number_collection", P::Obj(&[("enabled", P::Bool)])),
     (
@@ -116,8 +119,8 @@ pub fn create_session(ctx: &mut Ctx, raw: &Value) -> ApiResult<Routed> {
             "The emulator supports `payment` and `subscription` mode.",
         ));
     }
-    let ui_mode = p.s("ui_mode").unwrap_or_else(|| "hosted".into());
-    if ui_mode != "hosted" {
+    let ui_mode = p.s("ui_mode").unwrap_or_else(|| "hosted_page".into());
+    if ui_mode != "hosted_page" && ui_mode != "hosted" {
         return Err(ApiError::param(
             "ui_mode",
             "The emulator only hosts Checkout pages (`ui_mode=hosted`).",
@@ -344,6 +347,11 @@ pub fn create_session(ctx: &mut Ctx, raw: &Value) -> ApiResult<Routed> {
     }
     let currency = currency.unwrap_or_else(|| "usd".into());
     s["currency"] = json!(currency);
+    if p["payment_method_types"].is_null() && s["mode"] == "payment" && s["currency"] == "usd" {
+        // Without explicit types Stripe offers what the account enabled (dynamic payment
+        // methods); the emulated account has cards and US bank debits.
+        s["payment_method_types"] = json!(["card", "us_bank_account"]);
+    }
     s["amount_subtotal"] = json!(total);
     s["amount_total"] = json!(total);
     s["_line_items"] = json!(lines);

@@ -175,7 +175,7 @@ pub fn checkout_session(now: i64, origin: &str, mode: &str) -> Value {
             "subscription": null,
             "success_url": null,
             "total_details": { "amount_discount": 0, "amount_shipping": 0, "amount_tax": 0 },
-            "ui_mode": "hosted",
+            "ui_mode": "hosted_page",
             "url": url,
             "wallet_options": null,
         }),

@@ -16,7 +16,11 @@ pub fn generate() -> String {
 
 /// Whether `s` could be an order number (cheap check before any query).
 pub fn is_plausible(s: &str) -> bool {
-    s.len() == 12 && s.starts_with("SF-") && s.bytes().skip(3).all(|b| b == b'-' || ALPHABET.contains(&b))
+    s.len() == 12
+        && s.starts_with("SF-")
+        && s.bytes()
+            .skip(3)
+            .all(|b| b == b'-' || ALPHABET.contains(&b))
 }
 
 #[cfg(test)]

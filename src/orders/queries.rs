@@ -23,7 +23,10 @@ pub fn by_session(conn: &mut AnyConnection, session_id: &str) -> QueryResult<Opt
 }
 
 pub fn by_id(conn: &mut AnyConnection, id: i64) -> QueryResult<Order> {
-    orders::table.find(id).select(Order::as_select()).first(conn)
+    orders::table
+        .find(id)
+        .select(Order::as_select())
+        .first(conn)
 }
 
 pub fn items(conn: &mut AnyConnection, order: &Order) -> QueryResult<Vec<OrderItem>> {

@@ -71,7 +71,10 @@ impl OrderStatus {
 
     /// Whether payment was taken (refund states included).
     pub fn is_paid(self) -> bool {
-        matches!(self, OrderStatus::Paid | OrderStatus::PartiallyRefunded | OrderStatus::Refunded)
+        matches!(
+            self,
+            OrderStatus::Paid | OrderStatus::PartiallyRefunded | OrderStatus::Refunded
+        )
     }
 }
 

@@ -4,7 +4,8 @@ use std::collections::HashMap;
 
 use stripe_checkout::checkout_session::{
     CreateCheckoutSession, CreateCheckoutSessionLineItems, CreateCheckoutSessionLineItemsPriceData,
-    CreateCheckoutSessionPaymentIntentData, ExpireCheckoutSession, ProductData, RetrieveCheckoutSession,
+    CreateCheckoutSessionPaymentIntentData, ExpireCheckoutSession, ProductData,
+    RetrieveCheckoutSession,
 };
 use stripe_shared::{CheckoutSession, CheckoutSessionMode};
 
@@ -19,7 +20,12 @@ pub struct SessionUrls {
 
 /// Creates the order's Checkout Session. Every parameter comes from the stored order, so a
 /// retry under the same idempotency key sends an identical request.
-pub async fn create(stripe: &Stripe, order: &Order, items: &[OrderItem], urls: &SessionUrls) -> Result<CheckoutSession, PaymentError> {
+pub async fn create(
+    stripe: &Stripe,
+    order: &Order,
+    items: &[OrderItem],
+    urls: &SessionUrls,
+) -> Result<CheckoutSession, PaymentError> {
     let currency: stripe_types::Currency = order
         .currency
         .parse()

@@ -43,7 +43,10 @@ pub enum PaymentError {
 impl PaymentError {
     /// Whether Stripe certainly did nothing, so our record may be dropped.
     pub fn nothing_created(&self) -> bool {
-        matches!(self, PaymentError::Refused { .. } | PaymentError::Unreachable(_))
+        matches!(
+            self,
+            PaymentError::Refused { .. } | PaymentError::Unreachable(_)
+        )
     }
 
     pub fn is_resource_missing(&self) -> bool {
@@ -61,13 +64,21 @@ impl From<StripeError> for PaymentError {
                 if status >= 500 {
                     PaymentError::Unknown(format!("{status}: {message}"))
                 } else {
-                    PaymentError::Refused { status, code, message }
+                    PaymentError::Refused {
+                        status,
+                        code,
+                        message,
+                    }
                 }
             }
             StripeError::Timeout => PaymentError::Unknown("timed out".into()),
-            StripeError::ClientError(m) if m.contains("refused") || m.contains("Connect") => PaymentError::Unreachable(m),
+            StripeError::ClientError(m) if m.contains("refused") || m.contains("Connect") => {
+                PaymentError::Unreachable(m)
+            }
             StripeError::ClientError(m) => PaymentError::Unknown(m),
-            StripeError::JSONDeserialize(m) => PaymentError::Internal(format!("unreadable answer: {m}")),
+            StripeError::JSONDeserialize(m) => {
+                PaymentError::Internal(format!("unreadable answer: {m}"))
+            }
             StripeError::ConfigError(m) => PaymentError::Internal(m),
         }
     }
@@ -77,10 +88,17 @@ impl From<StripeError> for PaymentError {
 const ATTEMPTS: u32 = 3;
 
 impl Stripe {
-    pub fn new(secret_key: &str, api_base: Option<&url::Url>, timeout: Duration, livemode: bool) -> Result<Self, PaymentError> {
-        let mut builder = ClientBuilder::new(secret_key)
-            .timeout(timeout)
-            .app_info("storefront", Some(env!("CARGO_PKG_VERSION").into()), None);
+    pub fn new(
+        secret_key: &str,
+        api_base: Option<&url::Url>,
+        timeout: Duration,
+        livemode: bool,
+    ) -> Result<Self, PaymentError> {
+        let mut builder = ClientBuilder::new(secret_key).timeout(timeout).app_info(
+            "storefront",
+            Some(env!("CARGO_PKG_VERSION").into()),
+            None,
+        );
         if let Some(base) = api_base {
             builder = builder.url(base.as_str());
         }
@@ -93,15 +111,21 @@ impl Stripe {
     where
         R::Output: miniserde::Deserialize,
     {
-        self.with_retries(|| req.customize().send(&self.client)).await
+        self.with_retries(|| req.customize().send(&self.client))
+            .await
     }
 
     /// Sends a request that changes something, under our idempotency key, retrying with the same key.
-    pub async fn write<R: StripeRequest>(&self, req: &R, key: &str) -> Result<R::Output, PaymentError>
+    pub async fn write<R: StripeRequest>(
+        &self,
+        req: &R,
+        key: &str,
+    ) -> Result<R::Output, PaymentError>
     where
         R::Output: miniserde::Deserialize,
     {
-        let key = IdempotencyKey::new(key).map_err(|e| PaymentError::Internal(format!("idempotency key: {e:?}")))?;
+        let key = IdempotencyKey::new(key)
+            .map_err(|e| PaymentError::Internal(format!("idempotency key: {e:?}")))?;
         self.with_retries(|| {
             req.customize()
                 .request_strategy(RequestStrategy::Idempotent(key.clone()))
@@ -124,7 +148,9 @@ impl Stripe {
                 Ok(v) => return Ok(v),
                 Err(e) => {
                     let transient = match &e {
-                        StripeError::Stripe(_, status) => *status == 429 || *status >= 500 || *status == 409,
+                        StripeError::Stripe(_, status) => {
+                            *status == 429 || *status >= 500 || *status == 409
+                        }
                         StripeError::ClientError(_) => true,
                         _ => false,
                     };

@@ -2,24 +2,82 @@
 
 use stripe_webhook::EventObject;
 
-use super::{checkout_session_of, record_only};
 use crate::checkout::fulfil::{self, EventRecord, FulfilError, Outcome};
 use crate::db::{self, DbError};
 use crate::web::AppState;
 
+/// What an event asks of us, whatever its source (a webhook or the events list).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventKind {
+    /// A Checkout Session changed: bring its order up to date.
+    CheckoutSession(String),
+    /// Nothing for us to do; recorded so it is never looked at again.
+    Other,
+}
+
+/// The event types that move orders.
+pub const HANDLED_TYPES: &[&str] = &[
+    "checkout.session.completed",
+    "checkout.session.async_payment_succeeded",
+    "checkout.session.async_payment_failed",
+    "checkout.session.expired",
+];
+
+impl EventKind {
+    pub fn from_webhook(object: &EventObject) -> Self {
+        match object {
+            EventObject::CheckoutSessionCompleted(s)
+            | EventObject::CheckoutSessionAsyncPaymentSucceeded(s)
+            | EventObject::CheckoutSessionAsyncPaymentFailed(s)
+            | EventObject::CheckoutSessionExpired(s) => {
+                EventKind::CheckoutSession(s.id.as_str().to_owned())
+            }
+            _ => EventKind::Other,
+        }
+    }
+
+    /// From an event's type and its object's id (the events list gives untyped objects).
+    pub fn from_type(type_: &str, object_id: Option<&str>) -> Self {
+        match object_id {
+            Some(id) if HANDLED_TYPES.contains(&type_) => EventKind::CheckoutSession(id.to_owned()),
+            _ => EventKind::Other,
+        }
+    }
+}
+
 /// Processes one verified event. Already-recorded events return `Duplicate` without any work.
-pub async fn process(state: &AppState, record: EventRecord, object: EventObject) -> Result<Outcome, FulfilError> {
+pub async fn process(
+    state: &AppState,
+    record: EventRecord,
+    kind: EventKind,
+) -> Result<Outcome, FulfilError> {
     if already_processed(state, &record.id).await? {
         return Ok(Outcome::Duplicate);
     }
-    match checkout_session_of(&object) {
-        Some(session_id) => fulfil::fulfil_checkout(state, &session_id, Some(record)).await,
-        None => record_only(state, record).await,
+    match kind {
+        EventKind::CheckoutSession(session_id) => {
+            fulfil::fulfil_checkout(state, &session_id, Some(record)).await
+        }
+        EventKind::Other => {
+            let now = state.clock.unix();
+            let fresh = db::run(&state.pool, move |conn| {
+                db::write_tx(conn, |conn| {
+                    fulfil::record_event(conn, &record, None, "ignored", now)
+                })
+                .map_err(DbError::from)
+            })
+            .await?;
+            Ok(if fresh {
+                Outcome::Unknown
+            } else {
+                Outcome::Duplicate
+            })
+        }
     }
 }
 
 /// A cheap look before any Stripe call; the insert in the transaction stays the real guard.
-async fn already_processed(state: &AppState, event_id: &str) -> Result<bool, FulfilError> {
+pub async fn already_processed(state: &AppState, event_id: &str) -> Result<bool, FulfilError> {
     use diesel::prelude::*;
 
     use crate::schema::stripe_events;

@@ -7,16 +7,23 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use stripe_webhook::{EventObject, Webhook, WebhookError};
+use stripe_webhook::{Webhook, WebhookError};
 
-use crate::checkout::fulfil::{self, EventRecord, FulfilError, Outcome};
-use crate::db::{self, DbError};
+use crate::checkout::fulfil::EventRecord;
 use crate::web::AppState;
 
 pub mod dispatch;
 
-pub async fn receive(state: web::Data<AppState>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
-    let Some(signature) = req.headers().get("Stripe-Signature").and_then(|v| v.to_str().ok()) else {
+pub async fn receive(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    let Some(signature) = req
+        .headers()
+        .get("Stripe-Signature")
+        .and_then(|v| v.to_str().ok())
+    else {
         return reply(StatusCode::BAD_REQUEST, "missing Stripe-Signature header");
     };
     let Ok(payload) = std::str::from_utf8(&body) else {
@@ -39,14 +46,18 @@ pub async fn receive(state: web::Data<AppState>, req: HttpRequest, body: web::By
         type_: event.type_.as_str().to_owned(),
         created: event.created,
     };
-    match dispatch::process(&state, record.clone(), event.data.object).await {
+    let kind = dispatch::EventKind::from_webhook(&event.data.object);
+    match dispatch::process(&state, record.clone(), kind).await {
         Ok(outcome) => {
             tracing::info!(event = %record.id, r#type = %record.type_, ?outcome, "webhook processed");
             reply(StatusCode::OK, "ok")
         }
         Err(e) => {
             tracing::error!(event = %record.id, r#type = %record.type_, error = %e, "webhook processing failed; Stripe will retry");
-            reply(StatusCode::INTERNAL_SERVER_ERROR, "processing failed; retry later")
+            reply(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "processing failed; retry later",
+            )
         }
     }
 }
@@ -55,25 +66,4 @@ fn reply(status: StatusCode, message: &str) -> HttpResponse {
     HttpResponse::build(status)
         .content_type("application/json")
         .body(serde_json::json!({ "message": message }).to_string())
-}
-
-/// The session id of a checkout event, if it is one we act on.
-pub fn checkout_session_of(object: &EventObject) -> Option<String> {
-    match object {
-        EventObject::CheckoutSessionCompleted(s)
-        | EventObject::CheckoutSessionAsyncPaymentSucceeded(s)
-        | EventObject::CheckoutSessionAsyncPaymentFailed(s)
-        | EventObject::CheckoutSessionExpired(s) => Some(s.id.as_str().to_owned()),
-        _ => None,
-    }
-}
-
-/// Records an event that needs no work.
-pub async fn record_only(state: &AppState, record: EventRecord) -> Result<Outcome, FulfilError> {
-    let now = state.clock.unix();
-    let fresh = db::run(&state.pool, move |conn| {
-        db::write_tx(conn, |conn| fulfil::record_event(conn, &record, None, "ignored", now)).map_err(DbError::from)
-    })
-    .await?;
-    Ok(if fresh { Outcome::Unknown } else { Outcome::Duplicate })
 }

@@ -4,7 +4,9 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer, Text};
 use storefront::config::DatabaseUrl;
 use storefront::db::{self, AnyConnection};
-use storefront::schema::{cart_items, carts, order_items, orders, prices, products, stock_reservations, stripe_events};
+use storefront::schema::{
+    cart_items, carts, order_items, orders, prices, products, stock_reservations, stripe_events,
+};
 
 use crate::helpers::TestDb;
 

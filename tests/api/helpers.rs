@@ -88,7 +88,13 @@ pub struct TestApp {
     pub clock: Arc<ManualClock>,
     pub pool: Pool,
     pub db: TestDb,
+    pub state: actix_web::web::Data<AppState>,
+    /// The embedded emulator's base URL (`http://127.0.0.1:PORT/`).
+    pub emulator: url::Url,
+    pub webhook_secret: String,
 }
+
+pub const EMULATOR_KEY: &str = "sk_test_storefront_demo";
 
 impl TestApp {
     /// Builds the app like `main` does (demo mode, demo catalogue) and serves it in the background.
@@ -104,17 +110,24 @@ impl TestApp {
             ("SESSION_KEY".into(), session_key()),
             ("EMULATOR_BIND".into(), "127.0.0.1:0".into()),
             ("EMULATOR_DB".into(), ":memory:".into()),
+            (
+                "STRIPE_WEBHOOK_SECRET".into(),
+                format!("whsec_test_{}", random_hex(16)),
+            ),
         ]);
         for (k, v) in overrides {
             vars.insert((*k).into(), (*v).into());
         }
         let config = Config::from_lookup(|k| vars.get(k).cloned()).expect("test config is valid");
+        let webhook_secret = vars["STRIPE_WEBHOOK_SECRET"].clone();
         let clock = Arc::new(ManualClock::new(Utc::now()));
         let app = Application::build(config, clock.clone())
             .await
             .expect("app builds");
         let address = format!("http://127.0.0.1:{}", app.port());
         let pool = app.pool().clone();
+        let state = app.state();
+        let emulator = app.emulator_url().expect("demo mode runs the emulator");
         actix_web::rt::spawn(app.run_until_stopped());
         let client = reqwest::Client::builder()
             .cookie_store(true)
@@ -127,7 +140,19 @@ impl TestApp {
             clock,
             pool,
             db,
+            state,
+            emulator,
+            webhook_secret,
         }
+    }
+
+    /// A second shopper: another browser (own cookies) on the same shop.
+    pub fn new_browser(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client")
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -192,4 +217,311 @@ pub fn assert_redirect_to(res: &reqwest::Response, location: &str) {
         res.headers().get("location").and_then(|v| v.to_str().ok()),
         Some(location)
     );
+}
+
+// ---- the purchase path -------------------------------------------------------------------
+
+use storefront::orders::model::Order;
+use storefront::web::AppState;
+
+pub const CARD_OK: &str = "4242424242424242";
+pub const CARD_DECLINED: &str = "4000000000000002";
+pub const CARD_INSUFFICIENT: &str = "4000000000009995";
+pub const CARD_3DS: &str = "4000002500003155";
+
+impl TestApp {
+    /// The CSRF token and first price id of a product page, as a browser would see them.
+    pub async fn product_form(&self, client: &reqwest::Client, slug: &str) -> (String, String) {
+        let html = client
+            .get(self.url(&format!("/products/{slug}")))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let price = select_attr(&html, "input[name=price_id]", "value")
+            .into_iter()
+            .next()
+            .unwrap_or_default();
+        (csrf_token(&html), price)
+    }
+
+    pub async fn add_to_cart_with(
+        &self,
+        client: &reqwest::Client,
+        slug: &str,
+        quantity: &str,
+    ) -> reqwest::Response {
+        let (token, price) = self.product_form(client, slug).await;
+        client
+            .post(self.url("/cart/items"))
+            .form(&[
+                ("csrf_token", token.as_str()),
+                ("price_id", price.as_str()),
+                ("quantity", quantity),
+            ])
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn add_to_cart(&self, slug: &str, quantity: u32) {
+        let res = self
+            .add_to_cart_with(&self.client, slug, &quantity.to_string())
+            .await;
+        assert_redirect_to(&res, "/cart");
+    }
+
+    pub async fn cart_html(&self) -> String {
+        self.get_html("/cart").await.1
+    }
+
+    /// Posts the cart's checkout form.
+    pub async fn checkout_with(&self, client: &reqwest::Client, email: &str) -> reqwest::Response {
+        let html = client
+            .get(self.url("/cart"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let token = csrf_token(&html);
+        client
+            .post(self.url("/checkout"))
+            .form(&[("csrf_token", token.as_str()), ("email", email)])
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Checks out and returns the Checkout Session URL it redirects to.
+    pub async fn checkout(&self) -> String {
+        let res = self
+            .checkout_with(&self.client, "shopper@example.com")
+            .await;
+        assert_eq!(
+            res.status().as_u16(),
+            303,
+            "checkout: {}",
+            res.text().await.unwrap_or_default()
+        );
+        location(&res)
+    }
+
+    /// Pays on the emulator's hosted page (another client: Stripe's page has its own cookies).
+    pub async fn pay(&self, session_url: &str, card: &str) -> reqwest::Response {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+            .post(session_url)
+            .form(&[
+                ("email", "shopper@example.com"),
+                ("method", "card"),
+                ("card_number", card),
+                ("card_expiry", "12 / 34"),
+                ("card_cvc", "123"),
+            ])
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Pays with a card that works and returns the success URL Stripe sends the shopper to.
+    pub async fn pay_ok(&self, session_url: &str) -> String {
+        let res = self.pay(session_url, CARD_OK).await;
+        assert_eq!(
+            res.status().as_u16(),
+            303,
+            "payment: {}",
+            res.text().await.unwrap_or_default()
+        );
+        location(&res)
+    }
+
+    /// Calls the emulator's API or control API with the shop's key.
+    pub async fn emulator_post(&self, path: &str, form: &[(&str, &str)]) -> serde_json::Value {
+        let res = reqwest::Client::new()
+            .post(self.emulator.join(path.trim_start_matches('/')).unwrap())
+            .bearer_auth(EMULATOR_KEY)
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        let body: serde_json::Value = res.json().await.unwrap_or_default();
+        assert!(status.is_success(), "emulator {path}: {status} {body}");
+        body
+    }
+
+    pub async fn emulator_get(&self, path: &str) -> serde_json::Value {
+        reqwest::Client::new()
+            .get(self.emulator.join(path.trim_start_matches('/')).unwrap())
+            .bearer_auth(EMULATOR_KEY)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    pub async fn order_by_session(&self, session_id: &str) -> Order {
+        let id = session_id.to_owned();
+        storefront::db::run(&self.pool, move |conn| {
+            storefront::orders::queries::by_session(conn, &id)
+                .map_err(storefront::db::DbError::from)
+        })
+        .await
+        .unwrap()
+        .expect("order for the session")
+    }
+
+    pub async fn order(&self, number: &str) -> Order {
+        let n = number.to_owned();
+        storefront::db::run(&self.pool, move |conn| {
+            storefront::orders::queries::by_number(conn, &n).map_err(storefront::db::DbError::from)
+        })
+        .await
+        .unwrap()
+        .expect("order")
+    }
+
+    pub async fn all_orders(&self) -> Vec<Order> {
+        use diesel::prelude::*;
+        use storefront::schema::orders;
+        storefront::db::run(&self.pool, |conn| {
+            orders::table
+                .order(orders::id.asc())
+                .select(Order::as_select())
+                .load(conn)
+                .map_err(storefront::db::DbError::from)
+        })
+        .await
+        .unwrap()
+    }
+
+    /// `products.stock` of a product.
+    pub async fn stock(&self, slug: &str) -> Option<i64> {
+        use diesel::prelude::*;
+        use storefront::schema::products;
+        let slug = slug.to_owned();
+        storefront::db::run(&self.pool, move |conn| {
+            products::table
+                .filter(products::slug.eq(slug))
+                .select(products::stock)
+                .first(conn)
+                .map_err(storefront::db::DbError::from)
+        })
+        .await
+        .unwrap()
+    }
+
+    /// Units held for open checkouts of a product.
+    pub async fn held(&self, slug: &str) -> i64 {
+        use diesel::prelude::*;
+        use storefront::schema::{products, stock_reservations};
+        let slug = slug.to_owned();
+        storefront::db::run(&self.pool, move |conn| {
+            let id: i64 = products::table
+                .filter(products::slug.eq(slug))
+                .select(products::id)
+                .first(conn)?;
+            let q: Vec<i64> = stock_reservations::table
+                .filter(stock_reservations::product_id.eq(id))
+                .filter(stock_reservations::status.eq("held"))
+                .select(stock_reservations::quantity)
+                .load(conn)?;
+            Ok::<_, storefront::db::DbError>(q.iter().sum())
+        })
+        .await
+        .unwrap()
+    }
+
+    /// Waits (up to 10 s) until the order reaches `status`, as webhooks arrive asynchronously.
+    pub async fn wait_for_status(&self, number: &str, status: &str) -> Order {
+        for _ in 0..200 {
+            let order = self.order(number).await;
+            if order.status == status {
+                return order;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let order = self.order(number).await;
+        panic!("order {number} stayed {} (wanted {status})", order.status);
+    }
+
+    /// Waits until every webhook the emulator has queued was delivered (or gave up).
+    pub async fn wait_for_deliveries(&self) {
+        for _ in 0..200 {
+            let d = self.emulator_get("_emulator/deliveries").await;
+            let pending = d["data"]
+                .as_array()
+                .map(|a| a.iter().filter(|x| x["state"] == "pending").count());
+            if pending == Some(0) {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!(
+            "webhook deliveries still pending: {}",
+            self.emulator_get("_emulator/deliveries").await
+        );
+    }
+
+    /// Signs a payload as Stripe would for our endpoint, `age` seconds ago.
+    pub fn sign(&self, payload: &str, age: i64) -> String {
+        stripe_webhook::Webhook::generate_test_header(
+            payload,
+            &self.webhook_secret,
+            Some(chrono::Utc::now().timestamp() - age),
+        )
+    }
+
+    pub async fn post_webhook(&self, payload: &str, signature: &str) -> reqwest::Response {
+        reqwest::Client::new()
+            .post(self.url("/webhooks/stripe"))
+            .header("Stripe-Signature", signature)
+            .header("content-type", "application/json")
+            .body(payload.to_owned())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// The events the emulator holds for a session, oldest first, as raw JSON strings.
+    pub async fn session_events(&self, session_id: &str, type_: &str) -> Vec<String> {
+        let list = self
+            .emulator_get(&format!("v1/events?type={type_}&limit=100"))
+            .await;
+        let mut out: Vec<String> = list["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["data"]["object"]["id"] == session_id)
+            .map(|e| e.to_string())
+            .collect();
+        out.reverse();
+        out
+    }
+}
+
+pub fn location(res: &reqwest::Response) -> String {
+    res.headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+pub fn session_id_of(url: &str) -> String {
+    url.rsplit('/')
+        .next()
+        .unwrap()
+        .split('?')
+        .next()
+        .unwrap()
+        .to_owned()
 }

@@ -1,9 +1,12 @@
 //! Integration tests: one binary, each test with its own app and database.
 //! With `TEST_DATABASE_URL=postgres://…` every test runs on PostgreSQL instead of SQLite.
 
+mod cart;
 mod catalog;
 mod cli;
 mod database;
 #[allow(dead_code)] // The harness serves tests still to come.
 mod helpers;
+mod purchase;
 mod web;
+mod webhooks;

@@ -70,6 +70,14 @@ async fn healthz_answers_503_when_the_database_does_not() {
         config: Arc::new(config),
         clock: Arc::new(storefront::clock::SystemClock),
         public_url: url::Url::parse("http://127.0.0.1/").unwrap(),
+        stripe: storefront::payments::Stripe::new(
+            "sk_test_x",
+            None,
+            std::time::Duration::from_secs(1),
+            false,
+        )
+        .unwrap(),
+        webhook_secret: "whsec_x".into(),
     });
     let svc = test::init_service(
         App::new()

@@ -91,7 +91,7 @@ const stripAnsi = (s) => s.replace(/\x1b\[[0-9;]*m/g, '');
 
 /**
  * Start the real binary in demo mode on a free port with a fresh database in a temp dir, and
- * wait until GET /healthz answers 200. Returns { baseURL, port, dir, logs(), stop() }.
+ * wait until GET /healthz answers 200. Returns { baseURL, port, dir, logs(), emulatorURL(), stop(), cleanup() }.
  */
 export async function startShop({ env = {}, readyTimeoutMs = 30_000 } = {}) {
   if (!fs.existsSync(STOREFRONT_BIN)) {
@@ -102,16 +102,13 @@ export async function startShop({ env = {}, readyTimeoutMs = 30_000 } = {}) {
   }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'storefront-browser-'));
   const port = await freePort();
-  // A real port for the emulator rather than :0: the shop names the emulator's address in its
-  // CSP form-action, and a browser needs the real one to follow a redirect to its checkout page.
-  const emulatorPort = await freePort();
   const baseEnv = { ...process.env };
   for (const name of SHOP_VARIABLES) delete baseEnv[name];
   const childEnv = {
     ...baseEnv,
     DATABASE_URL: `sqlite://${path.join(dir, 'shop.db')}`,
     BIND: `127.0.0.1:${port}`,
-    EMULATOR_BIND: `127.0.0.1:${emulatorPort}`,
+    EMULATOR_BIND: '127.0.0.1:0', // the emulator picks a free port; the shop's CSP names the real one
     EMULATOR_DB: ':memory:',
     NO_COLOR: '1',
     ...env,
@@ -136,9 +133,10 @@ export async function startShop({ env = {}, readyTimeoutMs = 30_000 } = {}) {
   const shop = {
     baseURL,
     port,
-    emulatorPort,
     dir,
     logs: () => stripAnsi(output),
+    /** The embedded Stripe emulator's origin, read from the shop's log (null if not logged). */
+    emulatorURL: () => stripAnsi(output).match(/emulator listening origin=(http:\/\/[^\s"]+)/)?.[1] ?? null,
     async stop() {
       if (exited === null) {
         const gone = once(child, 'exit');
@@ -157,8 +155,14 @@ export async function startShop({ env = {}, readyTimeoutMs = 30_000 } = {}) {
   for (;;) {
     if (exited !== null) {
       shop.cleanup();
+      const st = fs.statSync(STOREFRONT_BIN);
+      const hint = shop.logs().trim()
+        ? ''
+        : ` It printed nothing: is ${STOREFRONT_BIN} (${st.size} bytes, modified ` +
+          `${st.mtime.toISOString()}) being rebuilt right now? Wait for the build, or set STOREFRONT_BIN ` +
+          'to a copy.';
       throw new Error(
-        `storefront exited before it was ready (code ${exited.code}, signal ${exited.signal}):\n` +
+        `storefront exited before it was ready (code ${exited.code}, signal ${exited.signal}).${hint}\n` +
           shop.logs(),
       );
     }

@@ -1,0 +1,74 @@
+//! Background work in `serve`: the reservation sweep and a periodic reconcile.
+
+use std::time::Duration;
+
+use actix_web::web;
+use diesel::prelude::*;
+
+use crate::checkout::fulfil::{self, FulfilError};
+use crate::db::{self, DbError, write_tx};
+use crate::orders::model::Order;
+use crate::orders::status::OrderStatus;
+use crate::schema::orders;
+use crate::web::AppState;
+
+/// Pending orders whose session has passed its `expires_at`: ask Stripe what became of each
+/// (an expired session releases its stock; one that completed after all gets fulfilled).
+/// Returns how many orders were looked at.
+pub async fn sweep(state: &AppState) -> Result<usize, FulfilError> {
+    let now = state.clock.unix();
+    let due: Vec<Order> = db::run(&state.pool, move |conn| {
+        orders::table
+            .filter(orders::status.eq(OrderStatus::Pending.as_str()))
+            .filter(orders::checkout_expires_at.le(now))
+            .order(orders::id.asc())
+            .limit(200)
+            .select(Order::as_select())
+            .load(conn)
+            .map_err(DbError::from)
+    })
+    .await?;
+    for order in &due {
+        match &order.checkout_session_id {
+            Some(session_id) => {
+                if let Err(e) = fulfil::fulfil_checkout(state, session_id, None).await {
+                    tracing::warn!(order = %order.number, error = %e, "sweep: could not check the session");
+                }
+            }
+            // Never got a session (or never learnt of it): past `expires_at` no session made
+            // under its key can still be paid, so the stock goes back.
+            None => {
+                let id = order.id;
+                db::run(&state.pool, move |conn| {
+                    write_tx(conn, |conn| fulfil::expire_order(conn, id, now))
+                        .map_err(DbError::from)
+                })
+                .await?;
+            }
+        }
+    }
+    Ok(due.len())
+}
+
+/// Runs the sweep every minute and a reconcile of the last hour every ten, until the server stops.
+pub fn spawn(state: web::Data<AppState>) {
+    actix_web::rt::spawn(async move {
+        let mut tick: u64 = 0;
+        loop {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            tick += 1;
+            match sweep(&state).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(orders = n, "sweep checked expired checkouts"),
+                Err(e) => tracing::warn!(error = %e, "sweep failed"),
+            }
+            if tick % 10 == 0 {
+                let since = state.clock.unix() - 3600;
+                match crate::reconcile::reconcile(&state, since).await {
+                    Ok(report) => tracing::info!(%report, "periodic reconcile"),
+                    Err(e) => tracing::warn!(error = %e, "periodic reconcile failed"),
+                }
+            }
+        }
+    });
+}

@@ -1,0 +1,328 @@
+//! The webhook endpoint: verification, and exactly-once fulfilment however Stripe delivers.
+
+use serde_json::Value;
+
+use crate::helpers::*;
+
+/// A paid order whose webhooks were all dropped, and its `checkout.session.completed` event.
+async fn paid_without_webhooks(app: &TestApp) -> (String, String, String) {
+    app.emulator_post("_emulator/webhooks", &[("drop", "100")])
+        .await;
+    app.add_to_cart("canvas-tote", 2).await;
+    let session_url = app.checkout().await;
+    let session_id = session_id_of(&session_url);
+    let order = app.order_by_session(&session_id).await;
+    app.pay_ok(&session_url).await;
+    app.wait_for_deliveries().await;
+    let events = app
+        .session_events(&session_id, "checkout.session.completed")
+        .await;
+    assert_eq!(events.len(), 1);
+    (order.number, session_id, events[0].clone())
+}
+
+async fn event_count(app: &TestApp) -> i64 {
+    use diesel::prelude::*;
+    use storefront::schema::stripe_events;
+    storefront::db::run(&app.pool, |conn| {
+        stripe_events::table
+            .count()
+            .get_result(conn)
+            .map_err(storefront::db::DbError::from)
+    })
+    .await
+    .unwrap()
+}
+
+#[actix_web::test]
+async fn forged_old_or_garbled_webhooks_are_refused_and_change_nothing() {
+    let app = TestApp::spawn().await;
+    let (number, _, event) = paid_without_webhooks(&app).await;
+    let tampered = event.replace("\"amount_total\":3600", "\"amount_total\":1");
+    let wrong_secret =
+        stripe_webhook::Webhook::generate_test_header(&event, "whsec_not_ours", None);
+    let cases: Vec<(&str, String, String)> = vec![
+        ("wrong secret", event.clone(), wrong_secret),
+        ("tampered body", tampered, app.sign(&event, 0)),
+        ("old timestamp", event.clone(), app.sign(&event, 400)),
+        ("future timestamp", event.clone(), app.sign(&event, -400)),
+        ("garbage signature", event.clone(), "t=abc,v1=zzz".into()),
+        ("garbage body", "{not json".into(), app.sign("{not json", 0)),
+        ("empty body", String::new(), app.sign("", 0)),
+    ];
+    for (what, body, sig) in cases {
+        let res = app.post_webhook(&body, &sig).await;
+        assert_eq!(res.status().as_u16(), 400, "{what}");
+    }
+    let res = reqwest::Client::new()
+        .post(app.url("/webhooks/stripe"))
+        .body(event.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 400, "no signature header");
+    assert_eq!(app.order(&number).await.status, "pending");
+    assert_eq!(event_count(&app).await, 0, "nothing recorded");
+
+    // The genuine one still works afterwards.
+    let res = app.post_webhook(&event, &app.sign(&event, 0)).await;
+    assert_eq!(res.status().as_u16(), 200);
+    assert_eq!(app.order(&number).await.status, "paid");
+}
+
+#[actix_web::test]
+async fn the_same_event_five_times_at_once_fulfils_once() {
+    let app = TestApp::spawn().await;
+    let (number, _, event) = paid_without_webhooks(&app).await;
+    let sig = app.sign(&event, 0);
+    let results =
+        futures_util::future::join_all((0..5).map(|_| app.post_webhook(&event, &sig))).await;
+    for r in &results {
+        assert_eq!(r.status().as_u16(), 200);
+    }
+    assert_eq!(app.order(&number).await.status, "paid");
+    assert_eq!(app.stock("canvas-tote").await, Some(38), "stock taken once");
+    assert_eq!(event_count(&app).await, 1, "the event is recorded once");
+}
+
+#[actix_web::test]
+async fn events_in_reverse_order_end_paid_once() {
+    let app = TestApp::spawn().await;
+    app.emulator_post(
+        "_emulator/webhooks",
+        &[("hold", "true"), ("reverse", "true")],
+    )
+    .await;
+    app.add_to_cart("canvas-tote", 1).await;
+    let session_url = app.checkout().await;
+    let order = app.order_by_session(&session_id_of(&session_url)).await;
+    app.pay_ok(&session_url).await;
+    app.emulator_post("_emulator/webhooks/release", &[]).await;
+    app.wait_for_deliveries().await;
+    let order = app.wait_for_status(&order.number, "paid").await;
+    assert!(order.stock_committed);
+    assert_eq!(app.stock("canvas-tote").await, Some(39));
+}
+
+/// The completed event rewritten as another type (a stale or misordered delivery).
+fn as_type(event: &str, type_: &str, id: &str) -> String {
+    let mut v: Value = serde_json::from_str(event).unwrap();
+    v["type"] = Value::String(type_.into());
+    v["id"] = Value::String(id.into());
+    v.to_string()
+}
+
+#[actix_web::test]
+async fn expired_after_completed_and_completed_after_expired_both_end_paid() {
+    let app = TestApp::spawn().await;
+    let (number, _, completed) = paid_without_webhooks(&app).await;
+    let expired = as_type(&completed, "checkout.session.expired", "evt_fake_expired_1");
+
+    // `expired` first: Stripe shows the session complete, so the order is paid, not expired.
+    let res = app.post_webhook(&expired, &app.sign(&expired, 0)).await;
+    assert_eq!(res.status().as_u16(), 200);
+    assert_eq!(app.order(&number).await.status, "paid");
+    let res = app.post_webhook(&completed, &app.sign(&completed, 0)).await;
+    assert_eq!(res.status().as_u16(), 200);
+    // And once more `expired` after `completed`.
+    let late = as_type(&completed, "checkout.session.expired", "evt_fake_expired_2");
+    app.post_webhook(&late, &app.sign(&late, 0)).await;
+    let order = app.order(&number).await;
+    assert_eq!(order.status, "paid");
+    assert_eq!(
+        app.stock("canvas-tote").await,
+        Some(38),
+        "stock taken once, never released"
+    );
+    assert_eq!(app.held("canvas-tote").await, 0);
+}
+
+#[actix_web::test]
+async fn webhook_and_success_page_racing_fulfil_once() {
+    let app = TestApp::spawn().await;
+    app.emulator_post("_emulator/webhooks", &[("hold", "true")])
+        .await;
+    app.add_to_cart("canvas-tote", 3).await;
+    let session_url = app.checkout().await;
+    let order = app.order_by_session(&session_id_of(&session_url)).await;
+    let success = app.pay_ok(&session_url).await;
+    let path = success.trim_start_matches(&app.address).to_owned();
+    let (page, _) = tokio::join!(
+        app.get_html(&path),
+        app.emulator_post("_emulator/webhooks/release", &[])
+    );
+    assert_eq!(page.0, 200);
+    app.wait_for_deliveries().await;
+    assert_eq!(app.order(&order.number).await.status, "paid");
+    assert_eq!(app.stock("canvas-tote").await, Some(37));
+}
+
+#[actix_web::test]
+async fn a_failure_rolls_back_answers_500_and_the_retry_succeeds() {
+    let app = TestApp::spawn().await;
+    let (number, _, event) = paid_without_webhooks(&app).await;
+    // Break the database under the handler, midway: the order row can move to paid and the
+    // event can be recorded, but taking the stock fails, so all of it must roll back.
+    let rename = |sql: &'static str| {
+        let pool = app.pool.clone();
+        async move {
+            storefront::db::run(&pool, move |conn| {
+                use diesel::connection::SimpleConnection;
+                conn.batch_execute(sql)
+                    .map_err(storefront::db::DbError::from)
+            })
+            .await
+            .unwrap()
+        }
+    };
+    rename("ALTER TABLE stock_reservations RENAME TO stock_reservations_away").await;
+    let res = app.post_webhook(&event, &app.sign(&event, 0)).await;
+    assert_eq!(
+        res.status().as_u16(),
+        500,
+        "our failure asks Stripe to retry"
+    );
+    rename("ALTER TABLE stock_reservations_away RENAME TO stock_reservations").await;
+    assert_eq!(app.order(&number).await.status, "pending", "rolled back");
+    assert_eq!(
+        event_count(&app).await,
+        0,
+        "the event is not recorded when its effects fail"
+    );
+    assert_eq!(app.stock("canvas-tote").await, Some(40));
+
+    let res = app.post_webhook(&event, &app.sign(&event, 0)).await;
+    assert_eq!(res.status().as_u16(), 200);
+    assert_eq!(app.order(&number).await.status, "paid");
+    assert_eq!(app.stock("canvas-tote").await, Some(38));
+}
+
+#[actix_web::test]
+async fn unknown_event_types_are_acknowledged_and_recorded() {
+    let app = TestApp::spawn().await;
+    let body = r#"{"id":"evt_unknown_1","object":"event","api_version":"2026-09-30.endive","created":1800000000,"data":{"object":{"id":"thing_1","object":"thing"}},"livemode":false,"pending_webhooks":1,"request":{"id":null,"idempotency_key":null},"type":"thing.happened"}"#;
+    let res = app.post_webhook(body, &app.sign(body, 0)).await;
+    assert_eq!(res.status().as_u16(), 200);
+    let res = app.post_webhook(body, &app.sign(body, 0)).await;
+    assert_eq!(res.status().as_u16(), 200);
+    assert_eq!(event_count(&app).await, 1);
+}
+
+#[actix_web::test]
+async fn a_session_that_does_not_match_its_order_is_flagged_not_fulfilled() {
+    let app = TestApp::spawn().await;
+    app.add_to_cart("canvas-tote", 1).await;
+    // The first create never answers usefully: the order has no session of its own yet.
+    app.emulator_post(
+        "_emulator/faults",
+        &[
+            ("path", "/v1/checkout/sessions"),
+            ("method", "POST"),
+            ("status", "500"),
+            ("count", "3"),
+        ],
+    )
+    .await;
+    let res = app.checkout_with(&app.client, "").await;
+    assert_eq!(res.status().as_u16(), 503);
+    let order = app.all_orders().await.remove(0);
+    assert!(order.checkout_session_id.is_none());
+
+    // A session for the same order number, but for 1 cent: someone tampered.
+    let forged = app
+        .emulator_post(
+            "v1/checkout/sessions",
+            &[
+                ("mode", "payment"),
+                ("line_items[0][price_data][currency]", "usd"),
+                ("line_items[0][price_data][unit_amount]", "1"),
+                (
+                    "line_items[0][price_data][product_data][name]",
+                    "Canvas tote bag",
+                ),
+                ("line_items[0][quantity]", "1"),
+                ("client_reference_id", order.number.as_str()),
+                ("success_url", "http://127.0.0.1/ok"),
+            ],
+        )
+        .await;
+    app.pay_ok(forged["url"].as_str().unwrap()).await;
+    app.wait_for_deliveries().await;
+    let order = app.order(&order.number).await;
+    assert_eq!(order.status, "pending", "not fulfilled");
+    assert!(
+        order
+            .flagged
+            .as_deref()
+            .unwrap_or_default()
+            .contains("amount"),
+        "{:?}",
+        order.flagged
+    );
+    assert!(!order.stock_committed);
+    assert_eq!(app.stock("canvas-tote").await, Some(40));
+}
+
+async fn pay_by_bank(session_url: &str, account: &str) -> reqwest::Response {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(session_url)
+        .form(&[
+            ("email", "shopper@example.com"),
+            ("method", "us_bank_account"),
+            ("account_number", account),
+            ("routing_number", "110000000"),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
+#[actix_web::test]
+async fn an_async_bank_debit_shows_processing_then_settles_to_paid() {
+    let app = TestApp::spawn().await;
+    app.add_to_cart("merino-beanie", 2).await;
+    let session_url = app.checkout().await;
+    let order = app.order_by_session(&session_id_of(&session_url)).await;
+    let res = pay_by_bank(&session_url, "000123456789").await;
+    assert_eq!(
+        res.status().as_u16(),
+        303,
+        "{}",
+        res.text().await.unwrap_or_default()
+    );
+    let success = location(&res);
+    let (_, html) = app.get_html(success.trim_start_matches(&app.address)).await;
+    assert_eq!(
+        select_text(&html, "#order-status"),
+        vec!["Payment processing — we'll e-mail you"]
+    );
+    assert_eq!(app.order(&order.number).await.status, "processing");
+    assert_eq!(
+        app.held("merino-beanie").await,
+        2,
+        "still held while the debit settles"
+    );
+
+    app.emulator_post("_emulator/run_jobs", &[]).await;
+    app.wait_for_status(&order.number, "paid").await;
+    assert_eq!(app.stock("merino-beanie").await, Some(10));
+    assert_eq!(app.held("merino-beanie").await, 0);
+}
+
+#[actix_web::test]
+async fn a_failed_bank_debit_ends_payment_failed_and_releases_stock() {
+    let app = TestApp::spawn().await;
+    app.add_to_cart("merino-beanie", 2).await;
+    let session_url = app.checkout().await;
+    let order = app.order_by_session(&session_id_of(&session_url)).await;
+    let res = pay_by_bank(&session_url, "000111111113").await;
+    assert_eq!(res.status().as_u16(), 303);
+    app.wait_for_status(&order.number, "processing").await;
+    app.emulator_post("_emulator/run_jobs", &[]).await;
+    app.wait_for_status(&order.number, "payment_failed").await;
+    assert_eq!(app.held("merino-beanie").await, 0);
+    assert_eq!(app.stock("merino-beanie").await, Some(12));
+}
