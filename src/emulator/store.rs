@@ -248,9 +248,7 @@ impl<'a> Ctx<'a> {
         let event = json!({
             "id": new_id("evt_"),
             "object": "event",
-            "account": null,
             "api_version": API_VERSION,
-            "context": null,
             "created": self.now,
             "data": data,
             "livemode": false,

@@ -5,4 +5,5 @@ mod billing;
 mod checkout_flow;
 mod contract;
 mod protocol;
+mod schema;
 mod support;
