@@ -23,6 +23,8 @@ const RECURRING: &[(&str, P)] = &[
     ("trial_period_days", P::Int),
 ];
 const PRODUCT_DATA: &[(&str, P)] = &[
+    ("id", P::Str),
+    ("active", P::Bool),
     ("name", P::Str),
     ("description", P::Str),
     ("metadata", P::Meta),
@@ -264,11 +266,14 @@ fn expand_path(
         let id = out["id"].as_str().unwrap_or_default();
         let has_more = items.len() > 10;
         let items: Vec<Value> = items.into_iter().take(10).collect();
-        out["line_items"] = list(
+        let mut li = list(
             items,
             has_more,
             &format!("/v1/checkout/sessions/{id}/line_items"),
         );
+        let stored_li = li.clone();
+        expand_path(ctx, &mut li, &stored_li, rest, full)?;
+        out["line_items"] = li;
         return Ok(());
     }
     let Some(field) = out.get_mut(*head) else {
@@ -462,6 +467,17 @@ const PRODUCT_PARAMS: &[(&str, P)] = &[
     ("unit_label", P::Str),
     ("tax_code", P::Str),
     ("default_price", P::Str),
+    ("marketing_features", P::Arr(&P::Obj(&[("name", P::Str)]))),
+    ("type", P::Enum(&["good", "service"])),
+    (
+        "package_dimensions",
+        P::Obj(&[
+            ("height", P::Str),
+            ("length", P::Str),
+            ("weight", P::Str),
+            ("width", P::Str),
+        ]),
+    ),
     (
         "default_price_data",
         P::Obj(&[
@@ -492,10 +508,23 @@ fn apply_product_fields(prod: &mut Value, p: &Value) {
             prod[key] = v.clone();
         }
     }
-    for key in ["active", "shippable", "images"] {
+    for key in ["active", "shippable", "images", "type"] {
         if let Some(v) = p.get(key) {
             prod[key] = v.clone();
         }
+    }
+    if let Some(features) = p.get("marketing_features") {
+        prod["marketing_features"] = features.clone();
+    }
+    if let Some(d) = p.get("package_dimensions").and_then(Value::as_object) {
+        let num = |k: &str| {
+            d.get(k)
+                .and_then(Value::as_str)
+                .and_then(|x| x.parse::<f64>().ok())
+        };
+        prod["package_dimensions"] = json!({
+            "height": num("height"), "length": num("length"), "weight": num("weight"), "width": num("width"),
+        });
     }
     merge_metadata(prod, p);
 }
@@ -662,7 +691,18 @@ pub fn make_price(ctx: &mut Ctx, p: &Value, prefix: &str) -> ApiResult<Value> {
                 .s("name")
                 .filter(|s| !s.is_empty())
                 .ok_or_else(|| ApiError::missing(&format!("{}[name]", name("product_data"))))?;
-            let mut prod = objects::product(new_id("prod_"), ctx.now, &pname);
+            let pid = match pd.s("id") {
+                Some(id) if ctx.get(&id)?.is_some() => {
+                    return Err(ApiError::param(
+                        format!("{}[id]", name("product_data")),
+                        "Product already exists.",
+                    )
+                    .code("resource_already_exists"));
+                }
+                Some(id) => id,
+                None => new_id("prod_"),
+            };
+            let mut prod = objects::product(pid, ctx.now, &pname);
             apply_product_fields(&mut prod, pd);
             ctx.put(&prod)?;
             ctx.emit("product.created", &prod, None)?;
@@ -761,6 +801,18 @@ const CUSTOMER_PARAMS: &[(&str, P)] = &[
     ("phone", P::Str),
     ("metadata", P::Meta),
     ("preferred_locales", P::Arr(&P::Str)),
+    (
+        "address",
+        P::Obj(&[
+            ("line1", P::Str),
+            ("line2", P::Str),
+            ("city", P::Str),
+            ("state", P::Str),
+            ("postal_code", P::Str),
+            ("country", P::Str),
+        ]),
+    ),
+    ("tax_exempt", P::Enum(&["exempt", "none", "reverse"])),
     ("payment_method", P::Str),
     (
         "invoice_settings",
@@ -770,7 +822,27 @@ const CUSTOMER_PARAMS: &[(&str, P)] = &[
 ];
 
 fn apply_customer_fields(ctx: &mut Ctx, cus: &mut Value, p: &Value) -> ApiResult<()> {
-    for key in ["email", "name", "description", "phone", "preferred_locales"] {
+    if let Some(a) = p.get("address") {
+        cus["address"] = if a.is_null() {
+            Value::Null
+        } else {
+            let mut full = objects::empty_address();
+            if let (Some(f), Some(given)) = (full.as_object_mut(), a.as_object()) {
+                for (k, v) in given {
+                    f.insert(k.clone(), v.clone());
+                }
+            }
+            full
+        };
+    }
+    for key in [
+        "email",
+        "name",
+        "description",
+        "phone",
+        "preferred_locales",
+        "tax_exempt",
+    ] {
         if let Some(v) = p.get(key) {
             cus[key] = if v == "" { Value::Null } else { v.clone() };
         }

@@ -74,6 +74,7 @@ impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for Pragmas {
 /// One connection: every change is a serialized transaction, and a `:memory:` database
 /// lives exactly as long as the pool.
 pub fn open(db: &str) -> anyhow::Result<DbPool> {
+    let db = db.strip_prefix("sqlite://").unwrap_or(db);
     let manager = ConnectionManager::<SqliteConnection>::new(db);
     let pool = Pool::builder()
         .max_size(1)
