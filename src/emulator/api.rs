@@ -276,6 +276,29 @@ fn expand_path(
         out["line_items"] = li;
         return Ok(());
     }
+    // Lists that Stripe includes only when expanded.
+    if *head == "payments" && out["object"] == "invoice" {
+        let mut l = stored["_payments"].clone();
+        let stored_l = l.clone();
+        expand_path(ctx, &mut l, &stored_l, rest, full)?;
+        out["payments"] = l;
+        return Ok(());
+    }
+    if *head == "refunds" && out["object"] == "charge" {
+        let id = out["id"].clone();
+        let refunds: Vec<Value> = ctx
+            .all("refund")?
+            .into_iter()
+            .filter(|r| r["charge"] == id)
+            .map(|r| public(&r))
+            .collect();
+        let url = format!("/v1/charges/{}/refunds", id.as_str().unwrap_or_default());
+        let mut l = list(refunds, false, &url);
+        let stored_l = l.clone();
+        expand_path(ctx, &mut l, &stored_l, rest, full)?;
+        out["refunds"] = l;
+        return Ok(());
+    }
     let Some(field) = out.get_mut(*head) else {
         return Err(cannot());
     };

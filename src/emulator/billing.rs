@@ -170,7 +170,8 @@ fn invoice_for(
             "type": "subscription_details"
         },
         "payment_settings": { "default_mandate": null, "payment_method_options": null, "payment_method_types": null },
-        "payments": list(vec![], false, &format!("/v1/invoices/{id}/payments")),
+        // Shown only with `expand[]=payments`, like Stripe.
+        "_payments": list(vec![], false, &format!("/v1/invoices/{id}/payments")),
         "period_end": end,
         "period_start": start,
         "post_payment_credit_notes_amount": 0,
@@ -259,7 +260,7 @@ fn mark_invoice_paid(ctx: &mut Ctx, inv: &mut Value, pi_id: &str) {
     inv["status_transitions"]["finalized_at"] = json!(ctx.now);
     inv["status_transitions"]["paid_at"] = json!(ctx.now);
     let inv_id = inv["id"].clone();
-    inv["payments"]["data"] = json!([{
+    inv["_payments"]["data"] = json!([{
         "id": new_id("inpay_"),
         "object": "invoice_payment",
         "amount_paid": total,
@@ -539,18 +540,7 @@ pub fn route(ctx: &mut Ctx, method: &str, segs: &[&str], raw: &Value) -> ApiResu
         )?,
         ("GET", ["invoices", id]) => {
             let p = check(&P::Obj(&[("expand", P::Arr(&P::Str))]), raw, "")?;
-            let mut inv = ctx.fetch("invoice", id)?;
-            // Not expanded unless asked, like Stripe.
-            if !expand_of(&p).iter().any(|e| e == "payments") {
-                if let Some(m) = inv.as_object_mut() {
-                    m.remove("payments");
-                }
-            }
-            let ex: Vec<String> = expand_of(&p)
-                .into_iter()
-                .filter(|e| e != "payments")
-                .collect();
-            (inv, ex)
+            (ctx.fetch("invoice", id)?, expand_of(&p))
         }
         ("POST", ["billing_portal", "configurations"]) => create_portal_config(ctx, raw)?,
         ("GET", ["billing_portal", "configurations"]) => list_simple(

@@ -373,7 +373,6 @@ pub fn charge(
             "receipt_number": null,
             "receipt_url": null,
             "refunded": false,
-            "refunds": list(vec![], false, &format!("/v1/charges/{id}/refunds")),
             "review": null,
             "shipping": null,
             "source": null,
