@@ -335,13 +335,12 @@ fn retrieve(ctx: &mut Ctx, raw: &Value, kind: &str, id: &str) -> ApiResult<Route
 
 /// Filter by `created` and page with `limit`/`starting_after`/`ending_before`.
 pub fn paginate(
-    ctx: &mut Ctx,
+    _ctx: &mut Ctx,
     items: Vec<Value>,
     p: &Value,
     url: &str,
     kind: &str,
 ) -> ApiResult<Value> {
-    let _ = ctx;
     let limit = p.i("limit").unwrap_or(10);
     if !(1..=100).contains(&limit) {
         return Err(ApiError::param(

@@ -287,13 +287,12 @@ pub fn start_subscription(
     let sub_id = new_id("sub_");
     let now = ctx.now;
     let mut items = Vec::new();
-    let mut period = 30 * 86_400;
     for li in s["_line_items"].as_array().cloned().unwrap_or_default() {
         let price = ctx
             .get(li["price"]["id"].as_str().unwrap_or_default())?
             .unwrap_or(li["price"].clone());
         if price["type"] == "recurring" {
-            period = interval_secs(&price["recurring"]);
+            let period = interval_secs(&price["recurring"]);
             items.push(sub_item(
                 &sub_id,
                 &price,
@@ -304,7 +303,6 @@ pub fn start_subscription(
             ));
         }
     }
-    let _ = period;
     let metadata = s["_subscription_data"]["metadata"].clone();
     let mut sub = objects::merge(vec![
         json!({
@@ -564,13 +562,11 @@ pub fn route(ctx: &mut Ctx, method: &str, segs: &[&str], raw: &Value) -> ApiResu
 }
 
 pub fn cancel_now(ctx: &mut Ctx, mut sub: Value, reason: &str) -> ApiResult<Value> {
-    let before = sub.clone();
     sub["status"] = json!("canceled");
     sub["canceled_at"] = json!(ctx.now);
     sub["ended_at"] = json!(ctx.now);
     sub["cancellation_details"]["reason"] = json!(reason);
     ctx.put(&sub)?;
-    let _ = previous(&before, &sub);
     ctx.emit("customer.subscription.deleted", &sub, None)?;
     Ok(sub)
 }
@@ -689,6 +685,7 @@ fn update_subscription(ctx: &mut Ctx, raw: &Value, id: &str) -> ApiResult<Routed
             .as_array()
             .cloned()
             .unwrap_or_default();
+        // The invoice id is filled in when the lines are invoiced.
         let inv_id_placeholder = "";
         pending.push(invoice_line(
             inv_id_placeholder,
@@ -858,16 +855,13 @@ pub fn advance_subscriptions(ctx: &mut Ctx) -> ApiResult<()> {
             }
             // Renew: next period, invoice, charge.
             let before = sub.clone();
-            let mut new_end = end;
             if let Some(items) = sub["items"]["data"].as_array_mut() {
                 for it in items.iter_mut() {
                     let len = interval_secs(&it["price"]["recurring"]);
                     it["current_period_start"] = json!(end);
                     it["current_period_end"] = json!(end + len);
-                    new_end = end + len;
                 }
             }
-            let _ = new_end;
             let saved_now = ctx.now;
             ctx.now = end;
             let pending = sub["_pending_prorations"]

@@ -326,7 +326,10 @@ async fn payment_intents_charges_refunds_and_events() {
     let ch = RetrieveCharge::new(ch_id.clone()).send(c).await.unwrap();
     assert!(ch.refunded);
     assert_eq!(ch.amount_refunded, 4000);
-    assert!(ch.refunds.is_none(), "refunds are listed only when expanded");
+    assert!(
+        ch.refunds.is_none(),
+        "refunds are listed only when expanded"
+    );
     let ch = RetrieveCharge::new(ch_id.clone())
         .expand(vec!["refunds".to_string()])
         .send(c)
