@@ -88,17 +88,24 @@ pub fn route(ctx: &mut Ctx, method: &str, segs: &[&str], raw: &Value) -> ApiResu
         ("GET", ["customers"]) => {
             list_simple(ctx, raw, "customer", "/v1/customers", &[("email", P::Str)])?
         }
-        ("GET", ["customers", id]) => retrieve(ctx, raw, "customer", id)?,
+        ("GET", ["customers", id]) => {
+            // A deleted customer is still retrievable, as `{id, object, deleted: true}`.
+            match ctx.get(id)? {
+                Some(c) if c["object"] == "customer" && c["deleted"] == true => {
+                    check(&P::Obj(EXPAND_ONLY), raw, "")?;
+                    (c, vec![])
+                }
+                _ => retrieve(ctx, raw, "customer", id)?,
+            }
+        }
         ("POST", ["customers", id]) => update_customer(ctx, raw, id)?,
         ("DELETE", ["customers", id]) => {
             let cus = ctx.fetch("customer", id)?;
-            ctx.delete(id)?;
+            let tombstone = json!({ "id": id, "object": "customer", "deleted": true });
+            ctx.put(&tombstone)?;
             // The event carries the customer as it was, like Stripe's.
             ctx.emit("customer.deleted", &cus, None)?;
-            (
-                json!({ "id": id, "object": "customer", "deleted": true }),
-                vec![],
-            )
+            (tombstone, vec![])
         }
         ("POST", ["checkout", "sessions"]) => super::checkout::create_session(ctx, raw)?,
         ("GET", ["checkout", "sessions"]) => list_simple(

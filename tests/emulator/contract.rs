@@ -121,8 +121,14 @@ async fn products_prices_and_customers() {
     assert_eq!(list.data.len(), 1);
     let deleted = DeleteCustomer::new(cus.id.clone()).send(c).await.unwrap();
     assert_eq!(deleted.id, cus.id);
+    match RetrieveCustomer::new(cus.id.clone()).send(c).await.unwrap() {
+        RetrieveCustomerReturned::DeletedCustomer(d) => assert_eq!(d.id, cus.id),
+        other => panic!("expected a deleted customer, got {other:?}"),
+    }
+    assert!(ListCustomer::new().send(c).await.unwrap().data.is_empty());
     let (err, status) = stripe_err(
-        RetrieveCustomer::new(cus.id.clone())
+        UpdateCustomer::new(cus.id.clone())
+            .name("Ghost")
             .send(c)
             .await
             .unwrap_err(),
