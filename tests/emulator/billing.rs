@@ -662,6 +662,9 @@ async fn rust_clock_and_job_controls() {
         )
         .await;
     assert_eq!(s["payment_status"], "paid");
-    assert_eq!(s["created"].as_i64().unwrap() >= after, true);
+    assert!(
+        s["created"].as_i64().unwrap() >= after,
+        "created on the test clock"
+    );
     h.stop().await;
 }
