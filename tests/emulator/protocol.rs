@@ -26,6 +26,14 @@ async fn api_key_is_required() {
         let r = h.http.get(&url).bearer_auth(bad).send().await.unwrap();
         assert_eq!(r.status(), 401, "{bad}");
     }
+    let basic = h
+        .http
+        .get(&url)
+        .basic_auth("sk_test_basic", None::<&str>)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(basic.status(), 200, "HTTP Basic with the key as user name, like curl -u");
     let ok = h
         .http
         .get(&url)
