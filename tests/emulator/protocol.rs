@@ -33,7 +33,11 @@ async fn api_key_is_required() {
         .send()
         .await
         .unwrap();
-    assert_eq!(basic.status(), 200, "HTTP Basic with the key as user name, like curl -u");
+    assert_eq!(
+        basic.status(),
+        200,
+        "HTTP Basic with the key as user name, like curl -u"
+    );
     let ok = h
         .http
         .get(&url)
