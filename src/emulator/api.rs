@@ -23,6 +23,8 @@ const RECURRING: &[(&str, P)] = &[
     ("trial_period_days", P::Int),
 ];
 const PRODUCT_DATA: &[(&str, P)] = &[
+    ("id", P::Str),
+    ("active", P::Bool),
     ("name", P::Str),
     ("description", P::Str),
     ("metadata", P::Meta),
@@ -86,17 +88,24 @@ pub fn route(ctx: &mut Ctx, method: &str, segs: &[&str], raw: &Value) -> ApiResu
         ("GET", ["customers"]) => {
             list_simple(ctx, raw, "customer", "/v1/customers", &[("email", P::Str)])?
         }
-        ("GET", ["customers", id]) => retrieve(ctx, raw, "customer", id)?,
+        ("GET", ["customers", id]) => {
+            // A deleted customer is still retrievable, as `{id, object, deleted: true}`.
+            match ctx.get(id)? {
+                Some(c) if c["object"] == "customer" && c["deleted"] == true => {
+                    check(&P::Obj(EXPAND_ONLY), raw, "")?;
+                    (c, vec![])
+                }
+                _ => retrieve(ctx, raw, "customer", id)?,
+            }
+        }
         ("POST", ["customers", id]) => update_customer(ctx, raw, id)?,
         ("DELETE", ["customers", id]) => {
             let cus = ctx.fetch("customer", id)?;
-            ctx.delete(id)?;
+            let tombstone = json!({ "id": id, "object": "customer", "deleted": true });
+            ctx.put(&tombstone)?;
             // The event carries the customer as it was, like Stripe's.
             ctx.emit("customer.deleted", &cus, None)?;
-            (
-                json!({ "id": id, "object": "customer", "deleted": true }),
-                vec![],
-            )
+            (tombstone, vec![])
         }
         ("POST", ["checkout", "sessions"]) => super::checkout::create_session(ctx, raw)?,
         ("GET", ["checkout", "sessions"]) => list_simple(
@@ -264,11 +273,37 @@ fn expand_path(
         let id = out["id"].as_str().unwrap_or_default();
         let has_more = items.len() > 10;
         let items: Vec<Value> = items.into_iter().take(10).collect();
-        out["line_items"] = list(
+        let mut li = list(
             items,
             has_more,
             &format!("/v1/checkout/sessions/{id}/line_items"),
         );
+        let stored_li = li.clone();
+        expand_path(ctx, &mut li, &stored_li, rest, full)?;
+        out["line_items"] = li;
+        return Ok(());
+    }
+    // Lists that Stripe includes only when expanded.
+    if *head == "payments" && out["object"] == "invoice" {
+        let mut l = stored["_payments"].clone();
+        let stored_l = l.clone();
+        expand_path(ctx, &mut l, &stored_l, rest, full)?;
+        out["payments"] = l;
+        return Ok(());
+    }
+    if *head == "refunds" && out["object"] == "charge" {
+        let id = out["id"].clone();
+        let refunds: Vec<Value> = ctx
+            .all("refund")?
+            .into_iter()
+            .filter(|r| r["charge"] == id)
+            .map(|r| public(&r))
+            .collect();
+        let url = format!("/v1/charges/{}/refunds", id.as_str().unwrap_or_default());
+        let mut l = list(refunds, false, &url);
+        let stored_l = l.clone();
+        expand_path(ctx, &mut l, &stored_l, rest, full)?;
+        out["refunds"] = l;
         return Ok(());
     }
     let Some(field) = out.get_mut(*head) else {
@@ -307,13 +342,12 @@ fn retrieve(ctx: &mut Ctx, raw: &Value, kind: &str, id: &str) -> ApiResult<Route
 
 /// Filter by `created` and page with `limit`/`starting_after`/`ending_before`.
 pub fn paginate(
-    ctx: &mut Ctx,
+    _ctx: &mut Ctx,
     items: Vec<Value>,
     p: &Value,
     url: &str,
     kind: &str,
 ) -> ApiResult<Value> {
-    let _ = ctx;
     let limit = p.i("limit").unwrap_or(10);
     if !(1..=100).contains(&limit) {
         return Err(ApiError::param(
@@ -462,6 +496,17 @@ const PRODUCT_PARAMS: &[(&str, P)] = &[
     ("unit_label", P::Str),
     ("tax_code", P::Str),
     ("default_price", P::Str),
+    ("marketing_features", P::Arr(&P::Obj(&[("name", P::Str)]))),
+    ("type", P::Enum(&["good", "service"])),
+    (
+        "package_dimensions",
+        P::Obj(&[
+            ("height", P::Str),
+            ("length", P::Str),
+            ("weight", P::Str),
+            ("width", P::Str),
+        ]),
+    ),
     (
         "default_price_data",
         P::Obj(&[
@@ -492,10 +537,23 @@ fn apply_product_fields(prod: &mut Value, p: &Value) {
             prod[key] = v.clone();
         }
     }
-    for key in ["active", "shippable", "images"] {
+    for key in ["active", "shippable", "images", "type"] {
         if let Some(v) = p.get(key) {
             prod[key] = v.clone();
         }
+    }
+    if let Some(features) = p.get("marketing_features") {
+        prod["marketing_features"] = features.clone();
+    }
+    if let Some(d) = p.get("package_dimensions").and_then(Value::as_object) {
+        let num = |k: &str| {
+            d.get(k)
+                .and_then(Value::as_str)
+                .and_then(|x| x.parse::<f64>().ok())
+        };
+        prod["package_dimensions"] = json!({
+            "height": num("height"), "length": num("length"), "weight": num("weight"), "width": num("width"),
+        });
     }
     merge_metadata(prod, p);
 }
@@ -662,7 +720,18 @@ pub fn make_price(ctx: &mut Ctx, p: &Value, prefix: &str) -> ApiResult<Value> {
                 .s("name")
                 .filter(|s| !s.is_empty())
                 .ok_or_else(|| ApiError::missing(&format!("{}[name]", name("product_data"))))?;
-            let mut prod = objects::product(new_id("prod_"), ctx.now, &pname);
+            let pid = match pd.s("id") {
+                Some(id) if ctx.get(&id)?.is_some() => {
+                    return Err(ApiError::param(
+                        format!("{}[id]", name("product_data")),
+                        "Product already exists.",
+                    )
+                    .code("resource_already_exists"));
+                }
+                Some(id) => id,
+                None => new_id("prod_"),
+            };
+            let mut prod = objects::product(pid, ctx.now, &pname);
             apply_product_fields(&mut prod, pd);
             ctx.put(&prod)?;
             ctx.emit("product.created", &prod, None)?;
@@ -761,6 +830,18 @@ const CUSTOMER_PARAMS: &[(&str, P)] = &[
     ("phone", P::Str),
     ("metadata", P::Meta),
     ("preferred_locales", P::Arr(&P::Str)),
+    (
+        "address",
+        P::Obj(&[
+            ("line1", P::Str),
+            ("line2", P::Str),
+            ("city", P::Str),
+            ("state", P::Str),
+            ("postal_code", P::Str),
+            ("country", P::Str),
+        ]),
+    ),
+    ("tax_exempt", P::Enum(&["exempt", "none", "reverse"])),
     ("payment_method", P::Str),
     (
         "invoice_settings",
@@ -770,7 +851,27 @@ const CUSTOMER_PARAMS: &[(&str, P)] = &[
 ];
 
 fn apply_customer_fields(ctx: &mut Ctx, cus: &mut Value, p: &Value) -> ApiResult<()> {
-    for key in ["email", "name", "description", "phone", "preferred_locales"] {
+    if let Some(a) = p.get("address") {
+        cus["address"] = if a.is_null() {
+            Value::Null
+        } else {
+            let mut full = objects::empty_address();
+            if let (Some(f), Some(given)) = (full.as_object_mut(), a.as_object()) {
+                for (k, v) in given {
+                    f.insert(k.clone(), v.clone());
+                }
+            }
+            full
+        };
+    }
+    for key in [
+        "email",
+        "name",
+        "description",
+        "phone",
+        "preferred_locales",
+        "tax_exempt",
+    ] {
         if let Some(v) = p.get(key) {
             cus[key] = if v == "" { Value::Null } else { v.clone() };
         }

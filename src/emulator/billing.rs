@@ -170,7 +170,8 @@ fn invoice_for(
             "type": "subscription_details"
         },
         "payment_settings": { "default_mandate": null, "payment_method_options": null, "payment_method_types": null },
-        "payments": list(vec![], false, &format!("/v1/invoices/{id}/payments")),
+        // Shown only with `expand[]=payments`, like Stripe.
+        "_payments": list(vec![], false, &format!("/v1/invoices/{id}/payments")),
         "period_end": end,
         "period_start": start,
         "post_payment_credit_notes_amount": 0,
@@ -259,7 +260,7 @@ fn mark_invoice_paid(ctx: &mut Ctx, inv: &mut Value, pi_id: &str) {
     inv["status_transitions"]["finalized_at"] = json!(ctx.now);
     inv["status_transitions"]["paid_at"] = json!(ctx.now);
     let inv_id = inv["id"].clone();
-    inv["payments"]["data"] = json!([{
+    inv["_payments"]["data"] = json!([{
         "id": new_id("inpay_"),
         "object": "invoice_payment",
         "amount_paid": total,
@@ -286,13 +287,12 @@ pub fn start_subscription(
     let sub_id = new_id("sub_");
     let now = ctx.now;
     let mut items = Vec::new();
-    let mut period = 30 * 86_400;
     for li in s["_line_items"].as_array().cloned().unwrap_or_default() {
         let price = ctx
             .get(li["price"]["id"].as_str().unwrap_or_default())?
             .unwrap_or(li["price"].clone());
         if price["type"] == "recurring" {
-            period = interval_secs(&price["recurring"]);
+            let period = interval_secs(&price["recurring"]);
             items.push(sub_item(
                 &sub_id,
                 &price,
@@ -303,7 +303,6 @@ pub fn start_subscription(
             ));
         }
     }
-    let _ = period;
     let metadata = s["_subscription_data"]["metadata"].clone();
     let mut sub = objects::merge(vec![
         json!({
@@ -539,18 +538,7 @@ pub fn route(ctx: &mut Ctx, method: &str, segs: &[&str], raw: &Value) -> ApiResu
         )?,
         ("GET", ["invoices", id]) => {
             let p = check(&P::Obj(&[("expand", P::Arr(&P::Str))]), raw, "")?;
-            let mut inv = ctx.fetch("invoice", id)?;
-            // Not expanded unless asked, like Stripe.
-            if !expand_of(&p).iter().any(|e| e == "payments") {
-                if let Some(m) = inv.as_object_mut() {
-                    m.remove("payments");
-                }
-            }
-            let ex: Vec<String> = expand_of(&p)
-                .into_iter()
-                .filter(|e| e != "payments")
-                .collect();
-            (inv, ex)
+            (ctx.fetch("invoice", id)?, expand_of(&p))
         }
         ("POST", ["billing_portal", "configurations"]) => create_portal_config(ctx, raw)?,
         ("GET", ["billing_portal", "configurations"]) => list_simple(
@@ -574,13 +562,11 @@ pub fn route(ctx: &mut Ctx, method: &str, segs: &[&str], raw: &Value) -> ApiResu
 }
 
 pub fn cancel_now(ctx: &mut Ctx, mut sub: Value, reason: &str) -> ApiResult<Value> {
-    let before = sub.clone();
     sub["status"] = json!("canceled");
     sub["canceled_at"] = json!(ctx.now);
     sub["ended_at"] = json!(ctx.now);
     sub["cancellation_details"]["reason"] = json!(reason);
     ctx.put(&sub)?;
-    let _ = previous(&before, &sub);
     ctx.emit("customer.subscription.deleted", &sub, None)?;
     Ok(sub)
 }
@@ -699,6 +685,7 @@ fn update_subscription(ctx: &mut Ctx, raw: &Value, id: &str) -> ApiResult<Routed
             .as_array()
             .cloned()
             .unwrap_or_default();
+        // The invoice id is filled in when the lines are invoiced.
         let inv_id_placeholder = "";
         pending.push(invoice_line(
             inv_id_placeholder,
@@ -868,16 +855,13 @@ pub fn advance_subscriptions(ctx: &mut Ctx) -> ApiResult<()> {
             }
             // Renew: next period, invoice, charge.
             let before = sub.clone();
-            let mut new_end = end;
             if let Some(items) = sub["items"]["data"].as_array_mut() {
                 for it in items.iter_mut() {
                     let len = interval_secs(&it["price"]["recurring"]);
                     it["current_period_start"] = json!(end);
                     it["current_period_end"] = json!(end + len);
-                    new_end = end + len;
                 }
             }
-            let _ = new_end;
             let saved_now = ctx.now;
             ctx.now = end;
             let pending = sub["_pending_prorations"]

@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use super::api::{Routed, expand_of, make_price, previous, valid_currency};
+use super::api::{Routed, expand_of, make_price, valid_currency};
 use super::error::{ApiError, ApiResult};
 use super::form::{P, Params, check};
 use super::objects;
@@ -380,7 +380,6 @@ pub fn expire_session(ctx: &mut Ctx, raw: &Value, id: &str) -> ApiResult<Routed>
 
 /// Move an open session to `expired` and emit `checkout.session.expired`.
 pub fn expire_now(ctx: &mut Ctx, mut s: Value) -> ApiResult<Value> {
-    let before = s.clone();
     s["status"] = json!("expired");
     s["url"] = Value::Null;
     if let Some(pi_id) = s["payment_intent"].as_str().map(str::to_string) {
@@ -395,7 +394,6 @@ pub fn expire_now(ctx: &mut Ctx, mut s: Value) -> ApiResult<Value> {
         }
     }
     ctx.put(&s)?;
-    let _ = previous(&before, &s);
     ctx.emit("checkout.session.expired", &s, None)?;
     Ok(s)
 }

@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 
 use super::error::ApiError;
 use super::form::{P, Params, check, parse_form};
+use super::store::Ctx;
 use super::{Shared, billing, check_auth, payments, read_body, store, with_ctx};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,30 +108,36 @@ async fn advance(req: HttpRequest, payload: web::Payload, st: web::Data<Shared>)
         Err(e) => return e.response(),
     };
     let res = with_ctx(&st.into_inner(), move |ctx| {
-        let offset = store::clock_offset(ctx.conn)?;
         let delta = match (p.i("seconds"), p.i("to")) {
             (Some(s), None) => s,
             (None, Some(t)) => t - ctx.now,
             _ => return Err(ApiError::invalid("Give exactly one of `seconds` or `to`.")),
         };
-        if delta < 0 {
-            return Err(ApiError::param(
-                "seconds",
-                "The test clock can only move forward.",
-            ));
-        }
-        store::set_clock_offset(ctx.conn, offset + delta)?;
-        ctx.now += delta;
-        payments::sweep_expired(ctx)?;
-        billing::advance_subscriptions(ctx)?;
-        store::hurry_jobs(ctx.conn)?;
-        Ok(json!({ "now": ctx.now, "offset": offset + delta }))
+        advance_by(ctx, delta)
     })
     .await;
     match res {
         Ok(v) => ok(v),
         Err(e) => e.response(),
     }
+}
+
+/// Move the test clock forward by `delta` seconds and run what became due: session expiry,
+/// renewals, period-end cancellations; delayed jobs run right after.
+pub fn advance_by(ctx: &mut Ctx, delta: i64) -> Result<Value, ApiError> {
+    if delta < 0 {
+        return Err(ApiError::param(
+            "seconds",
+            "The test clock can only move forward.",
+        ));
+    }
+    let offset = store::clock_offset(ctx.conn)?;
+    store::set_clock_offset(ctx.conn, offset + delta)?;
+    ctx.now += delta;
+    payments::sweep_expired(ctx)?;
+    billing::advance_subscriptions(ctx)?;
+    store::hurry_jobs(ctx.conn)?;
+    Ok(json!({ "now": ctx.now, "offset": offset + delta }))
 }
 
 /// `POST /_emulator/webhooks` with any of `duplicate=N`, `drop=N`, `reverse=true|false`,

@@ -156,6 +156,33 @@ impl Emulator {
         format!("http://{}", self.addr)
     }
 
+    /// Move the emulator's test clock forward (like `POST /_emulator/clock/advance`) and
+    /// run what became due; returns the emulated time (Unix seconds).
+    pub async fn advance_clock(&self, seconds: i64) -> anyhow::Result<i64> {
+        let v = with_ctx(&self.shared, move |ctx| control::advance_by(ctx, seconds))
+            .await
+            .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+        Ok(v["now"].as_i64().unwrap_or_default())
+    }
+
+    /// The emulated time (Unix seconds): the wall clock plus the test clock's offset.
+    pub async fn now(&self) -> anyhow::Result<i64> {
+        with_ctx(&self.shared, |ctx| Ok(ctx.now))
+            .await
+            .map_err(|e| anyhow::anyhow!("{}", e.message))
+    }
+
+    /// Run delayed outcomes (bank-debit settlement, disputes, failing refunds) now instead of
+    /// a few seconds later; returns how many ran.
+    pub async fn run_pending_jobs(&self) -> anyhow::Result<usize> {
+        with_ctx(&self.shared, |ctx| {
+            store::hurry_jobs(ctx.conn)?;
+            webhooks::run_due_jobs(ctx)
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", e.message))
+    }
+
     pub async fn stop(self) {
         self.server.stop(true).await;
         self.worker.abort();

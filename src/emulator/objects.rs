@@ -373,7 +373,6 @@ pub fn charge(
             "receipt_number": null,
             "receipt_url": null,
             "refunded": false,
-            "refunds": list(vec![], false, &format!("/v1/charges/{id}/refunds")),
             "review": null,
             "shipping": null,
             "source": null,
@@ -388,6 +387,7 @@ pub fn charge(
 }
 
 pub fn refund(now: i64, charge: &Value, amount: i64, reason: Option<&str>, status: &str) -> Value {
+    // Optional fields that are never null (description, failure_*, next_action…) are omitted.
     json!({
         "id": new_id("re_"),
         "object": "refund",
@@ -397,13 +397,8 @@ pub fn refund(now: i64, charge: &Value, amount: i64, reason: Option<&str>, statu
         "created": now,
         "currency": charge["currency"],
         "customer": charge["customer"],
-        "description": null,
         "destination_details": { "card": { "reference_status": "pending", "reference_type": "acquirer_reference_number", "type": "refund" }, "type": "card" },
-        "failure_balance_transaction": null,
-        "failure_reason": null,
-        "instructions_email": null,
         "metadata": {},
-        "next_action": null,
         "payment_intent": charge["payment_intent"],
         "payment_method": charge["payment_method"],
         "pending_reason": null,

@@ -47,6 +47,7 @@ struct CheckoutPage {
     card_expiry: String,
     error: Option<String>,
     cancel_url: Option<String>,
+    card: bool,
     bank: bool,
 }
 
@@ -175,6 +176,9 @@ fn page_for(
         card_expiry: card_expiry.to_string(),
         error,
         cancel_url: s["cancel_url"].as_str().map(str::to_string),
+        card: s["payment_method_types"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|t| t == "card")),
         bank: s["payment_method_types"]
             .as_array()
             .is_some_and(|a| a.iter().any(|t| t == "us_bank_account")),
@@ -303,6 +307,12 @@ async fn checkout_post(
         }
         Method::Bank { account }
     } else {
+        let card_allowed = s["payment_method_types"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|t| t == "card"));
+        if !card_allowed {
+            return rerender(400, "Cards are not accepted for this payment.".into());
+        }
         let now = s["created"]
             .as_i64()
             .unwrap_or(0)

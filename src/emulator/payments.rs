@@ -178,9 +178,6 @@ fn ensure_intent(ctx: &mut Ctx, s: &mut Value) -> ApiResult<Value> {
             pi["description"] = d.clone();
         }
     }
-    if s["mode"] == "payment" && pi["metadata"].as_object().is_none_or(|m| m.is_empty()) {
-        pi["metadata"] = json!({});
-    }
     ctx.put(&pi)?;
     ctx.emit("payment_intent.created", &pi, None)?;
     s[key] = pi["id"].clone();
@@ -226,12 +223,10 @@ pub fn pay_session(
                         None,
                         "We are unable to authenticate your payment method. Please choose a different payment method and try again.",
                     );
-                    let pm = payment_method(ctx, &method, email)?;
                     pi["status"] = json!("requires_payment_method");
                     pi["next_action"] = Value::Null;
                     pi["last_payment_error"] = payment_error_json(&err, None);
                     pi["payment_method"] = Value::Null;
-                    let _ = pm;
                     ctx.put(&pi)?;
                     ctx.emit("payment_intent.payment_failed", &pi, None)?;
                     if let Some(m) = s.as_object_mut() {

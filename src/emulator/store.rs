@@ -74,6 +74,7 @@ impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for Pragmas {
 /// One connection: every change is a serialized transaction, and a `:memory:` database
 /// lives exactly as long as the pool.
 pub fn open(db: &str) -> anyhow::Result<DbPool> {
+    let db = db.strip_prefix("sqlite://").unwrap_or(db);
     let manager = ConnectionManager::<SqliteConnection>::new(db);
     let pool = Pool::builder()
         .max_size(1)
@@ -177,7 +178,7 @@ impl<'a> Ctx<'a> {
     /// Fetch an object of a given kind or fail with Stripe's 404.
     pub fn fetch(&mut self, kind: &str, id: &str) -> ApiResult<Value> {
         match self.get(id)? {
-            Some(v) if v["object"] == kind => Ok(v),
+            Some(v) if v["object"] == kind && v["deleted"] != true => Ok(v),
             _ => Err(ApiError::no_such(kind, id, Some("id"))),
         }
     }
@@ -185,7 +186,7 @@ impl<'a> Ctx<'a> {
     /// Like [`fetch`], for an id given in a request parameter (400 with `param`).
     pub fn fetch_param(&mut self, kind: &str, id: &str, param: &str) -> ApiResult<Value> {
         match self.get(id)? {
-            Some(v) if v["object"] == kind => Ok(v),
+            Some(v) if v["object"] == kind && v["deleted"] != true => Ok(v),
             _ => Err(ApiError::no_such(kind, id, Some(param)).status(400)),
         }
     }
@@ -223,9 +224,12 @@ impl<'a> Ctx<'a> {
             .order(objects::seq.desc())
             .select(objects::data)
             .load(self.conn)?;
-        rows.iter()
+        let all: Vec<Value> = rows
+            .iter()
             .map(|s| serde_json::from_str(s).map_err(ApiError::from))
-            .collect()
+            .collect::<ApiResult<_>>()?;
+        // Deleted objects (tombstones) are not listed.
+        Ok(all.into_iter().filter(|v| v["deleted"] != true).collect())
     }
 
     /// Record an event and queue a delivery to every endpoint that wants it.
@@ -248,9 +252,7 @@ impl<'a> Ctx<'a> {
         let event = json!({
             "id": new_id("evt_"),
             "object": "event",
-            "account": null,
             "api_version": API_VERSION,
-            "context": null,
             "created": self.now,
             "data": data,
             "livemode": false,

@@ -603,3 +603,68 @@ async fn api_faults_500_429_and_stall() {
     );
     h.stop().await;
 }
+
+/// The same controls from Rust, for the shop's own tests.
+#[actix_web::test]
+async fn rust_clock_and_job_controls() {
+    let h = Harness::start().await;
+    let before = h.emu.now().await.unwrap();
+    let after = h.emu.advance_clock(3600).await.unwrap();
+    assert!(after >= before + 3600 && after < before + 3610);
+    assert!(h.emu.advance_clock(-1).await.is_err());
+    let price = h.one_time_price("Desk", 25000, "usd").await;
+    let (s, v) = h
+        .post(
+            "/v1/checkout/sessions",
+            &[
+                ("mode", "payment"),
+                ("line_items[0][price]", &price),
+                ("line_items[0][quantity]", "1"),
+                ("payment_method_types[]", "us_bank_account"),
+            ],
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let page = h
+        .http
+        .get(v["url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!page.contains("card_number"), "cards not offered");
+    let card = h.pay(v["url"].as_str().unwrap(), "4242424242424242").await;
+    assert_eq!(card.status(), 400);
+    let r = h
+        .http
+        .post(v["url"].as_str().unwrap())
+        .form(&[
+            ("email", "bank@example.com"),
+            ("method", "us_bank_account"),
+            ("routing_number", "110000000"),
+            ("account_number", "000123456789"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert!(
+        location(&r).contains("/c/done/"),
+        "no success_url: the emulator's own page"
+    );
+    assert_eq!(h.emu.run_pending_jobs().await.unwrap(), 1);
+    let (_, s) = h
+        .get(
+            &format!("/v1/checkout/sessions/{}", v["id"].as_str().unwrap()),
+            &[],
+        )
+        .await;
+    assert_eq!(s["payment_status"], "paid");
+    assert!(
+        s["created"].as_i64().unwrap() >= after,
+        "created on the test clock"
+    );
+    h.stop().await;
+}

@@ -255,3 +255,76 @@ async fn expired_session_cannot_be_paid_and_zero_decimal_totals() {
     assert_eq!(v["status"], "expired");
     h.stop().await;
 }
+
+#[actix_web::test]
+async fn existing_customer_and_payment_intent_data() {
+    let h = Harness::start().await;
+    let price = h.one_time_price("Pen", 350, "gbp").await;
+    let (_, cus) = h
+        .post("/v1/customers", &[("email", "known@example.com")])
+        .await;
+    let cid = cus["id"].as_str().unwrap();
+    let (s, v) = h
+        .post(
+            "/v1/checkout/sessions",
+            &[
+                ("mode", "payment"),
+                ("customer", cid),
+                ("line_items[0][price]", &price),
+                ("line_items[0][quantity]", "4"),
+                ("payment_intent_data[metadata][order]", "ORDER-9"),
+                ("payment_intent_data[description]", "Order ORDER-9"),
+                ("metadata[order]", "ORDER-9"),
+                ("success_url", "http://shop.test/ok"),
+            ],
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let url = v["url"].as_str().unwrap();
+    let page = h.http.get(url).send().await.unwrap().text().await.unwrap();
+    assert!(
+        page.contains("value=\"known@example.com\""),
+        "e-mail prefilled from the customer"
+    );
+    assert!(page.contains("£14.00"));
+    assert_eq!(h.pay(url, "5555555555554444").await.status(), 303);
+    let (_, s) = h
+        .get(
+            &format!("/v1/checkout/sessions/{}", v["id"].as_str().unwrap()),
+            &[
+                ("expand[]", "payment_intent.latest_charge"),
+                ("expand[]", "customer"),
+            ],
+        )
+        .await;
+    assert_eq!(s["customer"]["id"], cid);
+    assert_eq!(s["metadata"]["order"], "ORDER-9");
+    let pi = &s["payment_intent"];
+    assert_eq!(pi["customer"], cid);
+    assert_eq!(pi["metadata"]["order"], "ORDER-9");
+    assert_eq!(pi["description"], "Order ORDER-9");
+    assert_eq!(pi["amount"], 1400);
+    assert_eq!(pi["currency"], "gbp");
+    assert_eq!(
+        pi["latest_charge"]["payment_method_details"]["card"]["brand"],
+        "mastercard"
+    );
+    // customer and customer_email together are refused.
+    let (s, e) = h
+        .post(
+            "/v1/checkout/sessions",
+            &[
+                ("mode", "payment"),
+                ("customer", cid),
+                ("customer_email", "x@example.com"),
+                ("line_items[0][price]", &price),
+                ("line_items[0][quantity]", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (s, e["error"]["param"].as_str()),
+        (400, Some("customer_email"))
+    );
+    h.stop().await;
+}

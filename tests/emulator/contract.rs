@@ -121,8 +121,14 @@ async fn products_prices_and_customers() {
     assert_eq!(list.data.len(), 1);
     let deleted = DeleteCustomer::new(cus.id.clone()).send(c).await.unwrap();
     assert_eq!(deleted.id, cus.id);
+    match RetrieveCustomer::new(cus.id.clone()).send(c).await.unwrap() {
+        RetrieveCustomerReturned::DeletedCustomer(d) => assert_eq!(d.id, cus.id),
+        other => panic!("expected a deleted customer, got {other:?}"),
+    }
+    assert!(ListCustomer::new().send(c).await.unwrap().data.is_empty());
     let (err, status) = stripe_err(
-        RetrieveCustomer::new(cus.id.clone())
+        UpdateCustomer::new(cus.id.clone())
+            .name("Ghost")
             .send(c)
             .await
             .unwrap_err(),
@@ -186,6 +192,16 @@ async fn checkout_session_create_retrieve_list_expire() {
     assert_eq!(items.data[0].amount_total, 2500);
     assert_eq!(items.data[0].quantity, Some(2));
     assert_eq!(items.data[1].description.as_deref(), Some("Gift wrap"));
+    let deep = RetrieveCheckoutSession::new(session.id.clone())
+        .expand(vec!["line_items.data.price.product".to_string()])
+        .send(c)
+        .await
+        .unwrap();
+    let first = &deep.line_items.expect("line items").data[0];
+    match &first.price.as_ref().expect("price").product {
+        stripe_types::Expandable::Object(p) => assert_eq!(p.name, "Mug"),
+        other => panic!("product not expanded: {other:?}"),
+    }
     let not_expanded = RetrieveCheckoutSession::new(session.id.clone())
         .send(c)
         .await
@@ -316,6 +332,16 @@ async fn payment_intents_charges_refunds_and_events() {
     let ch = RetrieveCharge::new(ch_id.clone()).send(c).await.unwrap();
     assert!(ch.refunded);
     assert_eq!(ch.amount_refunded, 4000);
+    assert!(
+        ch.refunds.is_none(),
+        "refunds are listed only when expanded"
+    );
+    let ch = RetrieveCharge::new(ch_id.clone())
+        .expand(vec!["refunds".to_string()])
+        .send(c)
+        .await
+        .unwrap();
+    assert_eq!(ch.refunds.expect("expanded").data.len(), 2);
     let (err, _) = stripe_err(
         CreateRefund::new()
             .charge(ch_id.as_str())

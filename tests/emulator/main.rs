@@ -4,5 +4,7 @@
 mod billing;
 mod checkout_flow;
 mod contract;
+mod node_interop;
 mod protocol;
+mod schema;
 mod support;

@@ -26,6 +26,18 @@ async fn api_key_is_required() {
         let r = h.http.get(&url).bearer_auth(bad).send().await.unwrap();
         assert_eq!(r.status(), 401, "{bad}");
     }
+    let basic = h
+        .http
+        .get(&url)
+        .basic_auth("sk_test_basic", None::<&str>)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        basic.status(),
+        200,
+        "HTTP Basic with the key as user name, like curl -u"
+    );
     let ok = h
         .http
         .get(&url)
@@ -239,7 +251,11 @@ async fn state_survives_a_restart_with_a_file_database() {
     let config = EmulatorConfig {
         bind: "127.0.0.1:0".parse().unwrap(),
         db: db.clone(),
-        webhook: None,
+        webhook: Some(WebhookTarget {
+            url: "http://127.0.0.1:9/hook".parse().unwrap(),
+            secret: "whsec_one".into(),
+            enabled_events: vec!["*".into()],
+        }),
     };
     let emu = Emulator::start(config.clone()).await.unwrap();
     let prod = CreateProduct::new("Durable")
@@ -248,12 +264,41 @@ async fn state_survives_a_restart_with_a_file_database() {
         .unwrap();
     emu.stop().await;
 
+    // Same file, same endpoint URL with a new secret: updated, not duplicated.
+    let mut config = config;
+    if let Some(w) = config.webhook.as_mut() {
+        w.secret = "whsec_two".into();
+        w.enabled_events = vec!["checkout.session.completed".into()];
+    }
     let emu = Emulator::start(config).await.unwrap();
     let got = RetrieveProduct::new(prod.id.clone())
         .send(&client_for(&emu))
         .await
         .unwrap();
     assert_eq!(got.name, "Durable");
+    let get = |path: &str| {
+        http()
+            .get(format!("{}{path}", emu.origin()))
+            .bearer_auth(KEY)
+            .send()
+    };
+    let endpoints: Value = get("/v1/webhook_endpoints")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let data = endpoints["data"].as_array().unwrap();
+    assert_eq!(data.len(), 1);
+    assert_eq!(
+        data[0]["enabled_events"],
+        serde_json::json!(["checkout.session.completed"])
+    );
+    let events: Value = get("/v1/events").await.unwrap().json().await.unwrap();
+    assert_eq!(
+        events["data"][0]["type"], "product.created",
+        "events survive too"
+    );
     emu.stop().await;
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{db}{suffix}"));
@@ -323,4 +368,130 @@ async fn deliveries_are_retried_and_signed_with_wall_clock_time() {
     assert_eq!(log["data"][0]["attempts"], 3);
     emu.stop().await;
     hooks.stop().await;
+}
+
+/// Malformed and hostile input on every route: always a Stripe-shaped 4xx, never a 5xx.
+#[actix_web::test]
+async fn no_route_answers_5xx_to_bad_input() {
+    let h = Harness::start().await;
+    let price = h.one_time_price("Fuzz", 100, "usd").await;
+    let (sid, _) = h.session(&price, 1).await;
+    let posts = [
+        "/v1/products".to_string(),
+        "/v1/prices".to_string(),
+        "/v1/customers".to_string(),
+        "/v1/checkout/sessions".to_string(),
+        format!("/v1/checkout/sessions/{sid}/expire"),
+        "/v1/refunds".to_string(),
+        "/v1/webhook_endpoints".to_string(),
+        "/v1/subscriptions/sub_nope".to_string(),
+        "/v1/billing_portal/sessions".to_string(),
+        "/v1/billing_portal/configurations".to_string(),
+        format!("/v1/products/{}", "prod_nope"),
+        format!("/v1/prices/{price}"),
+    ];
+    let bodies: Vec<String> = vec![
+        "a=1".into(),
+        "metadata=x".into(),
+        format!("metadata[{}]=v", "k".repeat(41)),
+        "metadata[k]=".into(),
+        "line_items=x".into(),
+        "line_items[0]=x".into(),
+        "line_items[x][price]=p".into(),
+        "line_items[0][price_data]=x".into(),
+        "line_items[0][price_data][unit_amount]=99999999999999999999".into(),
+        "line_items[0][quantity]=-4&line_items[0][price]=x&mode=payment".into(),
+        "mode=payment&line_items[0][price_data][currency]=usd&line_items[0][price_data][unit_amount]=1&line_items[0][quantity]=1".into(),
+        "expand[]=nothing".into(),
+        "expand[0][x]=1".into(),
+        "amount=-1&charge=ch_x".into(),
+        "expires_at=abc".into(),
+        "recurring[interval]=decade&currency=usd&unit_amount=1&product_data[name]=x".into(),
+        "currency=usdollars&unit_amount=1&product_data[name]=x".into(),
+        "customer=cus_nope".into(),
+        "url=javascript:alert(1)&enabled_events[]=*".into(),
+        "name=%00%FF%FE".into(),
+        "features[subscription_update][products][0][prices]=x".into(),
+        "cancel_at_period_end=yes".into(),
+        "items[0][price]=price_nope".into(),
+    ];
+    for path in &posts {
+        for body in &bodies {
+            let r = h
+                .http
+                .post(h.url(path))
+                .bearer_auth(KEY)
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .body(body.clone())
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            let v: Value = r
+                .json()
+                .await
+                .unwrap_or_else(|e| panic!("{path} {body}: not JSON: {e}"));
+            assert!(status < 500, "{path} with {body}: {status} {v}");
+            if status >= 400 {
+                assert_stripe_error(&v, v["error"]["type"].as_str().unwrap_or("?"));
+            }
+        }
+    }
+    let gets = [
+        "/v1/events?limit=0",
+        "/v1/events?limit=abc",
+        "/v1/events?created[gte]=x",
+        "/v1/events?created[between]=1",
+        "/v1/events?starting_after=evt_nope",
+        "/v1/checkout/sessions?expand[]=data.line_items.x",
+        "/v1/checkout/sessions?status=weird",
+        "/v1/prices?type=x",
+        "/v1/subscriptions?status=x",
+        "/v1/invoices/in_nope",
+        "/v1/charges/ch_nope?expand[]=payment_intent",
+    ];
+    for path in gets {
+        let r = h
+            .http
+            .get(h.url(path))
+            .bearer_auth(KEY)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let v: Value = r.json().await.unwrap();
+        assert!((400..500).contains(&status), "{path}: {status} {v}");
+        assert_stripe_error(&v, "invalid_request_error");
+    }
+    // Hosted pages with junk.
+    for (path, body) in [
+        (format!("/c/pay/{sid}"), "email=x&card_number=abc"),
+        (format!("/c/pay/{sid}"), "%%%"),
+        (format!("/c/pay/{sid}/3ds"), "action=approve"),
+        ("/c/pay/cs_test_nope".to_string(), "email=a@b.c"),
+        ("/p/session/nope/cancel".to_string(), "subscription=sub_x"),
+    ] {
+        let r = h.http.post(h.url(&path)).body(body).send().await.unwrap();
+        assert!(r.status().as_u16() < 500, "{path}: {}", r.status());
+    }
+    h.stop().await;
+}
+
+/// The emulator also runs on a plain tokio runtime (no actix System, no LocalSet).
+#[tokio::test]
+async fn runs_on_a_plain_tokio_runtime() {
+    let emu = Emulator::start(EmulatorConfig {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        db: ":memory:".into(),
+        webhook: None,
+    })
+    .await
+    .unwrap();
+    assert_eq!(emu.base_url().as_str(), format!("{}/", emu.origin()));
+    let prod = CreateProduct::new("Tokio")
+        .send(&client_for(&emu))
+        .await
+        .unwrap();
+    assert!(prod.id.as_str().starts_with("prod_"));
+    emu.stop().await;
 }

@@ -1,0 +1,367 @@
+//! P3: every object the emulator returns validates against the OpenAPI subset in
+//! `../shared/stripe-openapi/spec-subset.json` (API version 2023-08-16) for the fields both know.
+//!
+//! The validator understands the parts of OpenAPI 3.0 that Stripe's spec uses for responses:
+//! `$ref`, `nullable`, `anyOf`/`oneOf`, `type`, `enum` (open when `x-stripeBypassValidation`),
+//! `required`, `properties`, `items`. Extra fields pass (resource schemas are open).
+
+use std::sync::OnceLock;
+
+use serde_json::Value;
+
+use crate::support::Harness;
+
+/// Fields the 2023-08-16 spec requires that later API versions removed or moved, so an object
+/// of version `2026-09-30.endive` rightly lacks them. Never add stale fields to pass instead.
+const EXEMPT: &[(&str, &str, &str)] = &[
+    (
+        "invoice",
+        "paid",
+        "removed in 2025-03-31.basil; derived from `status`",
+    ),
+    (
+        "invoice",
+        "paid_out_of_band",
+        "removed in 2025-03-31.basil; derived from `status`",
+    ),
+    (
+        "invoice",
+        "total_tax_amounts",
+        "removed in 2025-03-31.basil; replaced by `total_taxes`",
+    ),
+    (
+        "line_item",
+        "type",
+        "removed from invoice line items; now `parent.type`",
+    ),
+    (
+        "line_item",
+        "proration",
+        "removed; now `parent.subscription_item_details.proration`",
+    ),
+    (
+        "subscription",
+        "current_period_start",
+        "moved to each subscription item in 2025-03-31.basil",
+    ),
+    (
+        "subscription",
+        "current_period_end",
+        "moved to each subscription item in 2025-03-31.basil",
+    ),
+    ("product", "features", "renamed to `marketing_features`"),
+];
+
+fn spec() -> &'static Value {
+    static SPEC: OnceLock<Value> = OnceLock::new();
+    SPEC.get_or_init(|| {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/stripe-openapi/spec-subset.json"
+        );
+        let text = std::fs::read_to_string(path)
+            .or_else(|_| std::fs::read_to_string("/work/shared/stripe-openapi/spec-subset.json"))
+            .expect("spec-subset.json is readable");
+        serde_json::from_str(&text).expect("spec is JSON")
+    })
+}
+
+fn resolve(schema: &Value) -> &Value {
+    let mut s = schema;
+    while let Some(r) = s.get("$ref").and_then(Value::as_str) {
+        let name = r.trim_start_matches("#/components/schemas/");
+        s = &spec()["components"]["schemas"][name];
+    }
+    s
+}
+
+fn schema_name(schema: &Value) -> Option<String> {
+    schema
+        .get("x-resourceId")
+        .or_else(|| schema.get("title"))
+        .and_then(Value::as_str)
+        .map(str::to_string)
+}
+
+fn validate(v: &Value, schema: &Value, path: &str, errors: &mut Vec<String>) {
+    let schema = resolve(schema);
+    if v.is_null() {
+        if schema.get("nullable") != Some(&Value::Bool(true)) {
+            errors.push(format!("{path}: null but not nullable"));
+        }
+        return;
+    }
+    if let Some(alts) = schema
+        .get("anyOf")
+        .or_else(|| schema.get("oneOf"))
+        .and_then(Value::as_array)
+    {
+        let mut best: Option<Vec<String>> = None;
+        for alt in alts {
+            let mut e = Vec::new();
+            validate(v, alt, path, &mut e);
+            if e.is_empty() {
+                return;
+            }
+            if best.as_ref().is_none_or(|b| e.len() < b.len()) {
+                best = Some(e);
+            }
+        }
+        errors.extend(best.unwrap_or_default());
+        return;
+    }
+    let ty = schema.get("type").and_then(Value::as_str);
+    let ok = match ty {
+        Some("string") => v.is_string(),
+        Some("integer") => v.is_i64() || v.is_u64(),
+        Some("number") => v.is_number(),
+        Some("boolean") => v.is_boolean(),
+        Some("array") => v.is_array(),
+        Some("object") => v.is_object(),
+        _ => true,
+    };
+    if !ok {
+        errors.push(format!("{path}: expected {}, got {v}", ty.unwrap_or("?")));
+        return;
+    }
+    if let Some(options) = schema.get("enum").and_then(Value::as_array) {
+        let open = schema.get("x-stripeBypassValidation") == Some(&Value::Bool(true));
+        if !open && !options.contains(v) {
+            errors.push(format!("{path}: {v} not in {options:?}"));
+        }
+    }
+    if let Some(items) = schema.get("items") {
+        for (i, item) in v.as_array().into_iter().flatten().enumerate() {
+            validate(item, items, &format!("{path}[{i}]"), errors);
+        }
+    }
+    if let Some(obj) = v.as_object() {
+        let name = schema_name(schema).unwrap_or_default();
+        let props = schema.get("properties").and_then(Value::as_object);
+        for req in schema
+            .get("required")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let req = req.as_str().unwrap_or_default();
+            if !obj.contains_key(req) && !EXEMPT.iter().any(|(n, f, _)| *n == name && *f == req) {
+                errors.push(format!("{path}.{req}: required by `{name}` but missing"));
+            }
+        }
+        if let Some(props) = props {
+            for (k, sub) in props {
+                if let Some(val) = obj.get(k) {
+                    validate(val, sub, &format!("{path}.{k}"), errors);
+                }
+            }
+        }
+    }
+}
+
+/// Validate an object against the schema named by its `object` field (events: their
+/// `data.object` too).
+pub fn check_object(v: &Value) -> Vec<String> {
+    let kind = match v["object"].as_str() {
+        Some("customer") if v["deleted"] == true => "deleted_customer",
+        Some(k) => k,
+        None => return vec![format!("no object field: {v}")],
+    };
+    let schema = &spec()["components"]["schemas"][kind];
+    if schema.is_null() {
+        return vec![format!("no schema for {kind}")];
+    }
+    let mut errors = Vec::new();
+    validate(v, schema, kind, &mut errors);
+    if kind == "event" {
+        errors.extend(check_object(&v["data"]["object"]));
+    }
+    errors
+}
+
+fn assert_valid(v: &Value) {
+    let errors = check_object(v);
+    assert!(
+        errors.is_empty(),
+        "{} does not match the spec:\n{}",
+        v["object"],
+        errors.join("\n")
+    );
+}
+
+#[test]
+fn the_validator_rejects_wrong_objects() {
+    let bad = serde_json::json!({
+        "object": "refund", "id": "re_1", "amount": "ten", "created": 1, "currency": "usd",
+        "status": null, "charge": 5, "metadata": {}, "reason": "because"
+    });
+    let errors = check_object(&bad);
+    for needle in ["refund.amount", "refund.charge"] {
+        assert!(
+            errors.iter().any(|e| e.starts_with(needle)),
+            "{needle} in {errors:?}"
+        );
+    }
+    let missing = serde_json::json!({ "object": "price", "id": "price_1" });
+    assert!(
+        check_object(&missing)
+            .iter()
+            .any(|e| e.contains("required"))
+    );
+}
+
+#[actix_web::test]
+async fn objects_validate_against_the_openapi_subset() {
+    let h = Harness::start().await;
+    let (_, product) = h
+        .post(
+            "/v1/products",
+            &[("name", "Schema mug"), ("description", "ceramic")],
+        )
+        .await;
+    assert_valid(&product);
+    let pid = product["id"].as_str().unwrap();
+    let (_, price) = h
+        .post(
+            "/v1/prices",
+            &[
+                ("currency", "usd"),
+                ("unit_amount", "900"),
+                ("product", pid),
+            ],
+        )
+        .await;
+    assert_valid(&price);
+    let (_, monthly) = h
+        .post(
+            "/v1/prices",
+            &[
+                ("currency", "usd"),
+                ("unit_amount", "400"),
+                ("product", pid),
+                ("recurring[interval]", "month"),
+            ],
+        )
+        .await;
+    assert_valid(&monthly);
+    let (_, customer) = h
+        .post("/v1/customers", &[("email", "schema@example.com")])
+        .await;
+    assert_valid(&customer);
+
+    let (sid, url) = h.session(price["id"].as_str().unwrap(), 2).await;
+    let (_, open) = h
+        .get(
+            &format!("/v1/checkout/sessions/{sid}"),
+            &[("expand[]", "line_items")],
+        )
+        .await;
+    assert_valid(&open);
+    h.pay(&url, "4000000000000002").await;
+    assert_eq!(h.pay(&url, "4242424242424242").await.status(), 303);
+    let (_, done) = h
+        .get(
+            &format!("/v1/checkout/sessions/{sid}"),
+            &[("expand[]", "payment_intent.latest_charge")],
+        )
+        .await;
+    assert_valid(&done);
+    let (_, items) = h
+        .get(&format!("/v1/checkout/sessions/{sid}/line_items"), &[])
+        .await;
+    for it in items["data"].as_array().unwrap() {
+        assert_valid(it);
+    }
+    let pi = done["payment_intent"]["id"].as_str().unwrap();
+    let (_, refund) = h
+        .post("/v1/refunds", &[("payment_intent", pi), ("amount", "100")])
+        .await;
+    assert_valid(&refund);
+    let (_, charge) = h
+        .get(
+            &format!("/v1/charges/{}", refund["charge"].as_str().unwrap()),
+            &[],
+        )
+        .await;
+    assert_valid(&charge);
+
+    let (sid2, _) = h.session(price["id"].as_str().unwrap(), 1).await;
+    let (_, expired) = h
+        .post(&format!("/v1/checkout/sessions/{sid2}/expire"), &[])
+        .await;
+    assert_valid(&expired);
+
+    // Subscription, invoice, portal session.
+    let (s, sub_session) = h
+        .post(
+            "/v1/checkout/sessions",
+            &[
+                ("mode", "subscription"),
+                ("line_items[0][price]", monthly["id"].as_str().unwrap()),
+                ("line_items[0][quantity]", "1"),
+                ("success_url", "http://shop.test/ok"),
+            ],
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        h.pay(sub_session["url"].as_str().unwrap(), "4242424242424242")
+            .await
+            .status(),
+        303
+    );
+    let (_, sub_session) = h
+        .get(
+            &format!(
+                "/v1/checkout/sessions/{}",
+                sub_session["id"].as_str().unwrap()
+            ),
+            &[],
+        )
+        .await;
+    assert_valid(&sub_session);
+    let (_, sub) = h
+        .get(
+            &format!(
+                "/v1/subscriptions/{}",
+                sub_session["subscription"].as_str().unwrap()
+            ),
+            &[],
+        )
+        .await;
+    assert_valid(&sub);
+    let (_, inv) = h
+        .get(
+            &format!("/v1/invoices/{}", sub["latest_invoice"].as_str().unwrap()),
+            &[],
+        )
+        .await;
+    assert_valid(&inv);
+    let (_, portal) = h
+        .post(
+            "/v1/billing_portal/sessions",
+            &[
+                ("customer", sub["customer"].as_str().unwrap()),
+                ("return_url", "http://shop.test/account"),
+            ],
+        )
+        .await;
+    assert_valid(&portal);
+    let (_, deleted) = h
+        .api(
+            reqwest::Method::DELETE,
+            &format!("/v1/customers/{}", customer["id"].as_str().unwrap()),
+            &[],
+        )
+        .await;
+    assert_valid(&deleted);
+
+    // Every event, with its data.object.
+    let (_, events) = h.get("/v1/events", &[("limit", "100")]).await;
+    let events = events["data"].as_array().unwrap();
+    assert!(events.len() > 20);
+    for e in events {
+        assert_valid(e);
+    }
+    h.stop().await;
+}
