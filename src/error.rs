@@ -29,6 +29,9 @@ pub enum AppError {
     Csrf,
     #[error("forbidden")]
     Forbidden,
+    /// Only for signed-in users: go sign in, then come back to the path.
+    #[error("sign-in required")]
+    SignInRequired(String),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -58,11 +61,21 @@ impl ResponseError for AppError {
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Csrf | AppError::Forbidden => StatusCode::FORBIDDEN,
+            AppError::SignInRequired(_) => StatusCode::SEE_OTHER,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
+        if let AppError::SignInRequired(next) = self {
+            let target = format!(
+                "/account/login?next={}",
+                url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()
+            );
+            return HttpResponse::SeeOther()
+                .insert_header(("Location", target))
+                .finish();
+        }
         let message = match self {
             AppError::NotFound => "We couldn't find that page.".to_owned(),
             AppError::BadRequest(m) => m.clone(),
@@ -70,6 +83,7 @@ impl ResponseError for AppError {
                 "Your form expired or came from somewhere else. Go back, reload the page and try again.".to_owned()
             }
             AppError::Forbidden => "You don't have access to this page.".to_owned(),
+            AppError::SignInRequired(_) => String::new(),
             AppError::Internal(cause) => {
                 tracing::error!(error = ?cause, "request failed");
                 "Something went wrong on our side. Please try again in a moment.".to_owned()

@@ -2,6 +2,7 @@
 //!
 //! `startup::Application` builds everything from a `config::Config`; `cli` is the binary's entry.
 
+pub mod accounts;
 pub mod cart;
 pub mod catalog;
 pub mod checkout;
@@ -21,5 +22,6 @@ pub mod reconcile;
 pub mod schema;
 pub mod startup;
 pub mod stripe_setup;
+pub mod subscriptions;
 pub mod web;
 pub mod webhooks;

@@ -101,6 +101,7 @@ fn label(outcome: &Outcome) -> String {
     match outcome {
         Outcome::Order { status, .. } => status.as_str().to_owned(),
         Outcome::Flagged { .. } => "flagged".into(),
+        Outcome::Subscription { status, .. } => format!("subscription {status}"),
         Outcome::Unknown => "not ours".into(),
         Outcome::Duplicate => "duplicate".into(),
     }

@@ -39,6 +39,7 @@ diesel::table! {
         id -> BigInt,
         created_at -> BigInt,
         updated_at -> BigInt,
+        user_id -> Nullable<BigInt>,
     }
 }
 
@@ -76,6 +77,9 @@ diesel::table! {
         paid_at -> Nullable<BigInt>,
         created_at -> BigInt,
         updated_at -> BigInt,
+        user_id -> Nullable<BigInt>,
+        invoice_id -> Nullable<Text>,
+        subscription_id -> Nullable<BigInt>,
     }
 }
 
@@ -115,7 +119,54 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    users (id) {
+        id -> BigInt,
+        email -> Text,
+        email_normalized -> Text,
+        password_hash -> Text,
+        role -> Text,
+        session_epoch -> BigInt,
+        stripe_customer_id -> Nullable<Text>,
+        email_verified_at -> Nullable<BigInt>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    login_attempts (id) {
+        id -> BigInt,
+        client_ip -> Text,
+        email_normalized -> Text,
+        succeeded -> Bool,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    subscriptions (id) {
+        id -> BigInt,
+        stripe_subscription_id -> Text,
+        user_id -> Nullable<BigInt>,
+        stripe_customer_id -> Text,
+        price_id -> Nullable<BigInt>,
+        stripe_price_id -> Text,
+        status -> Text,
+        current_period_end -> Nullable<BigInt>,
+        cancel_at_period_end -> Bool,
+        ended_at -> Nullable<BigInt>,
+        latest_invoice_status -> Nullable<Text>,
+        last_event_created -> BigInt,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
 diesel::joinable!(cart_items -> carts (cart_id));
+diesel::joinable!(orders -> users (user_id));
+diesel::joinable!(subscriptions -> users (user_id));
+diesel::joinable!(subscriptions -> prices (price_id));
 diesel::joinable!(cart_items -> prices (price_id));
 diesel::joinable!(order_items -> orders (order_id));
 diesel::joinable!(stock_reservations -> orders (order_id));
@@ -131,4 +182,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     order_items,
     stock_reservations,
     stripe_events,
+    users,
+    login_attempts,
+    subscriptions,
 );

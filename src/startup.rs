@@ -24,7 +24,7 @@ use crate::emulator::{Emulator, EmulatorConfig, WebhookTarget};
 use crate::error::{AppError, render_error_page};
 use crate::payments::Stripe;
 use crate::web::{AppState, assets, security, telemetry};
-use crate::{cart, catalog, checkout, health, webhooks};
+use crate::{accounts, cart, catalog, checkout, health, subscriptions, webhooks};
 
 /// A built application, bound to its port and ready to run.
 pub struct Application {
@@ -162,8 +162,53 @@ fn routes(cfg: &mut web::ServiceConfig) {
         )
         .route("/checkout/cancel", web::get().to(checkout::routes::cancel))
         .route("/webhooks/stripe", web::post().to(webhooks::receive))
+        .route(
+            "/account/register",
+            web::get().to(accounts::routes::register_form),
+        )
+        .route(
+            "/account/register",
+            web::post().to(accounts::routes::register),
+        )
+        .route(
+            "/account/login",
+            web::get().to(accounts::routes::login_form),
+        )
+        .route("/account/login", web::post().to(accounts::routes::login))
+        .route("/account/logout", web::post().to(accounts::routes::logout))
+        .route("/account", web::get().to(accounts::routes::orders))
+        .route(
+            "/account/orders/{number}",
+            web::get().to(accounts::routes::order),
+        )
+        .route(
+            "/subscribe/{price_id}",
+            web::post().to(subscriptions::routes::subscribe),
+        )
+        .route(
+            "/account/subscriptions",
+            web::get().to(subscriptions::routes::list),
+        )
+        .route(
+            "/account/subscriptions/{id}/cancel",
+            web::post().to(subscriptions::routes::cancel),
+        )
+        .route(
+            "/account/subscriptions/{id}/resume",
+            web::post().to(subscriptions::routes::resume),
+        )
+        .route(
+            "/account/subscriptions/{id}/change",
+            web::post().to(subscriptions::routes::change),
+        )
+        .route(
+            "/account/billing-portal",
+            web::post().to(subscriptions::routes::billing_portal),
+        )
         .route("/healthz", web::get().to(health::healthz))
         .route("/static/style.css", web::get().to(assets::stylesheet))
+        .route("/favicon.svg", web::get().to(assets::favicon))
+        .route("/favicon.ico", web::get().to(assets::favicon))
         .default_service(web::to(|| async {
             Err::<actix_web::HttpResponse, _>(AppError::NotFound)
         }));

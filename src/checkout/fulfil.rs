@@ -35,6 +35,8 @@ pub enum Outcome {
     Order { number: String, status: OrderStatus },
     /// The session does not match its order; an admin must look.
     Flagged { number: String, reason: String },
+    /// A subscription is (now) in this Stripe status.
+    Subscription { id: String, status: String },
     /// No order of ours has this session.
     Unknown,
     /// This event was processed before.

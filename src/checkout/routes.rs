@@ -9,6 +9,9 @@ use validator::Validate;
 
 use super::fulfil;
 use super::start::{self, CheckoutError, Shopper};
+use crate::accounts::auth::CurrentUser;
+use crate::accounts::model::User;
+use crate::accounts::stripe_customer;
 use crate::cart::model as cart;
 use crate::cart::routes::{render_cart, see_other};
 use crate::db::{self, DbError};
@@ -45,6 +48,7 @@ pub async fn checkout(
     state: web::Data<AppState>,
     layout: Layout,
     session: TypedSession,
+    CurrentUser(user): CurrentUser,
     req: HttpRequest,
     form: CsrfForm<CheckoutForm>,
 ) -> Result<HttpResponse, AppError> {
@@ -75,10 +79,20 @@ pub async fn checkout(
         .await;
     };
     let email = Some(form.email.trim().to_lowercase()).filter(|e| !e.is_empty());
+    let user = match user {
+        Some(u) => {
+            let customer = stripe_customer::ensure(&state, &u)
+                .await
+                .map_err(|e| AppError::Internal(anyhow::anyhow!(e.to_string())))?;
+            Some((u.id, customer))
+        }
+        None => None,
+    };
     let shopper = Shopper {
         cart_id,
-        email,
+        email: if user.is_some() { None } else { email },
         client_ip: req.peer_addr().map(|a| a.ip().to_string()),
+        user,
     };
     match start::start_checkout(&state, shopper).await {
         Ok(url) => Ok(see_other(&url)),
@@ -162,13 +176,19 @@ pub struct SuccessQuery {
     pub session_id: Option<String>,
 }
 
-/// The session id in the URL is only trusted for an order made from this browser's cart.
+/// The order is this visitor's: made from this browser's cart, or by the signed-in customer.
+fn owns(order: &Order, session: &TypedSession, user: Option<&User>) -> bool {
+    (order.cart_id.is_some() && order.cart_id == session.cart_id())
+        || (order.user_id.is_some() && order.user_id == user.map(|u| u.id))
+}
+
+/// The session id in the URL is only trusted for an order this visitor owns.
 async fn own_order_by_session(
     state: &AppState,
     session: &TypedSession,
+    user: Option<&User>,
     session_id: &str,
 ) -> Result<Order, AppError> {
-    let cart_id = session.cart_id().ok_or(AppError::NotFound)?;
     if !session_id.starts_with("cs_")
         || session_id.len() > 255
         || !session_id
@@ -183,7 +203,7 @@ async fn own_order_by_session(
     })
     .await?
     .ok_or(AppError::NotFound)?;
-    if order.cart_id != Some(cart_id) {
+    if !owns(&order, session, user) {
         return Err(AppError::NotFound);
     }
     Ok(order)
@@ -193,10 +213,11 @@ pub async fn success(
     state: web::Data<AppState>,
     layout: Layout,
     session: TypedSession,
+    CurrentUser(user): CurrentUser,
     query: web::Query<SuccessQuery>,
 ) -> Result<OrderPage, AppError> {
     let session_id = query.into_inner().session_id.ok_or(AppError::NotFound)?;
-    let order = own_order_by_session(&state, &session, &session_id).await?;
+    let order = own_order_by_session(&state, &session, user.as_ref(), &session_id).await?;
     // Don't wait for the webhook: ask Stripe now. Whichever of the two comes second does nothing.
     if let Err(e) = fulfil::fulfil_checkout(&state, &session_id, None).await {
         tracing::warn!(order = %order.number, error = %e, "fulfilment from the success page failed; the webhook will retry");

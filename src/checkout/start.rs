@@ -53,6 +53,8 @@ pub struct Shopper {
     pub cart_id: i64,
     pub email: Option<String>,
     pub client_ip: Option<String>,
+    /// A signed-in customer: the order is theirs, paid as their Stripe Customer.
+    pub user: Option<(i64, String)>,
 }
 
 /// Returns the URL of the Checkout Session to send the shopper to.
@@ -74,7 +76,12 @@ pub async fn start_checkout(state: &AppState, shopper: Shopper) -> Result<String
     if !problems.is_empty() {
         return Err(CheckoutError::StaleCart(problems));
     }
-    let fingerprint = fingerprint(&lines, shopper.email.as_deref(), currency.code());
+    let who = match &shopper.user {
+        Some((id, _)) => format!("user:{id}"),
+        None => shopper.email.clone().unwrap_or_default(),
+    };
+    let fingerprint = fingerprint(&lines, &who, currency.code());
+    let customer = shopper.user.as_ref().map(|(_, c)| c.clone());
 
     // A checkout already in progress for this cart: reuse it if the cart is unchanged.
     let pending = db::run(&state.pool, move |conn| {
@@ -86,7 +93,7 @@ pub async fn start_checkout(state: &AppState, shopper: Shopper) -> Result<String
             return match (&order.checkout_session_id, &order.checkout_url) {
                 (Some(_), Some(url)) => Ok(url.clone()),
                 // The first attempt's outcome is unknown: the same key cannot open a second session.
-                _ => create_session(state, order).await,
+                _ => create_session(state, order, customer.as_deref()).await,
             };
         }
         abandon(state, &order).await?;
@@ -94,13 +101,18 @@ pub async fn start_checkout(state: &AppState, shopper: Shopper) -> Result<String
 
     let email = shopper.email.clone();
     let client_ip = shopper.client_ip.clone();
+    let user_id = shopper.user.as_ref().map(|(id, _)| *id);
     let created = db::run(&state.pool, move |conn| {
+        let who = Who {
+            email: email.as_deref(),
+            client_ip: client_ip.as_deref(),
+            user_id,
+        };
         Ok::<_, CheckoutError>(create_order(
             conn,
             cart_id,
             &lines,
-            email.as_deref(),
-            client_ip.as_deref(),
+            &who,
             &fingerprint,
             currency.code(),
             now,
@@ -126,11 +138,15 @@ pub async fn start_checkout(state: &AppState, shopper: Shopper) -> Result<String
         }
         Err(e) => return Err(e),
     };
-    create_session(state, order).await
+    create_session(state, order, customer.as_deref()).await
 }
 
 /// Calls Stripe for a pending order and stores the session; on a certain refusal, gives the stock back.
-async fn create_session(state: &AppState, order: Order) -> Result<String, CheckoutError> {
+async fn create_session(
+    state: &AppState,
+    order: Order,
+    customer: Option<&str>,
+) -> Result<String, CheckoutError> {
     let order_id = order.id;
     let items = {
         let order = order.clone();
@@ -140,7 +156,7 @@ async fn create_session(state: &AppState, order: Order) -> Result<String, Checko
         .await?
     };
     let urls = session_urls(state, &order.number);
-    match sessions::create(&state.stripe, &order, &items, &urls).await {
+    match sessions::create(&state.stripe, &order, &items, &urls, customer).await {
         Ok(session) => {
             let url = session.url.clone().ok_or_else(|| {
                 CheckoutError::Internal("Stripe returned a session without a URL".into())
@@ -212,11 +228,13 @@ pub async fn abandon(state: &AppState, order: &Order) -> Result<(), CheckoutErro
             })
             .await?
         };
+        let customer = customer_of(state, order).await?;
         match sessions::create(
             &state.stripe,
             order,
             &items,
             &session_urls(state, &order.number),
+            customer.as_deref(),
         )
         .await
         {
@@ -272,10 +290,10 @@ fn pending_for_cart(conn: &mut AnyConnection, cart_id: i64) -> QueryResult<Optio
 }
 
 /// What the cart held when the order was made: an unchanged cart reuses the order.
-fn fingerprint(lines: &[CartLine], email: Option<&str>, currency: &str) -> String {
+fn fingerprint(lines: &[CartLine], who: &str, currency: &str) -> String {
     let mut h = Sha256::new();
     h.update(currency.as_bytes());
-    h.update(email.unwrap_or("").as_bytes());
+    h.update(who.as_bytes());
     for l in lines {
         h.update(format!("|{}:{}:{}", l.price_id, l.unit.amount, l.quantity).as_bytes());
     }
@@ -284,19 +302,24 @@ fn fingerprint(lines: &[CartLine], email: Option<&str>, currency: &str) -> Strin
 
 /// In one write transaction: the per-client limit, the stock check, the order with its
 /// snapshotted items, and the held stock.
-#[allow(clippy::too_many_arguments)]
+/// Who is checking out.
+struct Who<'a> {
+    email: Option<&'a str>,
+    client_ip: Option<&'a str>,
+    user_id: Option<i64>,
+}
+
 fn create_order(
     conn: &mut AnyConnection,
     cart_id: i64,
     lines: &[CartLine],
-    email: Option<&str>,
-    client_ip: Option<&str>,
+    who: &Who<'_>,
     fingerprint: &str,
     currency: &str,
     now: i64,
 ) -> Result<Order, CheckoutError> {
     write_tx(conn, |conn| {
-        if let Some(ip) = client_ip {
+        if let Some(ip) = who.client_ip {
             let open: i64 = orders::table
                 .filter(orders::client_ip.eq(ip))
                 .filter(orders::status.eq(OrderStatus::Pending.as_str()))
@@ -338,14 +361,15 @@ fn create_order(
                 status: OrderStatus::Pending.as_str(),
                 currency,
                 amount_total: total,
-                email,
+                email: who.email,
                 cart_id: Some(cart_id),
                 cart_fingerprint: fingerprint,
-                client_ip,
+                client_ip: who.client_ip,
                 idempotency_key: &key,
                 checkout_expires_at: now + SESSION_MINUTES * 60,
                 created_at: now,
                 updated_at: now,
+                user_id: who.user_id,
             })
             .execute(conn)?;
         let order = queries::by_number(conn, &number)?.ok_or(DieselError::NotFound)?;
@@ -371,4 +395,16 @@ fn create_order(
 /// Items of an order, for the pages.
 pub fn order_items(conn: &mut AnyConnection, order: &Order) -> QueryResult<Vec<OrderItem>> {
     queries::items(conn, order)
+}
+
+/// The Stripe Customer an order is paid as (a signed-in customer's), if any.
+async fn customer_of(state: &AppState, order: &Order) -> Result<Option<String>, CheckoutError> {
+    let Some(uid) = order.user_id else {
+        return Ok(None);
+    };
+    let user = db::run(&state.pool, move |conn| {
+        crate::accounts::model::by_id(conn, uid).map_err(DbError::from)
+    })
+    .await?;
+    Ok(user.and_then(|u| u.stripe_customer_id))
 }

@@ -31,6 +31,9 @@ pub struct Order {
     pub paid_at: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
+    pub user_id: Option<i64>,
+    pub invoice_id: Option<String>,
+    pub subscription_id: Option<i64>,
 }
 
 impl Order {
@@ -76,4 +79,5 @@ pub struct NewOrder<'a> {
     pub checkout_expires_at: i64,
     pub created_at: i64,
     pub updated_at: i64,
+    pub user_id: Option<i64>,
 }

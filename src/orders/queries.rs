@@ -35,3 +35,21 @@ pub fn items(conn: &mut AnyConnection, order: &Order) -> QueryResult<Vec<OrderIt
         .select(OrderItem::as_select())
         .load(conn)
 }
+
+/// A customer's orders, newest first.
+pub fn for_user(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    offset: i64,
+    limit: i64,
+) -> QueryResult<Vec<Order>> {
+    orders::table
+        .filter(orders::user_id.eq(user_id))
+        // Abandoned checkouts are not orders a customer placed.
+        .filter(orders::status.ne_all(["pending", "expired"]))
+        .order((orders::created_at.desc(), orders::id.desc()))
+        .offset(offset)
+        .limit(limit)
+        .select(Order::as_select())
+        .load(conn)
+}

@@ -25,6 +25,7 @@ pub async fn create(
     order: &Order,
     items: &[OrderItem],
     urls: &SessionUrls,
+    customer: Option<&str>,
 ) -> Result<CheckoutSession, PaymentError> {
     let currency: stripe_types::Currency = order
         .currency
@@ -54,7 +55,9 @@ pub async fn create(
         .expires_at(order.checkout_expires_at)
         .success_url(urls.success_url.clone())
         .cancel_url(urls.cancel_url.clone());
-    if let Some(email) = &order.email {
+    if let Some(customer) = customer {
+        req = req.customer(customer.to_owned());
+    } else if let Some(email) = &order.email {
         req = req.customer_email(email.clone());
     }
     stripe.write(&req, &order.idempotency_key).await

@@ -24,3 +24,13 @@ pub async fn stylesheet() -> HttpResponse {
         .insert_header((header::CACHE_CONTROL, "public, max-age=31536000, immutable"))
         .body(STYLESHEET)
 }
+
+const FAVICON: &str = include_str!("../../static/favicon.svg");
+
+/// `/favicon.svg` and `/favicon.ico` (browsers ask for the latter on their own).
+pub async fn favicon() -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "image/svg+xml"))
+        .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
+        .body(FAVICON)
+}

@@ -17,6 +17,9 @@ pub struct Layout {
     pub demo: bool,
     pub csrf_token: String,
     pub stylesheet: &'static str,
+    /// From the session, for the header only; access checks load the user.
+    pub signed_in: bool,
+    pub is_admin: bool,
 }
 
 impl Layout {
@@ -24,8 +27,12 @@ impl Layout {
         let demo = req
             .app_data::<web::Data<AppState>>()
             .is_some_and(|s| s.config.is_demo());
-        let csrf_token = csrf_token_of(&req.get_session()).unwrap_or_default();
+        let session = req.get_session();
+        let csrf_token = csrf_token_of(&session).unwrap_or_default();
+        let role = crate::accounts::auth::session_role(&session);
         Self {
+            signed_in: role.is_some(),
+            is_admin: role.as_deref() == Some(crate::accounts::model::ADMIN),
             shop_name: SHOP_NAME,
             demo,
             csrf_token,

@@ -1,6 +1,7 @@
 //! Web plumbing shared by every feature: state, page layout, sessions and CSRF, headers, assets.
 
 pub mod assets;
+pub mod field_errors;
 pub mod forms;
 pub mod layout;
 pub mod security;

@@ -11,6 +11,10 @@ use crate::web::AppState;
 pub enum EventKind {
     /// A Checkout Session changed: bring its order up to date.
     CheckoutSession(String),
+    /// A subscription changed: re-fetch it.
+    Subscription(String),
+    /// An invoice was paid (a subscription order) or its payment failed.
+    Invoice { id: String, paid: bool },
     /// Nothing for us to do; recorded so it is never looked at again.
     Other,
 }
@@ -21,6 +25,11 @@ pub const HANDLED_TYPES: &[&str] = &[
     "checkout.session.async_payment_succeeded",
     "checkout.session.async_payment_failed",
     "checkout.session.expired",
+    "customer.subscription.created",
+    "customer.subscription.updated",
+    "customer.subscription.deleted",
+    "invoice.paid",
+    "invoice.payment_failed",
 ];
 
 impl EventKind {
@@ -32,14 +41,43 @@ impl EventKind {
             | EventObject::CheckoutSessionExpired(s) => {
                 EventKind::CheckoutSession(s.id.as_str().to_owned())
             }
+            EventObject::CustomerSubscriptionCreated(s)
+            | EventObject::CustomerSubscriptionUpdated(s)
+            | EventObject::CustomerSubscriptionDeleted(s) => {
+                EventKind::Subscription(s.id.as_str().to_owned())
+            }
+            EventObject::InvoicePaid(i) => {
+                i.id.as_ref()
+                    .map_or(EventKind::Other, |id| EventKind::Invoice {
+                        id: id.as_str().to_owned(),
+                        paid: true,
+                    })
+            }
+            EventObject::InvoicePaymentFailed(i) => {
+                i.id.as_ref()
+                    .map_or(EventKind::Other, |id| EventKind::Invoice {
+                        id: id.as_str().to_owned(),
+                        paid: false,
+                    })
+            }
             _ => EventKind::Other,
         }
     }
 
     /// From an event's type and its object's id (the events list gives untyped objects).
     pub fn from_type(type_: &str, object_id: Option<&str>) -> Self {
-        match object_id {
-            Some(id) if HANDLED_TYPES.contains(&type_) => EventKind::CheckoutSession(id.to_owned()),
+        let Some(id) = object_id.map(str::to_owned) else {
+            return EventKind::Other;
+        };
+        match type_ {
+            t if t.starts_with("checkout.session.") && HANDLED_TYPES.contains(&t) => {
+                EventKind::CheckoutSession(id)
+            }
+            t if t.starts_with("customer.subscription.") && HANDLED_TYPES.contains(&t) => {
+                EventKind::Subscription(id)
+            }
+            "invoice.paid" => EventKind::Invoice { id, paid: true },
+            "invoice.payment_failed" => EventKind::Invoice { id, paid: false },
             _ => EventKind::Other,
         }
     }
@@ -55,6 +93,12 @@ pub async fn process(
         return Ok(Outcome::Duplicate);
     }
     match kind {
+        EventKind::Subscription(id) => {
+            crate::subscriptions::sync::sync_subscription(state, &id, Some(record)).await
+        }
+        EventKind::Invoice { id, paid } => {
+            crate::subscriptions::sync::invoice_event(state, &id, paid, Some(record)).await
+        }
         EventKind::CheckoutSession(session_id) => {
             fulfil::fulfil_checkout(state, &session_id, Some(record)).await
         }

@@ -5,7 +5,8 @@ use diesel::sql_types::{BigInt, Integer, Text};
 use storefront::config::DatabaseUrl;
 use storefront::db::{self, AnyConnection};
 use storefront::schema::{
-    cart_items, carts, order_items, orders, prices, products, stock_reservations, stripe_events,
+    cart_items, carts, login_attempts, order_items, orders, prices, products, stock_reservations,
+    stripe_events, subscriptions, users,
 };
 
 use crate::helpers::TestDb;
@@ -194,6 +195,9 @@ fn schema_rs_matches_the_migrations() {
         order_items,
         stock_reservations,
         stripe_events,
+        users,
+        login_attempts,
+        subscriptions,
     );
     let actual = database_tables(&mut conn);
     assert_eq!(

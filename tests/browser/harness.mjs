@@ -19,7 +19,11 @@
 //   });
 //
 // Options (second argument, optional): { viewport, contextOptions, shopEnv, timeout }.
-// The journey's context: { page, shop, browser, context, newPage, slug }.
+// The journey's context: { page, shop, browser, context, newPage, slug, diagnostic }.
+//
+// Pages on another origin (the Stripe emulator's hosted Checkout, 3-D Secure and portal pages,
+// on the emulator's own port: shop.emulatorURL()) get the same checks; pass their absolute URL
+// to visit() or allowStatus().
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -257,7 +261,9 @@ function stateOf(page) {
 
 /**
  * Tell the journey that navigating to `urlPath` (after a click or form post) is expected to
- * answer `status` (>= 400), so the error response is not reported as a problem.
+ * answer `status` (>= 400), so the error response is not reported as a problem. `urlPath` is
+ * relative to the shop, or an absolute URL (e.g. an emulator page that answers a declined card
+ * with 402 and the form again).
  */
 export function allowStatus(page, urlPath, status) {
   const state = stateOf(page);
@@ -496,7 +502,7 @@ export function journey(name, options, fn) {
         return page;
       };
       const page = await newPage();
-      await fn({ page, shop, browser, context: page.context(), newPage, slug });
+      await fn({ page, shop, browser, context: page.context(), newPage, slug, diagnostic });
       const problems = pages.flatMap(({ state }) => state.problems);
       if (problems.length) {
         throw new assert.AssertionError({

@@ -1,0 +1,10 @@
+DROP INDEX orders_invoice_id;
+DROP INDEX orders_user_id;
+ALTER TABLE orders DROP COLUMN subscription_id;
+ALTER TABLE orders DROP COLUMN invoice_id;
+ALTER TABLE orders DROP COLUMN user_id;
+DROP INDEX carts_user_id;
+ALTER TABLE carts DROP COLUMN user_id;
+DROP TABLE subscriptions;
+DROP TABLE login_attempts;
+DROP TABLE users;

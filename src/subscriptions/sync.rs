@@ -1,0 +1,329 @@
+//! Keeping local subscriptions and subscription orders current from Stripe.
+//!
+//! Every handler re-fetches the object from Stripe and writes what Stripe says now, so events
+//! that arrive late, twice or out of order cannot move a subscription backwards. The event id is
+//! recorded in the same transaction as the write, as for checkout events.
+
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use stripe_billing::invoice::RetrieveInvoice;
+use stripe_billing::subscription::RetrieveSubscription;
+use stripe_shared::{Invoice, Subscription as StripeSubscription};
+
+use super::model::Subscription;
+use crate::accounts::model as users;
+use crate::checkout::fulfil::{self, EventRecord, FulfilError, Outcome};
+use crate::db::{self, AnyConnection, write_tx};
+use crate::orders::model::NewOrder;
+use crate::orders::number;
+use crate::orders::status::OrderStatus;
+use crate::schema::{order_items, orders, prices, products, subscriptions};
+use crate::web::AppState;
+
+/// What we keep of a Stripe subscription.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub id: String,
+    pub customer: String,
+    pub status: String,
+    pub stripe_price_id: String,
+    pub current_period_end: Option<i64>,
+    pub cancel_at_period_end: bool,
+    pub ended_at: Option<i64>,
+}
+
+impl From<&StripeSubscription> for Snapshot {
+    fn from(s: &StripeSubscription) -> Self {
+        let item = s.items.data.first();
+        Self {
+            id: s.id.as_str().to_owned(),
+            customer: s.customer.id().as_str().to_owned(),
+            status: s.status.as_str().to_owned(),
+            stripe_price_id: item
+                .map(|i| i.price.id.as_str().to_owned())
+                .unwrap_or_default(),
+            current_period_end: item.map(|i| i.current_period_end),
+            cancel_at_period_end: s.cancel_at_period_end,
+            ended_at: s.ended_at,
+        }
+    }
+}
+
+pub async fn fetch(state: &AppState, subscription_id: &str) -> Result<Snapshot, FulfilError> {
+    let sub = state
+        .stripe
+        .read(&RetrieveSubscription::new(subscription_id))
+        .await?;
+    Ok(Snapshot::from(&sub))
+}
+
+/// Brings one subscription up to date with Stripe.
+pub async fn sync_subscription(
+    state: &AppState,
+    subscription_id: &str,
+    event: Option<EventRecord>,
+) -> Result<Outcome, FulfilError> {
+    let snapshot = fetch(state, subscription_id).await?;
+    let now = state.clock.unix();
+    db::run(&state.pool, move |conn| {
+        write_tx(conn, |conn| {
+            if let Some(ev) = &event
+                && !fulfil::record_event(conn, ev, None, "subscription", now)?
+            {
+                return Ok::<_, DieselError>(Outcome::Duplicate);
+            }
+            let row = upsert(
+                conn,
+                &snapshot,
+                event.as_ref().map_or(0, |e| e.created),
+                now,
+            )?;
+            Ok(Outcome::Subscription {
+                id: row.stripe_subscription_id,
+                status: row.status,
+            })
+        })
+        .map_err(FulfilError::from)
+    })
+    .await
+}
+
+/// Writes Stripe's view of a subscription into our row (creating it the first time).
+pub fn upsert(
+    conn: &mut AnyConnection,
+    s: &Snapshot,
+    event_created: i64,
+    now: i64,
+) -> Result<Subscription, DieselError> {
+    let user_id = users::by_stripe_customer(conn, &s.customer)?.map(|u| u.id);
+    let price_id: Option<i64> = prices::table
+        .filter(prices::stripe_price_id.eq(&s.stripe_price_id))
+        .select(prices::id)
+        .first(conn)
+        .optional()?;
+    let existing: Option<Subscription> = subscriptions::table
+        .filter(subscriptions::stripe_subscription_id.eq(&s.id))
+        .select(Subscription::as_select())
+        .first(conn)
+        .optional()?;
+    match existing {
+        Some(row) => {
+            diesel::update(subscriptions::table.find(row.id))
+                .set((
+                    subscriptions::user_id.eq(user_id.or(row.user_id)),
+                    subscriptions::price_id.eq(price_id.or(row.price_id)),
+                    subscriptions::stripe_price_id.eq(&s.stripe_price_id),
+                    subscriptions::status.eq(&s.status),
+                    subscriptions::current_period_end.eq(s.current_period_end),
+                    subscriptions::cancel_at_period_end.eq(s.cancel_at_period_end),
+                    subscriptions::ended_at.eq(s.ended_at),
+                    subscriptions::last_event_created.eq(row.last_event_created.max(event_created)),
+                    subscriptions::updated_at.eq(now),
+                ))
+                .execute(conn)?;
+        }
+        None => {
+            let inserted = diesel::insert_into(subscriptions::table)
+                .values((
+                    subscriptions::stripe_subscription_id.eq(&s.id),
+                    subscriptions::user_id.eq(user_id),
+                    subscriptions::stripe_customer_id.eq(&s.customer),
+                    subscriptions::price_id.eq(price_id),
+                    subscriptions::stripe_price_id.eq(&s.stripe_price_id),
+                    subscriptions::status.eq(&s.status),
+                    subscriptions::current_period_end.eq(s.current_period_end),
+                    subscriptions::cancel_at_period_end.eq(s.cancel_at_period_end),
+                    subscriptions::ended_at.eq(s.ended_at),
+                    subscriptions::last_event_created.eq(event_created),
+                    subscriptions::created_at.eq(now),
+                    subscriptions::updated_at.eq(now),
+                ))
+                .execute(conn);
+            match inserted {
+                Ok(_) => {}
+                // A concurrent handler inserted it first: write over it instead.
+                Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
+                    return upsert(conn, s, event_created, now);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    subscriptions::table
+        .filter(subscriptions::stripe_subscription_id.eq(&s.id))
+        .select(Subscription::as_select())
+        .first(conn)
+}
+
+fn subscription_of(invoice: &Invoice) -> Option<String> {
+    invoice
+        .parent
+        .as_ref()
+        .and_then(|p| p.subscription_details.as_ref())
+        .map(|d| d.subscription.id().as_str().to_owned())
+}
+
+fn payment_intent_of(invoice: &Invoice) -> Option<String> {
+    invoice.payments.as_ref()?.data.iter().find_map(|p| {
+        p.payment
+            .payment_intent
+            .as_ref()
+            .map(|pi| pi.id().as_str().to_owned())
+    })
+}
+
+/// `invoice.paid` / `invoice.payment_failed`: the subscription's state, and for a paid invoice an
+/// order of kind `subscription` (once per invoice, whatever the deliveries).
+pub async fn invoice_event(
+    state: &AppState,
+    invoice_id: &str,
+    paid: bool,
+    event: Option<EventRecord>,
+) -> Result<Outcome, FulfilError> {
+    let invoice = state
+        .stripe
+        .read(&RetrieveInvoice::new(invoice_id).expand(vec!["payments".to_owned()]))
+        .await?;
+    let snapshot = match subscription_of(&invoice) {
+        Some(id) => Some(fetch(state, &id).await?),
+        None => None,
+    };
+    let now = state.clock.unix();
+    db::run(&state.pool, move |conn| {
+        write_tx(conn, |conn| {
+            if let Some(ev) = &event
+                && !fulfil::record_event(
+                    conn,
+                    ev,
+                    None,
+                    if paid {
+                        "invoice paid"
+                    } else {
+                        "invoice failed"
+                    },
+                    now,
+                )?
+            {
+                return Ok::<_, DieselError>(Outcome::Duplicate);
+            }
+            let sub = match &snapshot {
+                Some(s) => Some(upsert(
+                    conn,
+                    s,
+                    event.as_ref().map_or(0, |e| e.created),
+                    now,
+                )?),
+                None => None,
+            };
+            if let Some(sub) = &sub {
+                diesel::update(subscriptions::table.find(sub.id))
+                    .set(subscriptions::latest_invoice_status.eq(if paid {
+                        "paid"
+                    } else {
+                        "payment_failed"
+                    }))
+                    .execute(conn)?;
+            }
+            if !paid || invoice.amount_paid <= 0 {
+                return Ok(match sub {
+                    Some(s) => Outcome::Subscription {
+                        id: s.stripe_subscription_id,
+                        status: s.status,
+                    },
+                    None => Outcome::Unknown,
+                });
+            }
+            record_invoice_order(conn, &invoice, sub.as_ref(), now)
+                .map(|(number, status)| Outcome::Order { number, status })
+        })
+        .map_err(FulfilError::from)
+    })
+    .await
+}
+
+fn record_invoice_order(
+    conn: &mut AnyConnection,
+    invoice: &Invoice,
+    sub: Option<&Subscription>,
+    now: i64,
+) -> Result<(String, OrderStatus), DieselError> {
+    let invoice_id = invoice
+        .id
+        .as_ref()
+        .map(|i| i.as_str().to_owned())
+        .unwrap_or_default();
+    if let Some((number, status)) = orders::table
+        .filter(orders::invoice_id.eq(&invoice_id))
+        .select((orders::number, orders::status))
+        .first::<(String, String)>(conn)
+        .optional()?
+    {
+        return Ok((number, status.parse().unwrap_or(OrderStatus::Paid)));
+    }
+    let user = match sub.and_then(|s| s.user_id) {
+        Some(uid) => users::by_id(conn, uid)?,
+        None => None,
+    };
+    let email = user
+        .as_ref()
+        .map(|u| u.email.clone())
+        .or_else(|| invoice.customer_email.clone());
+    let number = number::generate();
+    let key = format!("invoice-{invoice_id}");
+    let currency = invoice.currency.to_string();
+    diesel::insert_into(orders::table)
+        .values((
+            &NewOrder {
+                number: &number,
+                kind: "subscription",
+                status: OrderStatus::Paid.as_str(),
+                currency: &currency,
+                amount_total: invoice.amount_paid,
+                email: email.as_deref(),
+                cart_id: None,
+                cart_fingerprint: "",
+                client_ip: None,
+                idempotency_key: &key,
+                checkout_expires_at: now,
+                created_at: now,
+                updated_at: now,
+                user_id: user.as_ref().map(|u| u.id),
+            },
+            orders::invoice_id.eq(&invoice_id),
+            orders::subscription_id.eq(sub.map(|s| s.id)),
+            orders::payment_intent_id.eq(payment_intent_of(invoice)),
+            orders::paid_at.eq(now),
+            // Nothing to take off a shelf.
+            orders::stock_committed.eq(true),
+        ))
+        .execute(conn)?;
+    let order_id: i64 = orders::table
+        .filter(orders::number.eq(&number))
+        .select(orders::id)
+        .first(conn)?;
+    if let Some(price_id) = sub.and_then(|s| s.price_id) {
+        let (product_id, name, interval): (i64, String, Option<String>) = prices::table
+            .inner_join(products::table)
+            .filter(prices::id.eq(price_id))
+            .select((products::id, products::name, prices::recurring_interval))
+            .first(conn)?;
+        let label = match interval {
+            Some(i) => format!(
+                "{name} ({}ly)",
+                if i == "day" { "dai".to_owned() } else { i }
+            ),
+            None => name,
+        };
+        diesel::insert_into(order_items::table)
+            .values((
+                order_items::order_id.eq(order_id),
+                order_items::product_id.eq(product_id),
+                order_items::price_id.eq(price_id),
+                order_items::name.eq(label),
+                order_items::unit_amount.eq(invoice.amount_paid),
+                order_items::quantity.eq(1i64),
+            ))
+            .execute(conn)?;
+    }
+    Ok((number, OrderStatus::Paid))
+}
