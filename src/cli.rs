@@ -47,6 +47,24 @@ enum Command {
         #[command(subcommand)]
         command: StripeCommand,
     },
+    /// Admin accounts.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Create an admin, or promote an existing user (and set the password). The password comes
+    /// from a prompt, or from the first line of standard input with --password-stdin.
+    Create {
+        #[arg(long)]
+        email: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -73,6 +91,13 @@ pub fn main() -> ExitCode {
             Command::Stripe {
                 command: StripeCommand::Setup,
             } => stripe_setup(config).await,
+            Command::Admin {
+                command:
+                    AdminCommand::Create {
+                        email,
+                        password_stdin,
+                    },
+            } => crate::admin::cli::create(config, &email, password_stdin).await,
         }
     });
     match result {
@@ -95,6 +120,13 @@ async fn serve(config: Config) -> Result<(), StartError> {
     println!("Storefront is running at {}", app.public_url());
     if let Some(url) = app.emulator_url() {
         println!("  Stripe emulator: {url} (pay with 4242 4242 4242 4242)");
+    }
+    if app.emulator_url().is_some() {
+        println!(
+            "  demo admin: {} / {} (at /admin)",
+            crate::admin::users::DEMO_ADMIN_EMAIL,
+            crate::admin::users::DEMO_ADMIN_PASSWORD
+        );
     }
     println!("  mode:     {mode}");
     println!("  database: {db}");

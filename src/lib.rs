@@ -3,6 +3,7 @@
 //! `startup::Application` builds everything from a `config::Config`; `cli` is the binary's entry.
 
 pub mod accounts;
+pub mod admin;
 pub mod cart;
 pub mod catalog;
 pub mod checkout;

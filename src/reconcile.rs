@@ -62,13 +62,15 @@ pub async fn reconcile(state: &AppState, since: i64) -> Result<ReconcileReport, 
                 report.already_processed += 1;
                 continue;
             }
-            let object_id = match &event.data.object {
-                miniserde::json::Value::Object(map) => match map.get("id") {
+            let field = |name: &str| match &event.data.object {
+                miniserde::json::Value::Object(map) => match map.get(name) {
                     Some(miniserde::json::Value::String(s)) => Some(s.clone()),
                     _ => None,
                 },
                 _ => None,
             };
+            let object_id = field("id");
+            let charge = field("charge");
             let type_ = event.type_.as_str().to_owned();
             let record = EventRecord {
                 id,
@@ -78,7 +80,7 @@ pub async fn reconcile(state: &AppState, since: i64) -> Result<ReconcileReport, 
             match dispatch::process(
                 state,
                 record,
-                EventKind::from_type(&type_, object_id.as_deref()),
+                EventKind::from_type(&type_, object_id.as_deref()).with_charge(charge.as_deref()),
             )
             .await
             {

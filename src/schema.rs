@@ -163,6 +163,57 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    refunds (id) {
+        id -> BigInt,
+        order_id -> BigInt,
+        stripe_refund_id -> Nullable<Text>,
+        amount -> BigInt,
+        currency -> Text,
+        reason -> Nullable<Text>,
+        note -> Nullable<Text>,
+        status -> Text,
+        failure_message -> Nullable<Text>,
+        admin_id -> Nullable<BigInt>,
+        idempotency_key -> Nullable<Text>,
+        restocked -> Bool,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    refund_restocks (id) {
+        id -> BigInt,
+        refund_id -> BigInt,
+        order_item_id -> BigInt,
+        quantity -> BigInt,
+    }
+}
+
+diesel::table! {
+    refund_tokens (token) {
+        token -> Text,
+        order_id -> BigInt,
+        admin_id -> BigInt,
+        created_at -> BigInt,
+        used_at -> Nullable<BigInt>,
+        refund_id -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> BigInt,
+        actor_id -> Nullable<BigInt>,
+        action -> Text,
+        order_id -> Nullable<BigInt>,
+        subject_user_id -> Nullable<BigInt>,
+        details -> Text,
+        created_at -> BigInt,
+    }
+}
+
 diesel::joinable!(cart_items -> carts (cart_id));
 diesel::joinable!(orders -> users (user_id));
 diesel::joinable!(subscriptions -> users (user_id));
@@ -172,6 +223,8 @@ diesel::joinable!(order_items -> orders (order_id));
 diesel::joinable!(stock_reservations -> orders (order_id));
 diesel::joinable!(stock_reservations -> products (product_id));
 diesel::joinable!(stripe_events -> orders (order_id));
+diesel::joinable!(refunds -> orders (order_id));
+diesel::joinable!(refund_restocks -> refunds (refund_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     products,
@@ -185,4 +238,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     users,
     login_attempts,
     subscriptions,
+    refunds,
+    refund_restocks,
+    refund_tokens,
+    audit_log,
 );

@@ -24,7 +24,7 @@ use crate::emulator::{Emulator, EmulatorConfig, WebhookTarget};
 use crate::error::{AppError, render_error_page};
 use crate::payments::Stripe;
 use crate::web::{AppState, assets, security, telemetry};
-use crate::{accounts, cart, catalog, checkout, health, subscriptions, webhooks};
+use crate::{accounts, admin, cart, catalog, checkout, health, subscriptions, webhooks};
 
 /// A built application, bound to its port and ready to run.
 pub struct Application {
@@ -61,6 +61,18 @@ impl Application {
             .context("seeding the demo catalogue")?;
             if let Some(report) = seeded {
                 tracing::info!(%report, "seeded the demo catalogue");
+            }
+            let now = clock.unix();
+            if blocking(pool.clone(), move |conn| {
+                admin::users::seed_demo_admin(conn, now)
+            })
+            .await
+            .context("seeding the demo admin")?
+            {
+                tracing::info!(
+                    email = admin::users::DEMO_ADMIN_EMAIL,
+                    "seeded the demo admin"
+                );
             }
         }
 
@@ -204,6 +216,12 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/account/billing-portal",
             web::post().to(subscriptions::routes::billing_portal),
+        )
+        .route("/admin", web::get().to(admin::routes::list))
+        .route("/admin/orders/{number}", web::get().to(admin::routes::show))
+        .route(
+            "/admin/orders/{number}/refunds",
+            web::post().to(admin::routes::refund),
         )
         .route("/healthz", web::get().to(health::healthz))
         .route("/static/style.css", web::get().to(assets::stylesheet))

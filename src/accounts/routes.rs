@@ -366,6 +366,13 @@ pub struct ItemRow {
     pub total: String,
 }
 
+pub struct RefundRow {
+    pub date: String,
+    pub amount: String,
+    pub status: &'static str,
+    pub status_class: String,
+}
+
 #[derive(Template, WebTemplate)]
 #[template(path = "account/order.html")]
 pub struct OrderDetailPage {
@@ -373,6 +380,8 @@ pub struct OrderDetailPage {
     order: OrderRow,
     items: Vec<ItemRow>,
     waiting: bool,
+    refunds: Vec<RefundRow>,
+    disputed: bool,
 }
 
 pub async fn order(
@@ -386,18 +395,31 @@ pub async fn order(
         return Err(AppError::NotFound);
     }
     let uid = user.id;
-    let (order, items) = db::run(&state.pool, move |conn| {
+    let (order, items, refunds) = db::run(&state.pool, move |conn| {
         // Another customer's order number is simply not found.
         let order = queries::by_number(conn, &number)?
             .filter(|o| o.user_id == Some(uid))
             .ok_or(AppError::NotFound)?;
         let items = queries::items(conn, &order)?;
-        Ok::<_, AppError>((order, items))
+        let refunds = crate::admin::refunds::for_order(conn, order.id)?;
+        Ok::<_, AppError>((order, items, refunds))
     })
     .await?;
     let currency = order.currency();
     Ok(OrderDetailPage {
         layout,
+        disputed: order.disputed,
+        refunds: refunds
+            .iter()
+            // A refund Stripe refused to create never happened; the customer need not see it.
+            .filter(|r| r.status != crate::admin::refunds::CANCELED)
+            .map(|r| RefundRow {
+                date: date(r.created_at),
+                amount: Money::new(r.amount, currency).to_string(),
+                status: r.label(),
+                status_class: r.status.clone(),
+            })
+            .collect(),
         waiting: matches!(
             order.status(),
             crate::orders::status::OrderStatus::Pending

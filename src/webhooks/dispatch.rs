@@ -15,6 +15,12 @@ pub enum EventKind {
     Subscription(String),
     /// An invoice was paid (a subscription order) or its payment failed.
     Invoice { id: String, paid: bool },
+    /// A refund was created or changed (in the shop or outside it): re-fetch it.
+    Refund(String),
+    /// A charge was refunded: re-fetch all of its refunds.
+    ChargeRefunded(String),
+    /// A payment was disputed; `charge` is the disputed charge (unknown from a bare event id).
+    Dispute { id: String, charge: Option<String> },
     /// Nothing for us to do; recorded so it is never looked at again.
     Other,
 }
@@ -30,6 +36,12 @@ pub const HANDLED_TYPES: &[&str] = &[
     "customer.subscription.deleted",
     "invoice.paid",
     "invoice.payment_failed",
+    "charge.refunded",
+    "refund.created",
+    "refund.updated",
+    "refund.failed",
+    "charge.refund.updated",
+    "charge.dispute.created",
 ];
 
 impl EventKind {
@@ -60,7 +72,27 @@ impl EventKind {
                         paid: false,
                     })
             }
+            EventObject::RefundCreated(r)
+            | EventObject::RefundUpdated(r)
+            | EventObject::RefundFailed(r)
+            | EventObject::ChargeRefundUpdated(r) => EventKind::Refund(r.id.as_str().to_owned()),
+            EventObject::ChargeRefunded(c) => EventKind::ChargeRefunded(c.id.as_str().to_owned()),
+            EventObject::ChargeDisputeCreated(d) => EventKind::Dispute {
+                id: d.id.as_str().to_owned(),
+                charge: Some(d.charge.id().as_str().to_owned()),
+            },
             _ => EventKind::Other,
+        }
+    }
+
+    /// Adds the disputed charge's id, which a bare event id (reconcile) does not carry.
+    pub fn with_charge(self, charge: Option<&str>) -> Self {
+        match self {
+            EventKind::Dispute { id, charge: None } => EventKind::Dispute {
+                id,
+                charge: charge.map(str::to_owned),
+            },
+            other => other,
         }
     }
 
@@ -78,6 +110,11 @@ impl EventKind {
             }
             "invoice.paid" => EventKind::Invoice { id, paid: true },
             "invoice.payment_failed" => EventKind::Invoice { id, paid: false },
+            "refund.created" | "refund.updated" | "refund.failed" | "charge.refund.updated" => {
+                EventKind::Refund(id)
+            }
+            "charge.refunded" => EventKind::ChargeRefunded(id),
+            "charge.dispute.created" => EventKind::Dispute { id, charge: None },
             _ => EventKind::Other,
         }
     }
@@ -98,6 +135,13 @@ pub async fn process(
         }
         EventKind::Invoice { id, paid } => {
             crate::subscriptions::sync::invoice_event(state, &id, paid, Some(record)).await
+        }
+        EventKind::Refund(id) => crate::admin::sync::refund_event(state, &id, Some(record)).await,
+        EventKind::ChargeRefunded(id) => {
+            crate::admin::sync::charge_refunded(state, &id, Some(record)).await
+        }
+        EventKind::Dispute { charge, .. } => {
+            crate::admin::sync::dispute_created(state, charge.as_deref(), Some(record)).await
         }
         EventKind::CheckoutSession(session_id) => {
             fulfil::fulfil_checkout(state, &session_id, Some(record)).await

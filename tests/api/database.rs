@@ -4,6 +4,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer, Text};
 use storefront::config::DatabaseUrl;
 use storefront::db::{self, AnyConnection};
+use storefront::schema::{audit_log, refund_restocks, refund_tokens, refunds};
 use storefront::schema::{
     cart_items, carts, login_attempts, order_items, orders, prices, products, stock_reservations,
     stripe_events, subscriptions, users,
@@ -198,6 +199,10 @@ fn schema_rs_matches_the_migrations() {
         users,
         login_attempts,
         subscriptions,
+        refunds,
+        refund_restocks,
+        refund_tokens,
+        audit_log,
     );
     let actual = database_tables(&mut conn);
     assert_eq!(

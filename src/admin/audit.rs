@@ -1,0 +1,57 @@
+//! The audit log: who did what, when, to which order or user. Written in the same transaction as
+//! the change it describes.
+
+use diesel::prelude::*;
+
+use crate::db::AnyConnection;
+use crate::schema::audit_log;
+
+pub const REFUND_REQUESTED: &str = "refund requested";
+pub const REFUND_RESULT: &str = "refund result";
+pub const REFUND_SYNCED: &str = "refund synced";
+pub const ROLE_CHANGED: &str = "role changed";
+pub const DISPUTE_OPENED: &str = "dispute opened";
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = audit_log)]
+pub struct Entry {
+    pub id: i64,
+    pub actor_id: Option<i64>,
+    pub action: String,
+    pub order_id: Option<i64>,
+    pub subject_user_id: Option<i64>,
+    pub details: String,
+    pub created_at: i64,
+}
+
+/// What happened; `actor` is `None` for the command line and for Stripe's own changes.
+pub struct Event<'a> {
+    pub actor: Option<i64>,
+    pub action: &'a str,
+    pub order_id: Option<i64>,
+    pub subject_user_id: Option<i64>,
+    pub details: String,
+}
+
+pub fn record(conn: &mut AnyConnection, event: Event<'_>, now: i64) -> QueryResult<()> {
+    diesel::insert_into(audit_log::table)
+        .values((
+            audit_log::actor_id.eq(event.actor),
+            audit_log::action.eq(event.action),
+            audit_log::order_id.eq(event.order_id),
+            audit_log::subject_user_id.eq(event.subject_user_id),
+            audit_log::details.eq(event.details),
+            audit_log::created_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// An order's trail, oldest first.
+pub fn for_order(conn: &mut AnyConnection, order_id: i64) -> QueryResult<Vec<Entry>> {
+    audit_log::table
+        .filter(audit_log::order_id.eq(order_id))
+        .order((audit_log::created_at.asc(), audit_log::id.asc()))
+        .select(Entry::as_select())
+        .load(conn)
+}

@@ -1,0 +1,585 @@
+//! Refund rows, the refundable amount, and the order's derived refund status.
+//!
+//! Every function here runs inside the caller's write transaction. The order row is locked
+//! first ([`lock_order`]) so that two admins (or an admin and a webhook) cannot both pass the
+//! "amount ≤ refundable" check or both insert a row for the same Stripe refund.
+
+use diesel::prelude::*;
+use diesel::result::Error as DieselError;
+
+use super::audit;
+use crate::db::AnyConnection;
+use crate::orders::model::Order;
+use crate::orders::status::OrderStatus;
+use crate::schema::{order_items, orders, products, refund_restocks, refund_tokens, refunds};
+
+pub const PENDING: &str = "pending";
+pub const SUCCEEDED: &str = "succeeded";
+pub const FAILED: &str = "failed";
+/// Stripe refused to create it: nothing was refunded.
+pub const CANCELED: &str = "canceled";
+
+/// A one-time token is good for this long after the form was shown.
+pub const TOKEN_TTL_SECS: i64 = 24 * 3600;
+
+pub const REASONS: [(&str, &str); 3] = [
+    ("requested_by_customer", "Requested by customer"),
+    ("duplicate", "Duplicate"),
+    ("fraudulent", "Fraudulent"),
+];
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = refunds)]
+pub struct Refund {
+    pub id: i64,
+    pub order_id: i64,
+    pub stripe_refund_id: Option<String>,
+    pub amount: i64,
+    pub currency: String,
+    pub reason: Option<String>,
+    pub note: Option<String>,
+    pub status: String,
+    pub failure_message: Option<String>,
+    pub admin_id: Option<i64>,
+    pub idempotency_key: Option<String>,
+    pub restocked: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl Refund {
+    pub fn label(&self) -> &'static str {
+        match self.status.as_str() {
+            SUCCEEDED => "Succeeded",
+            FAILED => "Failed",
+            CANCELED => "Not created",
+            _ => "Pending",
+        }
+    }
+
+    /// Sent to Stripe, but we have not heard back (a timeout): a retry replays the same call.
+    pub fn awaiting_stripe(&self) -> bool {
+        self.status == PENDING && self.stripe_refund_id.is_none() && self.idempotency_key.is_some()
+    }
+}
+
+/// Statuses only move forward: pending → succeeded → failed; failed and canceled are final.
+/// Stripe's answers can arrive out of order, and an older view must not undo a newer one.
+fn rank(status: &str) -> u8 {
+    match status {
+        PENDING => 0,
+        SUCCEEDED => 1,
+        _ => 2,
+    }
+}
+
+/// Our status for a Stripe refund status.
+pub fn from_stripe_status(status: Option<&str>) -> &'static str {
+    match status {
+        Some("succeeded") => SUCCEEDED,
+        Some("failed") => FAILED,
+        Some("canceled") => CANCELED,
+        _ => PENDING,
+    }
+}
+
+/// Locks the order's row until the transaction ends (PostgreSQL; SQLite's IMMEDIATE write
+/// transactions already run one at a time).
+pub fn lock_order(conn: &mut AnyConnection, order_id: i64) -> QueryResult<()> {
+    if let AnyConnection::Postgresql(pg) = conn {
+        orders::table
+            .filter(orders::id.eq(order_id))
+            .select(orders::id)
+            .for_update()
+            .load::<i64>(pg)?;
+    }
+    Ok(())
+}
+
+pub fn for_order(conn: &mut AnyConnection, order_id: i64) -> QueryResult<Vec<Refund>> {
+    refunds::table
+        .filter(refunds::order_id.eq(order_id))
+        .order((refunds::created_at.asc(), refunds::id.asc()))
+        .select(Refund::as_select())
+        .load(conn)
+}
+
+pub fn by_id(conn: &mut AnyConnection, id: i64) -> QueryResult<Refund> {
+    refunds::table
+        .find(id)
+        .select(Refund::as_select())
+        .first(conn)
+}
+
+/// What may still be refunded: paid − (succeeded + pending refunds). Zero unless payment was taken.
+pub fn refundable(conn: &mut AnyConnection, order: &Order) -> QueryResult<i64> {
+    if !order.status().is_paid() || order.payment_intent_id.is_none() {
+        return Ok(0);
+    }
+    let committed: i64 = refunds::table
+        .filter(refunds::order_id.eq(order.id))
+        .filter(refunds::status.eq_any([PENDING, SUCCEEDED]))
+        .select(refunds::amount)
+        .load::<i64>(conn)?
+        .iter()
+        .sum();
+    Ok((order.amount_total - committed).max(0))
+}
+
+/// Recomputes the order's `amount_refunded` and refund status from its succeeded refunds
+/// (DESIGN §4). Orders whose payment was never taken keep their status.
+pub fn recompute(conn: &mut AnyConnection, order_id: i64, now: i64) -> QueryResult<()> {
+    let order: Order = orders::table
+        .find(order_id)
+        .select(Order::as_select())
+        .first(conn)?;
+    let succeeded: i64 = refunds::table
+        .filter(refunds::order_id.eq(order_id))
+        .filter(refunds::status.eq(SUCCEEDED))
+        .select(refunds::amount)
+        .load::<i64>(conn)?
+        .iter()
+        .sum();
+    let status = if !order.status().is_paid() {
+        order.status()
+    } else if succeeded <= 0 {
+        OrderStatus::Paid
+    } else if succeeded < order.amount_total {
+        OrderStatus::PartiallyRefunded
+    } else {
+        OrderStatus::Refunded
+    };
+    if succeeded != order.amount_refunded || status != order.status() {
+        diesel::update(orders::table.find(order_id))
+            .set((
+                orders::amount_refunded.eq(succeeded),
+                orders::status.eq(status.as_str()),
+                orders::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// What an admin asked for, already parsed.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub token: String,
+    pub admin_id: i64,
+    pub amount: i64,
+    pub reason: String,
+    pub note: Option<String>,
+    /// (order item id, units to put back on the shelf), only lines with units.
+    pub restock: Vec<(i64, i64)>,
+}
+
+#[derive(Debug)]
+pub enum Reserved {
+    /// A new pending refund: now ask Stripe.
+    New(Refund),
+    /// This token was used before: its refund, not a new one.
+    AlreadySubmitted(Refund),
+    /// Not allowed; nothing was written.
+    Refused(Refusal),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// The token is unknown, expired, or belongs to another order or admin.
+    BadToken,
+    /// More than is still refundable.
+    TooMuch { refundable: i64 },
+    /// More units back on the shelf than were sold (counting earlier refunds).
+    TooManyUnits { item_id: i64, max: i64 },
+}
+
+/// Checks and records a refund request: one transaction for the token, the refundable check,
+/// the pending row and the audit entry. The caller runs it inside `write_tx`.
+pub fn reserve(
+    conn: &mut AnyConnection,
+    order_id: i64,
+    req: &Request,
+    now: i64,
+) -> Result<Reserved, DieselError> {
+    lock_order(conn, order_id)?;
+    let token: Option<(i64, i64, i64, Option<i64>)> = refund_tokens::table
+        .find(&req.token)
+        .select((
+            refund_tokens::order_id,
+            refund_tokens::admin_id,
+            refund_tokens::created_at,
+            refund_tokens::refund_id,
+        ))
+        .first(conn)
+        .optional()?;
+    let Some((t_order, t_admin, t_created, t_refund)) = token else {
+        return Ok(Reserved::Refused(Refusal::BadToken));
+    };
+    if t_order != order_id || t_admin != req.admin_id {
+        return Ok(Reserved::Refused(Refusal::BadToken));
+    }
+    if let Some(refund_id) = t_refund {
+        return Ok(Reserved::AlreadySubmitted(by_id(conn, refund_id)?));
+    }
+    if now - t_created > TOKEN_TTL_SECS {
+        return Ok(Reserved::Refused(Refusal::BadToken));
+    }
+    let order: Order = orders::table
+        .find(order_id)
+        .select(Order::as_select())
+        .first(conn)?;
+    let refundable = refundable(conn, &order)?;
+    if req.amount <= 0 || req.amount > refundable {
+        return Ok(Reserved::Refused(Refusal::TooMuch { refundable }));
+    }
+    for &(item_id, qty) in &req.restock {
+        let sold: i64 = order_items::table
+            .filter(order_items::id.eq(item_id))
+            .filter(order_items::order_id.eq(order_id))
+            .select(order_items::quantity)
+            .first(conn)?;
+        let returned: i64 = refund_restocks::table
+            .inner_join(refunds::table)
+            .filter(refund_restocks::order_item_id.eq(item_id))
+            .filter(refunds::status.eq_any([PENDING, SUCCEEDED]))
+            .select(refund_restocks::quantity)
+            .load::<i64>(conn)?
+            .iter()
+            .sum();
+        if qty > sold - returned {
+            return Ok(Reserved::Refused(Refusal::TooManyUnits {
+                item_id,
+                max: (sold - returned).max(0),
+            }));
+        }
+    }
+    let key = format!("refund-{}", req.token);
+    diesel::insert_into(refunds::table)
+        .values((
+            refunds::order_id.eq(order_id),
+            refunds::amount.eq(req.amount),
+            refunds::currency.eq(&order.currency),
+            refunds::reason.eq(&req.reason),
+            refunds::note.eq(&req.note),
+            refunds::status.eq(PENDING),
+            refunds::admin_id.eq(req.admin_id),
+            refunds::idempotency_key.eq(&key),
+            refunds::created_at.eq(now),
+            refunds::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    let refund: Refund = refunds::table
+        .filter(refunds::idempotency_key.eq(&key))
+        .select(Refund::as_select())
+        .first(conn)?;
+    for &(item_id, qty) in &req.restock {
+        diesel::insert_into(refund_restocks::table)
+            .values((
+                refund_restocks::refund_id.eq(refund.id),
+                refund_restocks::order_item_id.eq(item_id),
+                refund_restocks::quantity.eq(qty),
+            ))
+            .execute(conn)?;
+    }
+    diesel::update(refund_tokens::table.find(&req.token))
+        .set((
+            refund_tokens::used_at.eq(now),
+            refund_tokens::refund_id.eq(refund.id),
+        ))
+        .execute(conn)?;
+    let money = crate::money::Money::new(req.amount, order.currency());
+    audit::record(
+        conn,
+        audit::Event {
+            actor: Some(req.admin_id),
+            action: audit::REFUND_REQUESTED,
+            order_id: Some(order_id),
+            subject_user_id: None,
+            details: format!(
+                "{money} ({}){}{}",
+                req.reason,
+                req.note
+                    .as_deref()
+                    .map(|n| format!(", note: {n}"))
+                    .unwrap_or_default(),
+                if req.restock.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        ", restock {} unit(s)",
+                        req.restock.iter().map(|(_, q)| q).sum::<i64>()
+                    )
+                }
+            ),
+        },
+        now,
+    )?;
+    Ok(Reserved::New(refund))
+}
+
+/// A new one-time token for the refund form.
+pub fn new_token(
+    conn: &mut AnyConnection,
+    order_id: i64,
+    admin_id: i64,
+    now: i64,
+) -> QueryResult<String> {
+    use base64::Engine as _;
+    use rand::RngCore as _;
+    let mut bytes = [0u8; 24];
+    rand::rng().fill_bytes(&mut bytes);
+    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    diesel::insert_into(refund_tokens::table)
+        .values((
+            refund_tokens::token.eq(&token),
+            refund_tokens::order_id.eq(order_id),
+            refund_tokens::admin_id.eq(admin_id),
+            refund_tokens::created_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(token)
+}
+
+/// The token a refund was created with (to retry a call whose outcome is unknown).
+pub fn token_of(conn: &mut AnyConnection, refund_id: i64) -> QueryResult<Option<String>> {
+    refund_tokens::table
+        .filter(refund_tokens::refund_id.eq(refund_id))
+        .select(refund_tokens::token)
+        .first(conn)
+        .optional()
+}
+
+/// Stripe's view of one refund.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub id: String,
+    pub amount: i64,
+    pub currency: String,
+    pub status: &'static str,
+    pub reason: Option<String>,
+    pub payment_intent: Option<String>,
+    /// Our row id, from the metadata we sent (absent for Dashboard refunds).
+    pub local_id: Option<i64>,
+    pub failure_reason: Option<String>,
+}
+
+impl From<&stripe_shared::Refund> for Snapshot {
+    fn from(r: &stripe_shared::Refund) -> Self {
+        Self {
+            id: r.id.as_str().to_owned(),
+            amount: r.amount,
+            currency: r.currency.to_string(),
+            status: from_stripe_status(r.status.as_deref()),
+            reason: r.reason.as_ref().map(|x| x.as_str().to_owned()),
+            payment_intent: r
+                .payment_intent
+                .as_ref()
+                .map(|p| p.id().as_str().to_owned()),
+            local_id: r
+                .metadata
+                .as_ref()
+                .and_then(|m| m.get("refund_id"))
+                .and_then(|v| v.parse().ok()),
+            failure_reason: r.failure_reason.clone(),
+        }
+    }
+}
+
+/// Writes Stripe's view of a refund into its row (found by Stripe id, else by our metadata id,
+/// else created: a refund made outside the shop). The order row must be locked. Returns the row.
+pub fn apply_snapshot(
+    conn: &mut AnyConnection,
+    order: &Order,
+    snap: &Snapshot,
+    actor: Option<i64>,
+    now: i64,
+) -> QueryResult<Refund> {
+    let existing: Option<Refund> = refunds::table
+        .filter(refunds::stripe_refund_id.eq(&snap.id))
+        .select(Refund::as_select())
+        .first(conn)
+        .optional()?;
+    let existing = match existing {
+        Some(r) => Some(r),
+        None => match snap.local_id {
+            Some(id) => refunds::table
+                .filter(refunds::id.eq(id))
+                .filter(refunds::order_id.eq(order.id))
+                .filter(refunds::stripe_refund_id.is_null())
+                .select(Refund::as_select())
+                .first(conn)
+                .optional()?,
+            None => None,
+        },
+    };
+    let row = match existing {
+        Some(row) => row,
+        None => {
+            diesel::insert_into(refunds::table)
+                .values((
+                    refunds::order_id.eq(order.id),
+                    refunds::stripe_refund_id.eq(&snap.id),
+                    refunds::amount.eq(snap.amount),
+                    refunds::currency.eq(&snap.currency),
+                    refunds::reason.eq(&snap.reason),
+                    refunds::status.eq(PENDING),
+                    refunds::created_at.eq(now),
+                    refunds::updated_at.eq(now),
+                ))
+                .execute(conn)?;
+            let row: Refund = refunds::table
+                .filter(refunds::stripe_refund_id.eq(&snap.id))
+                .select(Refund::as_select())
+                .first(conn)?;
+            audit::record(
+                conn,
+                audit::Event {
+                    actor: None,
+                    action: audit::REFUND_SYNCED,
+                    order_id: Some(order.id),
+                    subject_user_id: None,
+                    details: format!(
+                        "refund {} of {} made outside the shop",
+                        snap.id,
+                        crate::money::Money::new(snap.amount, order.currency())
+                    ),
+                },
+                now,
+            )?;
+            row
+        }
+    };
+    let new_status = if rank(snap.status) >= rank(&row.status) {
+        snap.status
+    } else {
+        status_str(&row.status)
+    };
+    let changed = new_status != row.status || row.stripe_refund_id.is_none();
+    if changed {
+        let failure = match new_status {
+            FAILED => snap
+                .failure_reason
+                .clone()
+                .or_else(|| Some("the refund failed".into())),
+            _ => row.failure_message.clone(),
+        };
+        diesel::update(refunds::table.find(row.id))
+            .set((
+                refunds::stripe_refund_id.eq(&snap.id),
+                refunds::status.eq(new_status),
+                refunds::failure_message.eq(failure),
+                refunds::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+        if new_status != row.status {
+            audit::record(
+                conn,
+                audit::Event {
+                    actor,
+                    action: if actor.is_some() {
+                        audit::REFUND_RESULT
+                    } else {
+                        audit::REFUND_SYNCED
+                    },
+                    order_id: Some(order.id),
+                    subject_user_id: None,
+                    details: format!("refund {} is {new_status}", snap.id),
+                },
+                now,
+            )?;
+        }
+    }
+    if new_status == SUCCEEDED {
+        restock_once(conn, row.id, now)?;
+    }
+    recompute(conn, order.id, now)?;
+    by_id(conn, row.id)
+}
+
+fn status_str(s: &str) -> &'static str {
+    match s {
+        SUCCEEDED => SUCCEEDED,
+        FAILED => FAILED,
+        CANCELED => CANCELED,
+        _ => PENDING,
+    }
+}
+
+/// Stripe refused to create the refund: nothing was refunded, and the amount is refundable again.
+pub fn mark_refused(
+    conn: &mut AnyConnection,
+    refund: &Refund,
+    message: &str,
+    actor: Option<i64>,
+    now: i64,
+) -> QueryResult<()> {
+    let n = diesel::update(
+        refunds::table
+            .filter(refunds::id.eq(refund.id))
+            .filter(refunds::stripe_refund_id.is_null())
+            .filter(refunds::status.eq(PENDING)),
+    )
+    .set((
+        refunds::status.eq(CANCELED),
+        refunds::failure_message.eq(message),
+        refunds::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    if n > 0 {
+        audit::record(
+            conn,
+            audit::Event {
+                actor,
+                action: audit::REFUND_RESULT,
+                order_id: Some(refund.order_id),
+                subject_user_id: None,
+                details: format!("Stripe refused the refund: {message}"),
+            },
+            now,
+        )?;
+    }
+    recompute(conn, refund.order_id, now)
+}
+
+/// Puts the refund's units back on the shelf, once (a conditional update guards it).
+fn restock_once(conn: &mut AnyConnection, refund_id: i64, now: i64) -> QueryResult<()> {
+    let first = diesel::update(
+        refunds::table
+            .filter(refunds::id.eq(refund_id))
+            .filter(refunds::restocked.eq(false)),
+    )
+    .set(refunds::restocked.eq(true))
+    .execute(conn)?;
+    if first == 0 {
+        return Ok(());
+    }
+    let lines: Vec<(i64, i64)> = refund_restocks::table
+        .inner_join(order_items::table.on(order_items::id.eq(refund_restocks::order_item_id)))
+        .filter(refund_restocks::refund_id.eq(refund_id))
+        .select((order_items::product_id, refund_restocks::quantity))
+        .load(conn)?;
+    for (product_id, qty) in lines {
+        // Unlimited stock (NULL) stays unlimited.
+        diesel::update(
+            products::table
+                .filter(products::id.eq(product_id))
+                .filter(products::stock.is_not_null()),
+        )
+        .set((
+            products::stock.eq(products::stock + qty),
+            products::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Units per order line already put back or waiting to be (pending or succeeded refunds).
+pub fn restocked_units(conn: &mut AnyConnection, order_id: i64) -> QueryResult<Vec<(i64, i64)>> {
+    refund_restocks::table
+        .inner_join(refunds::table)
+        .filter(refunds::order_id.eq(order_id))
+        .filter(refunds::status.eq_any([PENDING, SUCCEEDED]))
+        .select((refund_restocks::order_item_id, refund_restocks::quantity))
+        .load(conn)
+}
