@@ -378,8 +378,9 @@ impl From<&stripe_shared::Refund> for Snapshot {
             local_id: r
                 .metadata
                 .as_ref()
-                .and_then(|m| m.get("refund_id"))
-                .and_then(|v| v.parse().ok()),
+                .and_then(|m| m.get(super::sync::METADATA_KEY))
+                .and_then(|v| v.rsplit_once('/'))
+                .and_then(|(_, id)| id.parse().ok()),
             failure_reason: r.failure_reason.clone(),
         }
     }
@@ -449,7 +450,9 @@ pub fn apply_snapshot(
             row
         }
     };
-    let new_status = if rank(snap.status) >= rank(&row.status) {
+    // A row Stripe has not confirmed yet holds only our guess: Stripe's view wins. Otherwise
+    // statuses only move forward.
+    let new_status = if row.stripe_refund_id.is_none() || rank(snap.status) >= rank(&row.status) {
         snap.status
     } else {
         status_str(&row.status)

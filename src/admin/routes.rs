@@ -452,8 +452,9 @@ async fn order_page(
         .reason
         .clone()
         .unwrap_or_else(|| "requested_by_customer".into());
+    // After a refusal the form stays, with its message, even when nothing is left to refund.
     let form = token
-        .filter(|_| refundable > 0)
+        .filter(|_| refundable > 0 || !errors.is_empty())
         .map(|token| RefundFormView {
             token,
             amount: typed
@@ -705,9 +706,9 @@ pub async fn refund(
     })
     .await?;
     let target = format!("/admin/orders/{number}");
-    let refund = match reserved {
-        Reserved::New(r) => r,
-        Reserved::AlreadySubmitted(r) if r.awaiting_stripe() => r,
+    let (refund, replay) = match reserved {
+        Reserved::New(r) => (r, false),
+        Reserved::AlreadySubmitted(r) if r.awaiting_stripe() => (r, true),
         Reserved::AlreadySubmitted(r) => {
             session.flash(format!(
                 "This refund was already submitted: {} of {} is {}.",
@@ -747,7 +748,7 @@ pub async fn refund(
     };
 
     let money = Money::new(refund.amount, currency);
-    let message = match sync::submit(&state, &order, &refund, Some(admin.id))
+    let message = match sync::submit(&state, &order, &refund, Some(admin.id), replay)
         .await
         .map_err(|e| AppError::Internal(e.into()))?
     {

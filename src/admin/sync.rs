@@ -31,13 +31,20 @@ pub enum Submitted {
     Unknown,
 }
 
+/// Metadata key of our refunds: `"{order number}/{refund row id}"`. One key, because the
+/// client's metadata is a `HashMap`: with two keys their order, and so the request body, would
+/// differ between a call and its retry, and Stripe refuses a reused key with a different body.
+pub const METADATA_KEY: &str = "storefront_refund";
+
 /// Sends the pending refund to Stripe under its idempotency key and records the answer.
-/// Safe to call again for the same row: Stripe replays the first answer for the same key.
+/// Safe to call again for the same row (`replay`): Stripe replays the first answer for the same
+/// key. A replay never marks the refund refused: the first call may still be in flight.
 pub async fn submit(
     state: &AppState,
     order: &Order,
     refund: &Refund,
     actor: Option<i64>,
+    replay: bool,
 ) -> Result<Submitted, FulfilError> {
     let (Some(key), Some(intent)) = (&refund.idempotency_key, &order.payment_intent_id) else {
         return Ok(Submitted::Refused(
@@ -54,10 +61,10 @@ pub async fn submit(
         .payment_intent(intent.clone())
         .amount(refund.amount)
         .reason(reason)
-        .metadata(HashMap::from([
-            ("order_number".to_owned(), order.number.clone()),
-            ("refund_id".to_owned(), refund.id.to_string()),
-        ]));
+        .metadata(HashMap::from([(
+            METADATA_KEY.to_owned(),
+            format!("{}/{}", order.number, refund.id),
+        )]));
     let result = state.stripe.write(&req, key).await;
     let now = state.clock.unix();
     let (order, refund) = (order.clone(), refund.clone());
@@ -74,7 +81,7 @@ pub async fn submit(
             .await?;
             Ok(Submitted::Created(row))
         }
-        Err(e) if e.nothing_created() => {
+        Err(e) if e.nothing_created() && !replay => {
             let message = match &e {
                 PaymentError::Refused { message, .. } => message.clone(),
                 other => other.to_string(),

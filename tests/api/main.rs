@@ -1,6 +1,7 @@
 //! Integration tests: one binary, each test with its own app and database.
 //! With `TEST_DATABASE_URL=postgres://…` every test runs on PostgreSQL instead of SQLite.
 
+mod admin;
 mod cart;
 mod catalog;
 mod cli;
