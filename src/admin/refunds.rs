@@ -215,13 +215,14 @@ pub fn reserve(
     let Some((t_order, t_admin, t_created, t_refund)) = token else {
         return Ok(Reserved::Refused(Refusal::BadToken));
     };
-    if t_order != order_id || t_admin != req.admin_id {
+    if t_order != order_id {
         return Ok(Reserved::Refused(Refusal::BadToken));
     }
+    // A used token shows (or, when Stripe's answer is unknown, retries) its refund, whoever asks.
     if let Some(refund_id) = t_refund {
         return Ok(Reserved::AlreadySubmitted(by_id(conn, refund_id)?));
     }
-    if now - t_created > TOKEN_TTL_SECS {
+    if t_admin != req.admin_id || now - t_created > TOKEN_TTL_SECS {
         return Ok(Reserved::Refused(Refusal::BadToken));
     }
     let order: Order = orders::table

@@ -249,6 +249,14 @@ pub struct RefundRow {
     pub note: String,
     pub by: String,
     pub failure: Option<String>,
+    /// For a refund whose outcome is unknown: the form that asks Stripe again (same key).
+    pub retry: Option<RetryForm>,
+}
+
+pub struct RetryForm {
+    pub token: String,
+    pub amount: String,
+    pub reason: String,
 }
 
 pub struct EventRow {
@@ -317,6 +325,7 @@ struct Loaded {
     refundable: i64,
     restocked: Vec<(i64, i64)>,
     token: Option<String>,
+    retry_tokens: HashMap<i64, String>,
 }
 
 fn load(
@@ -359,6 +368,12 @@ fn load(
         .collect();
     let refundable = refunds::refundable(conn, &order)?;
     let restocked = refunds::restocked_units(conn, order.id)?;
+    let mut retry_tokens = HashMap::new();
+    for r in refund_rows.iter().filter(|r| r.awaiting_stripe()) {
+        if let Some(t) = refunds::token_of(conn, r.id)? {
+            retry_tokens.insert(r.id, t);
+        }
+    }
     let token = match token {
         Some(t) => Some(t),
         None if refundable > 0 => Some(refunds::new_token(conn, order.id, admin_id, now)?),
@@ -374,6 +389,7 @@ fn load(
         refundable,
         restocked,
         token,
+        retry_tokens,
     })
 }
 
@@ -405,6 +421,7 @@ async fn order_page(
         refundable,
         restocked,
         token,
+        retry_tokens,
     } = loaded;
     let currency = order.currency();
     // The charge id lives at Stripe; the page still works when Stripe does not answer.
@@ -498,6 +515,11 @@ async fn order_page(
                 note: r.note.clone().unwrap_or_default(),
                 by: who(r.admin_id, "outside the shop (Stripe)"),
                 failure: r.failure_message.clone(),
+                retry: retry_tokens.get(&r.id).map(|t| RetryForm {
+                    token: t.clone(),
+                    amount: Money::new(r.amount, currency).to_major_string(),
+                    reason: r.reason.clone().unwrap_or_default(),
+                }),
             })
             .collect(),
         events: events

@@ -387,6 +387,56 @@ async fn a_double_submit_creates_one_stripe_refund() {
 }
 
 #[actix_web::test]
+async fn an_unknown_outcome_stays_pending_and_asking_again_replays_the_same_refund() {
+    let app = TestApp::spawn().await;
+    let number = app.paid_order(1, CARD_OK).await;
+    let admin = app.admin_browser().await;
+    let form = refund_form(&app, &admin, &number).await;
+    // Every attempt (the first and its retries) answers 500: we cannot know what Stripe did.
+    app.emulator_post(
+        "_emulator/faults",
+        &[
+            ("path", "/v1/refunds"),
+            ("method", "POST"),
+            ("status", "500"),
+            ("count", "3"),
+        ],
+    )
+    .await;
+    let res = post_refund(&app, &admin, &number, &form, "4.00", &[]).await;
+    assert_redirect_to(&res, &format!("/admin/orders/{number}"));
+    let html = admin_page(&app, &admin, &number).await;
+    let notice = select_text(&html, "#notice").join("");
+    assert!(notice.contains("could not confirm"), "{notice}");
+    assert_eq!(select_text(&html, ".refund-status"), vec!["Pending"]);
+    assert_eq!(
+        select_attr(&html, "#amount", "value"),
+        vec!["14.00"],
+        "a pending refund counts against the total"
+    );
+    let rows = app.local_refunds().await;
+    assert_eq!((rows.len(), rows[0].stripe_refund_id.as_ref()), (1, None));
+
+    // The page's retry button posts the same token again: one refund, now confirmed.
+    let retry = select_attr(&html, ".refund-retry input[name=token]", "value");
+    assert_eq!(retry, vec![form.token.clone()]);
+    let res = post_refund(&app, &admin, &number, &form, "4.00", &[]).await;
+    assert_redirect_to(&res, &format!("/admin/orders/{number}"));
+    let html = admin_page(&app, &admin, &number).await;
+    assert_eq!(
+        select_text(&html, "#notice"),
+        vec!["Refund of $4.00 issued."]
+    );
+    assert_eq!(app.stripe_refunds().await.len(), 1);
+    let order = app.order(&number).await;
+    assert_eq!(
+        (order.status.as_str(), order.amount_refunded),
+        ("partially_refunded", 400)
+    );
+    assert!(select_attr(&html, ".refund-retry input", "value").is_empty());
+}
+
+#[actix_web::test]
 async fn two_admins_racing_for_the_rest_get_one_refund_and_one_clear_error() {
     let app = TestApp::spawn().await;
     let number = app.paid_order(1, CARD_OK).await;
