@@ -24,7 +24,7 @@ use crate::web::AppState;
 #[derive(Debug, Clone)]
 pub enum Submitted {
     /// Stripe created it; this is our row now.
-    Created(Refund),
+    Created(Box<Refund>),
     /// Stripe refused: nothing was refunded.
     Refused(String),
     /// We don't know (timeout, 5xx): the row stays pending; retrying replays the same call.
@@ -79,7 +79,7 @@ pub async fn submit(
                 .map_err(DbError::from)
             })
             .await?;
-            Ok(Submitted::Created(row))
+            Ok(Submitted::Created(Box::new(row)))
         }
         Err(e) if e.nothing_created() && !replay => {
             let message = match &e {
