@@ -330,6 +330,13 @@ pub fn new_token(
     let mut bytes = [0u8; 24];
     rand::rng().fill_bytes(&mut bytes);
     let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    // Forms shown but never submitted expire; forget them rather than keep every page view.
+    diesel::delete(
+        refund_tokens::table
+            .filter(refund_tokens::used_at.is_null())
+            .filter(refund_tokens::created_at.lt(now - TOKEN_TTL_SECS)),
+    )
+    .execute(conn)?;
     diesel::insert_into(refund_tokens::table)
         .values((
             refund_tokens::token.eq(&token),
@@ -475,19 +482,16 @@ pub fn apply_snapshot(
                 refunds::updated_at.eq(now),
             ))
             .execute(conn)?;
-        if new_status != row.status {
+        // An admin's own call is audited by the caller, with its result.
+        if new_status != row.status && actor.is_none() {
             audit::record(
                 conn,
                 audit::Event {
-                    actor,
-                    action: if actor.is_some() {
-                        audit::REFUND_RESULT
-                    } else {
-                        audit::REFUND_SYNCED
-                    },
+                    actor: None,
+                    action: audit::REFUND_SYNCED,
                     order_id: Some(order.id),
                     subject_user_id: None,
-                    details: format!("refund {} is {new_status}", snap.id),
+                    details: format!("Stripe reports refund {} {new_status}", snap.id),
                 },
                 now,
             )?;

@@ -74,7 +74,24 @@ pub async fn submit(
             let row = db::run(&state.pool, move |conn| {
                 write_tx(conn, |conn| {
                     refunds::lock_order(conn, order.id)?;
-                    refunds::apply_snapshot(conn, &order, &snap, actor, now)
+                    let row = refunds::apply_snapshot(conn, &order, &snap, actor, now)?;
+                    audit::record(
+                        conn,
+                        audit::Event {
+                            actor,
+                            action: audit::REFUND_RESULT,
+                            order_id: Some(order.id),
+                            subject_user_id: None,
+                            details: format!(
+                                "Stripe accepted refund {} of {}: {}",
+                                snap.id,
+                                crate::money::Money::new(snap.amount, order.currency()),
+                                row.status
+                            ),
+                        },
+                        now,
+                    )?;
+                    Ok::<_, DieselError>(row)
                 })
                 .map_err(DbError::from)
             })

@@ -355,6 +355,45 @@ async fn bad_amounts_get_a_field_message_and_refund_nothing() {
 }
 
 #[actix_web::test]
+async fn a_refund_stripe_refuses_is_shown_and_refunds_nothing() {
+    let app = TestApp::spawn().await;
+    let number = app.paid_order(1, CARD_OK).await;
+    let admin = app.admin_browser().await;
+    let form = refund_form(&app, &admin, &number).await;
+    // Someone refunds everything in the Dashboard; its webhooks have not reached us yet.
+    app.emulator_post("_emulator/webhooks", &[("hold", "true")])
+        .await;
+    let intent = app.order(&number).await.payment_intent_id.unwrap();
+    app.emulator_post("v1/refunds", &[("payment_intent", intent.as_str())])
+        .await;
+
+    let res = post_refund(&app, &admin, &number, &form, "18.00", &[]).await;
+    assert_redirect_to(&res, &format!("/admin/orders/{number}"));
+    let html = admin_page(&app, &admin, &number).await;
+    let notice = select_text(&html, "#notice").join("");
+    assert!(
+        notice.starts_with("Stripe refused the refund of $18.00; nothing was refunded.")
+            && notice.contains("has already been refunded"),
+        "{notice}"
+    );
+    assert_eq!(select_text(&html, ".refund-status"), vec!["Not created"]);
+    let order = app.order(&number).await;
+    assert_eq!((order.status.as_str(), order.amount_refunded), ("paid", 0));
+    let audit = select_text(&html, ".audit-entry").join("\n");
+    assert!(audit.contains("Stripe refused the refund"), "{audit}");
+
+    // The Dashboard refund's webhooks arrive: the order is refunded by that one only.
+    app.emulator_post("_emulator/webhooks/release", &[]).await;
+    app.wait_for_deliveries().await;
+    let order = app.order(&number).await;
+    assert_eq!(
+        (order.status.as_str(), order.amount_refunded),
+        ("refunded", 1800)
+    );
+    assert_eq!(app.stripe_refunds().await.len(), 1);
+}
+
+#[actix_web::test]
 async fn a_double_submit_creates_one_stripe_refund() {
     let app = TestApp::spawn().await;
     let number = app.paid_order(1, CARD_OK).await;
@@ -678,7 +717,8 @@ fn admin_create_creates_promotes_and_refuses_short_passwords() {
     };
     let out = run("boss@example.com", "short");
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("at least 12 characters"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("at least 12 characters"), "{stderr}");
 
     let out = run("boss@example.com", "a very long admin password");
     assert!(out.status.success(), "{out:?}");
