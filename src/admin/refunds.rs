@@ -591,3 +591,20 @@ pub fn restocked_units(conn: &mut AnyConnection, order_id: i64) -> QueryResult<V
         .select((refund_restocks::order_item_id, refund_restocks::quantity))
         .load(conn)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stripe_statuses_map_and_only_move_forward() {
+        assert_eq!(from_stripe_status(Some("succeeded")), SUCCEEDED);
+        assert_eq!(from_stripe_status(Some("requires_action")), PENDING);
+        assert_eq!(from_stripe_status(Some("failed")), FAILED);
+        assert_eq!(from_stripe_status(Some("canceled")), CANCELED);
+        assert_eq!(from_stripe_status(None), PENDING);
+        // A succeeded refund can still fail later; nothing goes back to pending.
+        assert!(rank(PENDING) < rank(SUCCEEDED) && rank(SUCCEEDED) < rank(FAILED));
+        assert_eq!(rank(FAILED), rank(CANCELED));
+    }
+}

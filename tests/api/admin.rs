@@ -768,3 +768,33 @@ async fn promoting_a_customer_is_audited_and_opens_the_admin_pages() {
         "{details:?}"
     );
 }
+
+#[actix_web::test]
+async fn missed_refund_and_dispute_webhooks_are_caught_up_by_reconcile() {
+    let app = TestApp::spawn().await;
+    let number = app.paid_order(1, CARD_DISPUTED).await;
+    app.emulator_post("_emulator/webhooks", &[("drop", "100")])
+        .await;
+    let intent = app.order(&number).await.payment_intent_id.unwrap();
+    app.emulator_post(
+        "v1/refunds",
+        &[("payment_intent", intent.as_str()), ("amount", "300")],
+    )
+    .await;
+    app.emulator_post("_emulator/run_jobs", &[]).await;
+    app.wait_for_deliveries().await;
+    let order = app.order(&number).await;
+    assert_eq!((order.amount_refunded, order.disputed), (0, false));
+
+    let report =
+        storefront::reconcile::reconcile(&app.state, chrono::Utc::now().timestamp() - 3600)
+            .await
+            .unwrap();
+    let order = app.order(&number).await;
+    assert_eq!(
+        (order.status.as_str(), order.amount_refunded, order.disputed),
+        ("partially_refunded", 300, true),
+        "{report}"
+    );
+    assert_eq!(app.local_refunds().await.len(), 1);
+}
