@@ -51,6 +51,19 @@ pub fn when(ts: i64) -> String {
         .unwrap_or_default()
 }
 
+/// A status as admins read it: the plain state, not the customer's wording.
+pub fn admin_label(status: OrderStatus) -> &'static str {
+    match status {
+        OrderStatus::Pending => "Pending",
+        OrderStatus::Processing => "Processing",
+        OrderStatus::Paid => "Paid",
+        OrderStatus::PaymentFailed => "Payment failed",
+        OrderStatus::Expired => "Expired",
+        OrderStatus::PartiallyRefunded => "Partially refunded",
+        OrderStatus::Refunded => "Refunded",
+    }
+}
+
 // ---- the orders list ------------------------------------------------------------------------
 
 pub struct ListRow {
@@ -200,7 +213,7 @@ pub async fn list(
                 number: o.number.clone(),
                 date: when(o.created_at),
                 email: o.email.clone().unwrap_or_default(),
-                status: o.status().label(),
+                status: admin_label(o.status()),
                 status_class: o.status().as_str(),
                 total: o.total().to_string(),
                 refunded: Money::new(o.amount_refunded, o.currency()).to_string(),
@@ -211,7 +224,7 @@ pub async fn list(
             .iter()
             .map(|s| StatusOption {
                 value: s.as_str(),
-                label: s.label(),
+                label: admin_label(*s),
                 selected: Some(*s) == status,
             })
             .collect(),
@@ -487,7 +500,7 @@ async fn order_page(
         notice,
         number: order.number.clone(),
         date: when(order.created_at),
-        status: order.status().label(),
+        status: admin_label(order.status()),
         status_class: order.status().as_str(),
         kind: if order.kind == "subscription" {
             "Subscription"

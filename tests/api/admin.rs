@@ -322,7 +322,7 @@ async fn bad_amounts_get_a_field_message_and_refund_nothing() {
         );
         assert_eq!(
             select_attr(&html, "#amount", "aria-describedby"),
-            vec!["amount-error"]
+            vec!["amount-error refundable"]
         );
         assert_eq!(select_attr(&html, "#amount", "value"), vec![amount]);
     }
