@@ -202,6 +202,10 @@ async fn stripe_setup(config: Config) -> Result<(), StartError> {
         "products created: {}, prices created: {}",
         report.products_created, report.prices_created
     );
+    println!(
+        "billing portal configuration: {}",
+        report.portal_configuration
+    );
     if let Some(e) = emulator {
         e.stop().await;
     }

@@ -1,6 +1,7 @@
 //! Integration tests: one binary, each test with its own app and database.
 //! With `TEST_DATABASE_URL=postgres://…` every test runs on PostgreSQL instead of SQLite.
 
+mod accounts;
 mod cart;
 mod catalog;
 mod cli;
@@ -8,5 +9,6 @@ mod database;
 #[allow(dead_code)] // The harness serves tests still to come.
 mod helpers;
 mod purchase;
+mod subscriptions;
 mod web;
 mod webhooks;
