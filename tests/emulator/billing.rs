@@ -545,9 +545,15 @@ async fn delivery_faults_duplicate_reverse_hold_drop() {
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert_eq!(h.hooks.events().len(), 5);
     assert_eq!(evs[4].json["data"]["object"]["id"], kept.id.as_str());
-    // A dropped event is still listed by the API.
+    // A dropped event is still listed by the API, and found by `delivery_success=false`.
     let (_, list) = h.get("/v1/events", &[("type", "product.created")]).await;
     assert_eq!(list["data"].as_array().unwrap().len(), 5);
+    let (_, missed) = h.get("/v1/events", &[("delivery_success", "false")]).await;
+    let missed = missed["data"].as_array().unwrap();
+    assert_eq!(missed.len(), 1);
+    assert_eq!(missed[0]["data"]["object"]["name"], "Dropped");
+    let (_, fine) = h.get("/v1/events", &[("delivery_success", "true")]).await;
+    assert_eq!(fine["data"].as_array().unwrap().len(), 4);
     h.stop().await;
 }
 
