@@ -358,6 +358,29 @@ async fn billing_portal_cancel_resume_switch_and_failing_card() {
         .await
         .unwrap();
     assert_eq!(sub.status, SubscriptionStatus::PastDue);
+
+    // A good card again: the next renewal pays and the subscription is active again.
+    let r = post("card", card("4242424242424242")).await;
+    assert_eq!(r.status(), 303);
+    advance(&h, 31 * DAY).await;
+    let sub = RetrieveSubscription::new(sub_id.as_str())
+        .send(&h.stripe)
+        .await
+        .unwrap();
+    assert_eq!(sub.status, SubscriptionStatus::Active);
+
+    // Quantity-only change keeps the price.
+    let mut it = UpdateSubscriptionItems::new();
+    it.id = Some(sub.items.data[0].id.as_str().to_string());
+    it.quantity = Some(3);
+    let upd = UpdateSubscription::new(sub_id.as_str())
+        .items(vec![it])
+        .proration_behavior(UpdateSubscriptionProrationBehavior::None)
+        .send(&h.stripe)
+        .await
+        .unwrap();
+    assert_eq!(upd.items.data[0].quantity, Some(3));
+    assert_eq!(upd.items.data[0].price.id.as_str(), plus);
     h.stop().await;
 }
 
