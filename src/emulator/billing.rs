@@ -666,6 +666,12 @@ fn update_subscription(ctx: &mut Ctx, raw: &Value, id: &str) -> ApiResult<Routed
             let qty = it
                 .i("quantity")
                 .unwrap_or(old["quantity"].as_i64().unwrap_or(1));
+            if !(1..=999_999).contains(&qty) {
+                return Err(ApiError::param(
+                    format!("items[{i}][quantity]"),
+                    "Quantity must be between 1 and 999999.",
+                ));
+            }
             let start = old["current_period_start"].as_i64().unwrap_or(ctx.now);
             let end = old["current_period_end"].as_i64().unwrap_or(ctx.now);
             data[pos]["price"] = public(&new_price);
@@ -681,8 +687,10 @@ fn update_subscription(ctx: &mut Ctx, raw: &Value, id: &str) -> ApiResult<Routed
                 let old_amt = old["price"]["unit_amount"].as_i64().unwrap_or(0)
                     * old["quantity"].as_i64().unwrap_or(1);
                 let new_amt = new_price["unit_amount"].as_i64().unwrap_or(0) * qty;
-                let credit = -(old_amt * left / span);
-                let charge = new_amt * left / span;
+                let part =
+                    |amount: i64| (i128::from(amount) * i128::from(left) / i128::from(span)) as i64;
+                let credit = -part(old_amt);
+                let charge = part(new_amt);
                 proration_invoice = Some((
                     behavior,
                     credit,
