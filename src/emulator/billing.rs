@@ -614,9 +614,25 @@ fn update_subscription(ctx: &mut Ctx, raw: &Value, id: &str) -> ApiResult<Routed
     let mut proration_invoice = None;
     if let Some(items) = p["items"].as_array() {
         for (i, it) in items.iter().enumerate() {
-            let Some(new_price_id) = it.s("price") else {
+            if it.get("price").is_none() && it.get("quantity").is_none() {
                 continue;
+            }
+            if it.b("deleted") == Some(true) {
+                return Err(ApiError::param(
+                    format!("items[{i}][deleted]"),
+                    "The emulator keeps one item per subscription; switch its price instead.",
+                ));
+            }
+            let current_price = {
+                let data = sub["items"]["data"].as_array().cloned().unwrap_or_default();
+                let item = match it.s("id") {
+                    Some(si) => data.into_iter().find(|d| d["id"] == si.as_str()),
+                    None => data.into_iter().next(),
+                };
+                item.map(|d| d["price"]["id"].as_str().unwrap_or_default().to_string())
+                    .unwrap_or_default()
             };
+            let new_price_id = it.s("price").unwrap_or(current_price);
             let new_price =
                 ctx.fetch_param("price", &new_price_id, &format!("items[{i}][price]"))?;
             if new_price["type"] != "recurring" {
@@ -650,6 +666,12 @@ fn update_subscription(ctx: &mut Ctx, raw: &Value, id: &str) -> ApiResult<Routed
             let qty = it
                 .i("quantity")
                 .unwrap_or(old["quantity"].as_i64().unwrap_or(1));
+            if !(1..=999_999).contains(&qty) {
+                return Err(ApiError::param(
+                    format!("items[{i}][quantity]"),
+                    "Quantity must be between 1 and 999999.",
+                ));
+            }
             let start = old["current_period_start"].as_i64().unwrap_or(ctx.now);
             let end = old["current_period_end"].as_i64().unwrap_or(ctx.now);
             data[pos]["price"] = public(&new_price);
@@ -665,8 +687,10 @@ fn update_subscription(ctx: &mut Ctx, raw: &Value, id: &str) -> ApiResult<Routed
                 let old_amt = old["price"]["unit_amount"].as_i64().unwrap_or(0)
                     * old["quantity"].as_i64().unwrap_or(1);
                 let new_amt = new_price["unit_amount"].as_i64().unwrap_or(0) * qty;
-                let credit = -(old_amt * left / span);
-                let charge = new_amt * left / span;
+                let part =
+                    |amount: i64| (i128::from(amount) * i128::from(left) / i128::from(span)) as i64;
+                let credit = -part(old_amt);
+                let charge = part(new_amt);
                 proration_invoice = Some((
                     behavior,
                     credit,
@@ -826,6 +850,16 @@ fn charge_invoice(ctx: &mut Ctx, sub: &mut Value, inv: &mut Value) -> ApiResult<
         ctx.put(inv)?;
         ctx.emit("invoice.paid", inv, None)?;
         ctx.emit("invoice.payment_succeeded", inv, None)?;
+        if sub["status"] == "past_due" {
+            let before = sub.clone();
+            sub["status"] = json!("active");
+            ctx.put(sub)?;
+            ctx.emit(
+                "customer.subscription.updated",
+                sub,
+                Some(previous(&before, sub)),
+            )?;
+        }
         Ok(true)
     }
 }
