@@ -596,8 +596,10 @@ fn update_subscription(ctx: &mut Ctx, raw: &Value, id: &str) -> ApiResult<Routed
     if let Some(d) = p.get("description") {
         sub["description"] = d.clone();
     }
+    let mut new_card = false;
     if let Some(pm) = p.s("default_payment_method") {
         ctx.fetch_param("payment_method", &pm, "default_payment_method")?;
+        new_card = sub["default_payment_method"] != pm.as_str();
         sub["default_payment_method"] = json!(pm);
     }
     if let Some(m) = p.get("metadata").and_then(Value::as_object) {
@@ -748,6 +750,10 @@ fn update_subscription(ctx: &mut Ctx, raw: &Value, id: &str) -> ApiResult<Routed
         }
         ctx.put(&sub)?;
     }
+    if new_card {
+        retry_open_invoice(ctx, &mut sub)?;
+        ctx.put(&sub)?;
+    }
     ctx.emit(
         "customer.subscription.updated",
         &sub,
@@ -758,12 +764,33 @@ fn update_subscription(ctx: &mut Ctx, raw: &Value, id: &str) -> ApiResult<Routed
 
 /// Charge an invoice to the subscription's default card (renewals and prorations).
 fn charge_invoice(ctx: &mut Ctx, sub: &mut Value, inv: &mut Value) -> ApiResult<bool> {
-    let total = inv["total"].as_i64().unwrap_or(0);
     inv["status"] = json!("open");
     inv["status_transitions"]["finalized_at"] = json!(ctx.now);
     ctx.put(inv)?;
     ctx.emit("invoice.created", inv, None)?;
     ctx.emit("invoice.finalized", inv, None)?;
+    attempt_invoice_payment(ctx, sub, inv)
+}
+
+/// Retries the open invoice of a past-due subscription (as Stripe does when the customer
+/// saves a new default card).
+fn retry_open_invoice(ctx: &mut Ctx, sub: &mut Value) -> ApiResult<()> {
+    if !matches!(sub["status"].as_str(), Some("past_due" | "unpaid")) {
+        return Ok(());
+    }
+    let Some(inv_id) = sub["latest_invoice"].as_str().map(str::to_owned) else {
+        return Ok(());
+    };
+    let mut inv = ctx.fetch("invoice", &inv_id)?;
+    if inv["status"] == "open" {
+        attempt_invoice_payment(ctx, sub, &mut inv)?;
+    }
+    Ok(())
+}
+
+/// One payment attempt of an open invoice with the subscription's default card.
+fn attempt_invoice_payment(ctx: &mut Ctx, sub: &mut Value, inv: &mut Value) -> ApiResult<bool> {
+    let total = inv["total"].as_i64().unwrap_or(0);
     sub["latest_invoice"] = inv["id"].clone();
     if total <= 0 {
         inv["status"] = json!("paid");
