@@ -92,6 +92,7 @@ async fn serve(config: Config) -> Result<(), StartError> {
     let db = config.database_url.redacted();
     let app = Application::build(config, Arc::new(SystemClock)).await?;
     crate::jobs::spawn(app.state());
+    crate::mail::worker::spawn(app.state());
     println!("Storefront is running at {}", app.public_url());
     if let Some(url) = app.emulator_url() {
         println!("  Stripe emulator: {url} (pay with 4242 4242 4242 4242)");
