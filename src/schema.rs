@@ -194,6 +194,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    payment_failures (event_id) {
+        event_id -> Text,
+        payment_intent_id -> Text,
+        order_id -> Nullable<BigInt>,
+        decline_code -> Text,
+        amount -> BigInt,
+        currency -> Text,
+        created_at -> BigInt,
+    }
+}
+
 diesel::joinable!(cart_items -> carts (cart_id));
 diesel::joinable!(orders -> users (user_id));
 diesel::joinable!(subscriptions -> users (user_id));
@@ -218,4 +230,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     subscriptions,
     outbox,
     email_tokens,
+    payment_failures,
 );

@@ -37,6 +37,8 @@ pub enum Outcome {
     Order { number: String, status: OrderStatus },
     /// The session does not match its order; an admin must look.
     Flagged { number: String, reason: String },
+    /// A payment attempt failed with this decline code.
+    PaymentFailed { decline_code: String },
     /// A subscription is (now) in this Stripe status.
     Subscription { id: String, status: String },
     /// No order of ours has this session.

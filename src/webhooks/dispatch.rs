@@ -13,6 +13,8 @@ pub enum EventKind {
     CheckoutSession(String),
     /// A subscription changed: re-fetch it.
     Subscription(String),
+    /// A payment attempt failed (declined card…): recorded for the dashboard.
+    PaymentFailed(String),
     /// An invoice was paid (a subscription order) or its payment failed.
     Invoice { id: String, paid: bool },
     /// Nothing for us to do; recorded so it is never looked at again.
@@ -30,6 +32,7 @@ pub const HANDLED_TYPES: &[&str] = &[
     "customer.subscription.deleted",
     "invoice.paid",
     "invoice.payment_failed",
+    "payment_intent.payment_failed",
 ];
 
 impl EventKind {
@@ -45,6 +48,9 @@ impl EventKind {
             | EventObject::CustomerSubscriptionUpdated(s)
             | EventObject::CustomerSubscriptionDeleted(s) => {
                 EventKind::Subscription(s.id.as_str().to_owned())
+            }
+            EventObject::PaymentIntentPaymentFailed(pi) => {
+                EventKind::PaymentFailed(pi.id.as_str().to_owned())
             }
             EventObject::InvoicePaid(i) => {
                 i.id.as_ref()
@@ -77,6 +83,7 @@ impl EventKind {
                 EventKind::Subscription(id)
             }
             "invoice.paid" => EventKind::Invoice { id, paid: true },
+            "payment_intent.payment_failed" => EventKind::PaymentFailed(id),
             "invoice.payment_failed" => EventKind::Invoice { id, paid: false },
             _ => EventKind::Other,
         }
@@ -93,6 +100,7 @@ pub async fn process(
         return Ok(Outcome::Duplicate);
     }
     match kind {
+        EventKind::PaymentFailed(id) => crate::checkout::failures::record(state, &id, record).await,
         EventKind::Subscription(id) => {
             crate::subscriptions::sync::sync_subscription(state, &id, Some(record)).await
         }
