@@ -117,6 +117,7 @@ async fn serve(config: Config) -> Result<(), StartError> {
     let db = config.database_url.redacted();
     let app = Application::build(config, Arc::new(SystemClock)).await?;
     crate::jobs::spawn(app.state());
+    crate::mail::worker::spawn(app.state());
     println!("Storefront is running at {}", app.public_url());
     if let Some(url) = app.emulator_url() {
         println!("  Stripe emulator: {url} (pay with 4242 4242 4242 4242)");
@@ -233,6 +234,10 @@ async fn stripe_setup(config: Config) -> Result<(), StartError> {
     println!(
         "products created: {}, prices created: {}",
         report.products_created, report.prices_created
+    );
+    println!(
+        "billing portal configuration: {}",
+        report.portal_configuration
     );
     if let Some(e) = emulator {
         e.stop().await;

@@ -16,6 +16,7 @@ pub mod error;
 pub mod health;
 pub mod inventory;
 pub mod jobs;
+pub mod mail;
 pub mod money;
 pub mod orders;
 pub mod payments;

@@ -3,19 +3,27 @@
 //! products and prices.
 
 use diesel::prelude::*;
+use sha2::Digest as _;
+use stripe_billing::billing_portal_configuration::{
+    CreateBillingPortalConfiguration, CreateBillingPortalConfigurationFeatures,
+    CreateBillingPortalConfigurationFeaturesSubscriptionCancel,
+    CreateBillingPortalConfigurationFeaturesSubscriptionCancelMode,
+    CreateBillingPortalConfigurationFeaturesSubscriptionUpdate,
+    CreateBillingPortalConfigurationFeaturesSubscriptionUpdateDefaultAllowedUpdates,
+    CreateBillingPortalConfigurationFeaturesSubscriptionUpdateProrationBehavior, InvoiceListParam,
+    PaymentMethodUpdateParam, SubscriptionUpdateProductParam,
+};
 use stripe_misc::webhook_endpoint::{
     CreateWebhookEndpoint, CreateWebhookEndpointEnabledEvents, DeleteWebhookEndpoint,
     ListWebhookEndpoint, UpdateWebhookEndpoint, UpdateWebhookEndpointEnabledEvents,
 };
-use stripe_product::price::{CreatePrice, CreatePriceRecurring, CreatePriceRecurringInterval};
-use stripe_product::product::CreateProduct;
 use stripe_shared::version::VERSION;
 
 use crate::catalog::model::{Price, Product};
 use crate::checkout::fulfil::FulfilError;
 use crate::db::{self, DbError};
-use crate::payments::PaymentError;
 use crate::schema::{prices, products};
+use crate::subscriptions::prices::{ensure_price, ensure_product};
 use crate::web::AppState;
 
 /// Every event type the shop acts on, now or in features to come.
@@ -45,6 +53,7 @@ pub struct SetupReport {
     pub new_secret: Option<String>,
     pub products_created: usize,
     pub prices_created: usize,
+    pub portal_configuration: String,
 }
 
 /// Creates or updates the endpoint for `url`, and creates Stripe products and prices for ours.
@@ -103,7 +112,8 @@ pub async fn run(state: &AppState, url: &str) -> Result<SetupReport, FulfilError
             report.new_secret = created.secret;
         }
     }
-    sync_catalog(state, &mut report).await?;
+    let plans = sync_catalog(state, &mut report).await?;
+    report.portal_configuration = portal_configuration(state, &plans).await?;
     Ok(report)
 }
 
@@ -114,78 +124,81 @@ fn uuid_like() -> String {
     hex::encode(b)
 }
 
-async fn sync_catalog(state: &AppState, report: &mut SetupReport) -> Result<(), FulfilError> {
+/// Creates Stripe products and prices for ours that have none yet.
+async fn sync_catalog(
+    state: &AppState,
+    report: &mut SetupReport,
+) -> Result<Vec<(String, Vec<String>)>, FulfilError> {
     let (products, prices) = db::run(&state.pool, |conn| {
         let products: Vec<Product> = products::table.select(Product::as_select()).load(conn)?;
         let prices: Vec<Price> = prices::table.select(Price::as_select()).load(conn)?;
         Ok::<_, DbError>((products, prices))
     })
     .await?;
+    // (Stripe product, its recurring Stripe prices): what the Billing Portal may switch between.
+    let mut plans = vec![];
     for product in &products {
-        let stripe_product_id = match &product.stripe_product_id {
-            Some(id) => id.clone(),
-            None => {
-                let req = CreateProduct::new(product.name.clone())
-                    .description(product.description.clone());
-                let created = state
-                    .stripe
-                    .write(&req, &format!("product-{}", product.id))
-                    .await?;
-                let id = created.id.as_str().to_owned();
-                let (pid, sid, now) = (product.id, id.clone(), state.clock.unix());
-                db::run(&state.pool, move |conn| {
-                    diesel::update(products::table.find(pid))
-                        .set((
-                            products::stripe_product_id.eq(sid),
-                            products::updated_at.eq(now),
-                        ))
-                        .execute(conn)
-                        .map_err(DbError::from)
-                })
-                .await?;
-                report.products_created += 1;
-                id
+        if product.stripe_product_id.is_none() {
+            report.products_created += 1;
+        }
+        let stripe_product = ensure_product(state, product).await.map_err(setup_error)?;
+        let mut recurring = vec![];
+        for price in prices.iter().filter(|p| p.product_id == product.id) {
+            if price.stripe_price_id.is_none() {
+                report.prices_created += 1;
             }
-        };
-        for price in prices
-            .iter()
-            .filter(|p| p.product_id == product.id && p.stripe_price_id.is_none())
-        {
-            let currency: stripe_types::Currency = price
-                .currency
-                .parse()
-                .map_err(|_| PaymentError::Internal("currency".into()))?;
-            let mut req = CreatePrice::new(currency)
-                .product(stripe_product_id.clone())
-                .unit_amount(price.unit_amount)
-                .lookup_key(price.lookup_key.clone());
-            if let Some(interval) = &price.recurring_interval {
-                let interval = match interval.as_str() {
-                    "day" => CreatePriceRecurringInterval::Day,
-                    "week" => CreatePriceRecurringInterval::Week,
-                    "month" => CreatePriceRecurringInterval::Month,
-                    _ => CreatePriceRecurringInterval::Year,
-                };
-                req = req.recurring(CreatePriceRecurring::new(interval));
+            let id = ensure_price(state, price).await.map_err(setup_error)?;
+            if price.is_recurring() && price.active {
+                recurring.push(id);
             }
-            // Keyed by our row and its terms: new terms, new Stripe price.
-            let key = format!(
-                "price-{}-{}-{}",
-                price.id,
-                price.unit_amount,
-                price.recurring_interval.as_deref().unwrap_or("once")
-            );
-            let created = state.stripe.write(&req, &key).await?;
-            let (pid, sid, now) = (price.id, created.id.as_str().to_owned(), state.clock.unix());
-            db::run(&state.pool, move |conn| {
-                diesel::update(prices::table.find(pid))
-                    .set((prices::stripe_price_id.eq(sid), prices::updated_at.eq(now)))
-                    .execute(conn)
-                    .map_err(DbError::from)
-            })
-            .await?;
-            report.prices_created += 1;
+        }
+        if !recurring.is_empty() {
+            plans.push((stripe_product, recurring));
         }
     }
-    Ok(())
+    Ok(plans)
+}
+
+fn setup_error(e: crate::subscriptions::prices::SyncError) -> FulfilError {
+    match e {
+        crate::subscriptions::prices::SyncError::Stripe(e) => FulfilError::Stripe(e),
+        crate::subscriptions::prices::SyncError::Db(e) => FulfilError::Db(e),
+    }
+}
+
+/// The Billing Portal configuration: cancel at period end, switch between a product's plans
+/// (prorated), update the card, see invoices.
+async fn portal_configuration(
+    state: &AppState,
+    plans: &[(String, Vec<String>)],
+) -> Result<String, FulfilError> {
+    let mut cancel = CreateBillingPortalConfigurationFeaturesSubscriptionCancel::new(true);
+    cancel.mode = Some(CreateBillingPortalConfigurationFeaturesSubscriptionCancelMode::AtPeriodEnd);
+    let mut update =
+        CreateBillingPortalConfigurationFeaturesSubscriptionUpdate::new(!plans.is_empty());
+    update.default_allowed_updates = Some(vec![
+        CreateBillingPortalConfigurationFeaturesSubscriptionUpdateDefaultAllowedUpdates::Price,
+    ]);
+    update.proration_behavior = Some(CreateBillingPortalConfigurationFeaturesSubscriptionUpdateProrationBehavior::CreateProrations);
+    update.products = Some(
+        plans
+            .iter()
+            .map(|(product, prices)| {
+                SubscriptionUpdateProductParam::new(prices.clone(), product.clone())
+            })
+            .collect(),
+    );
+    let mut features = CreateBillingPortalConfigurationFeatures::new();
+    features.subscription_cancel = Some(cancel);
+    features.subscription_update = Some(update);
+    features.payment_method_update = Some(PaymentMethodUpdateParam::new(true));
+    features.invoice_history = Some(InvoiceListParam::new(true));
+    let req = CreateBillingPortalConfiguration::new(features)
+        .default_return_url(format!("{}account/subscriptions", state.public_url));
+    // Same plans, same key: re-running setup does not pile up configurations.
+    let key = format!(
+        "portal-config-{}",
+        hex::encode(sha2::Sha256::digest(format!("{plans:?}").as_bytes()))[..32].to_owned()
+    );
+    Ok(state.stripe.write(&req, &key).await?.id.as_str().to_owned())
 }

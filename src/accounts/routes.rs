@@ -138,7 +138,10 @@ pub async fn register(
         Err(e) => return Err(e.into()),
     };
     finish_sign_in(&state, &session, &user).await?;
-    session.flash("Welcome! Your account is ready.")?;
+    super::email_routes::send_verification(&state, &user).await?;
+    session.flash(
+        "Welcome! Your account is ready. We've e-mailed you a link to confirm your address.",
+    )?;
     Ok(see_other(&next))
 }
 

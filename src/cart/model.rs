@@ -58,19 +58,47 @@ pub enum CartError {
     TooMany { name: String, max: i64 },
 }
 
-/// Returns the cart with this id if it still exists, or a new one.
-pub fn ensure(conn: &mut AnyConnection, cart_id: Option<i64>, now: i64) -> QueryResult<i64> {
-    if let Some(id) = cart_id {
-        let exists: i64 = carts::table
-            .filter(carts::id.eq(id))
-            .count()
-            .get_result(conn)?;
-        if exists > 0 {
+/// The cart to add to: a signed-in customer's own cart (their cart follows them across
+/// devices), else the session's cart if it still exists, else a new one.
+pub fn ensure(
+    conn: &mut AnyConnection,
+    cart_id: Option<i64>,
+    user_id: Option<i64>,
+    now: i64,
+) -> QueryResult<i64> {
+    if let Some(uid) = user_id {
+        if let Some(id) = carts::table
+            .filter(carts::user_id.eq(uid))
+            .select(carts::id)
+            .first::<i64>(conn)
+            .optional()?
+        {
             return Ok(id);
         }
     }
+    if let Some(id) = cart_id {
+        let owner: Option<Option<i64>> = carts::table
+            .filter(carts::id.eq(id))
+            .select(carts::user_id)
+            .first(conn)
+            .optional()?;
+        match (owner, user_id) {
+            (Some(None), Some(uid)) => {
+                diesel::update(carts::table.find(id))
+                    .set(carts::user_id.eq(uid))
+                    .execute(conn)?;
+                return Ok(id);
+            }
+            (Some(owner), _) if owner == user_id => return Ok(id),
+            _ => {}
+        }
+    }
     diesel::insert_into(carts::table)
-        .values((carts::created_at.eq(now), carts::updated_at.eq(now)))
+        .values((
+            carts::created_at.eq(now),
+            carts::updated_at.eq(now),
+            carts::user_id.eq(user_id),
+        ))
         .returning(carts::id)
         .get_result(conn)
 }

@@ -7,6 +7,7 @@ use serde::Deserialize;
 use validator::Validate;
 
 use super::model::{self, AddError, CartError, CartLine};
+use crate::accounts::auth::CurrentUser;
 use crate::catalog::routes::render_product;
 use crate::db;
 use crate::error::AppError;
@@ -132,9 +133,11 @@ pub async fn add(
     state: web::Data<AppState>,
     layout: Layout,
     session: TypedSession,
+    CurrentUser(user): CurrentUser,
     form: CsrfForm<AddItemForm>,
 ) -> Result<HttpResponse, AppError> {
     let form = form.0;
+    let user_id = user.map(|u| u.id);
     let price_id = parse_id(&form.price_id);
     let slug = match price_id {
         Some(id) => slug_of_price(&state, id).await?,
@@ -186,7 +189,7 @@ pub async fn add(
     let now = state.clock.unix();
     let cart_id = session.cart_id();
     let result = db::run(&state.pool, move |conn| {
-        let cart_id = model::ensure(conn, cart_id, now)?;
+        let cart_id = model::ensure(conn, cart_id, user_id, now)?;
         Ok::<_, AddError>((
             cart_id,
             model::add(conn, cart_id, price_id, quantity, currency, now),

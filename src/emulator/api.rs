@@ -944,6 +944,10 @@ fn list_events(ctx: &mut Ctx, raw: &Value) -> ApiResult<Routed> {
     if let Some(t) = p.s("type") {
         items.retain(|e| matches(&t, e["type"].as_str().unwrap_or_default()));
     }
+    if let Some(ok) = p.b("delivery_success") {
+        let undelivered = super::store::undelivered_events(ctx.conn)?;
+        items.retain(|e| undelivered.contains(e["id"].as_str().unwrap_or_default()) != ok);
+    }
     if let Some(ts) = p["types"].as_array() {
         items.retain(|e| {
             ts.iter().any(|t| {

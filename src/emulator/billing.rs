@@ -596,8 +596,10 @@ fn update_subscription(ctx: &mut Ctx, raw: &Value, id: &str) -> ApiResult<Routed
     if let Some(d) = p.get("description") {
         sub["description"] = d.clone();
     }
+    let mut new_card = false;
     if let Some(pm) = p.s("default_payment_method") {
         ctx.fetch_param("payment_method", &pm, "default_payment_method")?;
+        new_card = sub["default_payment_method"] != pm.as_str();
         sub["default_payment_method"] = json!(pm);
     }
     if let Some(m) = p.get("metadata").and_then(Value::as_object) {
@@ -614,9 +616,25 @@ fn update_subscription(ctx: &mut Ctx, raw: &Value, id: &str) -> ApiResult<Routed
     let mut proration_invoice = None;
     if let Some(items) = p["items"].as_array() {
         for (i, it) in items.iter().enumerate() {
-            let Some(new_price_id) = it.s("price") else {
+            if it.get("price").is_none() && it.get("quantity").is_none() {
                 continue;
+            }
+            if it.b("deleted") == Some(true) {
+                return Err(ApiError::param(
+                    format!("items[{i}][deleted]"),
+                    "The emulator keeps one item per subscription; switch its price instead.",
+                ));
+            }
+            let current_price = {
+                let data = sub["items"]["data"].as_array().cloned().unwrap_or_default();
+                let item = match it.s("id") {
+                    Some(si) => data.into_iter().find(|d| d["id"] == si.as_str()),
+                    None => data.into_iter().next(),
+                };
+                item.map(|d| d["price"]["id"].as_str().unwrap_or_default().to_string())
+                    .unwrap_or_default()
             };
+            let new_price_id = it.s("price").unwrap_or(current_price);
             let new_price =
                 ctx.fetch_param("price", &new_price_id, &format!("items[{i}][price]"))?;
             if new_price["type"] != "recurring" {
@@ -650,6 +668,12 @@ fn update_subscription(ctx: &mut Ctx, raw: &Value, id: &str) -> ApiResult<Routed
             let qty = it
                 .i("quantity")
                 .unwrap_or(old["quantity"].as_i64().unwrap_or(1));
+            if !(1..=999_999).contains(&qty) {
+                return Err(ApiError::param(
+                    format!("items[{i}][quantity]"),
+                    "Quantity must be between 1 and 999999.",
+                ));
+            }
             let start = old["current_period_start"].as_i64().unwrap_or(ctx.now);
             let end = old["current_period_end"].as_i64().unwrap_or(ctx.now);
             data[pos]["price"] = public(&new_price);
@@ -665,8 +689,10 @@ fn update_subscription(ctx: &mut Ctx, raw: &Value, id: &str) -> ApiResult<Routed
                 let old_amt = old["price"]["unit_amount"].as_i64().unwrap_or(0)
                     * old["quantity"].as_i64().unwrap_or(1);
                 let new_amt = new_price["unit_amount"].as_i64().unwrap_or(0) * qty;
-                let credit = -(old_amt * left / span);
-                let charge = new_amt * left / span;
+                let part =
+                    |amount: i64| (i128::from(amount) * i128::from(left) / i128::from(span)) as i64;
+                let credit = -part(old_amt);
+                let charge = part(new_amt);
                 proration_invoice = Some((
                     behavior,
                     credit,
@@ -724,6 +750,10 @@ fn update_subscription(ctx: &mut Ctx, raw: &Value, id: &str) -> ApiResult<Routed
         }
         ctx.put(&sub)?;
     }
+    if new_card {
+        retry_open_invoice(ctx, &mut sub)?;
+        ctx.put(&sub)?;
+    }
     ctx.emit(
         "customer.subscription.updated",
         &sub,
@@ -734,12 +764,33 @@ fn update_subscription(ctx: &mut Ctx, raw: &Value, id: &str) -> ApiResult<Routed
 
 /// Charge an invoice to the subscription's default card (renewals and prorations).
 fn charge_invoice(ctx: &mut Ctx, sub: &mut Value, inv: &mut Value) -> ApiResult<bool> {
-    let total = inv["total"].as_i64().unwrap_or(0);
     inv["status"] = json!("open");
     inv["status_transitions"]["finalized_at"] = json!(ctx.now);
     ctx.put(inv)?;
     ctx.emit("invoice.created", inv, None)?;
     ctx.emit("invoice.finalized", inv, None)?;
+    attempt_invoice_payment(ctx, sub, inv)
+}
+
+/// Retries the open invoice of a past-due subscription (as Stripe does when the customer
+/// saves a new default card).
+fn retry_open_invoice(ctx: &mut Ctx, sub: &mut Value) -> ApiResult<()> {
+    if !matches!(sub["status"].as_str(), Some("past_due" | "unpaid")) {
+        return Ok(());
+    }
+    let Some(inv_id) = sub["latest_invoice"].as_str().map(str::to_owned) else {
+        return Ok(());
+    };
+    let mut inv = ctx.fetch("invoice", &inv_id)?;
+    if inv["status"] == "open" {
+        attempt_invoice_payment(ctx, sub, &mut inv)?;
+    }
+    Ok(())
+}
+
+/// One payment attempt of an open invoice with the subscription's default card.
+fn attempt_invoice_payment(ctx: &mut Ctx, sub: &mut Value, inv: &mut Value) -> ApiResult<bool> {
+    let total = inv["total"].as_i64().unwrap_or(0);
     sub["latest_invoice"] = inv["id"].clone();
     if total <= 0 {
         inv["status"] = json!("paid");
@@ -826,6 +877,16 @@ fn charge_invoice(ctx: &mut Ctx, sub: &mut Value, inv: &mut Value) -> ApiResult<
         ctx.put(inv)?;
         ctx.emit("invoice.paid", inv, None)?;
         ctx.emit("invoice.payment_succeeded", inv, None)?;
+        if sub["status"] == "past_due" {
+            let before = sub.clone();
+            sub["status"] = json!("active");
+            ctx.put(sub)?;
+            ctx.emit(
+                "customer.subscription.updated",
+                sub,
+                Some(previous(&before, sub)),
+            )?;
+        }
         Ok(true)
     }
 }

@@ -110,7 +110,7 @@ async fn advance(req: HttpRequest, payload: web::Payload, st: web::Data<Shared>)
     let res = with_ctx(&st.into_inner(), move |ctx| {
         let delta = match (p.i("seconds"), p.i("to")) {
             (Some(s), None) => s,
-            (None, Some(t)) => t - ctx.now,
+            (None, Some(t)) => t.saturating_sub(ctx.now),
             _ => return Err(ApiError::invalid("Give exactly one of `seconds` or `to`.")),
         };
         advance_by(ctx, delta)
@@ -131,7 +131,19 @@ pub fn advance_by(ctx: &mut Ctx, delta: i64) -> Result<Value, ApiError> {
             "The test clock can only move forward.",
         ));
     }
+    if delta > 100 * 365 * 86_400 {
+        return Err(ApiError::param(
+            "seconds",
+            "The test clock moves at most 100 years at a time.",
+        ));
+    }
     let offset = store::clock_offset(ctx.conn)?;
+    if offset.saturating_add(delta) > 1000 * 365 * 86_400 {
+        return Err(ApiError::param(
+            "seconds",
+            "The test clock stays within 1000 years of today.",
+        ));
+    }
     store::set_clock_offset(ctx.conn, offset + delta)?;
     ctx.now += delta;
     payments::sweep_expired(ctx)?;

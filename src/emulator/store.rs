@@ -398,6 +398,18 @@ pub fn finish_delivery(
     Ok(())
 }
 
+/// Events with a delivery that has not (yet) succeeded: pending, failed or dropped.
+pub fn undelivered_events(
+    conn: &mut SqliteConnection,
+) -> QueryResult<std::collections::HashSet<String>> {
+    let ids: Vec<String> = deliveries::table
+        .filter(deliveries::state.ne("delivered"))
+        .select(deliveries::event_id)
+        .distinct()
+        .load(conn)?;
+    Ok(ids.into_iter().collect())
+}
+
 /// Pending deliveries of an event (for `pending_webhooks`).
 pub fn pending_for_event(conn: &mut SqliteConnection, event_id: &str) -> QueryResult<i64> {
     deliveries::table

@@ -134,6 +134,23 @@ impl Stripe {
         .await
     }
 
+    /// Sends a change that is idempotent by nature (setting a flag, switching to a price) under
+    /// a fresh key: the key only makes this call's own retries safe.
+    pub async fn write_once<R: StripeRequest>(
+        &self,
+        req: &R,
+        what: &str,
+    ) -> Result<R::Output, PaymentError>
+    where
+        R::Output: miniserde::Deserialize,
+    {
+        use rand::RngCore as _;
+        let mut nonce = [0u8; 12];
+        rand::rng().fill_bytes(&mut nonce);
+        self.write(req, &format!("{what}-{}", hex::encode(nonce)))
+            .await
+    }
+
     async fn with_retries<T, F, Fut>(&self, mut call: F) -> Result<T, PaymentError>
     where
         F: FnMut() -> Fut,

@@ -303,8 +303,11 @@ async fn set_cancel_at_period_end(
     }
     let req =
         UpdateSubscription::new(sub.stripe_subscription_id.as_str()).cancel_at_period_end(cancel);
-    let key = format!("sub-{}-cancel-{cancel}-{}", sub.id, sub.updated_at);
-    state.stripe.write(&req, &key).await.map_err(internal)?;
+    state
+        .stripe
+        .write_once(&req, &format!("sub-{}-cancel-{cancel}", sub.id))
+        .await
+        .map_err(internal)?;
     sync::sync_subscription(state, &sub.stripe_subscription_id, None)
         .await
         .map_err(internal)?;
@@ -407,10 +410,7 @@ pub async fn change(
         .proration_behavior(UpdateSubscriptionProrationBehavior::CreateProrations);
     state
         .stripe
-        .write(
-            &req,
-            &format!("sub-{}-price-{}-{}", sub.id, new_price.id, sub.updated_at),
-        )
+        .write_once(&req, &format!("sub-{}-price-{}", sub.id, new_price.id))
         .await
         .map_err(internal)?;
     sync::sync_subscription(&state, &sub.stripe_subscription_id, None)
@@ -440,10 +440,7 @@ pub async fn billing_portal(
         .return_url(return_url);
     let portal = state
         .stripe
-        .write(
-            &req,
-            &format!("portal-{}-{}", user.id, state.clock.unix() / 60),
-        )
+        .write_once(&req, &format!("portal-{}", user.id))
         .await
         .map_err(internal)?;
     Ok(see_other(&portal.url))

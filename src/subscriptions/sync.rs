@@ -325,5 +325,11 @@ fn record_invoice_order(
             ))
             .execute(conn)?;
     }
+    crate::checkout::fulfil::queue_receipt(
+        conn,
+        order_id,
+        crate::mail::messages::OrderEvent::Paid,
+        now,
+    )?;
     Ok((number, OrderStatus::Paid))
 }

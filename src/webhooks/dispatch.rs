@@ -13,6 +13,8 @@ pub enum EventKind {
     CheckoutSession(String),
     /// A subscription changed: re-fetch it.
     Subscription(String),
+    /// A payment attempt failed (declined card…): recorded for the dashboard.
+    PaymentFailed(String),
     /// An invoice was paid (a subscription order) or its payment failed.
     Invoice { id: String, paid: bool },
     /// A refund was created or changed (in the shop or outside it): re-fetch it.
@@ -36,6 +38,7 @@ pub const HANDLED_TYPES: &[&str] = &[
     "customer.subscription.deleted",
     "invoice.paid",
     "invoice.payment_failed",
+    "payment_intent.payment_failed",
     "charge.refunded",
     "refund.created",
     "refund.updated",
@@ -57,6 +60,9 @@ impl EventKind {
             | EventObject::CustomerSubscriptionUpdated(s)
             | EventObject::CustomerSubscriptionDeleted(s) => {
                 EventKind::Subscription(s.id.as_str().to_owned())
+            }
+            EventObject::PaymentIntentPaymentFailed(pi) => {
+                EventKind::PaymentFailed(pi.id.as_str().to_owned())
             }
             EventObject::InvoicePaid(i) => {
                 i.id.as_ref()
@@ -109,6 +115,7 @@ impl EventKind {
                 EventKind::Subscription(id)
             }
             "invoice.paid" => EventKind::Invoice { id, paid: true },
+            "payment_intent.payment_failed" => EventKind::PaymentFailed(id),
             "invoice.payment_failed" => EventKind::Invoice { id, paid: false },
             "refund.created" | "refund.updated" | "refund.failed" | "charge.refund.updated" => {
                 EventKind::Refund(id)
@@ -130,6 +137,7 @@ pub async fn process(
         return Ok(Outcome::Duplicate);
     }
     match kind {
+        EventKind::PaymentFailed(id) => crate::checkout::failures::record(state, &id, record).await,
         EventKind::Subscription(id) => {
             crate::subscriptions::sync::sync_subscription(state, &id, Some(record)).await
         }

@@ -6,8 +6,8 @@ use storefront::config::DatabaseUrl;
 use storefront::db::{self, AnyConnection};
 use storefront::schema::{audit_log, refund_restocks, refund_tokens, refunds};
 use storefront::schema::{
-    cart_items, carts, login_attempts, order_items, orders, prices, products, stock_reservations,
-    stripe_events, subscriptions, users,
+    cart_items, carts, email_tokens, login_attempts, order_items, orders, outbox, payment_failures,
+    prices, products, stock_reservations, stripe_events, subscriptions, users,
 };
 
 use crate::helpers::TestDb;
@@ -199,6 +199,9 @@ fn schema_rs_matches_the_migrations() {
         users,
         login_attempts,
         subscriptions,
+        outbox,
+        email_tokens,
+        payment_failures,
         refunds,
         refund_restocks,
         refund_tokens,

@@ -1,6 +1,7 @@
 //! Integration tests: one binary, each test with its own app and database.
 //! With `TEST_DATABASE_URL=postgres://…` every test runs on PostgreSQL instead of SQLite.
 
+mod accounts;
 mod admin;
 mod cart;
 mod catalog;
@@ -8,6 +9,8 @@ mod cli;
 mod database;
 #[allow(dead_code)] // The harness serves tests still to come.
 mod helpers;
+mod mail;
 mod purchase;
+mod subscriptions;
 mod web;
 mod webhooks;

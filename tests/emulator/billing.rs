@@ -358,6 +358,29 @@ async fn billing_portal_cancel_resume_switch_and_failing_card() {
         .await
         .unwrap();
     assert_eq!(sub.status, SubscriptionStatus::PastDue);
+
+    // A good card again: the next renewal pays and the subscription is active again.
+    let r = post("card", card("4242424242424242")).await;
+    assert_eq!(r.status(), 303);
+    advance(&h, 31 * DAY).await;
+    let sub = RetrieveSubscription::new(sub_id.as_str())
+        .send(&h.stripe)
+        .await
+        .unwrap();
+    assert_eq!(sub.status, SubscriptionStatus::Active);
+
+    // Quantity-only change keeps the price.
+    let mut it = UpdateSubscriptionItems::new();
+    it.id = Some(sub.items.data[0].id.as_str().to_string());
+    it.quantity = Some(3);
+    let upd = UpdateSubscription::new(sub_id.as_str())
+        .items(vec![it])
+        .proration_behavior(UpdateSubscriptionProrationBehavior::None)
+        .send(&h.stripe)
+        .await
+        .unwrap();
+    assert_eq!(upd.items.data[0].quantity, Some(3));
+    assert_eq!(upd.items.data[0].price.id.as_str(), plus);
     h.stop().await;
 }
 
@@ -545,9 +568,15 @@ async fn delivery_faults_duplicate_reverse_hold_drop() {
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert_eq!(h.hooks.events().len(), 5);
     assert_eq!(evs[4].json["data"]["object"]["id"], kept.id.as_str());
-    // A dropped event is still listed by the API.
+    // A dropped event is still listed by the API, and found by `delivery_success=false`.
     let (_, list) = h.get("/v1/events", &[("type", "product.created")]).await;
     assert_eq!(list["data"].as_array().unwrap().len(), 5);
+    let (_, missed) = h.get("/v1/events", &[("delivery_success", "false")]).await;
+    let missed = missed["data"].as_array().unwrap();
+    assert_eq!(missed.len(), 1);
+    assert_eq!(missed[0]["data"]["object"]["name"], "Dropped");
+    let (_, fine) = h.get("/v1/events", &[("delivery_success", "true")]).await;
+    assert_eq!(fine["data"].as_array().unwrap().len(), 4);
     h.stop().await;
 }
 

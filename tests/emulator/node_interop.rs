@@ -13,6 +13,7 @@ fn node_dir() -> PathBuf {
 }
 
 #[actix_web::test]
+#[ignore = "needs Node.js and npm; .ci/run runs it"]
 async fn official_node_sdk_drives_the_emulator() {
     let dir = node_dir();
     if !dir.join("node_modules/stripe/package.json").exists() {

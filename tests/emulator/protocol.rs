@@ -495,3 +495,59 @@ async fn runs_on_a_plain_tokio_runtime() {
     assert!(prod.id.as_str().starts_with("prod_"));
     emu.stop().await;
 }
+
+/// Extreme numbers are refused, not overflowed.
+#[actix_web::test]
+async fn extreme_numbers_do_not_overflow() {
+    let h = Harness::start().await;
+    for form in [
+        [("seconds", "9223372036854775807")],
+        [("to", "-9223372036854775808")],
+        [("to", "9223372036854775807")],
+    ] {
+        let r = h
+            .http
+            .post(h.url("/_emulator/clock/advance"))
+            .bearer_auth(KEY)
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{form:?}");
+    }
+    let (s, _) = h
+        .post(
+            "/v1/prices",
+            &[
+                ("currency", "usd"),
+                ("unit_amount", "99999999999"),
+                ("product_data[name]", "Big"),
+            ],
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (_, list) = h.get("/v1/prices", &[]).await;
+    let price = list["data"][0]["id"].as_str().unwrap().to_string();
+    let (s, v) = h
+        .post(
+            "/v1/checkout/sessions",
+            &[
+                ("mode", "payment"),
+                ("line_items[0][price]", &price),
+                ("line_items[0][quantity]", "999999"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (s, v["error"]["param"].as_str()),
+        (400, Some("line_items[0][quantity]"))
+    );
+    let (s, _) = h
+        .post(
+            "/v1/refunds",
+            &[("charge", "ch_x"), ("amount", "9223372036854775807")],
+        )
+        .await;
+    assert_eq!(s, 400);
+    h.stop().await;
+}

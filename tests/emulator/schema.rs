@@ -55,13 +55,13 @@ const EXEMPT: &[(&str, &str, &str)] = &[
 fn spec() -> &'static Value {
     static SPEC: OnceLock<Value> = OnceLock::new();
     SPEC.get_or_init(|| {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../shared/stripe-openapi/spec-subset.json"
-        );
-        let text = std::fs::read_to_string(path)
-            .or_else(|_| std::fs::read_to_string("/work/shared/stripe-openapi/spec-subset.json"))
-            .expect("spec-subset.json is readable");
+        // The reference data lives beside the repository (shared/), not in it.
+        let dir = std::env::var("STRIPE_OPENAPI_DIR").unwrap_or_else(|_| {
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/stripe-openapi").to_owned()
+        });
+        let path = format!("{dir}/spec-subset.json");
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{path}: {e} (set STRIPE_OPENAPI_DIR)"));
         serde_json::from_str(&text).expect("spec is JSON")
     })
 }
@@ -190,6 +190,7 @@ fn assert_valid(v: &Value) {
 }
 
 #[test]
+#[ignore = "needs the Stripe OpenAPI subset beside the repo (STRIPE_OPENAPI_DIR); .ci/run runs it"]
 fn the_validator_rejects_wrong_objects() {
     let bad = serde_json::json!({
         "object": "refund", "id": "re_1", "amount": "ten", "created": 1, "currency": "usd",
@@ -211,6 +212,7 @@ fn the_validator_rejects_wrong_objects() {
 }
 
 #[actix_web::test]
+#[ignore = "needs the Stripe OpenAPI subset beside the repo (STRIPE_OPENAPI_DIR); .ci/run runs it"]
 async fn objects_validate_against_the_openapi_subset() {
     let h = Harness::start().await;
     let (_, product) = h
