@@ -438,13 +438,16 @@ async fn order_page(
     } = loaded;
     let currency = order.currency();
     // The charge id lives at Stripe; the page still works when Stripe does not answer.
+    // It gets a few seconds, so a slow Stripe cannot hold up the page.
     let charge = match &order.payment_intent_id {
-        Some(pi) => state
-            .stripe
-            .read(&RetrievePaymentIntent::new(pi.as_str()))
-            .await
-            .ok()
-            .and_then(|p| p.latest_charge.map(|c| c.id().as_str().to_owned())),
+        Some(pi) => tokio::time::timeout(
+            std::time::Duration::from_secs(3),
+            state.stripe.read(&RetrievePaymentIntent::new(pi.as_str())),
+        )
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .and_then(|p| p.latest_charge.map(|c| c.id().as_str().to_owned())),
         None => None,
     };
     let who = |id: Option<i64>, none: &str| {
