@@ -158,7 +158,6 @@ pub struct SubscriptionView {
 pub struct SubscriptionsPage {
     layout: Layout,
     subscriptions: Vec<SubscriptionView>,
-    notice: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -169,7 +168,6 @@ pub struct ListQuery {
 pub async fn list(
     state: web::Data<AppState>,
     layout: Layout,
-    session: TypedSession,
     SignedIn(user): SignedIn,
     query: web::Query<ListQuery>,
 ) -> Result<SubscriptionsPage, AppError> {
@@ -202,7 +200,6 @@ pub async fn list(
     Ok(SubscriptionsPage {
         layout,
         subscriptions: views,
-        notice: session.take_flash(),
     })
 }
 
