@@ -185,11 +185,10 @@ pub struct LoginForm {
 
 pub async fn login_form(
     layout: Layout,
-    session: TypedSession,
     query: web::Query<NextQuery>,
 ) -> Result<HttpResponse, AppError> {
     let next = safe_next(query.next.as_deref());
-    let error = session.take_flash();
+    let error: Option<String> = None;
     page(
         LoginPage {
             layout,
@@ -321,7 +320,6 @@ pub struct OrdersPage {
     page: i64,
     prev: Option<i64>,
     next: Option<i64>,
-    notice: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -334,7 +332,6 @@ pub const PAGE_SIZE: i64 = 10;
 pub async fn orders(
     state: web::Data<AppState>,
     layout: Layout,
-    session: TypedSession,
     SignedIn(user): SignedIn,
     query: web::Query<PageQuery>,
 ) -> Result<OrdersPage, AppError> {
@@ -358,7 +355,6 @@ pub async fn orders(
         page,
         prev: (page > 1).then_some(page - 1),
         next: more.then_some(page + 1),
-        notice: session.take_flash(),
     })
 }
 

@@ -158,7 +158,6 @@ pub struct SubscriptionView {
 pub struct SubscriptionsPage {
     layout: Layout,
     subscriptions: Vec<SubscriptionView>,
-    notice: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -169,7 +168,6 @@ pub struct ListQuery {
 pub async fn list(
     state: web::Data<AppState>,
     layout: Layout,
-    session: TypedSession,
     SignedIn(user): SignedIn,
     query: web::Query<ListQuery>,
 ) -> Result<SubscriptionsPage, AppError> {
@@ -202,7 +200,6 @@ pub async fn list(
     Ok(SubscriptionsPage {
         layout,
         subscriptions: views,
-        notice: session.take_flash(),
     })
 }
 
@@ -417,7 +414,7 @@ pub async fn change(
         .await
         .map_err(internal)?;
     session.flash(format!(
-        "Switched to {}. The difference is prorated on your next invoice.",
+        "Switched to {}. The unused time of your old plan is credited.",
         new_price.label()
     ))?;
     Ok(see_other("/account/subscriptions"))

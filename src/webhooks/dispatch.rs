@@ -13,8 +13,9 @@ pub enum EventKind {
     CheckoutSession(String),
     /// A subscription changed: re-fetch it.
     Subscription(String),
-    /// A payment attempt failed (declined card…): recorded for the dashboard.
-    PaymentFailed(String),
+    /// A payment attempt failed (declined card…): recorded for the dashboard. The event's own
+    /// snapshot is the record of that attempt (the intent itself moves on to later attempts).
+    PaymentFailed(crate::checkout::failures::Attempt),
     /// An invoice was paid (a subscription order) or its payment failed.
     Invoice { id: String, paid: bool },
     /// A refund was created or changed (in the shop or outside it): re-fetch it.
@@ -62,7 +63,7 @@ impl EventKind {
                 EventKind::Subscription(s.id.as_str().to_owned())
             }
             EventObject::PaymentIntentPaymentFailed(pi) => {
-                EventKind::PaymentFailed(pi.id.as_str().to_owned())
+                EventKind::PaymentFailed(crate::checkout::failures::Attempt::from_intent(pi))
             }
             EventObject::InvoicePaid(i) => {
                 i.id.as_ref()
@@ -115,7 +116,7 @@ impl EventKind {
                 EventKind::Subscription(id)
             }
             "invoice.paid" => EventKind::Invoice { id, paid: true },
-            "payment_intent.payment_failed" => EventKind::PaymentFailed(id),
+            "payment_intent.payment_failed" => EventKind::Other,
             "invoice.payment_failed" => EventKind::Invoice { id, paid: false },
             "refund.created" | "refund.updated" | "refund.failed" | "charge.refund.updated" => {
                 EventKind::Refund(id)
@@ -137,7 +138,9 @@ pub async fn process(
         return Ok(Outcome::Duplicate);
     }
     match kind {
-        EventKind::PaymentFailed(id) => crate::checkout::failures::record(state, &id, record).await,
+        EventKind::PaymentFailed(attempt) => {
+            crate::checkout::failures::record(state, attempt, record).await
+        }
         EventKind::Subscription(id) => {
             crate::subscriptions::sync::sync_subscription(state, &id, Some(record)).await
         }
