@@ -94,7 +94,6 @@ struct OrdersPage {
     page: i64,
     prev: Option<String>,
     next: Option<String>,
-    notice: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -135,7 +134,6 @@ fn filtered(status: Option<OrderStatus>, q: &str) -> orders::BoxedQuery<'static,
 pub async fn list(
     state: web::Data<AppState>,
     layout: Layout,
-    session: TypedSession,
     _admin: Admin,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, AppError> {
@@ -233,7 +231,6 @@ pub async fn list(
         page,
         prev: (page > 1).then(|| link(page - 1)),
         next: more.then(|| link(page + 1)),
-        notice: session.take_flash(),
     }
     .render();
     render(page_html, StatusCode::OK)
@@ -304,7 +301,6 @@ pub struct RefundFormView {
 #[template(path = "admin/order.html")]
 struct OrderPage {
     layout: Layout,
-    notice: Option<String>,
     number: String,
     date: String,
     status: &'static str,
@@ -421,7 +417,6 @@ async fn order_page(
     loaded: Loaded,
     typed: Typed,
     errors: FieldErrors,
-    notice: Option<String>,
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
     let Loaded {
@@ -500,7 +495,6 @@ async fn order_page(
         });
     let html = OrderPage {
         layout,
-        notice,
         number: order.number.clone(),
         date: when(order.created_at),
         status: admin_label(order.status()),
@@ -582,7 +576,6 @@ fn plausible(number: &str) -> Result<String, AppError> {
 pub async fn show(
     state: web::Data<AppState>,
     layout: Layout,
-    session: TypedSession,
     Admin(admin): Admin,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
@@ -592,14 +585,12 @@ pub async fn show(
         load(conn, &number, admin.id, None, now)
     })
     .await?;
-    let notice = session.take_flash();
     order_page(
         &state,
         layout,
         loaded,
         Typed::default(),
         FieldErrors::default(),
-        notice,
         StatusCode::OK,
     )
     .await
@@ -719,7 +710,6 @@ pub async fn refund(
                 loaded,
                 typed,
                 errors,
-                None,
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
             .await

@@ -211,7 +211,7 @@ async fn a_full_refund_refunds_the_order_restocks_and_is_audited() {
 
     let html = admin_page(&app, &admin, &number).await;
     assert_eq!(
-        select_text(&html, "#notice"),
+        select_text(&html, "p.flash[role=status]"),
         vec!["Refund of $36.00 issued."]
     );
     assert_eq!(select_text(&html, "#order-status"), vec!["Refunded"]);
@@ -370,7 +370,7 @@ async fn a_refund_stripe_refuses_is_shown_and_refunds_nothing() {
     let res = post_refund(&app, &admin, &number, &form, "18.00", &[]).await;
     assert_redirect_to(&res, &format!("/admin/orders/{number}"));
     let html = admin_page(&app, &admin, &number).await;
-    let notice = select_text(&html, "#notice").join("");
+    let notice = select_text(&html, "p.flash[role=status]").join("");
     assert!(
         notice.starts_with("Stripe refused the refund of $18.00; nothing was refunded.")
             && notice.contains("has already been refunded"),
@@ -409,7 +409,7 @@ async fn a_double_submit_creates_one_stripe_refund() {
     let c = post_refund(&app, &admin, &number, &form, "5.00", &[]).await;
     assert_redirect_to(&c, &format!("/admin/orders/{number}"));
     let html = admin_page(&app, &admin, &number).await;
-    let notice = select_text(&html, "#notice").join("");
+    let notice = select_text(&html, "p.flash[role=status]").join("");
     assert!(
         notice.starts_with("This refund was already submitted"),
         "{notice}"
@@ -445,7 +445,7 @@ async fn an_unknown_outcome_stays_pending_and_asking_again_replays_the_same_refu
     let res = post_refund(&app, &admin, &number, &form, "4.00", &[]).await;
     assert_redirect_to(&res, &format!("/admin/orders/{number}"));
     let html = admin_page(&app, &admin, &number).await;
-    let notice = select_text(&html, "#notice").join("");
+    let notice = select_text(&html, "p.flash[role=status]").join("");
     assert!(notice.contains("could not confirm"), "{notice}");
     assert_eq!(select_text(&html, ".refund-status"), vec!["Pending"]);
     assert_eq!(
@@ -463,7 +463,7 @@ async fn an_unknown_outcome_stays_pending_and_asking_again_replays_the_same_refu
     assert_redirect_to(&res, &format!("/admin/orders/{number}"));
     let html = admin_page(&app, &admin, &number).await;
     assert_eq!(
-        select_text(&html, "#notice"),
+        select_text(&html, "p.flash[role=status]"),
         vec!["Refund of $4.00 issued."]
     );
     assert_eq!(app.stripe_refunds().await.len(), 1);
