@@ -1,0 +1,189 @@
+//! `GET /admin`: orders, newest first, filtered by status, searched by number or e-mail.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use diesel::prelude::*;
+use serde::Deserialize;
+
+use super::{PAGE_SIZE, admin_label, lower, render, when};
+use crate::accounts::auth::Admin;
+use crate::db::{self, AnyConnection, DbError};
+use crate::error::AppError;
+use crate::money::Money;
+use crate::orders::model::Order;
+use crate::orders::status::OrderStatus;
+use crate::schema::orders;
+use crate::web::AppState;
+use crate::web::forms::parse_int_in;
+use crate::web::layout::Layout;
+
+pub struct ListRow {
+    pub number: String,
+    pub date: String,
+    pub email: String,
+    pub status: &'static str,
+    pub status_class: &'static str,
+    pub total: String,
+    pub refunded: String,
+    pub disputed: bool,
+}
+
+pub struct StatusOption {
+    pub value: &'static str,
+    pub label: &'static str,
+    pub selected: bool,
+}
+
+#[derive(Template)]
+#[template(path = "admin/orders.html")]
+struct OrdersPage {
+    layout: Layout,
+    rows: Vec<ListRow>,
+    statuses: Vec<StatusOption>,
+    q: String,
+    totals: Vec<(String, String)>,
+    page: i64,
+    prev: Option<String>,
+    next: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    pub status: Option<String>,
+    pub q: Option<String>,
+    pub page: Option<String>,
+}
+
+type Backend = <AnyConnection as diesel::Connection>::Backend;
+
+fn filtered(status: Option<OrderStatus>, q: &str) -> orders::BoxedQuery<'static, Backend> {
+    let mut query = orders::table.into_boxed();
+    if let Some(s) = status {
+        query = query.filter(orders::status.eq(s.as_str()));
+    }
+    let q = q.trim();
+    if !q.is_empty() {
+        let escaped: String = q
+            .chars()
+            .flat_map(|c| match c {
+                '%' | '_' | '\\' => vec!['\\', c],
+                c => vec![c],
+            })
+            .collect();
+        let by_number = format!("%{}%", escaped.to_uppercase());
+        let by_email = format!("%{}%", escaped.to_lowercase());
+        query = query.filter(
+            orders::number
+                .like(by_number)
+                .escape('\\')
+                .or(lower(orders::email).like(by_email).escape('\\')),
+        );
+    }
+    query
+}
+
+pub async fn list(
+    state: web::Data<AppState>,
+    layout: Layout,
+    _admin: Admin,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, AppError> {
+    let status: Option<OrderStatus> = query.status.as_deref().and_then(|s| s.parse().ok());
+    let q = query.q.clone().unwrap_or_default();
+    let q = q.chars().take(200).collect::<String>();
+    let page = query
+        .page
+        .as_deref()
+        .and_then(|p| parse_int_in(p, 1, 100_000))
+        .unwrap_or(1);
+    let q2 = q.clone();
+    let (orders_found, more, sums) = db::run(&state.pool, move |conn| {
+        let mut rows: Vec<Order> = filtered(status, &q2)
+            .order((orders::created_at.desc(), orders::id.desc()))
+            .offset((page - 1) * PAGE_SIZE)
+            .limit(PAGE_SIZE + 1)
+            .select(Order::as_select())
+            .load(conn)?;
+        let more = rows.len() as i64 > PAGE_SIZE;
+        rows.truncate(PAGE_SIZE as usize);
+        // Totals over every matching order whose payment was taken, per currency.
+        let paid: Vec<&str> = OrderStatus::ALL
+            .iter()
+            .filter(|s| s.is_paid())
+            .map(|s| s.as_str())
+            .collect();
+        let amounts: Vec<(String, i64, i64)> = filtered(status, &q2)
+            .filter(orders::status.eq_any(paid))
+            .select((
+                orders::currency,
+                orders::amount_total,
+                orders::amount_refunded,
+            ))
+            .load(conn)?;
+        let mut sums: Vec<(String, i64, i64)> = Vec::new();
+        for (cur, total, refunded) in amounts {
+            match sums.iter_mut().find(|(c, _, _)| *c == cur) {
+                Some(entry) => {
+                    entry.1 += total;
+                    entry.2 += refunded;
+                }
+                None => sums.push((cur, total, refunded)),
+            }
+        }
+        Ok::<_, DbError>((rows, more, sums))
+    })
+    .await?;
+    let link = |p: i64| {
+        let mut s = url::form_urlencoded::Serializer::new(String::new());
+        if let Some(st) = status {
+            s.append_pair("status", st.as_str());
+        }
+        if !q.is_empty() {
+            s.append_pair("q", &q);
+        }
+        s.append_pair("page", &p.to_string());
+        format!("/admin?{}", s.finish())
+    };
+    let totals = sums
+        .iter()
+        .filter_map(|(cur, total, refunded)| {
+            let c = crate::money::Currency::parse(cur).ok()?;
+            Some((
+                Money::new(*total, c).to_string(),
+                Money::new(*refunded, c).to_string(),
+            ))
+        })
+        .collect();
+    let page_html = OrdersPage {
+        layout,
+        rows: orders_found
+            .iter()
+            .map(|o| ListRow {
+                number: o.number.clone(),
+                date: when(o.created_at),
+                email: o.email.clone().unwrap_or_default(),
+                status: admin_label(o.status()),
+                status_class: o.status().as_str(),
+                total: o.total().to_string(),
+                refunded: Money::new(o.amount_refunded, o.currency()).to_string(),
+                disputed: o.disputed,
+            })
+            .collect(),
+        statuses: OrderStatus::ALL
+            .iter()
+            .map(|s| StatusOption {
+                value: s.as_str(),
+                label: admin_label(*s),
+                selected: Some(*s) == status,
+            })
+            .collect(),
+        q: q.clone(),
+        totals,
+        page,
+        prev: (page > 1).then(|| link(page - 1)),
+        next: more.then(|| link(page + 1)),
+    }
+    .render();
+    render(page_html, StatusCode::OK)
+}

@@ -1,0 +1,60 @@
+//! `GET /admin` (orders), `GET /admin/orders/{number}` (details, refunds, events, audit trail)
+//! and `POST /admin/orders/{number}/refunds`. Everything behind [`Admin`](crate::accounts::auth::Admin); every POST through
+//! [`CsrfForm`](crate::web::session::CsrfForm); results flashed after a redirect (Post/Redirect/Get).
+
+mod list;
+mod order;
+mod refund;
+
+pub use list::list;
+pub use order::show;
+pub use refund::refund;
+
+use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
+
+use crate::error::AppError;
+use crate::orders::number;
+use crate::orders::status::OrderStatus;
+pub const PAGE_SIZE: i64 = 20;
+pub(super) const NOTE_MAX_CHARS: usize = 500;
+
+diesel::define_sql_function!(fn lower(x: diesel::sql_types::Nullable<diesel::sql_types::Text>) -> diesel::sql_types::Nullable<diesel::sql_types::Text>);
+
+pub(super) fn render(
+    html: Result<String, askama::Error>,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let html = html.map_err(|e| AppError::Internal(e.into()))?;
+    Ok(HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .body(html))
+}
+
+/// "2026-11-26 21:40 UTC": admins need the time, not only the day.
+pub fn when(ts: i64) -> String {
+    chrono::DateTime::from_timestamp(ts, 0)
+        .map(|d| d.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_default()
+}
+
+/// A status as admins read it: the plain state, not the customer's wording.
+pub fn admin_label(status: OrderStatus) -> &'static str {
+    match status {
+        OrderStatus::Pending => "Pending",
+        OrderStatus::Processing => "Processing",
+        OrderStatus::Paid => "Paid",
+        OrderStatus::PaymentFailed => "Payment failed",
+        OrderStatus::Expired => "Expired",
+        OrderStatus::PartiallyRefunded => "Partially refunded",
+        OrderStatus::Refunded => "Refunded",
+    }
+}
+
+pub(super) fn plausible(number: &str) -> Result<String, AppError> {
+    if number::is_plausible(number) {
+        Ok(number.to_owned())
+    } else {
+        Err(AppError::NotFound)
+    }
+}

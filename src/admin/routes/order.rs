@@ -1,0 +1,373 @@
+//! `GET /admin/orders/{number}`: the order, its payment, refunds, events and audit trail, and
+//! the refund form with a fresh one-time token.
+
+use std::collections::HashMap;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use diesel::prelude::*;
+use stripe_core::payment_intent::RetrievePaymentIntent;
+
+use super::{admin_label, plausible, render, when};
+use crate::accounts::auth::Admin;
+use crate::admin::{audit, refunds};
+use crate::db::{self, AnyConnection};
+use crate::error::AppError;
+use crate::money::Money;
+use crate::orders::model::{Order, OrderItem};
+use crate::orders::queries;
+use crate::schema::{stripe_events, users};
+use crate::web::AppState;
+use crate::web::field_errors::FieldErrors;
+use crate::web::layout::Layout;
+
+pub struct ItemRow {
+    pub id: i64,
+    pub name: String,
+    pub quantity: i64,
+    pub unit: String,
+    pub total: String,
+    /// Units that may still go back on the shelf.
+    pub restock_max: i64,
+    pub restock_value: String,
+}
+
+pub struct RefundRow {
+    pub date: String,
+    pub amount: String,
+    pub status: &'static str,
+    pub status_class: String,
+    pub stripe_id: String,
+    pub reason: String,
+    pub note: String,
+    pub by: String,
+    pub failure: Option<String>,
+    /// For a refund whose outcome is unknown: the form that asks Stripe again (same key).
+    pub retry: Option<RetryForm>,
+}
+
+pub struct RetryForm {
+    pub token: String,
+    pub amount: String,
+    pub reason: String,
+}
+
+pub struct EventRow {
+    pub id: String,
+    pub type_: String,
+    pub date: String,
+    pub outcome: String,
+}
+
+pub struct AuditRow {
+    pub date: String,
+    pub who: String,
+    pub action: String,
+    pub details: String,
+}
+
+pub struct ReasonOption {
+    pub value: &'static str,
+    pub label: &'static str,
+    pub selected: bool,
+}
+
+pub struct RefundFormView {
+    pub token: String,
+    pub amount: String,
+    pub note: String,
+    pub refundable: String,
+    pub currency: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin/order.html")]
+struct OrderPage {
+    layout: Layout,
+    number: String,
+    date: String,
+    status: &'static str,
+    status_class: &'static str,
+    kind: &'static str,
+    total: String,
+    refunded: String,
+    email: String,
+    account: Option<String>,
+    payment_intent: Option<String>,
+    charge: Option<String>,
+    disputed: bool,
+    flagged: Option<String>,
+    items: Vec<ItemRow>,
+    refunds: Vec<RefundRow>,
+    events: Vec<EventRow>,
+    audit: Vec<AuditRow>,
+    form: Option<RefundFormView>,
+    reasons: Vec<ReasonOption>,
+    errors: FieldErrors,
+}
+
+/// What the order page shows, read in one go.
+pub(super) struct Loaded {
+    order: Order,
+    items: Vec<OrderItem>,
+    refunds: Vec<refunds::Refund>,
+    events: Vec<(String, String, i64, String)>,
+    audit: Vec<audit::Entry>,
+    emails: HashMap<i64, String>,
+    refundable: i64,
+    restocked: Vec<(i64, i64)>,
+    token: Option<String>,
+    retry_tokens: HashMap<i64, String>,
+}
+
+pub(super) fn load(
+    conn: &mut AnyConnection,
+    number: &str,
+    admin_id: i64,
+    token: Option<String>,
+    now: i64,
+) -> Result<Loaded, AppError> {
+    let order = queries::by_number(conn, number)?.ok_or(AppError::NotFound)?;
+    let items = queries::items(conn, &order)?;
+    let refund_rows = refunds::for_order(conn, order.id)?;
+    let events = stripe_events::table
+        .filter(stripe_events::order_id.eq(order.id))
+        .order((
+            stripe_events::processed_at.asc(),
+            stripe_events::created.asc(),
+        ))
+        .select((
+            stripe_events::id,
+            stripe_events::type_,
+            stripe_events::created,
+            stripe_events::outcome,
+        ))
+        .load(conn)?;
+    let trail = audit::for_order(conn, order.id)?;
+    let mut ids: Vec<i64> = trail
+        .iter()
+        .filter_map(|e| e.actor_id)
+        .chain(refund_rows.iter().filter_map(|r| r.admin_id))
+        .chain(order.user_id)
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let emails: HashMap<i64, String> = users::table
+        .filter(users::id.eq_any(ids))
+        .select((users::id, users::email))
+        .load::<(i64, String)>(conn)?
+        .into_iter()
+        .collect();
+    let refundable = refunds::refundable(conn, &order)?;
+    let restocked = refunds::restocked_units(conn, order.id)?;
+    let mut retry_tokens = HashMap::new();
+    for r in refund_rows.iter().filter(|r| r.awaiting_stripe()) {
+        if let Some(t) = refunds::token_of(conn, r.id)? {
+            retry_tokens.insert(r.id, t);
+        }
+    }
+    let token = match token {
+        Some(t) => Some(t),
+        None if refundable > 0 => Some(refunds::new_token(conn, order.id, admin_id, now)?),
+        None => None,
+    };
+    Ok(Loaded {
+        order,
+        items,
+        refunds: refund_rows,
+        events,
+        audit: trail,
+        emails,
+        refundable,
+        restocked,
+        token,
+        retry_tokens,
+    })
+}
+
+/// What the admin typed, to show again after a refusal.
+#[derive(Default)]
+pub(super) struct Typed {
+    pub(super) amount: Option<String>,
+    pub(super) reason: Option<String>,
+    pub(super) note: String,
+    pub(super) restock: HashMap<i64, String>,
+}
+
+pub(super) async fn order_page(
+    state: &AppState,
+    layout: Layout,
+    loaded: Loaded,
+    typed: Typed,
+    errors: FieldErrors,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let Loaded {
+        order,
+        items,
+        refunds: refund_rows,
+        events,
+        audit: trail,
+        emails,
+        refundable,
+        restocked,
+        token,
+        retry_tokens,
+    } = loaded;
+    let currency = order.currency();
+    // The charge id lives at Stripe; the page still works when Stripe does not answer.
+    // It gets a few seconds, so a slow Stripe cannot hold up the page.
+    let charge = match &order.payment_intent_id {
+        Some(pi) => tokio::time::timeout(
+            std::time::Duration::from_secs(3),
+            state.stripe.read(&RetrievePaymentIntent::new(pi.as_str())),
+        )
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .and_then(|p| p.latest_charge.map(|c| c.id().as_str().to_owned())),
+        None => None,
+    };
+    let who = |id: Option<i64>, none: &str| {
+        id.and_then(|i| emails.get(&i).cloned())
+            .unwrap_or_else(|| none.to_owned())
+    };
+    let items_view = items
+        .iter()
+        .map(|i| {
+            let unit = Money::new(i.unit_amount, currency);
+            let back: i64 = restocked
+                .iter()
+                .filter(|(id, _)| *id == i.id)
+                .map(|(_, q)| q)
+                .sum();
+            ItemRow {
+                id: i.id,
+                name: i.name.clone(),
+                quantity: i.quantity,
+                unit: unit.to_string(),
+                total: unit
+                    .checked_mul(i.quantity)
+                    .map(|m| m.to_string())
+                    .unwrap_or_default(),
+                restock_max: (i.quantity - back).max(0),
+                restock_value: typed
+                    .restock
+                    .get(&i.id)
+                    .cloned()
+                    .unwrap_or_else(|| "0".into()),
+            }
+        })
+        .collect();
+    let selected_reason = typed
+        .reason
+        .clone()
+        .unwrap_or_else(|| "requested_by_customer".into());
+    // After a refusal the form stays, with its message, even when nothing is left to refund.
+    let form = token
+        .filter(|_| refundable > 0 || !errors.is_empty())
+        .map(|token| RefundFormView {
+            token,
+            amount: typed
+                .amount
+                .clone()
+                .unwrap_or_else(|| Money::new(refundable, currency).to_major_string()),
+            note: typed.note.clone(),
+            refundable: Money::new(refundable, currency).to_string(),
+            currency: currency.code().to_ascii_uppercase(),
+        });
+    let html = OrderPage {
+        layout,
+        number: order.number.clone(),
+        date: when(order.created_at),
+        status: admin_label(order.status()),
+        status_class: order.status().as_str(),
+        kind: if order.kind == "subscription" {
+            "Subscription"
+        } else {
+            "Order"
+        },
+        total: order.total().to_string(),
+        refunded: Money::new(order.amount_refunded, currency).to_string(),
+        email: order.email.clone().unwrap_or_default(),
+        account: order.user_id.and_then(|id| emails.get(&id).cloned()),
+        payment_intent: order.payment_intent_id.clone(),
+        charge,
+        disputed: order.disputed,
+        flagged: order.flagged.clone(),
+        items: items_view,
+        refunds: refund_rows
+            .iter()
+            .map(|r| RefundRow {
+                date: when(r.created_at),
+                amount: Money::new(r.amount, currency).to_string(),
+                status: r.label(),
+                status_class: r.status.clone(),
+                stripe_id: r.stripe_refund_id.clone().unwrap_or_default(),
+                reason: r.reason.clone().unwrap_or_default(),
+                note: r.note.clone().unwrap_or_default(),
+                by: who(r.admin_id, "outside the shop (Stripe)"),
+                failure: r.failure_message.clone(),
+                retry: retry_tokens.get(&r.id).map(|t| RetryForm {
+                    token: t.clone(),
+                    amount: Money::new(r.amount, currency).to_major_string(),
+                    reason: r.reason.clone().unwrap_or_default(),
+                }),
+            })
+            .collect(),
+        events: events
+            .into_iter()
+            .map(|(id, type_, created, outcome)| EventRow {
+                id,
+                type_,
+                date: when(created),
+                outcome,
+            })
+            .collect(),
+        audit: trail
+            .iter()
+            .map(|e| AuditRow {
+                date: when(e.created_at),
+                who: who(e.actor_id, "system"),
+                action: e.action.clone(),
+                details: e.details.clone(),
+            })
+            .collect(),
+        form,
+        reasons: refunds::REASONS
+            .iter()
+            .map(|(value, label)| ReasonOption {
+                value,
+                label,
+                selected: *value == selected_reason,
+            })
+            .collect(),
+        errors,
+    }
+    .render();
+    render(html, status)
+}
+
+pub async fn show(
+    state: web::Data<AppState>,
+    layout: Layout,
+    Admin(admin): Admin,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let number = plausible(&path.into_inner())?;
+    let now = state.clock.unix();
+    let loaded = db::run(&state.pool, move |conn| {
+        load(conn, &number, admin.id, None, now)
+    })
+    .await?;
+    order_page(
+        &state,
+        layout,
+        loaded,
+        Typed::default(),
+        FieldErrors::default(),
+        StatusCode::OK,
+    )
+    .await
+}
