@@ -1,6 +1,8 @@
 //! `GET /admin` (orders), `GET /admin/orders/{number}` (details, refunds, events, audit trail)
-//! and `POST /admin/orders/{number}/refunds`. Everything behind [`Admin`](crate::accounts::auth::Admin); every POST through
-//! [`CsrfForm`](crate::web::session::CsrfForm); results flashed after a redirect (Post/Redirect/Get).
+//! and `POST /admin/orders/{number}/refunds`. Everything behind
+//! [`Admin`](crate::accounts::auth::Admin); every POST through
+//! [`CsrfForm`](crate::web::session::CsrfForm); results flashed after a redirect
+//! (Post/Redirect/Get).
 
 mod list;
 mod order;
