@@ -39,23 +39,51 @@ pub async fn sweep(state: &AppState) -> Result<usize, FulfilError> {
             // under its key can still be paid, so the stock goes back.
             None => {
                 let id = order.id;
-                db::run(&state.pool, move |conn| {
+                let expired = db::run(&state.pool, move |conn| {
                     write_tx(conn, |conn| fulfil::expire_order(conn, id, now))
                         .map_err(DbError::from)
                 })
                 .await?;
+                if expired {
+                    state.metrics.order_status(OrderStatus::Expired.as_str());
+                }
             }
         }
     }
     Ok(due.len())
 }
 
-/// Runs the sweep every minute and a reconcile of the last hour every ten, until the server stops.
-pub fn spawn(state: web::Data<AppState>) {
-    actix_web::rt::spawn(async move {
+/// The running background jobs; [`Jobs::stop`] lets the current pass finish, then ends them.
+pub struct Jobs {
+    stop: std::sync::Arc<tokio::sync::Notify>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Jobs {
+    /// Asks the jobs to stop and waits (up to 30 s) for a pass in progress to finish: work is
+    /// never cut in the middle of a Stripe call or a transaction.
+    pub async fn stop(self) {
+        self.stop.notify_one();
+        if tokio::time::timeout(Duration::from_secs(30), self.task)
+            .await
+            .is_err()
+        {
+            tracing::warn!("background jobs did not stop within 30 s");
+        }
+    }
+}
+
+/// Runs the sweep every minute and a reconcile of the last hour every ten, until stopped.
+pub fn spawn(state: web::Data<AppState>) -> Jobs {
+    let stop = std::sync::Arc::new(tokio::sync::Notify::new());
+    let stopped = stop.clone();
+    let task = actix_web::rt::spawn(async move {
         let mut tick: u64 = 0;
         loop {
-            tokio::time::sleep(Duration::from_secs(60)).await;
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(60)) => {}
+                _ = stopped.notified() => return,
+            }
             tick += 1;
             match sweep(&state).await {
                 Ok(0) => {}
@@ -71,4 +99,5 @@ pub fn spawn(state: web::Data<AppState>) {
             }
         }
     });
+    Jobs { stop, task }
 }

@@ -132,13 +132,16 @@ pub async fn fulfil_checkout(
     let session = sessions::retrieve(&state.stripe, session_id).await?;
     let livemode = state.stripe.livemode;
     let now = state.clock.unix();
-    let outcome = db::run(&state.pool, move |conn| {
+    let (outcome, moved) = db::run(&state.pool, move |conn| {
         write_tx(conn, |conn| {
             apply(conn, &session, livemode, event.as_ref(), now)
         })
         .map_err(FulfilError::from)
     })
     .await?;
+    if let Some(status) = moved {
+        state.metrics.order_status(status.as_str());
+    }
     if let Outcome::Flagged { number, reason } = &outcome {
         tracing::error!(order = %number, %reason, "checkout session does not match its order; not fulfilled");
     }
@@ -176,7 +179,7 @@ fn apply(
     livemode: bool,
     event: Option<&EventRecord>,
     now: i64,
-) -> Result<Outcome, DieselError> {
+) -> Result<(Outcome, Option<OrderStatus>), DieselError> {
     let order = match queries::by_session(conn, session.id.as_str())? {
         Some(o) => Some(o),
         // The session may be ours before we stored its id (a timed-out create): match the reference,
@@ -192,9 +195,9 @@ fn apply(
         if let Some(ev) = event
             && !record_event(conn, ev, None, "unknown session", now)?
         {
-            return Ok(Outcome::Duplicate);
+            return Ok((Outcome::Duplicate, None));
         }
-        return Ok(Outcome::Unknown);
+        return Ok((Outcome::Unknown, None));
     };
 
     let target = target(session);
@@ -204,7 +207,7 @@ fn apply(
     {
         // The insert conflicted: this event's effects are already committed. Roll back nothing
         // of ours; there is nothing else in this transaction.
-        return Ok(Outcome::Duplicate);
+        return Ok((Outcome::Duplicate, None));
     }
 
     if let Some(reason) = mismatch(&order, session, livemode) {
@@ -213,10 +216,13 @@ fn apply(
                 .set((orders::flagged.eq(&reason), orders::updated_at.eq(now)))
                 .execute(conn)?;
         }
-        return Ok(Outcome::Flagged {
-            number: order.number,
-            reason,
-        });
+        return Ok((
+            Outcome::Flagged {
+                number: order.number,
+                reason,
+            },
+            None,
+        ));
     }
 
     // A late-stored session id, the payment intent and the e-mail Stripe collected.
@@ -236,6 +242,8 @@ fn apply(
         ))
         .execute(conn)?;
 
+    // The status the order moved to in this call, for the metrics (counted after the commit).
+    let mut moved = None;
     match target {
         Target::Open => {}
         Target::Paid => {
@@ -243,26 +251,35 @@ fn apply(
                 diesel::update(orders::table.find(order.id))
                     .set(orders::paid_at.eq(now))
                     .execute(conn)?;
+                moved = Some(OrderStatus::Paid);
             }
             commit_stock_once(conn, &order, now)?;
         }
         Target::Processing => {
-            move_to(conn, order.id, OrderStatus::Processing, now)?;
+            if move_to(conn, order.id, OrderStatus::Processing, now)? {
+                moved = Some(OrderStatus::Processing);
+            }
         }
         Target::PaymentFailed => {
             if move_to(conn, order.id, OrderStatus::PaymentFailed, now)? {
                 inventory::release(conn, order.id, now)?;
+                moved = Some(OrderStatus::PaymentFailed);
             }
         }
         Target::Expired => {
-            expire_order(conn, order.id, now)?;
+            if expire_order(conn, order.id, now)? {
+                moved = Some(OrderStatus::Expired);
+            }
         }
     }
     let status = queries::by_id(conn, order.id)?.status();
-    Ok(Outcome::Order {
-        number: order.number,
-        status,
-    })
+    Ok((
+        Outcome::Order {
+            number: order.number,
+            status,
+        },
+        moved,
+    ))
 }
 
 /// Moves the order to `to` if its current status allows it; true when it moved.
@@ -308,10 +325,16 @@ fn commit_stock_once(conn: &mut AnyConnection, order: &Order, now: i64) -> Resul
     Ok(())
 }
 
-/// Expires a pending order and releases its stock (no-op for any other status).
-pub fn expire_order(conn: &mut AnyConnection, order_id: i64, now: i64) -> Result<(), DieselError> {
-    if move_to(conn, order_id, OrderStatus::Expired, now)? {
+/// Expires a pending order and releases its stock (no-op for any other status); true when it
+/// expired now (count it in `state.metrics.order_status("expired")` once committed).
+pub fn expire_order(
+    conn: &mut AnyConnection,
+    order_id: i64,
+    now: i64,
+) -> Result<bool, DieselError> {
+    let moved = move_to(conn, order_id, OrderStatus::Expired, now)?;
+    if moved {
         inventory::release(conn, order_id, now)?;
     }
-    Ok(())
+    Ok(moved)
 }

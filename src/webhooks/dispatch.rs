@@ -15,6 +15,8 @@ pub enum EventKind {
     Subscription(String),
     /// An invoice was paid (a subscription order) or its payment failed.
     Invoice { id: String, paid: bool },
+    /// A payment attempt was declined: recorded and counted by decline code.
+    PaymentFailed(super::payment_failed::Failure),
     /// Nothing for us to do; recorded so it is never looked at again.
     Other,
 }
@@ -30,6 +32,7 @@ pub const HANDLED_TYPES: &[&str] = &[
     "customer.subscription.deleted",
     "invoice.paid",
     "invoice.payment_failed",
+    "payment_intent.payment_failed",
 ];
 
 impl EventKind {
@@ -60,6 +63,9 @@ impl EventKind {
                         paid: false,
                     })
             }
+            EventObject::PaymentIntentPaymentFailed(pi) => {
+                EventKind::PaymentFailed(super::payment_failed::Failure::from_intent(pi))
+            }
             _ => EventKind::Other,
         }
     }
@@ -78,6 +84,13 @@ impl EventKind {
             }
             "invoice.paid" => EventKind::Invoice { id, paid: true },
             "invoice.payment_failed" => EventKind::Invoice { id, paid: false },
+            "payment_intent.payment_failed" => {
+                EventKind::PaymentFailed(super::payment_failed::Failure {
+                    intent_id: id,
+                    decline_code: None,
+                    order_number: None,
+                })
+            }
             _ => EventKind::Other,
         }
     }
@@ -98,6 +111,9 @@ pub async fn process(
         }
         EventKind::Invoice { id, paid } => {
             crate::subscriptions::sync::invoice_event(state, &id, paid, Some(record)).await
+        }
+        EventKind::PaymentFailed(failure) => {
+            super::payment_failed::process(state, record, failure).await
         }
         EventKind::CheckoutSession(session_id) => {
             fulfil::fulfil_checkout(state, &session_id, Some(record)).await

@@ -77,6 +77,7 @@ async fn healthz_answers_503_when_the_database_does_not() {
             false,
         )
         .unwrap(),
+        metrics: Default::default(),
         webhook_secret: "whsec_x".into(),
     });
     let svc = test::init_service(
