@@ -8,6 +8,7 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{Error, web};
 use rand::RngCore as _;
+use tracing::Instrument as _;
 use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
@@ -39,7 +40,9 @@ pub async fn log_request(
     let request_id = hex::encode(id);
     let method = req.method().clone();
     let path = req.path().to_owned();
-    let mut res = next.call(req).await?;
+    // Lines logged while handling the request (Stripe calls, webhook outcomes) carry its id.
+    let span = tracing::info_span!("request", %request_id);
+    let mut res = next.call(req).instrument(span).await?;
     let status = res.status().as_u16();
     let elapsed = started.elapsed();
     let ms = elapsed.as_secs_f64() * 1000.0;
