@@ -12,8 +12,7 @@ use std::time::Duration;
 use actix_web::http::header::{self, HeaderMap};
 use actix_web::{HttpRequest, HttpResponse, web};
 use prometheus::{
-    Encoder as _, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
-    TextEncoder,
+    Encoder as _, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
 };
 use subtle::ConstantTimeEq as _;
 
@@ -29,7 +28,7 @@ pub struct Metrics {
     registry: Registry,
     http_requests: IntCounterVec,
     http_duration: HistogramVec,
-    checkout_sessions: IntCounter,
+    checkout_sessions: IntCounterVec,
     orders: IntCounterVec,
     payment_failures: IntCounterVec,
     refunds: IntCounterVec,
@@ -103,14 +102,11 @@ impl Metrics {
             "HTTP request latency by route pattern and method.",
             &["route", "method"],
         );
-        let checkout_sessions = IntCounter::new(
+        let checkout_sessions = counter(
             "checkout_sessions_created_total",
-            "Checkout Sessions created at Stripe for orders.",
-        )
-        .expect("valid metric");
-        registry
-            .register(Box::new(checkout_sessions.clone()))
-            .expect("metric registered once");
+            "Checkout Sessions created at Stripe, by mode (payment, subscription).",
+            &["mode"],
+        );
         let orders = counter(
             "orders_total",
             "Orders that reached a status (paid, processing, payment_failed, expired, …).",
@@ -186,9 +182,10 @@ impl Metrics {
             .observe(elapsed.as_secs_f64());
     }
 
-    /// A Checkout Session was created at Stripe (not when a pending one is reused).
-    pub fn checkout_session_created(&self) {
-        self.checkout_sessions.inc();
+    /// A Checkout Session was created at Stripe (not when a pending one is reused); `mode` is
+    /// `payment` or `subscription`.
+    pub fn checkout_session_created(&self, mode: &str) {
+        self.checkout_sessions.with_label_values(&[mode]).inc();
     }
 
     /// An order moved to `status` (counted once per transition, after the commit).

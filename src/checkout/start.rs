@@ -161,7 +161,7 @@ async fn create_session(
             let url = session.url.clone().ok_or_else(|| {
                 CheckoutError::Internal("Stripe returned a session without a URL".into())
             })?;
-            state.metrics.checkout_session_created();
+            state.metrics.checkout_session_created("payment");
             let session_id = session.id.as_str().to_owned();
             let stored_url = url.clone();
             let now = state.clock.unix();

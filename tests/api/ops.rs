@@ -145,7 +145,10 @@ async fn metrics_follow_a_purchase_a_decline_a_refund_and_a_duplicate_webhook() 
     })
     .await;
     assert_eq!(
-        m.value("storefront_checkout_sessions_created_total", &[]),
+        m.value(
+            "storefront_checkout_sessions_created_total",
+            &[("mode", "payment")]
+        ),
         2.0
     );
     assert_eq!(
@@ -276,6 +279,34 @@ async fn a_disputed_payment_counts_a_dispute() {
         m.value("storefront_disputes_total", &[]) == 1.0
     })
     .await;
+}
+
+#[actix_web::test]
+async fn a_paid_subscription_invoice_counts_one_paid_order() {
+    let app = TestApp::spawn().await;
+    app.register("subscriber@example.com").await;
+    let html = app.get_html("/products/coffee-club").await.1;
+    let action = select_attr(&html, ".plans form", "action").remove(0);
+    let res = app.submit("/products/coffee-club", &action, &[]).await;
+    assert_eq!(res.status().as_u16(), 303);
+    let success = app.pay_ok(&location(&res)).await;
+    app.client.get(&success).send().await.unwrap();
+    app.wait_for_deliveries().await;
+    let m = scrape_until(&app, "the subscription order", |m| {
+        m.value("storefront_orders_total", &[("status", "paid")]) >= 1.0
+    })
+    .await;
+    assert_eq!(
+        m.value("storefront_orders_total", &[("status", "paid")]),
+        1.0
+    );
+    assert_eq!(
+        m.value(
+            "storefront_checkout_sessions_created_total",
+            &[("mode", "subscription")]
+        ),
+        1.0
+    );
 }
 
 #[actix_web::test]
@@ -438,8 +469,12 @@ impl Shop {
     }
 
     fn terminate(&self) {
+        self.signal("-TERM");
+    }
+
+    fn signal(&self, signal: &str) {
         let status = std::process::Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
+            .args([signal, &self.child.id().to_string()])
             .status()
             .expect("kill -TERM");
         assert!(status.success());
@@ -694,6 +729,11 @@ async fn logs_are_json_one_line_per_request_and_never_carry_secrets() {
     assert!(requests.len() >= 8, "one line per request");
     for r in &requests {
         let f = &r["fields"];
+        assert!(
+            f["route"].is_string(),
+            "a request line without its route: either request logging regressed, or another \
+             worktree's build replaced target/debug/storefront after ours (rerun): {r}"
+        );
         assert_eq!(f["request_id"].as_str().map(str::len), Some(16), "{r}");
         assert!(
             f["route"].is_string() && f["status"].is_u64() && f["ms"].is_f64(),
@@ -851,4 +891,16 @@ async fn sigterm_during_a_webhook_burst_loses_no_event_and_exits_cleanly() {
     assert!(out.contains("SIGTERM"), "the signal is logged: {out}");
     assert!(out.contains("stopped"), "the shutdown completes: {out}");
     eprintln!("burst: {tally:?}");
+}
+
+#[actix_web::test]
+async fn ctrl_c_stops_the_shop_gracefully_too() {
+    let mut shop = Shop::start(&[("RUST_LOG", "info")]).await;
+    let res = reqwest::get(shop.url("/healthz")).await.unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    shop.signal("-INT");
+    let status = shop.wait(Duration::from_secs(45)).await;
+    assert!(status.success(), "exit status {status}: {}", shop.output());
+    let out = shop.output();
+    assert!(out.contains("SIGINT") && out.contains("stopped"), "{out}");
 }
