@@ -605,6 +605,22 @@ async fn logs_are_json_one_line_per_request_and_never_carry_secrets() {
         .expect("a session cookie")
         .to_owned();
 
+    // A failed sign-in elsewhere, with another typed password.
+    let wrong_password = format!("typed-wrong-{}", random_hex(8));
+    let other = browser();
+    let html = page(&other, &shop.url("/account/login")).await;
+    let res = other
+        .post(shop.url("/account/login"))
+        .form(&[
+            ("csrf_token", csrf_token(&html).as_str()),
+            ("email", "logs@example.com"),
+            ("password", wrong_password.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 401);
+
     // Buy something, paying on the emulator's page with a typed card number.
     let html = page(&client, &shop.url("/products/canvas-tote")).await;
     let price = select_attr(&html, "input[name=price_id]", "value").remove(0);
@@ -636,6 +652,20 @@ async fn logs_are_json_one_line_per_request_and_never_carry_secrets() {
         pay_page.contains("card_number"),
         "the emulator's checkout page"
     );
+    // First a declined card, then one that pays.
+    let res = browser()
+        .post(&session_url)
+        .form(&[
+            ("email", "logs@example.com"),
+            ("method", "card"),
+            ("card_number", CARD_DECLINED),
+            ("card_expiry", "12 / 34"),
+            ("card_cvc", "123"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 402);
     let res = browser()
         .post(&session_url)
         .form(&[
@@ -701,7 +731,9 @@ async fn logs_are_json_one_line_per_request_and_never_carry_secrets() {
         ("the session key", shop.session_key.as_str()),
         ("the session cookie", cookie.as_str()),
         ("the typed password", password.as_str()),
+        ("a mistyped password", wrong_password.as_str()),
         ("the typed card number", card),
+        ("the declined card number", CARD_DECLINED),
         ("a query string", "cs_secretquery"),
     ];
     for (what, secret) in secrets {
