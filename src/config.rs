@@ -118,6 +118,7 @@ pub struct Config {
     pub emulator_bind: SocketAddr,
     pub emulator_db: Option<String>,
     pub smtp_url: Option<String>,
+    pub mail_from: Option<String>,
     pub metrics_token: Option<String>,
     pub log_format: LogFormat,
     pub currency: Currency,
@@ -257,6 +258,7 @@ impl Config {
             emulator_bind,
             emulator_db: get("EMULATOR_DB"),
             smtp_url: get("SMTP_URL"),
+            mail_from: get("MAIL_FROM"),
             metrics_token: get("METRICS_TOKEN"),
             log_format,
             currency,
@@ -540,6 +542,7 @@ impl std::fmt::Debug for Config {
             .field("emulator_bind", &self.emulator_bind)
             .field("emulator_db", &self.emulator_db)
             .field("smtp_url", &secret(self.smtp_url.is_some()))
+            .field("mail_from", &self.mail_from)
             .field("metrics_token", &secret(self.metrics_token.is_some()))
             .field("log_format", &self.log_format)
             .field("currency", &self.currency)

@@ -53,18 +53,34 @@ pub async fn sweep(state: &AppState) -> Result<usize, FulfilError> {
     Ok(due.len())
 }
 
-/// The running background jobs; [`Jobs::stop`] lets the current pass finish, then ends them.
+/// The running background jobs (sweep and reconcile, the mail worker); [`Jobs::stop`] lets each
+/// finish its current pass, then ends them.
 pub struct Jobs {
-    stop: std::sync::Arc<tokio::sync::Notify>,
-    task: tokio::task::JoinHandle<()>,
+    stop: tokio::sync::watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// A job's view of the stop signal: sleep until the next pass, or until asked to stop.
+pub type StopSignal = tokio::sync::watch::Receiver<bool>;
+
+/// Waits `period`; false when a stop was asked instead (then the job returns).
+pub async fn pause(stop: &mut StopSignal, period: Duration) -> bool {
+    if *stop.borrow() {
+        return false;
+    }
+    tokio::select! {
+        _ = tokio::time::sleep(period) => true,
+        _ = stop.changed() => false,
+    }
 }
 
 impl Jobs {
-    /// Asks the jobs to stop and waits (up to 30 s) for a pass in progress to finish: work is
-    /// never cut in the middle of a Stripe call or a transaction.
+    /// Asks the jobs to stop and waits (up to 30 s) for passes in progress to finish: work is
+    /// never cut in the middle of a Stripe call, a transaction or an SMTP exchange.
     pub async fn stop(self) {
-        self.stop.notify_one();
-        if tokio::time::timeout(Duration::from_secs(30), self.task)
+        let _ = self.stop.send(true);
+        let all = futures_util::future::join_all(self.tasks);
+        if tokio::time::timeout(Duration::from_secs(30), all)
             .await
             .is_err()
         {
@@ -73,16 +89,17 @@ impl Jobs {
     }
 }
 
-/// Runs the sweep every minute and a reconcile of the last hour every ten, until stopped.
+/// Starts the background jobs: the sweep every minute and a reconcile of the last hour every
+/// ten; the mail worker.
 pub fn spawn(state: web::Data<AppState>) -> Jobs {
-    let stop = std::sync::Arc::new(tokio::sync::Notify::new());
-    let stopped = stop.clone();
+    let (stop, signal) = tokio::sync::watch::channel(false);
+    let mail = crate::mail::worker::spawn(state.clone(), signal.clone());
+    let mut stopped = signal;
     let task = actix_web::rt::spawn(async move {
         let mut tick: u64 = 0;
         loop {
-            tokio::select! {
-                _ = tokio::time::sleep(Duration::from_secs(60)) => {}
-                _ = stopped.notified() => return,
+            if !pause(&mut stopped, Duration::from_secs(60)).await {
+                return;
             }
             tick += 1;
             match sweep(&state).await {
@@ -99,5 +116,8 @@ pub fn spawn(state: web::Data<AppState>) -> Jobs {
             }
         }
     });
-    Jobs { stop, task }
+    Jobs {
+        stop,
+        tasks: vec![task, mail],
+    }
 }

@@ -15,6 +15,7 @@ pub mod error;
 pub mod health;
 pub mod inventory;
 pub mod jobs;
+pub mod mail;
 pub mod metrics;
 pub mod money;
 pub mod orders;

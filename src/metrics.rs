@@ -298,11 +298,19 @@ pub async fn endpoint(state: web::Data<AppState>, req: HttpRequest) -> HttpRespo
     }
 }
 
-/// Counts what a freshly processed (not duplicate) webhook event tells about money: refunds
-/// (`refund.created`, whoever created the refund: the shop or Stripe's Dashboard) and disputes
-/// (`charge.dispute.created`). The event id is recorded before this runs, so each counts once.
-pub fn count_event_effects(metrics: &Metrics, object: &stripe_webhook::EventObject) {
+/// Counts what a freshly processed (not duplicate) webhook event tells about money: declined
+/// attempts (`payment_intent.payment_failed`, by decline code), refunds (`refund.created`, whoever
+/// created the refund: the shop or Stripe's Dashboard) and disputes (`charge.dispute.created`).
+/// The event id is recorded before this runs, so each counts once.
+pub fn count_event_effects(
+    metrics: &Metrics,
+    object: &stripe_webhook::EventObject,
+    outcome: &crate::checkout::fulfil::Outcome,
+) {
     use stripe_webhook::EventObject;
+    if let crate::checkout::fulfil::Outcome::PaymentFailed { decline_code } = outcome {
+        metrics.payment_failed(decline_code);
+    }
     match object {
         EventObject::RefundCreated(refund) => {
             metrics.refund_created(refund.amount, &refund.currency.to_string());

@@ -102,6 +102,7 @@ fn label(outcome: &Outcome) -> String {
         Outcome::Order { status, .. } => status.as_str().to_owned(),
         Outcome::Flagged { .. } => "flagged".into(),
         Outcome::Subscription { status, .. } => format!("subscription {status}"),
+        Outcome::PaymentFailed { .. } => "payment failed".into(),
         Outcome::Unknown => "not ours".into(),
         Outcome::Duplicate => "duplicate".into(),
     }

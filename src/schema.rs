@@ -163,6 +163,49 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    outbox (id) {
+        id -> BigInt,
+        kind -> Text,
+        dedupe_key -> Text,
+        recipient -> Text,
+        subject -> Text,
+        body_text -> Text,
+        body_html -> Text,
+        message_id -> Text,
+        status -> Text,
+        attempts -> BigInt,
+        next_attempt_at -> BigInt,
+        last_error -> Nullable<Text>,
+        sent_at -> Nullable<BigInt>,
+        order_id -> Nullable<BigInt>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    email_tokens (token_hash) {
+        token_hash -> Text,
+        user_id -> BigInt,
+        purpose -> Text,
+        expires_at -> BigInt,
+        used_at -> Nullable<BigInt>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    payment_failures (event_id) {
+        event_id -> Text,
+        payment_intent_id -> Text,
+        order_id -> Nullable<BigInt>,
+        decline_code -> Text,
+        amount -> BigInt,
+        currency -> Text,
+        created_at -> BigInt,
+    }
+}
+
 diesel::joinable!(cart_items -> carts (cart_id));
 diesel::joinable!(orders -> users (user_id));
 diesel::joinable!(subscriptions -> users (user_id));
@@ -185,4 +228,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     users,
     login_attempts,
     subscriptions,
+    outbox,
+    email_tokens,
+    payment_failures,
 );

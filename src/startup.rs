@@ -197,6 +197,30 @@ fn routes(cfg: &mut web::ServiceConfig) {
         )
         .route("/account/login", web::post().to(accounts::routes::login))
         .route("/account/logout", web::post().to(accounts::routes::logout))
+        .route(
+            "/account/verify",
+            web::get().to(accounts::email_routes::verify_form),
+        )
+        .route(
+            "/account/verify",
+            web::post().to(accounts::email_routes::verify),
+        )
+        .route(
+            "/account/password/forgot",
+            web::get().to(accounts::email_routes::forgot_form),
+        )
+        .route(
+            "/account/password/forgot",
+            web::post().to(accounts::email_routes::forgot),
+        )
+        .route(
+            "/account/password/reset",
+            web::get().to(accounts::email_routes::reset_form),
+        )
+        .route(
+            "/account/password/reset",
+            web::post().to(accounts::email_routes::reset),
+        )
         .route("/account", web::get().to(accounts::routes::orders))
         .route(
             "/account/orders/{number}",
@@ -226,6 +250,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
             "/account/billing-portal",
             web::post().to(subscriptions::routes::billing_portal),
         )
+        .route("/admin/mail", web::get().to(crate::mail::routes::mailbox))
         .route("/healthz", web::get().to(health::healthz))
         .route("/metrics", web::get().to(crate::metrics::endpoint))
         .route("/static/style.css", web::get().to(assets::stylesheet))
@@ -315,6 +340,13 @@ pub async fn build_state(
     .map_err(|e| ConfigError::new("STRIPE_API_BASE", e.to_string()))?
     .with_metrics(metrics.clone());
 
+    let mailer = crate::mail::worker::Transport::from_config(config.smtp_url.as_deref())?;
+    let mail_from = config.mail_from.clone().unwrap_or_else(|| {
+        format!(
+            "Storefront <shop@{}>",
+            public_url.host_str().unwrap_or("localhost")
+        )
+    });
     let state = web::Data::new(AppState {
         pool,
         config: Arc::new(config),
@@ -323,6 +355,8 @@ pub async fn build_state(
         stripe,
         metrics,
         webhook_secret,
+        mailer: Arc::new(mailer),
+        mail_from,
     });
     Ok((state, emulator, payment_origins))
 }

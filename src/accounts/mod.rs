@@ -2,9 +2,11 @@
 //! and the order history.
 
 pub mod auth;
+pub mod email_routes;
 pub mod limits;
 pub mod merge;
 pub mod model;
 pub mod password;
 pub mod routes;
 pub mod stripe_customer;
+pub mod tokens;

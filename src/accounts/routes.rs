@@ -139,7 +139,10 @@ pub async fn register(
         Err(e) => return Err(e.into()),
     };
     finish_sign_in(&state, &session, &user).await?;
-    session.flash("Welcome! Your account is ready.")?;
+    super::email_routes::send_verification(&state, &user).await?;
+    session.flash(
+        "Welcome! Your account is ready. We've e-mailed you a link to confirm your address.",
+    )?;
     Ok(see_other(&next))
 }
 
@@ -184,11 +187,10 @@ pub struct LoginForm {
 
 pub async fn login_form(
     layout: Layout,
-    session: TypedSession,
     query: web::Query<NextQuery>,
 ) -> Result<HttpResponse, AppError> {
     let next = safe_next(query.next.as_deref());
-    let error = session.take_flash();
+    let error: Option<String> = None;
     page(
         LoginPage {
             layout,
@@ -320,7 +322,6 @@ pub struct OrdersPage {
     page: i64,
     prev: Option<i64>,
     next: Option<i64>,
-    notice: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -333,7 +334,6 @@ pub const PAGE_SIZE: i64 = 10;
 pub async fn orders(
     state: web::Data<AppState>,
     layout: Layout,
-    session: TypedSession,
     SignedIn(user): SignedIn,
     query: web::Query<PageQuery>,
 ) -> Result<OrdersPage, AppError> {
@@ -357,7 +357,6 @@ pub async fn orders(
         page,
         prev: (page > 1).then_some(page - 1),
         next: more.then_some(page + 1),
-        notice: session.take_flash(),
     })
 }
 

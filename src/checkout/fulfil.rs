@@ -13,6 +13,8 @@ use stripe_shared::{
 
 use crate::db::{self, AnyConnection, DbError, write_tx};
 use crate::inventory;
+use crate::mail::messages::{self, OrderEvent};
+use crate::mail::outbox;
 use crate::orders::model::Order;
 use crate::orders::queries;
 use crate::orders::status::OrderStatus;
@@ -35,6 +37,8 @@ pub enum Outcome {
     Order { number: String, status: OrderStatus },
     /// The session does not match its order; an admin must look.
     Flagged { number: String, reason: String },
+    /// A payment attempt failed with this decline code.
+    PaymentFailed { decline_code: String },
     /// A subscription is (now) in this Stripe status.
     Subscription { id: String, status: String },
     /// No order of ours has this session.
@@ -233,7 +237,8 @@ fn apply(
     let email = session
         .customer_details
         .as_ref()
-        .and_then(|d| d.email.clone());
+        .and_then(|d| d.email.as_deref())
+        .map(crate::accounts::model::normalize_email);
     diesel::update(orders::table.find(order.id))
         .set((
             orders::checkout_session_id.eq(session.id.as_str()),
@@ -251,6 +256,7 @@ fn apply(
                 diesel::update(orders::table.find(order.id))
                     .set(orders::paid_at.eq(now))
                     .execute(conn)?;
+                queue_receipt(conn, order.id, OrderEvent::Paid, now)?;
                 moved = Some(OrderStatus::Paid);
             }
             commit_stock_once(conn, &order, now)?;
@@ -263,6 +269,7 @@ fn apply(
         Target::PaymentFailed => {
             if move_to(conn, order.id, OrderStatus::PaymentFailed, now)? {
                 inventory::release(conn, order.id, now)?;
+                queue_receipt(conn, order.id, OrderEvent::PaymentFailed, now)?;
                 moved = Some(OrderStatus::PaymentFailed);
             }
         }
@@ -280,6 +287,19 @@ fn apply(
         },
         moved,
     ))
+}
+
+/// Queues the mail for an order's change in the caller's transaction (once per event).
+pub fn queue_receipt(
+    conn: &mut AnyConnection,
+    order_id: i64,
+    event: OrderEvent,
+    now: i64,
+) -> Result<(), DieselError> {
+    if let Some(mail) = messages::order_mail(conn, order_id, event)? {
+        outbox::enqueue(conn, &mail, now)?;
+    }
+    Ok(())
 }
 
 /// Moves the order to `to` if its current status allows it; true when it moved.

@@ -394,7 +394,7 @@ async fn dispatch(req: HttpRequest, payload: web::Payload, st: web::Data<Shared>
                 ctx.request_key = idem.clone();
                 ctx.request_id = Some(rid.clone());
                 let seg_refs: Vec<&str> = segs.iter().map(String::as_str).collect();
-                let v: Value = api::route(&mut ctx, &method, &seg_refs, &raw)?;
+                let v: Value = guarded(|| api::route(&mut ctx, &method, &seg_refs, &raw))?;
                 Ok((v, ctx.events_emitted > 0))
             });
             let reply = match outcome {
@@ -439,6 +439,16 @@ async fn dispatch(req: HttpRequest, payload: web::Payload, st: web::Data<Shared>
     }
 }
 
+/// A bug must not leave the connection inside an open transaction (with `:memory:` a discarded
+/// connection loses the database): a panic becomes a 500 and the transaction rolls back.
+fn guarded<T>(f: impl FnOnce() -> Result<T, ApiError>) -> Result<T, ApiError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| {
+        Err(ApiError::internal(
+            "An unexpected error occurred in the emulator.",
+        ))
+    })
+}
+
 /// Run a closure in one immediate transaction with a [`store::Ctx`], off the async executor.
 pub(crate) async fn with_ctx<T, F>(st: &Arc<Shared>, f: F) -> Result<T, ApiError>
 where
@@ -453,7 +463,7 @@ where
             .map_err(|e| ApiError::internal(e.to_string()))?;
         conn.immediate_transaction::<_, ApiError, _>(|c| {
             let mut ctx = store::Ctx::new(c, sh.origin.clone())?;
-            let v = f(&mut ctx)?;
+            let v = guarded(|| f(&mut ctx))?;
             Ok((v, ctx.events_emitted > 0))
         })
     })

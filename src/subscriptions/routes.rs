@@ -161,7 +161,6 @@ pub struct SubscriptionView {
 pub struct SubscriptionsPage {
     layout: Layout,
     subscriptions: Vec<SubscriptionView>,
-    notice: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -172,7 +171,6 @@ pub struct ListQuery {
 pub async fn list(
     state: web::Data<AppState>,
     layout: Layout,
-    session: TypedSession,
     SignedIn(user): SignedIn,
     query: web::Query<ListQuery>,
 ) -> Result<SubscriptionsPage, AppError> {
@@ -205,7 +203,6 @@ pub async fn list(
     Ok(SubscriptionsPage {
         layout,
         subscriptions: views,
-        notice: session.take_flash(),
     })
 }
 

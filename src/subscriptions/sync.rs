@@ -333,6 +333,12 @@ fn record_invoice_order(
             ))
             .execute(conn)?;
     }
+    crate::checkout::fulfil::queue_receipt(
+        conn,
+        order_id,
+        crate::mail::messages::OrderEvent::Paid,
+        now,
+    )?;
     // Counted in the metrics once the transaction commits.
     created.store(true, std::sync::atomic::Ordering::Relaxed);
     Ok((number, OrderStatus::Paid))

@@ -20,6 +20,8 @@ pub struct Layout {
     /// From the session, for the header only; access checks load the user.
     pub signed_in: bool,
     pub is_admin: bool,
+    /// The one-time message left by the previous request (Post/Redirect/Get), shown once.
+    pub flash: Option<String>,
 }
 
 impl Layout {
@@ -30,7 +32,11 @@ impl Layout {
         let session = req.get_session();
         let csrf_token = csrf_token_of(&session).unwrap_or_default();
         let role = crate::accounts::auth::session_role(&session);
+        let flash = session
+            .remove_as::<String>(super::session::FLASH_KEY)
+            .and_then(Result::ok);
         Self {
+            flash,
             signed_in: role.is_some(),
             is_admin: role.as_deref() == Some(crate::accounts::model::ADMIN),
             shop_name: SHOP_NAME,

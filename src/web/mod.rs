@@ -28,4 +28,7 @@ pub struct AppState {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Signing secret of our webhook endpoint (`whsec_…`).
     pub webhook_secret: String,
+    pub mailer: std::sync::Arc<crate::mail::worker::Transport>,
+    /// Sender of our mail: `MAIL_FROM`, or `Storefront <shop@HOST>` from `PUBLIC_URL`.
+    pub mail_from: String,
 }

@@ -70,7 +70,7 @@ impl TypedSession {
 }
 
 const CART_KEY: &str = "cart";
-const FLASH_KEY: &str = "flash";
+pub(crate) const FLASH_KEY: &str = "flash";
 
 impl FromRequest for TypedSession {
     type Error = AppError;

@@ -13,10 +13,11 @@ pub enum EventKind {
     CheckoutSession(String),
     /// A subscription changed: re-fetch it.
     Subscription(String),
+    /// A payment attempt failed (declined card…): recorded for the dashboard. The event's own
+    /// snapshot is the record of that attempt (the intent itself moves on to later attempts).
+    PaymentFailed(crate::checkout::failures::Attempt),
     /// An invoice was paid (a subscription order) or its payment failed.
     Invoice { id: String, paid: bool },
-    /// A payment attempt was declined: recorded and counted by decline code.
-    PaymentFailed(super::payment_failed::Failure),
     /// Nothing for us to do; recorded so it is never looked at again.
     Other,
 }
@@ -49,6 +50,9 @@ impl EventKind {
             | EventObject::CustomerSubscriptionDeleted(s) => {
                 EventKind::Subscription(s.id.as_str().to_owned())
             }
+            EventObject::PaymentIntentPaymentFailed(pi) => {
+                EventKind::PaymentFailed(crate::checkout::failures::Attempt::from_intent(pi))
+            }
             EventObject::InvoicePaid(i) => {
                 i.id.as_ref()
                     .map_or(EventKind::Other, |id| EventKind::Invoice {
@@ -62,9 +66,6 @@ impl EventKind {
                         id: id.as_str().to_owned(),
                         paid: false,
                     })
-            }
-            EventObject::PaymentIntentPaymentFailed(pi) => {
-                EventKind::PaymentFailed(super::payment_failed::Failure::from_intent(pi))
             }
             _ => EventKind::Other,
         }
@@ -83,14 +84,8 @@ impl EventKind {
                 EventKind::Subscription(id)
             }
             "invoice.paid" => EventKind::Invoice { id, paid: true },
+            "payment_intent.payment_failed" => EventKind::Other,
             "invoice.payment_failed" => EventKind::Invoice { id, paid: false },
-            "payment_intent.payment_failed" => {
-                EventKind::PaymentFailed(super::payment_failed::Failure {
-                    intent_id: id,
-                    decline_code: None,
-                    order_number: None,
-                })
-            }
             _ => EventKind::Other,
         }
     }
@@ -106,14 +101,14 @@ pub async fn process(
         return Ok(Outcome::Duplicate);
     }
     match kind {
+        EventKind::PaymentFailed(attempt) => {
+            crate::checkout::failures::record(state, attempt, record).await
+        }
         EventKind::Subscription(id) => {
             crate::subscriptions::sync::sync_subscription(state, &id, Some(record)).await
         }
         EventKind::Invoice { id, paid } => {
             crate::subscriptions::sync::invoice_event(state, &id, paid, Some(record)).await
-        }
-        EventKind::PaymentFailed(failure) => {
-            super::payment_failed::process(state, record, failure).await
         }
         EventKind::CheckoutSession(session_id) => {
             fulfil::fulfil_checkout(state, &session_id, Some(record)).await

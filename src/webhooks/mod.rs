@@ -14,7 +14,6 @@ use crate::metrics::WebhookResult;
 use crate::web::AppState;
 
 pub mod dispatch;
-pub mod payment_failed;
 
 pub async fn receive(
     state: web::Data<AppState>,
@@ -67,7 +66,7 @@ pub async fn receive(
                 state
                     .metrics
                     .webhook(&record.type_, WebhookResult::Processed);
-                crate::metrics::count_event_effects(&state.metrics, &event.data.object);
+                crate::metrics::count_event_effects(&state.metrics, &event.data.object, &outcome);
             }
             reply(StatusCode::OK, "ok")
         }

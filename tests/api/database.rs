@@ -5,8 +5,8 @@ use diesel::sql_types::{BigInt, Integer, Text};
 use storefront::config::DatabaseUrl;
 use storefront::db::{self, AnyConnection};
 use storefront::schema::{
-    cart_items, carts, login_attempts, order_items, orders, prices, products, stock_reservations,
-    stripe_events, subscriptions, users,
+    cart_items, carts, email_tokens, login_attempts, order_items, orders, outbox, payment_failures,
+    prices, products, stock_reservations, stripe_events, subscriptions, users,
 };
 
 use crate::helpers::TestDb;
@@ -198,6 +198,9 @@ fn schema_rs_matches_the_migrations() {
         users,
         login_attempts,
         subscriptions,
+        outbox,
+        email_tokens,
+        payment_failures,
     );
     let actual = database_tables(&mut conn);
     assert_eq!(

@@ -8,6 +8,7 @@ mod cli;
 mod database;
 #[allow(dead_code)] // The harness serves tests still to come.
 mod helpers;
+mod mail;
 mod ops;
 mod purchase;
 mod subscriptions;

@@ -326,3 +326,40 @@ async fn a_failed_bank_debit_ends_payment_failed_and_releases_stock() {
     assert_eq!(app.held("merino-beanie").await, 0);
     assert_eq!(app.stock("merino-beanie").await, Some(12));
 }
+
+#[actix_web::test]
+async fn declined_attempts_are_recorded_with_their_decline_codes_once() {
+    let app = TestApp::spawn().await;
+    app.emulator_post("_emulator/webhooks", &[("duplicate", "50")])
+        .await;
+    app.add_to_cart("canvas-tote", 1).await;
+    let session_url = app.checkout().await;
+    let order = app.order_by_session(&session_id_of(&session_url)).await;
+    app.pay(&session_url, CARD_DECLINED).await;
+    app.pay(&session_url, CARD_INSUFFICIENT).await;
+    app.wait_for_deliveries().await;
+    use diesel::prelude::*;
+    use storefront::schema::payment_failures;
+    let rows: Vec<(String, Option<i64>)> = storefront::db::run(&app.pool, |conn| {
+        payment_failures::table
+            .order(payment_failures::created_at.asc())
+            .select((payment_failures::decline_code, payment_failures::order_id))
+            .load(conn)
+            .map_err(storefront::db::DbError::from)
+    })
+    .await
+    .unwrap();
+    let mut codes: Vec<&str> = rows.iter().map(|(c, _)| c.as_str()).collect();
+    codes.sort();
+    assert_eq!(
+        codes,
+        vec!["generic_decline", "insufficient_funds"],
+        "one row per attempt despite duplicates"
+    );
+    assert!(rows.iter().all(|(_, o)| *o == Some(order.id)));
+    assert_eq!(
+        app.order(&order.number).await.status,
+        "pending",
+        "a decline changes no order"
+    );
+}
