@@ -716,6 +716,47 @@ async fn logs_are_json_one_line_per_request_and_never_carry_secrets() {
     )
     .await;
     shop.wait_for_deliveries().await;
+    // A password reset: the e-mailed token and the new password stay out of the logs too.
+    let forgetful = browser();
+    let html = page(&forgetful, &shop.url("/account/password/forgot")).await;
+    forgetful
+        .post(shop.url("/account/password/forgot"))
+        .form(&[
+            ("csrf_token", csrf_token(&html).as_str()),
+            ("email", "logs@example.com"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let reset_mail = storefront::db::run(&pool, |conn| {
+        storefront::mail::outbox::recent(conn, 100).map_err(storefront::db::DbError::from)
+    })
+    .await
+    .unwrap()
+    .into_iter()
+    .find(|m| m.kind == "password_reset")
+    .expect("a reset mail");
+    let start = reset_mail.body_text.find("http").expect("a link");
+    let link = reset_mail.body_text[start..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    let html = page(&forgetful, &link).await;
+    let reset_token = select_attr(&html, "input[name=token]", "value").remove(0);
+    let new_password = format!("typed-new-{}", random_hex(8));
+    let res = forgetful
+        .post(shop.url("/account/password/reset"))
+        .form(&[
+            ("csrf_token", csrf_token(&html).as_str()),
+            ("token", reset_token.as_str()),
+            ("password", new_password.as_str()),
+            ("password_confirmation", new_password.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_redirect_to(&res, "/account/login");
     // A request with a query string that must not be logged.
     client
         .get(shop.url("/checkout/success?session_id=cs_secretquery"))
@@ -732,11 +773,14 @@ async fn logs_are_json_one_line_per_request_and_never_carry_secrets() {
         ("the session cookie", cookie.as_str()),
         ("the typed password", password.as_str()),
         ("a mistyped password", wrong_password.as_str()),
+        ("the new password", new_password.as_str()),
+        ("the reset token", reset_token.as_str()),
         ("the typed card number", card),
         ("the declined card number", CARD_DECLINED),
         ("a query string", "cs_secretquery"),
     ];
     for (what, secret) in secrets {
+        assert!(secret.len() >= 8, "{what} is a real value");
         assert!(
             !out.contains(secret),
             "{what} appears in the logs:\n{}",
