@@ -614,6 +614,7 @@ fn update_subscription(ctx: &mut Ctx, raw: &Value, id: &str) -> ApiResult<Routed
         }
     }
     let mut proration_invoice = None;
+    let mut cycle_reset = None;
     if let Some(items) = p["items"].as_array() {
         for (i, it) in items.iter().enumerate() {
             if it.get("price").is_none() && it.get("quantity").is_none() {
@@ -682,6 +683,38 @@ fn update_subscription(ctx: &mut Ctx, raw: &Value, id: &str) -> ApiResult<Routed
             let behavior = p
                 .s("proration_behavior")
                 .unwrap_or_else(|| "create_prorations".into());
+            let interval_changed = old["price"]["recurring"]["interval"]
+                != new_price["recurring"]["interval"]
+                || old["price"]["recurring"]["interval_count"]
+                    != new_price["recurring"]["interval_count"];
+            if interval_changed {
+                // As on Stripe: a new billing interval restarts the cycle now and is invoiced at
+                // once, crediting the unused time of the old price (unless proration is off).
+                let new_end = ctx.now + interval_secs(&new_price["recurring"]);
+                data[pos]["current_period_start"] = json!(ctx.now);
+                data[pos]["current_period_end"] = json!(new_end);
+                let span = (end - start).max(1);
+                let left = (end - ctx.now).max(0);
+                let old_amt = old["price"]["unit_amount"].as_i64().unwrap_or(0)
+                    * old["quantity"].as_i64().unwrap_or(1);
+                let credit = if behavior == "none" {
+                    0
+                } else {
+                    -((i128::from(old_amt) * i128::from(left) / i128::from(span)) as i64)
+                };
+                let charge = new_price["unit_amount"].as_i64().unwrap_or(0) * qty;
+                cycle_reset = Some((
+                    credit,
+                    charge,
+                    old,
+                    data[pos].clone(),
+                    start,
+                    end,
+                    ctx.now,
+                    new_end,
+                ));
+                continue;
+            }
             if behavior != "none" && end > ctx.now {
                 // Unused time on the old price is credited, remaining time on the new one charged.
                 let span = (end - start).max(1);
@@ -706,6 +739,47 @@ fn update_subscription(ctx: &mut Ctx, raw: &Value, id: &str) -> ApiResult<Routed
         }
     }
     ctx.put(&sub)?;
+    if let Some((credit, charge, old, new, old_start, old_end, start, end)) = cycle_reset {
+        sub["billing_cycle_anchor"] = json!(ctx.now);
+        let mut lines = sub["_pending_prorations"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        if credit != 0 {
+            lines.push(invoice_line(
+                "",
+                &sub,
+                &old,
+                credit,
+                old["quantity"].as_i64().unwrap_or(1),
+                old_start.max(ctx.now.min(old_end)),
+                old_end,
+                true,
+                Some("Unused time (proration)".into()),
+            ));
+        }
+        lines.push(invoice_line(
+            "",
+            &sub,
+            &new,
+            charge,
+            new["quantity"].as_i64().unwrap_or(1),
+            start,
+            end,
+            false,
+            None,
+        ));
+        let mut inv = invoice_for(ctx, &sub, "subscription_update", None, Some(lines))?;
+        let inv_id = inv["id"].as_str().unwrap_or_default().to_string();
+        if let Some(lines) = inv["lines"]["data"].as_array_mut() {
+            for l in lines.iter_mut() {
+                l["invoice"] = json!(inv_id);
+            }
+        }
+        charge_invoice(ctx, &mut sub, &mut inv)?;
+        sub["_pending_prorations"] = json!([]);
+        ctx.put(&sub)?;
+    }
     if let Some((behavior, credit, charge, old, new, start, end)) = proration_invoice {
         let mut pending = sub["_pending_prorations"]
             .as_array()

@@ -417,7 +417,7 @@ pub async fn change(
         .await
         .map_err(internal)?;
     session.flash(format!(
-        "Switched to {}. The difference is prorated on your next invoice.",
+        "Switched to {}. The unused time of your old plan is credited.",
         new_price.label()
     ))?;
     Ok(see_other("/account/subscriptions"))

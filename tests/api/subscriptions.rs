@@ -147,7 +147,7 @@ async fn subscribe_switch_cancel_resume_renew_and_end() {
     .await;
     app.wait_for_deliveries().await;
     let orders = subscription_orders(&app).await;
-    assert_eq!(orders.len(), 2, "{orders:?}");
+    assert_eq!(orders.len(), 3, "{orders:?}");
     assert!(orders.iter().all(|o| o.status == "paid"));
 
     // Cancel at period end and let it run out.
@@ -175,7 +175,7 @@ async fn subscribe_switch_cancel_resume_renew_and_end() {
     );
     assert_eq!(
         subscription_orders(&app).await.len(),
-        2,
+        3,
         "no charge after the end"
     );
 }
