@@ -115,9 +115,9 @@ fn fail(line: &str) -> ExitCode {
 async fn serve(config: Config) -> Result<(), StartError> {
     let mode = config.mode_label();
     let db = config.database_url.redacted();
-    let app = Application::build(config, Arc::new(SystemClock)).await?;
-    crate::jobs::spawn(app.state());
-    crate::mail::worker::spawn(app.state());
+    let mut app = Application::build(config, Arc::new(SystemClock)).await?;
+    app.start_jobs();
+    app.stop_on_signals();
     println!("Storefront is running at {}", app.public_url());
     if let Some(url) = app.emulator_url() {
         println!("  Stripe emulator: {url} (pay with 4242 4242 4242 4242)");

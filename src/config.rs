@@ -28,7 +28,8 @@ impl ConfigError {
 }
 
 /// Where the shop's data lives; the backend is chosen from the URL scheme.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// (`Debug` shows the URL without its password.)
+#[derive(Clone, PartialEq, Eq)]
 pub enum DatabaseUrl {
     Sqlite(String),
     Postgres(String),
@@ -85,8 +86,8 @@ impl DatabaseUrl {
     }
 }
 
-/// How the shop reaches Stripe.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// How the shop reaches Stripe. (`Debug` never shows the key.)
+#[derive(Clone, PartialEq, Eq)]
 pub enum StripeMode {
     /// No key: the embedded emulator stands in for Stripe (loopback only).
     Demo,
@@ -100,8 +101,8 @@ pub enum LogFormat {
     Json,
 }
 
-/// The validated configuration.
-#[derive(Debug, Clone)]
+/// The validated configuration. (`Debug` leaves the secrets out: keys, tokens, passwords.)
+#[derive(Clone)]
 pub struct Config {
     pub database_url: DatabaseUrl,
     pub bind: SocketAddr,
@@ -501,5 +502,84 @@ mod tests {
     fn redacted_url_hides_the_password() {
         let u = DatabaseUrl::parse("postgres://shop:secret@db:5432/shop").unwrap();
         assert!(!u.redacted().contains("secret"));
+    }
+}
+
+// Secrets never reach a log line, even through `?config`.
+const REDACTED: &str = "[redacted]";
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+impl std::fmt::Debug for StripeMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StripeMode::Demo => f.write_str("Demo"),
+            StripeMode::Stripe { live, .. } => f
+                .debug_struct("Stripe")
+                .field("secret_key", &REDACTED)
+                .field("live", live)
+                .finish(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let secret = |v: bool| if v { Some(REDACTED) } else { None };
+        f.debug_struct("Config")
+            .field("database_url", &self.database_url)
+            .field("bind", &self.bind)
+            .field("public_url", &self.public_url)
+            .field("session_key", &secret(self.session_key.is_some()))
+            .field("stripe", &self.stripe)
+            .field("webhook_secret", &secret(self.webhook_secret.is_some()))
+            .field("stripe_api_base", &self.stripe_api_base)
+            .field("stripe_timeout", &self.stripe_timeout)
+            .field("emulator_bind", &self.emulator_bind)
+            .field("emulator_db", &self.emulator_db)
+            .field("smtp_url", &secret(self.smtp_url.is_some()))
+            .field("mail_from", &self.mail_from)
+            .field("metrics_token", &secret(self.metrics_token.is_some()))
+            .field("log_format", &self.log_format)
+            .field("currency", &self.currency)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod debug_tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_carries_no_secret() {
+        let vars = std::collections::HashMap::from([
+            ("DATABASE_URL", "postgres://shop:dbpass@127.0.0.1/shop"),
+            ("STRIPE_SECRET_KEY", "sk_test_abcdefSECRET"),
+            ("STRIPE_WEBHOOK_SECRET", "whsec_SECRET"),
+            (
+                "SESSION_KEY",
+                "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0",
+            ),
+            ("METRICS_TOKEN", "tokenSECRET"),
+            ("SMTP_URL", "smtp://u:SECRET@mail.example"),
+            ("BIND", "0.0.0.0:8080"),
+            ("PUBLIC_URL", "https://shop.example"),
+        ]);
+        let config = Config::from_lookup(|k| vars.get(k).map(|v| v.to_string()))
+            .expect("valid configuration");
+        let text = format!("{config:?}");
+        assert!(
+            !text.contains("SECRET") && !text.contains("dbpass"),
+            "{text}"
+        );
+        assert!(!text.contains("c2VjcmV0"), "{text}");
+        assert!(
+            text.contains("metrics_token: Some(\"[redacted]\")"),
+            "{text}"
+        );
     }
 }

@@ -39,23 +39,68 @@ pub async fn sweep(state: &AppState) -> Result<usize, FulfilError> {
             // under its key can still be paid, so the stock goes back.
             None => {
                 let id = order.id;
-                db::run(&state.pool, move |conn| {
+                let expired = db::run(&state.pool, move |conn| {
                     write_tx(conn, |conn| fulfil::expire_order(conn, id, now))
                         .map_err(DbError::from)
                 })
                 .await?;
+                if expired {
+                    state.metrics.order_status(OrderStatus::Expired.as_str());
+                }
             }
         }
     }
     Ok(due.len())
 }
 
-/// Runs the sweep every minute and a reconcile of the last hour every ten, until the server stops.
-pub fn spawn(state: web::Data<AppState>) {
-    actix_web::rt::spawn(async move {
+/// The running background jobs (sweep and reconcile, the mail worker); [`Jobs::stop`] lets each
+/// finish its current pass, then ends them.
+pub struct Jobs {
+    stop: tokio::sync::watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// A job's view of the stop signal: sleep until the next pass, or until asked to stop.
+pub type StopSignal = tokio::sync::watch::Receiver<bool>;
+
+/// Waits `period`; false when a stop was asked instead (then the job returns).
+pub async fn pause(stop: &mut StopSignal, period: Duration) -> bool {
+    if *stop.borrow() {
+        return false;
+    }
+    tokio::select! {
+        _ = tokio::time::sleep(period) => true,
+        _ = stop.changed() => false,
+    }
+}
+
+impl Jobs {
+    /// Asks the jobs to stop and waits (up to 30 s) for passes in progress to finish: work is
+    /// never cut in the middle of a Stripe call, a transaction or an SMTP exchange.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        let all = futures_util::future::join_all(self.tasks);
+        if tokio::time::timeout(Duration::from_secs(30), all)
+            .await
+            .is_err()
+        {
+            tracing::warn!("background jobs did not stop within 30 s");
+        }
+    }
+}
+
+/// Starts the background jobs: the sweep every minute and a reconcile of the last hour every
+/// ten; the mail worker.
+pub fn spawn(state: web::Data<AppState>) -> Jobs {
+    let (stop, signal) = tokio::sync::watch::channel(false);
+    let mail = crate::mail::worker::spawn(state.clone(), signal.clone());
+    let mut stopped = signal;
+    let task = actix_web::rt::spawn(async move {
         let mut tick: u64 = 0;
         loop {
-            tokio::time::sleep(Duration::from_secs(60)).await;
+            if !pause(&mut stopped, Duration::from_secs(60)).await {
+                return;
+            }
             tick += 1;
             match sweep(&state).await {
                 Ok(0) => {}
@@ -71,4 +116,8 @@ pub fn spawn(state: web::Data<AppState>) {
             }
         }
     });
+    Jobs {
+        stop,
+        tasks: vec![task, mail],
+    }
 }

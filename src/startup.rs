@@ -32,6 +32,7 @@ pub struct Application {
     server: Server,
     state: web::Data<AppState>,
     emulator: Option<Emulator>,
+    jobs: Option<crate::jobs::Jobs>,
 }
 
 /// Why start-up failed: a configuration problem (one line naming the variable) or anything else.
@@ -119,6 +120,9 @@ impl Application {
                 .configure(routes)
         })
         .workers(2)
+        // Signals are ours (crate::shutdown): SIGTERM and SIGINT both stop gracefully.
+        .disable_signals()
+        .shutdown_timeout(crate::shutdown::SHUTDOWN_TIMEOUT.as_secs())
         .listen(listener)
         .context("starting the HTTP server")?
         .run();
@@ -128,7 +132,18 @@ impl Application {
             server,
             state,
             emulator,
+            jobs: None,
         })
+    }
+
+    /// Starts the background jobs (sweep, reconcile); they stop with the server.
+    pub fn start_jobs(&mut self) {
+        self.jobs = Some(crate::jobs::spawn(self.state()));
+    }
+
+    /// Stops the server gracefully on SIGTERM or SIGINT (see [`crate::shutdown`]).
+    pub fn stop_on_signals(&self) {
+        crate::shutdown::stop_on_signals(self.server.handle());
     }
 
     pub fn port(&self) -> u16 {
@@ -152,11 +167,17 @@ impl Application {
         self.state.clone()
     }
 
+    /// Serves until stopped; then, in order: in-flight requests finish (the server's graceful
+    /// stop), background jobs finish their pass, the emulator stops.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
+        if let Some(jobs) = self.jobs {
+            jobs.stop().await;
+        }
         if let Some(emulator) = self.emulator {
             emulator.stop().await;
         }
+        tracing::info!("stopped");
         result
     }
 }
@@ -249,6 +270,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
             web::post().to(admin::routes::refund),
         )
         .route("/healthz", web::get().to(health::healthz))
+        .route("/metrics", web::get().to(crate::metrics::endpoint))
         .route("/static/style.css", web::get().to(assets::stylesheet))
         .route("/favicon.svg", web::get().to(assets::favicon))
         .route("/favicon.ico", web::get().to(assets::favicon))
@@ -326,13 +348,15 @@ pub async fn build_state(
         config.stripe,
         crate::config::StripeMode::Stripe { live: true, .. }
     );
+    let metrics = Arc::new(crate::metrics::Metrics::new());
     let stripe = Stripe::new(
         config.stripe_secret_key(),
         api_base.as_ref(),
         config.stripe_timeout,
         livemode,
     )
-    .map_err(|e| ConfigError::new("STRIPE_API_BASE", e.to_string()))?;
+    .map_err(|e| ConfigError::new("STRIPE_API_BASE", e.to_string()))?
+    .with_metrics(metrics.clone());
 
     let mailer = crate::mail::worker::Transport::from_config(config.smtp_url.as_deref())?;
     let mail_from = config.mail_from.clone().unwrap_or_else(|| {
@@ -347,6 +371,7 @@ pub async fn build_state(
         clock,
         public_url,
         stripe,
+        metrics,
         webhook_secret,
         mailer: Arc::new(mailer),
         mail_from,

@@ -60,7 +60,8 @@ pub async fn send_verification(state: &AppState, user: &User) -> Result<(), AppE
     Ok(())
 }
 
-#[derive(Debug, Deserialize)]
+/// No `Debug`: single-use tokens never reach a log line.
+#[derive(Deserialize)]
 pub struct TokenQuery {
     pub token: Option<String>,
 }
@@ -108,7 +109,8 @@ async fn is_valid(state: &AppState, token: &str, purpose: &'static str) -> Resul
     .is_some())
 }
 
-#[derive(Debug, Deserialize)]
+/// No `Debug`: single-use tokens never reach a log line.
+#[derive(Deserialize)]
 pub struct TokenForm {
     #[serde(default)]
     pub token: String,
@@ -271,7 +273,8 @@ pub async fn reset_form(
     )
 }
 
-#[derive(Debug, Default, Deserialize, Validate)]
+/// No `Debug`: neither the token nor the new password may reach a log line.
+#[derive(Default, Deserialize, Validate)]
 pub struct ResetForm {
     #[serde(default)]
     pub token: String,

@@ -51,7 +51,8 @@ struct RegisterPage {
     errors: FieldErrors,
 }
 
-#[derive(Debug, Default, Deserialize, Validate)]
+/// No `Debug`: a typed password must never reach a log line.
+#[derive(Default, Deserialize, Validate)]
 pub struct RegisterForm {
     #[serde(default)]
     #[validate(
@@ -174,7 +175,8 @@ struct LoginPage {
     error: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+/// No `Debug`: a typed password must never reach a log line.
+#[derive(Deserialize)]
 pub struct LoginForm {
     #[serde(default)]
     pub email: String,

@@ -136,13 +136,16 @@ pub async fn fulfil_checkout(
     let session = sessions::retrieve(&state.stripe, session_id).await?;
     let livemode = state.stripe.livemode;
     let now = state.clock.unix();
-    let outcome = db::run(&state.pool, move |conn| {
+    let (outcome, moved) = db::run(&state.pool, move |conn| {
         write_tx(conn, |conn| {
             apply(conn, &session, livemode, event.as_ref(), now)
         })
         .map_err(FulfilError::from)
     })
     .await?;
+    if let Some(status) = moved {
+        state.metrics.order_status(status.as_str());
+    }
     if let Outcome::Flagged { number, reason } = &outcome {
         tracing::error!(order = %number, %reason, "checkout session does not match its order; not fulfilled");
     }
@@ -180,7 +183,7 @@ fn apply(
     livemode: bool,
     event: Option<&EventRecord>,
     now: i64,
-) -> Result<Outcome, DieselError> {
+) -> Result<(Outcome, Option<OrderStatus>), DieselError> {
     let order = match queries::by_session(conn, session.id.as_str())? {
         Some(o) => Some(o),
         // The session may be ours before we stored its id (a timed-out create): match the reference,
@@ -196,9 +199,9 @@ fn apply(
         if let Some(ev) = event
             && !record_event(conn, ev, None, "unknown session", now)?
         {
-            return Ok(Outcome::Duplicate);
+            return Ok((Outcome::Duplicate, None));
         }
-        return Ok(Outcome::Unknown);
+        return Ok((Outcome::Unknown, None));
     };
 
     let target = target(session);
@@ -208,7 +211,7 @@ fn apply(
     {
         // The insert conflicted: this event's effects are already committed. Roll back nothing
         // of ours; there is nothing else in this transaction.
-        return Ok(Outcome::Duplicate);
+        return Ok((Outcome::Duplicate, None));
     }
 
     if let Some(reason) = mismatch(&order, session, livemode) {
@@ -217,10 +220,13 @@ fn apply(
                 .set((orders::flagged.eq(&reason), orders::updated_at.eq(now)))
                 .execute(conn)?;
         }
-        return Ok(Outcome::Flagged {
-            number: order.number,
-            reason,
-        });
+        return Ok((
+            Outcome::Flagged {
+                number: order.number,
+                reason,
+            },
+            None,
+        ));
     }
 
     // A late-stored session id, the payment intent and the e-mail Stripe collected.
@@ -241,6 +247,8 @@ fn apply(
         ))
         .execute(conn)?;
 
+    // The status the order moved to in this call, for the metrics (counted after the commit).
+    let mut moved = None;
     match target {
         Target::Open => {}
         Target::Paid => {
@@ -249,27 +257,36 @@ fn apply(
                     .set(orders::paid_at.eq(now))
                     .execute(conn)?;
                 queue_receipt(conn, order.id, OrderEvent::Paid, now)?;
+                moved = Some(OrderStatus::Paid);
             }
             commit_stock_once(conn, &order, now)?;
         }
         Target::Processing => {
-            move_to(conn, order.id, OrderStatus::Processing, now)?;
+            if move_to(conn, order.id, OrderStatus::Processing, now)? {
+                moved = Some(OrderStatus::Processing);
+            }
         }
         Target::PaymentFailed => {
             if move_to(conn, order.id, OrderStatus::PaymentFailed, now)? {
                 inventory::release(conn, order.id, now)?;
                 queue_receipt(conn, order.id, OrderEvent::PaymentFailed, now)?;
+                moved = Some(OrderStatus::PaymentFailed);
             }
         }
         Target::Expired => {
-            expire_order(conn, order.id, now)?;
+            if expire_order(conn, order.id, now)? {
+                moved = Some(OrderStatus::Expired);
+            }
         }
     }
     let status = queries::by_id(conn, order.id)?.status();
-    Ok(Outcome::Order {
-        number: order.number,
-        status,
-    })
+    Ok((
+        Outcome::Order {
+            number: order.number,
+            status,
+        },
+        moved,
+    ))
 }
 
 /// Queues the mail for an order's change in the caller's transaction (once per event).
@@ -328,10 +345,16 @@ fn commit_stock_once(conn: &mut AnyConnection, order: &Order, now: i64) -> Resul
     Ok(())
 }
 
-/// Expires a pending order and releases its stock (no-op for any other status).
-pub fn expire_order(conn: &mut AnyConnection, order_id: i64, now: i64) -> Result<(), DieselError> {
-    if move_to(conn, order_id, OrderStatus::Expired, now)? {
+/// Expires a pending order and releases its stock (no-op for any other status); true when it
+/// expired now (count it in `state.metrics.order_status("expired")` once committed).
+pub fn expire_order(
+    conn: &mut AnyConnection,
+    order_id: i64,
+    now: i64,
+) -> Result<bool, DieselError> {
+    let moved = move_to(conn, order_id, OrderStatus::Expired, now)?;
+    if moved {
         inventory::release(conn, order_id, now)?;
     }
-    Ok(())
+    Ok(moved)
 }

@@ -161,6 +161,7 @@ async fn create_session(
             let url = session.url.clone().ok_or_else(|| {
                 CheckoutError::Internal("Stripe returned a session without a URL".into())
             })?;
+            state.metrics.checkout_session_created("payment");
             let session_id = session.id.as_str().to_owned();
             let stored_url = url.clone();
             let now = state.clock.unix();
@@ -180,11 +181,14 @@ async fn create_session(
         Err(e) if e.nothing_created() => {
             tracing::warn!(order = %order.number, error = %e, "Stripe refused the checkout session");
             let now = state.clock.unix();
-            db::run(&state.pool, move |conn| {
+            let expired = db::run(&state.pool, move |conn| {
                 write_tx(conn, |conn| fulfil::expire_order(conn, order_id, now))
                     .map_err(DbError::from)
             })
             .await?;
+            if expired {
+                state.metrics.order_status(OrderStatus::Expired.as_str());
+            }
             Err(CheckoutError::StripeRefused(refusal_reason(&e)))
         }
         Err(PaymentError::Internal(m)) => Err(CheckoutError::Internal(m)),
@@ -273,10 +277,13 @@ pub async fn abandon(state: &AppState, order: &Order) -> Result<(), CheckoutErro
         return Ok(());
     }
     let order_id = order.id;
-    db::run(&state.pool, move |conn| {
+    let expired = db::run(&state.pool, move |conn| {
         write_tx(conn, |conn| fulfil::expire_order(conn, order_id, now)).map_err(DbError::from)
     })
     .await?;
+    if expired {
+        state.metrics.order_status(OrderStatus::Expired.as_str());
+    }
     Ok(())
 }
 

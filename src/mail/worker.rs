@@ -151,14 +151,36 @@ async fn deliver(state: &AppState, mail: &QueuedMail) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
-/// Sends mail every few seconds until the server stops.
-pub fn spawn(state: web::Data<AppState>) {
+/// Sends mail every few seconds until stopped (see `crate::jobs`), and keeps the outbox
+/// backlog gauge (`storefront_outbox_backlog`) up to date.
+pub fn spawn(
+    state: web::Data<AppState>,
+    mut stop: crate::jobs::StopSignal,
+) -> tokio::task::JoinHandle<()> {
     actix_web::rt::spawn(async move {
         loop {
             if let Err(e) = run_once(&state).await {
                 tracing::warn!(error = %e, "mail worker round failed");
             }
-            tokio::time::sleep(Duration::from_secs(2)).await;
+            match backlog(&state).await {
+                Ok(n) => state.metrics.set_outbox_backlog(n),
+                Err(e) => tracing::warn!(error = %e, "could not count the outbox"),
+            }
+            if !crate::jobs::pause(&mut stop, Duration::from_secs(2)).await {
+                return;
+            }
         }
-    });
+    })
+}
+
+/// Mails waiting to be sent (queued, including those waiting for a retry).
+pub async fn backlog(state: &AppState) -> Result<i64, DbError> {
+    db::run(&state.pool, |conn| {
+        outbox::table
+            .filter(outbox::status.eq("queued"))
+            .count()
+            .get_result(conn)
+            .map_err(DbError::from)
+    })
+    .await
 }

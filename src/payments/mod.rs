@@ -6,10 +6,13 @@
 
 pub mod checkout;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use stripe::{Client, ClientBuilder, StripeError};
 use stripe_client_core::{IdempotencyKey, RequestStrategy, StripeRequest};
+
+use crate::metrics::Metrics;
 
 /// The shop's Stripe client.
 #[derive(Clone)]
@@ -17,6 +20,8 @@ pub struct Stripe {
     client: Client,
     /// What `livemode` every object must carry: a test-mode session never pays a live order.
     pub livemode: bool,
+    /// Where each call is counted (`storefront_stripe_requests_total`); the app's registry.
+    metrics: Arc<Metrics>,
 }
 
 /// How a Stripe call failed, in the terms the shop acts on.
@@ -103,7 +108,17 @@ impl Stripe {
             builder = builder.url(base.as_str());
         }
         let client = builder.build().map_err(PaymentError::from)?;
-        Ok(Self { client, livemode })
+        Ok(Self {
+            client,
+            livemode,
+            metrics: Arc::new(Metrics::new()),
+        })
+    }
+
+    /// Counts calls in the application's registry.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// Sends a read-only request (retried on transient failures; reads are safe to repeat).
@@ -111,8 +126,10 @@ impl Stripe {
     where
         R::Output: miniserde::Deserialize,
     {
-        self.with_retries(|| req.customize().send(&self.client))
-            .await
+        self.with_retries(&endpoint_of(req), None, || {
+            req.customize().send(&self.client)
+        })
+        .await
     }
 
     /// Sends a request that changes something, under our idempotency key, retrying with the same key.
@@ -124,9 +141,11 @@ impl Stripe {
     where
         R::Output: miniserde::Deserialize,
     {
+        let endpoint = endpoint_of(req);
+        let key_text = key;
         let key = IdempotencyKey::new(key)
             .map_err(|e| PaymentError::Internal(format!("idempotency key: {e:?}")))?;
-        self.with_retries(|| {
+        self.with_retries(&endpoint, Some(key_text), || {
             req.customize()
                 .request_strategy(RequestStrategy::Idempotent(key.clone()))
                 .send(&self.client)
@@ -151,7 +170,44 @@ impl Stripe {
             .await
     }
 
-    async fn with_retries<T, F, Fut>(&self, mut call: F) -> Result<T, PaymentError>
+    /// Runs one logical call with retries, then counts and logs it once (endpoint, outcome,
+    /// attempts, total time, our idempotency key: async-stripe does not expose Stripe's
+    /// `Request-Id` response header, so the key is what ties our log to Stripe's request log).
+    async fn with_retries<T, F, Fut>(
+        &self,
+        endpoint: &str,
+        key: Option<&str>,
+        call: F,
+    ) -> Result<T, PaymentError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, StripeError>>,
+    {
+        let started = std::time::Instant::now();
+        let (result, attempts) = self.attempts(call).await;
+        let elapsed = started.elapsed();
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(PaymentError::Refused { .. }) => "refused",
+            Err(PaymentError::Unknown(_)) => "unknown",
+            Err(PaymentError::Unreachable(_)) => "unreachable",
+            Err(PaymentError::Internal(_)) => "error",
+        };
+        self.metrics.stripe_call(endpoint, outcome, elapsed);
+        let ms = elapsed.as_millis() as u64;
+        let idempotency_key = key.unwrap_or("");
+        match &result {
+            Ok(_) => {
+                tracing::info!(%endpoint, outcome, attempts, ms, idempotency_key, "stripe call")
+            }
+            Err(error) => {
+                tracing::warn!(%endpoint, outcome, attempts, ms, idempotency_key, %error, "stripe call")
+            }
+        }
+        result
+    }
+
+    async fn attempts<T, F, Fut>(&self, mut call: F) -> (Result<T, PaymentError>, u32)
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<T, StripeError>>,
@@ -162,7 +218,7 @@ impl Stripe {
             let result = call().await;
             let ms = started.elapsed().as_millis() as u64;
             match result {
-                Ok(v) => return Ok(v),
+                Ok(v) => return (Ok(v), attempt),
                 Err(e) => {
                     let transient = match &e {
                         StripeError::Stripe(_, status) => {
@@ -173,8 +229,7 @@ impl Stripe {
                     };
                     let err = PaymentError::from(e);
                     if !transient || attempt >= ATTEMPTS {
-                        tracing::warn!(error = %err, attempt, ms, "Stripe call failed");
-                        return Err(err);
+                        return (Err(err), attempt);
                     }
                     tracing::info!(error = %err, attempt, ms, "Stripe call failed; retrying with the same key");
                     tokio::time::sleep(Duration::from_millis(150 * 2u64.pow(attempt))).await;
@@ -182,5 +237,54 @@ impl Stripe {
                 }
             }
         }
+    }
+}
+
+/// `POST /v1/checkout/sessions/{id}/expire`: the request's method and path with object ids
+/// replaced, a bounded label for metrics and logs.
+fn endpoint_of<R: StripeRequest>(req: &R) -> String {
+    use stripe_client_core::StripeMethod;
+    let built = req.build();
+    let method = match built.method {
+        StripeMethod::Get => "GET",
+        StripeMethod::Post => "POST",
+        StripeMethod::Delete => "DELETE",
+    };
+    format!("{method} /v1{}", normalize_path(&built.path))
+}
+
+/// Object ids (`cs_test_a1B2…`, `pi_3N…`) become `{id}`; fixed segments (`line_items`) stay.
+fn normalize_path(path: &str) -> String {
+    path.split('/')
+        .map(|seg| {
+            let id_like = seg.contains('_')
+                && seg
+                    .chars()
+                    .any(|c| c.is_ascii_digit() || c.is_ascii_uppercase());
+            if id_like { "{id}" } else { seg }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize_path;
+
+    #[test]
+    fn paths_lose_their_ids_but_keep_their_shape() {
+        assert_eq!(
+            normalize_path("/checkout/sessions/cs_test_a1B2c3/expire"),
+            "/checkout/sessions/{id}/expire"
+        );
+        assert_eq!(
+            normalize_path("/checkout/sessions/cs_test_a1/line_items"),
+            "/checkout/sessions/{id}/line_items"
+        );
+        assert_eq!(
+            normalize_path("/payment_intents/pi_3N9x"),
+            "/payment_intents/{id}"
+        );
+        assert_eq!(normalize_path("/refunds"), "/refunds");
     }
 }

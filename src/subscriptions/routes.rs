@@ -124,9 +124,12 @@ pub async fn subscribe(
     );
     let created = state.stripe.write(&req, &key).await;
     match created {
-        Ok(s) => Ok(see_other(
-            &s.url.ok_or_else(|| internal("session without a URL"))?,
-        )),
+        Ok(s) => {
+            state.metrics.checkout_session_created("subscription");
+            Ok(see_other(
+                &s.url.ok_or_else(|| internal("session without a URL"))?,
+            ))
+        }
         Err(e) => {
             tracing::warn!(error = %e, "subscription checkout failed");
             session.flash(

@@ -189,8 +189,11 @@ pub async fn invoice_event(
         None => None,
     };
     let now = state.clock.unix();
-    db::run(&state.pool, move |conn| {
+    let new_order = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let created = new_order.clone();
+    let outcome = db::run(&state.pool, move |conn| {
         write_tx(conn, |conn| {
+            created.store(false, std::sync::atomic::Ordering::Relaxed);
             if let Some(ev) = &event
                 && !fulfil::record_event(
                     conn,
@@ -233,12 +236,16 @@ pub async fn invoice_event(
                     None => Outcome::Unknown,
                 });
             }
-            record_invoice_order(conn, &invoice, sub.as_ref(), now)
+            record_invoice_order(conn, &invoice, sub.as_ref(), now, &created)
                 .map(|(number, status)| Outcome::Order { number, status })
         })
         .map_err(FulfilError::from)
     })
-    .await
+    .await?;
+    if new_order.load(std::sync::atomic::Ordering::Relaxed) {
+        state.metrics.order_status(OrderStatus::Paid.as_str());
+    }
+    Ok(outcome)
 }
 
 fn record_invoice_order(
@@ -246,6 +253,7 @@ fn record_invoice_order(
     invoice: &Invoice,
     sub: Option<&Subscription>,
     now: i64,
+    created: &std::sync::atomic::AtomicBool,
 ) -> Result<(String, OrderStatus), DieselError> {
     let invoice_id = invoice
         .id
@@ -331,5 +339,7 @@ fn record_invoice_order(
         crate::mail::messages::OrderEvent::Paid,
         now,
     )?;
+    // Counted in the metrics once the transaction commits.
+    created.store(true, std::sync::atomic::Ordering::Relaxed);
     Ok((number, OrderStatus::Paid))
 }

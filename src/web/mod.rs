@@ -24,6 +24,8 @@ pub struct AppState {
     /// Base for absolute links (success, cancel and return URLs).
     pub public_url: Url,
     pub stripe: crate::payments::Stripe,
+    /// This application's Prometheus registry (`GET /metrics`).
+    pub metrics: Arc<crate::metrics::Metrics>,
     /// Signing secret of our webhook endpoint (`whsec_…`).
     pub webhook_secret: String,
     pub mailer: std::sync::Arc<crate::mail::worker::Transport>,

@@ -2,15 +2,17 @@
 
 use std::time::Instant;
 
-use actix_web::Error;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
+use actix_web::{Error, web};
 use rand::RngCore as _;
+use tracing::Instrument as _;
 use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
+use crate::web::AppState;
 
 /// Installs the global subscriber (once; later calls are ignored, which suits tests).
 pub fn init(format: LogFormat) {
@@ -26,7 +28,8 @@ pub fn init(format: LogFormat) {
 
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// Middleware: logs method, path (never the query string, which may carry ids), status and time.
+/// Middleware: logs method, route pattern, path (never the query string, which may carry ids or
+/// tokens), status and time, and counts the request in the app's metrics by route pattern.
 pub async fn log_request(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -37,16 +40,29 @@ pub async fn log_request(
     let request_id = hex::encode(id);
     let method = req.method().clone();
     let path = req.path().to_owned();
-    let mut res = next.call(req).await?;
+    // Lines logged while handling the request (Stripe calls, webhook outcomes) carry its id.
+    let span = tracing::info_span!("request", %request_id);
+    let mut res = next.call(req).instrument(span).await?;
     let status = res.status().as_u16();
-    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    let elapsed = started.elapsed();
+    let ms = elapsed.as_secs_f64() * 1000.0;
+    // The pattern (`/products/{slug}`), not the path: a bounded label that names no customer.
+    let route = res
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_owned());
+    if let Some(state) = res.request().app_data::<web::Data<AppState>>() {
+        state
+            .metrics
+            .http_request(&route, method.as_str(), status, elapsed);
+    }
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         res.headers_mut().insert(REQUEST_ID.clone(), v);
     }
     if status >= 500 {
-        tracing::error!(%request_id, %method, %path, status, ms, "request");
+        tracing::error!(%request_id, %method, %route, %path, status, ms, "request");
     } else {
-        tracing::info!(%request_id, %method, %path, status, ms, "request");
+        tracing::info!(%request_id, %method, %route, %path, status, ms, "request");
     }
     Ok(res)
 }

@@ -10,6 +10,7 @@ mod database;
 #[allow(dead_code)] // The harness serves tests still to come.
 mod helpers;
 mod mail;
+mod ops;
 mod purchase;
 mod subscriptions;
 mod web;

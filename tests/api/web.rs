@@ -77,6 +77,7 @@ async fn healthz_answers_503_when_the_database_does_not() {
             false,
         )
         .unwrap(),
+        metrics: Default::default(),
         webhook_secret: "whsec_x".into(),
         mailer: Arc::new(storefront::mail::worker::Transport::Local),
         mail_from: "shop@localhost".into(),
