@@ -10,6 +10,7 @@ pub mod checkout;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod dashboard;
 pub mod db;
 pub mod emulator;
 pub mod error;

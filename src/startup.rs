@@ -263,6 +263,10 @@ fn routes(cfg: &mut web::ServiceConfig) {
             web::post().to(subscriptions::routes::billing_portal),
         )
         .route("/admin/mail", web::get().to(crate::mail::routes::mailbox))
+        .route(
+            "/admin/dashboard",
+            web::get().to(crate::dashboard::routes::dashboard),
+        )
         .route("/admin", web::get().to(admin::routes::list))
         .route("/admin/orders/{number}", web::get().to(admin::routes::show))
         .route(

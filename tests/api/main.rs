@@ -6,6 +6,7 @@ mod admin;
 mod cart;
 mod catalog;
 mod cli;
+mod dashboard;
 mod database;
 #[allow(dead_code)] // The harness serves tests still to come.
 mod helpers;

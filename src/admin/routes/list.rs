@@ -53,12 +53,27 @@ pub struct ListQuery {
     pub status: Option<String>,
     pub q: Option<String>,
     pub page: Option<String>,
+    /// Only orders created at or after this unix time (the dashboard links here).
+    pub since: Option<String>,
+    /// Only disputed orders.
+    pub disputed: Option<String>,
 }
 
 type Backend = <AnyConnection as diesel::Connection>::Backend;
 
-fn filtered(status: Option<OrderStatus>, q: &str) -> orders::BoxedQuery<'static, Backend> {
+fn filtered(
+    status: Option<OrderStatus>,
+    q: &str,
+    since: Option<i64>,
+    disputed: bool,
+) -> orders::BoxedQuery<'static, Backend> {
     let mut query = orders::table.into_boxed();
+    if let Some(t) = since {
+        query = query.filter(orders::created_at.ge(t));
+    }
+    if disputed {
+        query = query.filter(orders::disputed.eq(true));
+    }
     if let Some(s) = status {
         query = query.filter(orders::status.eq(s.as_str()));
     }
@@ -98,8 +113,13 @@ pub async fn list(
         .and_then(|p| parse_int_in(p, 1, 100_000))
         .unwrap_or(1);
     let q2 = q.clone();
+    let since = query
+        .since
+        .as_deref()
+        .and_then(|s| parse_int_in(s, 0, 10_000_000_000));
+    let disputed = query.disputed.as_deref() == Some("1");
     let (orders_found, more, sums) = db::run(&state.pool, move |conn| {
-        let mut rows: Vec<Order> = filtered(status, &q2)
+        let mut rows: Vec<Order> = filtered(status, &q2, since, disputed)
             .order((orders::created_at.desc(), orders::id.desc()))
             .offset((page - 1) * PAGE_SIZE)
             .limit(PAGE_SIZE + 1)
@@ -113,7 +133,7 @@ pub async fn list(
             .filter(|s| s.is_paid())
             .map(|s| s.as_str())
             .collect();
-        let amounts: Vec<(String, i64, i64)> = filtered(status, &q2)
+        let amounts: Vec<(String, i64, i64)> = filtered(status, &q2, since, disputed)
             .filter(orders::status.eq_any(paid))
             .select((
                 orders::currency,

@@ -1,0 +1,234 @@
+//! `GET /admin/dashboard`: how the shop is doing over the last 24 hours, 7 or 30 days, computed
+//! from the database by one plain function (`compute`) that tests call directly.
+
+pub mod routes;
+
+use std::collections::BTreeMap;
+
+use diesel::prelude::*;
+
+use crate::db::AnyConnection;
+use crate::schema::{orders, outbox, payment_failures, refunds, stripe_events, subscriptions};
+
+/// A window to report on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Period {
+    Day,
+    Week,
+    Month,
+}
+
+impl Period {
+    pub fn parse(raw: Option<&str>) -> Self {
+        match raw {
+            Some("7d") => Period::Week,
+            Some("30d") => Period::Month,
+            _ => Period::Day,
+        }
+    }
+
+    pub fn key(self) -> &'static str {
+        match self {
+            Period::Day => "24h",
+            Period::Week => "7d",
+            Period::Month => "30d",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Period::Day => "last 24 hours",
+            Period::Week => "last 7 days",
+            Period::Month => "last 30 days",
+        }
+    }
+
+    pub fn secs(self) -> i64 {
+        match self {
+            Period::Day => 86_400,
+            Period::Week => 7 * 86_400,
+            Period::Month => 30 * 86_400,
+        }
+    }
+
+    /// Days shown in the chart.
+    pub fn chart_days(self) -> i64 {
+        match self {
+            Period::Day | Period::Week => 7,
+            Period::Month => 30,
+        }
+    }
+}
+
+const PAID_STATES: [&str; 3] = ["paid", "partially_refunded", "refunded"];
+
+/// The figures of one window. Money in minor units of the shop's currency; rates in basis
+/// points (1/100 of a percent), so no floats anywhere.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Figures {
+    pub since: i64,
+    pub orders: i64,
+    pub gross: i64,
+    pub refunded: i64,
+    pub net: i64,
+    pub failures: i64,
+    pub success_rate: Option<i64>,
+    pub failure_rate: Option<i64>,
+    /// Most frequent decline codes first.
+    pub top_declines: Vec<(String, i64)>,
+    pub refund_rate: Option<i64>,
+    pub disputes: i64,
+    pub dispute_rate: Option<i64>,
+    pub active_subscriptions: i64,
+    pub churned: i64,
+    pub churn_rate: Option<i64>,
+    pub last_event_at: Option<i64>,
+    pub events: i64,
+    pub mail_backlog: i64,
+    pub mail_failed: i64,
+    /// Net revenue per day, oldest first: (day start, amount).
+    pub daily: Vec<(i64, i64)>,
+}
+
+fn rate(part: i64, whole: i64) -> Option<i64> {
+    (whole > 0).then(|| part.saturating_mul(10_000) / whole)
+}
+
+pub fn compute(
+    conn: &mut AnyConnection,
+    now: i64,
+    period: Period,
+    currency: &str,
+) -> QueryResult<Figures> {
+    let since = now - period.secs();
+    let chart_since = (now - period.chart_days() * 86_400).min(since);
+    let paid: Vec<(i64, Option<i64>, bool)> = orders::table
+        .filter(orders::status.eq_any(PAID_STATES))
+        .filter(orders::currency.eq(currency))
+        .filter(orders::paid_at.ge(chart_since))
+        .select((orders::amount_total, orders::paid_at, orders::disputed))
+        .load(conn)?;
+    let refunds: Vec<(i64, i64)> = refunds::table
+        .filter(refunds::status.eq("succeeded"))
+        .filter(refunds::currency.eq(currency))
+        .filter(refunds::updated_at.ge(chart_since))
+        .select((refunds::amount, refunds::updated_at))
+        .load(conn)?;
+    let in_window = |t: i64| t >= since && t <= now;
+    let window_paid: Vec<&(i64, Option<i64>, bool)> = paid
+        .iter()
+        .filter(|(_, at, _)| at.is_some_and(in_window))
+        .collect();
+    let orders = window_paid.len() as i64;
+    let gross: i64 = window_paid.iter().map(|(a, _, _)| a).sum();
+    let disputes = window_paid.iter().filter(|(_, _, d)| *d).count() as i64;
+    let refunded: i64 = refunds
+        .iter()
+        .filter(|(_, at)| in_window(*at))
+        .map(|(a, _)| a)
+        .sum();
+
+    let codes: Vec<String> = payment_failures::table
+        .filter(payment_failures::created_at.ge(since))
+        .filter(payment_failures::created_at.le(now))
+        .select(payment_failures::decline_code)
+        .load(conn)?;
+    let failures = codes.len() as i64;
+    let mut by_code: BTreeMap<String, i64> = BTreeMap::new();
+    for c in codes {
+        *by_code.entry(c).or_default() += 1;
+    }
+    let mut top_declines: Vec<(String, i64)> = by_code.into_iter().collect();
+    top_declines.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    top_declines.truncate(5);
+
+    let active_subscriptions: i64 = subscriptions::table
+        .filter(subscriptions::status.eq_any(["active", "trialing", "past_due"]))
+        .count()
+        .get_result(conn)?;
+    let churned: i64 = subscriptions::table
+        .filter(subscriptions::ended_at.ge(since))
+        .filter(subscriptions::ended_at.le(now))
+        .count()
+        .get_result(conn)?;
+
+    let last_event_at: Option<i64> = stripe_events::table
+        .select(diesel::dsl::max(stripe_events::processed_at))
+        .first(conn)?;
+    let events: i64 = stripe_events::table
+        .filter(stripe_events::processed_at.ge(since))
+        .count()
+        .get_result(conn)?;
+    let mail_backlog: i64 = outbox::table
+        .filter(outbox::status.eq("queued"))
+        .count()
+        .get_result(conn)?;
+    let mail_failed: i64 = outbox::table
+        .filter(outbox::status.eq("failed"))
+        .count()
+        .get_result(conn)?;
+
+    let days = period.chart_days();
+    let first_day = now - days * 86_400;
+    let daily = (0..days)
+        .map(|d| {
+            let start = first_day + d * 86_400;
+            let end = start + 86_400;
+            let within = |t: i64| t > start && t <= end;
+            let g: i64 = paid
+                .iter()
+                .filter(|(_, at, _)| at.is_some_and(within))
+                .map(|(a, _, _)| a)
+                .sum();
+            let r: i64 = refunds
+                .iter()
+                .filter(|(_, at)| within(*at))
+                .map(|(a, _)| a)
+                .sum();
+            (end, g - r)
+        })
+        .collect();
+
+    Ok(Figures {
+        since,
+        orders,
+        gross,
+        refunded,
+        net: gross - refunded,
+        failures,
+        success_rate: rate(orders, orders + failures),
+        failure_rate: rate(failures, orders + failures),
+        top_declines,
+        refund_rate: rate(refunded, gross),
+        disputes,
+        dispute_rate: rate(disputes, orders),
+        active_subscriptions,
+        churned,
+        churn_rate: rate(churned, active_subscriptions + churned),
+        last_event_at,
+        events,
+        mail_backlog,
+        mail_failed,
+        daily,
+    })
+}
+
+/// "97.53%" from basis points; "—" when there is nothing to divide by.
+pub fn percent(bp: Option<i64>) -> String {
+    match bp {
+        Some(bp) => format!("{}.{:02}%", bp / 100, bp % 100),
+        None => "—".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rates_are_exact_basis_points() {
+        assert_eq!(super::rate(1, 3), Some(3333));
+        assert_eq!(super::rate(0, 0), None);
+        assert_eq!(super::percent(Some(3333)), "33.33%");
+        assert_eq!(super::percent(Some(10_000)), "100.00%");
+        assert_eq!(super::percent(None), "—");
+    }
+}

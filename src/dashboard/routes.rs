@@ -1,0 +1,123 @@
+//! The dashboard page, with a server-rendered SVG chart of daily revenue (no JavaScript).
+
+use actix_web::web;
+use askama::Template;
+use askama_web::WebTemplate;
+use serde::Deserialize;
+
+use super::{Figures, Period, compute, percent};
+use crate::accounts::auth::Admin;
+use crate::accounts::routes::date;
+use crate::db::{self, DbError};
+use crate::error::AppError;
+use crate::money::Money;
+use crate::web::AppState;
+use crate::web::layout::Layout;
+
+pub struct Bar {
+    pub x: i64,
+    pub y: i64,
+    pub height: i64,
+    pub label: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin/dashboard.html")]
+pub struct DashboardPage {
+    layout: Layout,
+    period: &'static str,
+    period_label: &'static str,
+    since: i64,
+    orders: i64,
+    gross: String,
+    refunded: String,
+    net: String,
+    failures: i64,
+    success_rate: String,
+    failure_rate: String,
+    top_declines: Vec<(String, i64)>,
+    refund_rate: String,
+    disputes: i64,
+    dispute_rate: String,
+    active_subscriptions: i64,
+    churned: i64,
+    churn_rate: String,
+    last_event: String,
+    events: i64,
+    mail_backlog: i64,
+    mail_failed: i64,
+    bars: Vec<Bar>,
+    chart_width: i64,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct DashboardQuery {
+    pub period: Option<String>,
+}
+
+const CHART_HEIGHT: i64 = 120;
+const BAR_WIDTH: i64 = 18;
+
+pub async fn dashboard(
+    state: web::Data<AppState>,
+    layout: Layout,
+    _admin: Admin,
+    query: web::Query<DashboardQuery>,
+) -> Result<DashboardPage, AppError> {
+    let period = Period::parse(query.period.as_deref());
+    let currency = state.config.currency;
+    let now = state.clock.unix();
+    let f: Figures = db::run(&state.pool, move |conn| {
+        compute(conn, now, period, currency.code()).map_err(DbError::from)
+    })
+    .await?;
+    let money = |m: i64| Money::new(m, currency).to_string();
+    let max = f.daily.iter().map(|(_, v)| *v).max().unwrap_or(0).max(1);
+    let bars = f
+        .daily
+        .iter()
+        .enumerate()
+        .map(|(i, (day_end, value))| {
+            let height = (value.max(&0) * CHART_HEIGHT / max).max(if *value > 0 { 1 } else { 0 });
+            Bar {
+                x: i as i64 * (BAR_WIDTH + 4),
+                y: CHART_HEIGHT - height,
+                height,
+                label: format!("{}: {}", date(day_end - 1), money(*value)),
+            }
+        })
+        .collect::<Vec<_>>();
+    Ok(DashboardPage {
+        layout,
+        period: period.key(),
+        period_label: period.label(),
+        since: f.since,
+        orders: f.orders,
+        gross: money(f.gross),
+        refunded: money(f.refunded),
+        net: money(f.net),
+        failures: f.failures,
+        success_rate: percent(f.success_rate),
+        failure_rate: percent(f.failure_rate),
+        top_declines: f.top_declines,
+        refund_rate: percent(f.refund_rate),
+        disputes: f.disputes,
+        dispute_rate: percent(f.dispute_rate),
+        active_subscriptions: f.active_subscriptions,
+        churned: f.churned,
+        churn_rate: percent(f.churn_rate),
+        last_event: f
+            .last_event_at
+            .map(|t| {
+                chrono::DateTime::from_timestamp(t, 0)
+                    .map(|d| d.format("%-d %B %Y %H:%M UTC").to_string())
+                    .unwrap_or_default()
+            })
+            .unwrap_or_else(|| "never".into()),
+        events: f.events,
+        mail_backlog: f.mail_backlog,
+        mail_failed: f.mail_failed,
+        chart_width: bars.len() as i64 * (BAR_WIDTH + 4),
+        bars,
+    })
+}
