@@ -21,13 +21,6 @@ use crate::web::field_errors::FieldErrors;
 use crate::web::layout::Layout;
 use crate::web::session::{CsrfForm, TypedSession};
 
-fn page(html: Result<String, askama::Error>, status: StatusCode) -> Result<HttpResponse, AppError> {
-    let html = html.map_err(|e| AppError::Internal(e.into()))?;
-    Ok(HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .body(html))
-}
-
 fn link(state: &AppState, path: &str, token: &str) -> String {
     format!(
         "{}{path}?token={token}",
@@ -82,7 +75,7 @@ pub async fn verify_form(
     let token = query.into_inner().token.unwrap_or_default();
     let valid = is_valid(&state, &token, tokens::VERIFY).await?;
     // The link only shows a button: mail scanners that open links must not use the token up.
-    page(
+    crate::web::html_page(
         VerifyPage {
             layout,
             token,
@@ -124,7 +117,7 @@ pub async fn verify(
 ) -> Result<HttpResponse, AppError> {
     let token = form.0.token;
     if !tokens::plausible(&token) {
-        return page(
+        return crate::web::html_page(
             VerifyPage {
                 layout,
                 token,
@@ -163,7 +156,7 @@ pub async fn verify(
             session.flash("Thank you: your e-mail address is confirmed.")?;
             Ok(see_other("/account"))
         }
-        None => page(
+        None => crate::web::html_page(
             VerifyPage {
                 layout,
                 token,
@@ -185,7 +178,7 @@ struct ForgotPage {
 }
 
 pub async fn forgot_form(layout: Layout) -> Result<HttpResponse, AppError> {
-    page(
+    crate::web::html_page(
         ForgotPage {
             layout,
             sent: false,
@@ -237,7 +230,7 @@ pub async fn forgot(
             .await?;
         }
     }
-    page(ForgotPage { layout, sent: true }.render(), StatusCode::OK)
+    crate::web::html_page(ForgotPage { layout, sent: true }.render(), StatusCode::OK)
 }
 
 #[derive(Template)]
@@ -261,7 +254,7 @@ pub async fn reset_form(
     } else {
         StatusCode::NOT_FOUND
     };
-    page(
+    crate::web::html_page(
         ResetPage {
             layout,
             token,
@@ -299,7 +292,7 @@ pub async fn reset(
     let form = form.0;
     if let Err(e) = form.validate() {
         let valid = is_valid(&state, &form.token, tokens::RESET).await?;
-        return page(
+        return crate::web::html_page(
             ResetPage {
                 layout,
                 token: form.token,
@@ -311,7 +304,7 @@ pub async fn reset(
         );
     }
     if !tokens::plausible(&form.token) {
-        return page(
+        return crate::web::html_page(
             ResetPage {
                 layout,
                 token: form.token,
@@ -348,7 +341,7 @@ pub async fn reset(
     })
     .await?;
     if !done {
-        return page(
+        return crate::web::html_page(
             ResetPage {
                 layout,
                 token: form.token,

@@ -22,13 +22,6 @@ use crate::web::field_errors::FieldErrors;
 use crate::web::layout::Layout;
 use crate::web::session::{CsrfForm, TypedSession};
 
-fn page(html: Result<String, askama::Error>, status: StatusCode) -> Result<HttpResponse, AppError> {
-    let html = html.map_err(|e| AppError::Internal(e.into()))?;
-    Ok(HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .body(html))
-}
-
 fn client_ip(req: &HttpRequest) -> String {
     req.peer_addr()
         .map(|a| a.ip().to_string())
@@ -78,7 +71,7 @@ pub async fn register_form(
     query: web::Query<NextQuery>,
 ) -> Result<HttpResponse, AppError> {
     let next = safe_next(query.next.as_deref());
-    page(
+    crate::web::html_page(
         RegisterPage {
             layout,
             email: String::new(),
@@ -99,7 +92,7 @@ pub async fn register(
     let form = form.0;
     let next = safe_next(form.next.as_deref());
     let rerender = |errors: FieldErrors| {
-        page(
+        crate::web::html_page(
             RegisterPage {
                 layout: layout.clone(),
                 email: form.email.clone(),
@@ -191,7 +184,7 @@ pub async fn login_form(
 ) -> Result<HttpResponse, AppError> {
     let next = safe_next(query.next.as_deref());
     let error: Option<String> = None;
-    page(
+    crate::web::html_page(
         LoginPage {
             layout,
             email: String::new(),
@@ -218,7 +211,7 @@ pub async fn login(
     let email = model::normalize_email(&form.email);
     let now = state.clock.unix();
     let rerender = |error: String, status: StatusCode| {
-        page(
+        crate::web::html_page(
             LoginPage {
                 layout: layout.clone(),
                 email: form.email.clone(),

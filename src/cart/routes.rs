@@ -94,10 +94,7 @@ pub async fn render_cart(
         email_error,
         layout,
     };
-    let html = page.render().map_err(|e| AppError::Internal(e.into()))?;
-    Ok(HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .body(html))
+    crate::web::html_page(page.render(), status)
 }
 
 pub async fn show(
@@ -163,12 +160,7 @@ pub async fn add(
         );
         async move {
             let page = render_product(&state, layout, slug, Some(message), quantity).await?;
-            let html = page.render().map_err(|e| AppError::Internal(e.into()))?;
-            Ok::<_, AppError>(
-                HttpResponse::build(status)
-                    .content_type("text/html; charset=utf-8")
-                    .body(html),
-            )
+            crate::web::html_page(page.render(), status)
         }
     };
     if let Err(errors) = form.validate() {

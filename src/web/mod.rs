@@ -32,3 +32,15 @@ pub struct AppState {
     /// Sender of our mail: `MAIL_FROM`, or `Storefront <shop@HOST>` from `PUBLIC_URL`.
     pub mail_from: String,
 }
+
+/// A rendered page with a status other than 200 (re-rendered forms, refusals). Pages answered
+/// with 200 return their template directly.
+pub fn html_page(
+    rendered: Result<String, askama::Error>,
+    status: actix_web::http::StatusCode,
+) -> Result<actix_web::HttpResponse, crate::error::AppError> {
+    let html = rendered.map_err(|e| crate::error::AppError::Internal(e.into()))?;
+    Ok(actix_web::HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .body(html))
+}

@@ -12,9 +12,6 @@ pub use list::list;
 pub use order::show;
 pub use refund::refund;
 
-use actix_web::HttpResponse;
-use actix_web::http::StatusCode;
-
 use crate::error::AppError;
 use crate::orders::number;
 use crate::orders::status::OrderStatus;
@@ -23,15 +20,7 @@ pub(super) const NOTE_MAX_CHARS: usize = 500;
 
 diesel::define_sql_function!(fn lower(x: diesel::sql_types::Nullable<diesel::sql_types::Text>) -> diesel::sql_types::Nullable<diesel::sql_types::Text>);
 
-pub(super) fn render(
-    html: Result<String, askama::Error>,
-    status: StatusCode,
-) -> Result<HttpResponse, AppError> {
-    let html = html.map_err(|e| AppError::Internal(e.into()))?;
-    Ok(HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .body(html))
-}
+pub(super) use crate::web::html_page as render;
 
 /// "2026-11-26 21:40 UTC": admins need the time, not only the day.
 pub fn when(ts: i64) -> String {
