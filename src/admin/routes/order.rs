@@ -305,7 +305,7 @@ pub(super) async fn order_page(
                 status: r.label(),
                 status_class: r.status.clone(),
                 stripe_id: r.stripe_refund_id.clone().unwrap_or_default(),
-                reason: r.reason.clone().unwrap_or_default(),
+                reason: reason_label(r.reason.as_deref()),
                 note: r.note.clone().unwrap_or_default(),
                 by: who(r.admin_id, "outside the shop (Stripe)"),
                 failure: r.failure_message.clone(),
@@ -370,4 +370,13 @@ pub async fn show(
         StatusCode::OK,
     )
     .await
+}
+
+/// "Requested by customer" for `requested_by_customer`; unknown codes (from the Dashboard) as they are.
+fn reason_label(code: Option<&str>) -> String {
+    let code = code.unwrap_or_default();
+    crate::admin::refunds::REASONS
+        .iter()
+        .find(|(c, _)| *c == code)
+        .map_or_else(|| code.to_owned(), |(_, label)| (*label).to_owned())
 }
