@@ -184,9 +184,16 @@ impl Emulator {
     }
 
     pub async fn stop(self) {
-        self.server.stop(true).await;
+        // Bounded: a stop must never hang its caller (a test, or the shop's shutdown).
+        let bound = std::time::Duration::from_secs(5);
+        if tokio::time::timeout(bound, self.server.stop(true))
+            .await
+            .is_err()
+        {
+            tracing::warn!("emulator: HTTP server did not stop in time");
+        }
         self.worker.abort();
-        let _ = self.worker.await;
+        let _ = tokio::time::timeout(bound, self.worker).await;
         drop(self.shared);
     }
 }

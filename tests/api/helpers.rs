@@ -132,6 +132,8 @@ impl TestApp {
         let client = reqwest::Client::builder()
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())
+            // A stuck request fails its test instead of hanging the run.
+            .timeout(std::time::Duration::from_secs(60))
             .build()
             .expect("client");
         Self {

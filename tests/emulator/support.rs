@@ -161,7 +161,7 @@ impl Receiver {
     }
 
     pub async fn stop(self) {
-        self.handle.stop(false).await;
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.handle.stop(false)).await;
     }
 }
 
@@ -175,6 +175,7 @@ pub struct Harness {
 pub fn client_for(emu: &Emulator) -> stripe::Client {
     stripe::ClientBuilder::new(KEY)
         .url(emu.base_url().as_str())
+        .timeout(Duration::from_secs(30))
         .build()
         .unwrap()
 }
@@ -182,6 +183,8 @@ pub fn client_for(emu: &Emulator) -> stripe::Client {
 pub fn http() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        // A stuck request fails its test instead of hanging the run.
+        .timeout(Duration::from_secs(30))
         .build()
         .unwrap()
 }
