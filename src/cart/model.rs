@@ -297,14 +297,6 @@ pub fn clear(conn: &mut AnyConnection, cart_id: i64) -> QueryResult<usize> {
     diesel::delete(cart_items::table.filter(cart_items::cart_id.eq(cart_id))).execute(conn)
 }
 
-pub fn item_count(conn: &mut AnyConnection, cart_id: i64) -> QueryResult<i64> {
-    let quantities: Vec<i64> = cart_items::table
-        .filter(cart_items::cart_id.eq(cart_id))
-        .select(cart_items::quantity)
-        .load(conn)?;
-    Ok(quantities.iter().sum())
-}
-
 fn touch(conn: &mut AnyConnection, cart_id: i64, now: i64) -> QueryResult<()> {
     diesel::update(carts::table.find(cart_id))
         .set(carts::updated_at.eq(now))

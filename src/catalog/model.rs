@@ -22,12 +22,6 @@ pub struct Product {
     pub updated_at: i64,
 }
 
-impl Product {
-    pub fn sold_out(&self) -> bool {
-        self.stock == Some(0)
-    }
-}
-
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable, Associations)]
 #[diesel(table_name = prices, belongs_to(Product))]
 pub struct Price {

@@ -10,7 +10,7 @@ use crate::cart::model::{self as cart, CartLine};
 use crate::checkout::fulfil;
 use crate::db::{self, AnyConnection, DbError, write_tx};
 use crate::inventory;
-use crate::orders::model::{NewOrder, Order, OrderItem};
+use crate::orders::model::{NewOrder, Order};
 use crate::orders::status::OrderStatus;
 use crate::orders::{number, queries};
 use crate::payments::PaymentError;
@@ -397,11 +397,6 @@ fn create_order(
         }
         Ok(order)
     })
-}
-
-/// Items of an order, for the pages.
-pub fn order_items(conn: &mut AnyConnection, order: &Order) -> QueryResult<Vec<OrderItem>> {
-    queries::items(conn, order)
 }
 
 /// The Stripe Customer an order is paid as (a signed-in customer's), if any.

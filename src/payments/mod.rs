@@ -53,11 +53,6 @@ impl PaymentError {
             PaymentError::Refused { .. } | PaymentError::Unreachable(_)
         )
     }
-
-    pub fn is_resource_missing(&self) -> bool {
-        matches!(self, PaymentError::Refused { status: 404, .. })
-            || matches!(self, PaymentError::Refused { code: Some(c), .. } if c == "resource_missing")
-    }
 }
 
 impl From<StripeError> for PaymentError {
