@@ -1,5 +1,6 @@
 //! The `storefront` command line.
 
+use anyhow::Context as _;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -145,9 +146,9 @@ async fn migrate(config: Config) -> Result<(), StartError> {
 
 async fn seed_file(config: Config, file: std::path::PathBuf) -> Result<(), StartError> {
     let text = std::fs::read_to_string(&file)
-        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
-    let catalog = CatalogFile::parse(&text, config.currency)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+        .with_context(|| format!("cannot read {}", file.display()))?;
+    let catalog =
+        CatalogFile::parse(&text, config.currency).with_context(|| file.display().to_string())?;
     let pool = connect_and_migrate(&config).await?;
     let currency = config.currency;
     let now = SystemClock.unix();
@@ -156,7 +157,7 @@ async fn seed_file(config: Config, file: std::path::PathBuf) -> Result<(), Start
         Ok(seed::seed(&mut conn, &catalog, currency, now)?)
     })
     .await
-    .map_err(|e| anyhow::anyhow!(e))??;
+    .map_err(anyhow::Error::from)??;
     println!("seeded {}: {report}", file.display());
     Ok(())
 }
@@ -166,8 +167,8 @@ async fn command_state(
     config: Config,
 ) -> Result<
     (
-        actix_web::web::Data<crate::web::AppState>,
-        Option<crate::emulator::Emulator>,
+        actix_web::web::Data<crate::state::AppState>,
+        Option<stripe_emulator::Emulator>,
     ),
     StartError,
 > {
@@ -195,7 +196,7 @@ async fn reconcile(config: Config, since: &str) -> Result<(), StartError> {
     let since = SystemClock.unix() - window;
     let report = crate::reconcile::reconcile(&state, since)
         .await
-        .map_err(|e| anyhow::anyhow!("reconcile failed: {e}"))?;
+        .context("reconcile failed")?;
     println!("reconciled: {report}");
     if let Some(e) = emulator {
         e.stop().await;
@@ -205,7 +206,7 @@ async fn reconcile(config: Config, since: &str) -> Result<(), StartError> {
 
 async fn emulator(config: Config) -> Result<(), StartError> {
     let db = crate::startup::emulator_db_path(&config);
-    crate::emulator::run_standalone(crate::emulator::EmulatorConfig {
+    stripe_emulator::run_standalone(stripe_emulator::EmulatorConfig {
         bind: config.emulator_bind,
         db,
         webhook: None,
@@ -222,7 +223,7 @@ async fn stripe_setup(config: Config) -> Result<(), StartError> {
         .map_err(|e| StartError::Other(e.into()))?;
     let report = crate::stripe_setup::run(&state, url.as_str())
         .await
-        .map_err(|e| anyhow::anyhow!("stripe setup failed: {e}"))?;
+        .context("stripe setup failed")?;
     println!(
         "webhook endpoint {} for {url} (API version {})",
         report.endpoint_id,

@@ -92,20 +92,19 @@ pub fn pool(url: &DatabaseUrl, max_size: u32) -> Result<Pool, String> {
         .map_err(|e| e.to_string())
 }
 
+/// What a failed migration says (diesel's migration harness boxes its errors).
+pub type MigrationError = Box<dyn std::error::Error + Send + Sync>;
+
 /// Applies pending migrations of the connection's backend.
-pub fn migrate(conn: &mut AnyConnection) -> Result<(), String> {
+pub fn migrate(conn: &mut AnyConnection) -> Result<(), MigrationError> {
     match conn {
         AnyConnection::Postgresql(c) => {
-            c.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK_ID})"))
-                .map_err(|e| e.to_string())?;
+            c.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK_ID})"))?;
             let result = c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|_| ());
             let _ = c.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_ID})"));
-            result.map_err(|e| e.to_string())
+            result
         }
-        AnyConnection::Sqlite(c) => c
-            .run_pending_migrations(SQLITE_MIGRATIONS)
-            .map(|_| ())
-            .map_err(|e| e.to_string()),
+        AnyConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|_| ()),
     }
 }
 
@@ -151,19 +150,41 @@ where
 {
     let pool = pool.clone();
     actix_web::web::block(move || {
-        let mut conn = pool
-            .get()
-            .map_err(|e| E::from(DbError::Pool(e.to_string())))?;
+        let mut conn = pool.get().map_err(|e| E::from(DbError::Pool(e)))?;
         f(&mut conn)
     })
     .await
-    .map_err(|e| E::from(DbError::Pool(format!("blocking task failed: {e}"))))?
+    .map_err(|e| E::from(DbError::Blocking(e)))?
+}
+
+/// Whether `e` is a unique-constraint violation (a row with that key exists).
+pub fn is_unique_violation(e: &diesel::result::Error) -> bool {
+    matches!(
+        e,
+        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
+    )
+}
+
+/// Runs `insert` in a savepoint: true when it inserted, false when a unique constraint says the
+/// row exists already. The savepoint keeps the caller's transaction usable on PostgreSQL, which
+/// aborts a whole transaction at its first error.
+pub fn insert_once(
+    conn: &mut AnyConnection,
+    insert: impl FnOnce(&mut AnyConnection) -> diesel::QueryResult<usize>,
+) -> diesel::QueryResult<bool> {
+    match conn.transaction(insert) {
+        Ok(_) => Ok(true),
+        Err(e) if is_unique_violation(&e) => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
-    #[error("database pool: {0}")]
-    Pool(String),
+    #[error("no database connection")]
+    Pool(#[from] r2d2::PoolError),
+    #[error("the blocking thread pool is gone")]
+    Blocking(#[from] actix_web::error::BlockingError),
     #[error(transparent)]
     Query(#[from] diesel::result::Error),
 }

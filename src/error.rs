@@ -1,4 +1,9 @@
-//! The web layer's error type and the one place that turns errors into HTTP responses.
+//! The error types of the two layers above the database, and the one place that turns errors
+//! into HTTP responses.
+//!
+//! [`SyncError`] is the domain's error for work that brings our records in step with Stripe
+//! (fulfilment, subscription, refund and dispute sync, reconcile, setup): Stripe failed, or the
+//! database did. [`AppError`] is the web layer's.
 //!
 //! Handlers return `Result<_, AppError>`. Use `NotFound` for anything the visitor may not see or
 //! that does not exist (never reveal which), `BadRequest` for input we cannot even parse (forms
@@ -17,7 +22,48 @@ use actix_web::{HttpResponse, ResponseError};
 use askama::Template;
 
 use crate::db::DbError;
+use crate::payments::PaymentError;
 use crate::web::layout::Layout;
+
+/// An error with its causes on one line ("Stripe: Stripe's answer is unknown: timed out"), for
+/// logs: our error types keep their causes as sources rather than in their own message.
+pub struct Report<'a>(pub &'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for Report<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(cause) = source {
+            write!(f, ": {cause}")?;
+            source = cause.source();
+        }
+        Ok(())
+    }
+}
+
+/// Stripe or the database failed while we synced with Stripe; both keep their cause.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error("Stripe")]
+    Stripe(#[from] PaymentError),
+    #[error("database")]
+    Db(#[from] DbError),
+}
+
+impl From<diesel::result::Error> for SyncError {
+    fn from(e: diesel::result::Error) -> Self {
+        SyncError::Db(e.into())
+    }
+}
+
+impl From<SyncError> for AppError {
+    fn from(e: SyncError) -> Self {
+        match e {
+            SyncError::Db(e) => e.into(),
+            other => AppError::Internal(other.into()),
+        }
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {

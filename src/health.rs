@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, web};
 use diesel::connection::SimpleConnection;
 
 use crate::db::DbError;
-use crate::web::AppState;
+use crate::state::AppState;
 
 pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
     let ok = crate::db::run(&state.pool, |conn| {
@@ -16,7 +16,7 @@ pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
             .content_type("application/json")
             .body(r#"{"status":"ok"}"#),
         Err(e) => {
-            tracing::warn!(error = %e, "health check: database unreachable");
+            tracing::warn!(error = %crate::error::Report(&e), "health check: database unreachable");
             HttpResponse::ServiceUnavailable()
                 .content_type("application/json")
                 .body(r#"{"status":"unavailable","database":"unreachable"}"#)

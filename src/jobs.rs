@@ -5,17 +5,18 @@ use std::time::Duration;
 use actix_web::web;
 use diesel::prelude::*;
 
-use crate::checkout::fulfil::{self, FulfilError};
+use crate::checkout::fulfil;
 use crate::db::{self, DbError, write_tx};
+use crate::error::SyncError;
 use crate::orders::model::Order;
 use crate::orders::status::OrderStatus;
 use crate::schema::orders;
-use crate::web::AppState;
+use crate::state::AppState;
 
 /// Pending orders whose session has passed its `expires_at`: ask Stripe what became of each
 /// (an expired session releases its stock; one that completed after all gets fulfilled).
 /// Returns how many orders were looked at.
-pub async fn sweep(state: &AppState) -> Result<usize, FulfilError> {
+pub async fn sweep(state: &AppState) -> Result<usize, SyncError> {
     let now = state.clock.unix();
     let due: Vec<Order> = db::run(&state.pool, move |conn| {
         orders::table
@@ -32,7 +33,7 @@ pub async fn sweep(state: &AppState) -> Result<usize, FulfilError> {
         match &order.checkout_session_id {
             Some(session_id) => {
                 if let Err(e) = fulfil::fulfil_checkout(state, session_id, None).await {
-                    tracing::warn!(order = %order.number, error = %e, "sweep: could not check the session");
+                    tracing::warn!(order = %order.number, error = %crate::error::Report(&e), "sweep: could not check the session");
                 }
             }
             // Never got a session (or never learnt of it): past `expires_at` no session made
@@ -105,13 +106,15 @@ pub fn spawn(state: web::Data<AppState>) -> Jobs {
             match sweep(&state).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(orders = n, "sweep checked expired checkouts"),
-                Err(e) => tracing::warn!(error = %e, "sweep failed"),
+                Err(e) => tracing::warn!(error = %crate::error::Report(&e), "sweep failed"),
             }
             if tick % 10 == 0 {
                 let since = state.clock.unix() - 3600;
                 match crate::reconcile::reconcile(&state, since).await {
                     Ok(report) => tracing::info!(%report, "periodic reconcile"),
-                    Err(e) => tracing::warn!(error = %e, "periodic reconcile failed"),
+                    Err(e) => {
+                        tracing::warn!(error = %crate::error::Report(&e), "periodic reconcile failed")
+                    }
                 }
             }
         }

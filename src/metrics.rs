@@ -16,7 +16,7 @@ use prometheus::{
 };
 use subtle::ConstantTimeEq as _;
 
-use crate::web::AppState;
+use crate::state::AppState;
 
 /// Latency buckets (seconds) for HTTP requests and Stripe calls.
 const LATENCY_BUCKETS: &[f64] = &[
@@ -242,7 +242,7 @@ impl Metrics {
     pub fn render(&self) -> String {
         let mut buf = Vec::new();
         if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), &mut buf) {
-            tracing::error!(error = %e, "encoding metrics");
+            tracing::error!(error = %crate::error::Report(&e), "encoding metrics");
         }
         String::from_utf8(buf).unwrap_or_default()
     }
@@ -304,18 +304,21 @@ pub async fn endpoint(state: web::Data<AppState>, req: HttpRequest) -> HttpRespo
 /// The event id is recorded before this runs, so each counts once.
 pub fn count_event_effects(
     metrics: &Metrics,
-    object: &stripe_webhook::EventObject,
-    outcome: &crate::checkout::fulfil::Outcome,
+    type_: &str,
+    object: &serde_json::Value,
+    outcome: &crate::webhooks::ledger::Outcome,
 ) {
-    use stripe_webhook::EventObject;
-    if let crate::checkout::fulfil::Outcome::PaymentFailed { decline_code } = outcome {
+    use serde_json::Value;
+    if let crate::webhooks::ledger::Outcome::PaymentFailed { decline_code } = outcome {
         metrics.payment_failed(decline_code);
     }
-    match object {
-        EventObject::RefundCreated(refund) => {
-            metrics.refund_created(refund.amount, &refund.currency.to_string());
+    let text = |name: &str| object.get(name).and_then(Value::as_str).unwrap_or("");
+    match type_ {
+        "refund.created" => {
+            let amount = object.get("amount").and_then(Value::as_i64).unwrap_or(0);
+            metrics.refund_created(amount, text("currency"));
         }
-        EventObject::ChargeDisputeCreated(dispute) => metrics.dispute_created(&dispute.reason),
+        "charge.dispute.created" => metrics.dispute_created(text("reason")),
         _ => {}
     }
 }

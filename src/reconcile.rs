@@ -3,12 +3,12 @@
 
 use std::collections::BTreeMap;
 
-use stripe_core::event::ListEvent;
-use stripe_types::RangeQueryTs;
-
-use crate::checkout::fulfil::{EventRecord, FulfilError, Outcome};
-use crate::web::AppState;
-use crate::webhooks::dispatch::{self, EventKind, HANDLED_TYPES};
+use crate::error::SyncError;
+use crate::state::AppState;
+use crate::webhooks::dispatch;
+use crate::webhooks::events::{self, EventKind};
+use crate::webhooks::ledger;
+use crate::webhooks::ledger::{EventRecord, Outcome};
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct ReconcileReport {
@@ -38,19 +38,18 @@ impl std::fmt::Display for ReconcileReport {
 }
 
 /// Replays every event of the handled types created since `since` (unix seconds).
-pub async fn reconcile(state: &AppState, since: i64) -> Result<ReconcileReport, FulfilError> {
+pub async fn reconcile(state: &AppState, since: i64) -> Result<ReconcileReport, SyncError> {
     let mut report = ReconcileReport::default();
     let mut starting_after: Option<String> = None;
-    let types: Vec<String> = HANDLED_TYPES.iter().map(|t| t.to_string()).collect();
+    let types = events::handled_types();
     loop {
-        let mut req = ListEvent::new()
-            .created(RangeQueryTs::gte(since))
-            .types(types.clone())
-            .limit(100);
-        if let Some(after) = &starting_after {
-            req = req.starting_after(after.clone());
-        }
-        let page = state.stripe.read(&req).await?;
+        let page = crate::payments::webhook_endpoints::events_page(
+            &state.stripe,
+            since,
+            &types,
+            starting_after.as_deref(),
+        )
+        .await?;
         // Oldest first, so an order moves forward in the order things happened.
         let mut events = page.data;
         starting_after = events.last().map(|e| e.id.as_str().to_owned());
@@ -58,36 +57,30 @@ pub async fn reconcile(state: &AppState, since: i64) -> Result<ReconcileReport, 
         for event in events {
             report.seen += 1;
             let id = event.id.as_str().to_owned();
-            if dispatch::already_processed(state, &id).await? {
+            if ledger::already_recorded(state, &id).await? {
                 report.already_processed += 1;
                 continue;
             }
-            let field = |name: &str| match &event.data.object {
-                miniserde::json::Value::Object(map) => match map.get(name) {
-                    Some(miniserde::json::Value::String(s)) => Some(s.clone()),
-                    _ => None,
-                },
-                _ => None,
-            };
-            let object_id = field("id");
-            let charge = field("charge");
+            // The list gives the same object as a webhook body; handlers read it as JSON.
+            let object: serde_json::Value =
+                serde_json::from_str(&miniserde::json::to_string(&event.data.object))
+                    .unwrap_or(serde_json::Value::Null);
             let type_ = event.type_.as_str().to_owned();
             let record = EventRecord {
                 id,
                 type_: type_.clone(),
                 created: event.created,
             };
-            match dispatch::process(
-                state,
-                record,
-                EventKind::from_type(&type_, object_id.as_deref()).with_charge(charge.as_deref()),
-            )
-            .await
-            {
+            let kind = EventKind::of(&type_, &object);
+            match dispatch::process(state, record, kind).await {
                 Ok(Outcome::Duplicate) => report.already_processed += 1,
-                Ok(outcome) => *report.processed.entry(label(&outcome)).or_default() += 1,
+                Ok(outcome) => {
+                    // Counted as the webhook would have counted it.
+                    crate::metrics::count_event_effects(&state.metrics, &type_, &object, &outcome);
+                    *report.processed.entry(outcome.label()).or_default() += 1;
+                }
                 Err(e) => {
-                    tracing::warn!(event = %event.id.as_str(), error = %e, "reconcile: event failed");
+                    tracing::warn!(event = %event.id.as_str(), error = %crate::error::Report(&e), "reconcile: event failed");
                     report.failed += 1;
                 }
             }
@@ -97,17 +90,6 @@ pub async fn reconcile(state: &AppState, since: i64) -> Result<ReconcileReport, 
         }
     }
     Ok(report)
-}
-
-fn label(outcome: &Outcome) -> String {
-    match outcome {
-        Outcome::Order { status, .. } => status.as_str().to_owned(),
-        Outcome::Flagged { .. } => "flagged".into(),
-        Outcome::Subscription { status, .. } => format!("subscription {status}"),
-        Outcome::PaymentFailed { .. } => "payment failed".into(),
-        Outcome::Unknown => "not ours".into(),
-        Outcome::Duplicate => "duplicate".into(),
-    }
 }
 
 /// Parses "72h", "30m", "2d", "3600s" (or plain seconds) into seconds.

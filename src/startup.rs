@@ -20,11 +20,12 @@ use crate::catalog::seed::{self, CatalogFile};
 use crate::clock::Clock;
 use crate::config::{Config, ConfigError, SESSION_KEY_MIN_BYTES, decode_session_key};
 use crate::db::{self, Pool};
-use crate::emulator::{Emulator, EmulatorConfig, WebhookTarget};
 use crate::error::{AppError, render_error_page};
 use crate::payments::Stripe;
-use crate::web::{AppState, assets, security, telemetry};
+use crate::state::AppState;
+use crate::web::{assets, security, telemetry};
 use crate::{accounts, admin, cart, catalog, checkout, health, subscriptions, webhooks};
+use stripe_emulator::{Emulator, EmulatorConfig, WebhookTarget};
 
 /// A built application, bound to its port and ready to run.
 pub struct Application {

@@ -10,7 +10,7 @@ use futures_util::future::LocalBoxFuture;
 use super::model::{self, User};
 use crate::db;
 use crate::error::AppError;
-use crate::web::AppState;
+use crate::state::AppState;
 
 const USER_KEY: &str = "uid";
 const EPOCH_KEY: &str = "epoch";

@@ -10,15 +10,15 @@ use validator::Validate;
 
 use super::model::{self, User, normalize_email};
 use super::{password, tokens};
-use crate::cart::routes::see_other;
 use crate::db::{self, DbError, write_tx};
 use crate::error::AppError;
 use crate::mail::messages::link_mail;
 use crate::mail::outbox;
 use crate::schema::{orders, users};
-use crate::web::AppState;
+use crate::state::AppState;
 use crate::web::field_errors::FieldErrors;
 use crate::web::layout::Layout;
+use crate::web::see_other;
 use crate::web::session::{CsrfForm, TypedSession};
 
 fn link(state: &AppState, path: &str, token: &str) -> String {
@@ -319,7 +319,7 @@ pub async fn reset(
     let hash = web::block(move || password::hash(&typed))
         .await
         .map_err(|e| AppError::Internal(e.into()))?
-        .map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?;
+        .map_err(|e| AppError::Internal(e.into()))?;
     let (token, now) = (form.token.clone(), state.clock.unix());
     let done = db::run(&state.pool, move |conn| {
         write_tx(conn, |conn| {

@@ -8,5 +8,4 @@ pub mod merge;
 pub mod model;
 pub mod password;
 pub mod routes;
-pub mod stripe_customer;
 pub mod tokens;

@@ -11,15 +11,15 @@ use validator::Validate;
 use super::auth::{self, SignedIn, safe_next};
 use super::model::{self, CUSTOMER};
 use super::{limits, merge, password};
-use crate::cart::routes::see_other;
 use crate::db::{self, DbError};
 use crate::error::AppError;
 use crate::money::Money;
 use crate::orders::model::Order;
 use crate::orders::{number, queries};
-use crate::web::AppState;
+use crate::state::AppState;
 use crate::web::field_errors::FieldErrors;
 use crate::web::layout::Layout;
+use crate::web::see_other;
 use crate::web::session::{CsrfForm, TypedSession};
 
 fn client_ip(req: &HttpRequest) -> String {
@@ -110,7 +110,7 @@ pub async fn register(
     let hash = web::block(move || password::hash(&password))
         .await
         .map_err(|e| AppError::Internal(e.into()))?
-        .map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?;
+        .map_err(|e| AppError::Internal(e.into()))?;
     let (email, now) = (form.email.clone(), state.clock.unix());
     let created = db::run(&state.pool, move |conn| {
         Ok::<_, DbError>(model::create(conn, &email, &hash, CUSTOMER, now))
@@ -118,10 +118,7 @@ pub async fn register(
     .await?;
     let user = match created {
         Ok(user) => user,
-        Err(diesel::result::Error::DatabaseError(
-            diesel::result::DatabaseErrorKind::UniqueViolation,
-            _,
-        )) => {
+        Err(e) if crate::db::is_unique_violation(&e) => {
             let mut errors = FieldErrors::default();
             errors.add(
                 "email",

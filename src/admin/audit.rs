@@ -33,6 +33,19 @@ pub struct Event<'a> {
     pub details: String,
 }
 
+impl<'a> Event<'a> {
+    /// Something that happened to an order.
+    pub fn order(actor: Option<i64>, action: &'a str, order_id: i64, details: String) -> Self {
+        Self {
+            actor,
+            action,
+            order_id: Some(order_id),
+            subject_user_id: None,
+            details,
+        }
+    }
+}
+
 pub fn record(conn: &mut AnyConnection, event: Event<'_>, now: i64) -> QueryResult<()> {
     diesel::insert_into(audit_log::table)
         .values((

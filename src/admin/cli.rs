@@ -48,14 +48,14 @@ pub async fn create(config: Config, email: &str, password_stdin: bool) -> Result
     let pool = connect_and_migrate(&config).await?;
     let now = SystemClock.unix();
     let outcome = actix_web::web::block(move || -> anyhow::Result<_> {
-        let hash = password::hash(&password).map_err(anyhow::Error::msg)?;
+        let hash = password::hash(&password)?;
         let mut conn = pool.get()?;
         Ok(crate::db::write_tx(&mut conn, |conn| {
             users::create_or_promote(conn, &email, &hash, now)
         })?)
     })
     .await
-    .map_err(|e| anyhow::anyhow!(e))??;
+    .map_err(anyhow::Error::from)??;
     let (user, what) = outcome;
     let verb = match what {
         Created::Created => "created admin",

@@ -10,7 +10,7 @@ use diesel::result::Error as DieselError;
 use super::audit;
 use crate::db::AnyConnection;
 use crate::orders::model::Order;
-use crate::orders::status::OrderStatus;
+use crate::orders::transition;
 use crate::schema::{order_items, orders, products, refund_restocks, refund_tokens, refunds};
 
 pub const PENDING: &str = "pending";
@@ -127,12 +127,9 @@ pub fn refundable(conn: &mut AnyConnection, order: &Order) -> QueryResult<i64> {
 }
 
 /// Recomputes the order's `amount_refunded` and refund status from its succeeded refunds
-/// (DESIGN §4). Orders whose payment was never taken keep their status.
+/// (the refund status is derived, never stepped: a refund that fails later makes its amount
+/// refundable again). Orders whose payment was never taken keep their status.
 pub fn recompute(conn: &mut AnyConnection, order_id: i64, now: i64) -> QueryResult<()> {
-    let order: Order = orders::table
-        .find(order_id)
-        .select(Order::as_select())
-        .first(conn)?;
     let succeeded: i64 = refunds::table
         .filter(refunds::order_id.eq(order_id))
         .filter(refunds::status.eq(SUCCEEDED))
@@ -140,24 +137,7 @@ pub fn recompute(conn: &mut AnyConnection, order_id: i64, now: i64) -> QueryResu
         .load::<i64>(conn)?
         .iter()
         .sum();
-    let status = if !order.status().is_paid() {
-        order.status()
-    } else if succeeded <= 0 {
-        OrderStatus::Paid
-    } else if succeeded < order.amount_total {
-        OrderStatus::PartiallyRefunded
-    } else {
-        OrderStatus::Refunded
-    };
-    if succeeded != order.amount_refunded || status != order.status() {
-        diesel::update(orders::table.find(order_id))
-            .set((
-                orders::amount_refunded.eq(succeeded),
-                orders::status.eq(status.as_str()),
-                orders::updated_at.eq(now),
-            ))
-            .execute(conn)?;
-    }
+    transition::by_refunds(conn, order_id, succeeded, now)?;
     Ok(())
 }
 
@@ -291,12 +271,11 @@ pub fn reserve(
     let money = crate::money::Money::new(req.amount, order.currency());
     audit::record(
         conn,
-        audit::Event {
-            actor: Some(req.admin_id),
-            action: audit::REFUND_REQUESTED,
-            order_id: Some(order_id),
-            subject_user_id: None,
-            details: format!(
+        audit::Event::order(
+            Some(req.admin_id),
+            audit::REFUND_REQUESTED,
+            order_id,
+            format!(
                 "{money} ({}){}{}",
                 req.reason,
                 req.note
@@ -312,7 +291,7 @@ pub fn reserve(
                     )
                 }
             ),
-        },
+        ),
         now,
     )?;
     Ok(Reserved::New(refund))
@@ -386,7 +365,7 @@ impl From<&stripe_shared::Refund> for Snapshot {
             local_id: r
                 .metadata
                 .as_ref()
-                .and_then(|m| m.get(super::sync::METADATA_KEY))
+                .and_then(|m| m.get(crate::payments::refunds::METADATA_KEY))
                 .and_then(|v| v.rsplit_once('/'))
                 .and_then(|(_, id)| id.parse().ok()),
             failure_reason: r.failure_reason.clone(),
@@ -442,17 +421,16 @@ pub fn apply_snapshot(
                 .first(conn)?;
             audit::record(
                 conn,
-                audit::Event {
-                    actor: None,
-                    action: audit::REFUND_SYNCED,
-                    order_id: Some(order.id),
-                    subject_user_id: None,
-                    details: format!(
+                audit::Event::order(
+                    None,
+                    audit::REFUND_SYNCED,
+                    order.id,
+                    format!(
                         "refund {} of {} made outside the shop",
                         snap.id,
                         crate::money::Money::new(snap.amount, order.currency())
                     ),
-                },
+                ),
                 now,
             )?;
             row
@@ -486,13 +464,12 @@ pub fn apply_snapshot(
         if new_status != row.status && actor.is_none() {
             audit::record(
                 conn,
-                audit::Event {
-                    actor: None,
-                    action: audit::REFUND_SYNCED,
-                    order_id: Some(order.id),
-                    subject_user_id: None,
-                    details: format!("Stripe reports refund {} {new_status}", snap.id),
-                },
+                audit::Event::order(
+                    None,
+                    audit::REFUND_SYNCED,
+                    order.id,
+                    format!("Stripe reports refund {} {new_status}", snap.id),
+                ),
                 now,
             )?;
         }
@@ -536,13 +513,12 @@ pub fn mark_refused(
     if n > 0 {
         audit::record(
             conn,
-            audit::Event {
+            audit::Event::order(
                 actor,
-                action: audit::REFUND_RESULT,
-                order_id: Some(refund.order_id),
-                subject_user_id: None,
-                details: format!("Stripe refused the refund: {message}"),
-            },
+                audit::REFUND_RESULT,
+                refund.order_id,
+                format!("Stripe refused the refund: {message}"),
+            ),
             now,
         )?;
     }

@@ -4,21 +4,19 @@
 //! Handlers re-fetch the refund or charge from Stripe rather than trust the event's snapshot,
 //! and record the event id in the same transaction as their effects (as checkout events do).
 
-use std::collections::HashMap;
-
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
-use stripe_core::charge::RetrieveCharge;
-use stripe_core::refund::{CreateRefund, CreateRefundReason, ListRefund, RetrieveRefund};
 
 use super::audit;
 use super::refunds::{self, Refund, Snapshot};
-use crate::checkout::fulfil::{self, EventRecord, FulfilError, Outcome};
 use crate::db::{self, AnyConnection, DbError, write_tx};
+use crate::error::SyncError;
 use crate::orders::model::Order;
 use crate::payments::PaymentError;
+use crate::payments::refunds::{self as stripe_refunds, NewRefund};
 use crate::schema::orders;
-use crate::web::AppState;
+use crate::state::AppState;
+use crate::webhooks::ledger::{self, EventRecord, Outcome};
 
 /// How asking Stripe for a refund ended.
 #[derive(Debug, Clone)]
@@ -31,11 +29,6 @@ pub enum Submitted {
     Unknown,
 }
 
-/// Metadata key of our refunds: `"{order number}/{refund row id}"`. One key, because the
-/// client's metadata is a `HashMap`: with two keys their order, and so the request body, would
-/// differ between a call and its retry, and Stripe refuses a reused key with a different body.
-pub const METADATA_KEY: &str = "storefront_refund";
-
 /// Sends the pending refund to Stripe under its idempotency key and records the answer.
 /// Safe to call again for the same row (`replay`): Stripe replays the first answer for the same
 /// key. A replay never marks the refund refused: the first call may still be in flight.
@@ -45,27 +38,24 @@ pub async fn submit(
     refund: &Refund,
     actor: Option<i64>,
     replay: bool,
-) -> Result<Submitted, FulfilError> {
+) -> Result<Submitted, SyncError> {
     let (Some(key), Some(intent)) = (&refund.idempotency_key, &order.payment_intent_id) else {
         return Ok(Submitted::Refused(
             "this order has no payment to refund".into(),
         ));
     };
-    let reason = match refund.reason.as_deref() {
-        Some("duplicate") => CreateRefundReason::Duplicate,
-        Some("fraudulent") => CreateRefundReason::Fraudulent,
-        _ => CreateRefundReason::RequestedByCustomer,
-    };
     // Every parameter comes from the stored row, so a retry sends an identical request.
-    let req = CreateRefund::new()
-        .payment_intent(intent.clone())
-        .amount(refund.amount)
-        .reason(reason)
-        .metadata(HashMap::from([(
-            METADATA_KEY.to_owned(),
-            format!("{}/{}", order.number, refund.id),
-        )]));
-    let result = state.stripe.write(&req, key).await;
+    let result = stripe_refunds::create(
+        &state.stripe,
+        NewRefund {
+            payment_intent: intent,
+            amount: refund.amount,
+            reason: refund.reason.as_deref(),
+            reference: format!("{}/{}", order.number, refund.id),
+            idempotency_key: key,
+        },
+    )
+    .await;
     let now = state.clock.unix();
     let (order, refund) = (order.clone(), refund.clone());
     match result {
@@ -77,18 +67,17 @@ pub async fn submit(
                     let row = refunds::apply_snapshot(conn, &order, &snap, actor, now)?;
                     audit::record(
                         conn,
-                        audit::Event {
+                        audit::Event::order(
                             actor,
-                            action: audit::REFUND_RESULT,
-                            order_id: Some(order.id),
-                            subject_user_id: None,
-                            details: format!(
+                            audit::REFUND_RESULT,
+                            order.id,
+                            format!(
                                 "Stripe accepted refund {} of {}: {}",
                                 snap.id,
                                 crate::money::Money::new(snap.amount, order.currency()),
                                 row.status
                             ),
-                        },
+                        ),
                         now,
                     )?;
                     Ok::<_, DieselError>(row)
@@ -115,18 +104,17 @@ pub async fn submit(
             Ok(Submitted::Refused(message))
         }
         Err(e) => {
-            tracing::warn!(order = %order.number, refund = refund.id, error = %e, "refund outcome unknown; kept pending");
+            tracing::warn!(order = %order.number, refund = refund.id, error = %crate::error::Report(&e), "refund outcome unknown; kept pending");
             db::run(&state.pool, move |conn| {
                 write_tx(conn, |conn| {
                     audit::record(
                         conn,
-                        audit::Event {
+                        audit::Event::order(
                             actor,
-                            action: audit::REFUND_RESULT,
-                            order_id: Some(order.id),
-                            subject_user_id: None,
-                            details: format!("Stripe's answer is unknown ({e}); kept pending"),
-                        },
+                            audit::REFUND_RESULT,
+                            order.id,
+                            format!("Stripe's answer is unknown ({e}); kept pending"),
+                        ),
                         now,
                     )
                 })
@@ -156,7 +144,7 @@ fn record(
     now: i64,
 ) -> Result<bool, DieselError> {
     match event {
-        Some(ev) => fulfil::record_event(conn, ev, order_id, outcome, now),
+        Some(ev) => ledger::record(conn, ev, order_id, outcome, now),
         None => Ok(true),
     }
 }
@@ -167,7 +155,7 @@ async fn apply_all(
     snaps: Vec<Snapshot>,
     intent: Option<String>,
     event: Option<EventRecord>,
-) -> Result<Outcome, FulfilError> {
+) -> Result<Outcome, SyncError> {
     let now = state.clock.unix();
     db::run(&state.pool, move |conn| {
         write_tx(conn, |conn| {
@@ -197,7 +185,7 @@ async fn apply_all(
                 status,
             })
         })
-        .map_err(FulfilError::from)
+        .map_err(SyncError::from)
     })
     .await
 }
@@ -207,8 +195,8 @@ pub async fn refund_event(
     state: &AppState,
     refund_id: &str,
     event: Option<EventRecord>,
-) -> Result<Outcome, FulfilError> {
-    let refund = state.stripe.read(&RetrieveRefund::new(refund_id)).await?;
+) -> Result<Outcome, SyncError> {
+    let refund = stripe_refunds::retrieve(&state.stripe, refund_id).await?;
     let snap = Snapshot::from(&refund);
     let intent = snap.payment_intent.clone();
     apply_all(state, vec![snap], intent, event).await
@@ -219,17 +207,14 @@ pub async fn charge_refunded(
     state: &AppState,
     charge_id: &str,
     event: Option<EventRecord>,
-) -> Result<Outcome, FulfilError> {
-    let charge = state.stripe.read(&RetrieveCharge::new(charge_id)).await?;
+) -> Result<Outcome, SyncError> {
+    let charge = stripe_refunds::charge(&state.stripe, charge_id).await?;
     let intent = charge
         .payment_intent
         .as_ref()
         .map(|p| p.id().as_str().to_owned());
-    let list = state
-        .stripe
-        .read(&ListRefund::new().charge(charge_id).limit(100))
-        .await?;
-    let snaps = list.data.iter().map(Snapshot::from).collect();
+    let list = stripe_refunds::of_charge(&state.stripe, charge_id).await?;
+    let snaps = list.iter().map(Snapshot::from).collect();
     apply_all(state, snaps, intent, event).await
 }
 
@@ -238,9 +223,9 @@ pub async fn dispute_created(
     state: &AppState,
     charge_id: Option<&str>,
     event: Option<EventRecord>,
-) -> Result<Outcome, FulfilError> {
+) -> Result<Outcome, SyncError> {
     let charge = match charge_id {
-        Some(id) => Some(state.stripe.read(&RetrieveCharge::new(id)).await?),
+        Some(id) => Some(stripe_refunds::charge(&state.stripe, id).await?),
         None => None,
     };
     let intent = charge.as_ref().and_then(|c| {
@@ -278,13 +263,12 @@ pub async fn dispute_created(
             if flagged > 0 {
                 audit::record(
                     conn,
-                    audit::Event {
-                        actor: None,
-                        action: audit::DISPUTE_OPENED,
-                        order_id: Some(order.id),
-                        subject_user_id: None,
-                        details: "the customer disputed the payment with their bank".into(),
-                    },
+                    audit::Event::order(
+                        None,
+                        audit::DISPUTE_OPENED,
+                        order.id,
+                        "the customer disputed the payment with their bank".into(),
+                    ),
                     now,
                 )?;
             }
@@ -294,7 +278,7 @@ pub async fn dispute_created(
                 status,
             })
         })
-        .map_err(FulfilError::from)
+        .map_err(SyncError::from)
     })
     .await
 }

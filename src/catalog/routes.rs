@@ -8,7 +8,7 @@ use super::model::{Listing, Price};
 use super::queries;
 use crate::db;
 use crate::error::AppError;
-use crate::web::AppState;
+use crate::state::AppState;
 use crate::web::layout::Layout;
 
 /// Most a shopper can put in the cart of one item.

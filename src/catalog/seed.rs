@@ -106,8 +106,8 @@ fn validate_key(value: &str) -> Result<(), ValidationError> {
 
 #[derive(Debug, thiserror::Error)]
 pub enum SeedError {
-    #[error("the catalogue file is not valid TOML: {0}")]
-    Parse(String),
+    #[error("the catalogue file is not valid TOML")]
+    Parse(#[from] toml::de::Error),
     #[error("the catalogue file is invalid: {0}")]
     Invalid(String),
     #[error("database: {0}")]
@@ -122,8 +122,7 @@ impl From<diesel::result::Error> for SeedError {
 
 impl CatalogFile {
     pub fn parse(text: &str, shop_currency: Currency) -> Result<Self, SeedError> {
-        let file: CatalogFile =
-            toml::from_str(text).map_err(|e| SeedError::Parse(e.to_string()))?;
+        let file: CatalogFile = toml::from_str(text)?;
         file.validate()
             .map_err(|e| SeedError::Invalid(e.to_string().replace('\n', "; ")))?;
         if let Some(c) = &file.currency {
@@ -385,7 +384,8 @@ mod tests {
             ("not toml at all [", "TOML"),
         ];
         for (text, needle) in cases {
-            let err = CatalogFile::parse(text, usd()).unwrap_err().to_string();
+            let err = CatalogFile::parse(text, usd()).unwrap_err();
+            let err = crate::error::Report(&err).to_string();
             assert!(err.contains(needle), "{needle:?} not in {err:?}");
         }
     }

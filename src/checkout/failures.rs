@@ -4,13 +4,14 @@
 //! past: the event's snapshot is the record of it, so it is not re-fetched.
 
 use diesel::prelude::*;
-use stripe_shared::PaymentIntent;
+use serde_json::Value;
 
-use super::fulfil::{self, EventRecord, FulfilError, Outcome};
 use crate::db::{self, write_tx};
+use crate::error::SyncError;
 use crate::orders::queries;
 use crate::schema::payment_failures;
-use crate::web::AppState;
+use crate::state::AppState;
+use crate::webhooks::ledger::{self, EventRecord, Outcome};
 
 /// One failed attempt, as its event describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,22 +24,19 @@ pub struct Attempt {
 }
 
 impl Attempt {
-    pub fn from_intent(pi: &PaymentIntent) -> Self {
-        let code = pi
-            .last_payment_error
-            .as_ref()
-            .and_then(|e| {
-                e.decline_code
-                    .clone()
-                    .or_else(|| e.code.as_ref().map(|c| c.as_str().to_owned()))
-            })
+    /// From the event's PaymentIntent snapshot (its `data.object`).
+    pub fn from_object(intent: &Value) -> Self {
+        let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
+        let error = intent.get("last_payment_error");
+        let code = text(error.and_then(|e| e.get("decline_code")))
+            .or_else(|| text(error.and_then(|e| e.get("code"))))
             .unwrap_or_else(|| "unknown".into());
         Self {
-            payment_intent_id: pi.id.as_str().to_owned(),
+            payment_intent_id: text(intent.get("id")).unwrap_or_default(),
             decline_code: code,
-            amount: pi.amount,
-            currency: pi.currency.to_string(),
-            order_number: pi.metadata.get("order_number").cloned(),
+            amount: intent.get("amount").and_then(Value::as_i64).unwrap_or(0),
+            currency: text(intent.get("currency")).unwrap_or_default(),
+            order_number: text(intent.get("metadata").and_then(|m| m.get("order_number"))),
         }
     }
 }
@@ -47,7 +45,7 @@ pub async fn record(
     state: &AppState,
     attempt: Attempt,
     event: EventRecord,
-) -> Result<Outcome, FulfilError> {
+) -> Result<Outcome, SyncError> {
     let now = state.clock.unix();
     db::run(&state.pool, move |conn| {
         write_tx(conn, |conn| {
@@ -55,7 +53,7 @@ pub async fn record(
                 Some(n) => queries::by_number(conn, n)?.map(|o| o.id),
                 None => None,
             };
-            if !fulfil::record_event(conn, &event, order_id, "payment failed", now)? {
+            if !ledger::record(conn, &event, order_id, "payment failed", now)? {
                 return Ok::<_, diesel::result::Error>(Outcome::Duplicate);
             }
             diesel::insert_into(payment_failures::table)
@@ -73,7 +71,7 @@ pub async fn record(
                 decline_code: attempt.decline_code.clone(),
             })
         })
-        .map_err(FulfilError::from)
+        .map_err(SyncError::from)
     })
     .await
 }

@@ -1,4 +1,4 @@
-//! `fulfil_checkout`: the only way an order becomes paid (DESIGN §4).
+//! `fulfil_checkout`: the only way an order becomes paid.
 //!
 //! Called by the webhook and by the success page, in either order and any number of times. It
 //! asks Stripe what really happened to the session (event snapshots can be stale and arrive out
@@ -6,60 +6,24 @@
 //! transaction with conditional updates, so whichever call comes second finds nothing to do.
 
 use diesel::prelude::*;
-use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::result::Error as DieselError;
 use stripe_shared::{
     CheckoutSession, CheckoutSessionPaymentStatus, CheckoutSessionStatus, PaymentIntentStatus,
 };
 
-use crate::db::{self, AnyConnection, DbError, write_tx};
+use crate::db::{self, AnyConnection, write_tx};
+use crate::error::SyncError;
 use crate::inventory;
 use crate::mail::messages::{self, OrderEvent};
 use crate::mail::outbox;
 use crate::orders::model::Order;
 use crate::orders::queries;
 use crate::orders::status::OrderStatus;
-use crate::payments::PaymentError;
+use crate::orders::transition;
 use crate::payments::checkout as sessions;
-use crate::schema::{orders, stripe_events};
-use crate::web::AppState;
-
-/// The webhook event being processed, recorded in the same transaction as its effects.
-#[derive(Debug, Clone)]
-pub struct EventRecord {
-    pub id: String,
-    pub type_: String,
-    pub created: i64,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    /// The order is (now, or already) in this status.
-    Order { number: String, status: OrderStatus },
-    /// The session does not match its order; an admin must look.
-    Flagged { number: String, reason: String },
-    /// A payment attempt failed with this decline code.
-    PaymentFailed { decline_code: String },
-    /// A subscription is (now) in this Stripe status.
-    Subscription { id: String, status: String },
-    /// No order of ours has this session.
-    Unknown,
-    /// This event was processed before.
-    Duplicate,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum FulfilError {
-    #[error("Stripe: {0}")]
-    Stripe(#[from] PaymentError),
-    #[error(transparent)]
-    Db(#[from] DbError),
-}
-
-impl From<DieselError> for FulfilError {
-    fn from(e: DieselError) -> Self {
-        FulfilError::Db(e.into())
-    }
-}
+use crate::schema::orders;
+use crate::state::AppState;
+use crate::webhooks::ledger::{self, EventRecord, Outcome};
 
 /// What Stripe says the order should become.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,7 +96,7 @@ pub async fn fulfil_checkout(
     state: &AppState,
     session_id: &str,
     event: Option<EventRecord>,
-) -> Result<Outcome, FulfilError> {
+) -> Result<Outcome, SyncError> {
     let session = sessions::retrieve(&state.stripe, session_id).await?;
     let livemode = state.stripe.livemode;
     let now = state.clock.unix();
@@ -140,7 +104,7 @@ pub async fn fulfil_checkout(
         write_tx(conn, |conn| {
             apply(conn, &session, livemode, event.as_ref(), now)
         })
-        .map_err(FulfilError::from)
+        .map_err(SyncError::from)
     })
     .await?;
     if let Some(status) = moved {
@@ -150,31 +114,6 @@ pub async fn fulfil_checkout(
         tracing::error!(order = %number, %reason, "checkout session does not match its order; not fulfilled");
     }
     Ok(outcome)
-}
-
-/// Records an event that needs no work (an unknown type): duplicates stay harmless.
-pub fn record_event(
-    conn: &mut AnyConnection,
-    event: &EventRecord,
-    order_id: Option<i64>,
-    outcome: &str,
-    now: i64,
-) -> Result<bool, DieselError> {
-    let inserted = diesel::insert_into(stripe_events::table)
-        .values((
-            stripe_events::id.eq(&event.id),
-            stripe_events::type_.eq(&event.type_),
-            stripe_events::created.eq(event.created),
-            stripe_events::processed_at.eq(now),
-            stripe_events::order_id.eq(order_id),
-            stripe_events::outcome.eq(outcome),
-        ))
-        .execute(conn);
-    match inserted {
-        Ok(_) => Ok(true),
-        Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => Ok(false),
-        Err(e) => Err(e),
-    }
 }
 
 fn apply(
@@ -197,7 +136,7 @@ fn apply(
     };
     let Some(order) = order else {
         if let Some(ev) = event
-            && !record_event(conn, ev, None, "unknown session", now)?
+            && !ledger::record(conn, ev, None, "unknown session", now)?
         {
             return Ok((Outcome::Duplicate, None));
         }
@@ -207,7 +146,7 @@ fn apply(
     let target = target(session);
     let outcome_label = format!("{target:?}").to_lowercase();
     if let Some(ev) = event
-        && !record_event(conn, ev, Some(order.id), &outcome_label, now)?
+        && !ledger::record(conn, ev, Some(order.id), &outcome_label, now)?
     {
         // The insert conflicted: this event's effects are already committed. Roll back nothing
         // of ours; there is nothing else in this transaction.
@@ -252,7 +191,7 @@ fn apply(
     match target {
         Target::Open => {}
         Target::Paid => {
-            if move_to(conn, order.id, OrderStatus::Paid, now)? {
+            if transition::by_payment(conn, order.id, OrderStatus::Paid, now)? {
                 diesel::update(orders::table.find(order.id))
                     .set(orders::paid_at.eq(now))
                     .execute(conn)?;
@@ -262,12 +201,12 @@ fn apply(
             commit_stock_once(conn, &order, now)?;
         }
         Target::Processing => {
-            if move_to(conn, order.id, OrderStatus::Processing, now)? {
+            if transition::by_payment(conn, order.id, OrderStatus::Processing, now)? {
                 moved = Some(OrderStatus::Processing);
             }
         }
         Target::PaymentFailed => {
-            if move_to(conn, order.id, OrderStatus::PaymentFailed, now)? {
+            if transition::by_payment(conn, order.id, OrderStatus::PaymentFailed, now)? {
                 inventory::release(conn, order.id, now)?;
                 queue_receipt(conn, order.id, OrderEvent::PaymentFailed, now)?;
                 moved = Some(OrderStatus::PaymentFailed);
@@ -300,23 +239,6 @@ pub fn queue_receipt(
         outbox::enqueue(conn, &mail, now)?;
     }
     Ok(())
-}
-
-/// Moves the order to `to` if its current status allows it; true when it moved.
-fn move_to(
-    conn: &mut AnyConnection,
-    order_id: i64,
-    to: OrderStatus,
-    now: i64,
-) -> Result<bool, DieselError> {
-    let moved = diesel::update(
-        orders::table
-            .filter(orders::id.eq(order_id))
-            .filter(orders::status.eq_any(to.allowed_from_str())),
-    )
-    .set((orders::status.eq(to.as_str()), orders::updated_at.eq(now)))
-    .execute(conn)?;
-    Ok(moved == 1)
 }
 
 /// Takes the paid order's stock off the shelf, exactly once whatever calls race here.
@@ -352,7 +274,7 @@ pub fn expire_order(
     order_id: i64,
     now: i64,
 ) -> Result<bool, DieselError> {
-    let moved = move_to(conn, order_id, OrderStatus::Expired, now)?;
+    let moved = transition::by_payment(conn, order_id, OrderStatus::Expired, now)?;
     if moved {
         inventory::release(conn, order_id, now)?;
     }

@@ -11,18 +11,18 @@ use super::fulfil;
 use super::start::{self, CheckoutError, Shopper};
 use crate::accounts::auth::CurrentUser;
 use crate::accounts::model::User;
-use crate::accounts::stripe_customer;
 use crate::cart::model as cart;
-use crate::cart::routes::{render_cart, see_other};
+use crate::cart::page::render_cart;
 use crate::db::{self, DbError};
 use crate::error::AppError;
 use crate::money::Money;
 use crate::orders::model::Order;
 use crate::orders::status::OrderStatus;
 use crate::orders::{number, queries};
-use crate::web::AppState;
+use crate::state::AppState;
 use crate::web::forms;
 use crate::web::layout::Layout;
+use crate::web::see_other;
 use crate::web::session::{CsrfForm, TypedSession};
 
 #[derive(Debug, Deserialize, Validate)]
@@ -81,9 +81,7 @@ pub async fn checkout(
     let email = Some(form.email.trim().to_lowercase()).filter(|e| !e.is_empty());
     let user = match user {
         Some(u) => {
-            let customer = stripe_customer::ensure(&state, &u)
-                .await
-                .map_err(|e| AppError::Internal(anyhow::anyhow!(e.to_string())))?;
+            let customer = crate::stripe_ids::customer(&state, &u).await?;
             Some((u.id, customer))
         }
         None => None,
@@ -97,7 +95,9 @@ pub async fn checkout(
     match start::start_checkout(&state, shopper).await {
         Ok(url) => Ok(see_other(&url)),
         Err(CheckoutError::Db(e)) => Err(e.into()),
-        Err(CheckoutError::Internal(m)) => Err(AppError::Internal(anyhow::anyhow!(m))),
+        Err(
+            e @ (CheckoutError::Payments(_) | CheckoutError::Sync(_) | CheckoutError::Vanished),
+        ) => Err(AppError::Internal(e.into())),
         Err(e) => {
             let status = match e {
                 CheckoutError::StripeRefused(_) | CheckoutError::StripeUnknown => {
@@ -220,7 +220,7 @@ pub async fn success(
     let order = own_order_by_session(&state, &session, user.as_ref(), &session_id).await?;
     // Don't wait for the webhook: ask Stripe now. Whichever of the two comes second does nothing.
     if let Err(e) = fulfil::fulfil_checkout(&state, &session_id, None).await {
-        tracing::warn!(order = %order.number, error = %e, "fulfilment from the success page failed; the webhook will retry");
+        tracing::warn!(order = %order.number, error = %crate::error::Report(&e), "fulfilment from the success page failed; the webhook will retry");
     }
     let order_id = order.id;
     let (order, items) = db::run(&state.pool, move |conn| {
@@ -267,7 +267,7 @@ pub async fn cancel(
     if order.status() == OrderStatus::Pending {
         start::abandon(&state, &order).await.map_err(|e| match e {
             CheckoutError::Db(e) => AppError::from(e),
-            other => AppError::Internal(anyhow::anyhow!(other.to_string())),
+            other => AppError::Internal(other.into()),
         })?;
     }
     let order_id = order.id;

@@ -2,13 +2,14 @@
 //! held, and creates its Checkout Session under an idempotency key derived from the order.
 
 use diesel::prelude::*;
-use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::result::Error as DieselError;
 use sha2::{Digest, Sha256};
 
 use super::{MAX_OPEN_PER_CLIENT, SESSION_MINUTES};
 use crate::cart::model::{self as cart, CartLine};
 use crate::checkout::fulfil;
 use crate::db::{self, AnyConnection, DbError, write_tx};
+use crate::error::SyncError;
 use crate::inventory;
 use crate::orders::model::{NewOrder, Order};
 use crate::orders::status::OrderStatus;
@@ -16,7 +17,7 @@ use crate::orders::{number, queries};
 use crate::payments::PaymentError;
 use crate::payments::checkout::{self as sessions, SessionUrls};
 use crate::schema::{order_items, orders};
-use crate::web::AppState;
+use crate::state::AppState;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CheckoutError {
@@ -38,8 +39,14 @@ pub enum CheckoutError {
     StripeUnknown,
     #[error(transparent)]
     Db(#[from] DbError),
-    #[error("payments: {0}")]
-    Internal(String),
+    /// Our side of a Stripe call failed (a bug to log, not the shopper's problem).
+    #[error("the payment client failed")]
+    Payments(#[source] PaymentError),
+    #[error("could not bring the old checkout up to date")]
+    Sync(#[from] SyncError),
+    /// A concurrent request's order disappeared between its insert and our read.
+    #[error("the concurrent checkout vanished")]
+    Vanished,
 }
 
 impl From<DieselError> for CheckoutError {
@@ -122,15 +129,12 @@ pub async fn start_checkout(state: &AppState, shopper: Shopper) -> Result<String
     let order = match created {
         Ok(order) => order,
         // Another request for this cart (a double click) created it first: share its session.
-        Err(CheckoutError::Db(DbError::Query(DieselError::DatabaseError(
-            DatabaseErrorKind::UniqueViolation,
-            _,
-        )))) => {
+        Err(CheckoutError::Db(DbError::Query(e))) if db::is_unique_violation(&e) => {
             let order = db::run(&state.pool, move |conn| {
                 pending_for_cart(conn, cart_id).map_err(DbError::from)
             })
             .await?
-            .ok_or_else(|| CheckoutError::Internal("the concurrent checkout vanished".into()))?;
+            .ok_or(CheckoutError::Vanished)?;
             if let Some(url) = &order.checkout_url {
                 return Ok(url.clone());
             }
@@ -158,9 +162,13 @@ async fn create_session(
     let urls = session_urls(state, &order.number);
     match sessions::create(&state.stripe, &order, &items, &urls, customer).await {
         Ok(session) => {
-            let url = session.url.clone().ok_or_else(|| {
-                CheckoutError::Internal("Stripe returned a session without a URL".into())
-            })?;
+            let url =
+                session
+                    .url
+                    .clone()
+                    .ok_or(CheckoutError::Payments(PaymentError::Unexpected(
+                        "the session's url",
+                    )))?;
             state.metrics.checkout_session_created("payment");
             let session_id = session.id.as_str().to_owned();
             let stored_url = url.clone();
@@ -179,7 +187,7 @@ async fn create_session(
             Ok(url)
         }
         Err(e) if e.nothing_created() => {
-            tracing::warn!(order = %order.number, error = %e, "Stripe refused the checkout session");
+            tracing::warn!(order = %order.number, error = %crate::error::Report(&e), "Stripe refused the checkout session");
             let now = state.clock.unix();
             let expired = db::run(&state.pool, move |conn| {
                 write_tx(conn, |conn| fulfil::expire_order(conn, order_id, now))
@@ -191,11 +199,11 @@ async fn create_session(
             }
             Err(CheckoutError::StripeRefused(refusal_reason(&e)))
         }
-        Err(PaymentError::Internal(m)) => Err(CheckoutError::Internal(m)),
-        Err(e) => {
-            tracing::warn!(order = %order.number, error = %e, "checkout session outcome unknown; the order keeps its key");
+        Err(e @ PaymentError::Unknown(_)) => {
+            tracing::warn!(order = %order.number, error = %crate::error::Report(&e), "checkout session outcome unknown; the order keeps its key");
             Err(CheckoutError::StripeUnknown)
         }
+        Err(e) => Err(CheckoutError::Payments(e)),
     }
 }
 
@@ -203,7 +211,6 @@ fn refusal_reason(e: &PaymentError) -> String {
     match e {
         PaymentError::Refused { status: 429, .. } => "too many requests".into(),
         PaymentError::Refused { message, .. } => message.clone(),
-        PaymentError::Unreachable(_) => "Stripe could not be reached".into(),
         _ => "unknown error".into(),
     }
 }
@@ -256,7 +263,7 @@ pub async fn abandon(state: &AppState, order: &Order) -> Result<(), CheckoutErro
             }
             Err(e) if e.nothing_created() => {}
             Err(e) => {
-                tracing::warn!(order = %order.number, error = %e, "could not learn the old session");
+                tracing::warn!(order = %order.number, error = %crate::error::Report(&e), "could not learn the old session");
                 return Err(CheckoutError::StripeUnknown);
             }
         }
@@ -267,13 +274,11 @@ pub async fn abandon(state: &AppState, order: &Order) -> Result<(), CheckoutErro
             // Already expired or completed: let Stripe's truth decide what the order becomes.
             Err(PaymentError::Refused { .. }) => {}
             Err(e) => {
-                tracing::warn!(order = %order.number, error = %e, "could not expire the old session");
+                tracing::warn!(order = %order.number, error = %crate::error::Report(&e), "could not expire the old session");
                 return Err(CheckoutError::StripeUnknown);
             }
         }
-        fulfil::fulfil_checkout(state, session_id, None)
-            .await
-            .map_err(|e| CheckoutError::Internal(e.to_string()))?;
+        fulfil::fulfil_checkout(state, session_id, None).await?;
         return Ok(());
     }
     let order_id = order.id;

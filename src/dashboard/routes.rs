@@ -11,7 +11,7 @@ use crate::accounts::routes::date;
 use crate::db::{self, DbError};
 use crate::error::AppError;
 use crate::money::Money;
-use crate::web::AppState;
+use crate::state::AppState;
 use crate::web::layout::Layout;
 
 pub struct Bar {

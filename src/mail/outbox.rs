@@ -1,7 +1,6 @@
 //! Queueing mail.
 
 use diesel::prelude::*;
-use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use sha2::{Digest, Sha256};
 
 use crate::db::AnyConnection;
@@ -49,8 +48,7 @@ pub fn message_id(dedupe_key: &str) -> String {
 /// Queues `mail` unless one with its key was queued before. Call inside the transaction of the
 /// change the mail reports. Returns whether it was queued now.
 pub fn enqueue(conn: &mut AnyConnection, mail: &Mail, now: i64) -> QueryResult<bool> {
-    // A savepoint, so a duplicate key does not abort the caller's transaction on PostgreSQL.
-    let inserted = conn.transaction(|conn| {
+    crate::db::insert_once(conn, |conn| {
         diesel::insert_into(outbox::table)
             .values((
                 outbox::kind.eq(mail.kind),
@@ -66,12 +64,7 @@ pub fn enqueue(conn: &mut AnyConnection, mail: &Mail, now: i64) -> QueryResult<b
                 outbox::created_at.eq(now),
             ))
             .execute(conn)
-    });
-    match inserted {
-        Ok(_) => Ok(true),
-        Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => Ok(false),
-        Err(e) => Err(e),
-    }
+    })
 }
 
 /// Newest first, for the local mailbox page.

@@ -9,7 +9,7 @@ use crate::accounts::auth::Admin;
 use crate::accounts::routes::date;
 use crate::db::{self, DbError};
 use crate::error::AppError;
-use crate::web::AppState;
+use crate::state::AppState;
 use crate::web::layout::Layout;
 
 pub struct MailView {

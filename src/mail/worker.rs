@@ -13,7 +13,7 @@ use super::outbox::QueuedMail;
 use crate::config::ConfigError;
 use crate::db::{self, DbError};
 use crate::schema::outbox;
-use crate::web::AppState;
+use crate::state::AppState;
 
 /// Give up after this many attempts (the last ones a day apart).
 pub const MAX_ATTEMPTS: i64 = 10;
@@ -77,7 +77,11 @@ pub async fn run_once(state: &AppState) -> Result<usize, DbError> {
         }
         let result = deliver(state, &mail).await;
         let attempts = mail.attempts + 1;
-        let outcome = result.clone();
+        // The outbox keeps the failure's text (with its causes) for the admin's mailbox page.
+        let outcome = result
+            .as_ref()
+            .map(|_| ())
+            .map_err(|e| crate::error::Report(e).to_string());
         db::run(&state.pool, move |conn| {
             let q = diesel::update(outbox::table.find(id));
             match &outcome {
@@ -107,13 +111,26 @@ pub async fn run_once(state: &AppState) -> Result<usize, DbError> {
         .await?;
         match result {
             Ok(()) => sent += 1,
-            Err(e) => tracing::warn!(mail = id, attempts, error = %e, "mail not sent; will retry"),
+            Err(e) => {
+                tracing::warn!(mail = id, attempts, error = %crate::error::Report(&e), "mail not sent; will retry")
+            }
         }
     }
     Ok(sent)
 }
 
-async fn deliver(state: &AppState, mail: &QueuedMail) -> Result<(), String> {
+/// Why a mail was not sent.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    #[error("the {0} address is invalid")]
+    Address(&'static str, #[source] lettre::address::AddressError),
+    #[error("the message could not be built")]
+    Build(#[source] lettre::error::Error),
+    #[error("the SMTP server did not take it")]
+    Smtp(#[source] lettre::transport::smtp::Error),
+}
+
+async fn deliver(state: &AppState, mail: &QueuedMail) -> Result<(), SendError> {
     let smtp = match state.mailer.as_ref() {
         Transport::Local => return Ok(()),
         Transport::Smtp(smtp) => smtp,
@@ -121,11 +138,11 @@ async fn deliver(state: &AppState, mail: &QueuedMail) -> Result<(), String> {
     let from: Mailbox = state
         .mail_from
         .parse()
-        .map_err(|e| format!("MAIL_FROM: {e}"))?;
+        .map_err(|e| SendError::Address("MAIL_FROM", e))?;
     let to: Mailbox = mail
         .recipient
         .parse()
-        .map_err(|e| format!("recipient: {e}"))?;
+        .map_err(|e| SendError::Address("recipient", e))?;
     let message = Message::builder()
         .from(from)
         .to(to)
@@ -144,11 +161,11 @@ async fn deliver(state: &AppState, mail: &QueuedMail) -> Result<(), String> {
                         .body(mail.body_html.clone()),
                 ),
         )
-        .map_err(|e| e.to_string())?;
+        .map_err(SendError::Build)?;
     smtp.send(message)
         .await
         .map(|_| ())
-        .map_err(|e| e.to_string())
+        .map_err(SendError::Smtp)
 }
 
 /// Sends mail every few seconds until stopped (see `crate::jobs`), and keeps the outbox
@@ -160,11 +177,13 @@ pub fn spawn(
     actix_web::rt::spawn(async move {
         loop {
             if let Err(e) = run_once(&state).await {
-                tracing::warn!(error = %e, "mail worker round failed");
+                tracing::warn!(error = %crate::error::Report(&e), "mail worker round failed");
             }
             match backlog(&state).await {
                 Ok(n) => state.metrics.set_outbox_backlog(n),
-                Err(e) => tracing::warn!(error = %e, "could not count the outbox"),
+                Err(e) => {
+                    tracing::warn!(error = %crate::error::Report(&e), "could not count the outbox")
+                }
             }
             if !crate::jobs::pause(&mut stop, Duration::from_secs(2)).await {
                 return;

@@ -1,4 +1,6 @@
-//! The order's payment status and the only moves it may make (DESIGN §4): forward, never back.
+//! The order's payment status and the only moves it may make: two tables, one for moves driven by
+//! the payment (forward only) and one for moves driven by refunds (among the paid statuses).
+//! `orders::transition` is the only code that writes the status, and only through these tables.
 
 use std::fmt;
 use std::str::FromStr;
@@ -50,9 +52,10 @@ impl OrderStatus {
         }
     }
 
-    /// The statuses an order may be in for a move to `self` to be allowed.
-    /// Stripe is the truth: a session that really completed is paid even after we saw `expired`.
-    pub fn allowed_from(self) -> &'static [OrderStatus] {
+    /// Payment-driven moves (what Stripe says of the Checkout Session): the statuses an order may
+    /// be in for a move to `self`. Forward only; Stripe is the truth, so a session that really
+    /// completed is paid even after we saw `expired`.
+    pub fn payment_allowed_from(self) -> &'static [OrderStatus] {
         use OrderStatus::*;
         match self {
             Pending => &[],
@@ -60,13 +63,32 @@ impl OrderStatus {
             Paid => &[Pending, Processing, Expired],
             PaymentFailed => &[Pending, Processing],
             Expired => &[Pending],
-            PartiallyRefunded => &[Paid, Refunded],
-            Refunded => &[Paid, PartiallyRefunded],
+            PartiallyRefunded | Refunded => &[],
         }
     }
 
-    pub fn allowed_from_str(self) -> Vec<&'static str> {
-        self.allowed_from().iter().map(|s| s.as_str()).collect()
+    /// Refund-driven moves, derived from the sum of succeeded refunds: only among the paid
+    /// statuses, in either direction, since a refund that fails later makes its amount
+    /// refundable again (`refunded` back to `partially_refunded` or `paid`).
+    pub fn refund_allowed_from(self) -> &'static [OrderStatus] {
+        use OrderStatus::*;
+        match self {
+            Paid => &[PartiallyRefunded, Refunded],
+            PartiallyRefunded => &[Paid, Refunded],
+            Refunded => &[Paid, PartiallyRefunded],
+            Pending | Processing | PaymentFailed | Expired => &[],
+        }
+    }
+
+    /// The status the succeeded refunds of a paid order of `total` put it in.
+    pub fn after_refunds(refunded: i64, total: i64) -> OrderStatus {
+        if refunded <= 0 {
+            OrderStatus::Paid
+        } else if refunded < total {
+            OrderStatus::PartiallyRefunded
+        } else {
+            OrderStatus::Refunded
+        }
     }
 
     /// Whether payment was taken (refund states included).
@@ -108,17 +130,86 @@ mod tests {
         assert!("shipped".parse::<OrderStatus>().is_err());
     }
 
+    /// Every (from, to) pair of a table, allowed or not.
+    fn moves(table: fn(OrderStatus) -> &'static [OrderStatus]) -> Vec<(OrderStatus, OrderStatus)> {
+        let mut allowed = vec![];
+        for to in OrderStatus::ALL {
+            for from in table(to) {
+                allowed.push((*from, to));
+            }
+        }
+        allowed
+    }
+
+    #[test]
+    fn payment_moves_are_exactly_these() {
+        let expected = [
+            (Pending, Processing),
+            (Expired, Processing),
+            (Pending, Paid),
+            (Processing, Paid),
+            (Expired, Paid),
+            (Pending, PaymentFailed),
+            (Processing, PaymentFailed),
+            (Pending, Expired),
+        ];
+        let allowed = moves(OrderStatus::payment_allowed_from);
+        for from in OrderStatus::ALL {
+            for to in OrderStatus::ALL {
+                assert_eq!(
+                    allowed.contains(&(from, to)),
+                    expected.contains(&(from, to)),
+                    "payment move {from} -> {to}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn payment_status_only_moves_forward() {
-        // Nothing returns to pending, and paid never goes back to processing or expired.
+        // Nothing returns to pending, paid never goes back to processing or expired, and no
+        // payment event touches a refunded order.
+        let allowed = moves(OrderStatus::payment_allowed_from);
         for s in OrderStatus::ALL {
-            assert!(!Pending.allowed_from().contains(&s));
+            assert!(!allowed.contains(&(s, Pending)));
+            assert!(!allowed.contains(&(Refunded, s)));
+            assert!(!allowed.contains(&(PartiallyRefunded, s)));
         }
-        assert!(!Processing.allowed_from().contains(&Paid));
-        assert!(!Expired.allowed_from().contains(&Paid));
-        assert!(!PaymentFailed.allowed_from().contains(&Paid));
-        assert!(!Expired.allowed_from().contains(&Processing));
+        assert!(!allowed.contains(&(Paid, Processing)));
+        assert!(!allowed.contains(&(Paid, Expired)));
+        assert!(!allowed.contains(&(PaymentFailed, Paid)));
+        assert!(!allowed.contains(&(Processing, Expired)));
         // A completed payment wins over an expiry we saw first.
-        assert!(Paid.allowed_from().contains(&Expired));
+        assert!(allowed.contains(&(Expired, Paid)));
+    }
+
+    #[test]
+    fn refund_moves_are_exactly_these() {
+        let expected = [
+            (Paid, PartiallyRefunded),
+            (Paid, Refunded),
+            (PartiallyRefunded, Refunded),
+            (PartiallyRefunded, Paid),
+            (Refunded, PartiallyRefunded),
+            (Refunded, Paid),
+        ];
+        let allowed = moves(OrderStatus::refund_allowed_from);
+        for from in OrderStatus::ALL {
+            for to in OrderStatus::ALL {
+                assert_eq!(
+                    allowed.contains(&(from, to)),
+                    expected.contains(&(from, to)),
+                    "refund move {from} -> {to}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn refunds_decide_the_paid_status() {
+        assert_eq!(OrderStatus::after_refunds(0, 1000), Paid);
+        assert_eq!(OrderStatus::after_refunds(1, 1000), PartiallyRefunded);
+        assert_eq!(OrderStatus::after_refunds(999, 1000), PartiallyRefunded);
+        assert_eq!(OrderStatus::after_refunds(1000, 1000), Refunded);
     }
 }

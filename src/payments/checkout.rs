@@ -27,10 +27,7 @@ pub async fn create(
     urls: &SessionUrls,
     customer: Option<&str>,
 ) -> Result<CheckoutSession, PaymentError> {
-    let currency: stripe_types::Currency = order
-        .currency
-        .parse()
-        .map_err(|_| PaymentError::Internal(format!("unknown currency {}", order.currency)))?;
+    let currency = super::currency(&order.currency)?;
     let line_items: Vec<CreateCheckoutSessionLineItems> = items
         .iter()
         .map(|item| {
@@ -61,6 +58,43 @@ pub async fn create(
         req = req.customer_email(email.clone());
     }
     stripe.write(&req, &order.idempotency_key).await
+}
+
+/// A subscription-mode session for one of our recurring prices.
+pub struct SubscriptionCheckout<'a> {
+    pub customer: &'a str,
+    pub stripe_price: &'a str,
+    pub user_id: i64,
+    pub price_id: i64,
+    pub success_url: String,
+    pub cancel_url: String,
+    pub idempotency_key: String,
+}
+
+/// Creates a subscription Checkout Session; returns its URL.
+pub async fn create_subscription(
+    stripe: &Stripe,
+    s: &SubscriptionCheckout<'_>,
+) -> Result<String, PaymentError> {
+    let mut line = CreateCheckoutSessionLineItems::new();
+    line.price = Some(s.stripe_price.to_owned());
+    line.quantity = Some(1);
+    let req = CreateCheckoutSession::new()
+        .mode(CheckoutSessionMode::Subscription)
+        .customer(s.customer.to_owned())
+        .line_items(vec![line])
+        .client_reference_id(format!("user-{}", s.user_id))
+        .metadata(HashMap::from([
+            ("user_id".to_owned(), s.user_id.to_string()),
+            ("price_id".to_owned(), s.price_id.to_string()),
+        ]))
+        .success_url(s.success_url.clone())
+        .cancel_url(s.cancel_url.clone());
+    stripe
+        .write(&req, &s.idempotency_key)
+        .await?
+        .url
+        .ok_or(PaymentError::Unexpected("the session's url"))
 }
 
 /// Reads a session with its PaymentIntent, to learn what really happened to the payment.

@@ -1,10 +1,18 @@
 //! Talking to Stripe (or the built-in emulator, which speaks the same API) through async-stripe.
+//! Every request the shop sends is built here, one module per Stripe resource; callers keep the
+//! decisions, this layer the request shapes, keys and retries.
 //!
 //! Every call that creates something carries an idempotency key derived from our own record, and
 //! is retried with that same key on 429, 5xx and connection failures, so a retry never creates
 //! a second object.
 
 pub mod checkout;
+pub mod customers;
+pub mod portal;
+pub mod products;
+pub mod refunds;
+pub mod subscriptions;
+pub mod webhook_endpoints;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,54 +42,54 @@ pub enum PaymentError {
         code: Option<String>,
         message: String,
     },
-    /// We don't know whether Stripe acted (timeout, 5xx, a broken connection): retry with the same key.
-    #[error("Stripe's answer is unknown: {0}")]
-    Unknown(String),
-    /// Stripe could not be reached at all (connection refused): nothing was created.
-    #[error("Stripe could not be reached: {0}")]
-    Unreachable(String),
+    /// We don't know whether Stripe acted (a timeout, a 5xx, a 409 for the same key still in
+    /// flight, a broken or refused connection — the client does not tell those apart): retry
+    /// with the same key.
+    #[error("Stripe's answer is unknown")]
+    Unknown(#[source] StripeError),
     /// Our side is wrong (an answer we cannot read, a bad configuration): a bug to log.
-    #[error("Stripe client error: {0}")]
-    Internal(String),
+    #[error("the Stripe client failed")]
+    Client(#[source] StripeError),
+    #[error("{0:?} is not a valid idempotency key")]
+    BadKey(String),
+    #[error("{0:?} is not a currency Stripe knows")]
+    Currency(String),
+    /// Stripe's answer lacks something it always has.
+    #[error("Stripe's answer lacks {0}")]
+    Unexpected(&'static str),
 }
 
 impl PaymentError {
     /// Whether Stripe certainly did nothing, so our record may be dropped.
     pub fn nothing_created(&self) -> bool {
-        matches!(
-            self,
-            PaymentError::Refused { .. } | PaymentError::Unreachable(_)
-        )
+        matches!(self, PaymentError::Refused { .. })
     }
 }
 
 impl From<StripeError> for PaymentError {
     fn from(e: StripeError) -> Self {
         match e {
-            StripeError::Stripe(err, status) => {
-                let message = err.message.clone().unwrap_or_else(|| "no message".into());
-                let code = err.code.as_ref().map(|c| c.as_str().to_owned());
-                if status >= 500 {
-                    PaymentError::Unknown(format!("{status}: {message}"))
-                } else {
-                    PaymentError::Refused {
-                        status,
-                        code,
-                        message,
-                    }
+            StripeError::Stripe(ref err, status) if status < 500 && status != 409 => {
+                PaymentError::Refused {
+                    status,
+                    code: err.code.as_ref().map(|c| c.as_str().to_owned()),
+                    message: err.message.clone().unwrap_or_else(|| "no message".into()),
                 }
             }
-            StripeError::Timeout => PaymentError::Unknown("timed out".into()),
-            StripeError::ClientError(m) if m.contains("refused") || m.contains("Connect") => {
-                PaymentError::Unreachable(m)
+            StripeError::Stripe(..) | StripeError::Timeout | StripeError::ClientError(_) => {
+                PaymentError::Unknown(e)
             }
-            StripeError::ClientError(m) => PaymentError::Unknown(m),
-            StripeError::JSONDeserialize(m) => {
-                PaymentError::Internal(format!("unreadable answer: {m}"))
+            StripeError::JSONDeserialize(_) | StripeError::ConfigError(_) => {
+                PaymentError::Client(e)
             }
-            StripeError::ConfigError(m) => PaymentError::Internal(m),
         }
     }
+}
+
+/// Stripe's currency for one of our lower-case ISO codes.
+pub fn currency(code: &str) -> Result<stripe_types::Currency, PaymentError> {
+    code.parse()
+        .map_err(|_| PaymentError::Currency(code.to_owned()))
 }
 
 /// Attempts for one logical call (the first try included).
@@ -138,8 +146,7 @@ impl Stripe {
     {
         let endpoint = endpoint_of(req);
         let key_text = key;
-        let key = IdempotencyKey::new(key)
-            .map_err(|e| PaymentError::Internal(format!("idempotency key: {e:?}")))?;
+        let key = IdempotencyKey::new(key).map_err(|_| PaymentError::BadKey(key.to_owned()))?;
         self.with_retries(&endpoint, Some(key_text), || {
             req.customize()
                 .request_strategy(RequestStrategy::Idempotent(key.clone()))
@@ -185,8 +192,7 @@ impl Stripe {
             Ok(_) => "ok",
             Err(PaymentError::Refused { .. }) => "refused",
             Err(PaymentError::Unknown(_)) => "unknown",
-            Err(PaymentError::Unreachable(_)) => "unreachable",
-            Err(PaymentError::Internal(_)) => "error",
+            Err(_) => "error",
         };
         self.metrics.stripe_call(endpoint, outcome, elapsed);
         let ms = elapsed.as_millis() as u64;
@@ -196,7 +202,7 @@ impl Stripe {
                 tracing::info!(%endpoint, outcome, attempts, ms, idempotency_key, "stripe call")
             }
             Err(error) => {
-                tracing::warn!(%endpoint, outcome, attempts, ms, idempotency_key, %error, "stripe call")
+                tracing::warn!(%endpoint, outcome, attempts, ms, idempotency_key, error = %crate::error::Report(error), "stripe call")
             }
         }
         result
@@ -226,7 +232,7 @@ impl Stripe {
                     if !transient || attempt >= ATTEMPTS {
                         return (Err(err), attempt);
                     }
-                    tracing::info!(error = %err, attempt, ms, "Stripe call failed; retrying with the same key");
+                    tracing::info!(error = %crate::error::Report(&err), attempt, ms, "Stripe call failed; retrying with the same key");
                     tokio::time::sleep(Duration::from_millis(150 * 2u64.pow(attempt))).await;
                     attempt += 1;
                 }

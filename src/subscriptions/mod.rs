@@ -4,6 +4,5 @@
 //! renewals, becomes an order of kind `subscription`.
 
 pub mod model;
-pub mod prices;
 pub mod routes;
 pub mod sync;

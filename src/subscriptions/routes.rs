@@ -6,34 +6,25 @@ use askama::Template;
 use askama_web::WebTemplate;
 use diesel::prelude::*;
 use serde::Deserialize;
-use stripe_billing::billing_portal_session::CreateBillingPortalSession;
-use stripe_billing::subscription::{
-    UpdateSubscription, UpdateSubscriptionItems, UpdateSubscriptionProrationBehavior,
-};
-use stripe_checkout::checkout_session::{
-    CreateCheckoutSession, CreateCheckoutSessionLineItems, RetrieveCheckoutSession,
-};
-use stripe_shared::CheckoutSessionMode;
 
 use super::model::Subscription;
-use super::{prices as stripe_prices, sync};
+use super::sync;
 use crate::accounts::auth::{CurrentUser, SignedIn};
 use crate::accounts::model::User;
 use crate::accounts::routes::date;
-use crate::accounts::stripe_customer;
-use crate::cart::routes::see_other;
 use crate::catalog::model::Price;
 use crate::db::{self, DbError};
-use crate::error::AppError;
+use crate::error::{AppError, SyncError};
+use crate::payments::checkout::{self as sessions, SubscriptionCheckout};
+use crate::payments::portal;
+use crate::payments::subscriptions as stripe_subscriptions;
 use crate::schema::{prices, products, subscriptions};
-use crate::web::AppState;
+use crate::state::AppState;
+use crate::stripe_ids;
 use crate::web::forms::parse_id;
 use crate::web::layout::Layout;
+use crate::web::see_other;
 use crate::web::session::{CsrfForm, TypedSession};
-
-fn internal(e: impl std::fmt::Display) -> AppError {
-    AppError::Internal(anyhow::anyhow!(e.to_string()))
-}
 
 #[derive(Debug, Deserialize)]
 pub struct Empty {}
@@ -92,46 +83,35 @@ pub async fn subscribe(
         session.flash("You already have this subscription; switch plans or cancel it here.")?;
         return Ok(see_other("/account/subscriptions"));
     }
-    let stripe_price = stripe_prices::ensure_price(&state, &price)
-        .await
-        .map_err(internal)?;
-    let customer = stripe_customer::ensure(&state, &user)
-        .await
-        .map_err(internal)?;
+    let stripe_price = stripe_ids::price(&state, &price).await?;
+    let customer = stripe_ids::customer(&state, &user).await?;
     let base = state.public_url.as_str().trim_end_matches('/');
-    let mut line = CreateCheckoutSessionLineItems::new();
-    line.price = Some(stripe_price);
-    line.quantity = Some(1);
-    let req = CreateCheckoutSession::new()
-        .mode(CheckoutSessionMode::Subscription)
-        .customer(customer)
-        .line_items(vec![line])
-        .client_reference_id(format!("user-{}", user.id))
-        .metadata(std::collections::HashMap::from([
-            ("user_id".to_owned(), user.id.to_string()),
-            ("price_id".to_owned(), price.id.to_string()),
-        ]))
-        .success_url(format!(
-            "{base}/account/subscriptions?session_id={{CHECKOUT_SESSION_ID}}"
-        ))
-        .cancel_url(format!("{base}/products/{slug}"));
-    // One session per user, price and ten minutes: a double click opens the same one.
-    let key = format!(
-        "subscribe-{}-{}-{}",
-        user.id,
-        price.id,
-        state.clock.unix() / 600
-    );
-    let created = state.stripe.write(&req, &key).await;
+    let created = sessions::create_subscription(
+        &state.stripe,
+        &SubscriptionCheckout {
+            customer: &customer,
+            stripe_price: &stripe_price,
+            user_id: user.id,
+            price_id: price.id,
+            success_url: format!("{base}/account/subscriptions?session_id={{CHECKOUT_SESSION_ID}}"),
+            cancel_url: format!("{base}/products/{slug}"),
+            // One session per user, price and ten minutes: a double click opens the same one.
+            idempotency_key: format!(
+                "subscribe-{}-{}-{}",
+                user.id,
+                price.id,
+                state.clock.unix() / 600
+            ),
+        },
+    )
+    .await;
     match created {
-        Ok(s) => {
+        Ok(url) => {
             state.metrics.checkout_session_created("subscription");
-            Ok(see_other(
-                &s.url.ok_or_else(|| internal("session without a URL"))?,
-            ))
+            Ok(see_other(&url))
         }
         Err(e) => {
-            tracing::warn!(error = %e, "subscription checkout failed");
+            tracing::warn!(error = %crate::error::Report(&e), "subscription checkout failed");
             session.flash(
                 "The payment page is not available right now. Please try again in a moment.",
             )?;
@@ -180,23 +160,21 @@ pub async fn list(
         .session_id
         .filter(|s| s.starts_with("cs_") && s.len() < 255)
     {
-        match state
-            .stripe
-            .read(&RetrieveCheckoutSession::new(session_id.as_str()))
-            .await
-        {
+        match sessions::retrieve(&state.stripe, &session_id).await {
             Ok(cs)
                 if cs.customer.as_ref().map(|c| c.id().as_str())
                     == user.stripe_customer_id.as_deref() =>
             {
                 if let Some(sub) = cs.subscription {
                     if let Err(e) = sync::sync_subscription(&state, sub.id().as_str(), None).await {
-                        tracing::warn!(error = %e, "could not sync the new subscription; the webhook will");
+                        tracing::warn!(error = %crate::error::Report(&e), "could not sync the new subscription; the webhook will");
                     }
                 }
             }
             Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "could not read the checkout session"),
+            Err(e) => {
+                tracing::warn!(error = %crate::error::Report(&e), "could not read the checkout session")
+            }
         }
     }
     let views = views_for(&state, &user).await?;
@@ -301,16 +279,15 @@ async fn set_cancel_at_period_end(
             "This subscription has already ended.".into(),
         ));
     }
-    let req =
-        UpdateSubscription::new(sub.stripe_subscription_id.as_str()).cancel_at_period_end(cancel);
-    state
-        .stripe
-        .write_once(&req, &format!("sub-{}-cancel-{cancel}", sub.id))
-        .await
-        .map_err(internal)?;
-    sync::sync_subscription(state, &sub.stripe_subscription_id, None)
-        .await
-        .map_err(internal)?;
+    stripe_subscriptions::set_cancel_at_period_end(
+        &state.stripe,
+        &sub.stripe_subscription_id,
+        cancel,
+        &format!("sub-{}-cancel-{cancel}", sub.id),
+    )
+    .await
+    .map_err(SyncError::from)?;
+    sync::sync_subscription(state, &sub.stripe_subscription_id, None).await?;
     own(state, user, id).await
 }
 
@@ -385,37 +362,17 @@ pub async fn change(
             "That plan is not another plan of this subscription.".into(),
         ));
     }
-    let stripe_price = stripe_prices::ensure_price(&state, &new_price)
-        .await
-        .map_err(internal)?;
+    let stripe_price = stripe_ids::price(&state, &new_price).await?;
     // The subscription's one item gets the new price; Stripe prorates the difference.
-    let current = state
-        .stripe
-        .read(&stripe_billing::subscription::RetrieveSubscription::new(
-            sub.stripe_subscription_id.as_str(),
-        ))
-        .await
-        .map_err(internal)?;
-    let item_id = current
-        .items
-        .data
-        .first()
-        .map(|i| i.id.as_str().to_owned())
-        .ok_or_else(|| internal("subscription without items"))?;
-    let mut item = UpdateSubscriptionItems::new();
-    item.id = Some(item_id);
-    item.price = Some(stripe_price);
-    let req = UpdateSubscription::new(sub.stripe_subscription_id.as_str())
-        .items(vec![item])
-        .proration_behavior(UpdateSubscriptionProrationBehavior::CreateProrations);
-    state
-        .stripe
-        .write_once(&req, &format!("sub-{}-price-{}", sub.id, new_price.id))
-        .await
-        .map_err(internal)?;
-    sync::sync_subscription(&state, &sub.stripe_subscription_id, None)
-        .await
-        .map_err(internal)?;
+    stripe_subscriptions::switch_price(
+        &state.stripe,
+        &sub.stripe_subscription_id,
+        &stripe_price,
+        &format!("sub-{}-price-{}", sub.id, new_price.id),
+    )
+    .await
+    .map_err(SyncError::from)?;
+    sync::sync_subscription(&state, &sub.stripe_subscription_id, None).await?;
     session.flash(format!(
         "Switched to {}. The unused time of your old plan is credited.",
         new_price.label()
@@ -428,20 +385,18 @@ pub async fn billing_portal(
     SignedIn(user): SignedIn,
     _form: CsrfForm<Empty>,
 ) -> Result<HttpResponse, AppError> {
-    let customer = stripe_customer::ensure(&state, &user)
-        .await
-        .map_err(internal)?;
+    let customer = stripe_ids::customer(&state, &user).await?;
     let return_url = format!(
         "{}/account/subscriptions",
         state.public_url.as_str().trim_end_matches('/')
     );
-    let req = CreateBillingPortalSession::new()
-        .customer(customer)
-        .return_url(return_url);
-    let portal = state
-        .stripe
-        .write_once(&req, &format!("portal-{}", user.id))
-        .await
-        .map_err(internal)?;
-    Ok(see_other(&portal.url))
+    let url = portal::session(
+        &state.stripe,
+        &customer,
+        &return_url,
+        &format!("portal-{}", user.id),
+    )
+    .await
+    .map_err(SyncError::from)?;
+    Ok(see_other(&url))
 }

@@ -5,20 +5,19 @@
 //! recorded in the same transaction as the write, as for checkout events.
 
 use diesel::prelude::*;
-use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use stripe_billing::invoice::RetrieveInvoice;
-use stripe_billing::subscription::RetrieveSubscription;
+use diesel::result::Error as DieselError;
 use stripe_shared::{Invoice, Subscription as StripeSubscription};
 
 use super::model::Subscription;
 use crate::accounts::model as users;
-use crate::checkout::fulfil::{self, EventRecord, FulfilError, Outcome};
 use crate::db::{self, AnyConnection, write_tx};
+use crate::error::SyncError;
 use crate::orders::model::NewOrder;
 use crate::orders::number;
 use crate::orders::status::OrderStatus;
 use crate::schema::{order_items, orders, prices, products, subscriptions};
-use crate::web::AppState;
+use crate::state::AppState;
+use crate::webhooks::ledger::{self, EventRecord, Outcome};
 
 /// What we keep of a Stripe subscription.
 #[derive(Debug, Clone)]
@@ -49,11 +48,8 @@ impl From<&StripeSubscription> for Snapshot {
     }
 }
 
-pub async fn fetch(state: &AppState, subscription_id: &str) -> Result<Snapshot, FulfilError> {
-    let sub = state
-        .stripe
-        .read(&RetrieveSubscription::new(subscription_id))
-        .await?;
+pub async fn fetch(state: &AppState, subscription_id: &str) -> Result<Snapshot, SyncError> {
+    let sub = crate::payments::subscriptions::retrieve(&state.stripe, subscription_id).await?;
     Ok(Snapshot::from(&sub))
 }
 
@@ -62,13 +58,13 @@ pub async fn sync_subscription(
     state: &AppState,
     subscription_id: &str,
     event: Option<EventRecord>,
-) -> Result<Outcome, FulfilError> {
+) -> Result<Outcome, SyncError> {
     let snapshot = fetch(state, subscription_id).await?;
     let now = state.clock.unix();
     db::run(&state.pool, move |conn| {
         write_tx(conn, |conn| {
             if let Some(ev) = &event
-                && !fulfil::record_event(conn, ev, None, "subscription", now)?
+                && !ledger::record(conn, ev, None, "subscription", now)?
             {
                 return Ok::<_, DieselError>(Outcome::Duplicate);
             }
@@ -83,7 +79,7 @@ pub async fn sync_subscription(
                 status: row.status,
             })
         })
-        .map_err(FulfilError::from)
+        .map_err(SyncError::from)
     })
     .await
 }
@@ -123,29 +119,28 @@ pub fn upsert(
                 .execute(conn)?;
         }
         None => {
-            let inserted = diesel::insert_into(subscriptions::table)
-                .values((
-                    subscriptions::stripe_subscription_id.eq(&s.id),
-                    subscriptions::user_id.eq(user_id),
-                    subscriptions::stripe_customer_id.eq(&s.customer),
-                    subscriptions::price_id.eq(price_id),
-                    subscriptions::stripe_price_id.eq(&s.stripe_price_id),
-                    subscriptions::status.eq(&s.status),
-                    subscriptions::current_period_end.eq(s.current_period_end),
-                    subscriptions::cancel_at_period_end.eq(s.cancel_at_period_end),
-                    subscriptions::ended_at.eq(s.ended_at),
-                    subscriptions::last_event_created.eq(event_created),
-                    subscriptions::created_at.eq(now),
-                    subscriptions::updated_at.eq(now),
-                ))
-                .execute(conn);
-            match inserted {
-                Ok(_) => {}
-                // A concurrent handler inserted it first: write over it instead.
-                Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
-                    return upsert(conn, s, event_created, now);
-                }
-                Err(e) => return Err(e),
+            let inserted = db::insert_once(conn, |conn| {
+                diesel::insert_into(subscriptions::table)
+                    .values((
+                        subscriptions::stripe_subscription_id.eq(&s.id),
+                        subscriptions::user_id.eq(user_id),
+                        subscriptions::stripe_customer_id.eq(&s.customer),
+                        subscriptions::price_id.eq(price_id),
+                        subscriptions::stripe_price_id.eq(&s.stripe_price_id),
+                        subscriptions::status.eq(&s.status),
+                        subscriptions::current_period_end.eq(s.current_period_end),
+                        subscriptions::cancel_at_period_end.eq(s.cancel_at_period_end),
+                        subscriptions::ended_at.eq(s.ended_at),
+                        subscriptions::last_event_created.eq(event_created),
+                        subscriptions::created_at.eq(now),
+                        subscriptions::updated_at.eq(now),
+                    ))
+                    .execute(conn)
+            })?;
+            if !inserted {
+                // A concurrent handler inserted it first (the savepoint kept our transaction
+                // usable on PostgreSQL): write over it instead.
+                return upsert(conn, s, event_created, now);
             }
         }
     }
@@ -179,11 +174,8 @@ pub async fn invoice_event(
     invoice_id: &str,
     paid: bool,
     event: Option<EventRecord>,
-) -> Result<Outcome, FulfilError> {
-    let invoice = state
-        .stripe
-        .read(&RetrieveInvoice::new(invoice_id).expand(vec!["payments".to_owned()]))
-        .await?;
+) -> Result<Outcome, SyncError> {
+    let invoice = crate::payments::subscriptions::invoice(&state.stripe, invoice_id).await?;
     let snapshot = match subscription_of(&invoice) {
         Some(id) => Some(fetch(state, &id).await?),
         None => None,
@@ -195,7 +187,7 @@ pub async fn invoice_event(
         write_tx(conn, |conn| {
             created.store(false, std::sync::atomic::Ordering::Relaxed);
             if let Some(ev) = &event
-                && !fulfil::record_event(
+                && !ledger::record(
                     conn,
                     ev,
                     None,
@@ -239,7 +231,7 @@ pub async fn invoice_event(
             record_invoice_order(conn, &invoice, sub.as_ref(), now, &created)
                 .map(|(number, status)| Outcome::Order { number, status })
         })
-        .map_err(FulfilError::from)
+        .map_err(SyncError::from)
     })
     .await?;
     if new_order.load(std::sync::atomic::Ordering::Relaxed) {

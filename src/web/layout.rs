@@ -4,10 +4,10 @@ use actix_session::SessionExt;
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, web};
 
-use super::AppState;
 use super::assets;
 use super::session::csrf_token_of;
 use crate::error::AppError;
+use crate::state::AppState;
 
 pub const SHOP_NAME: &str = "Storefront";
 

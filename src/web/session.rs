@@ -28,7 +28,7 @@ pub fn csrf_token_of(session: &Session) -> Result<String, AppError> {
     let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
     session
         .insert(CSRF_KEY, &token)
-        .map_err(|e| AppError::Internal(anyhow::anyhow!("session insert: {e}")))?;
+        .map_err(|e| AppError::Internal(anyhow::Error::new(e).context("session insert")))?;
     Ok(token)
 }
 
@@ -65,7 +65,7 @@ impl TypedSession {
     fn insert(&self, key: &str, value: impl serde::Serialize) -> Result<(), AppError> {
         self.0
             .insert(key, value)
-            .map_err(|e| AppError::Internal(anyhow::anyhow!("session insert: {e}")))
+            .map_err(|e| AppError::Internal(anyhow::Error::new(e).context("session insert")))
     }
 }
 

@@ -12,7 +12,7 @@ use tracing::Instrument as _;
 use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
-use crate::web::AppState;
+use crate::state::AppState;
 
 /// Installs the global subscriber (once; later calls are ignored, which suits tests).
 pub fn init(format: LogFormat) {

@@ -224,7 +224,7 @@ pub fn assert_redirect_to(res: &reqwest::Response, location: &str) {
 // ---- the purchase path -------------------------------------------------------------------
 
 use storefront::orders::model::Order;
-use storefront::web::AppState;
+use storefront::state::AppState;
 
 pub const CARD_OK: &str = "4242424242424242";
 pub const CARD_DECLINED: &str = "4000000000000002";

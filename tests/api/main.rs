@@ -12,6 +12,7 @@ mod database;
 mod helpers;
 mod mail;
 mod ops;
+mod order_status;
 mod purchase;
 mod subscriptions;
 mod web;

@@ -269,9 +269,7 @@ async fn a_disputed_payment_counts_a_dispute() {
     app.add_to_cart("canvas-tote", 1).await;
     let session_url = app.checkout().await;
     let order = app.order_by_session(&session_id_of(&session_url)).await;
-    let res = app
-        .pay(&session_url, storefront::emulator::CARD_DISPUTED)
-        .await;
+    let res = app.pay(&session_url, stripe_emulator::CARD_DISPUTED).await;
     assert_eq!(res.status().as_u16(), 303);
     app.wait_for_status(&order.number, "paid").await;
     app.emulator_post("_emulator/run_jobs", &[]).await;

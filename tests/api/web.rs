@@ -65,7 +65,7 @@ async fn healthz_answers_503_when_the_database_does_not() {
         .connection_timeout(std::time::Duration::from_millis(300))
         .build_unchecked(Manager::new(url));
     let config = Config::from_lookup(|_| None).unwrap();
-    let state = web::Data::new(storefront::web::AppState {
+    let state = web::Data::new(storefront::state::AppState {
         pool,
         config: Arc::new(config),
         clock: Arc::new(storefront::clock::SystemClock),

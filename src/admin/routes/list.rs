@@ -14,7 +14,7 @@ use crate::money::Money;
 use crate::orders::model::Order;
 use crate::orders::status::OrderStatus;
 use crate::schema::orders;
-use crate::web::AppState;
+use crate::state::AppState;
 use crate::web::forms::parse_int_in;
 use crate::web::layout::Layout;
 

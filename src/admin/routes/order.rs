@@ -7,7 +7,6 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use diesel::prelude::*;
-use stripe_core::payment_intent::RetrievePaymentIntent;
 
 use super::{admin_label, plausible, render, when};
 use crate::accounts::auth::Admin;
@@ -18,7 +17,7 @@ use crate::money::Money;
 use crate::orders::model::{Order, OrderItem};
 use crate::orders::queries;
 use crate::schema::{stripe_events, users};
-use crate::web::AppState;
+use crate::state::AppState;
 use crate::web::field_errors::FieldErrors;
 use crate::web::layout::Layout;
 
@@ -221,7 +220,7 @@ pub(super) async fn order_page(
     let charge = match &order.payment_intent_id {
         Some(pi) => tokio::time::timeout(
             std::time::Duration::from_secs(3),
-            state.stripe.read(&RetrievePaymentIntent::new(pi.as_str())),
+            crate::payments::refunds::payment_intent(&state.stripe, pi),
         )
         .await
         .ok()

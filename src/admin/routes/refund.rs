@@ -10,15 +10,15 @@ use super::{NOTE_MAX_CHARS, plausible};
 use crate::accounts::auth::Admin;
 use crate::admin::refunds::{self, Refusal, Reserved};
 use crate::admin::sync::{self, Submitted};
-use crate::cart::routes::see_other;
 use crate::db::{self, DbError, write_tx};
 use crate::error::AppError;
 use crate::money::{Money, MoneyParseError};
 use crate::orders::queries;
-use crate::web::AppState;
+use crate::state::AppState;
 use crate::web::field_errors::FieldErrors;
 use crate::web::forms::parse_int_in;
 use crate::web::layout::Layout;
+use crate::web::see_other;
 use crate::web::session::{CsrfForm, TypedSession};
 
 fn amount_message(e: &MoneyParseError) -> String {

@@ -1,4 +1,4 @@
-//! The built-in Stripe emulator (see DESIGN §5): a stateful stand-in for the part of Stripe the
+//! The built-in Stripe emulator: a stateful stand-in for the part of Stripe the
 //! shop uses, served over HTTP so async-stripe cannot tell it from Stripe.
 //!
 //! * `/v1/…` — the API (form-encoded requests, Stripe-shaped JSON and errors, idempotency keys).

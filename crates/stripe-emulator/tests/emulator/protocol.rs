@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use serde_json::Value;
-use storefront::emulator::{Emulator, EmulatorConfig, WebhookTarget};
 use stripe::{IdempotencyKey, RequestStrategy, StripeError, StripeRequest};
+use stripe_emulator::{Emulator, EmulatorConfig, WebhookTarget};
 use stripe_product::product::{CreateProduct, RetrieveProduct};
 
 use crate::support::{Harness, KEY, Receiver, SECRET, client_for, http};

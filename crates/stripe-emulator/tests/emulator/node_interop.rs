@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use storefront::emulator::{Emulator, EmulatorConfig};
+use stripe_emulator::{Emulator, EmulatorConfig};
 
 use crate::support::KEY;
 

@@ -57,7 +57,11 @@ fn spec() -> &'static Value {
     SPEC.get_or_init(|| {
         // The reference data lives beside the repository (shared/), not in it.
         let dir = std::env::var("STRIPE_OPENAPI_DIR").unwrap_or_else(|_| {
-            concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/stripe-openapi").to_owned()
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../../shared/stripe-openapi"
+            )
+            .to_owned()
         });
         let path = format!("{dir}/spec-subset.json");
         let text = std::fs::read_to_string(&path)

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use serde_json::Value;
-use storefront::emulator::{Emulator, EmulatorConfig, WebhookTarget};
+use stripe_emulator::{Emulator, EmulatorConfig, WebhookTarget};
 
 pub const KEY: &str = "sk_test_emulator";
 pub const SECRET: &str = "whsec_test_secret_for_emulator";

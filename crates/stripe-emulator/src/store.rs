@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::error::{ApiError, ApiResult};
 
-pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/emulator");
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 pub const API_VERSION: &str = "2026-09-30.endive";
 
 pub mod schema {

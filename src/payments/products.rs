@@ -1,0 +1,48 @@
+//! Products and prices.
+
+use stripe_product::price::{CreatePrice, CreatePriceRecurring, CreatePriceRecurringInterval};
+use stripe_product::product::CreateProduct;
+
+use super::{PaymentError, Stripe, currency};
+use crate::catalog::model::{Price, Product};
+
+/// Creates the Stripe Product of ours, once: the key is derived from our row.
+pub async fn create_product(stripe: &Stripe, product: &Product) -> Result<String, PaymentError> {
+    let mut req = CreateProduct::new(product.name.clone());
+    if !product.description.is_empty() {
+        req = req.description(product.description.clone());
+    }
+    let created = stripe
+        .write(&req, &format!("product-{}", product.id))
+        .await?;
+    Ok(created.id.as_str().to_owned())
+}
+
+/// Creates the Stripe Price of ours under `stripe_product`, keyed by our row and its terms:
+/// new terms, new Stripe price.
+pub async fn create_price(
+    stripe: &Stripe,
+    price: &Price,
+    stripe_product: &str,
+) -> Result<String, PaymentError> {
+    let mut req = CreatePrice::new(currency(&price.currency)?)
+        .product(stripe_product.to_owned())
+        .unit_amount(price.unit_amount)
+        .lookup_key(price.lookup_key.clone());
+    if let Some(interval) = &price.recurring_interval {
+        let interval = match interval.as_str() {
+            "day" => CreatePriceRecurringInterval::Day,
+            "week" => CreatePriceRecurringInterval::Week,
+            "month" => CreatePriceRecurringInterval::Month,
+            _ => CreatePriceRecurringInterval::Year,
+        };
+        req = req.recurring(CreatePriceRecurring::new(interval));
+    }
+    let key = format!(
+        "price-{}-{}-{}",
+        price.id,
+        price.unit_amount,
+        price.recurring_interval.as_deref().unwrap_or("once")
+    );
+    Ok(stripe.write(&req, &key).await?.id.as_str().to_owned())
+}

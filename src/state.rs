@@ -1,0 +1,27 @@
+//! `AppState`: what every handler and job can reach (pool, config, clock, Stripe, metrics, mail).
+//! Built once by `startup`; registered as `web::Data<AppState>`.
+
+use std::sync::Arc;
+
+use url::Url;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::db::Pool;
+
+/// What every handler can reach, registered once as `web::Data<AppState>`.
+pub struct AppState {
+    pub pool: Pool,
+    pub config: Arc<Config>,
+    pub clock: Arc<dyn Clock>,
+    /// Base for absolute links (success, cancel and return URLs).
+    pub public_url: Url,
+    pub stripe: crate::payments::Stripe,
+    /// This application's Prometheus registry (`GET /metrics`).
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// Signing secret of our webhook endpoint (`whsec_…`).
+    pub webhook_secret: String,
+    pub mailer: std::sync::Arc<crate::mail::worker::Transport>,
+    /// Sender of our mail: `MAIL_FROM`, or `Storefront <shop@HOST>` from `PUBLIC_URL`.
+    pub mail_from: String,
+}

@@ -1,0 +1,118 @@
+//! The Stripe ids of our users, products and prices: each object is created at Stripe the first
+//! time it is needed, under an idempotency key derived from our row (so callers racing here get
+//! the same object), and its id is stored by the first writer. A shop need not run
+//! `storefront stripe setup` before someone buys or subscribes.
+
+use std::future::Future;
+
+use diesel::prelude::*;
+
+use crate::accounts::model::User;
+use crate::catalog::model::{Price, Product};
+use crate::db::{self, AnyConnection, DbError};
+use crate::error::SyncError;
+use crate::payments::{self, PaymentError};
+use crate::schema::{prices, products, users};
+use crate::state::AppState;
+
+/// The Stripe Customer of a user.
+pub async fn customer(state: &AppState, user: &User) -> Result<String, SyncError> {
+    ensure(
+        state,
+        user.stripe_customer_id.as_deref(),
+        payments::customers::create(&state.stripe, user.id, &user.email),
+        Row::User(user.id),
+    )
+    .await
+}
+
+/// The Stripe Product of a product.
+pub async fn product(state: &AppState, product: &Product) -> Result<String, SyncError> {
+    ensure(
+        state,
+        product.stripe_product_id.as_deref(),
+        payments::products::create_product(&state.stripe, product),
+        Row::Product(product.id),
+    )
+    .await
+}
+
+/// The Stripe Price of a price (and its product's Stripe Product first).
+pub async fn price(state: &AppState, price: &Price) -> Result<String, SyncError> {
+    if let Some(id) = &price.stripe_price_id {
+        return Ok(id.clone());
+    }
+    let product_id = price.product_id;
+    let owner: Product = db::run(&state.pool, move |conn| {
+        products::table
+            .find(product_id)
+            .select(Product::as_select())
+            .first(conn)
+            .map_err(DbError::from)
+    })
+    .await?;
+    let stripe_product = product(state, &owner).await?;
+    ensure(
+        state,
+        None,
+        payments::products::create_price(&state.stripe, price, &stripe_product),
+        Row::Price(price.id),
+    )
+    .await
+}
+
+/// Which of our rows an id belongs to.
+#[derive(Clone, Copy)]
+enum Row {
+    User(i64),
+    Product(i64),
+    Price(i64),
+}
+
+async fn ensure(
+    state: &AppState,
+    existing: Option<&str>,
+    create: impl Future<Output = Result<String, PaymentError>>,
+    row: Row,
+) -> Result<String, SyncError> {
+    if let Some(id) = existing {
+        return Ok(id.to_owned());
+    }
+    let created = create.await?;
+    let now = state.clock.unix();
+    db::run(&state.pool, move |conn| {
+        store_first(conn, row, &created, now)?
+            .ok_or(DbError::Query(diesel::result::Error::NotFound))
+    })
+    .await
+    .map_err(SyncError::from)
+}
+
+/// Stores `id` unless the row has one already; returns the row's id now.
+fn store_first(
+    conn: &mut AnyConnection,
+    row: Row,
+    id: &str,
+    now: i64,
+) -> QueryResult<Option<String>> {
+    macro_rules! store {
+        ($table:ident, $column:ident, $key:expr) => {{
+            diesel::update(
+                $table::table
+                    .filter($table::id.eq($key))
+                    .filter($table::$column.is_null()),
+            )
+            .set(($table::$column.eq(id), $table::updated_at.eq(now)))
+            .execute(conn)?;
+            $table::table
+                .find($key)
+                .select($table::$column)
+                .first::<Option<String>>(conn)
+        }};
+    }
+    match row {
+        Row::User(key) => store!(users, stripe_customer_id, key),
+        Row::Product(key) => store!(products, stripe_product_id, key),
+        Row::Price(key) => store!(prices, stripe_price_id, key),
+    }
+}
