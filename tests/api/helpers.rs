@@ -96,6 +96,28 @@ pub struct TestApp {
 
 pub const EMULATOR_KEY: &str = "sk_test_storefront_demo";
 
+/// How long any request of the harness may take: a stuck request fails its test instead of
+/// hanging the run.
+pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// A browser: its own cookies, redirects left to the test, bounded in time.
+pub fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(REQUEST_TIMEOUT)
+        .build()
+        .expect("client")
+}
+
+/// A client without cookies (APIs, webhooks), bounded in time.
+pub fn plain_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(REQUEST_TIMEOUT)
+        .build()
+        .expect("client")
+}
+
 impl TestApp {
     /// Builds the app like `main` does (demo mode, demo catalogue) and serves it in the background.
     pub async fn spawn() -> Self {
@@ -129,13 +151,7 @@ impl TestApp {
         let state = app.state();
         let emulator = app.emulator_url().expect("demo mode runs the emulator");
         actix_web::rt::spawn(app.run_until_stopped());
-        let client = reqwest::Client::builder()
-            .cookie_store(true)
-            .redirect(reqwest::redirect::Policy::none())
-            // A stuck request fails its test instead of hanging the run.
-            .timeout(std::time::Duration::from_secs(60))
-            .build()
-            .expect("client");
+        let client = browser();
         Self {
             address,
             client,
@@ -150,11 +166,7 @@ impl TestApp {
 
     /// A second shopper: another browser (own cookies) on the same shop.
     pub fn new_browser(&self) -> reqwest::Client {
-        reqwest::Client::builder()
-            .cookie_store(true)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("client")
+        browser()
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -316,6 +328,7 @@ impl TestApp {
     pub async fn pay(&self, session_url: &str, card: &str) -> reqwest::Response {
         reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            .timeout(REQUEST_TIMEOUT)
             .build()
             .unwrap()
             .post(session_url)
@@ -345,7 +358,7 @@ impl TestApp {
 
     /// Calls the emulator's API or control API with the shop's key.
     pub async fn emulator_post(&self, path: &str, form: &[(&str, &str)]) -> serde_json::Value {
-        let res = reqwest::Client::new()
+        let res = plain_client()
             .post(self.emulator.join(path.trim_start_matches('/')).unwrap())
             .bearer_auth(EMULATOR_KEY)
             .form(form)
@@ -359,7 +372,7 @@ impl TestApp {
     }
 
     pub async fn emulator_get(&self, path: &str) -> serde_json::Value {
-        reqwest::Client::new()
+        plain_client()
             .get(self.emulator.join(path.trim_start_matches('/')).unwrap())
             .bearer_auth(EMULATOR_KEY)
             .send()
@@ -483,7 +496,7 @@ impl TestApp {
     }
 
     pub async fn post_webhook(&self, payload: &str, signature: &str) -> reqwest::Response {
-        reqwest::Client::new()
+        plain_client()
             .post(self.url("/webhooks/stripe"))
             .header("Stripe-Signature", signature)
             .header("content-type", "application/json")

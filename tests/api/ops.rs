@@ -442,7 +442,7 @@ impl Shop {
     }
 
     async fn wait_until_ready(&mut self) {
-        let client = reqwest::Client::new();
+        let client = plain_client();
         let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
             if let Some(status) = self.child.try_wait().unwrap() {
@@ -501,7 +501,7 @@ impl Shop {
         path: &str,
         form: &[(&str, &str)],
     ) -> serde_json::Value {
-        let res = reqwest::Client::new()
+        let res = plain_client()
             .request(method, format!("{}/{path}", self.emulator))
             .bearer_auth(EMULATOR_KEY)
             .form(form)
@@ -544,14 +544,6 @@ impl Drop for Shop {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
 }
 
 async fn page(client: &reqwest::Client, url: &str) -> String {
