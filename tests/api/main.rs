@@ -3,6 +3,7 @@
 
 mod accounts;
 mod admin;
+mod canonical_host;
 mod cart;
 mod catalog;
 mod cli;
