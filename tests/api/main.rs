@@ -11,9 +11,11 @@ mod dashboard;
 mod database;
 #[allow(dead_code)] // The harness serves tests still to come.
 mod helpers;
+mod logs;
 mod mail;
-mod ops;
+mod metrics;
 mod purchase;
+mod shutdown;
 mod subscriptions;
 mod web;
 mod webhooks;

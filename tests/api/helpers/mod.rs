@@ -9,6 +9,7 @@ mod db;
 mod html;
 mod orders;
 mod purchase;
+mod shop;
 mod stripe;
 
 pub use accounts::*;
@@ -16,3 +17,4 @@ pub use app::*;
 pub use db::*;
 pub use html::*;
 pub use purchase::*;
+pub use shop::*;
