@@ -23,7 +23,7 @@ use crate::db::{self, Pool};
 use crate::error::{AppError, render_error_page};
 use crate::payments::Stripe;
 use crate::state::AppState;
-use crate::web::{assets, security, telemetry};
+use crate::web::{assets, canonical_host, security, telemetry};
 use crate::{accounts, admin, cart, catalog, checkout, health, subscriptions, webhooks};
 use stripe_emulator::{Emulator, EmulatorConfig, WebhookTarget};
 
@@ -103,6 +103,9 @@ impl Application {
                     AppError::BadRequest(format!("The address has a malformed parameter: {e}."))
                         .into()
                 }))
+                // Inside the error pages, session, security headers and request log, so its
+                // redirects and refusals get all of them.
+                .wrap(from_fn(canonical_host::enforce))
                 .wrap(ErrorHandlers::new().default_handler(render_error_page))
                 .wrap(
                     SessionMiddleware::builder(CookieSessionStore::default(), key.clone())

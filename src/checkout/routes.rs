@@ -247,23 +247,31 @@ pub struct CancelQuery {
 
 /// Back from Stripe without paying: expire the session first (an open session can still be
 /// paid), which releases the stock; the cart was never touched.
+///
+/// Without an order of this cart to cancel (no or a garbled `order` parameter, an unknown
+/// number, someone else's order, a browser that lost its session), the shopper is sent to the
+/// cart with a note rather than to a dead end; nothing is cancelled, and someone else's order
+/// looks exactly like an unknown one.
 pub async fn cancel(
     state: web::Data<AppState>,
     session: TypedSession,
-    query: web::Query<CancelQuery>,
+    query: Option<web::Query<CancelQuery>>,
 ) -> Result<HttpResponse, AppError> {
     let number = query
-        .into_inner()
-        .order
-        .filter(|n| number::is_plausible(n))
-        .ok_or(AppError::NotFound)?;
-    let cart_id = session.cart_id().ok_or(AppError::NotFound)?;
-    let order = db::run(&state.pool, move |conn| {
-        queries::by_number(conn, &number).map_err(AppError::from)
-    })
-    .await?
-    .filter(|o| o.cart_id == Some(cart_id))
-    .ok_or(AppError::NotFound)?;
+        .and_then(|q| q.into_inner().order)
+        .filter(|n| number::is_plausible(n));
+    let order = match (number, session.cart_id()) {
+        (Some(number), Some(cart_id)) => db::run(&state.pool, move |conn| {
+            queries::by_number(conn, &number).map_err(AppError::from)
+        })
+        .await?
+        .filter(|o| o.cart_id == Some(cart_id)),
+        _ => None,
+    };
+    let Some(order) = order else {
+        session.flash("There was no checkout to cancel. Here is your cart.")?;
+        return Ok(see_other("/cart"));
+    };
     if order.status() == OrderStatus::Pending {
         start::abandon(&state, &order).await.map_err(|e| match e {
             CheckoutError::Db(e) => AppError::from(e),

@@ -1,6 +1,8 @@
-//! Web plumbing shared by every feature: responses, page layout, sessions and CSRF, headers, assets.
+//! Web plumbing shared by every feature: responses, page layout, sessions and CSRF, headers,
+//! assets, the canonical host.
 
 pub mod assets;
+pub mod canonical_host;
 pub mod field_errors;
 pub mod forms;
 pub mod layout;

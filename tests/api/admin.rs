@@ -798,3 +798,75 @@ async fn missed_refund_and_dispute_webhooks_are_caught_up_by_reconcile() {
     );
     assert_eq!(app.local_refunds().await.len(), 1);
 }
+
+/// An order row as the list shows it, created `ago` seconds before the test clock's now.
+async fn insert_listed_order(app: &TestApp, number: &str, status: &str, disputed: bool, ago: i64) {
+    use diesel::prelude::*;
+    use storefront::schema::orders;
+    let now = app.clock.unix();
+    let (number, status) = (number.to_owned(), status.to_owned());
+    storefront::db::run(&app.pool, move |conn| {
+        diesel::insert_into(orders::table)
+            .values((
+                orders::number.eq(&number),
+                orders::kind.eq("one_time"),
+                orders::status.eq(&status),
+                orders::currency.eq("usd"),
+                orders::amount_total.eq(1000i64),
+                orders::cart_fingerprint.eq(""),
+                orders::idempotency_key.eq(format!("k-{number}")),
+                orders::checkout_expires_at.eq(now),
+                orders::disputed.eq(disputed),
+                orders::created_at.eq(now - ago),
+                orders::updated_at.eq(now),
+            ))
+            .execute(conn)
+            .map_err(storefront::db::DbError::from)
+    })
+    .await
+    .unwrap();
+}
+
+#[actix_web::test]
+async fn the_orders_list_pages_keep_every_filter() {
+    let app = TestApp::spawn().await;
+    let day = 86_400;
+    // 23 orders match status, search, since and disputed: a page of 20, then 3.
+    let mut matching = Vec::new();
+    for i in 0..23 {
+        let number = format!("SF-MMMM-{i:04}");
+        insert_listed_order(&app, &number, "paid", true, 3600 + i).await;
+        matching.push(number);
+    }
+    // Each of these misses exactly one filter, and would show on a later page without it.
+    insert_listed_order(&app, "SF-MMMM-9001", "refunded", true, 3600).await;
+    insert_listed_order(&app, "SF-XXXX-9002", "paid", true, 3600).await;
+    insert_listed_order(&app, "SF-MMMM-9003", "paid", true, 10 * day).await;
+    insert_listed_order(&app, "SF-MMMM-9004", "paid", false, 3600).await;
+    let admin = app.admin_browser().await;
+    let since = app.clock.unix() - 2 * day;
+
+    let numbers = |html: &str| select_text(html, "#orders tbody td:first-child");
+    let first = format!("/admin?status=paid&q=MMMM&since={since}&disputed=1");
+    let (status, html) = text(&admin, app.url(&first)).await;
+    assert_eq!(status, 200);
+    let mut seen = numbers(&html);
+    assert_eq!(seen.len(), 20);
+    let older = select_attr(&html, "a[rel=next]", "href");
+    assert_eq!(older.len(), 1, "an Older link: {html}");
+
+    let (status, html) = text(&admin, app.url(&older[0])).await;
+    assert_eq!(status, 200);
+    seen.extend(numbers(&html));
+    assert!(select_attr(&html, "a[rel=next]", "href").is_empty());
+    seen.sort();
+    assert_eq!(seen, matching, "page 2 of {}", older[0]);
+
+    // And back: "Newer" shows the first page again, still filtered.
+    let newer = select_attr(&html, "a[rel=prev]", "href").remove(0);
+    let (_, html) = text(&admin, app.url(&newer)).await;
+    assert_eq!(
+        numbers(&html),
+        numbers(&text(&admin, app.url(&first)).await.1)
+    );
+}

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod admin;
+mod canonical_host;
 mod cart;
 mod catalog;
 mod cli;
@@ -10,10 +11,12 @@ mod dashboard;
 mod database;
 #[allow(dead_code)] // The harness serves tests still to come.
 mod helpers;
+mod logs;
 mod mail;
-mod ops;
+mod metrics;
 mod order_status;
 mod purchase;
+mod shutdown;
 mod subscriptions;
 mod web;
 mod webhooks;

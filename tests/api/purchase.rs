@@ -221,6 +221,47 @@ async fn cancel_expires_the_session_releases_stock_and_keeps_the_cart() {
 }
 
 #[actix_web::test]
+async fn cancel_without_a_checkout_of_this_cart_goes_to_the_cart_with_a_note() {
+    let app = TestApp::spawn().await;
+    // Another shopper's checkout, open and holding stock.
+    let other = app.new_browser();
+    app.add_to_cart_with(&other, "harbour-print", "1").await;
+    let res = app.checkout_with(&other, "").await;
+    let theirs = app.order_by_session(&session_id_of(&location(&res))).await;
+    app.add_to_cart("canvas-tote", 1).await;
+
+    let someone_elses = format!("?order={}", theirs.number);
+    for query in [
+        "",
+        "?order=",
+        "?order=garbage%00",
+        "?order=SF-XXXX-XXXX",
+        "?order=SF-XXXX-XXXX&order=SF-YYYY-YYYY",
+        someone_elses.as_str(),
+    ] {
+        let res = app.get(&format!("/checkout/cancel{query}")).await;
+        assert_redirect_to(&res, "/cart");
+        let cart = app.cart_html().await;
+        assert!(
+            cart.contains("There was no checkout to cancel"),
+            "{query}: {cart}"
+        );
+        assert!(cart.contains("Canvas tote"), "{query}: the cart is intact");
+    }
+    // A browser without any session is sent to the (empty) cart too.
+    let res = app
+        .new_browser()
+        .get(app.url(&format!("/checkout/cancel{someone_elses}")))
+        .send()
+        .await
+        .unwrap();
+    assert_redirect_to(&res, "/cart");
+    // Nobody but its shopper cancels a checkout.
+    assert_eq!(app.order(&theirs.number).await.status, "pending");
+    assert_eq!(app.held("harbour-print").await, 1);
+}
+
+#[actix_web::test]
 async fn the_last_unit_goes_to_one_of_two_concurrent_shoppers_and_comes_back_on_expiry() {
     let app = TestApp::spawn().await;
     let other = app.new_browser();
@@ -370,7 +411,6 @@ async fn the_success_page_never_shows_someone_elses_order() {
         "/checkout/success",
         "/checkout/success?session_id=cs_test_nope",
         "/checkout/success?session_id=%00",
-        "/checkout/cancel?order=SF-XXXX-XXXX",
     ] {
         assert_eq!(app.get(bad).await.status(), 404, "{bad}");
     }

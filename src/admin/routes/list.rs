@@ -154,6 +154,8 @@ pub async fn list(
         Ok::<_, DbError>((rows, more, sums))
     })
     .await?;
+    // Every filter in force carries over to the other pages (the dashboard links here with
+    // `since` and `disputed`, which the form does not show).
     let link = |p: i64| {
         let mut s = url::form_urlencoded::Serializer::new(String::new());
         if let Some(st) = status {
@@ -161,6 +163,12 @@ pub async fn list(
         }
         if !q.is_empty() {
             s.append_pair("q", &q);
+        }
+        if let Some(t) = since {
+            s.append_pair("since", &t.to_string());
+        }
+        if disputed {
+            s.append_pair("disputed", "1");
         }
         s.append_pair("page", &p.to_string());
         format!("/admin?{}", s.finish())

@@ -1,0 +1,132 @@
+//! The app under test: built like `main` builds it, served on 127.0.0.1:0, and its browser.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use chrono::Utc;
+use rand::RngCore as _;
+use storefront::clock::ManualClock;
+use storefront::config::Config;
+use storefront::db::Pool;
+use storefront::startup::Application;
+use storefront::state::AppState;
+
+use super::{TestDb, random_hex};
+
+pub fn session_key() -> String {
+    let mut bytes = [0u8; 64];
+    rand::rng().fill_bytes(&mut bytes);
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub clock: Arc<ManualClock>,
+    pub pool: Pool,
+    pub db: TestDb,
+    pub state: actix_web::web::Data<AppState>,
+    /// The embedded emulator's base URL (`http://127.0.0.1:PORT/`).
+    pub emulator: url::Url,
+    pub webhook_secret: String,
+}
+
+pub const EMULATOR_KEY: &str = "sk_test_storefront_demo";
+
+/// How long any request of the harness may take: a stuck request fails its test instead of
+/// hanging the run.
+pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// A browser: its own cookies, redirects left to the test, bounded in time.
+pub fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(REQUEST_TIMEOUT)
+        .build()
+        .expect("client")
+}
+
+/// A client without cookies (APIs, webhooks), bounded in time.
+pub fn plain_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(REQUEST_TIMEOUT)
+        .build()
+        .expect("client")
+}
+
+impl TestApp {
+    /// Builds the app like `main` does (demo mode, demo catalogue) and serves it in the background.
+    pub async fn spawn() -> Self {
+        Self::spawn_with(&[]).await
+    }
+
+    pub async fn spawn_with(overrides: &[(&str, &str)]) -> Self {
+        let db = TestDb::new();
+        let mut vars: HashMap<String, String> = HashMap::from([
+            ("DATABASE_URL".into(), db.url.clone()),
+            ("BIND".into(), "127.0.0.1:0".into()),
+            ("SESSION_KEY".into(), session_key()),
+            ("EMULATOR_BIND".into(), "127.0.0.1:0".into()),
+            ("EMULATOR_DB".into(), ":memory:".into()),
+            (
+                "STRIPE_WEBHOOK_SECRET".into(),
+                format!("whsec_test_{}", random_hex(16)),
+            ),
+        ]);
+        for (k, v) in overrides {
+            vars.insert((*k).into(), (*v).into());
+        }
+        let config = Config::from_lookup(|k| vars.get(k).cloned()).expect("test config is valid");
+        let webhook_secret = vars["STRIPE_WEBHOOK_SECRET"].clone();
+        let clock = Arc::new(ManualClock::new(Utc::now()));
+        let app = Application::build(config, clock.clone())
+            .await
+            .expect("app builds");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        let pool = app.pool().clone();
+        let state = app.state();
+        let emulator = app.emulator_url().expect("demo mode runs the emulator");
+        actix_web::rt::spawn(app.run_until_stopped());
+        let client = browser();
+        Self {
+            address,
+            client,
+            clock,
+            pool,
+            db,
+            state,
+            emulator,
+            webhook_secret,
+        }
+    }
+
+    /// A second shopper: another browser (own cookies) on the same shop.
+    pub fn new_browser(&self) -> reqwest::Client {
+        browser()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.expect("GET")
+    }
+
+    pub async fn get_html(&self, path: &str) -> (u16, String) {
+        let res = self.get(path).await;
+        let status = res.status().as_u16();
+        (status, res.text().await.expect("body"))
+    }
+
+    pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .form(form)
+            .send()
+            .await
+            .expect("POST")
+    }
+}

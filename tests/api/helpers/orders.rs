@@ -1,0 +1,92 @@
+//! Orders and stock, read straight from the database.
+
+use storefront::orders::model::Order;
+
+use super::TestApp;
+
+impl TestApp {
+    pub async fn order_by_session(&self, session_id: &str) -> Order {
+        let id = session_id.to_owned();
+        storefront::db::run(&self.pool, move |conn| {
+            storefront::orders::queries::by_session(conn, &id)
+                .map_err(storefront::db::DbError::from)
+        })
+        .await
+        .unwrap()
+        .expect("order for the session")
+    }
+
+    pub async fn order(&self, number: &str) -> Order {
+        let n = number.to_owned();
+        storefront::db::run(&self.pool, move |conn| {
+            storefront::orders::queries::by_number(conn, &n).map_err(storefront::db::DbError::from)
+        })
+        .await
+        .unwrap()
+        .expect("order")
+    }
+
+    pub async fn all_orders(&self) -> Vec<Order> {
+        use diesel::prelude::*;
+        use storefront::schema::orders;
+        storefront::db::run(&self.pool, |conn| {
+            orders::table
+                .order(orders::id.asc())
+                .select(Order::as_select())
+                .load(conn)
+                .map_err(storefront::db::DbError::from)
+        })
+        .await
+        .unwrap()
+    }
+
+    /// `products.stock` of a product.
+    pub async fn stock(&self, slug: &str) -> Option<i64> {
+        use diesel::prelude::*;
+        use storefront::schema::products;
+        let slug = slug.to_owned();
+        storefront::db::run(&self.pool, move |conn| {
+            products::table
+                .filter(products::slug.eq(slug))
+                .select(products::stock)
+                .first(conn)
+                .map_err(storefront::db::DbError::from)
+        })
+        .await
+        .unwrap()
+    }
+
+    /// Units held for open checkouts of a product.
+    pub async fn held(&self, slug: &str) -> i64 {
+        use diesel::prelude::*;
+        use storefront::schema::{products, stock_reservations};
+        let slug = slug.to_owned();
+        storefront::db::run(&self.pool, move |conn| {
+            let id: i64 = products::table
+                .filter(products::slug.eq(slug))
+                .select(products::id)
+                .first(conn)?;
+            let q: Vec<i64> = stock_reservations::table
+                .filter(stock_reservations::product_id.eq(id))
+                .filter(stock_reservations::status.eq("held"))
+                .select(stock_reservations::quantity)
+                .load(conn)?;
+            Ok::<_, storefront::db::DbError>(q.iter().sum())
+        })
+        .await
+        .unwrap()
+    }
+
+    /// Waits (up to 10 s) until the order reaches `status`, as webhooks arrive asynchronously.
+    pub async fn wait_for_status(&self, number: &str, status: &str) -> Order {
+        for _ in 0..200 {
+            let order = self.order(number).await;
+            if order.status == status {
+                return order;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let order = self.order(number).await;
+        panic!("order {number} stayed {} (wanted {status})", order.status);
+    }
+}
