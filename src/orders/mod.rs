@@ -4,3 +4,4 @@ pub mod model;
 pub mod number;
 pub mod queries;
 pub mod status;
+pub mod view;
