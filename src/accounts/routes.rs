@@ -15,6 +15,7 @@ use crate::db::{self, DbError};
 use crate::error::AppError;
 use crate::money::Money;
 use crate::orders::model::Order;
+use crate::orders::view::ItemTable;
 use crate::orders::{number, queries};
 use crate::state::AppState;
 use crate::web::field_errors::FieldErrors;
@@ -350,13 +351,6 @@ pub async fn orders(
     })
 }
 
-pub struct ItemRow {
-    pub name: String,
-    pub quantity: i64,
-    pub unit: String,
-    pub total: String,
-}
-
 pub struct RefundRow {
     pub date: String,
     pub amount: String,
@@ -369,7 +363,7 @@ pub struct RefundRow {
 pub struct OrderDetailPage {
     layout: Layout,
     order: OrderRow,
-    items: Vec<ItemRow>,
+    items: ItemTable,
     waiting: bool,
     refunds: Vec<RefundRow>,
     disputed: bool,
@@ -417,20 +411,6 @@ pub async fn order(
                 | crate::orders::status::OrderStatus::Processing
         ),
         order: OrderRow::from(&order),
-        items: items
-            .iter()
-            .map(|i| {
-                let unit = Money::new(i.unit_amount, currency);
-                ItemRow {
-                    name: i.name.clone(),
-                    quantity: i.quantity,
-                    unit: unit.to_string(),
-                    total: unit
-                        .checked_mul(i.quantity)
-                        .map(|m| m.to_string())
-                        .unwrap_or_default(),
-                }
-            })
-            .collect(),
+        items: ItemTable::new(&order, &items),
     })
 }

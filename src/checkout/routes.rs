@@ -15,9 +15,9 @@ use crate::cart::model as cart;
 use crate::cart::page::render_cart;
 use crate::db::{self, DbError};
 use crate::error::AppError;
-use crate::money::Money;
 use crate::orders::model::Order;
 use crate::orders::status::OrderStatus;
+use crate::orders::view::ItemTable;
 use crate::orders::{number, queries};
 use crate::state::AppState;
 use crate::web::forms;
@@ -120,13 +120,6 @@ pub async fn checkout(
     }
 }
 
-pub struct ItemView {
-    pub name: String,
-    pub quantity: i64,
-    pub unit: String,
-    pub total: String,
-}
-
 #[derive(Template, WebTemplate)]
 #[template(path = "checkout/order.html")]
 pub struct OrderPage {
@@ -135,14 +128,12 @@ pub struct OrderPage {
     pub status: &'static str,
     pub status_class: &'static str,
     pub waiting: bool,
-    pub items: Vec<ItemView>,
-    pub total: String,
+    pub items: ItemTable,
     pub email: Option<String>,
 }
 
 impl OrderPage {
     pub fn new(layout: Layout, order: &Order, items: &[crate::orders::model::OrderItem]) -> Self {
-        let currency = order.currency();
         let status = order.status();
         Self {
             layout,
@@ -150,22 +141,7 @@ impl OrderPage {
             status: status.label(),
             status_class: status.as_str(),
             waiting: matches!(status, OrderStatus::Pending | OrderStatus::Processing),
-            items: items
-                .iter()
-                .map(|i| {
-                    let unit = Money::new(i.unit_amount, currency);
-                    ItemView {
-                        name: i.name.clone(),
-                        quantity: i.quantity,
-                        unit: unit.to_string(),
-                        total: unit
-                            .checked_mul(i.quantity)
-                            .map(|m| m.to_string())
-                            .unwrap_or_default(),
-                    }
-                })
-                .collect(),
-            total: order.total().to_string(),
+            items: ItemTable::new(order, items),
             email: order.email.clone(),
         }
     }

@@ -8,6 +8,7 @@ use super::outbox::Mail;
 use crate::db::AnyConnection;
 use crate::money::Money;
 use crate::orders::queries;
+use crate::orders::view::ItemTable;
 use crate::schema::users;
 
 /// Which change of an order a receipt reports.
@@ -19,30 +20,26 @@ pub enum OrderEvent {
     Refunded(i64),
 }
 
-pub struct ReceiptLine {
-    pub name: String,
-    pub quantity: i64,
-    pub total: String,
-}
-
+// `items` is what the shared item table (`templates/orders/items.*`) reads.
 #[derive(Template)]
 #[template(path = "email/receipt.html")]
 struct ReceiptHtml<'a> {
     r: &'a Receipt,
+    items: &'a ItemTable,
 }
 
 #[derive(Template)]
 #[template(path = "email/receipt.txt")]
 struct ReceiptText<'a> {
     r: &'a Receipt,
+    items: &'a ItemTable,
 }
 
 pub struct Receipt {
     pub headline: String,
     pub number: String,
-    pub lines: Vec<ReceiptLine>,
-    pub total: String,
-    pub refunded: Option<String>,
+    /// The order's lines, its total and, for a refund, the amount refunded so far.
+    pub items: ItemTable,
     pub note: String,
 }
 
@@ -96,19 +93,10 @@ pub fn order_mail(
     let receipt = Receipt {
         headline,
         number: order.number.clone(),
-        lines: items
-            .iter()
-            .map(|i| ReceiptLine {
-                name: i.name.clone(),
-                quantity: i.quantity,
-                total: Money::new(i.unit_amount, currency)
-                    .checked_mul(i.quantity)
-                    .map(|m| m.to_string())
-                    .unwrap_or_default(),
-            })
-            .collect(),
-        total: order.total().to_string(),
-        refunded,
+        items: ItemTable {
+            refunded,
+            ..ItemTable::new(&order, &items)
+        },
         note,
     };
     let render_error = |e: askama::Error| diesel::result::Error::QueryBuilderError(Box::new(e));
@@ -117,8 +105,18 @@ pub fn order_mail(
         dedupe_key: key,
         recipient,
         subject,
-        text: ReceiptText { r: &receipt }.render().map_err(render_error)?,
-        html: ReceiptHtml { r: &receipt }.render().map_err(render_error)?,
+        text: ReceiptText {
+            r: &receipt,
+            items: &receipt.items,
+        }
+        .render()
+        .map_err(render_error)?,
+        html: ReceiptHtml {
+            r: &receipt,
+            items: &receipt.items,
+        }
+        .render()
+        .map_err(render_error)?,
         order_id: Some(order.id),
     }))
 }
@@ -174,4 +172,82 @@ pub fn link_mail(
         .render()?,
         order_id: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::orders::view::ItemRow;
+
+    fn refund_receipt() -> Receipt {
+        Receipt {
+            headline: "We've refunded part or all of your order.".into(),
+            number: "SF-0001-0002".into(),
+            items: ItemTable {
+                number: "SF-0001-0002".into(),
+                rows: vec![
+                    ItemRow {
+                        name: "Canvas tote bag".into(),
+                        quantity: 2,
+                        unit: "¥1,800".into(),
+                        total: "¥3,600".into(),
+                    },
+                    ItemRow {
+                        name: "Mug & cup".into(),
+                        quantity: 1,
+                        unit: "¥450".into(),
+                        total: "¥450".into(),
+                    },
+                ],
+                total: Some("¥4,050".into()),
+                refunded: Some("¥450".into()),
+            },
+            note: "Refunds reach your card within 5–10 business days.".into(),
+        }
+    }
+
+    #[test]
+    fn the_text_receipt_lists_each_line_then_the_totals() {
+        let r = refund_receipt();
+        let text = ReceiptText {
+            r: &r,
+            items: &r.items,
+        }
+        .render()
+        .unwrap();
+        assert_eq!(
+            text,
+            "We've refunded part or all of your order.\n\
+             \n\
+             Order SF-0001-0002\n\
+             \n  2 × Canvas tote bag (¥1,800 each)  ¥3,600\
+             \n  1 × Mug & cup (¥450 each)  ¥450\n\
+             \n\
+             Total: ¥4,050\n\
+             Refunded: ¥450\n\
+             \n\
+             Refunds reach your card within 5–10 business days.\n\
+             \n\
+             — Storefront"
+        );
+    }
+
+    #[test]
+    fn the_html_receipt_has_the_item_table_with_the_amount_refunded() {
+        let r = refund_receipt();
+        let html = ReceiptHtml {
+            r: &r,
+            items: &r.items,
+        }
+        .render()
+        .unwrap();
+        for cell in [
+            "<td>Canvas tote bag</td><td class=\"num\" align=\"right\">2</td><td class=\"num\" align=\"right\">¥1,800</td><td class=\"num\" align=\"right\">¥3,600</td>",
+            "<td>Mug &#38; cup</td>",
+            "id=\"order-total\">¥4,050</td>",
+            "Refunded</th><td class=\"num\" align=\"right\">¥450</td>",
+        ] {
+            assert!(html.contains(cell), "{cell} missing from {html}");
+        }
+    }
 }

@@ -296,6 +296,11 @@ async fn customers_only_see_their_own_orders() {
         .await;
     assert_eq!(status, 200);
     assert_eq!(select_text(&html, "#order-status"), vec!["Paid"]);
+    assert_eq!(
+        select_text(&html, "#items tbody td"),
+        vec!["Canvas tote bag", "1", "$18.00", "$18.00"]
+    );
+    assert_eq!(select_text(&html, "#order-total"), vec!["$18.00"]);
 
     let other = app.new_browser();
     app.register_with(&other, "hal@example.com", PASSWORD, PASSWORD)

@@ -215,6 +215,15 @@ async fn a_full_refund_refunds_the_order_restocks_and_is_audited() {
         vec!["Refund of $36.00 issued."]
     );
     assert_eq!(select_text(&html, "#order-status"), vec!["Refunded"]);
+    assert_eq!(
+        select_text(&html, "#items tbody td"),
+        vec!["Canvas tote bag", "2", "$18.00", "$36.00"]
+    );
+    assert_eq!(
+        select_text(&html, "#order-total"),
+        vec!["$36.00"],
+        "the total once, in the summary"
+    );
     assert_eq!(select_text(&html, ".refund-status"), vec!["Succeeded"]);
     assert!(html.contains(stripe[0]["id"].as_str().unwrap()));
     assert!(

@@ -46,7 +46,21 @@ async fn a_purchase_queues_exactly_one_receipt_however_often_it_is_fulfilled() {
     let receipt = receipts[0];
     assert_eq!(receipt.recipient, "shopper@example.com");
     assert!(receipt.subject.contains(&order.number));
-    assert!(receipt.body_text.contains("$36.00") && receipt.body_html.contains("$36.00"));
+    assert!(
+        receipt
+            .body_text
+            .contains("\n  2 × Canvas tote bag ($18.00 each)  $36.00\n\nTotal: $36.00\n"),
+        "{}",
+        receipt.body_text
+    );
+    assert_eq!(
+        select_text(&receipt.body_html, "#items tbody td"),
+        vec!["Canvas tote bag", "2", "$18.00", "$36.00"]
+    );
+    assert_eq!(
+        select_text(&receipt.body_html, "#order-total"),
+        vec!["$36.00"]
+    );
     assert_eq!(receipt.status, "queued");
 
     assert_eq!(
@@ -92,6 +106,40 @@ async fn a_purchase_queues_exactly_one_receipt_however_often_it_is_fulfilled() {
     assert!(
         html.contains(&format!("Your receipt for order {}", order.number)),
         "{html}"
+    );
+}
+
+#[actix_web::test]
+async fn a_yen_order_shows_whole_yen_on_the_success_page_and_in_the_receipt() {
+    let app = TestApp::spawn_with(&[("CURRENCY", "jpy")]).await;
+    app.add_to_cart("canvas-tote", 2).await;
+    let session_url = app.checkout().await;
+    let order = app.order_by_session(&session_id_of(&session_url)).await;
+    let success = app.pay_ok(&session_url).await;
+    app.wait_for_status(&order.number, "paid").await;
+    let (_, html) = app.get_html(success.trim_start_matches(&app.address)).await;
+    assert_eq!(
+        select_text(&html, "#items tbody td"),
+        vec!["Canvas tote bag", "2", "¥1,800", "¥3,600"]
+    );
+    assert_eq!(select_text(&html, "#order-total"), vec!["¥3,600"]);
+
+    app.wait_for_deliveries().await;
+    let mails = outbox(&app).await;
+    let receipt = mails
+        .iter()
+        .find(|m| m.kind == "receipt_paid")
+        .expect("a receipt");
+    assert!(
+        receipt
+            .body_text
+            .contains("\n  2 × Canvas tote bag (¥1,800 each)  ¥3,600\n\nTotal: ¥3,600\n"),
+        "{}",
+        receipt.body_text
+    );
+    assert_eq!(
+        select_text(&receipt.body_html, "#items tbody td"),
+        vec!["Canvas tote bag", "2", "¥1,800", "¥3,600"]
     );
 }
 

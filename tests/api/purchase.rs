@@ -28,6 +28,23 @@ async fn happy_path_with_the_webhook_first_pays_once() {
     assert_eq!(status, 200);
     assert_eq!(select_text(&html, "#order-status"), vec!["Paid"]);
     assert_eq!(select_text(&html, "#order-total"), vec!["$81.00"]);
+    assert_eq!(
+        select_text(&html, "#items thead th"),
+        vec!["Item", "Quantity", "Price", "Total"]
+    );
+    assert_eq!(
+        select_text(&html, "#items tbody td"),
+        vec![
+            "Canvas tote bag",
+            "2",
+            "$18.00",
+            "$36.00",
+            "Limited print: Harbour at dawn",
+            "1",
+            "$45.00",
+            "$45.00"
+        ]
+    );
     assert!(html.contains(&order.number));
 
     app.wait_for_deliveries().await;

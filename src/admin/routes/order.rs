@@ -16,20 +16,19 @@ use crate::error::AppError;
 use crate::money::Money;
 use crate::orders::model::{Order, OrderItem};
 use crate::orders::queries;
+use crate::orders::view::ItemTable;
 use crate::schema::{stripe_events, users};
 use crate::state::AppState;
 use crate::web::field_errors::FieldErrors;
 use crate::web::layout::Layout;
 
-pub struct ItemRow {
+/// A line of the refund form: how many units of an item to put back in stock.
+pub struct RestockRow {
     pub id: i64,
     pub name: String,
-    pub quantity: i64,
-    pub unit: String,
-    pub total: String,
     /// Units that may still go back on the shelf.
-    pub restock_max: i64,
-    pub restock_value: String,
+    pub max: i64,
+    pub value: String,
 }
 
 pub struct RefundRow {
@@ -97,7 +96,8 @@ struct OrderPage {
     charge: Option<String>,
     disputed: bool,
     flagged: Option<String>,
-    items: Vec<ItemRow>,
+    items: ItemTable,
+    restock: Vec<RestockRow>,
     refunds: Vec<RefundRow>,
     events: Vec<EventRow>,
     audit: Vec<AuditRow>,
@@ -232,26 +232,19 @@ pub(super) async fn order_page(
         id.and_then(|i| emails.get(&i).cloned())
             .unwrap_or_else(|| none.to_owned())
     };
-    let items_view = items
+    let restock = items
         .iter()
         .map(|i| {
-            let unit = Money::new(i.unit_amount, currency);
             let back: i64 = restocked
                 .iter()
                 .filter(|(id, _)| *id == i.id)
                 .map(|(_, q)| q)
                 .sum();
-            ItemRow {
+            RestockRow {
                 id: i.id,
                 name: i.name.clone(),
-                quantity: i.quantity,
-                unit: unit.to_string(),
-                total: unit
-                    .checked_mul(i.quantity)
-                    .map(|m| m.to_string())
-                    .unwrap_or_default(),
-                restock_max: (i.quantity - back).max(0),
-                restock_value: typed
+                max: (i.quantity - back).max(0),
+                value: typed
                     .restock
                     .get(&i.id)
                     .cloned()
@@ -295,7 +288,12 @@ pub(super) async fn order_page(
         charge,
         disputed: order.disputed,
         flagged: order.flagged.clone(),
-        items: items_view,
+        // The summary above the table shows the total, next to the amount refunded.
+        items: ItemTable {
+            total: None,
+            ..ItemTable::new(&order, &items)
+        },
+        restock,
         refunds: refund_rows
             .iter()
             .map(|r| RefundRow {
