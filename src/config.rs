@@ -122,6 +122,8 @@ pub struct Config {
     pub metrics_token: Option<String>,
     pub log_format: LogFormat,
     pub currency: Currency,
+    /// Proxies whose `X-Forwarded-For`/`Forwarded` we believe (`TRUSTED_PROXIES`); none by default.
+    pub trusted_proxies: crate::web::client::TrustedProxies,
 }
 
 pub const SESSION_KEY_MIN_BYTES: usize = 64;
@@ -246,6 +248,12 @@ impl Config {
         let currency = Currency::parse(get("CURRENCY").as_deref().unwrap_or("usd"))
             .map_err(|e| ConfigError::new("CURRENCY", e))?;
 
+        let trusted_proxies = match get("TRUSTED_PROXIES") {
+            None => crate::web::client::TrustedProxies::default(),
+            Some(raw) => crate::web::client::TrustedProxies::parse(&raw)
+                .map_err(|e| ConfigError::new("TRUSTED_PROXIES", e))?,
+        };
+
         let config = Config {
             database_url,
             bind,
@@ -262,6 +270,7 @@ impl Config {
             metrics_token: get("METRICS_TOKEN"),
             log_format,
             currency,
+            trusted_proxies,
         };
         config.check_mode()?;
         Ok(config)
@@ -545,6 +554,7 @@ impl std::fmt::Debug for Config {
             .field("mail_from", &self.mail_from)
             .field("metrics_token", &secret(self.metrics_token.is_some()))
             .field("log_format", &self.log_format)
+            .field("trusted_proxies", &self.trusted_proxies)
             .field("currency", &self.currency)
             .finish_non_exhaustive()
     }

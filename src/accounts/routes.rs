@@ -2,7 +2,7 @@
 
 use actix_session::Session;
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use askama::Template;
 use askama_web::WebTemplate;
 use serde::Deserialize;
@@ -18,16 +18,11 @@ use crate::orders::model::Order;
 use crate::orders::view::ItemTable;
 use crate::orders::{number, queries};
 use crate::state::AppState;
+use crate::web::client::ClientAddr;
 use crate::web::field_errors::FieldErrors;
 use crate::web::layout::Layout;
 use crate::web::see_other;
 use crate::web::session::{CsrfForm, TypedSession};
-
-fn client_ip(req: &HttpRequest) -> String {
-    req.peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_else(|| "unknown".into())
-}
 
 #[derive(Debug, Deserialize)]
 pub struct NextQuery {
@@ -200,12 +195,12 @@ pub async fn login(
     state: web::Data<AppState>,
     layout: Layout,
     session: TypedSession,
-    req: HttpRequest,
+    client: ClientAddr,
     form: CsrfForm<LoginForm>,
 ) -> Result<HttpResponse, AppError> {
     let form = form.0;
     let next = safe_next(form.next.as_deref());
-    let ip = client_ip(&req);
+    let ip = client.limit_key();
     let email = model::normalize_email(&form.email);
     let now = state.clock.unix();
     let rerender = |error: String, status: StatusCode| {

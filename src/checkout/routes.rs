@@ -1,7 +1,7 @@
 //! `POST /checkout`, `GET /checkout/success`, `GET /checkout/cancel`.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use askama::Template;
 use askama_web::WebTemplate;
 use serde::Deserialize;
@@ -20,6 +20,7 @@ use crate::orders::status::OrderStatus;
 use crate::orders::view::ItemTable;
 use crate::orders::{number, queries};
 use crate::state::AppState;
+use crate::web::client::ClientAddr;
 use crate::web::forms;
 use crate::web::layout::Layout;
 use crate::web::see_other;
@@ -49,7 +50,7 @@ pub async fn checkout(
     layout: Layout,
     session: TypedSession,
     CurrentUser(user): CurrentUser,
-    req: HttpRequest,
+    client: ClientAddr,
     form: CsrfForm<CheckoutForm>,
 ) -> Result<HttpResponse, AppError> {
     let form = form.0;
@@ -89,7 +90,7 @@ pub async fn checkout(
     let shopper = Shopper {
         cart_id,
         email: if user.is_some() { None } else { email },
-        client_ip: req.peer_addr().map(|a| a.ip().to_string()),
+        client_ip: Some(client.limit_key()),
         user,
     };
     match start::start_checkout(&state, shopper).await {
