@@ -35,13 +35,28 @@ pub fn lock_products(conn: &mut AnyConnection, product_ids: &[i64]) -> QueryResu
 
 /// Units available to a new checkout, per product (absent: unlimited).
 pub fn available(conn: &mut AnyConnection, product_ids: &[i64]) -> QueryResult<HashMap<i64, i64>> {
+    available_to(conn, product_ids, None)
+}
+
+/// What is available to the holder of `own` (an order's id): its own held units count as
+/// available to it. A shopper whose checkout holds the last unit can still go back to it.
+pub fn available_to(
+    conn: &mut AnyConnection,
+    product_ids: &[i64],
+    own: Option<i64>,
+) -> QueryResult<HashMap<i64, i64>> {
     let stock: Vec<(i64, Option<i64>)> = products::table
         .filter(products::id.eq_any(product_ids))
         .select((products::id, products::stock))
         .load(conn)?;
-    let held: Vec<(i64, i64)> = stock_reservations::table
+    let mut held = stock_reservations::table
         .filter(stock_reservations::product_id.eq_any(product_ids))
         .filter(stock_reservations::status.eq(HELD))
+        .into_boxed();
+    if let Some(own) = own {
+        held = held.filter(stock_reservations::order_id.ne(own));
+    }
+    let held: Vec<(i64, i64)> = held
         .select((stock_reservations::product_id, stock_reservations::quantity))
         .load(conn)?;
     let mut available = HashMap::new();

@@ -10,48 +10,105 @@ use crate::db::{self, DbError, write_tx};
 use crate::error::SyncError;
 use crate::orders::model::Order;
 use crate::orders::status::OrderStatus;
+use crate::payments::PaymentError;
 use crate::schema::orders;
 use crate::state::AppState;
+
+/// Orders one sweep pass looks at, at most.
+const SWEEP_BATCH: i64 = 200;
+
+/// How long after its `expires_at` an order whose session Stripe says does not exist keeps its
+/// stock: long enough for a slow or recovering Stripe to find it after all.
+pub const MISSING_SESSION_GRACE: i64 = 6 * 3600;
 
 /// Pending orders whose session has passed its `expires_at`: ask Stripe what became of each
 /// (an expired session releases its stock; one that completed after all gets fulfilled).
 /// Returns how many orders were looked at.
 pub async fn sweep(state: &AppState) -> Result<usize, SyncError> {
+    sweep_batch(state, SWEEP_BATCH).await
+}
+
+/// One pass over at most `limit` due orders, those checked longest ago first. Each order's next
+/// check backs off (1, 2, 4 … 60 minutes), so orders Stripe cannot settle yet do not starve newer
+/// ones. Flagged orders are left alone: money may have been taken, and an admin decides.
+pub async fn sweep_batch(state: &AppState, limit: i64) -> Result<usize, SyncError> {
     let now = state.clock.unix();
-    let due: Vec<Order> = db::run(&state.pool, move |conn| {
+    let due: Vec<(Order, i64, Option<String>)> = db::run(&state.pool, move |conn| {
         orders::table
             .filter(orders::status.eq(OrderStatus::Pending.as_str()))
             .filter(orders::checkout_expires_at.le(now))
-            .order(orders::id.asc())
-            .limit(200)
-            .select(Order::as_select())
+            .filter(orders::flagged.is_null())
+            .filter(orders::sweep_next_at.le(now))
+            .order((orders::sweep_next_at.asc(), orders::id.asc()))
+            .limit(limit)
+            .select((
+                Order::as_select(),
+                orders::sweep_attempts,
+                orders::stripe_account,
+            ))
             .load(conn)
             .map_err(DbError::from)
     })
     .await?;
-    for order in &due {
+    for (order, attempts, account) in &due {
+        // Claimed first, with a compare-and-set on the attempt count, so two instances sweeping
+        // at once check an order once.
+        let (id, seen) = (order.id, *attempts);
+        let claimed = db::run(&state.pool, move |conn| {
+            diesel::update(
+                orders::table
+                    .filter(orders::id.eq(id))
+                    .filter(orders::sweep_attempts.eq(seen)),
+            )
+            .set((
+                orders::sweep_attempts.eq(seen + 1),
+                orders::sweep_next_at.eq(now + backoff(seen + 1)),
+            ))
+            .execute(conn)
+            .map_err(DbError::from)
+        })
+        .await?;
+        if claimed == 0 {
+            continue;
+        }
         match &order.checkout_session_id {
-            Some(session_id) => {
-                if let Err(e) = fulfil::fulfil_checkout(state, session_id, None).await {
+            Some(session_id) => match fulfil::fulfil_checkout(state, session_id, None).await {
+                Ok(_) => {}
+                Err(SyncError::Stripe(PaymentError::Refused { status: 404, .. }))
+                    if account.as_deref() == Some(state.stripe.account.as_str())
+                        && now >= order.checkout_expires_at + MISSING_SESSION_GRACE =>
+                {
+                    // This account says the session does not exist, long after it would have
+                    // expired: nothing can pay it any more, so the stock goes back.
+                    tracing::warn!(order = %order.number, "sweep: Stripe does not know the order's session; releasing its stock");
+                    expire(state, order.id, now).await?;
+                }
+                Err(e) => {
                     tracing::warn!(order = %order.number, error = %crate::error::Report(&e), "sweep: could not check the session");
                 }
-            }
+            },
             // Never got a session (or never learnt of it): past `expires_at` no session made
             // under its key can still be paid, so the stock goes back.
-            None => {
-                let id = order.id;
-                let expired = db::run(&state.pool, move |conn| {
-                    write_tx(conn, |conn| fulfil::expire_order(conn, id, now))
-                        .map_err(DbError::from)
-                })
-                .await?;
-                if expired {
-                    state.metrics.order_status(OrderStatus::Expired.as_str());
-                }
-            }
+            None => expire(state, order.id, now).await?,
         }
     }
     Ok(due.len())
+}
+
+/// Seconds until an order checked `attempts` times is checked again.
+fn backoff(attempts: i64) -> i64 {
+    60 * (1i64 << attempts.clamp(1, 7).saturating_sub(1)).min(60)
+}
+
+async fn expire(state: &AppState, order_id: i64, now: i64) -> Result<(), SyncError> {
+    let expired = db::run(&state.pool, move |conn| {
+        write_tx(conn, |conn| fulfil::expire_order(conn, order_id, now)).map_err(DbError::from)
+    })
+    .await?;
+    if expired {
+        state.metrics.order_status(OrderStatus::Expired.as_str());
+    }
+    Ok(())
 }
 
 /// The running background jobs (sweep and reconcile, the mail worker); [`Jobs::stop`] lets each
@@ -122,5 +179,14 @@ pub fn spawn(state: web::Data<AppState>) -> Jobs {
     Jobs {
         stop,
         tasks: vec![task, mail],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_sweep_backs_off_to_an_hour() {
+        let waits: Vec<i64> = (1..=9).map(super::backoff).collect();
+        assert_eq!(waits, [60, 120, 240, 480, 960, 1920, 3600, 3600, 3600]);
     }
 }

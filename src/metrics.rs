@@ -173,7 +173,13 @@ impl Metrics {
     }
 
     /// One HTTP request; `route` is the matched pattern (`/products/{slug}`), or `unmatched`.
+    /// Methods outside the standard set count as `other`: a client can send any token as a
+    /// method, and each would be a new series.
     pub fn http_request(&self, route: &str, method: &str, status: u16, elapsed: Duration) {
+        let method = match method {
+            "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS" => method,
+            _ => "other",
+        };
         self.http_requests
             .with_label_values(&[route, method, &status.to_string()])
             .inc();

@@ -80,6 +80,9 @@ diesel::table! {
         user_id -> Nullable<BigInt>,
         invoice_id -> Nullable<Text>,
         subscription_id -> Nullable<BigInt>,
+        sweep_next_at -> BigInt,
+        sweep_attempts -> BigInt,
+        stripe_account -> Nullable<Text>,
     }
 }
 
@@ -160,6 +163,19 @@ diesel::table! {
         last_event_created -> BigInt,
         created_at -> BigInt,
         updated_at -> BigInt,
+        flagged -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    subscription_checkouts (user_id, product_id) {
+        user_id -> BigInt,
+        product_id -> BigInt,
+        attempt -> BigInt,
+        price_id -> Nullable<BigInt>,
+        expires_at -> BigInt,
+        session_id -> Nullable<Text>,
+        url -> Nullable<Text>,
     }
 }
 
@@ -288,4 +304,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     refund_restocks,
     refund_tokens,
     audit_log,
+    subscription_checkouts,
 );

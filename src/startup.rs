@@ -197,7 +197,11 @@ fn routes(cfg: &mut web::ServiceConfig) {
             "/checkout/success",
             web::get().to(checkout::routes::success),
         )
-        .route("/checkout/cancel", web::get().to(checkout::routes::cancel))
+        .route(
+            "/checkout/cancel",
+            web::get().to(checkout::routes::cancel_page),
+        )
+        .route("/checkout/cancel", web::post().to(checkout::routes::cancel))
         .route("/webhooks/stripe", web::post().to(webhooks::receive))
         .route(
             "/account/register",

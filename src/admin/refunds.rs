@@ -137,7 +137,20 @@ pub fn recompute(conn: &mut AnyConnection, order_id: i64, now: i64) -> QueryResu
         .load::<i64>(conn)?
         .iter()
         .sum();
+    let before: i64 = orders::table
+        .find(order_id)
+        .select(orders::amount_refunded)
+        .first(conn)?;
     transition::by_refunds(conn, order_id, succeeded, now)?;
+    if succeeded > before {
+        // Once per refunded total (the outbox's key names it), whoever reports it first.
+        crate::checkout::fulfil::queue_receipt(
+            conn,
+            order_id,
+            crate::mail::messages::OrderEvent::Refunded(succeeded),
+            now,
+        )?;
+    }
     Ok(())
 }
 

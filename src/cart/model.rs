@@ -6,7 +6,7 @@ use crate::db::{AnyConnection, write_tx};
 use crate::error::AppError;
 use crate::inventory;
 use crate::money::{Currency, Money};
-use crate::schema::{cart_items, carts, prices, products};
+use crate::schema::{cart_items, carts, orders, prices, products};
 
 /// Most units of one item in a cart.
 pub const MAX_QUANTITY: i64 = 99;
@@ -104,6 +104,16 @@ pub fn ensure(
 }
 
 /// The cart's lines with today's prices and availability, oldest first.
+/// The cart's checkout in progress, if any: the units it holds are held for this very cart.
+fn own_checkout(conn: &mut AnyConnection, cart_id: i64) -> QueryResult<Option<i64>> {
+    orders::table
+        .filter(orders::cart_id.eq(cart_id))
+        .filter(orders::status.eq("pending"))
+        .select(orders::id)
+        .first(conn)
+        .optional()
+}
+
 pub fn lines(
     conn: &mut AnyConnection,
     cart_id: i64,
@@ -141,7 +151,8 @@ pub fn lines(
         ))
         .load(conn)?;
     let product_ids: Vec<i64> = rows.iter().map(|r| r.2).collect();
-    let available = inventory::available(conn, &product_ids)?;
+    let own = own_checkout(conn, cart_id)?;
+    let available = inventory::available_to(conn, &product_ids, own)?;
     Ok(rows
         .into_iter()
         .map(
@@ -214,7 +225,8 @@ pub fn add(
         {
             return Err(AddError::Cart(CartError::NotForSale(name)));
         }
-        let available = inventory::available(conn, &[product_id])?
+        let own = own_checkout(conn, cart_id)?;
+        let available = inventory::available_to(conn, &[product_id], own)?
             .get(&product_id)
             .copied();
         if available == Some(0) {
@@ -275,8 +287,9 @@ pub fn set_quantity(
         if quantity == 0 {
             diesel::delete(cart_items::table.find(item_id)).execute(conn)?;
         } else {
+            let own = own_checkout(conn, cart_id)?;
             let max = limit(
-                inventory::available(conn, &[product_id])?
+                inventory::available_to(conn, &[product_id], own)?
                     .get(&product_id)
                     .copied(),
             );

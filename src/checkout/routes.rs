@@ -195,9 +195,17 @@ pub async fn success(
 ) -> Result<OrderPage, AppError> {
     let session_id = query.into_inner().session_id.ok_or(AppError::NotFound)?;
     let order = own_order_by_session(&state, &session, user.as_ref(), &session_id).await?;
-    // Don't wait for the webhook: ask Stripe now. Whichever of the two comes second does nothing.
-    if let Err(e) = fulfil::fulfil_checkout(&state, &session_id, None).await {
-        tracing::warn!(order = %order.number, error = %crate::error::Report(&e), "fulfilment from the success page failed; the webhook will retry");
+    // Don't wait for the webhook: ask Stripe now, while the order can still move. Whichever of
+    // the two comes second does nothing. A settled order has nothing to learn, and a browser
+    // reloading the page gets a few lookups a minute: the webhook does the rest.
+    let unsettled = matches!(
+        order.status(),
+        OrderStatus::Pending | OrderStatus::Processing | OrderStatus::Expired
+    );
+    if unsettled && stripe_lookup_allowed(&session, state.clock.unix()) {
+        if let Err(e) = fulfil::fulfil_checkout(&state, &session_id, None).await {
+            tracing::warn!(order = %order.number, error = %crate::error::Report(&e), "fulfilment from the success page failed; the webhook will retry");
+        }
     }
     let order_id = order.id;
     let (order, items) = db::run(&state.pool, move |conn| {
@@ -217,35 +225,113 @@ pub async fn success(
     Ok(OrderPage::new(layout, &order, &items))
 }
 
+/// Stripe lookups the success page may make per browser session and minute.
+const LOOKUPS_PER_MINUTE: u32 = 6;
+
+/// Counts a success-page lookup against this browser's budget; false when it is spent.
+fn stripe_lookup_allowed(session: &TypedSession, now: i64) -> bool {
+    const KEY: &str = "stripe_lookups";
+    let minute = now.div_euclid(60);
+    let (seen_minute, count) = session
+        .0
+        .get::<(i64, u32)>(KEY)
+        .ok()
+        .flatten()
+        .unwrap_or((minute, 0));
+    let count = if seen_minute == minute { count } else { 0 };
+    if count >= LOOKUPS_PER_MINUTE {
+        return false;
+    }
+    session.0.insert(KEY, (minute, count + 1)).is_ok()
+}
+
 #[derive(Debug, Deserialize)]
 pub struct CancelQuery {
     pub order: Option<String>,
 }
 
-/// Back from Stripe without paying: expire the session first (an open session can still be
-/// paid), which releases the stock; the cart was never touched.
-///
-/// Without an order of this cart to cancel (no or a garbled `order` parameter, an unknown
-/// number, someone else's order, a browser that lost its session), the shopper is sent to the
-/// cart with a note rather than to a dead end; nothing is cancelled, and someone else's order
-/// looks exactly like an unknown one.
-pub async fn cancel(
-    state: web::Data<AppState>,
-    session: TypedSession,
-    query: Option<web::Query<CancelQuery>>,
-) -> Result<HttpResponse, AppError> {
-    let number = query
-        .and_then(|q| q.into_inner().order)
-        .filter(|n| number::is_plausible(n));
-    let order = match (number, session.cart_id()) {
+#[derive(Debug, Deserialize)]
+pub struct CancelForm {
+    #[serde(default)]
+    pub order: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "checkout/cancel.html")]
+pub struct CancelPage {
+    layout: Layout,
+    number: String,
+    minutes_left: i64,
+    resume_url: Option<String>,
+}
+
+/// The pending order of this browser's cart with this number, if there is one. Someone else's
+/// order looks exactly like an unknown one.
+async fn own_pending_number(
+    state: &AppState,
+    session: &TypedSession,
+    number: Option<String>,
+) -> Result<Option<Order>, AppError> {
+    let number = number.filter(|n| number::is_plausible(n));
+    Ok(match (number, session.cart_id()) {
         (Some(number), Some(cart_id)) => db::run(&state.pool, move |conn| {
             queries::by_number(conn, &number).map_err(AppError::from)
         })
         .await?
         .filter(|o| o.cart_id == Some(cart_id)),
         _ => None,
+    })
+}
+
+/// Where the shopper lands from Stripe's "back" link. A GET changes nothing (browsers and link
+/// scanners prefetch GETs): it offers "Back to cart", a POST that ends the checkout, and the way
+/// back to the payment page, which stays open (and its items reserved) until it expires.
+///
+/// Without an order of this cart (no or a garbled `order` parameter, an unknown number, someone
+/// else's order, a browser that lost its session), the shopper goes to the cart with a note.
+pub async fn cancel_page(
+    state: web::Data<AppState>,
+    layout: Layout,
+    session: TypedSession,
+    query: Option<web::Query<CancelQuery>>,
+) -> Result<HttpResponse, AppError> {
+    let number = query.and_then(|q| q.into_inner().order);
+    let Some(order) = own_pending_number(&state, &session, number).await? else {
+        session.flash("There was no checkout to cancel. Here is your cart.")?;
+        return Ok(see_other("/cart"));
     };
-    let Some(order) = order else {
+    match order.status() {
+        OrderStatus::Pending => {
+            let page = CancelPage {
+                layout,
+                number: order.number.clone(),
+                minutes_left: ((order.checkout_expires_at - state.clock.unix()) / 60).max(1),
+                resume_url: order.checkout_url.clone(),
+            };
+            crate::web::html_page(page.render(), StatusCode::OK)
+        }
+        status if status.is_paid() || status == OrderStatus::Processing => {
+            // It was paid after all (in another tab): show the order rather than pretend.
+            Ok(see_other(&format!(
+                "/checkout/success?session_id={}",
+                order.checkout_session_id.unwrap_or_default()
+            )))
+        }
+        _ => {
+            session.flash("Checkout cancelled. Your cart is just as you left it.")?;
+            Ok(see_other("/cart"))
+        }
+    }
+}
+
+/// "Back to cart": expire the session first (an open session can still be paid), which
+/// releases the stock; the cart was never touched.
+pub async fn cancel(
+    state: web::Data<AppState>,
+    session: TypedSession,
+    form: CsrfForm<CancelForm>,
+) -> Result<HttpResponse, AppError> {
+    let Some(order) = own_pending_number(&state, &session, Some(form.0.order)).await? else {
         session.flash("There was no checkout to cancel. Here is your cart.")?;
         return Ok(see_other("/cart"));
     };
@@ -262,7 +348,6 @@ pub async fn cancel(
     .await?
     .status();
     if status.is_paid() || status == OrderStatus::Processing {
-        // It was paid after all (in another tab): show the order rather than pretend.
         let session_id = order.checkout_session_id.unwrap_or_default();
         return Ok(see_other(&format!(
             "/checkout/success?session_id={session_id}"

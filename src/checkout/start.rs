@@ -109,11 +109,13 @@ pub async fn start_checkout(state: &AppState, shopper: Shopper) -> Result<String
     let email = shopper.email.clone();
     let client_ip = shopper.client_ip.clone();
     let user_id = shopper.user.as_ref().map(|(id, _)| *id);
+    let account = state.stripe.account.clone();
     let created = db::run(&state.pool, move |conn| {
         let who = Who {
             email: email.as_deref(),
             client_ip: client_ip.as_deref(),
             user_id,
+            account: &account,
         };
         Ok::<_, CheckoutError>(create_order(
             conn,
@@ -319,6 +321,8 @@ struct Who<'a> {
     email: Option<&'a str>,
     client_ip: Option<&'a str>,
     user_id: Option<i64>,
+    /// The Stripe account the session will be made under.
+    account: &'a str,
 }
 
 fn create_order(
@@ -382,6 +386,7 @@ fn create_order(
                 created_at: now,
                 updated_at: now,
                 user_id: who.user_id,
+                stripe_account: Some(who.account),
             })
             .execute(conn)?;
         let order = queries::by_number(conn, &number)?.ok_or(DieselError::NotFound)?;

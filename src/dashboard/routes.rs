@@ -3,6 +3,7 @@
 use actix_web::web;
 use askama::Template;
 use askama_web::WebTemplate;
+use diesel::prelude::*;
 use serde::Deserialize;
 
 use super::{Figures, Period, compute, percent};
@@ -11,7 +12,9 @@ use crate::accounts::routes::date;
 use crate::db::{self, DbError};
 use crate::error::AppError;
 use crate::money::Money;
+use crate::schema::subscriptions;
 use crate::state::AppState;
+use crate::subscriptions::model::LIVE_STATUSES;
 use crate::web::layout::Layout;
 
 pub struct Bar {
@@ -48,6 +51,8 @@ pub struct DashboardPage {
     mail_failed: i64,
     bars: Vec<Bar>,
     chart_width: i64,
+    /// (Stripe subscription id, why): second live subscriptions to one product.
+    flagged_subscriptions: Vec<(String, String)>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -67,10 +72,22 @@ pub async fn dashboard(
     let period = Period::parse(query.period.as_deref());
     let currency = state.config.currency;
     let now = state.clock.unix();
-    let f: Figures = db::run(&state.pool, move |conn| {
-        compute(conn, now, period, currency.code()).map_err(DbError::from)
-    })
-    .await?;
+    let (f, flagged_subscriptions): (Figures, Vec<(String, String)>) =
+        db::run(&state.pool, move |conn| {
+            let figures = compute(conn, now, period, currency.code())?;
+            // Whatever the window: these need an admin until someone clears them.
+            let flagged = subscriptions::table
+                .filter(subscriptions::flagged.is_not_null())
+                .filter(subscriptions::status.eq_any(LIVE_STATUSES))
+                .order(subscriptions::id.asc())
+                .select((
+                    subscriptions::stripe_subscription_id,
+                    subscriptions::flagged.assume_not_null(),
+                ))
+                .load(conn)?;
+            Ok::<_, DbError>((figures, flagged))
+        })
+        .await?;
     let money = |m: i64| Money::new(m, currency).to_string();
     let max = f.daily.iter().map(|(_, v)| *v).max().unwrap_or(0).max(1);
     let bars = f
@@ -89,6 +106,7 @@ pub async fn dashboard(
         .collect::<Vec<_>>();
     Ok(DashboardPage {
         layout,
+        flagged_subscriptions,
         period: period.key(),
         period_label: period.label(),
         since: f.since,

@@ -80,4 +80,6 @@ pub struct NewOrder<'a> {
     pub created_at: i64,
     pub updated_at: i64,
     pub user_id: Option<i64>,
+    /// [`crate::payments::Stripe::account`] of the key the order's session is made with.
+    pub stripe_account: Option<&'a str>,
 }

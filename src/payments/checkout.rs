@@ -66,16 +66,18 @@ pub struct SubscriptionCheckout<'a> {
     pub stripe_price: &'a str,
     pub user_id: i64,
     pub price_id: i64,
+    /// Stored with the attempt, so a retry sends the same value.
+    pub expires_at: i64,
     pub success_url: String,
     pub cancel_url: String,
     pub idempotency_key: String,
 }
 
-/// Creates a subscription Checkout Session; returns its URL.
+/// Creates a subscription Checkout Session.
 pub async fn create_subscription(
     stripe: &Stripe,
     s: &SubscriptionCheckout<'_>,
-) -> Result<String, PaymentError> {
+) -> Result<CheckoutSession, PaymentError> {
     let mut line = CreateCheckoutSessionLineItems::new();
     line.price = Some(s.stripe_price.to_owned());
     line.quantity = Some(1);
@@ -88,13 +90,10 @@ pub async fn create_subscription(
             ("user_id".to_owned(), s.user_id.to_string()),
             ("price_id".to_owned(), s.price_id.to_string()),
         ]))
+        .expires_at(s.expires_at)
         .success_url(s.success_url.clone())
         .cancel_url(s.cancel_url.clone());
-    stripe
-        .write(&req, &s.idempotency_key)
-        .await?
-        .url
-        .ok_or(PaymentError::Unexpected("the session's url"))
+    stripe.write(&req, &s.idempotency_key).await
 }
 
 /// Reads a session with its PaymentIntent, to learn what really happened to the payment.

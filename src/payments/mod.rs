@@ -28,6 +28,10 @@ pub struct Stripe {
     client: Client,
     /// What `livemode` every object must carry: a test-mode session never pays a live order.
     pub livemode: bool,
+    /// Which account and mode the key belongs to, as far as we can tell without asking: a
+    /// fingerprint of the key (`test:` or `live:` and a digest). Orders record it, so a session
+    /// that this account says does not exist is known to be really gone, not made elsewhere.
+    pub account: String,
     /// Where each call is counted (`storefront_stripe_requests_total`); the app's registry.
     metrics: Arc<Metrics>,
 }
@@ -111,9 +115,16 @@ impl Stripe {
             builder = builder.url(base.as_str());
         }
         let client = builder.build().map_err(PaymentError::from)?;
+        use sha2::Digest as _;
+        let digest = hex::encode(sha2::Sha256::digest(secret_key.as_bytes()));
         Ok(Self {
             client,
             livemode,
+            account: format!(
+                "{}:{}",
+                if livemode { "live" } else { "test" },
+                &digest[..16]
+            ),
             metrics: Arc::new(Metrics::new()),
         })
     }
@@ -254,15 +265,37 @@ fn endpoint_of<R: StripeRequest>(req: &R) -> String {
     format!("{method} /v1{}", normalize_path(&built.path))
 }
 
-/// Object ids (`cs_test_a1B2…`, `pi_3N…`) become `{id}`; fixed segments (`line_items`) stay.
+/// The fixed words of the Stripe paths we call; every other segment is an object id and becomes
+/// `{id}`, so the label set stays bounded whatever the ids look like.
+const PATH_WORDS: &[&str] = &[
+    "v1",
+    "checkout",
+    "sessions",
+    "expire",
+    "line_items",
+    "payment_intents",
+    "charges",
+    "refunds",
+    "customers",
+    "products",
+    "prices",
+    "subscriptions",
+    "invoices",
+    "billing_portal",
+    "configurations",
+    "webhook_endpoints",
+    "events",
+];
+
+/// `/checkout/sessions/cs_test_a1B2/expire` → `/checkout/sessions/{id}/expire`.
 fn normalize_path(path: &str) -> String {
     path.split('/')
         .map(|seg| {
-            let id_like = seg.contains('_')
-                && seg
-                    .chars()
-                    .any(|c| c.is_ascii_digit() || c.is_ascii_uppercase());
-            if id_like { "{id}" } else { seg }
+            if seg.is_empty() || PATH_WORDS.contains(&seg) {
+                seg
+            } else {
+                "{id}"
+            }
         })
         .collect::<Vec<_>>()
         .join("/")
@@ -287,5 +320,12 @@ mod tests {
             "/payment_intents/{id}"
         );
         assert_eq!(normalize_path("/refunds"), "/refunds");
+        // Ids of any shape, lower-case included, are ids.
+        assert_eq!(normalize_path("/customers/abc"), "/customers/{id}");
+        assert_eq!(normalize_path("/refunds/re_lower"), "/refunds/{id}");
+        assert_eq!(
+            normalize_path("/subscriptions/whatever-it-is/../x"),
+            "/subscriptions/{id}/{id}/{id}"
+        );
     }
 }

@@ -3,6 +3,7 @@
 //! managed from the account pages or Stripe's Billing Portal. Every paid invoice, first and
 //! renewals, becomes an order of kind `subscription`.
 
+pub mod checkout;
 pub mod model;
 pub mod routes;
 pub mod sync;

@@ -21,15 +21,24 @@ pub struct Subscription {
     pub last_event_created: i64,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Why an admin must look (a second live subscription to the same product).
+    pub flagged: Option<String>,
 }
+
+/// The statuses of a subscription that still runs (or tries to collect).
+pub const LIVE_STATUSES: [&str; 6] = [
+    "active",
+    "trialing",
+    "past_due",
+    "unpaid",
+    "incomplete",
+    "paused",
+];
 
 impl Subscription {
     /// Still running (or trying to collect): it can be managed.
     pub fn is_live(&self) -> bool {
-        matches!(
-            self.status.as_str(),
-            "active" | "trialing" | "past_due" | "unpaid" | "incomplete" | "paused"
-        )
+        LIVE_STATUSES.contains(&self.status.as_str())
     }
 
     pub fn payment_failed(&self) -> bool {

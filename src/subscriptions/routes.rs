@@ -7,6 +7,7 @@ use askama_web::WebTemplate;
 use diesel::prelude::*;
 use serde::Deserialize;
 
+use super::checkout::{self, Opened};
 use super::model::Subscription;
 use super::sync;
 use crate::accounts::auth::{CurrentUser, SignedIn};
@@ -15,7 +16,7 @@ use crate::accounts::routes::date;
 use crate::catalog::model::Price;
 use crate::db::{self, DbError};
 use crate::error::{AppError, SyncError};
-use crate::payments::checkout::{self as sessions, SubscriptionCheckout};
+use crate::payments::checkout as sessions;
 use crate::payments::portal;
 use crate::payments::subscriptions as stripe_subscriptions;
 use crate::schema::{prices, products, subscriptions};
@@ -83,32 +84,18 @@ pub async fn subscribe(
         session.flash("You already have this subscription; switch plans or cancel it here.")?;
         return Ok(see_other("/account/subscriptions"));
     }
-    let stripe_price = stripe_ids::price(&state, &price).await?;
-    let customer = stripe_ids::customer(&state, &user).await?;
     let base = state.public_url.as_str().trim_end_matches('/');
-    let created = sessions::create_subscription(
-        &state.stripe,
-        &SubscriptionCheckout {
-            customer: &customer,
-            stripe_price: &stripe_price,
-            user_id: user.id,
-            price_id: price.id,
-            success_url: format!("{base}/account/subscriptions?session_id={{CHECKOUT_SESSION_ID}}"),
-            cancel_url: format!("{base}/products/{slug}"),
-            // One session per user, price and ten minutes: a double click opens the same one.
-            idempotency_key: format!(
-                "subscribe-{}-{}-{}",
-                user.id,
-                price.id,
-                state.clock.unix() / 600
-            ),
-        },
-    )
-    .await;
-    match created {
-        Ok(url) => {
-            state.metrics.checkout_session_created("subscription");
-            Ok(see_other(&url))
+    match checkout::open(&state, &user, &price, format!("{base}/products/{slug}")).await {
+        Ok(Opened::Url(url)) => Ok(see_other(&url)),
+        Ok(Opened::AlreadySubscribed) => {
+            session.flash("You have just subscribed to this; here it is.")?;
+            Ok(see_other("/account/subscriptions"))
+        }
+        Ok(Opened::Conflict) => {
+            session.flash(
+                "Another payment page for this subscription was opened just now. Please choose your plan again.",
+            )?;
+            Ok(see_other(&format!("/products/{slug}")))
         }
         Err(e) => {
             tracing::warn!(error = %crate::error::Report(&e), "subscription checkout failed");

@@ -74,6 +74,7 @@ pub async fn sync_subscription(
                 event.as_ref().map_or(0, |e| e.created),
                 now,
             )?;
+            flag_if_duplicate(conn, &row, now)?;
             Ok(Outcome::Subscription {
                 id: row.stripe_subscription_id,
                 status: row.status,
@@ -82,6 +83,47 @@ pub async fn sync_subscription(
         .map_err(SyncError::from)
     })
     .await
+}
+
+/// A customer with two live subscriptions to one product pays twice for it: the shop keeps at
+/// most one subscription Checkout open per product, but a session opened elsewhere (or before
+/// that rule) can still complete. Both are kept — money was taken — and the newer is flagged.
+fn flag_if_duplicate(
+    conn: &mut AnyConnection,
+    row: &Subscription,
+    now: i64,
+) -> Result<(), DieselError> {
+    let (Some(user_id), Some(price_id)) = (row.user_id, row.price_id) else {
+        return Ok(());
+    };
+    if !row.is_live() || row.flagged.is_some() {
+        return Ok(());
+    }
+    let product_id: i64 = prices::table
+        .find(price_id)
+        .select(prices::product_id)
+        .first(conn)?;
+    let others: Vec<String> = subscriptions::table
+        .inner_join(prices::table)
+        .filter(subscriptions::user_id.eq(user_id))
+        .filter(prices::product_id.eq(product_id))
+        .filter(subscriptions::status.eq_any(super::model::LIVE_STATUSES))
+        .filter(subscriptions::id.lt(row.id))
+        .select(subscriptions::stripe_subscription_id)
+        .load(conn)?;
+    if let Some(first) = others.first() {
+        let reason = format!(
+            "a second live subscription to this product (the first is {first}); refund and cancel one"
+        );
+        tracing::error!(subscription = %row.stripe_subscription_id, %reason, "duplicate subscription");
+        diesel::update(subscriptions::table.find(row.id))
+            .set((
+                subscriptions::flagged.eq(reason),
+                subscriptions::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
 }
 
 /// Writes Stripe's view of a subscription into our row (creating it the first time).
@@ -288,6 +330,7 @@ fn record_invoice_order(
                 created_at: now,
                 updated_at: now,
                 user_id: user.as_ref().map(|u| u.id),
+                stripe_account: None,
             },
             orders::invoice_id.eq(&invoice_id),
             orders::subscription_id.eq(sub.map(|s| s.id)),

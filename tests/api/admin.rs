@@ -281,6 +281,22 @@ async fn partial_refunds_add_up_to_the_total_a_third_is_refused_and_the_customer
         ("refunded", 3600)
     );
 
+    // The customer gets one refund receipt per refunded total, however many events report it.
+    app.wait_for_deliveries().await;
+    let mut receipts: Vec<String> = storefront::db::run(&app.pool, |conn| {
+        storefront::mail::outbox::recent(conn, 100).map_err(storefront::db::DbError::from)
+    })
+    .await
+    .unwrap()
+    .into_iter()
+    .filter(|m| m.kind == "receipt_refunded")
+    .map(|m| m.body_text)
+    .collect();
+    receipts.reverse();
+    assert_eq!(receipts.len(), 2, "{receipts:?}");
+    assert!(receipts[0].contains("Refunded: $10.00"), "{}", receipts[0]);
+    assert!(receipts[1].contains("Refunded: $36.00"), "{}", receipts[1]);
+
     let res = post_refund(&app, &admin, &number, &third, "1.00", &[]).await;
     assert_eq!(res.status().as_u16(), 422);
     let html = res.text().await.unwrap();

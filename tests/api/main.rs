@@ -18,5 +18,6 @@ mod order_status;
 mod purchase;
 mod shutdown;
 mod subscriptions;
+mod sweep;
 mod web;
 mod webhooks;

@@ -366,3 +366,89 @@ fn without_a_token_only_loopback_peers_may_read_metrics() {
         );
     }
 }
+
+/// Every series of the HTTP families, as (name, sorted labels).
+fn http_series(s: &Scrape) -> std::collections::BTreeSet<String> {
+    s.0.iter()
+        .filter(|(n, _, _)| n.starts_with("storefront_http_"))
+        .map(|(n, l, _)| {
+            let mut labels: Vec<_> = l.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            labels.sort();
+            format!("{n}{{{}}}", labels.join(","))
+        })
+        .collect()
+}
+
+#[actix_web::test]
+async fn made_up_methods_and_paths_add_no_metric_series() {
+    let app = TestApp::spawn().await;
+    let odd = |i: usize| reqwest::Method::from_bytes(format!("BREW{i}").as_bytes()).unwrap();
+    // One of each kind first, so the series they legitimately add exist.
+    for path in ["/", "/products/no-such-thing-0", "/no/such/page/0"] {
+        app.client
+            .request(odd(0), app.url(path))
+            .send()
+            .await
+            .unwrap();
+        app.get(path).await;
+    }
+    scrape(&app).await;
+    let before = http_series(&scrape(&app).await);
+    for i in 1..=100 {
+        let path = match i % 3 {
+            0 => "/".to_owned(),
+            1 => format!("/products/no-such-thing-{i}"),
+            _ => format!("/no/such/page/{i}"),
+        };
+        app.client
+            .request(odd(i), app.url(&path))
+            .send()
+            .await
+            .unwrap();
+        app.get(&path).await;
+    }
+    let after = http_series(&scrape(&app).await);
+    let new: Vec<_> = after.difference(&before).collect();
+    assert!(new.is_empty(), "odd requests made new series: {new:?}");
+}
+
+fn session_lookups(s: &Scrape) -> f64 {
+    s.value(
+        "storefront_stripe_requests_total",
+        &[("endpoint", "GET /v1/checkout/sessions/{id}")],
+    )
+}
+
+#[actix_web::test]
+async fn the_success_page_asks_stripe_only_while_the_order_can_move_and_a_few_times_a_minute() {
+    let app = TestApp::spawn().await;
+    app.add_to_cart("canvas-tote", 1).await;
+    let session_url = app.checkout().await;
+    let session_id = session_id_of(&session_url);
+    let order = app.order_by_session(&session_id).await;
+    let success = format!("/checkout/success?session_id={session_id}");
+
+    // Unpaid: each load may ask Stripe, but one browser gets a bounded number a minute.
+    let before = session_lookups(&scrape(&app).await);
+    for _ in 0..20 {
+        assert_eq!(app.get(&success).await.status().as_u16(), 200);
+    }
+    let asked = session_lookups(&scrape(&app).await) - before;
+    assert!(
+        (1.0..=6.0).contains(&asked),
+        "20 loads asked Stripe {asked} times"
+    );
+
+    // Paid: nothing left to learn, so reloads never call Stripe.
+    let res = app.pay(&session_url, CARD_OK).await;
+    assert_eq!(res.status().as_u16(), 303);
+    app.wait_for_status(&order.number, "paid").await;
+    app.clock.advance(chrono::TimeDelta::seconds(120));
+    let before = session_lookups(&scrape(&app).await);
+    for _ in 0..5 {
+        let (status, html) = app.get_html(&success).await;
+        assert_eq!(status, 200);
+        assert!(html.contains("Paid"), "{html}");
+    }
+    assert_eq!(session_lookups(&scrape(&app).await), before);
+}

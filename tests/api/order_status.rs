@@ -36,6 +36,7 @@ fn order(conn: &mut AnyConnection, n: usize, status: OrderStatus, refunded: i64)
             created_at: 0,
             updated_at: 0,
             user_id: None,
+            stripe_account: None,
         })
         .execute(conn)
         .unwrap();

@@ -216,8 +216,33 @@ async fn cancel_expires_the_session_releases_stock_and_keeps_the_cart() {
     let order = app.order_by_session(&session_id_of(&session_url)).await;
     assert_eq!(app.held("harbour-print").await, 1);
 
+    // Back from Stripe: a GET changes nothing (browsers and scanners prefetch links)…
+    let cancel_page = format!("/checkout/cancel?order={}", order.number);
+    let (status, html) = app.get_html(&cancel_page).await;
+    assert_eq!(status, 200);
+    assert!(html.contains("Back to cart"), "{html}");
+    assert!(
+        html.contains(&session_url),
+        "the way back to the payment page"
+    );
+    assert_eq!(app.order(&order.number).await.status, "pending");
+    assert_eq!(app.held("harbour-print").await, 1);
+    // The unit its own checkout holds is not "sold out" to this cart.
+    let cart = app.cart_html().await;
+    assert!(!cart.contains("Sold out"), "{cart}");
+    assert!(cart.contains("Check out"), "{cart}");
+    // …its "Back to cart" button (a POST with the CSRF token) ends the checkout.
     let res = app
-        .get(&format!("/checkout/cancel?order={}", order.number))
+        .post_form("/checkout/cancel", &[("order", order.number.as_str())])
+        .await;
+    assert_eq!(res.status().as_u16(), 403, "no CSRF token, no cancel");
+    assert_eq!(app.order(&order.number).await.status, "pending");
+    let res = app
+        .submit(
+            &cancel_page,
+            "/checkout/cancel",
+            &[("order", order.number.as_str())],
+        )
         .await;
     assert_redirect_to(&res, "/cart");
     let cart = app.cart_html().await;
@@ -478,4 +503,42 @@ async fn the_sweep_releases_stock_of_sessions_stripe_shows_expired() {
     assert_eq!(checked, 1);
     assert_eq!(app.order(&order.number).await.status, "expired");
     assert_eq!(app.held("harbour-print").await, 0);
+}
+
+/// A 409 means Stripe is still processing a request with the same key: whether it will create
+/// the session is unknown, so the order keeps its stock and key, and the retry finds the session.
+#[actix_web::test]
+async fn a_stripe_409_is_an_unknown_outcome_not_a_refusal() {
+    let app = TestApp::spawn().await;
+    app.add_to_cart("harbour-print", 1).await;
+    app.emulator_post(
+        "_emulator/faults",
+        &[
+            ("path", "/v1/checkout/sessions"),
+            ("method", "POST"),
+            ("status", "409"),
+            ("count", "3"),
+        ],
+    )
+    .await;
+    let res = app.checkout_with(&app.client, "").await;
+    assert_eq!(res.status().as_u16(), 503);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("be charged twice"), "{html}");
+    let orders = app.all_orders().await;
+    assert_eq!(orders.len(), 1);
+    assert_eq!(orders[0].status, "pending", "the order is kept");
+    assert_eq!(app.held("harbour-print").await, 1, "its stock stays held");
+    let res = app.checkout_with(&app.client, "").await;
+    assert_eq!(
+        res.status().as_u16(),
+        303,
+        "{}",
+        res.text().await.unwrap_or_default()
+    );
+    assert_eq!(
+        app.all_orders().await.len(),
+        1,
+        "the retry reused the order"
+    );
 }

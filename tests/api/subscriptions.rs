@@ -388,3 +388,111 @@ async fn stripe_setup_creates_the_endpoint_catalogue_and_portal_configuration() 
     assert_eq!(again.endpoint_id, report.endpoint_id);
     assert_eq!(again.portal_configuration, report.portal_configuration);
 }
+
+/// The subscribe buttons' form actions: (monthly, yearly).
+async fn plan_actions(app: &TestApp) -> (String, String) {
+    let html = app.get_html("/products/coffee-club").await.1;
+    let forms = select_attr(&html, ".plans form", "action");
+    (forms[0].clone(), forms[1].clone())
+}
+
+async fn click(app: &TestApp, action: &str) -> reqwest::Response {
+    app.submit("/products/coffee-club", action, &[]).await
+}
+
+fn emulator_session_id(url: &str) -> String {
+    url.rsplit('/').next().unwrap().to_owned()
+}
+
+#[actix_web::test]
+async fn two_tabs_get_one_subscription_checkout_and_another_plan_expires_the_open_one() {
+    let app = TestApp::spawn().await;
+    app.register("tabs@example.com").await;
+    let (monthly, yearly) = plan_actions(&app).await;
+
+    // Two clicks, an hour apart: the same open session (the old 10-minute key gave two).
+    let first = location(&click(&app, &monthly).await);
+    app.clock.advance(chrono::TimeDelta::minutes(20));
+    let second = location(&click(&app, &monthly).await);
+    assert_eq!(first, second);
+
+    // The other plan: a new session, and the open one can no longer be paid.
+    let other = location(&click(&app, &yearly).await);
+    assert_ne!(other, first);
+    let sessions = app.emulator_get("v1/checkout/sessions?limit=100").await;
+    let statuses: Vec<(String, String)> = sessions["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["id"].as_str().unwrap().to_owned(),
+                s["status"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(statuses.len(), 2, "{statuses:?}");
+    assert!(statuses.contains(&(emulator_session_id(&first), "expired".into())));
+    assert_ne!(app.pay(&first, CARD_OK).await.status().as_u16(), 303);
+
+    // Paid: a click in a stale tab refuses a second subscription.
+    let success = app.pay_ok(&other).await;
+    app.get_html(success.trim_start_matches(&app.address)).await;
+    let res = click(&app, &monthly).await;
+    assert_redirect_to(&res, "/account/subscriptions");
+    let html = subscriptions_page(&app).await;
+    assert!(
+        html.contains("You already have this subscription"),
+        "{html}"
+    );
+    app.wait_for_deliveries().await;
+    assert_eq!(subscription_orders(&app).await.len(), 1);
+}
+
+#[actix_web::test]
+async fn a_second_live_subscription_made_elsewhere_is_flagged_for_an_admin() {
+    let app = TestApp::spawn().await;
+    app.register("twice@example.com").await;
+    subscribe(&app, "monthly").await;
+    app.wait_for_deliveries().await;
+    // A session opened outside the shop's rule (another integration, the Dashboard…).
+    let user = app.user("twice@example.com").await;
+    let customer = user.stripe_customer_id.unwrap();
+    let price = app.emulator_get("v1/prices?limit=100").await["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["recurring"]["interval"] == "month")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let session = app
+        .emulator_post(
+            "v1/checkout/sessions",
+            &[
+                ("mode", "subscription"),
+                ("customer", &customer),
+                ("line_items[0][price]", &price),
+                ("line_items[0][quantity]", "1"),
+                ("success_url", "http://127.0.0.1/done"),
+            ],
+        )
+        .await;
+    let res = app.pay(session["url"].as_str().unwrap(), CARD_OK).await;
+    assert_eq!(res.status().as_u16(), 303);
+    app.wait_for_deliveries().await;
+
+    let admin = app.new_browser();
+    crate::mail::make_admin(&app, "boss@example.com").await;
+    app.login_with(&admin, "boss@example.com", PASSWORD).await;
+    let res = admin.get(app.url("/admin/dashboard")).send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    let html = res.text().await.unwrap();
+    let flagged = select_text(&html, "#flagged-subscriptions tbody tr");
+    assert_eq!(flagged.len(), 1, "{html}");
+    assert!(
+        flagged[0].contains("second live subscription"),
+        "{flagged:?}"
+    );
+}

@@ -245,6 +245,12 @@ journey('checkout: cancel on the payment page keeps the cart', async ({ page, sh
   await checkOut(page, shop);
   const payURL = page.url();
   await page.getByRole('link', { name: 'Back to the shop' }).click();
+  // The shop's cancel page changes nothing by itself: the shopper chooses.
+  await page.waitForURL((u) => u.pathname === '/checkout/cancel');
+  await check(page, 'checkout-left');
+  await expectText(page.getByRole('heading', { level: 1 }), 'You left the payment page', 'the cancel page heading');
+  await expectVisible(page.getByRole('link', { name: 'Return to the payment page' }), 'the way back to the payment page');
+  await page.getByRole('button', { name: 'Back to cart', exact: true }).click();
   await page.waitForURL((u) => u.pathname === '/cart');
   await check(page, 'cart-cancelled');
   await expectText(flash(page), /^Checkout cancelled\. Your cart is just as you left it\.$/, 'the cancel flash');

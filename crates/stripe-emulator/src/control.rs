@@ -203,13 +203,13 @@ async fn release(req: HttpRequest, payload: web::Payload, st: web::Data<Shared>)
     ok(json!({ "hold": false }))
 }
 
-/// `POST /_emulator/faults` with `path=/v1/…`, optional `method`, `status=500|429` or
+/// `POST /_emulator/faults` with `path=/v1/…`, optional `method`, `status=500|429|409` or
 /// `stall_ms=N`, and `count` (default 1): the next matching API calls fail that way.
 async fn api_fault(req: HttpRequest, payload: web::Payload, st: web::Data<Shared>) -> HttpResponse {
     static S: P = P::Obj(&[
         ("path", P::Str),
         ("method", P::Enum(&["GET", "POST", "DELETE"])),
-        ("status", P::Enum(&["500", "429"])),
+        ("status", P::Enum(&["500", "429", "409"])),
         ("stall_ms", P::Int),
         ("count", P::Int),
     ]);

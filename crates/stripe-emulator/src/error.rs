@@ -96,6 +96,18 @@ impl ApiError {
         }
     }
 
+    /// 409: another request with the same idempotency key is still being processed.
+    pub fn idempotency_in_flight() -> Self {
+        ApiError {
+            status: 409,
+            kind: "idempotency_error",
+            code: None,
+            message: "There is currently another in-progress request using this Idempotent Key (that probably means you submitted twice, and the other request is still going through). Please try again later.".into(),
+            param: None,
+            decline_code: None,
+        }
+    }
+
     pub fn internal(message: impl Into<String>) -> Self {
         ApiError {
             status: 500,

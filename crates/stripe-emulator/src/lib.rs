@@ -313,12 +313,15 @@ async fn dispatch(req: HttpRequest, payload: web::Payload, st: web::Data<Shared>
             .status(404)
             .response();
     };
-    // Injected faults (500, 429, stall) for the next call to this path.
+    // Injected faults (500, 429, 409, stall) for the next call to this path.
     if let Some(fault) = control::take_fault(&st, &method, &path) {
         match fault {
             control::FaultKind::Status(500) => {
                 return ApiError::internal("An unknown error occurred (injected by the emulator).")
                     .response();
+            }
+            control::FaultKind::Status(409) => {
+                return ApiError::idempotency_in_flight().response();
             }
             control::FaultKind::Status(_) => return ApiError::rate_limited().response(),
             control::FaultKind::Stall(ms) => {

@@ -1,0 +1,2 @@
+ALTER TABLE subscriptions DROP COLUMN flagged;
+DROP TABLE subscription_checkouts;
