@@ -129,6 +129,12 @@ pub struct Config {
     pub allow_insecure_public_url: bool,
 }
 
+/// The default `DATABASE_URL` with a Stripe key.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://storefront.db";
+/// The default `DATABASE_URL` in demo mode: another file, so demo data never becomes a real
+/// shop's by accident.
+pub const DEFAULT_DEMO_DATABASE_URL: &str = "sqlite://storefront-demo.db";
+
 pub const SESSION_KEY_MIN_BYTES: usize = 64;
 
 impl Config {
@@ -181,9 +187,14 @@ impl Config {
             }
         };
 
-        let database_url = DatabaseUrl::parse(
-            &get("DATABASE_URL").unwrap_or_else(|| "sqlite://storefront.db".into()),
-        )?;
+        // Demo data and a real shop's data never share a default file: a demo run followed by a
+        // start with a key must not find the demo admin waiting (see `crate::installation`).
+        let default_database = match &stripe {
+            StripeMode::Demo => DEFAULT_DEMO_DATABASE_URL,
+            StripeMode::Stripe { .. } => DEFAULT_DATABASE_URL,
+        };
+        let database_url =
+            DatabaseUrl::parse(&get("DATABASE_URL").unwrap_or_else(|| default_database.into()))?;
 
         let allow_insecure_public_url = match get("ALLOW_INSECURE_PUBLIC_URL").as_deref() {
             None | Some("0") => false,
@@ -439,7 +450,10 @@ mod tests {
     fn defaults_are_a_loopback_demo_on_sqlite() {
         let c = parse(&[]).unwrap();
         assert!(c.is_demo());
-        assert_eq!(c.database_url, DatabaseUrl::Sqlite("storefront.db".into()));
+        assert_eq!(
+            c.database_url,
+            DatabaseUrl::Sqlite("storefront-demo.db".into())
+        );
         assert_eq!(c.bind, "127.0.0.1:8080".parse().unwrap());
         assert_eq!(c.currency.code(), "usd");
         assert_eq!(c.log_format, LogFormat::Pretty);
@@ -567,6 +581,22 @@ mod tests {
         );
         // Demo mode is loopback-only and needs nothing of the sort.
         assert!(parse(&[("PUBLIC_URL", "http://127.0.0.1:8080")]).is_ok());
+    }
+
+    #[test]
+    fn demo_data_and_a_real_shop_have_different_default_files() {
+        assert_eq!(
+            parse(&[]).unwrap().database_url,
+            DatabaseUrl::Sqlite("storefront-demo.db".into())
+        );
+        let k = key64();
+        let c = parse(&[
+            ("STRIPE_SECRET_KEY", "sk_test_abc"),
+            ("SESSION_KEY", &k),
+            ("PUBLIC_URL", "https://shop.example.com"),
+        ])
+        .unwrap();
+        assert_eq!(c.database_url, DatabaseUrl::Sqlite("storefront.db".into()));
     }
 
     #[test]

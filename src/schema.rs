@@ -257,6 +257,15 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    installation (id) {
+        id -> BigInt,
+        install_id -> Text,
+        mode -> Nullable<Text>,
+        created_at -> BigInt,
+    }
+}
+
 diesel::joinable!(cart_items -> carts (cart_id));
 diesel::joinable!(orders -> users (user_id));
 diesel::joinable!(subscriptions -> users (user_id));
@@ -288,4 +297,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     refund_restocks,
     refund_tokens,
     audit_log,
+    installation,
 );

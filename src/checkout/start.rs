@@ -109,6 +109,7 @@ pub async fn start_checkout(state: &AppState, shopper: Shopper) -> Result<String
     let email = shopper.email.clone();
     let client_ip = shopper.client_ip.clone();
     let user_id = shopper.user.as_ref().map(|(id, _)| *id);
+    let stripe = state.stripe.clone();
     let created = db::run(&state.pool, move |conn| {
         let who = Who {
             email: email.as_deref(),
@@ -122,6 +123,7 @@ pub async fn start_checkout(state: &AppState, shopper: Shopper) -> Result<String
             &who,
             &fingerprint,
             currency.code(),
+            &stripe,
             now,
         ))
     })
@@ -321,6 +323,8 @@ struct Who<'a> {
     user_id: Option<i64>,
 }
 
+// The transaction's inputs, each used once; `stripe` only derives the order's idempotency key.
+#[allow(clippy::too_many_arguments)]
 fn create_order(
     conn: &mut AnyConnection,
     cart_id: i64,
@@ -328,6 +332,7 @@ fn create_order(
     who: &Who<'_>,
     fingerprint: &str,
     currency: &str,
+    stripe: &crate::payments::Stripe,
     now: i64,
 ) -> Result<Order, CheckoutError> {
     write_tx(conn, |conn| {
@@ -365,7 +370,8 @@ fn create_order(
                 CheckoutError::StaleCart(vec!["The order total is too large.".into()])
             })?;
         let number = number::generate();
-        let key = format!("checkout-{number}");
+        // Stored whole (install id included): every retry sends exactly this key.
+        let key = stripe.key(&format!("checkout-{number}"));
         diesel::insert_into(orders::table)
             .values(&NewOrder {
                 number: &number,

@@ -4,7 +4,9 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer, Text};
 use storefront::config::DatabaseUrl;
 use storefront::db::{self, AnyConnection};
-use storefront::schema::{audit_log, refund_restocks, refund_tokens, refunds};
+use storefront::schema::{
+    audit_log, installation, refund_restocks, refund_tokens, refunds,
+};
 use storefront::schema::{
     cart_items, carts, email_tokens, login_attempts, order_items, orders, outbox, payment_failures,
     prices, products, stock_reservations, stripe_events, subscriptions, users,
@@ -206,6 +208,7 @@ fn schema_rs_matches_the_migrations() {
         refund_restocks,
         refund_tokens,
         audit_log,
+        installation,
     );
     let actual = database_tables(&mut conn);
     assert_eq!(

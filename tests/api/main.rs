@@ -11,6 +11,7 @@ mod dashboard;
 mod database;
 #[allow(dead_code)] // The harness serves tests still to come.
 mod helpers;
+mod installation;
 mod logs;
 mod mail;
 mod metrics;
