@@ -26,7 +26,7 @@ pub enum CheckoutError {
     #[error("{}", .0.join(" "))]
     StaleCart(Vec<String>),
     #[error(
-        "You already have {MAX_OPEN_PER_CLIENT} checkouts open. Finish or cancel one of them, or wait half an hour, and try again."
+        "There are already {MAX_OPEN_PER_CLIENT} checkouts open from your network. Finish or cancel one of them, or wait half an hour, and try again."
     )]
     TooManyOpen,
     #[error(

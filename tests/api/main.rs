@@ -16,6 +16,7 @@ mod logs;
 mod mail;
 mod metrics;
 mod order_status;
+mod proxies;
 mod purchase;
 mod shutdown;
 mod subscriptions;
