@@ -266,6 +266,13 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    job_runs (name) {
+        name -> Text,
+        last_success_started_at -> BigInt,
+    }
+}
+
 diesel::joinable!(cart_items -> carts (cart_id));
 diesel::joinable!(orders -> users (user_id));
 diesel::joinable!(subscriptions -> users (user_id));
@@ -298,4 +305,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     refund_tokens,
     audit_log,
     installation,
+    job_runs,
 );

@@ -18,6 +18,7 @@ mod metrics;
 mod order_status;
 mod proxies;
 mod purchase;
+mod reconcile;
 mod shutdown;
 mod subscriptions;
 mod web;
