@@ -53,6 +53,20 @@ enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// Demo data.
+    Demo {
+        #[command(subcommand)]
+        command: DemoCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum DemoCommand {
+    /// Delete what a demo recorded in DATABASE_URL, so a Stripe key may use it: every account
+    /// (the demo admin included), order, cart, subscription, refund, event, mail and audit entry.
+    /// The catalogue stays (Stripe ids forgotten). Refused on a database made with a Stripe key.
+    /// Stop the shop first.
+    Purge,
 }
 
 #[derive(Debug, Subcommand)]
@@ -99,6 +113,9 @@ pub fn main() -> ExitCode {
                         password_stdin,
                     },
             } => crate::admin::cli::create(config, &email, password_stdin).await,
+            Command::Demo {
+                command: DemoCommand::Purge,
+            } => demo_purge(config).await,
         }
     });
     match result {
@@ -139,8 +156,21 @@ async fn serve(config: Config) -> Result<(), StartError> {
 }
 
 async fn migrate(config: Config) -> Result<(), StartError> {
-    connect_and_migrate(&config).await?;
+    crate::startup::connect_and_migrate_for_maintenance(&config).await?;
     println!("migrations applied to {}", config.database_url.redacted());
+    Ok(())
+}
+
+async fn demo_purge(config: Config) -> Result<(), StartError> {
+    let pool = crate::startup::open_and_migrate(&config).await?;
+    let report = actix_web::web::block(move || -> anyhow::Result<_> {
+        let mut conn = pool.get()?;
+        Ok(crate::installation::purge(&mut conn)?)
+    })
+    .await
+    .map_err(anyhow::Error::from)?
+    .with_context(|| format!("demo purge of {}", config.database_url.redacted()))?;
+    println!("{}: {report}", config.database_url.redacted());
     Ok(())
 }
 
@@ -149,7 +179,7 @@ async fn seed_file(config: Config, file: std::path::PathBuf) -> Result<(), Start
         .with_context(|| format!("cannot read {}", file.display()))?;
     let catalog =
         CatalogFile::parse(&text, config.currency).with_context(|| file.display().to_string())?;
-    let pool = connect_and_migrate(&config).await?;
+    let pool = crate::startup::connect_and_migrate_for_maintenance(&config).await?;
     let currency = config.currency;
     let now = SystemClock.unix();
     let report = actix_web::web::block(move || -> anyhow::Result<_> {

@@ -124,7 +124,16 @@ pub struct Config {
     pub currency: Currency,
     /// Proxies whose `X-Forwarded-For`/`Forwarded` we believe (`TRUSTED_PROXIES`); none by default.
     pub trusted_proxies: crate::web::client::TrustedProxies,
+    /// `ALLOW_INSECURE_PUBLIC_URL=1`: with a key, accept an `http://` (or unset) `PUBLIC_URL`,
+    /// for a local test against Stripe's test mode or a standalone emulator.
+    pub allow_insecure_public_url: bool,
 }
+
+/// The default `DATABASE_URL` with a Stripe key.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://storefront.db";
+/// The default `DATABASE_URL` in demo mode: another file, so demo data never becomes a real
+/// shop's by accident.
+pub const DEFAULT_DEMO_DATABASE_URL: &str = "sqlite://storefront-demo.db";
 
 pub const SESSION_KEY_MIN_BYTES: usize = 64;
 
@@ -139,10 +148,6 @@ impl Config {
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         // An empty variable means the same as an unset one.
         let get = |name: &str| get(name).filter(|v| !v.trim().is_empty());
-
-        let database_url = DatabaseUrl::parse(
-            &get("DATABASE_URL").unwrap_or_else(|| "sqlite://storefront.db".into()),
-        )?;
 
         let bind = parse_socket("BIND", get("BIND").as_deref().unwrap_or("127.0.0.1:8080"))?;
 
@@ -179,6 +184,26 @@ impl Config {
                     secret_key: key,
                     live,
                 }
+            }
+        };
+
+        // Demo data and a real shop's data never share a default file: a demo run followed by a
+        // start with a key must not find the demo admin waiting (see `crate::installation`).
+        let default_database = match &stripe {
+            StripeMode::Demo => DEFAULT_DEMO_DATABASE_URL,
+            StripeMode::Stripe { .. } => DEFAULT_DATABASE_URL,
+        };
+        let database_url =
+            DatabaseUrl::parse(&get("DATABASE_URL").unwrap_or_else(|| default_database.into()))?;
+
+        let allow_insecure_public_url = match get("ALLOW_INSECURE_PUBLIC_URL").as_deref() {
+            None | Some("0") => false,
+            Some("1") => true,
+            Some(other) => {
+                return Err(ConfigError::new(
+                    "ALLOW_INSECURE_PUBLIC_URL",
+                    format!("must be 1 or 0, not {other:?}"),
+                ));
             }
         };
 
@@ -271,6 +296,7 @@ impl Config {
             log_format,
             currency,
             trusted_proxies,
+            allow_insecure_public_url,
         };
         config.check_mode()?;
         Ok(config)
@@ -303,11 +329,42 @@ impl Config {
                     ),
                 ));
             }
-        } else if self.session_key.is_none() {
-            return Err(ConfigError::new(
-                "SESSION_KEY",
-                "required when STRIPE_SECRET_KEY is set (64+ random bytes, base64; e.g. `openssl rand -base64 64`)",
-            ));
+            // The emulator's API and control API (`/_emulator/…`) can mark orders paid and
+            // move time: never on a network either.
+            if !self.emulator_bind.ip().is_loopback() {
+                return Err(ConfigError::new(
+                    "EMULATOR_BIND",
+                    format!(
+                        "must be a loopback address in demo mode: the built-in Stripe emulator's API and control API would be open to the network (EMULATOR_BIND is {})",
+                        self.emulator_bind
+                    ),
+                ));
+            }
+        } else {
+            if self.session_key.is_none() {
+                return Err(ConfigError::new(
+                    "SESSION_KEY",
+                    "required when STRIPE_SECRET_KEY is set (64+ random bytes, base64; e.g. `openssl rand -base64 64`)",
+                ));
+            }
+            // The session cookie's Secure flag, HSTS and Stripe's return URLs all follow
+            // PUBLIC_URL's scheme: a real shop must be https.
+            let https = self
+                .public_url
+                .as_ref()
+                .is_some_and(|u| u.scheme() == "https");
+            if !https && !self.allow_insecure_public_url {
+                let is = match &self.public_url {
+                    Some(u) => format!("PUBLIC_URL is {u}"),
+                    None => "PUBLIC_URL is unset".into(),
+                };
+                return Err(ConfigError::new(
+                    "PUBLIC_URL",
+                    format!(
+                        "must be an https:// URL when STRIPE_SECRET_KEY is set ({is}); for a local test only, set ALLOW_INSECURE_PUBLIC_URL=1"
+                    ),
+                ));
+            }
         }
         Ok(())
     }
@@ -393,7 +450,10 @@ mod tests {
     fn defaults_are_a_loopback_demo_on_sqlite() {
         let c = parse(&[]).unwrap();
         assert!(c.is_demo());
-        assert_eq!(c.database_url, DatabaseUrl::Sqlite("storefront.db".into()));
+        assert_eq!(
+            c.database_url,
+            DatabaseUrl::Sqlite("storefront-demo.db".into())
+        );
         assert_eq!(c.bind, "127.0.0.1:8080".parse().unwrap());
         assert_eq!(c.currency.code(), "usd");
         assert_eq!(c.log_format, LogFormat::Pretty);
@@ -452,6 +512,7 @@ mod tests {
             ("STRIPE_SECRET_KEY", "sk_live_abc"),
             ("BIND", "0.0.0.0:80"),
             ("SESSION_KEY", &k),
+            ("PUBLIC_URL", "https://shop.example.com"),
         ])
         .unwrap();
         assert_eq!(
@@ -467,6 +528,75 @@ mod tests {
                 .var,
             "STRIPE_SECRET_KEY"
         );
+    }
+
+    #[test]
+    fn demo_mode_refuses_a_public_emulator_bind() {
+        for bad in ["0.0.0.0:12111", "[::]:12111", "192.0.2.10:12111"] {
+            let err = parse(&[("EMULATOR_BIND", bad)]).unwrap_err();
+            assert_eq!(err.var, "EMULATOR_BIND", "{bad}: {err}");
+            assert!(err.problem.contains(bad), "{err}");
+        }
+        assert!(parse(&[("EMULATOR_BIND", "127.0.0.1:0")]).is_ok());
+        assert!(parse(&[("EMULATOR_BIND", "[::1]:12111")]).is_ok());
+    }
+
+    #[test]
+    fn a_real_key_needs_an_https_public_url_unless_insecure_is_allowed_for_a_test() {
+        let k = key64();
+        let base = [
+            ("STRIPE_SECRET_KEY", "sk_test_abc"),
+            ("SESSION_KEY", k.as_str()),
+        ];
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let mut vars = base.to_vec();
+            vars.extend_from_slice(extra);
+            parse(&vars)
+        };
+        let err = with(&[]).unwrap_err();
+        assert_eq!(err.var, "PUBLIC_URL");
+        assert!(err.problem.contains("unset"), "{err}");
+        assert!(err.problem.contains("ALLOW_INSECURE_PUBLIC_URL=1"), "{err}");
+        let err = with(&[("PUBLIC_URL", "http://shop.example.com")]).unwrap_err();
+        assert_eq!(err.var, "PUBLIC_URL");
+        assert!(err.problem.contains("http://shop.example.com"), "{err}");
+        assert!(with(&[("PUBLIC_URL", "https://shop.example.com")]).is_ok());
+        assert!(
+            with(&[
+                ("PUBLIC_URL", "http://127.0.0.1:8080"),
+                ("ALLOW_INSECURE_PUBLIC_URL", "1")
+            ])
+            .is_ok()
+        );
+        assert!(with(&[("ALLOW_INSECURE_PUBLIC_URL", "1")]).is_ok());
+        assert_eq!(
+            with(&[("ALLOW_INSECURE_PUBLIC_URL", "yes")])
+                .unwrap_err()
+                .var,
+            "ALLOW_INSECURE_PUBLIC_URL"
+        );
+        assert!(
+            with(&[("ALLOW_INSECURE_PUBLIC_URL", "0")]).is_err(),
+            "0 does not allow"
+        );
+        // Demo mode is loopback-only and needs nothing of the sort.
+        assert!(parse(&[("PUBLIC_URL", "http://127.0.0.1:8080")]).is_ok());
+    }
+
+    #[test]
+    fn demo_data_and_a_real_shop_have_different_default_files() {
+        assert_eq!(
+            parse(&[]).unwrap().database_url,
+            DatabaseUrl::Sqlite("storefront-demo.db".into())
+        );
+        let k = key64();
+        let c = parse(&[
+            ("STRIPE_SECRET_KEY", "sk_test_abc"),
+            ("SESSION_KEY", &k),
+            ("PUBLIC_URL", "https://shop.example.com"),
+        ])
+        .unwrap();
+        assert_eq!(c.database_url, DatabaseUrl::Sqlite("storefront.db".into()));
     }
 
     #[test]
@@ -555,6 +685,7 @@ impl std::fmt::Debug for Config {
             .field("metrics_token", &secret(self.metrics_token.is_some()))
             .field("log_format", &self.log_format)
             .field("trusted_proxies", &self.trusted_proxies)
+            .field("allow_insecure_public_url", &self.allow_insecure_public_url)
             .field("currency", &self.currency)
             .finish_non_exhaustive()
     }

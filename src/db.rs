@@ -15,6 +15,10 @@ use crate::config::DatabaseUrl;
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 
+/// Set on every SQLite connection of the shop (see [`Manager::connect`]).
+const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
+     PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;";
+
 /// Arbitrary constant: serializes migrations when several instances start at once on PostgreSQL.
 const MIGRATION_LOCK_ID: i64 = 0x5354_4f52_4546;
 
@@ -45,12 +49,11 @@ impl Manager {
             DatabaseUrl::Sqlite(path) => {
                 let mut conn = SqliteConnection::establish(path)?;
                 // WAL lets readers run beside a writer; the busy timeout makes writers queue
-                // instead of failing with "database is locked".
-                conn.batch_execute(
-                    "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
-                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
-                )
-                .map_err(ConnectionError::CouldntSetupConfiguration)?;
+                // instead of failing with "database is locked". `synchronous = FULL` syncs the
+                // WAL at every commit: a webhook is answered 200 only after its commit, and with
+                // NORMAL a power cut could still lose that commit (Stripe would never resend).
+                conn.batch_execute(SQLITE_PRAGMAS)
+                    .map_err(ConnectionError::CouldntSetupConfiguration)?;
                 Ok(AnyConnection::Sqlite(conn))
             }
         }
@@ -187,4 +190,33 @@ pub enum DbError {
     Blocking(#[from] actix_web::error::BlockingError),
     #[error(transparent)]
     Query(#[from] diesel::result::Error),
+}
+
+#[cfg(test)]
+mod tests {
+    use diesel::sql_types::Integer;
+    use diesel::{QueryableByName, RunQueryDsl};
+
+    use super::*;
+
+    #[derive(QueryableByName)]
+    struct Synchronous {
+        #[diesel(sql_type = Integer)]
+        synchronous: i32,
+    }
+
+    #[test]
+    fn sqlite_commits_survive_a_power_cut() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("shop.db").display().to_string();
+        let mut conn = Manager::connect(&DatabaseUrl::Sqlite(path)).unwrap();
+        let AnyConnection::Sqlite(c) = &mut conn else {
+            unreachable!("a SQLite URL opens SQLite")
+        };
+        let mode: Synchronous = diesel::sql_query("PRAGMA synchronous")
+            .get_result(c)
+            .unwrap();
+        // 2 = FULL: the WAL is synced at each commit (1, NORMAL, syncs only at checkpoints).
+        assert_eq!(mode.synchronous, 2);
+    }
 }

@@ -147,8 +147,8 @@ impl Jobs {
     }
 }
 
-/// Starts the background jobs: the sweep every minute and a reconcile of the last hour every
-/// ten; the mail worker.
+/// Starts the background jobs: the sweep every minute and a reconcile every ten (looking back
+/// from its last successful run, see `reconcile::periodic`); the mail worker.
 pub fn spawn(state: web::Data<AppState>) -> Jobs {
     let (stop, signal) = tokio::sync::watch::channel(false);
     let mail = crate::mail::worker::spawn(state.clone(), signal.clone());
@@ -166,8 +166,7 @@ pub fn spawn(state: web::Data<AppState>) -> Jobs {
                 Err(e) => tracing::warn!(error = %crate::error::Report(&e), "sweep failed"),
             }
             if tick % 10 == 0 {
-                let since = state.clock.unix() - 3600;
-                match crate::reconcile::reconcile(&state, since).await {
+                match crate::reconcile::periodic(&state).await {
                     Ok(report) => tracing::info!(%report, "periodic reconcile"),
                     Err(e) => {
                         tracing::warn!(error = %crate::error::Report(&e), "periodic reconcile failed")

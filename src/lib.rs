@@ -14,6 +14,7 @@ pub mod dashboard;
 pub mod db;
 pub mod error;
 pub mod health;
+pub mod installation;
 pub mod inventory;
 pub mod jobs;
 pub mod mail;

@@ -92,6 +92,70 @@ pub async fn reconcile(state: &AppState, since: i64) -> Result<ReconcileReport, 
     Ok(report)
 }
 
+/// The periodic reconcile's row in `job_runs`.
+const PERIODIC: &str = "reconcile";
+/// How far before the last successful run's start the next one looks again: events created
+/// while that run was listing may have been missed.
+pub const OVERLAP_SECS: i64 = 5 * 60;
+/// The periodic reconcile always looks at least this far back.
+pub const MIN_WINDOW_SECS: i64 = 3600;
+/// Stripe keeps events for 30 days: looking further back finds nothing.
+pub const MAX_WINDOW_SECS: i64 = 30 * 86_400;
+
+/// Where the periodic reconcile starts looking at `now`: from the start of its last successful
+/// run (on any instance) minus [`OVERLAP_SECS`], so an outage of any length is caught up; never
+/// less than an hour back, never more than Stripe's 30 days.
+pub fn window_start(now: i64, last_success_started: Option<i64>) -> i64 {
+    let wanted = last_success_started.map_or(now - MIN_WINDOW_SECS, |t| t - OVERLAP_SECS);
+    wanted.clamp(now - MAX_WINDOW_SECS, now - MIN_WINDOW_SECS)
+}
+
+/// The background job's reconcile: the window from [`window_start`], and the run's start
+/// recorded in the database when every event went through (a failed event is retried from the
+/// same start next time). Instances share the record; it only moves forward.
+pub async fn periodic(state: &AppState) -> Result<ReconcileReport, SyncError> {
+    use diesel::prelude::*;
+
+    use crate::db::{self, DbError};
+    use crate::schema::job_runs;
+
+    let started = state.clock.unix();
+    let last: Option<i64> = db::run(&state.pool, |conn| {
+        job_runs::table
+            .find(PERIODIC)
+            .select(job_runs::last_success_started_at)
+            .first(conn)
+            .optional()
+            .map_err(DbError::from)
+    })
+    .await?;
+    let report = reconcile(state, window_start(started, last)).await?;
+    if report.failed == 0 {
+        db::run(&state.pool, move |conn| {
+            let inserted = db::insert_once(conn, |conn| {
+                diesel::insert_into(job_runs::table)
+                    .values((
+                        job_runs::name.eq(PERIODIC),
+                        job_runs::last_success_started_at.eq(started),
+                    ))
+                    .execute(conn)
+            })?;
+            if !inserted {
+                diesel::update(
+                    job_runs::table
+                        .find(PERIODIC)
+                        .filter(job_runs::last_success_started_at.lt(started)),
+                )
+                .set(job_runs::last_success_started_at.eq(started))
+                .execute(conn)?;
+            }
+            Ok::<_, DbError>(())
+        })
+        .await?;
+    }
+    Ok(report)
+}
+
 /// Parses "72h", "30m", "2d", "3600s" (or plain seconds) into seconds.
 pub fn parse_duration(raw: &str) -> Result<i64, String> {
     let raw = raw.trim();
@@ -113,6 +177,28 @@ pub fn parse_duration(raw: &str) -> Result<i64, String> {
 
 #[cfg(test)]
 mod tests {
+    use super::{MAX_WINDOW_SECS, window_start};
+
+    const NOW: i64 = 1_800_000_000;
+
+    #[test]
+    fn the_periodic_window_starts_before_the_last_successful_run() {
+        // First run ever: the last hour.
+        assert_eq!(window_start(NOW, None), NOW - 3600);
+        // Ten minutes after the last run: still at least an hour.
+        assert_eq!(window_start(NOW, Some(NOW - 600)), NOW - 3600);
+        // After a five-hour outage: from five minutes before the last run's start.
+        let last = NOW - 5 * 3600;
+        assert_eq!(window_start(NOW, Some(last)), last - 300);
+        // After a two-month outage: Stripe's 30 days, no more.
+        assert_eq!(
+            window_start(NOW, Some(NOW - 60 * 86_400)),
+            NOW - MAX_WINDOW_SECS
+        );
+        // A clock that went backwards: still the last hour.
+        assert_eq!(window_start(NOW, Some(NOW + 600)), NOW - 3600);
+    }
+
     #[test]
     fn durations_parse() {
         assert_eq!(super::parse_duration("72h"), Ok(72 * 3600));

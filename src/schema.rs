@@ -273,6 +273,22 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    installation (id) {
+        id -> BigInt,
+        install_id -> Text,
+        mode -> Nullable<Text>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    job_runs (name) {
+        name -> Text,
+        last_success_started_at -> BigInt,
+    }
+}
+
 diesel::joinable!(cart_items -> carts (cart_id));
 diesel::joinable!(orders -> users (user_id));
 diesel::joinable!(subscriptions -> users (user_id));
@@ -305,4 +321,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     refund_tokens,
     audit_log,
     subscription_checkouts,
+    installation,
+    job_runs,
 );

@@ -24,7 +24,9 @@ use crate::error::{AppError, render_error_page};
 use crate::payments::Stripe;
 use crate::state::AppState;
 use crate::web::{assets, canonical_host, security, telemetry};
-use crate::{accounts, admin, cart, catalog, checkout, health, subscriptions, webhooks};
+use crate::{
+    accounts, admin, cart, catalog, checkout, health, installation, subscriptions, webhooks,
+};
 use stripe_emulator::{Emulator, EmulatorConfig, WebhookTarget};
 
 /// A built application, bound to its port and ready to run.
@@ -361,11 +363,18 @@ pub async fn build_state(
         crate::config::StripeMode::Stripe { live: true, .. }
     );
     let metrics = Arc::new(crate::metrics::Metrics::new());
+    let install = blocking(pool.clone(), |conn| {
+        crate::installation::read(conn)?
+            .ok_or_else(|| anyhow::anyhow!("the database has no installation row"))
+    })
+    .await
+    .context("reading the install id")?;
     let stripe = Stripe::new(
         config.stripe_secret_key(),
         api_base.as_ref(),
         config.stripe_timeout,
         livemode,
+        &install.install_id,
     )
     .map_err(|e| ConfigError::new("STRIPE_API_BASE", e.to_string()))?
     .with_metrics(metrics.clone());
@@ -391,8 +400,42 @@ pub async fn build_state(
     Ok((state, emulator, payment_origins))
 }
 
-/// Opens the pool (reporting an unreachable database as a DATABASE_URL problem) and migrates.
+/// Opens the pool, migrates, and checks that the database was made in this mode (demo or with a
+/// Stripe key; recorded at its first start, see [`crate::installation`]).
 pub async fn connect_and_migrate(config: &Config) -> Result<Pool, StartError> {
+    let mode = if config.is_demo() {
+        installation::Mode::Demo
+    } else {
+        installation::Mode::Stripe
+    };
+    open_claimed(config, Some(mode)).await
+}
+
+/// For commands that add no demo data and call no Stripe (`migrate`, `seed`, `admin create`):
+/// without a key they neither claim the database for a mode nor mind which mode made it.
+pub async fn connect_and_migrate_for_maintenance(config: &Config) -> Result<Pool, StartError> {
+    let mode = (!config.is_demo()).then_some(installation::Mode::Stripe);
+    open_claimed(config, mode).await
+}
+
+async fn open_claimed(
+    config: &Config,
+    mode: Option<installation::Mode>,
+) -> Result<Pool, StartError> {
+    let pool = open_and_migrate(config).await?;
+    let now = chrono::Utc::now().timestamp();
+    let found = blocking(pool.clone(), move |conn| {
+        Ok(installation::claim(conn, mode, now)?)
+    })
+    .await
+    .context("recording the installation")?;
+    installation::check(&found, mode, &config.database_url.redacted())?;
+    Ok(pool)
+}
+
+/// Opens the pool (reporting an unreachable database as a DATABASE_URL problem) and migrates,
+/// whatever mode made the database (`storefront demo purge` starts here).
+pub async fn open_and_migrate(config: &Config) -> Result<Pool, StartError> {
     let url = config.database_url.clone();
     let pool = web::block(move || db::pool(&url, 10))
         .await

@@ -6,7 +6,7 @@ use super::users::{self, Created};
 use crate::accounts::password;
 use crate::clock::{Clock as _, SystemClock};
 use crate::config::Config;
-use crate::startup::{StartError, connect_and_migrate};
+use crate::startup::{StartError, connect_and_migrate_for_maintenance};
 
 /// Reads the password: the first line of stdin, or a prompt (without echo on a terminal).
 fn read_password(from_stdin: bool) -> anyhow::Result<String> {
@@ -45,7 +45,7 @@ pub async fn create(config: Config, email: &str, password_stdin: bool) -> Result
     }
     let password = read_password(password_stdin)?;
     users::check_password(&password).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let pool = connect_and_migrate(&config).await?;
+    let pool = connect_and_migrate_for_maintenance(&config).await?;
     let now = SystemClock.unix();
     let outcome = actix_web::web::block(move || -> anyhow::Result<_> {
         let hash = password::hash(&password)?;

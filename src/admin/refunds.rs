@@ -158,6 +158,9 @@ pub fn recompute(conn: &mut AnyConnection, order_id: i64, now: i64) -> QueryResu
 #[derive(Debug, Clone)]
 pub struct Request {
     pub token: String,
+    /// The whole Stripe idempotency key for this token (`Stripe::key("refund-{token}")`),
+    /// stored on the row so "Ask Stripe again" sends the same one.
+    pub idempotency_key: String,
     pub admin_id: i64,
     pub amount: i64,
     pub reason: String,
@@ -247,7 +250,7 @@ pub fn reserve(
             }));
         }
     }
-    let key = format!("refund-{}", req.token);
+    let key = &req.idempotency_key;
     diesel::insert_into(refunds::table)
         .values((
             refunds::order_id.eq(order_id),
@@ -257,13 +260,13 @@ pub fn reserve(
             refunds::note.eq(&req.note),
             refunds::status.eq(PENDING),
             refunds::admin_id.eq(req.admin_id),
-            refunds::idempotency_key.eq(&key),
+            refunds::idempotency_key.eq(key),
             refunds::created_at.eq(now),
             refunds::updated_at.eq(now),
         ))
         .execute(conn)?;
     let refund: Refund = refunds::table
-        .filter(refunds::idempotency_key.eq(&key))
+        .filter(refunds::idempotency_key.eq(key))
         .select(Refund::as_select())
         .first(conn)?;
     for &(item_id, qty) in &req.restock {

@@ -9,5 +9,8 @@ pub mod start;
 /// Minutes a Checkout Session stays open (Stripe requires at least 30).
 pub const SESSION_MINUTES: i64 = 31;
 
-/// Open checkouts one client address may hold at once, so one visitor cannot hold all the stock.
-pub const MAX_OPEN_PER_CLIENT: i64 = 3;
+/// Open checkouts one client address (an IPv4 address or an IPv6 /64, see
+/// `web::client::ClientAddr`) may hold at once. Each cart has at most one open checkout (a
+/// second `POST /checkout` reuses it); this cap only slows a script that opens carts to hold
+/// stock, so it leaves room for a household or an office behind one address.
+pub const MAX_OPEN_PER_CLIENT: i64 = 20;

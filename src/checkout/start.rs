@@ -26,7 +26,7 @@ pub enum CheckoutError {
     #[error("{}", .0.join(" "))]
     StaleCart(Vec<String>),
     #[error(
-        "You already have {MAX_OPEN_PER_CLIENT} checkouts open. Finish or cancel one of them, or wait half an hour, and try again."
+        "There are already {MAX_OPEN_PER_CLIENT} checkouts open from your network. Finish or cancel one of them, or wait half an hour, and try again."
     )]
     TooManyOpen,
     #[error(
@@ -110,6 +110,7 @@ pub async fn start_checkout(state: &AppState, shopper: Shopper) -> Result<String
     let client_ip = shopper.client_ip.clone();
     let user_id = shopper.user.as_ref().map(|(id, _)| *id);
     let account = state.stripe.account.clone();
+    let stripe = state.stripe.clone();
     let created = db::run(&state.pool, move |conn| {
         let who = Who {
             email: email.as_deref(),
@@ -124,6 +125,7 @@ pub async fn start_checkout(state: &AppState, shopper: Shopper) -> Result<String
             &who,
             &fingerprint,
             currency.code(),
+            &stripe,
             now,
         ))
     })
@@ -325,6 +327,8 @@ struct Who<'a> {
     account: &'a str,
 }
 
+// The transaction's inputs, each used once; `stripe` only derives the order's idempotency key.
+#[allow(clippy::too_many_arguments)]
 fn create_order(
     conn: &mut AnyConnection,
     cart_id: i64,
@@ -332,6 +336,7 @@ fn create_order(
     who: &Who<'_>,
     fingerprint: &str,
     currency: &str,
+    stripe: &crate::payments::Stripe,
     now: i64,
 ) -> Result<Order, CheckoutError> {
     write_tx(conn, |conn| {
@@ -369,7 +374,8 @@ fn create_order(
                 CheckoutError::StaleCart(vec!["The order total is too large.".into()])
             })?;
         let number = number::generate();
-        let key = format!("checkout-{number}");
+        // Stored whole (install id included): every retry sends exactly this key.
+        let key = stripe.key(&format!("checkout-{number}"));
         diesel::insert_into(orders::table)
             .values(&NewOrder {
                 number: &number,

@@ -57,7 +57,8 @@ pub async fn create(
     } else if let Some(email) = &order.email {
         req = req.customer_email(email.clone());
     }
-    stripe.write(&req, &order.idempotency_key).await
+    // The order keeps the whole key it was created with (see `Stripe::key`).
+    stripe.write_keyed(&req, &order.idempotency_key).await
 }
 
 /// A subscription-mode session for one of our recurring prices.

@@ -4,7 +4,12 @@
 //!
 //! Every call that creates something carries an idempotency key derived from our own record, and
 //! is retried with that same key on 429, 5xx and connection failures, so a retry never creates
-//! a second object.
+//! a second object. Every key starts with this database's install id
+//! ([`crate::installation`]): `customer-1` of one shop is not `customer-1` of another shop on the
+//! same Stripe account, nor of this shop after a database reset. Keys that rows keep for later
+//! retries (orders, refunds) are stored whole, prefix included, as [`Stripe::key`] made them,
+//! and sent as stored with [`Stripe::write_keyed`]; a row from before install ids keeps the
+//! key it was first sent with.
 
 pub mod checkout;
 pub mod customers;
@@ -34,6 +39,8 @@ pub struct Stripe {
     pub account: String,
     /// Where each call is counted (`storefront_stripe_requests_total`); the app's registry.
     metrics: Arc<Metrics>,
+    /// This database's install id: the prefix of every idempotency key.
+    install_id: Arc<str>,
 }
 
 /// How a Stripe call failed, in the terms the shop acts on.
@@ -105,6 +112,7 @@ impl Stripe {
         api_base: Option<&url::Url>,
         timeout: Duration,
         livemode: bool,
+        install_id: &str,
     ) -> Result<Self, PaymentError> {
         let mut builder = ClientBuilder::new(secret_key).timeout(timeout).app_info(
             "storefront",
@@ -126,7 +134,15 @@ impl Stripe {
                 &digest[..16]
             ),
             metrics: Arc::new(Metrics::new()),
+            install_id: install_id.into(),
         })
+    }
+
+    /// The idempotency key Stripe sees for our record's `local` key (`checkout-SF-…`,
+    /// `customer-12`): the install id, a dash, the local key. Store it whole where a row must
+    /// retry later, and send it with [`Stripe::write_keyed`].
+    pub fn key(&self, local: &str) -> String {
+        format!("{}-{local}", self.install_id)
     }
 
     /// Counts calls in the application's registry.
@@ -146,8 +162,22 @@ impl Stripe {
         .await
     }
 
-    /// Sends a request that changes something, under our idempotency key, retrying with the same key.
+    /// Sends a request that changes something under the idempotency key derived from `local`
+    /// (see [`Stripe::key`]), retrying with the same key.
     pub async fn write<R: StripeRequest>(
+        &self,
+        req: &R,
+        local: &str,
+    ) -> Result<R::Output, PaymentError>
+    where
+        R::Output: miniserde::Deserialize,
+    {
+        self.write_keyed(req, &self.key(local)).await
+    }
+
+    /// Sends a request that changes something under a whole key a row stored (made by
+    /// [`Stripe::key`] when the row was written), retrying with the same key.
+    pub async fn write_keyed<R: StripeRequest>(
         &self,
         req: &R,
         key: &str,

@@ -23,7 +23,7 @@ pub struct NewRefund<'a> {
     pub reason: Option<&'a str>,
     /// `"{order number}/{refund row id}"`.
     pub reference: String,
-    /// Our refund row's one-time key.
+    /// Our refund row's one-time key, whole (install id included).
     pub idempotency_key: &'a str,
 }
 
@@ -38,7 +38,8 @@ pub async fn create(stripe: &Stripe, refund: NewRefund<'_>) -> Result<Refund, Pa
         .amount(refund.amount)
         .reason(reason)
         .metadata(HashMap::from([(METADATA_KEY.to_owned(), refund.reference)]));
-    stripe.write(&req, refund.idempotency_key).await
+    // The refund row keeps the whole key it was created with (see `Stripe::key`).
+    stripe.write_keyed(&req, refund.idempotency_key).await
 }
 
 pub async fn retrieve(stripe: &Stripe, refund_id: &str) -> Result<Refund, PaymentError> {

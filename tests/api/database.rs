@@ -5,7 +5,8 @@ use diesel::sql_types::{BigInt, Integer, Text};
 use storefront::config::DatabaseUrl;
 use storefront::db::{self, AnyConnection};
 use storefront::schema::{
-    audit_log, refund_restocks, refund_tokens, refunds, subscription_checkouts,
+    audit_log, installation, job_runs, refund_restocks, refund_tokens, refunds,
+    subscription_checkouts,
 };
 use storefront::schema::{
     cart_items, carts, email_tokens, login_attempts, order_items, orders, outbox, payment_failures,
@@ -209,6 +210,8 @@ fn schema_rs_matches_the_migrations() {
         refund_tokens,
         audit_log,
         subscription_checkouts,
+        installation,
+        job_runs,
     );
     let actual = database_tables(&mut conn);
     assert_eq!(

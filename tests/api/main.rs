@@ -11,11 +11,14 @@ mod dashboard;
 mod database;
 #[allow(dead_code)] // The harness serves tests still to come.
 mod helpers;
+mod installation;
 mod logs;
 mod mail;
 mod metrics;
 mod order_status;
+mod proxies;
 mod purchase;
+mod reconcile;
 mod shutdown;
 mod subscriptions;
 mod sweep;

@@ -75,6 +75,7 @@ async fn healthz_answers_503_when_the_database_does_not() {
             None,
             std::time::Duration::from_secs(1),
             false,
+            "install",
         )
         .unwrap(),
         metrics: Default::default(),

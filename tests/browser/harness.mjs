@@ -67,7 +67,7 @@ const AXE_SOURCE = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8
 const SHOP_VARIABLES = [
   'DATABASE_URL', 'BIND', 'PUBLIC_URL', 'SESSION_KEY', 'STRIPE_SECRET_KEY',
   'STRIPE_WEBHOOK_SECRET', 'STRIPE_API_BASE', 'EMULATOR_BIND', 'EMULATOR_DB', 'SMTP_URL',
-  'METRICS_TOKEN', 'LOG_FORMAT', 'CURRENCY',
+  'METRICS_TOKEN', 'LOG_FORMAT', 'CURRENCY', 'ALLOW_INSECURE_PUBLIC_URL', 'TRUSTED_PROXIES',
 ];
 
 // ---------------------------------------------------------------------------------------------

@@ -143,6 +143,7 @@ pub async fn refund(
     };
 
     let request = refunds::Request {
+        idempotency_key: state.stripe.key(&format!("refund-{token}")),
         token: token.clone(),
         admin_id: admin.id,
         amount,

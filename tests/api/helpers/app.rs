@@ -87,7 +87,13 @@ impl TestApp {
         let address = format!("http://127.0.0.1:{}", app.port());
         let pool = app.pool().clone();
         let state = app.state();
-        let emulator = app.emulator_url().expect("demo mode runs the emulator");
+        let emulator = app
+            .emulator_url()
+            .or_else(|| {
+                vars.get("STRIPE_API_BASE")
+                    .and_then(|u| url::Url::parse(u).ok())
+            })
+            .expect("demo mode runs the emulator; with a key, STRIPE_API_BASE names one");
         actix_web::rt::spawn(app.run_until_stopped());
         let client = browser();
         Self {
@@ -100,6 +106,18 @@ impl TestApp {
             emulator,
             webhook_secret,
         }
+    }
+
+    /// A shop with a Stripe key (test mode) whose Stripe is `emulator` (another app's embedded
+    /// one), as a real shop talks to Stripe: no emulator of its own, no demo data.
+    pub async fn spawn_with_key_on(emulator: &url::Url) -> Self {
+        Self::spawn_with(&[
+            ("STRIPE_SECRET_KEY", "sk_test_second_shop"),
+            ("STRIPE_API_BASE", emulator.as_str()),
+            // Loopback http in a test; a real shop needs an https PUBLIC_URL.
+            ("ALLOW_INSECURE_PUBLIC_URL", "1"),
+        ])
+        .await
     }
 
     /// A second shopper: another browser (own cookies) on the same shop.

@@ -11,7 +11,8 @@ use super::{EMULATOR_KEY, TestDb, plain_client, random_hex, session_key};
 pub struct Shop {
     pub child: std::process::Child,
     pub dir: tempfile::TempDir,
-    pub db: TestDb,
+    /// Shared so a test can start another shop on the same database after this one stops.
+    pub db: std::sync::Arc<TestDb>,
     pub address: String,
     pub emulator: String,
     pub webhook_secret: String,
@@ -26,13 +27,26 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// What a shop run with a (test-mode) Stripe key on loopback needs beyond [`Shop::start`]'s
+/// variables: Stripe itself is never reached (`STRIPE_API_BASE` points nowhere).
+pub const STRIPE_KEY_ENV: &[(&str, &str)] = &[
+    ("STRIPE_SECRET_KEY", "sk_test_keyed_shop"),
+    ("STRIPE_API_BASE", "http://127.0.0.1:9/"),
+    // Loopback http in a test; a real shop needs an https PUBLIC_URL.
+    ("ALLOW_INSECURE_PUBLIC_URL", "1"),
+];
+
 impl Shop {
     pub async fn start(extra: &[(&str, &str)]) -> Shop {
+        Self::start_on(std::sync::Arc::new(TestDb::new()), extra).await
+    }
+
+    /// Starts the binary on an existing database (a test's earlier shop's).
+    pub async fn start_on(db: std::sync::Arc<TestDb>, extra: &[(&str, &str)]) -> Shop {
         let dir = tempfile::tempdir().unwrap();
         // A copy: other builds may replace target/debug/storefront while we run.
         let bin = dir.path().join("storefront");
         std::fs::copy(env!("CARGO_BIN_EXE_storefront"), &bin).expect("copy the binary");
-        let db = TestDb::new();
         let (port, emulator_port) = (free_port(), free_port());
         let webhook_secret = format!("whsec_{}", random_hex(24));
         let session_key = session_key();
