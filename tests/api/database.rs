@@ -7,7 +7,8 @@ use storefront::db::{self, AnyConnection};
 use storefront::schema::{audit_log, refund_restocks, refund_tokens, refunds};
 use storefront::schema::{
     cart_items, carts, email_tokens, login_attempts, order_items, orders, outbox, payment_failures,
-    prices, products, stock_reservations, stripe_events, subscriptions, users,
+    prices, products, rate_limit_hits, stock_reservations, stripe_events, subscriptions,
+    user_sessions, users,
 };
 
 use crate::helpers::TestDb;
@@ -206,6 +207,8 @@ fn schema_rs_matches_the_migrations() {
         refund_restocks,
         refund_tokens,
         audit_log,
+        user_sessions,
+        rate_limit_hits,
     );
     let actual = database_tables(&mut conn);
     assert_eq!(
