@@ -16,6 +16,7 @@ mod mail;
 mod metrics;
 mod order_status;
 mod purchase;
+mod sessions;
 mod shutdown;
 mod subscriptions;
 mod web;
