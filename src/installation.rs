@@ -18,9 +18,9 @@ use crate::config::ConfigError;
 use crate::db::{AnyConnection, insert_once, write_tx};
 use crate::schema::{
     audit_log, cart_items, carts, email_tokens, installation, job_runs, login_attempts,
-    order_items, orders, outbox, payment_failures, prices, products, refund_restocks,
-    refund_tokens, refunds, stock_reservations, stripe_events, subscription_checkouts,
-    subscriptions, users,
+    order_items, orders, outbox, payment_failures, prices, products, rate_limit_hits,
+    refund_restocks, refund_tokens, refunds, stock_reservations, stripe_events,
+    subscription_checkouts, subscriptions, user_sessions, users,
 };
 
 /// How the shop that made the database reached Stripe.
@@ -216,6 +216,8 @@ pub fn purge(conn: &mut AnyConnection) -> Result<PurgeReport, PurgeError> {
         diesel::delete(subscription_checkouts::table).execute(conn)?;
         let subscriptions = diesel::delete(subscriptions::table).execute(conn)?;
         diesel::delete(login_attempts::table).execute(conn)?;
+        diesel::delete(user_sessions::table).execute(conn)?;
+        diesel::delete(rate_limit_hits::table).execute(conn)?;
         let users = diesel::delete(users::table).execute(conn)?;
         diesel::update(prices::table)
             .set(prices::stripe_price_id.eq(None::<String>))

@@ -196,6 +196,8 @@ diesel::table! {
         sent_at -> Nullable<BigInt>,
         order_id -> Nullable<BigInt>,
         created_at -> BigInt,
+        user_id -> Nullable<BigInt>,
+        link_purpose -> Nullable<Text>,
     }
 }
 
@@ -290,7 +292,27 @@ diesel::table! {
 }
 
 diesel::joinable!(cart_items -> carts (cart_id));
+diesel::table! {
+    user_sessions (id_hash) {
+        id_hash -> Text,
+        user_id -> BigInt,
+        created_at -> BigInt,
+        last_seen_at -> BigInt,
+        ended_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    rate_limit_hits (id) {
+        id -> BigInt,
+        kind -> Text,
+        bucket -> Text,
+        created_at -> BigInt,
+    }
+}
+
 diesel::joinable!(orders -> users (user_id));
+diesel::joinable!(user_sessions -> users (user_id));
 diesel::joinable!(subscriptions -> users (user_id));
 diesel::joinable!(subscriptions -> prices (price_id));
 diesel::joinable!(cart_items -> prices (price_id));
@@ -323,4 +345,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     subscription_checkouts,
     installation,
     job_runs,
+    user_sessions,
+    rate_limit_hits,
 );

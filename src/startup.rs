@@ -109,9 +109,11 @@ impl Application {
                 // redirects and refusals get all of them.
                 .wrap(from_fn(canonical_host::enforce))
                 .wrap(ErrorHandlers::new().default_handler(render_error_page))
+                // Inside the session (it reads who is signed in), outside the error pages.
+                .wrap(from_fn(accounts::auth::no_store))
                 .wrap(
                     SessionMiddleware::builder(CookieSessionStore::default(), key.clone())
-                        .cookie_name("storefront".into())
+                        .cookie_name(crate::web::session::cookie_name(https).into())
                         .cookie_content_security(CookieContentSecurity::Private)
                         .cookie_secure(https)
                         .cookie_http_only(true)
@@ -219,6 +221,10 @@ fn routes(cfg: &mut web::ServiceConfig) {
         )
         .route("/account/login", web::post().to(accounts::routes::login))
         .route("/account/logout", web::post().to(accounts::routes::logout))
+        .route(
+            "/account/logout-everywhere",
+            web::post().to(accounts::routes::logout_everywhere),
+        )
         .route(
             "/account/verify",
             web::get().to(accounts::email_routes::verify_form),
@@ -396,6 +402,8 @@ pub async fn build_state(
         webhook_secret,
         mailer: Arc::new(mailer),
         mail_from,
+        hasher: Arc::new(crate::accounts::password::Hasher::for_this_machine()),
+        dev_inbox: Default::default(),
     });
     Ok((state, emulator, payment_origins))
 }

@@ -24,4 +24,9 @@ pub struct AppState {
     pub mailer: std::sync::Arc<crate::mail::worker::Transport>,
     /// Sender of our mail: `MAIL_FROM`, or `Storefront <shop@HOST>` from `PUBLIC_URL`.
     pub mail_from: String,
+    /// Password hashes and checks, a few at a time (`accounts::password`).
+    pub hasher: Arc<crate::accounts::password::Hasher>,
+    /// Demo mode without `SMTP_URL`: account mails as delivered, with their links, in memory
+    /// only (shown at `/admin/mail`; the database never holds a usable link).
+    pub dev_inbox: Arc<crate::mail::worker::DevInbox>,
 }

@@ -1,13 +1,19 @@
-//! Who is signed in. The session holds the user id and the user's `session_epoch` at sign-in;
-//! every signed-in request checks the epoch against the database, so bumping it (password reset,
-//! "sign out everywhere") ends all of the user's sessions at once.
+//! Who is signed in. The session holds the user id, the user's `session_epoch` at sign-in and
+//! the id of its server-side session record ([`super::sessions`]); every signed-in request
+//! checks both, so signing out, "sign out everywhere", a password reset and the idle and
+//! absolute lifetimes end a session on the server, whoever holds a copy of the cookie.
 
 use actix_session::{Session, SessionExt};
-use actix_web::dev::Payload;
+use actix_web::body::MessageBody;
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
+use url::Url;
 
 use super::model::{self, User};
+use super::sessions;
 use crate::db;
 use crate::error::AppError;
 use crate::state::AppState;
@@ -15,10 +21,14 @@ use crate::state::AppState;
 const USER_KEY: &str = "uid";
 const EPOCH_KEY: &str = "epoch";
 const ROLE_KEY: &str = "role";
+const SESSION_ID_KEY: &str = "sid";
 
-/// Signs `user` in: a new session id (defeats fixation), keeping the cart and CSRF token.
-pub fn sign_in(session: &Session, user: &User) -> Result<(), AppError> {
+/// Signs `user` in under the server-side session `sid` ([`sessions::start`]): a new session id
+/// (defeats fixation) and a new CSRF token (a token seen before sign-in is worth nothing after),
+/// keeping the cart.
+pub fn sign_in(session: &Session, user: &User, sid: &str) -> Result<(), AppError> {
     session.renew();
+    crate::web::session::rotate_csrf_token(session);
     let insert = |k: &str, v: serde_json::Value| {
         session
             .insert(k, v)
@@ -27,10 +37,17 @@ pub fn sign_in(session: &Session, user: &User) -> Result<(), AppError> {
     insert(USER_KEY, user.id.into())?;
     insert(EPOCH_KEY, user.session_epoch.into())?;
     insert(ROLE_KEY, user.role.clone().into())?;
+    insert(SESSION_ID_KEY, sid.into())?;
     Ok(())
 }
 
-/// Ends the session entirely (a new, empty one follows).
+/// The server-side session id of this cookie session, if signed in.
+pub fn session_id(session: &Session) -> Option<String> {
+    session.get::<String>(SESSION_ID_KEY).ok().flatten()
+}
+
+/// Ends the session in the browser entirely (a new, empty one follows). The server-side record
+/// is ended by the caller ([`sessions::end`]).
 pub fn sign_out(session: &Session) {
     session.purge();
 }
@@ -47,24 +64,33 @@ async fn load(req: &HttpRequest) -> Result<Option<User>, AppError> {
         return Ok(None);
     };
     let epoch = session.get::<i64>(EPOCH_KEY).ok().flatten();
+    let sid = session_id(&session);
     let state = req
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| AppError::Internal(anyhow::anyhow!("no app state")))?
         .clone();
+    let now = state.clock.unix();
     let user = db::run(&state.pool, move |conn| {
-        model::by_id(conn, user_id).map_err(AppError::from)
+        let Some(user) = model::by_id(conn, user_id)? else {
+            return Ok(None);
+        };
+        let alive = match &sid {
+            Some(sid) if Some(user.session_epoch) == epoch => {
+                sessions::check(conn, sid, &user, now)?
+            }
+            _ => false,
+        };
+        Ok::<_, AppError>(alive.then_some(user))
     })
     .await?;
-    match user {
-        Some(u) if Some(u.session_epoch) == epoch => Ok(Some(u)),
-        // The account is gone or its sessions were ended: forget this one.
-        _ => {
-            session.remove(USER_KEY);
-            session.remove(EPOCH_KEY);
-            session.remove(ROLE_KEY);
-            Ok(None)
-        }
+    if user.is_none() {
+        // The account is gone or this session was ended: forget it.
+        session.remove(USER_KEY);
+        session.remove(EPOCH_KEY);
+        session.remove(ROLE_KEY);
+        session.remove(SESSION_ID_KEY);
     }
+    Ok(user)
 }
 
 /// The signed-in user, if any.
@@ -97,9 +123,9 @@ impl FromRequest for SignedIn {
                         req.uri()
                             .path_and_query()
                             .map(|p| p.as_str().to_owned())
-                            .unwrap_or_else(|| "/account".into())
+                            .unwrap_or_else(|| DEFAULT_NEXT.into())
                     } else {
-                        "/account".into()
+                        DEFAULT_NEXT.into()
                     };
                     Err(AppError::SignInRequired(next))
                 }
@@ -128,37 +154,168 @@ impl FromRequest for Admin {
     }
 }
 
-/// A local path to return to after sign-in; anything else (another site, `//host`) is refused.
-pub fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(n)
-            if n.starts_with('/')
-                && !n.starts_with("//")
-                && !n.starts_with("/\\")
-                && n.len() < 500 =>
-        {
-            n.to_owned()
-        }
-        _ => "/account".to_owned(),
+/// Where sign-in and registration go when `next` is missing or refused.
+pub const DEFAULT_NEXT: &str = "/account";
+
+/// A path on this shop to return to after sign-in: `next` resolved against `PUBLIC_URL` must
+/// keep its origin, and `next` must be a plain absolute path. Refused (the default page
+/// instead): anything a browser could resolve to another site (`//host`, `/\host`, `https:host`,
+/// `user@host`…), control characters, whitespace and backslashes anywhere — raw or
+/// percent-encoded — since browsers strip or reinterpret them.
+pub fn safe_next(public_url: &Url, next: Option<&str>) -> String {
+    next.and_then(|n| local_path(public_url, n))
+        .unwrap_or_else(|| DEFAULT_NEXT.to_owned())
+}
+
+fn local_path(base: &Url, raw: &str) -> Option<String> {
+    let suspicious = |s: &str| {
+        s.chars()
+            .any(|c| c.is_control() || c.is_whitespace() || c == '\\')
+    };
+    if raw.len() > 500 || !raw.starts_with('/') || raw.starts_with("//") || suspicious(raw) {
+        return None;
     }
+    let decoded = percent_decode(raw);
+    if suspicious(&decoded) || decoded.starts_with("//") {
+        return None;
+    }
+    let url = base.join(raw).ok()?;
+    if url.origin() != base.origin() || !url.username().is_empty() || url.password().is_some() {
+        return None;
+    }
+    let mut path = url.path().to_owned();
+    // Dot segments can fold `/.//host` (or `/./%2F/host`) into `//host`: a path must stay a
+    // path, decoded too, for whatever decodes it next.
+    if !path.starts_with('/') || path.starts_with("//") || percent_decode(&path).starts_with("//") {
+        return None;
+    }
+    if let Some(query) = url.query() {
+        path.push('?');
+        path.push_str(query);
+    }
+    Some(path)
+}
+
+/// `%XX` sequences decoded (invalid ones kept as they are), as a lossy string.
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Middleware: `Cache-Control: no-store` on every response to a signed-in browser and on every
+/// account and admin page, so no shared or browser cache keeps a customer's or an admin's page
+/// (back button after sign-out, a proxy serving it to someone else).
+pub async fn no_store(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let path = req.path();
+    let private = path == "/account"
+        || path.starts_with("/account/")
+        || path == "/admin"
+        || path.starts_with("/admin/")
+        || req
+            .get_session()
+            .get::<i64>(USER_KEY)
+            .ok()
+            .flatten()
+            .is_some();
+    let mut res = next.call(req).await?;
+    if private {
+        res.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    Ok(res)
 }
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    fn base() -> Url {
+        Url::parse("http://127.0.0.1:8080/").unwrap()
+    }
+
     #[test]
     fn next_stays_on_this_site() {
-        assert_eq!(
-            super::safe_next(Some("/products/coffee-club")),
-            "/products/coffee-club"
-        );
-        for evil in [
+        for (next, kept) in [
+            ("/products/coffee-club", "/products/coffee-club"),
+            (
+                "/account/orders/SF-1?x=1&y=%2F",
+                "/account/orders/SF-1?x=1&y=%2F",
+            ),
+            ("/a/../cart", "/cart"),
+            ("/", "/"),
+        ] {
+            assert_eq!(safe_next(&base(), Some(next)), kept, "{next}");
+        }
+        assert_eq!(safe_next(&base(), None), DEFAULT_NEXT);
+    }
+
+    #[test]
+    fn known_open_redirect_bypasses_fall_back_to_the_account_page() {
+        let corpus = [
             "https://evil.example",
             "//evil.example",
+            "///evil.example",
+            "////evil.example",
             "/\\evil.example",
+            "\\/evil.example",
+            "\\\\evil.example",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\r\n/evil.example",
+            " /evil.example",
+            "/ /evil.example",
+            "/%09/evil.example",
+            "/%0a/evil.example",
+            "/%0D%0A/evil.example",
+            "/%5Cevil.example",
+            "/%5c%5cevil.example",
+            "/%2F/evil.example",
+            "/%2f%2fevil.example",
+            "%2F%2Fevil.example",
+            "/.//evil.example",
+            "/..//evil.example",
+            "/./%2F/evil.example",
+            "https:evil.example",
+            "http:evil.example",
+            "http:/evil.example",
+            "https:/\\evil.example",
             "javascript:alert(1)",
-        ] {
-            assert_eq!(super::safe_next(Some(evil)), "/account", "{evil}");
+            "JaVaScRiPt:alert(1)",
+            "data:text/html,<script>alert(1)</script>",
+            "http://127.0.0.1:8080@evil.example",
+            "http://127.0.0.1:8080/@evil.example/",
+            "http://evil.example/127.0.0.1:8080",
+            "/\u{3000}/evil.example",
+            "/\u{2028}/evil.example",
+            "/\u{0}/evil.example",
+            "evil.example",
+            "",
+        ];
+        for evil in corpus {
+            assert_eq!(safe_next(&base(), Some(evil)), DEFAULT_NEXT, "{evil:?}");
         }
-        assert_eq!(super::safe_next(None), "/account");
+        assert_eq!(
+            safe_next(&base(), Some(&format!("/{}", "a".repeat(600)))),
+            DEFAULT_NEXT,
+            "too long"
+        );
     }
 }

@@ -9,41 +9,30 @@ use serde::Deserialize;
 use validator::Validate;
 
 use super::model::{self, User, normalize_email};
-use super::{password, tokens};
+use super::password::HashError;
+use super::{limits, sessions, tokens};
 use crate::db::{self, DbError, write_tx};
 use crate::error::AppError;
-use crate::mail::messages::link_mail;
+use crate::mail::messages::account_mail;
 use crate::mail::outbox;
 use crate::schema::{orders, users};
 use crate::state::AppState;
+use crate::web::client::ClientAddr;
 use crate::web::field_errors::FieldErrors;
 use crate::web::layout::Layout;
 use crate::web::see_other;
 use crate::web::session::{CsrfForm, TypedSession};
 
-fn link(state: &AppState, path: &str, token: &str) -> String {
-    format!(
-        "{}{path}?token={token}",
-        state.public_url.as_str().trim_end_matches('/')
-    )
-}
-
-/// Queues the "confirm your e-mail address" mail for a new account.
+/// Queues the "confirm your e-mail address" mail for a new account (its link's token is issued
+/// when the mail is sent).
 pub async fn send_verification(state: &AppState, user: &User) -> Result<(), AppError> {
     let (uid, email, now) = (user.id, user.email.clone(), state.clock.unix());
-    let token = db::run(&state.pool, move |conn| {
-        tokens::issue(conn, uid, tokens::VERIFY, tokens::VERIFY_TTL, now).map_err(DbError::from)
-    })
-    .await?;
-    let mail = link_mail(
-        "verify_email",
-        format!("verify-{uid}-{}", &token[..12]),
+    let mail = account_mail(
+        tokens::VERIFY,
+        uid,
         &email,
-        "Confirm your e-mail address",
-        "Thanks for creating an account. Please confirm that this address is yours.",
-        "Confirm my e-mail address",
-        &link(state, "/account/verify", &token),
-        "If you didn't create an account, you can ignore this e-mail.",
+        &state.public_url,
+        format!("verify-{uid}"),
     )
     .map_err(|e| AppError::Internal(e.into()))?;
     db::run(&state.pool, move |conn| {
@@ -175,6 +164,7 @@ pub async fn verify(
 struct ForgotPage {
     layout: Layout,
     sent: bool,
+    error: Option<String>,
 }
 
 pub async fn forgot_form(layout: Layout) -> Result<HttpResponse, AppError> {
@@ -182,6 +172,7 @@ pub async fn forgot_form(layout: Layout) -> Result<HttpResponse, AppError> {
         ForgotPage {
             layout,
             sent: false,
+            error: None,
         }
         .render(),
         StatusCode::OK,
@@ -194,43 +185,71 @@ pub struct ForgotForm {
     pub email: String,
 }
 
-/// Answers the same whether or not the address has an account.
+/// Answers the same whether or not the address has an account, and however often it is asked:
+/// at most one mail per e-mail address every few minutes (`limits::RESET_MAIL_PER_EMAIL`). Only
+/// a client asking too often is told to wait (`limits::FORGOT_PER_ADDRESS`).
 pub async fn forgot(
     state: web::Data<AppState>,
     layout: Layout,
+    client: ClientAddr,
     form: CsrfForm<ForgotForm>,
 ) -> Result<HttpResponse, AppError> {
-    let email = form.0.email;
-    if email.len() <= 254 {
-        let now = state.clock.unix();
-        let e = email.clone();
-        let found = db::run(&state.pool, move |conn| {
-            let Some(user) = model::by_email(conn, &e)? else {
+    let email = normalize_email(&form.0.email);
+    let (ip, now, public_url) = (
+        client.limit_key(),
+        state.clock.unix(),
+        state.public_url.clone(),
+    );
+    let refused = db::run(&state.pool, move |conn| {
+        write_tx(conn, |conn| {
+            if let Err(wait) = limits::hit(conn, &limits::FORGOT_PER_ADDRESS, &ip, now)? {
+                return Ok(Some(wait));
+            }
+            if email.len() > 254
+                || limits::hit(conn, &limits::RESET_MAIL_PER_EMAIL, &email, now)?.is_err()
+            {
+                return Ok(None);
+            }
+            let Some(user) = model::by_email(conn, &email)? else {
                 return Ok(None);
             };
-            let token = tokens::issue(conn, user.id, tokens::RESET, tokens::RESET_TTL, now)?;
-            Ok::<_, DbError>(Some((user, token)))
-        })
-        .await?;
-        if let Some((user, token)) = found {
-            let mail = link_mail(
-                "password_reset",
-                format!("reset-{}-{}", user.id, &token[..12]),
+            let mail = account_mail(
+                tokens::RESET,
+                user.id,
                 &user.email,
-                "Reset your password",
-                "Someone (hopefully you) asked to reset the password of your account. The link works once, for one hour.",
-                "Choose a new password",
-                &link(&state, "/account/password/reset", &token),
-                "If you didn't ask for this, ignore this e-mail: your password stays as it is.",
+                &public_url,
+                format!("reset-{}-{now}", user.id),
             )
-            .map_err(|e| AppError::Internal(e.into()))?;
-            db::run(&state.pool, move |conn| {
-                outbox::enqueue(conn, &mail, now).map_err(DbError::from)
-            })
-            .await?;
-        }
+            .map_err(|e| diesel::result::Error::QueryBuilderError(Box::new(e)))?;
+            outbox::enqueue(conn, &mail, now)?;
+            Ok::<_, diesel::result::Error>(None)
+        })
+        .map_err(DbError::from)
+    })
+    .await?;
+    if let Some(wait) = refused {
+        return crate::web::html_page(
+            ForgotPage {
+                layout,
+                sent: false,
+                error: Some(format!(
+                    "Too many requests from your network. Please wait {} and try again.",
+                    limits::minutes(wait)
+                )),
+            }
+            .render(),
+            StatusCode::TOO_MANY_REQUESTS,
+        );
     }
-    crate::web::html_page(ForgotPage { layout, sent: true }.render(), StatusCode::OK)
+    crate::web::html_page(
+        ForgotPage {
+            layout,
+            sent: true,
+            error: None,
+        }
+        .render(),
+        StatusCode::OK,
+    )
 }
 
 #[derive(Template)]
@@ -283,50 +302,114 @@ pub struct ResetForm {
     pub password_confirmation: String,
 }
 
+/// What a reset submission may do, decided before any password is hashed.
+enum ResetGate {
+    Go,
+    Invalid,
+    Wait(i64),
+}
+
 pub async fn reset(
     state: web::Data<AppState>,
     layout: Layout,
     session: Session,
+    client: ClientAddr,
     form: CsrfForm<ResetForm>,
 ) -> Result<HttpResponse, AppError> {
     let form = form.0;
-    if let Err(e) = form.validate() {
-        let valid = is_valid(&state, &form.token, tokens::RESET).await?;
-        return crate::web::html_page(
+    let page = |layout: Layout, token: String, valid: bool, errors: FieldErrors, status| {
+        crate::web::html_page(
             ResetPage {
                 layout,
-                token: form.token,
+                token,
                 valid,
-                errors: FieldErrors::from_validation(&e),
+                errors,
             }
             .render(),
+            status,
+        )
+    };
+    if let Err(e) = form.validate() {
+        let valid = is_valid(&state, &form.token, tokens::RESET).await?;
+        return page(
+            layout,
+            form.token,
+            valid,
+            FieldErrors::from_validation(&e),
             StatusCode::UNPROCESSABLE_ENTITY,
         );
     }
     if !tokens::plausible(&form.token) {
-        return crate::web::html_page(
-            ResetPage {
-                layout,
-                token: form.token,
-                valid: false,
-                errors: FieldErrors::default(),
-            }
-            .render(),
+        return page(
+            layout,
+            form.token,
+            false,
+            FieldErrors::default(),
             StatusCode::NOT_FOUND,
         );
     }
-    let typed = form.password.clone();
-    let hash = web::block(move || password::hash(&typed))
-        .await
-        .map_err(|e| AppError::Internal(e.into()))?
-        .map_err(|e| AppError::Internal(e.into()))?;
-    let (token, now) = (form.token.clone(), state.clock.unix());
+    // The limits and the token are checked before the password is hashed: hashing costs
+    // ~19 MiB and a core, and nobody without a valid link gets that far.
+    let (token, now, ip) = (form.token.clone(), state.clock.unix(), client.limit_key());
+    let gate = db::run(&state.pool, move |conn| {
+        write_tx(conn, |conn| {
+            if let Err(wait) = limits::hit(conn, &limits::RESET_PER_ADDRESS, &ip, now)? {
+                return Ok(ResetGate::Wait(wait));
+            }
+            let Some(uid) = tokens::peek(conn, &token, tokens::RESET, now)? else {
+                return Ok(ResetGate::Invalid);
+            };
+            if let Err(wait) = limits::hit(conn, &limits::RESET_PER_ACCOUNT, &uid.to_string(), now)?
+            {
+                return Ok(ResetGate::Wait(wait));
+            }
+            Ok::<_, diesel::result::Error>(ResetGate::Go)
+        })
+        .map_err(DbError::from)
+    })
+    .await?;
+    match gate {
+        ResetGate::Go => {}
+        ResetGate::Invalid => {
+            return page(
+                layout,
+                form.token,
+                false,
+                FieldErrors::default(),
+                StatusCode::NOT_FOUND,
+            );
+        }
+        ResetGate::Wait(wait) => {
+            let mut errors = FieldErrors::default();
+            errors.add(
+                "password",
+                format!(
+                    "Too many attempts. Please wait {} and try again.",
+                    limits::minutes(wait)
+                ),
+            );
+            return page(
+                layout,
+                form.token,
+                true,
+                errors,
+                StatusCode::TOO_MANY_REQUESTS,
+            );
+        }
+    }
+    let hash = match state.hasher.hash(form.password.clone()).await {
+        Ok(hash) => hash,
+        Err(HashError::Busy) => return Ok(super::busy()),
+        Err(e) => return Err(AppError::Internal(e.into())),
+    };
+    let token = form.token.clone();
     let done = db::run(&state.pool, move |conn| {
         write_tx(conn, |conn| {
             let Some(uid) = tokens::consume(conn, &token, tokens::RESET, now)? else {
                 return Ok(false);
             };
-            // A new epoch ends every session of the account, everywhere.
+            // A new epoch, and every recorded session ended: the account is signed out
+            // everywhere.
             diesel::update(users::table.find(uid))
                 .set((
                     users::password_hash.eq(&hash),
@@ -334,6 +417,7 @@ pub async fn reset(
                     users::updated_at.eq(now),
                 ))
                 .execute(conn)?;
+            sessions::end_all(conn, uid, now)?;
             tokens::revoke_all(conn, uid, tokens::RESET, now)?;
             Ok::<_, diesel::result::Error>(true)
         })
@@ -341,19 +425,18 @@ pub async fn reset(
     })
     .await?;
     if !done {
-        return crate::web::html_page(
-            ResetPage {
-                layout,
-                token: form.token,
-                valid: false,
-                errors: FieldErrors::default(),
-            }
-            .render(),
+        return page(
+            layout,
+            form.token,
+            false,
+            FieldErrors::default(),
             StatusCode::NOT_FOUND,
         );
     }
-    session.purge();
+    // Emptied rather than purged: a purged session drops what is written after it (the flash).
+    session.clear();
     let session = TypedSession(session);
+    session.renew();
     session.flash("Your password is changed. Please sign in with the new one.")?;
     Ok(see_other("/account/login"))
 }

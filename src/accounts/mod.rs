@@ -1,5 +1,5 @@
-//! Customer accounts: registration, sign-in with rate limits, sessions bound to a `session_epoch`,
-//! and the order history.
+//! Customer accounts: registration, sign-in with rate limits, sessions recorded on the server
+//! (ended by sign-out, idle and absolute lifetimes, `session_epoch`), and the order history.
 
 pub mod auth;
 pub mod email_routes;
@@ -8,4 +8,21 @@ pub mod merge;
 pub mod model;
 pub mod password;
 pub mod routes;
+pub mod sessions;
 pub mod tokens;
+
+use actix_web::HttpResponse;
+
+use crate::error::ErrorMessage;
+
+/// 503 with `Retry-After`, rendered as the error page: every password hash slot stayed taken
+/// (see [`password::Hasher`]).
+pub fn busy() -> HttpResponse {
+    let mut res = HttpResponse::ServiceUnavailable()
+        .insert_header(("Retry-After", "5"))
+        .finish();
+    res.extensions_mut().insert(ErrorMessage(
+        "Too many people are signing in right now. Please try again in a few seconds.".into(),
+    ));
+    res
+}

@@ -5,13 +5,15 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use askama_web::WebTemplate;
+use diesel::prelude::*;
 use serde::Deserialize;
 use validator::Validate;
 
 use super::auth::{self, SignedIn, safe_next};
 use super::model::{self, CUSTOMER};
-use super::{limits, merge, password};
-use crate::db::{self, DbError};
+use super::password::HashError;
+use super::{limits, merge, sessions};
+use crate::db::{self, DbError, write_tx};
 use crate::error::AppError;
 use crate::money::Money;
 use crate::orders::model::Order;
@@ -63,10 +65,11 @@ pub struct RegisterForm {
 }
 
 pub async fn register_form(
+    state: web::Data<AppState>,
     layout: Layout,
     query: web::Query<NextQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let next = safe_next(query.next.as_deref());
+    let next = safe_next(&state.public_url, query.next.as_deref());
     crate::web::html_page(
         RegisterPage {
             layout,
@@ -79,15 +82,56 @@ pub async fn register_form(
     )
 }
 
+pub const TAKEN: &str = "An account with this e-mail address already exists. Sign in instead?";
+
+/// What a registration may do, decided before any password is hashed.
+enum RegisterGate {
+    Go,
+    /// The address has an account (counted against the client: see `REGISTER_TAKEN_PER_ADDRESS`).
+    Taken,
+    Wait(i64),
+}
+
+/// The registration limits, checked and counted in one write transaction.
+fn register_gate(
+    conn: &mut crate::db::AnyConnection,
+    ip: &str,
+    email: &str,
+    now: i64,
+) -> diesel::QueryResult<RegisterGate> {
+    limits::lock(conn, &format!("register address {ip}"))?;
+    limits::lock(conn, &format!("register e-mail {email}"))?;
+    let waits = [
+        limits::over(conn, &limits::REGISTER_TAKEN_PER_ADDRESS, ip, now)?,
+        limits::over(conn, &limits::REGISTER_PER_ADDRESS, ip, now)?,
+        limits::over(conn, &limits::REGISTER_PER_EMAIL, email, now)?,
+    ];
+    if let Some(wait) = waits.into_iter().flatten().max() {
+        return Ok(RegisterGate::Wait(wait));
+    }
+    limits::note(conn, &limits::REGISTER_PER_ADDRESS, ip, now)?;
+    limits::note(conn, &limits::REGISTER_PER_EMAIL, email, now)?;
+    if model::by_email(conn, email)?.is_some() {
+        limits::note(conn, &limits::REGISTER_TAKEN_PER_ADDRESS, ip, now)?;
+        return Ok(RegisterGate::Taken);
+    }
+    Ok(RegisterGate::Go)
+}
+
+/// New customers are signed in at once. Registration says when an address already has an
+/// account (as a shop must, to send its owner to sign in), but only a few times an hour per
+/// client address (`limits::REGISTER_TAKEN_PER_ADDRESS`); past that, every registration from
+/// that address is told to wait, whatever the address typed.
 pub async fn register(
     state: web::Data<AppState>,
     layout: Layout,
     session: TypedSession,
+    client: ClientAddr,
     form: CsrfForm<RegisterForm>,
 ) -> Result<HttpResponse, AppError> {
     let form = form.0;
-    let next = safe_next(form.next.as_deref());
-    let rerender = |errors: FieldErrors| {
+    let next = safe_next(&state.public_url, form.next.as_deref());
+    let rerender = |errors: FieldErrors, status: StatusCode| {
         crate::web::html_page(
             RegisterPage {
                 layout: layout.clone(),
@@ -96,17 +140,47 @@ pub async fn register(
                 errors,
             }
             .render(),
-            StatusCode::UNPROCESSABLE_ENTITY,
+            status,
         )
     };
+    let field_error = |message: String, status: StatusCode| {
+        let mut errors = FieldErrors::default();
+        errors.add("email", message);
+        rerender(errors, status)
+    };
     if let Err(e) = form.validate() {
-        return rerender(FieldErrors::from_validation(&e));
+        return rerender(
+            FieldErrors::from_validation(&e),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        );
     }
-    let password = form.password.clone();
-    let hash = web::block(move || password::hash(&password))
-        .await
-        .map_err(|e| AppError::Internal(e.into()))?
-        .map_err(|e| AppError::Internal(e.into()))?;
+    let (ip, email, now) = (
+        client.limit_key(),
+        model::normalize_email(&form.email),
+        state.clock.unix(),
+    );
+    let gate = db::run(&state.pool, move |conn| {
+        write_tx(conn, |conn| register_gate(conn, &ip, &email, now)).map_err(DbError::from)
+    })
+    .await?;
+    match gate {
+        RegisterGate::Go => {}
+        RegisterGate::Taken => return field_error(TAKEN.into(), StatusCode::UNPROCESSABLE_ENTITY),
+        RegisterGate::Wait(wait) => {
+            return field_error(
+                format!(
+                    "Too many registrations from your network. Please wait {} and try again.",
+                    limits::minutes(wait)
+                ),
+                StatusCode::TOO_MANY_REQUESTS,
+            );
+        }
+    }
+    let hash = match state.hasher.hash(form.password.clone()).await {
+        Ok(hash) => hash,
+        Err(HashError::Busy) => return Ok(super::busy()),
+        Err(e) => return Err(AppError::Internal(e.into())),
+    };
     let (email, now) = (form.email.clone(), state.clock.unix());
     let created = db::run(&state.pool, move |conn| {
         Ok::<_, DbError>(model::create(conn, &email, &hash, CUSTOMER, now))
@@ -114,13 +188,9 @@ pub async fn register(
     .await?;
     let user = match created {
         Ok(user) => user,
+        // Registered in the meantime (a double submit).
         Err(e) if crate::db::is_unique_violation(&e) => {
-            let mut errors = FieldErrors::default();
-            errors.add(
-                "email",
-                "An account with this e-mail address already exists. Sign in instead?",
-            );
-            return rerender(errors);
+            return field_error(TAKEN.into(), StatusCode::UNPROCESSABLE_ENTITY);
         }
         Err(e) => return Err(e.into()),
     };
@@ -132,18 +202,25 @@ pub async fn register(
     Ok(see_other(&next))
 }
 
-/// Signs in and brings the guest's cart and orders along.
+/// Signs in (a new server-side session, ending the one this browser had), and brings the
+/// guest's cart and orders along.
 async fn finish_sign_in(
     state: &AppState,
     session: &TypedSession,
     user: &model::User,
 ) -> Result<(), AppError> {
     let (uid, guest_cart, now) = (user.id, session.cart_id(), state.clock.unix());
-    let cart = db::run(&state.pool, move |conn| {
-        merge::adopt_guest(conn, uid, guest_cart, now).map_err(DbError::from)
+    let previous = auth::session_id(&session.0);
+    let (cart, sid) = db::run(&state.pool, move |conn| {
+        if let Some(previous) = previous {
+            sessions::end(conn, &previous, now)?;
+        }
+        let cart = merge::adopt_guest(conn, uid, guest_cart, now)?;
+        let sid = sessions::start(conn, uid, now)?;
+        Ok::<_, DbError>((cart, sid))
     })
     .await?;
-    auth::sign_in(&session.0, user)?;
+    auth::sign_in(&session.0, user, &sid)?;
     if let Some(cart) = cart {
         session.set_cart_id(cart)?;
     }
@@ -172,10 +249,11 @@ pub struct LoginForm {
 }
 
 pub async fn login_form(
+    state: web::Data<AppState>,
     layout: Layout,
     query: web::Query<NextQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let next = safe_next(query.next.as_deref());
+    let next = safe_next(&state.public_url, query.next.as_deref());
     let error: Option<String> = None;
     crate::web::html_page(
         LoginPage {
@@ -199,7 +277,7 @@ pub async fn login(
     form: CsrfForm<LoginForm>,
 ) -> Result<HttpResponse, AppError> {
     let form = form.0;
-    let next = safe_next(form.next.as_deref());
+    let next = safe_next(&state.public_url, form.next.as_deref());
     let ip = client.limit_key();
     let email = model::normalize_email(&form.email);
     let now = state.clock.unix();
@@ -215,54 +293,93 @@ pub async fn login(
             status,
         )
     };
-    let (ip2, email2) = (ip.clone(), email.clone());
-    let (wait, user) = db::run(&state.pool, move |conn| {
-        let wait = limits::wait_needed(conn, &ip2, &email2, now)?;
-        let user = if wait.is_none() {
-            model::by_email(conn, &email2)?
-        } else {
-            None
-        };
-        Ok::<_, DbError>((wait, user))
+    // The limits are checked and the attempt recorded (as a failure, until the password says
+    // otherwise) in one transaction: parallel guesses cannot all pass the check at once.
+    let attempt = db::run(&state.pool, move |conn| {
+        write_tx(conn, |conn| limits::begin_sign_in(conn, &ip, &email, now)).map_err(DbError::from)
     })
     .await?;
-    if let Some(secs) = wait {
-        let minutes = (secs + 59) / 60;
-        let unit = if minutes == 1 { "minute" } else { "minutes" };
-        return rerender(
-            format!("Too many sign-in attempts. Please wait {minutes} {unit} and try again."),
-            StatusCode::TOO_MANY_REQUESTS,
-        );
-    }
-    let stored = user
-        .as_ref()
-        .map(|u| u.password_hash.clone())
-        .unwrap_or_else(|| password::dummy_hash().to_owned());
-    let typed = form.password.clone();
-    let ok = web::block(move || password::verify(&stored, &typed))
-        .await
-        .map_err(|e| AppError::Internal(e.into()))?
-        && user.is_some();
-    let (ip3, email3) = (ip.clone(), email.clone());
+    let attempt = match attempt {
+        Ok(attempt) => attempt,
+        Err(wait) => {
+            return rerender(
+                format!(
+                    "Too many sign-in attempts. Please wait {} and try again.",
+                    limits::minutes(wait)
+                ),
+                StatusCode::TOO_MANY_REQUESTS,
+            );
+        }
+    };
+    let stored = attempt.user.as_ref().map(|u| u.password_hash.clone());
+    let checked = state.hasher.verify(stored, form.password.clone()).await;
+    let outcome = match &checked {
+        Ok(true) => limits::Outcome::Succeeded,
+        Ok(false) => limits::Outcome::Failed,
+        Err(_) => limits::Outcome::NotChecked,
+    };
+    let id = attempt.id;
     db::run(&state.pool, move |conn| {
-        limits::record(conn, &ip3, &email3, ok, now).map_err(DbError::from)
+        limits::finish_sign_in(conn, id, outcome).map_err(DbError::from)
     })
     .await?;
-    match user.filter(|_| ok) {
-        Some(user) => {
+    match (checked, attempt.user) {
+        (Ok(true), Some(user)) => {
             finish_sign_in(&state, &session, &user).await?;
             Ok(see_other(&next))
         }
-        None => rerender(WRONG.to_owned(), StatusCode::UNAUTHORIZED),
+        (Ok(_), _) => rerender(WRONG.to_owned(), StatusCode::UNAUTHORIZED),
+        (Err(HashError::Busy), _) => Ok(super::busy()),
+        (Err(e), _) => Err(AppError::Internal(e.into())),
     }
 }
 
 #[derive(Debug, Deserialize)]
 pub struct Empty {}
 
-pub async fn logout(session: Session, _form: CsrfForm<Empty>) -> Result<HttpResponse, AppError> {
+/// Signs this browser out and ends its session on the server: a copy of the cookie is worth
+/// nothing afterwards.
+pub async fn logout(
+    state: web::Data<AppState>,
+    session: Session,
+    _form: CsrfForm<Empty>,
+) -> Result<HttpResponse, AppError> {
+    if let Some(sid) = auth::session_id(&session) {
+        let now = state.clock.unix();
+        db::run(&state.pool, move |conn| {
+            sessions::end(conn, &sid, now).map_err(DbError::from)
+        })
+        .await?;
+    }
     auth::sign_out(&session);
     Ok(see_other("/"))
+}
+
+/// "Sign out everywhere": ends every session of the account, this one included.
+pub async fn logout_everywhere(
+    state: web::Data<AppState>,
+    session: TypedSession,
+    SignedIn(user): SignedIn,
+    _form: CsrfForm<Empty>,
+) -> Result<HttpResponse, AppError> {
+    let (uid, now) = (user.id, state.clock.unix());
+    db::run(&state.pool, move |conn| {
+        write_tx(conn, |conn| {
+            sessions::end_all(conn, uid, now)?;
+            diesel::update(crate::schema::users::table.find(uid))
+                .set(
+                    crate::schema::users::session_epoch.eq(crate::schema::users::session_epoch + 1),
+                )
+                .execute(conn)
+        })
+        .map_err(DbError::from)
+    })
+    .await?;
+    // Emptied rather than purged: a purged session drops what is written after it (the flash).
+    session.0.clear();
+    session.renew();
+    session.flash("You're signed out on every device, this one included.")?;
+    Ok(see_other("/account/login"))
 }
 
 // ---- order history --------------------------------------------------------------------------

@@ -1,5 +1,7 @@
 //! Single-use tokens for e-mailed links. The link carries 32 random bytes; only their SHA-256 is
-//! stored, so a leaked database cannot be used to verify or reset anyone's account.
+//! stored, so a leaked database cannot be used to verify or reset anyone's account. Tokens are
+//! issued by the mail worker when it sends the mail (`mail::worker`), never stored in clear in
+//! the outbox; expired ones are pruned whenever a new one is issued.
 
 use base64::Engine as _;
 use diesel::prelude::*;
@@ -13,6 +15,15 @@ pub const VERIFY: &str = "verify";
 pub const RESET: &str = "reset";
 pub const VERIFY_TTL: i64 = 7 * 86_400;
 pub const RESET_TTL: i64 = 3600;
+
+/// The purpose named by an outbox row, with its lifetime.
+pub fn purpose_of(name: &str) -> Option<(&'static str, i64)> {
+    match name {
+        VERIFY => Some((VERIFY, VERIFY_TTL)),
+        RESET => Some((RESET, RESET_TTL)),
+        _ => None,
+    }
+}
 
 fn hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
@@ -38,6 +49,7 @@ pub fn issue(
             email_tokens::created_at.eq(now),
         ))
         .execute(conn)?;
+    diesel::delete(email_tokens::table.filter(email_tokens::expires_at.le(now))).execute(conn)?;
     Ok(token)
 }
 

@@ -5,6 +5,7 @@ use askama::Template;
 use diesel::prelude::*;
 
 use super::outbox::Mail;
+use crate::accounts::tokens;
 use crate::db::AnyConnection;
 use crate::money::Money;
 use crate::orders::queries;
@@ -118,6 +119,8 @@ pub fn order_mail(
         .render()
         .map_err(render_error)?,
         order_id: Some(order.id),
+        user_id: None,
+        link_purpose: None,
     }))
 }
 
@@ -139,20 +142,47 @@ struct LinkText<'a> {
     outro: &'a str,
 }
 
-/// An account mail carrying one link (verification, password reset).
-#[allow(clippy::too_many_arguments)] // Each is one sentence of the mail; a struct would only rename them.
-pub fn link_mail(
-    kind: &'static str,
-    dedupe_key: String,
+/// Where an account mail's token goes until the worker sends it: the queued mail never holds a
+/// usable link. (Letters and dashes only, so HTML escaping leaves it as it is.)
+pub const TOKEN_PLACEHOLDER: &str = "ISSUED-WHEN-SENT";
+
+/// The account mail (verification or password reset) for `user_id`, with its link's token left
+/// as [`TOKEN_PLACEHOLDER`].
+pub fn account_mail(
+    purpose: &'static str,
+    user_id: i64,
     recipient: &str,
-    subject: &str,
-    intro: &str,
-    action: &str,
-    link: &str,
-    outro: &str,
+    public_url: &url::Url,
+    dedupe_key: String,
 ) -> Result<Mail, askama::Error> {
+    let (path, subject, intro, action, outro) = if purpose == tokens::RESET {
+        (
+            "/account/password/reset",
+            "Reset your password",
+            "Someone (hopefully you) asked to reset the password of your account. The link works once, for one hour.",
+            "Choose a new password",
+            "If you didn't ask for this, ignore this e-mail: your password stays as it is.",
+        )
+    } else {
+        (
+            "/account/verify",
+            "Confirm your e-mail address",
+            "Thanks for creating an account. Please confirm that this address is yours.",
+            "Confirm my e-mail address",
+            "If you didn't create an account, you can ignore this e-mail.",
+        )
+    };
+    let link = format!(
+        "{}{path}?token={TOKEN_PLACEHOLDER}",
+        public_url.as_str().trim_end_matches('/')
+    );
+    let link = link.as_str();
     Ok(Mail {
-        kind,
+        kind: if purpose == tokens::RESET {
+            "password_reset"
+        } else {
+            "verify_email"
+        },
         dedupe_key,
         recipient: recipient.to_owned(),
         subject: subject.to_owned(),
@@ -171,7 +201,14 @@ pub fn link_mail(
         }
         .render()?,
         order_id: None,
+        user_id: Some(user_id),
+        link_purpose: Some(purpose),
     })
+}
+
+/// The bodies with the token in place of [`TOKEN_PLACEHOLDER`].
+pub fn with_token(body: &str, token: &str) -> String {
+    body.replace(TOKEN_PLACEHOLDER, token)
 }
 
 #[cfg(test)]
@@ -204,6 +241,26 @@ mod tests {
             },
             note: "Refunds reach your card within 5–10 business days.".into(),
         }
+    }
+
+    #[test]
+    fn account_mails_hold_a_placeholder_where_the_token_goes() {
+        let url = url::Url::parse("http://127.0.0.1:8080/").unwrap();
+        let mail = account_mail(tokens::RESET, 7, "a@example.com", &url, "k".into()).unwrap();
+        let link =
+            format!("http://127.0.0.1:8080/account/password/reset?token={TOKEN_PLACEHOLDER}");
+        assert!(mail.text.contains(&link), "{}", mail.text);
+        assert!(
+            mail.html.contains(&format!("href=\"{link}\"")),
+            "{}",
+            mail.html
+        );
+        assert_eq!(
+            (mail.user_id, mail.link_purpose),
+            (Some(7), Some(tokens::RESET))
+        );
+        let token = "A".repeat(43);
+        assert!(with_token(&mail.html, &token).contains(&format!("reset?token={token}\"")));
     }
 
     #[test]

@@ -17,6 +17,11 @@ pub struct Mail {
     pub text: String,
     pub html: String,
     pub order_id: Option<i64>,
+    /// Account mails: whose link it is. The bodies hold [`super::messages::TOKEN_PLACEHOLDER`]
+    /// where the token goes; the worker issues the token when it sends the mail.
+    pub user_id: Option<i64>,
+    /// Account mails: what the link does (`accounts::tokens::VERIFY`, `RESET`).
+    pub link_purpose: Option<&'static str>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -37,6 +42,8 @@ pub struct QueuedMail {
     pub sent_at: Option<i64>,
     pub order_id: Option<i64>,
     pub created_at: i64,
+    pub user_id: Option<i64>,
+    pub link_purpose: Option<String>,
 }
 
 /// A Message-ID derived from the event, so every retry (and any re-queue) carries the same one.
@@ -62,6 +69,8 @@ pub fn enqueue(conn: &mut AnyConnection, mail: &Mail, now: i64) -> QueryResult<b
                 outbox::next_attempt_at.eq(now),
                 outbox::order_id.eq(mail.order_id),
                 outbox::created_at.eq(now),
+                outbox::user_id.eq(mail.user_id),
+                outbox::link_purpose.eq(mail.link_purpose),
             ))
             .execute(conn)
     })

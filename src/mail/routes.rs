@@ -1,4 +1,6 @@
-//! `GET /admin/mail`: the local mailbox (every queued and sent mail), for admins.
+//! `GET /admin/mail`: the local mailbox (every queued and sent mail), for admins. Account mails
+//! show their link only as delivered to demo mode's development inbox; otherwise the link's token
+//! is a placeholder (it is issued when the mail is sent, and never stored).
 
 use actix_web::web;
 use askama::Template;
@@ -57,9 +59,20 @@ pub async fn mailbox(
         outbox::recent(conn, 100).map_err(DbError::from)
     })
     .await?;
+    let demo = state.config.is_demo();
     Ok(MailPage {
         layout,
         local: state.mailer.is_local(),
-        mails: mails.into_iter().map(MailView::from).collect(),
+        mails: mails
+            .into_iter()
+            .map(|m| {
+                let delivered = demo.then(|| state.dev_inbox.get(m.id)).flatten();
+                let mut view = MailView::from(m);
+                if let Some(text) = delivered {
+                    view.text = text;
+                }
+                view
+            })
+            .collect(),
     })
 }

@@ -1,6 +1,15 @@
 //! Sending queued mail: SMTP when `SMTP_URL` is set, else the local mailbox (the outbox rows
 //! themselves, shown at `/admin/mail`). Failures are retried with growing delays.
+//!
+//! Account mails (verification, password reset) are queued without their link's token: the
+//! worker issues the token as it sends the mail and stores only its hash, so neither the outbox
+//! nor `/admin/mail` ever holds a usable link (a retry issues a fresh token). Where the link may
+//! go is [`link_delivery`]'s rule: by SMTP always; to the local mailbox only in demo mode, where
+//! it is a development inbox kept in memory ([`DevInbox`]); with a Stripe key and no `SMTP_URL`
+//! never — the mail is kept, without a link, marked failed.
 
+use std::collections::VecDeque;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use actix_web::web;
@@ -9,7 +18,9 @@ use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
+use super::messages::with_token;
 use super::outbox::QueuedMail;
+use crate::accounts::tokens;
 use crate::config::ConfigError;
 use crate::db::{self, DbError};
 use crate::schema::outbox;
@@ -36,6 +47,56 @@ impl Transport {
 
     pub fn is_local(&self) -> bool {
         matches!(self, Transport::Local)
+    }
+}
+
+/// Whether an account mail's link may be issued and delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkDelivery {
+    /// Issue the token and deliver the link (SMTP; the demo's development inbox).
+    Issue,
+    /// Keep the mail without a link: a local mailbox outside demo mode is read by admins, who
+    /// must never be able to take over a customer's account from it.
+    Withhold,
+}
+
+pub fn link_delivery(local: bool, demo: bool) -> LinkDelivery {
+    if local && !demo {
+        LinkDelivery::Withhold
+    } else {
+        LinkDelivery::Issue
+    }
+}
+
+/// Why an account mail without SMTP is not delivered (shown at `/admin/mail`).
+pub const WITHHELD: &str = "not sent: account links go out only by SMTP (set SMTP_URL); a local mailbox shows them in demo mode only";
+
+/// Demo mode's development inbox: account mails as delivered, links included, for
+/// `/admin/mail`. In memory only (the newest [`DevInbox::KEEP`]), so the database never holds a
+/// usable link.
+#[derive(Debug, Default)]
+pub struct DevInbox {
+    delivered: Mutex<VecDeque<(i64, String)>>,
+}
+
+impl DevInbox {
+    pub const KEEP: usize = 200;
+
+    pub fn put(&self, outbox_id: i64, text: String) {
+        let mut d = self.delivered.lock().unwrap_or_else(|p| p.into_inner());
+        d.push_back((outbox_id, text));
+        while d.len() > Self::KEEP {
+            d.pop_front();
+        }
+    }
+
+    /// The text as delivered, for an outbox row.
+    pub fn get(&self, outbox_id: i64) -> Option<String> {
+        let d = self.delivered.lock().unwrap_or_else(|p| p.into_inner());
+        d.iter()
+            .rev()
+            .find(|(id, _)| *id == outbox_id)
+            .map(|(_, t)| t.clone())
     }
 }
 
@@ -75,13 +136,14 @@ pub async fn run_once(state: &AppState) -> Result<usize, DbError> {
         if claimed == 0 {
             continue;
         }
-        let result = deliver(state, &mail).await;
+        let result = send(state, &mail, now).await;
         let attempts = mail.attempts + 1;
         // The outbox keeps the failure's text (with its causes) for the admin's mailbox page.
-        let outcome = result
-            .as_ref()
-            .map(|_| ())
-            .map_err(|e| crate::error::Report(e).to_string());
+        let outcome = match &result {
+            Ok(Sent::Delivered) => Ok(()),
+            Ok(Sent::Withheld) => Err((WITHHELD.to_owned(), true)),
+            Err(e) => Err((crate::error::Report(e).to_string(), false)),
+        };
         db::run(&state.pool, move |conn| {
             let q = diesel::update(outbox::table.find(id));
             match &outcome {
@@ -93,9 +155,9 @@ pub async fn run_once(state: &AppState) -> Result<usize, DbError> {
                         outbox::last_error.eq(None::<String>),
                     ))
                     .execute(conn),
-                Err(e) => q
+                Err((e, final_)) => q
                     .set((
-                        outbox::status.eq(if attempts >= MAX_ATTEMPTS {
+                        outbox::status.eq(if *final_ || attempts >= MAX_ATTEMPTS {
                             "failed"
                         } else {
                             "queued"
@@ -110,7 +172,10 @@ pub async fn run_once(state: &AppState) -> Result<usize, DbError> {
         })
         .await?;
         match result {
-            Ok(()) => sent += 1,
+            Ok(Sent::Delivered) => sent += 1,
+            Ok(Sent::Withheld) => {
+                tracing::warn!(mail = id, "account mail kept without its link: no SMTP_URL")
+            }
             Err(e) => {
                 tracing::warn!(mail = id, attempts, error = %crate::error::Report(&e), "mail not sent; will retry")
             }
@@ -128,9 +193,52 @@ pub enum SendError {
     Build(#[source] lettre::error::Error),
     #[error("the SMTP server did not take it")]
     Smtp(#[source] lettre::transport::smtp::Error),
+    #[error("the account mail names no user or an unknown link purpose")]
+    NoLink,
+    #[error("the link's token could not be issued")]
+    Token(#[source] DbError),
 }
 
-async fn deliver(state: &AppState, mail: &QueuedMail) -> Result<(), SendError> {
+enum Sent {
+    Delivered,
+    /// An account mail kept without its link ([`LinkDelivery::Withhold`]).
+    Withheld,
+}
+
+/// Sends one mail; account mails get their token now.
+async fn send(state: &AppState, mail: &QueuedMail, now: i64) -> Result<Sent, SendError> {
+    let Some(purpose) = mail.link_purpose.as_deref() else {
+        deliver(state, mail, &mail.body_text, &mail.body_html).await?;
+        return Ok(Sent::Delivered);
+    };
+    let demo = state.config.is_demo();
+    if link_delivery(state.mailer.is_local(), demo) == LinkDelivery::Withhold {
+        return Ok(Sent::Withheld);
+    }
+    let (purpose, ttl) = tokens::purpose_of(purpose).ok_or(SendError::NoLink)?;
+    let user_id = mail.user_id.ok_or(SendError::NoLink)?;
+    let token = db::run(&state.pool, move |conn| {
+        tokens::issue(conn, user_id, purpose, ttl, now).map_err(DbError::from)
+    })
+    .await
+    .map_err(SendError::Token)?;
+    let (text, html) = (
+        with_token(&mail.body_text, &token),
+        with_token(&mail.body_html, &token),
+    );
+    deliver(state, mail, &text, &html).await?;
+    if state.mailer.is_local() {
+        state.dev_inbox.put(mail.id, text);
+    }
+    Ok(Sent::Delivered)
+}
+
+async fn deliver(
+    state: &AppState,
+    mail: &QueuedMail,
+    text: &str,
+    html: &str,
+) -> Result<(), SendError> {
     let smtp = match state.mailer.as_ref() {
         Transport::Local => return Ok(()),
         Transport::Smtp(smtp) => smtp,
@@ -153,12 +261,12 @@ async fn deliver(state: &AppState, mail: &QueuedMail) -> Result<(), SendError> {
                 .singlepart(
                     SinglePart::builder()
                         .header(ContentType::TEXT_PLAIN)
-                        .body(mail.body_text.clone()),
+                        .body(text.to_owned()),
                 )
                 .singlepart(
                     SinglePart::builder()
                         .header(ContentType::TEXT_HTML)
-                        .body(mail.body_html.clone()),
+                        .body(html.to_owned()),
                 ),
         )
         .map_err(SendError::Build)?;
@@ -202,4 +310,36 @@ pub async fn backlog(state: &AppState) -> Result<i64, DbError> {
             .map_err(DbError::from)
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn account_links_reach_a_local_mailbox_only_in_demo_mode() {
+        assert_eq!(link_delivery(false, false), LinkDelivery::Issue, "SMTP");
+        assert_eq!(
+            link_delivery(false, true),
+            LinkDelivery::Issue,
+            "SMTP, demo"
+        );
+        assert_eq!(link_delivery(true, true), LinkDelivery::Issue, "demo inbox");
+        assert_eq!(
+            link_delivery(true, false),
+            LinkDelivery::Withhold,
+            "a Stripe key and no SMTP_URL: admins must not see customers' links"
+        );
+    }
+
+    #[test]
+    fn the_dev_inbox_keeps_the_newest_mails() {
+        let inbox = DevInbox::default();
+        for id in 0..(DevInbox::KEEP as i64 + 5) {
+            inbox.put(id, format!("mail {id}"));
+        }
+        assert_eq!(inbox.get(0), None);
+        assert_eq!(inbox.get(4), None);
+        assert_eq!(inbox.get(5).as_deref(), Some("mail 5"));
+    }
 }

@@ -32,6 +32,23 @@ pub fn csrf_token_of(session: &Session) -> Result<String, AppError> {
     Ok(token)
 }
 
+/// Drops the session's CSRF token; the next page gets a new one. Called on sign-in, so a token
+/// seen before (by a page, a proxy log, a shared computer) is worth nothing afterwards.
+pub fn rotate_csrf_token(session: &Session) {
+    session.remove(CSRF_KEY);
+}
+
+/// The session cookie's name. On https it carries the `__Host-` prefix: browsers then accept
+/// it only with `Secure`, `Path=/` and no `Domain`, so no subdomain or plain-http page can plant
+/// or overwrite it. On http browsers refuse `__Host-` cookies, so the plain name stays.
+pub fn cookie_name(https: bool) -> &'static str {
+    if https {
+        "__Host-storefront"
+    } else {
+        "storefront"
+    }
+}
+
 /// The session with typed accessors.
 pub struct TypedSession(pub Session);
 
@@ -112,6 +129,15 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
             })?;
             Ok(CsrfForm(form))
         })
+    }
+}
+
+#[cfg(test)]
+mod cookie_tests {
+    #[test]
+    fn the_cookie_name_has_the_host_prefix_on_https_only() {
+        assert_eq!(super::cookie_name(true), "__Host-storefront");
+        assert_eq!(super::cookie_name(false), "storefront");
     }
 }
 

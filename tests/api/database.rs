@@ -10,7 +10,8 @@ use storefront::schema::{
 };
 use storefront::schema::{
     cart_items, carts, email_tokens, login_attempts, order_items, orders, outbox, payment_failures,
-    prices, products, stock_reservations, stripe_events, subscriptions, users,
+    prices, products, rate_limit_hits, stock_reservations, stripe_events, subscriptions,
+    user_sessions, users,
 };
 
 use crate::helpers::TestDb;
@@ -212,6 +213,8 @@ fn schema_rs_matches_the_migrations() {
         subscription_checkouts,
         installation,
         job_runs,
+        user_sessions,
+        rate_limit_hits,
     );
     let actual = database_tables(&mut conn);
     assert_eq!(

@@ -15,11 +15,6 @@ async fn outbox(app: &TestApp) -> Vec<storefront::mail::outbox::QueuedMail> {
     .unwrap()
 }
 
-fn link_in(text: &str) -> String {
-    let start = text.find("http").expect("a link");
-    text[start..].split_whitespace().next().unwrap().to_owned()
-}
-
 #[actix_web::test]
 async fn a_purchase_queues_exactly_one_receipt_however_often_it_is_fulfilled() {
     let app = TestApp::spawn().await;
@@ -303,7 +298,7 @@ async fn verifying_the_address_attaches_guest_orders_placed_with_it() {
         .find(|m| m.kind == "verify_email")
         .expect("verification mail");
     assert_eq!(mail.recipient, "Shopper@Example.com");
-    let link = link_in(&mail.body_text);
+    let link = app.delivered_link("verify_email").await;
     let page = browser.get(&link).send().await.unwrap();
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
@@ -345,29 +340,8 @@ async fn password_reset_answers_the_same_and_ends_every_session() {
         "/account",
     );
 
-    async fn ask(app: &TestApp, email: &str) -> (u16, String) {
-        let guest = app.new_browser();
-        let html = guest
-            .get(app.url("/account/password/forgot"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let res = guest
-            .post(app.url("/account/password/forgot"))
-            .form(&[("csrf_token", csrf_token(&html).as_str()), ("email", email)])
-            .send()
-            .await
-            .unwrap();
-        (
-            res.status().as_u16(),
-            select_text(&res.text().await.unwrap(), "main").join(" "),
-        )
-    }
-    let unknown = ask(&app, "nobody@example.com").await;
-    let known = ask(&app, "RESET@example.com").await;
+    let unknown = app.forgot("nobody@example.com").await;
+    let known = app.forgot("RESET@example.com").await;
     assert_eq!(unknown, known, "the same answer either way");
     let resets: Vec<_> = outbox(&app)
         .await
@@ -375,7 +349,7 @@ async fn password_reset_answers_the_same_and_ends_every_session() {
         .filter(|m| m.kind == "password_reset")
         .collect();
     assert_eq!(resets.len(), 1);
-    let link = link_in(&resets[0].body_text);
+    let link = app.delivered_link("password_reset").await;
 
     let guest = app.new_browser();
     let html = guest.get(&link).send().await.unwrap().text().await.unwrap();
@@ -405,6 +379,15 @@ async fn password_reset_answers_the_same_and_ends_every_session() {
         .await
         .unwrap();
     assert_redirect_to(&res, "/account/login");
+    let html = guest
+        .get(app.url("/account/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Your password is changed."), "{html}");
     // Every session of the account ended.
     assert_eq!(app.get("/account").await.status(), 303);
     assert_eq!(
@@ -429,18 +412,289 @@ async fn password_reset_answers_the_same_and_ends_every_session() {
     );
     // Single use, and an hour at most.
     assert_eq!(guest.get(&link).send().await.unwrap().status(), 404);
-    ask(&app, "reset@example.com").await;
-    let fresh = outbox(&app)
-        .await
-        .into_iter()
-        .filter(|m| m.kind == "password_reset")
-        .map(|m| link_in(&m.body_text))
-        .find(|l| *l != link)
-        .unwrap();
+    // (One reset mail per address every five minutes.)
+    app.clock.advance(chrono::TimeDelta::minutes(5));
+    app.forgot("reset@example.com").await;
+    let fresh = app.delivered_link("password_reset").await;
+    assert_ne!(fresh, link);
     app.clock.advance(chrono::TimeDelta::minutes(61));
     assert_eq!(
         guest.get(&fresh).send().await.unwrap().status(),
         404,
         "expired"
+    );
+}
+
+/// A base64url token of 32 bytes (what e-mailed links carry) anywhere in `text`.
+fn plausible_tokens(text: &str) -> Vec<String> {
+    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+        .filter(|w| storefront::accounts::tokens::plausible(w))
+        .map(str::to_owned)
+        .collect()
+}
+
+fn token_of(link: &str) -> String {
+    link.split("token=").nth(1).expect("a token").to_owned()
+}
+
+/// Whether `needle` appears anywhere in the database: every row of every table as text on
+/// PostgreSQL; the database file and its write-ahead log, byte for byte, on SQLite.
+async fn database_contains(app: &TestApp, needle: &str) -> bool {
+    use diesel::prelude::*;
+    use diesel::sql_types::{BigInt, Text};
+    #[derive(QueryableByName)]
+    struct Name {
+        #[diesel(sql_type = Text)]
+        name: String,
+    }
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    if let Some(path) = app.db.url.strip_prefix("sqlite://") {
+        let needle = needle.as_bytes();
+        return [path.to_owned(), format!("{path}-wal")].iter().any(|file| {
+            std::fs::read(file)
+                .unwrap_or_default()
+                .windows(needle.len())
+                .any(|w| w == needle)
+        });
+    }
+    let needle = format!("%{needle}%");
+    storefront::db::run(&app.pool, move |conn| {
+        let storefront::db::AnyConnection::Postgresql(pg) = conn else {
+            unreachable!("not SQLite, so PostgreSQL")
+        };
+        let tables: Vec<Name> = diesel::sql_query(
+            "SELECT table_name::text AS name FROM information_schema.tables WHERE table_schema = 'public'",
+        )
+        .load(pg)?;
+        let mut found = false;
+        for t in tables {
+            let hits: Vec<Count> = diesel::sql_query(format!(
+                "SELECT COUNT(*) AS n FROM \"{0}\" t WHERE t::text LIKE $1",
+                t.name
+            ))
+            .bind::<Text, _>(&needle)
+            .load(pg)?;
+            found |= hits[0].n > 0;
+        }
+        Ok::<_, storefront::db::DbError>(found)
+    })
+    .await
+    .unwrap()
+}
+
+#[actix_web::test]
+async fn account_links_are_issued_when_sent_and_stored_nowhere_but_in_the_demo_inbox() {
+    let app = TestApp::spawn().await;
+    app.register("links@example.com").await;
+    app.logout(&app.client).await;
+    app.forgot("links@example.com").await;
+
+    // Queued: no token anywhere in the outbox, none issued yet.
+    let queued = outbox(&app).await;
+    for kind in ["verify_email", "password_reset"] {
+        let mail = queued.iter().find(|m| m.kind == kind).expect(kind);
+        for body in [&mail.body_text, &mail.body_html] {
+            assert!(
+                body.contains(storefront::mail::messages::TOKEN_PLACEHOLDER),
+                "{body}"
+            );
+            assert_eq!(plausible_tokens(body), Vec::<String>::new(), "{body}");
+        }
+    }
+    let issued = |app: &TestApp| {
+        use diesel::prelude::*;
+        let pool = app.pool.clone();
+        async move {
+            storefront::db::run(&pool, |conn| {
+                storefront::schema::email_tokens::table
+                    .count()
+                    .get_result::<i64>(conn)
+                    .map_err(storefront::db::DbError::from)
+            })
+            .await
+            .unwrap()
+        }
+    };
+    assert_eq!(
+        issued(&app).await,
+        0,
+        "tokens are issued when the mail is sent"
+    );
+
+    // Sent to the demo inbox: the admin's mailbox page shows the links.
+    assert_eq!(
+        storefront::mail::worker::run_once(&app.state)
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(issued(&app).await, 2);
+    let admin = app.new_browser();
+    assert_redirect_to(
+        &app.login_with(
+            &admin,
+            storefront::admin::users::DEMO_ADMIN_EMAIL,
+            storefront::admin::users::DEMO_ADMIN_PASSWORD,
+        )
+        .await,
+        "/account",
+    );
+    let page = admin
+        .get(app.url("/admin/mail"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let mailbox = select_text(&page, "article.mail pre").join("\n");
+    let reset_link = mailbox
+        .split_whitespace()
+        .find(|w| w.contains("/account/password/reset?token="))
+        .expect("the reset link in the demo mailbox")
+        .to_owned();
+    let verify_link = mailbox
+        .split_whitespace()
+        .find(|w| w.contains("/account/verify?token="))
+        .expect("the verification link in the demo mailbox")
+        .to_owned();
+
+    // Neither token is anywhere in the database (only their hashes are).
+    for link in [&reset_link, &verify_link] {
+        let token = token_of(link);
+        assert!(storefront::accounts::tokens::plausible(&token), "{link}");
+        assert!(!database_contains(&app, &token).await, "{link} is stored");
+    }
+    for mail in outbox(&app).await {
+        assert_eq!(plausible_tokens(&mail.body_text), Vec::<String>::new());
+        assert_eq!(plausible_tokens(&mail.body_html), Vec::<String>::new());
+    }
+
+    // The delivered link works, once.
+    let guest = app.new_browser();
+    let html = guest
+        .get(&reset_link)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let new_password = "another long new password";
+    let res = guest
+        .post(app.url("/account/password/reset"))
+        .form(&[
+            ("csrf_token", csrf_token(&html).as_str()),
+            ("token", token_of(&reset_link).as_str()),
+            ("password", new_password),
+            ("password_confirmation", new_password),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_redirect_to(&res, "/account/login");
+    assert_eq!(guest.get(&reset_link).send().await.unwrap().status(), 404);
+    assert_redirect_to(
+        &app.login_with(&guest, "links@example.com", new_password)
+            .await,
+        "/account",
+    );
+}
+
+/// The text part of a message the SMTP sink kept, quoted-printable soft breaks and escapes
+/// undone.
+fn decoded(message: &str) -> String {
+    let joined = message.replace("=\n", "");
+    let mut out = String::new();
+    let mut rest = joined.as_str();
+    while let Some(i) = rest.find('=') {
+        out.push_str(&rest[..i]);
+        match u8::from_str_radix(rest.get(i + 1..i + 3).unwrap_or("zz"), 16) {
+            Ok(b) if b.is_ascii() => {
+                out.push(b as char);
+                rest = &rest[i + 3..];
+            }
+            _ => {
+                out.push('=');
+                rest = &rest[i + 1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[actix_web::test]
+async fn account_links_go_out_by_smtp_with_a_fresh_token_per_attempt() {
+    let (port, received) = smtp_sink(1).await;
+    let smtp = format!("smtp://127.0.0.1:{port}");
+    let app = TestApp::spawn_with(&[
+        ("SMTP_URL", &smtp),
+        ("MAIL_FROM", "Shop <shop@example.com>"),
+    ])
+    .await;
+    app.register("smtp@example.com").await;
+    // The sink refuses the first try; the retry issues a fresh token.
+    assert_eq!(
+        storefront::mail::worker::run_once(&app.state)
+            .await
+            .unwrap(),
+        0
+    );
+    app.clock.advance(chrono::TimeDelta::minutes(2));
+    assert_eq!(
+        storefront::mail::worker::run_once(&app.state)
+            .await
+            .unwrap(),
+        1
+    );
+    let tokens: i64 = {
+        use diesel::prelude::*;
+        storefront::db::run(&app.pool, |conn| {
+            storefront::schema::email_tokens::table
+                .count()
+                .get_result(conn)
+                .map_err(storefront::db::DbError::from)
+        })
+        .await
+        .unwrap()
+    };
+    assert_eq!(tokens, 2, "one token per attempt");
+    let got = received.lock().unwrap().clone();
+    assert_eq!(got.len(), 1);
+    let message = decoded(&got[0]);
+    let link = message
+        .split(|c: char| c.is_whitespace() || c == '"')
+        .find(|w| w.contains("/account/verify?token="))
+        .unwrap_or_else(|| panic!("a verification link in {message}"))
+        .to_owned();
+    let token = token_of(&link);
+    assert!(storefront::accounts::tokens::plausible(&token), "{link}");
+    assert!(!database_contains(&app, &token).await);
+    for mail in outbox(&app).await {
+        assert!(!mail.body_text.contains(&token) && !mail.body_html.contains(&token));
+    }
+
+    // The delivered link works, once.
+    let html = app.get_html(link.trim_start_matches(&app.address)).await.1;
+    let res = app
+        .post_form(
+            "/account/verify",
+            &[
+                ("csrf_token", csrf_token(&html).as_str()),
+                ("token", token.as_str()),
+            ],
+        )
+        .await;
+    assert_redirect_to(&res, "/account");
+    assert_eq!(
+        app.get(link.trim_start_matches(&app.address))
+            .await
+            .status(),
+        404
     );
 }

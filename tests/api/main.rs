@@ -19,6 +19,7 @@ mod order_status;
 mod proxies;
 mod purchase;
 mod reconcile;
+mod sessions;
 mod shutdown;
 mod subscriptions;
 mod sweep;

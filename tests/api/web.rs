@@ -82,6 +82,8 @@ async fn healthz_answers_503_when_the_database_does_not() {
         webhook_secret: "whsec_x".into(),
         mailer: Arc::new(storefront::mail::worker::Transport::Local),
         mail_from: "shop@localhost".into(),
+        hasher: Arc::new(storefront::accounts::password::Hasher::new(1)),
+        dev_inbox: Default::default(),
     });
     let svc = test::init_service(
         App::new()

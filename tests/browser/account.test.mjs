@@ -344,6 +344,13 @@ journey('account: sign out, a wrong password, then the right one', async ({ page
   await expectVisible(page.getByRole('heading', { level: 1, name: 'Your account' }), 'the "Your account" heading');
   await expectText(page.getByRole('main'), `Signed in as ${email}`, 'the signed-in e-mail');
   await expectSignedIn(page);
+
+  // "Sign out everywhere" on the account page ends every session, this one included.
+  await page.getByRole('main').getByRole('button', { name: 'Sign out everywhere', exact: true }).click();
+  await page.waitForURL((u) => u.pathname === '/account/login');
+  await checkPage(page, 'signed-out-everywhere');
+  await expectText(flash(page), /^You're signed out on every device, this one included\.$/, 'the "signed out everywhere" flash');
+  await expectSignedOut(page);
 });
 
 journey('account: "Manage billing" opens the billing portal and comes back', async ({ page, shop }) => {

@@ -47,3 +47,13 @@ pub fn location(res: &reqwest::Response) -> String {
         .unwrap_or_default()
         .to_owned()
 }
+
+/// The first link (`http…` up to whitespace or a quote) in a text.
+pub fn link_in(text: &str) -> String {
+    let start = text.find("http").expect("a link");
+    text[start..]
+        .split(|c: char| c.is_whitespace() || c == '"' || c == '<')
+        .next()
+        .unwrap()
+        .to_owned()
+}
