@@ -87,9 +87,13 @@ pub fn pool(url: &DatabaseUrl, max_size: u32) -> Result<Pool, String> {
             .collect::<Vec<_>>()
             .join(" ")
     })?;
+    // No idle minimum: r2d2 would open a replacement in the background whenever a connection is
+    // checked out, and a process that exits while libpq is connecting (a command that finishes
+    // or refuses at once) can crash in OpenSSL's exit-time cleanup. Connections are still made
+    // on demand and reused.
     r2d2::Pool::builder()
         .max_size(max_size)
-        .min_idle(Some(1))
+        .min_idle(Some(0))
         .connection_timeout(Duration::from_secs(10))
         .build(Manager::new(url.clone()))
         .map_err(|e| e.to_string())

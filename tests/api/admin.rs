@@ -895,3 +895,44 @@ async fn the_orders_list_pages_keep_every_filter() {
         numbers(&text(&admin, app.url(&first)).await.1)
     );
 }
+
+/// The dashboard links to the list with `since` and `disputed`: a search from that page keeps
+/// both (shown on the form, removable), instead of silently widening to every order.
+#[actix_web::test]
+async fn a_search_from_a_dashboard_link_keeps_its_filters() {
+    let app = TestApp::spawn().await;
+    let day = 86_400;
+    insert_listed_order(&app, "SF-KEEP-0001", "paid", true, 3600).await;
+    insert_listed_order(&app, "SF-KEEP-0002", "paid", false, 3600).await;
+    insert_listed_order(&app, "SF-KEEP-0003", "paid", true, 10 * day).await;
+    let admin = app.admin_browser().await;
+    let since = app.clock.unix() - 2 * day;
+    let (status, html) = text(&admin, app.url(&format!("/admin?disputed=1&since={since}"))).await;
+    assert_eq!(status, 200);
+    assert_eq!(select_attr(&html, "#disputed[checked]", "value"), vec!["1"]);
+    assert_eq!(
+        select_attr(&html, "form.admin-filter input[name=since]", "value"),
+        vec![since.to_string()]
+    );
+    assert_eq!(select_text(&html, "#since-filter").len(), 1, "{html}");
+
+    // The form as a browser submits it, with a search typed in.
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    query.append_pair("q", "KEEP");
+    query.append_pair("status", "");
+    query.append_pair("disputed", "1");
+    for value in select_attr(&html, "form.admin-filter input[name=since]", "value") {
+        query.append_pair("since", &value);
+    }
+    let (_, html) = text(&admin, app.url(&format!("/admin?{}", query.finish()))).await;
+    assert_eq!(
+        select_text(&html, "#orders tbody td:first-child"),
+        vec!["SF-KEEP-0001"]
+    );
+    // "Show all dates" drops only `since`.
+    let all = select_attr(&html, "#since-filter a", "href").remove(0);
+    let (_, html) = text(&admin, app.url(&all)).await;
+    let mut numbers = select_text(&html, "#orders tbody td:first-child");
+    numbers.sort();
+    assert_eq!(numbers, vec!["SF-KEEP-0001", "SF-KEEP-0003"]);
+}

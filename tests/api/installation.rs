@@ -116,7 +116,13 @@ async fn a_demo_database_is_refused_with_a_key_until_the_demo_is_purged() {
 
     // A database that served with a key is no demo: purge refuses and deletes nothing.
     let out = run_binary(&db, &["demo", "purge"], STRIPE_KEY_ENV);
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{:?}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("nothing was deleted"));
 }
 

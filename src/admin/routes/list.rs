@@ -42,6 +42,11 @@ struct OrdersPage {
     rows: Vec<ListRow>,
     statuses: Vec<StatusOption>,
     q: String,
+    /// Kept by the search form (the dashboard links here with them): shown, and removable.
+    disputed: bool,
+    since: Option<(i64, String)>,
+    /// The same list without `since`.
+    all_dates: String,
     totals: Vec<(String, String)>,
     page: i64,
     prev: Option<String>,
@@ -156,7 +161,7 @@ pub async fn list(
     .await?;
     // Every filter in force carries over to the other pages (the dashboard links here with
     // `since` and `disputed`, which the form does not show).
-    let link = |p: i64| {
+    let link = |p: i64, since: Option<i64>| {
         let mut s = url::form_urlencoded::Serializer::new(String::new());
         if let Some(st) = status {
             s.append_pair("status", st.as_str());
@@ -207,10 +212,13 @@ pub async fn list(
             })
             .collect(),
         q: q.clone(),
+        disputed,
+        since: since.map(|t| (t, when(t))),
+        all_dates: link(1, None),
         totals,
         page,
-        prev: (page > 1).then(|| link(page - 1)),
-        next: more.then(|| link(page + 1)),
+        prev: (page > 1).then(|| link(page - 1, since)),
+        next: more.then(|| link(page + 1, since)),
     }
     .render();
     render(page_html, StatusCode::OK)
