@@ -6,7 +6,7 @@ use actix_web::web;
 use diesel::prelude::*;
 
 use crate::checkout::fulfil;
-use crate::db::{self, DbError, write_tx};
+use crate::db::{self, DbError};
 use crate::error::SyncError;
 use crate::orders::model::Order;
 use crate::orders::status::OrderStatus;
@@ -23,7 +23,7 @@ pub const MISSING_SESSION_GRACE: i64 = 6 * 3600;
 
 /// Pending orders whose session has passed its `expires_at`: ask Stripe what became of each
 /// (an expired session releases its stock; one that completed after all gets fulfilled).
-/// Returns how many orders were looked at.
+/// Returns how many orders this instance checked (another may have claimed some of them).
 pub async fn sweep(state: &AppState) -> Result<usize, SyncError> {
     sweep_batch(state, SWEEP_BATCH).await
 }
@@ -50,6 +50,7 @@ pub async fn sweep_batch(state: &AppState, limit: i64) -> Result<usize, SyncErro
             .map_err(DbError::from)
     })
     .await?;
+    let mut checked = 0;
     for (order, attempts, account) in &due {
         // Claimed first, with a compare-and-set on the attempt count, so two instances sweeping
         // at once check an order once.
@@ -71,6 +72,7 @@ pub async fn sweep_batch(state: &AppState, limit: i64) -> Result<usize, SyncErro
         if claimed == 0 {
             continue;
         }
+        checked += 1;
         match &order.checkout_session_id {
             Some(session_id) => match fulfil::fulfil_checkout(state, session_id, None).await {
                 Ok(_) => {}
@@ -81,7 +83,7 @@ pub async fn sweep_batch(state: &AppState, limit: i64) -> Result<usize, SyncErro
                     // This account says the session does not exist, long after it would have
                     // expired: nothing can pay it any more, so the stock goes back.
                     tracing::warn!(order = %order.number, "sweep: Stripe does not know the order's session; releasing its stock");
-                    expire(state, order.id, now).await?;
+                    fulfil::expire(state, order.id).await?;
                 }
                 Err(e) => {
                     tracing::warn!(order = %order.number, error = %crate::error::Report(&e), "sweep: could not check the session");
@@ -89,26 +91,15 @@ pub async fn sweep_batch(state: &AppState, limit: i64) -> Result<usize, SyncErro
             },
             // Never got a session (or never learnt of it): past `expires_at` no session made
             // under its key can still be paid, so the stock goes back.
-            None => expire(state, order.id, now).await?,
+            None => fulfil::expire(state, order.id).await?,
         }
     }
-    Ok(due.len())
+    Ok(checked)
 }
 
 /// Seconds until an order checked `attempts` times is checked again.
 fn backoff(attempts: i64) -> i64 {
     60 * (1i64 << attempts.clamp(1, 7).saturating_sub(1)).min(60)
-}
-
-async fn expire(state: &AppState, order_id: i64, now: i64) -> Result<(), SyncError> {
-    let expired = db::run(&state.pool, move |conn| {
-        write_tx(conn, |conn| fulfil::expire_order(conn, order_id, now)).map_err(DbError::from)
-    })
-    .await?;
-    if expired {
-        state.metrics.order_status(OrderStatus::Expired.as_str());
-    }
-    Ok(())
 }
 
 /// The running background jobs (sweep and reconcile, the mail worker); [`Jobs::stop`] lets each

@@ -229,7 +229,7 @@ impl Metrics {
     }
 
     /// One logical Stripe call (after its retries): endpoint like `POST /v1/refunds`, outcome
-    /// `ok`, `refused`, `unknown`, `unreachable` or `error`.
+    /// `ok`, `refused`, `unknown` or `error`.
     pub fn stripe_call(&self, endpoint: &str, outcome: &str, elapsed: Duration) {
         self.stripe_calls
             .with_label_values(&[endpoint, outcome])

@@ -7,7 +7,6 @@ use crate::error::SyncError;
 use crate::state::AppState;
 use crate::webhooks::dispatch;
 use crate::webhooks::events::{self, EventKind};
-use crate::webhooks::ledger;
 use crate::webhooks::ledger::{EventRecord, Outcome};
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -57,14 +56,15 @@ pub async fn reconcile(state: &AppState, since: i64) -> Result<ReconcileReport, 
         for event in events {
             report.seen += 1;
             let id = event.id.as_str().to_owned();
-            if ledger::already_recorded(state, &id).await? {
-                report.already_processed += 1;
-                continue;
-            }
             // The list gives the same object as a webhook body; handlers read it as JSON.
-            let object: serde_json::Value =
-                serde_json::from_str(&miniserde::json::to_string(&event.data.object))
-                    .unwrap_or(serde_json::Value::Null);
+            // (`dispatch::process` skips an event recorded before, without any Stripe call.)
+            let Ok(object) = serde_json::from_str::<serde_json::Value>(
+                &miniserde::json::to_string(&event.data.object),
+            ) else {
+                tracing::warn!(event = %id, "reconcile: the event's object is not readable JSON");
+                report.failed += 1;
+                continue;
+            };
             let type_ = event.type_.as_str().to_owned();
             let record = EventRecord {
                 id,
@@ -171,7 +171,7 @@ pub fn parse_duration(raw: &str) -> Result<i64, String> {
         _ => return Err(format!("{raw:?} has an unknown unit; use s, m, h or d")),
     };
     n.checked_mul(mult)
-        .filter(|s| *s <= 30 * 86_400)
+        .filter(|s| *s <= MAX_WINDOW_SECS)
         .ok_or_else(|| format!("{raw:?} is too long; Stripe keeps events for 30 days"))
 }
 

@@ -6,7 +6,7 @@ use crate::db::{AnyConnection, write_tx};
 use crate::error::AppError;
 use crate::inventory;
 use crate::money::{Currency, Money};
-use crate::schema::{cart_items, carts, orders, prices, products};
+use crate::schema::{cart_items, carts, prices, products};
 
 /// Most units of one item in a cart.
 pub const MAX_QUANTITY: i64 = 99;
@@ -103,17 +103,12 @@ pub fn ensure(
         .get_result(conn)
 }
 
-/// The cart's lines with today's prices and availability, oldest first.
 /// The cart's checkout in progress, if any: the units it holds are held for this very cart.
 fn own_checkout(conn: &mut AnyConnection, cart_id: i64) -> QueryResult<Option<i64>> {
-    orders::table
-        .filter(orders::cart_id.eq(cart_id))
-        .filter(orders::status.eq("pending"))
-        .select(orders::id)
-        .first(conn)
-        .optional()
+    Ok(crate::orders::queries::pending_for_cart(conn, cart_id)?.map(|o| o.id))
 }
 
+/// The cart's lines with today's prices and availability, oldest first.
 pub fn lines(
     conn: &mut AnyConnection,
     cart_id: i64,

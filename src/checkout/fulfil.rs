@@ -11,7 +11,7 @@ use stripe_shared::{
     CheckoutSession, CheckoutSessionPaymentStatus, CheckoutSessionStatus, PaymentIntentStatus,
 };
 
-use crate::db::{self, AnyConnection, write_tx};
+use crate::db::{self, AnyConnection, DbError, write_tx};
 use crate::error::SyncError;
 use crate::inventory;
 use crate::mail::messages::{self, OrderEvent};
@@ -263,6 +263,20 @@ fn commit_stock_once(conn: &mut AnyConnection, order: &Order, now: i64) -> Resul
         diesel::update(orders::table.find(order.id))
             .set(orders::flagged.eq(reason))
             .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Expires a pending order in its own transaction and counts it; the async twin of
+/// [`expire_order`] for callers outside a transaction (sweep, refused or abandoned checkouts).
+pub async fn expire(state: &AppState, order_id: i64) -> Result<(), DbError> {
+    let now = state.clock.unix();
+    let expired = db::run(&state.pool, move |conn| {
+        write_tx(conn, |conn| expire_order(conn, order_id, now)).map_err(DbError::from)
+    })
+    .await?;
+    if expired {
+        state.metrics.order_status(OrderStatus::Expired.as_str());
     }
     Ok(())
 }

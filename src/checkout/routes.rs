@@ -198,11 +198,7 @@ pub async fn success(
     // Don't wait for the webhook: ask Stripe now, while the order can still move. Whichever of
     // the two comes second does nothing. A settled order has nothing to learn, and a browser
     // reloading the page gets a few lookups a minute: the webhook does the rest.
-    let unsettled = matches!(
-        order.status(),
-        OrderStatus::Pending | OrderStatus::Processing | OrderStatus::Expired
-    );
-    if unsettled && stripe_lookup_allowed(&session, state.clock.unix()) {
+    if order.status().may_move_by_payment() && stripe_lookup_allowed(&session, state.clock.unix()) {
         if let Err(e) = fulfil::fulfil_checkout(&state, &session_id, None).await {
             tracing::warn!(order = %order.number, error = %crate::error::Report(&e), "fulfilment from the success page failed; the webhook will retry");
         }
@@ -265,9 +261,9 @@ pub struct CancelPage {
     resume_url: Option<String>,
 }
 
-/// The pending order of this browser's cart with this number, if there is one. Someone else's
-/// order looks exactly like an unknown one.
-async fn own_pending_number(
+/// This browser's cart's order with this number, if there is one. Someone else's order looks
+/// exactly like an unknown one.
+async fn own_order(
     state: &AppState,
     session: &TypedSession,
     number: Option<String>,
@@ -283,6 +279,26 @@ async fn own_pending_number(
     })
 }
 
+/// No checkout of this cart to cancel: the cart, with a note.
+fn nothing_to_cancel(session: &TypedSession) -> Result<HttpResponse, AppError> {
+    session.flash("There was no checkout to cancel. Here is your cart.")?;
+    Ok(see_other("/cart"))
+}
+
+/// Where a checkout that is no longer pending sends the shopper: a payment that went through
+/// after all (in another tab) shows the order rather than pretend; anything else, the cart.
+fn left_checkout(session: &TypedSession, order: &Order) -> Result<HttpResponse, AppError> {
+    let status = order.status();
+    if status.is_paid() || status == OrderStatus::Processing {
+        return Ok(see_other(&format!(
+            "/checkout/success?session_id={}",
+            order.checkout_session_id.as_deref().unwrap_or_default()
+        )));
+    }
+    session.flash("Checkout cancelled. Your cart is just as you left it.")?;
+    Ok(see_other("/cart"))
+}
+
 /// Where the shopper lands from Stripe's "back" link. A GET changes nothing (browsers and link
 /// scanners prefetch GETs): it offers "Back to cart", a POST that ends the checkout, and the way
 /// back to the payment page, which stays open (and its items reserved) until it expires.
@@ -296,32 +312,19 @@ pub async fn cancel_page(
     query: Option<web::Query<CancelQuery>>,
 ) -> Result<HttpResponse, AppError> {
     let number = query.and_then(|q| q.into_inner().order);
-    let Some(order) = own_pending_number(&state, &session, number).await? else {
-        session.flash("There was no checkout to cancel. Here is your cart.")?;
-        return Ok(see_other("/cart"));
+    let Some(order) = own_order(&state, &session, number).await? else {
+        return nothing_to_cancel(&session);
     };
-    match order.status() {
-        OrderStatus::Pending => {
-            let page = CancelPage {
-                layout,
-                number: order.number.clone(),
-                minutes_left: ((order.checkout_expires_at - state.clock.unix()) / 60).max(1),
-                resume_url: order.checkout_url.clone(),
-            };
-            crate::web::html_page(page.render(), StatusCode::OK)
-        }
-        status if status.is_paid() || status == OrderStatus::Processing => {
-            // It was paid after all (in another tab): show the order rather than pretend.
-            Ok(see_other(&format!(
-                "/checkout/success?session_id={}",
-                order.checkout_session_id.unwrap_or_default()
-            )))
-        }
-        _ => {
-            session.flash("Checkout cancelled. Your cart is just as you left it.")?;
-            Ok(see_other("/cart"))
-        }
+    if order.status() != OrderStatus::Pending {
+        return left_checkout(&session, &order);
     }
+    let page = CancelPage {
+        layout,
+        number: order.number.clone(),
+        minutes_left: ((order.checkout_expires_at - state.clock.unix()) / 60).max(1),
+        resume_url: order.checkout_url.clone(),
+    };
+    crate::web::html_page(page.render(), StatusCode::OK)
 }
 
 /// "Back to cart": expire the session first (an open session can still be paid), which
@@ -331,9 +334,8 @@ pub async fn cancel(
     session: TypedSession,
     form: CsrfForm<CancelForm>,
 ) -> Result<HttpResponse, AppError> {
-    let Some(order) = own_pending_number(&state, &session, Some(form.0.order)).await? else {
-        session.flash("There was no checkout to cancel. Here is your cart.")?;
-        return Ok(see_other("/cart"));
+    let Some(order) = own_order(&state, &session, Some(form.0.order)).await? else {
+        return nothing_to_cancel(&session);
     };
     if order.status() == OrderStatus::Pending {
         start::abandon(&state, &order).await.map_err(|e| match e {
@@ -342,17 +344,9 @@ pub async fn cancel(
         })?;
     }
     let order_id = order.id;
-    let status = db::run(&state.pool, move |conn| {
+    let now = db::run(&state.pool, move |conn| {
         queries::by_id(conn, order_id).map_err(AppError::from)
     })
-    .await?
-    .status();
-    if status.is_paid() || status == OrderStatus::Processing {
-        let session_id = order.checkout_session_id.unwrap_or_default();
-        return Ok(see_other(&format!(
-            "/checkout/success?session_id={session_id}"
-        )));
-    }
-    session.flash("Checkout cancelled. Your cart is just as you left it.")?;
-    Ok(see_other("/cart"))
+    .await?;
+    left_checkout(&session, &now)
 }

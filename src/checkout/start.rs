@@ -92,7 +92,7 @@ pub async fn start_checkout(state: &AppState, shopper: Shopper) -> Result<String
 
     // A checkout already in progress for this cart: reuse it if the cart is unchanged.
     let pending = db::run(&state.pool, move |conn| {
-        pending_for_cart(conn, cart_id).map_err(DbError::from)
+        queries::pending_for_cart(conn, cart_id).map_err(DbError::from)
     })
     .await?;
     if let Some(order) = pending {
@@ -135,7 +135,7 @@ pub async fn start_checkout(state: &AppState, shopper: Shopper) -> Result<String
         // Another request for this cart (a double click) created it first: share its session.
         Err(CheckoutError::Db(DbError::Query(e))) if db::is_unique_violation(&e) => {
             let order = db::run(&state.pool, move |conn| {
-                pending_for_cart(conn, cart_id).map_err(DbError::from)
+                queries::pending_for_cart(conn, cart_id).map_err(DbError::from)
             })
             .await?
             .ok_or(CheckoutError::Vanished)?;
@@ -192,15 +192,7 @@ async fn create_session(
         }
         Err(e) if e.nothing_created() => {
             tracing::warn!(order = %order.number, error = %crate::error::Report(&e), "Stripe refused the checkout session");
-            let now = state.clock.unix();
-            let expired = db::run(&state.pool, move |conn| {
-                write_tx(conn, |conn| fulfil::expire_order(conn, order_id, now))
-                    .map_err(DbError::from)
-            })
-            .await?;
-            if expired {
-                state.metrics.order_status(OrderStatus::Expired.as_str());
-            }
+            fulfil::expire(state, order_id).await?;
             Err(CheckoutError::StripeRefused(refusal_reason(&e)))
         }
         Err(e @ PaymentError::Unknown(_)) => {
@@ -285,24 +277,8 @@ pub async fn abandon(state: &AppState, order: &Order) -> Result<(), CheckoutErro
         fulfil::fulfil_checkout(state, session_id, None).await?;
         return Ok(());
     }
-    let order_id = order.id;
-    let expired = db::run(&state.pool, move |conn| {
-        write_tx(conn, |conn| fulfil::expire_order(conn, order_id, now)).map_err(DbError::from)
-    })
-    .await?;
-    if expired {
-        state.metrics.order_status(OrderStatus::Expired.as_str());
-    }
+    fulfil::expire(state, order.id).await?;
     Ok(())
-}
-
-fn pending_for_cart(conn: &mut AnyConnection, cart_id: i64) -> QueryResult<Option<Order>> {
-    orders::table
-        .filter(orders::cart_id.eq(cart_id))
-        .filter(orders::status.eq(OrderStatus::Pending.as_str()))
-        .select(Order::as_select())
-        .first(conn)
-        .optional()
 }
 
 /// What the cart held when the order was made: an unchanged cart reuses the order.

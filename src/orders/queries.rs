@@ -3,6 +3,7 @@
 use diesel::prelude::*;
 
 use super::model::{Order, OrderItem};
+use super::status::OrderStatus;
 use crate::db::AnyConnection;
 use crate::schema::{order_items, orders};
 
@@ -17,6 +18,16 @@ pub fn by_number(conn: &mut AnyConnection, number: &str) -> QueryResult<Option<O
 pub fn by_session(conn: &mut AnyConnection, session_id: &str) -> QueryResult<Option<Order>> {
     orders::table
         .filter(orders::checkout_session_id.eq(session_id))
+        .select(Order::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// The cart's checkout in progress: at most one (a partial unique index says so).
+pub fn pending_for_cart(conn: &mut AnyConnection, cart_id: i64) -> QueryResult<Option<Order>> {
+    orders::table
+        .filter(orders::cart_id.eq(cart_id))
+        .filter(orders::status.eq(OrderStatus::Pending.as_str()))
         .select(Order::as_select())
         .first(conn)
         .optional()

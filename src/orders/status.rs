@@ -80,6 +80,14 @@ impl OrderStatus {
         }
     }
 
+    /// Whether a payment move can still take the order elsewhere (it is in some move's
+    /// `payment_allowed_from`): such an order still has something to learn from Stripe.
+    pub fn may_move_by_payment(self) -> bool {
+        OrderStatus::ALL
+            .iter()
+            .any(|to| to.payment_allowed_from().contains(&self))
+    }
+
     /// The status the succeeded refunds of a paid order of `total` put it in.
     pub fn after_refunds(refunded: i64, total: i64) -> OrderStatus {
         if refunded <= 0 {
@@ -203,6 +211,15 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn only_orders_a_payment_can_still_move_have_something_to_learn() {
+        let open: Vec<_> = OrderStatus::ALL
+            .into_iter()
+            .filter(|s| s.may_move_by_payment())
+            .collect();
+        assert_eq!(open, [Pending, Processing, Expired]);
     }
 
     #[test]

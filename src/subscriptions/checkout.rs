@@ -18,9 +18,6 @@ use crate::schema::subscription_checkouts as sc;
 use crate::state::AppState;
 use crate::stripe_ids;
 
-/// Minutes a subscription Checkout Session stays open (Stripe's minimum is 30).
-const SESSION_MINUTES: i64 = 31;
-
 pub enum Opened {
     /// Send the customer here.
     Url(String),
@@ -81,7 +78,11 @@ pub async fn open(
 
     // A new session: claim the next attempt with this price and expiry. Losing the race means
     // another request claimed it just now: use its attempt, whose parameters we read back.
-    let (seen, price_id, expires_at) = (row.attempt, price.id, now + SESSION_MINUTES * 60);
+    let (seen, price_id, expires_at) = (
+        row.attempt,
+        price.id,
+        now + crate::checkout::SESSION_MINUTES * 60,
+    );
     let row = db::run(&state.pool, move |conn| {
         diesel::update(
             sc::table

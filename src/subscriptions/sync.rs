@@ -74,7 +74,6 @@ pub async fn sync_subscription(
                 event.as_ref().map_or(0, |e| e.created),
                 now,
             )?;
-            flag_if_duplicate(conn, &row, now)?;
             Ok(Outcome::Subscription {
                 id: row.stripe_subscription_id,
                 status: row.status,
@@ -186,10 +185,13 @@ pub fn upsert(
             }
         }
     }
-    subscriptions::table
+    let row = subscriptions::table
         .filter(subscriptions::stripe_subscription_id.eq(&s.id))
         .select(Subscription::as_select())
-        .first(conn)
+        .first(conn)?;
+    // Whichever event wrote it (a subscription's or an invoice's).
+    flag_if_duplicate(conn, &row, now)?;
+    Ok(row)
 }
 
 fn subscription_of(invoice: &Invoice) -> Option<String> {

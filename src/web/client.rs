@@ -3,8 +3,9 @@
 //!
 //! `X-Forwarded-For` is read from the right: each trusted proxy appends the address it saw, so
 //! the rightmost address that is not a trusted proxy is the client. Anything left of it was
-//! written by the client itself and proves nothing. (`Forwarded: for=…` is read the same way
-//! when `X-Forwarded-For` is absent.) IPv6 clients are grouped by /64, the block one household
+//! written by the client itself and proves nothing. Only `X-Forwarded-For` is read: were
+//! `Forwarded` read as well, behind a proxy that writes one of the two the client could write
+//! the other and pick its own address. IPv6 clients are grouped by /64, the block one household
 //! or office usually gets, so a client cannot dodge a limit by rotating its low bits.
 
 use std::net::{IpAddr, Ipv6Addr};
@@ -36,10 +37,6 @@ impl TrustedProxies {
 
     pub fn contains(&self, ip: &IpAddr) -> bool {
         self.0.iter().any(|net| net.contains(&canonical(*ip)))
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
     }
 }
 
@@ -98,29 +95,13 @@ fn canonical(ip: IpAddr) -> IpAddr {
 /// The hops proxies recorded, oldest first. Unparsable entries end the list at that point
 /// (reading from the right stops there: what lies left of garbage is not trustworthy).
 fn forwarded_for(req: &HttpRequest) -> Vec<IpAddr> {
-    let headers = req.headers();
-    let xff: Vec<&str> = headers
+    let parsed: Vec<Option<IpAddr>> = req
+        .headers()
         .get_all("x-forwarded-for")
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
+        .map(|e| parse_hop(e.trim()))
         .collect();
-    let entries: Vec<String> = if !xff.is_empty() {
-        xff.iter().map(|s| s.trim().to_owned()).collect()
-    } else {
-        headers
-            .get_all("forwarded")
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .filter_map(|element| {
-                element.split(';').find_map(|pair| {
-                    let (k, v) = pair.trim().split_once('=')?;
-                    k.eq_ignore_ascii_case("for")
-                        .then(|| v.trim().trim_matches('"').to_owned())
-                })
-            })
-            .collect()
-    };
-    let parsed: Vec<Option<IpAddr>> = entries.iter().map(|e| parse_hop(e)).collect();
     // Keep only the unbroken run of parsable hops at the right end.
     let start = parsed
         .iter()
@@ -194,6 +175,29 @@ mod tests {
         // A v4-mapped peer counts as its IPv4 address.
         let c = ClientAddr::resolve(ip("::ffff:192.0.2.1"), &[], &TrustedProxies::default());
         assert_eq!(c.limit_key(), "192.0.2.1");
+    }
+
+    #[test]
+    fn only_x_forwarded_for_is_believed() {
+        let trusted = TrustedProxies::parse("127.0.0.1").unwrap();
+        let req = |headers: &[(&str, &str)]| {
+            let mut r = actix_web::test::TestRequest::default()
+                .peer_addr("127.0.0.1:4000".parse().unwrap());
+            for h in headers {
+                r = r.insert_header(*h);
+            }
+            ClientAddr::from_request(&r.to_http_request(), &trusted).0
+        };
+        // Behind a proxy that writes `X-Forwarded-For`, a client's own `Forwarded` changes nothing…
+        assert_eq!(
+            req(&[
+                ("x-forwarded-for", "198.51.100.4"),
+                ("forwarded", "for=6.6.6.6")
+            ]),
+            ip("198.51.100.4")
+        );
+        // …and `Forwarded` alone is not believed: the client is the proxy itself.
+        assert_eq!(req(&[("forwarded", "for=6.6.6.6")]), ip("127.0.0.1"));
     }
 
     #[test]

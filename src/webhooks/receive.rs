@@ -56,9 +56,15 @@ pub async fn receive(
     };
     // The handlers read the object as JSON, as reconcile gets it from the events list; the
     // signature check above already proved this body genuine.
-    let object = serde_json::from_str::<Body>(payload)
-        .map(|b| b.data.object)
-        .unwrap_or(Value::Null);
+    // A body that parsed above but not here must not be recorded as "ignored" for good.
+    let Ok(Body {
+        data: BodyData { object },
+    }) = serde_json::from_str::<Body>(payload)
+    else {
+        tracing::error!(event = %record.id, "a signed Stripe event has no readable data.object");
+        state.metrics.webhook("unparsed", WebhookResult::Rejected);
+        return reply(StatusCode::BAD_REQUEST, "event could not be parsed");
+    };
     let kind = EventKind::of(&record.type_, &object);
     state
         .metrics
