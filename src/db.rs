@@ -1,6 +1,7 @@
 //! The database: one connection type over PostgreSQL or SQLite, pooled by r2d2,
 //! with embedded migrations per backend and write transactions that never deadlock SQLite.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
@@ -28,7 +29,51 @@ pub enum AnyConnection {
     Sqlite(SqliteConnection),
 }
 
-pub type Pool = r2d2::Pool<Manager>;
+/// The connection pool, and (for SQLite) the lock that lets this process's write transactions
+/// take turns (see [`write_tx`]).
+#[derive(Clone)]
+pub struct Pool {
+    inner: r2d2::Pool<Manager>,
+    writer: Arc<Mutex<()>>,
+}
+
+impl Pool {
+    pub fn new(inner: r2d2::Pool<Manager>) -> Self {
+        Self {
+            inner,
+            writer: Arc::default(),
+        }
+    }
+}
+
+impl std::ops::Deref for Pool {
+    type Target = r2d2::Pool<Manager>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.inner
+    }
+}
+
+thread_local! {
+    /// The writer lock of the pool whose connection this thread is using in [`run`].
+    static WRITER: std::cell::RefCell<Option<Arc<Mutex<()>>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Sets [`WRITER`] for the duration of one [`run`] closure.
+struct WriterScope;
+
+impl WriterScope {
+    fn enter(lock: &Arc<Mutex<()>>) -> Self {
+        WRITER.with(|w| *w.borrow_mut() = Some(lock.clone()));
+        Self
+    }
+}
+
+impl Drop for WriterScope {
+    fn drop(&mut self) {
+        WRITER.with(|w| *w.borrow_mut() = None);
+    }
+}
 pub type PooledConn = r2d2::PooledConnection<Manager>;
 
 /// Opens connections for the backend named by the URL scheme. Diesel's own manager tries each
@@ -69,7 +114,13 @@ impl r2d2::ManageConnection for Manager {
     }
 
     fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), r2d2::Error> {
-        conn.ping().map_err(r2d2::Error::QueryError)
+        match conn {
+            // A file database does not go away under an open connection; a query per checkout
+            // (parsed anew each time) would only cost.
+            AnyConnection::Sqlite(_) => Ok(()),
+            // A server can restart: a dead connection is replaced instead of failing a request.
+            AnyConnection::Postgresql(_) => conn.ping().map_err(r2d2::Error::QueryError),
+        }
     }
 
     fn has_broken(&self, conn: &mut AnyConnection) -> bool {
@@ -96,6 +147,7 @@ pub fn pool(url: &DatabaseUrl, max_size: u32) -> Result<Pool, String> {
         .min_idle(Some(0))
         .connection_timeout(Duration::from_secs(10))
         .build(Manager::new(url.clone()))
+        .map(Pool::new)
         .map_err(|e| e.to_string())
 }
 
@@ -118,6 +170,11 @@ pub fn migrate(conn: &mut AnyConnection) -> Result<(), MigrationError> {
 /// Runs `f` in a transaction meant to write. On SQLite it begins `IMMEDIATE`: a deferred
 /// transaction that later upgrades to a write fails with SQLITE_BUSY whatever the busy timeout.
 /// Nested `conn.transaction` calls inside `f` become savepoints as usual.
+///
+/// SQLite runs one write transaction at a time. Inside [`run`], this process's writers first
+/// queue on their pool's lock: a writer that found the database busy would otherwise sleep in
+/// SQLite's busy handler (1, 2, 5… up to 100 ms at a time) however soon the other one finished,
+/// which under a burst of cart updates made the slowest requests take half a second.
 pub fn write_tx<T, E>(
     conn: &mut AnyConnection,
     f: impl FnOnce(&mut AnyConnection) -> Result<T, E>,
@@ -125,6 +182,13 @@ pub fn write_tx<T, E>(
 where
     E: From<diesel::result::Error>,
 {
+    let writer = match conn {
+        AnyConnection::Sqlite(_) => WRITER.with(|w| w.borrow().clone()),
+        AnyConnection::Postgresql(_) => None,
+    };
+    let _turn = writer
+        .as_ref()
+        .map(|lock| lock.lock().unwrap_or_else(|e| e.into_inner()));
     match conn {
         AnyConnection::Sqlite(c) => {
             AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?
@@ -158,6 +222,7 @@ where
     let pool = pool.clone();
     actix_web::web::block(move || {
         let mut conn = pool.get().map_err(|e| E::from(DbError::Pool(e)))?;
+        let _scope = WriterScope::enter(&pool.writer);
         f(&mut conn)
     })
     .await
@@ -222,5 +287,30 @@ mod tests {
             .unwrap();
         // 2 = FULL: the WAL is synced at each commit (1, NORMAL, syncs only at checkpoints).
         assert_eq!(mode.synchronous, 2);
+    }
+
+    #[derive(QueryableByName)]
+    struct CompileOption {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        compile_options: String,
+    }
+
+    /// The options `.cargo/config.toml` passes to the bundled SQLite (why: see there). A build
+    /// that lost them (another SQLite linked, the file gone) fails here, not in production.
+    #[test]
+    fn the_bundled_sqlite_is_built_for_concurrent_prepared_reads() {
+        let mut conn = Manager::connect(&DatabaseUrl::Sqlite(":memory:".into())).unwrap();
+        let AnyConnection::Sqlite(c) = &mut conn else {
+            unreachable!("a SQLite URL opens SQLite")
+        };
+        let options: Vec<String> = diesel::sql_query("PRAGMA compile_options")
+            .load::<CompileOption>(c)
+            .unwrap()
+            .into_iter()
+            .map(|o| o.compile_options)
+            .collect();
+        for wanted in ["DEFAULT_MEMSTATUS=0", "ENABLE_QPSG"] {
+            assert!(options.iter().any(|o| o == wanted), "{wanted}: {options:?}");
+        }
     }
 }

@@ -9,7 +9,8 @@ use std::collections::HashMap;
 use diesel::prelude::*;
 
 use crate::db::AnyConnection;
-use crate::schema::{products, stock_reservations};
+use crate::orders::status::OrderStatus;
+use crate::schema::{cart_items, orders, prices, products, stock_reservations};
 
 pub const HELD: &str = "held";
 pub const COMMITTED: &str = "committed";
@@ -67,6 +68,34 @@ pub fn available_to(
         }
     }
     Ok(available)
+}
+
+/// Units held per product of a cart, for checkouts other than the cart's own (which count as
+/// available to it, as in [`available_to`]). Subselects instead of a list of ids keep the SQL
+/// the same for every cart, so the statement stays prepared: the cart page runs it on every view.
+pub fn held_for_others_than_cart(
+    conn: &mut AnyConnection,
+    cart_id: i64,
+) -> QueryResult<HashMap<i64, i64>> {
+    let in_cart = cart_items::table
+        .inner_join(prices::table)
+        .filter(cart_items::cart_id.eq(cart_id))
+        .select(prices::product_id);
+    let own = orders::table
+        .filter(orders::cart_id.eq(cart_id))
+        .filter(orders::status.eq(OrderStatus::Pending.as_str()))
+        .select(orders::id);
+    let rows: Vec<(i64, i64)> = stock_reservations::table
+        .filter(stock_reservations::status.eq(HELD))
+        .filter(stock_reservations::product_id.eq_any(in_cart))
+        .filter(stock_reservations::order_id.ne_all(own))
+        .select((stock_reservations::product_id, stock_reservations::quantity))
+        .load(conn)?;
+    let mut held = HashMap::new();
+    for (product, quantity) in rows {
+        *held.entry(product).or_insert(0) += quantity;
+    }
+    Ok(held)
 }
 
 /// Holds `quantity` units of a product for an order. The caller has checked availability

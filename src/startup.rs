@@ -94,9 +94,12 @@ impl Application {
         let (state, emulator, payment_origins) =
             build_state(config, clock, public_url, EmulatorMode::Serve, pool).await?;
         let app_state = state.clone();
+        let csrf_signer =
+            web::Data::new(crate::web::csrf::CsrfSigner::new(&key, state.clock.clone()));
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(app_state.clone())
+                .app_data(csrf_signer.clone())
                 .app_data(web::FormConfig::default().limit(64 * 1024))
                 .app_data(
                     web::PathConfig::default().error_handler(|_, _| AppError::NotFound.into()),
@@ -392,8 +395,10 @@ pub async fn build_state(
             public_url.host_str().unwrap_or("localhost")
         )
     });
+    let catalogue = crate::catalog::snapshot::CatalogueCache::new(pool.clone(), config.currency);
     let state = web::Data::new(AppState {
         pool,
+        catalogue,
         config: Arc::new(config),
         clock,
         public_url,

@@ -12,6 +12,8 @@ use crate::db::Pool;
 /// What every handler can reach, registered once as `web::Data<AppState>`.
 pub struct AppState {
     pub pool: Pool,
+    /// The catalogue pages' shared snapshot (`catalog::snapshot`).
+    pub catalogue: crate::catalog::snapshot::CatalogueCache,
     pub config: Arc<Config>,
     pub clock: Arc<dyn Clock>,
     /// Base for absolute links (success, cancel and return URLs).

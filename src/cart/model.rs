@@ -108,7 +108,8 @@ fn own_checkout(conn: &mut AnyConnection, cart_id: i64) -> QueryResult<Option<i6
     Ok(crate::orders::queries::pending_for_cart(conn, cart_id)?.map(|o| o.id))
 }
 
-/// The cart's lines with today's prices and availability, oldest first.
+/// The cart's lines with today's prices and availability, oldest first. Two statements whose
+/// SQL never changes (so both stay prepared): the cart page runs them on every view.
 pub fn lines(
     conn: &mut AnyConnection,
     cart_id: i64,
@@ -127,6 +128,7 @@ pub fn lines(
         bool,
         Option<String>,
         bool,
+        Option<i64>,
     )> = cart_items::table
         .inner_join(prices::table.inner_join(products::table))
         .filter(cart_items::cart_id.eq(cart_id))
@@ -143,11 +145,10 @@ pub fn lines(
             prices::active,
             prices::recurring_interval,
             products::active,
+            products::stock,
         ))
         .load(conn)?;
-    let product_ids: Vec<i64> = rows.iter().map(|r| r.2).collect();
-    let own = own_checkout(conn, cart_id)?;
-    let available = inventory::available_to(conn, &product_ids, own)?;
+    let held = inventory::held_for_others_than_cart(conn, cart_id)?;
     Ok(rows
         .into_iter()
         .map(
@@ -163,8 +164,10 @@ pub fn lines(
                 price_active,
                 interval,
                 product_active,
+                stock,
             )| {
                 let same_currency = price_currency == currency.code();
+                let held = held.get(&product_id).copied().unwrap_or(0);
                 CartLine {
                     item_id,
                     price_id,
@@ -174,7 +177,7 @@ pub fn lines(
                     unit: Money::new(unit_amount, currency),
                     quantity,
                     for_sale: price_active && product_active && same_currency && interval.is_none(),
-                    available: available.get(&product_id).copied(),
+                    available: stock.map(|s| (s - held).max(0)),
                 }
             },
         )
@@ -186,16 +189,31 @@ fn limit(available: Option<i64>) -> i64 {
     available.map_or(MAX_QUANTITY, |a| a.min(MAX_QUANTITY))
 }
 
-/// Adds `quantity` of a price (1–99, already parsed) to the cart.
+/// What to add to which cart: `quantity` (1–99, already parsed) of a price, to the cart
+/// [`ensure`] picks for this session and customer.
+pub struct Addition {
+    pub cart_id: Option<i64>,
+    pub user_id: Option<i64>,
+    pub price_id: i64,
+    pub quantity: i64,
+}
+
+/// Adds to the cart, creating the cart if needed, in one write transaction: a refused addition
+/// leaves no empty cart behind. The cart's id and the product's name.
 pub fn add(
     conn: &mut AnyConnection,
-    cart_id: i64,
-    price_id: i64,
-    quantity: i64,
+    addition: &Addition,
     currency: Currency,
     now: i64,
-) -> Result<String, AddError> {
+) -> Result<(i64, String), AddError> {
+    let &Addition {
+        cart_id,
+        user_id,
+        price_id,
+        quantity,
+    } = addition;
     write_tx(conn, |conn| {
+        let cart_id = ensure(conn, cart_id, user_id, now)?;
         let row: Option<(i64, String, bool, bool, String, Option<String>)> = prices::table
             .inner_join(products::table)
             .filter(prices::id.eq(price_id))
@@ -256,7 +274,7 @@ pub fn add(
             }
         }
         touch(conn, cart_id, now)?;
-        Ok(name)
+        Ok((cart_id, name))
     })
 }
 

@@ -54,88 +54,82 @@ pub async fn add(
     form: CsrfForm<AddItemForm>,
 ) -> Result<HttpResponse, AppError> {
     let form = form.0;
-    let user_id = user.map(|u| u.id);
-    let price_id = parse_id(&form.price_id);
-    let slug = match price_id {
-        Some(id) => slug_of_price(&state, id).await?,
-        None => None,
+    let Some(price_id) = parse_id(&form.price_id) else {
+        return unknown_item(&state, layout, &session).await;
     };
-    // A price that doesn't exist has no product page to go back to: show the cart.
-    let Some(slug) = slug else {
-        return render_cart(
-            &state,
-            layout,
-            &session,
-            vec![CartError::UnknownItem.to_string()],
-            String::new(),
-            None,
-            StatusCode::NOT_FOUND,
-        )
-        .await;
-    };
-    let back_to_product = |message: String, status: StatusCode| {
-        let (state, layout, slug, quantity) = (
-            state.clone(),
-            layout.clone(),
-            slug.clone(),
-            form.quantity.clone(),
-        );
-        async move {
-            let page = render_product(&state, layout, slug, Some(message), quantity).await?;
-            crate::web::html_page(page.render(), status)
+    // Why the item was not added: the message and status for its product page.
+    let (message, status) = match form.validate() {
+        Err(errors) => {
+            let message = forms::messages(&errors)
+                .into_iter()
+                .map(|(_, m)| m)
+                .next()
+                .unwrap_or_default();
+            (message, StatusCode::UNPROCESSABLE_ENTITY)
         }
-    };
-    if let Err(errors) = form.validate() {
-        let message = forms::messages(&errors)
-            .into_iter()
-            .map(|(_, m)| m)
-            .next()
-            .unwrap_or_default();
-        return back_to_product(message, StatusCode::UNPROCESSABLE_ENTITY).await;
-    }
-    let (price_id, quantity) = (
-        price_id.unwrap_or_default(),
-        parse_int_in(&form.quantity, 1, 99).unwrap_or(1),
-    );
-    let currency = state.config.currency;
-    let now = state.clock.unix();
-    let cart_id = session.cart_id();
-    let result = db::run(&state.pool, move |conn| {
-        let cart_id = model::ensure(conn, cart_id, user_id, now)?;
-        Ok::<_, AddError>((
-            cart_id,
-            model::add(conn, cart_id, price_id, quantity, currency, now),
-        ))
-    })
-    .await;
-    let (cart_id, added) = match result {
-        Ok(v) => v,
-        Err(AddError::Db(e)) => return Err(e.into()),
-        Err(AddError::Cart(e)) => {
-            return back_to_product(e.to_string(), StatusCode::UNPROCESSABLE_ENTITY).await;
-        }
-    };
-    session.set_cart_id(cart_id)?;
-    match added {
-        Ok(name) => {
-            let noun = if quantity == 1 {
-                String::new()
-            } else {
-                format!("{quantity} × ")
+        Ok(()) => {
+            let quantity = parse_int_in(&form.quantity, 1, 99).unwrap_or(1);
+            let addition = model::Addition {
+                cart_id: session.cart_id(),
+                user_id: user.map(|u| u.id),
+                price_id,
+                quantity,
             };
-            session.flash(format!("Added {noun}{name} to your cart."))?;
-            Ok(see_other("/cart"))
+            let (currency, now) = (state.config.currency, state.clock.unix());
+            let added = db::run(&state.pool, move |conn| {
+                model::add(conn, &addition, currency, now)
+            })
+            .await;
+            match added {
+                Ok((cart_id, name)) => {
+                    session.set_cart_id(cart_id)?;
+                    let noun = if quantity == 1 {
+                        String::new()
+                    } else {
+                        format!("{quantity} × ")
+                    };
+                    session.flash(format!("Added {noun}{name} to your cart."))?;
+                    return Ok(see_other("/cart"));
+                }
+                Err(AddError::Db(e)) => return Err(e.into()),
+                Err(AddError::Cart(CartError::UnknownItem)) => {
+                    return unknown_item(&state, layout, &session).await;
+                }
+                Err(AddError::Cart(e)) => {
+                    let status = if matches!(e, CartError::SoldOut(_)) {
+                        StatusCode::CONFLICT
+                    } else {
+                        StatusCode::UNPROCESSABLE_ENTITY
+                    };
+                    (e.to_string(), status)
+                }
+            }
         }
-        Err(AddError::Cart(e)) => {
-            let status = if matches!(e, CartError::SoldOut(_)) {
-                StatusCode::CONFLICT
-            } else {
-                StatusCode::UNPROCESSABLE_ENTITY
-            };
-            back_to_product(e.to_string(), status).await
-        }
-        Err(AddError::Db(e)) => Err(e.into()),
-    }
+    };
+    // Looked up only now: a successful add never needs the product page.
+    let Some(slug) = slug_of_price(&state, price_id).await? else {
+        return unknown_item(&state, layout, &session).await;
+    };
+    let page = render_product(&state, layout, slug, Some(message), form.quantity).await?;
+    crate::web::html_page(page.render(), status)
+}
+
+/// A price that doesn't exist has no product page to go back to: the cart, with a 404.
+async fn unknown_item(
+    state: &AppState,
+    layout: Layout,
+    session: &TypedSession,
+) -> Result<HttpResponse, AppError> {
+    render_cart(
+        state,
+        layout,
+        session,
+        vec![CartError::UnknownItem.to_string()],
+        String::new(),
+        None,
+        StatusCode::NOT_FOUND,
+    )
+    .await
 }
 
 async fn slug_of_price(state: &AppState, price_id: i64) -> Result<Option<String>, AppError> {

@@ -4,3 +4,4 @@ pub mod model;
 pub mod queries;
 pub mod routes;
 pub mod seed;
+pub mod snapshot;

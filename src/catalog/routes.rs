@@ -5,8 +5,6 @@ use askama::Template;
 use askama_web::WebTemplate;
 
 use super::model::{Listing, Price};
-use super::queries;
-use crate::db;
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::web::layout::Layout;
@@ -59,20 +57,13 @@ pub struct IndexPage {
 }
 
 pub async fn index(state: web::Data<AppState>, layout: Layout) -> Result<IndexPage, AppError> {
-    let currency = state.config.currency;
-    let listings = db::run(&state.pool, move |conn| {
-        let listings = queries::active_listings(conn, currency)?;
-        let ids: Vec<i64> = listings.iter().map(|l| l.product.id).collect();
-        let available = crate::inventory::available(conn, &ids)?;
-        Ok::<_, AppError>((listings, available))
-    })
-    .await?;
-    let (listings, available) = listings;
+    let catalogue = state.catalogue.get().await?;
     Ok(IndexPage {
         layout,
-        products: listings
+        products: catalogue
+            .listings()
             .iter()
-            .map(|l| ProductCard::new(l, available.get(&l.product.id).copied()))
+            .map(|l| ProductCard::new(l, catalogue.available(l.product.id)))
             .collect(),
     })
 }
@@ -134,21 +125,13 @@ pub async fn render_product(
     error: Option<String>,
     quantity: String,
 ) -> Result<ProductPage, AppError> {
-    let currency = state.config.currency;
-    // Slugs are lower-case ASCII; anything else cannot exist, and must not reach the database
-    // (PostgreSQL refuses NUL bytes in text).
+    // Slugs are lower-case ASCII; anything else cannot exist.
     if !is_plausible_slug(&slug) {
         return Err(AppError::NotFound);
     }
-    let (listing, available) = db::run(&state.pool, move |conn| {
-        let Some(listing) = queries::listing_by_slug(conn, &slug, currency)? else {
-            return Err(AppError::NotFound);
-        };
-        let id = listing.product.id;
-        let available = crate::inventory::available(conn, &[id])?.get(&id).copied();
-        Ok((listing, available))
-    })
-    .await?;
+    let catalogue = state.catalogue.get().await?;
+    let listing = catalogue.listing(&slug).ok_or(AppError::NotFound)?;
+    let available = catalogue.available(listing.product.id);
     let p = &listing.product;
     let stock_note = match available {
         Some(0) => None,

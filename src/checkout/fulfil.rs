@@ -277,6 +277,8 @@ pub async fn expire(state: &AppState, order_id: i64) -> Result<(), DbError> {
     .await?;
     if expired {
         state.metrics.order_status(OrderStatus::Expired.as_str());
+        // Its released stock shows on this instance's pages at once.
+        state.catalogue.invalidate();
     }
     Ok(())
 }

@@ -146,6 +146,8 @@ pub async fn start_checkout(state: &AppState, shopper: Shopper) -> Result<String
         }
         Err(e) => return Err(e),
     };
+    // Its stock holds show on this instance's pages at once (others within a second).
+    state.catalogue.invalidate();
     create_session(state, order, customer.as_deref()).await
 }
 

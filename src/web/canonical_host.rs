@@ -63,6 +63,11 @@ impl CanonicalHost {
         })
     }
 
+    /// `scheme://host[:port]`, as browsers send it in `Origin`.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
     /// Whether a `Host` header value names this host (and port).
     pub fn matches(&self, host_header: &str) -> bool {
         let (host, port) = match host_header.strip_prefix('[') {

@@ -5,7 +5,7 @@ use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, web};
 
 use super::assets;
-use super::session::csrf_token_of;
+use super::session::{page_token, take_flash};
 use crate::error::AppError;
 use crate::state::AppState;
 
@@ -30,11 +30,9 @@ impl Layout {
             .app_data::<web::Data<AppState>>()
             .is_some_and(|s| s.config.is_demo());
         let session = req.get_session();
-        let csrf_token = csrf_token_of(&session).unwrap_or_default();
+        let csrf_token = page_token(req);
         let role = crate::accounts::auth::session_role(&session);
-        let flash = session
-            .remove_as::<String>(super::session::FLASH_KEY)
-            .and_then(Result::ok);
+        let flash = take_flash(&session);
         Self {
             flash,
             signed_in: role.is_some(),

@@ -6,14 +6,17 @@
 use actix_session::{Session, SessionExt};
 use actix_web::dev::Payload;
 use actix_web::web::Bytes;
-use actix_web::{FromRequest, HttpRequest};
+use actix_web::{FromRequest, HttpRequest, web};
 use base64::Engine as _;
 use futures_util::future::LocalBoxFuture;
 use rand::RngCore as _;
 use serde::de::DeserializeOwned;
 use subtle::ConstantTimeEq as _;
 
+use super::canonical_host::CanonicalHost;
+use super::csrf::{self, CsrfSigner, Provenance};
 use crate::error::AppError;
+use crate::state::AppState;
 
 const CSRF_KEY: &str = "csrf";
 pub const CSRF_FIELD: &str = "csrf_token";
@@ -32,10 +35,50 @@ pub fn csrf_token_of(session: &Session) -> Result<String, AppError> {
     Ok(token)
 }
 
-/// Drops the session's CSRF token; the next page gets a new one. Called on sign-in, so a token
-/// seen before (by a page, a proxy log, a shared computer) is worth nothing afterwards.
+/// The token for a page's forms, without writing the session: the session's own token, or a
+/// signed one for a visitor whose session has none (see [`super::csrf`]).
+pub fn page_token(req: &HttpRequest) -> String {
+    let session = req.get_session();
+    if let Ok(Some(token)) = session.get::<String>(CSRF_KEY) {
+        return token;
+    }
+    match req.app_data::<web::Data<CsrfSigner>>() {
+        Some(signer) => signer.issue(),
+        // An app without a signer (unit tests of this module) keeps the token in the session.
+        None => csrf_token_of(&session).unwrap_or_default(),
+    }
+}
+
+/// Whether a form POST may go on: not from another site, and carrying the session's token, or
+/// (for a session without one) a signed token from a page of ours, which then becomes the
+/// session's token.
+fn check_form_token(req: &HttpRequest, session: &Session, sent: Option<&str>) -> bool {
+    let own_origin = req
+        .app_data::<web::Data<AppState>>()
+        .and_then(|s| CanonicalHost::of(&s.public_url).map(|c| c.origin().to_owned()));
+    let provenance = csrf::provenance(req, own_origin.as_deref());
+    if provenance == Provenance::Foreign {
+        return false;
+    }
+    let Some(sent) = sent else {
+        return false;
+    };
+    if let Some(expected) = session.get::<String>(CSRF_KEY).ok().flatten() {
+        return bool::from(sent.as_bytes().ct_eq(expected.as_bytes()));
+    }
+    let signed_ok = provenance == Provenance::SameOrigin
+        && req
+            .app_data::<web::Data<CsrfSigner>>()
+            .is_some_and(|s| s.verify(sent));
+    signed_ok && session.insert(CSRF_KEY, sent).is_ok()
+}
+
+/// Gives the session a new CSRF token. Called on sign-in, so a token seen before (by a page, a
+/// proxy log, a shared computer) is worth nothing afterwards; the session holds one from then
+/// on, so no signed token is accepted for it either.
 pub fn rotate_csrf_token(session: &Session) {
     session.remove(CSRF_KEY);
+    let _ = csrf_token_of(session);
 }
 
 /// The session cookie's name. On https it carries the `__Host-` prefix: browsers then accept
@@ -76,7 +119,7 @@ impl TypedSession {
     }
 
     pub fn take_flash(&self) -> Option<String> {
-        self.0.remove_as::<String>(FLASH_KEY).and_then(Result::ok)
+        take_flash(&self.0)
     }
 
     fn insert(&self, key: &str, value: impl serde::Serialize) -> Result<(), AppError> {
@@ -84,6 +127,15 @@ impl TypedSession {
             .insert(key, value)
             .map_err(|e| AppError::Internal(anyhow::Error::new(e).context("session insert")))
     }
+}
+
+/// Removes and returns the flash message. Only a session that has one is touched: removing an
+/// absent key would still mark the session changed, and re-encrypt and re-send its cookie.
+pub fn take_flash(session: &Session) -> Option<String> {
+    if !session.contains_key(FLASH_KEY) {
+        return None;
+    }
+    session.remove_as::<String>(FLASH_KEY).and_then(Result::ok)
 }
 
 const CART_KEY: &str = "cart";
@@ -106,8 +158,8 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
     type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let session = req.get_session();
-        let body = Bytes::from_request(req, payload);
+        let req = req.clone();
+        let body = Bytes::from_request(&req, payload);
         Box::pin(async move {
             let body = body
                 .await
@@ -118,11 +170,8 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
                 .iter()
                 .find(|(k, _)| k == CSRF_FIELD)
                 .map(|(_, v)| v.as_str());
-            let expected = session.get::<String>(CSRF_KEY).ok().flatten();
-            match (sent, expected) {
-                (Some(sent), Some(expected))
-                    if bool::from(sent.as_bytes().ct_eq(expected.as_bytes())) => {}
-                _ => return Err(AppError::Csrf),
+            if !check_form_token(&req, &req.get_session(), sent) {
+                return Err(AppError::Csrf);
             }
             let form = serde_urlencoded::from_bytes::<T>(&body).map_err(|_| {
                 AppError::BadRequest("Some fields of the form were missing or malformed.".into())

@@ -6,7 +6,9 @@ mod admin;
 mod canonical_host;
 mod cart;
 mod catalog;
+mod catalogue_freshness;
 mod cli;
+mod csrf;
 mod dashboard;
 mod database;
 #[allow(dead_code)] // The harness serves tests still to come.

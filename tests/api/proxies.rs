@@ -5,7 +5,7 @@ use crate::helpers::*;
 /// A browser whose every request carries this `X-Forwarded-For`, as one behind a proxy would
 /// (or as a forger would send it).
 fn browser_forwarded_for(xff: &str) -> reqwest::Client {
-    let mut headers = reqwest::header::HeaderMap::new();
+    let mut headers = crate::helpers::same_origin_headers();
     headers.insert("x-forwarded-for", xff.parse().unwrap());
     reqwest::Client::builder()
         .cookie_store(true)

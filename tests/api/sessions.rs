@@ -227,17 +227,38 @@ fn session_cookie(res: &reqwest::Response) -> String {
         .to_owned()
 }
 
-#[actix_web::test]
-async fn the_session_cookie_is_host_prefixed_on_https_and_plain_on_http() {
-    let app = TestApp::spawn_with(&[("PUBLIC_URL", "https://127.0.0.1/")]).await;
-    let res = app
-        .new_browser()
-        .get(app.url("/account/login"))
-        .header("Host", "127.0.0.1")
+/// A new visitor's first form POST (a failed sign-in): where the session, and its cookie, begin
+/// (page views create none).
+async fn first_post(app: &TestApp, host: Option<&str>) -> reqwest::Response {
+    let browser = app.new_browser();
+    let with_host = |req: reqwest::RequestBuilder| match host {
+        Some(h) => req.header("Host", h),
+        None => req,
+    };
+    let res = with_host(browser.get(app.url("/account/login")))
         .send()
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
+    assert!(res.headers().get("set-cookie").is_none(), "a page view");
+    let token = csrf_token(&res.text().await.unwrap());
+    let res = with_host(browser.post(app.url("/account/login")))
+        .form(&[
+            ("csrf_token", token.as_str()),
+            ("email", "nobody@example.com"),
+            ("password", "not the password"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_client_error(), "{}", res.status());
+    res
+}
+
+#[actix_web::test]
+async fn the_session_cookie_is_host_prefixed_on_https_and_plain_on_http() {
+    let app = TestApp::spawn_with(&[("PUBLIC_URL", "https://127.0.0.1/")]).await;
+    let res = first_post(&app, Some("127.0.0.1")).await;
     let cookie = session_cookie(&res);
     assert!(cookie.starts_with("__Host-storefront="), "{cookie}");
     let attributes: Vec<String> = cookie
@@ -253,7 +274,7 @@ async fn the_session_cookie_is_host_prefixed_on_https_and_plain_on_http() {
     );
 
     let app = TestApp::spawn().await;
-    let res = app.get("/account/login").await;
+    let res = first_post(&app, None).await;
     let cookie = session_cookie(&res);
     assert!(cookie.starts_with("storefront="), "{cookie}");
     assert!(!cookie.to_ascii_lowercase().contains("secure"), "{cookie}");

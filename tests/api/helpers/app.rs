@@ -42,10 +42,22 @@ pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(
 pub fn browser() -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_store(true)
+        .default_headers(same_origin_headers())
         .redirect(reqwest::redirect::Policy::none())
         .timeout(REQUEST_TIMEOUT)
         .build()
         .expect("client")
+}
+
+/// What browsers send on every request from a page of the same site. A page view creates no
+/// session, so a first form POST is accepted on a signed token only with this (or `Origin`).
+pub fn same_origin_headers() -> reqwest::header::HeaderMap {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        "sec-fetch-site",
+        reqwest::header::HeaderValue::from_static("same-origin"),
+    );
+    headers
 }
 
 /// A client without cookies (APIs, webhooks), bounded in time.
