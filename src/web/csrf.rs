@@ -7,7 +7,9 @@
 //! nothing about who submits it; it is accepted only together with the browser's own word that
 //! the POST comes from one of our pages (`Sec-Fetch-Site: same-origin`, or an `Origin` equal to
 //! ours), which a page on another site cannot forge. The form that accepted it stores it as the
-//! session's token, so the other forms of the same page keep working.
+//! session's token, so the other forms of the same page keep working; until the visitor signs
+//! in (which gives the session a random token that matches only itself), other signed tokens
+//! are accepted on the same terms.
 //!
 //! Independently of the token, every form POST that the browser says comes from another site
 //! (`Sec-Fetch-Site: cross-site` or `same-site`, or a foreign `Origin`) is refused.
@@ -89,6 +91,11 @@ impl CsrfSigner {
         mac.update(payload);
         mac.finalize().into_bytes().into()
     }
+}
+
+/// Whether a token has the signed shape (session tokens are plain base64url, without a dot).
+pub fn is_signed(token: &str) -> bool {
+    token.contains('.')
 }
 
 /// Where the browser says a request comes from.

@@ -63,14 +63,24 @@ fn check_form_token(req: &HttpRequest, session: &Session, sent: Option<&str>) ->
     let Some(sent) = sent else {
         return false;
     };
-    if let Some(expected) = session.get::<String>(CSRF_KEY).ok().flatten() {
-        return bool::from(sent.as_bytes().ct_eq(expected.as_bytes()));
+    let expected = session.get::<String>(CSRF_KEY).ok().flatten();
+    if let Some(expected) = &expected {
+        if bool::from(sent.as_bytes().ct_eq(expected.as_bytes())) {
+            return true;
+        }
+        // A random token (every session that signed in has one) matches only itself. A session
+        // whose token was adopted from a signed one belongs to a visitor who never signed in,
+        // and takes any signed token on the same terms as before: a form re-rendered in answer
+        // to the POST that began the session carries a newer one.
+        if !csrf::is_signed(expected) {
+            return false;
+        }
     }
     let signed_ok = provenance == Provenance::SameOrigin
         && req
             .app_data::<web::Data<CsrfSigner>>()
             .is_some_and(|s| s.verify(sent));
-    signed_ok && session.insert(CSRF_KEY, sent).is_ok()
+    signed_ok && (expected.is_some() || session.insert(CSRF_KEY, sent).is_ok())
 }
 
 /// Gives the session a new CSRF token. Called on sign-in, so a token seen before (by a page, a
