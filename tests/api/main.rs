@@ -18,6 +18,7 @@ mod logs;
 mod mail;
 mod metrics;
 mod order_status;
+mod page_snapshots;
 mod proxies;
 mod purchase;
 mod reconcile;
