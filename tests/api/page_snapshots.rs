@@ -70,7 +70,7 @@ fn check(name: &str, status: u16, html: &str, mismatches: &mut Vec<String>) {
 async fn the_main_pages_are_unchanged() {
     let app = TestApp::spawn().await;
     let mut mismatches = vec![];
-    let mut page = async |name: &str, path: &str, mismatches: &mut Vec<String>| {
+    let page = async |name: &str, path: &str, mismatches: &mut Vec<String>| {
         let (status, html) = app.get_html(path).await;
         check(name, status, &html, mismatches);
         html
