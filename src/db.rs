@@ -35,11 +35,15 @@ pub enum AnyConnection {
 pub struct Pool {
     inner: r2d2::Pool<Manager>,
     writer: Arc<Mutex<()>>,
+    /// One permit per connection: work waits for a connection here, as a cheap future, rather
+    /// than on a blocking thread parked in r2d2 (a thread and two context switches per waiter).
+    permits: Arc<tokio::sync::Semaphore>,
 }
 
 impl Pool {
     pub fn new(inner: r2d2::Pool<Manager>) -> Self {
         Self {
+            permits: Arc::new(tokio::sync::Semaphore::new(inner.max_size() as usize)),
             inner,
             writer: Arc::default(),
         }
@@ -219,14 +223,38 @@ where
     T: Send + 'static,
     E: From<DbError> + Send + 'static,
 {
+    let permit = tokio::time::timeout(
+        pool.connection_timeout(),
+        pool.permits.clone().acquire_owned(),
+    )
+    .await;
+    let Ok(Ok(permit)) = permit else {
+        return Err(E::from(DbError::Busy));
+    };
     let pool = pool.clone();
     actix_web::web::block(move || {
+        let _permit = permit;
         let mut conn = pool.get().map_err(|e| E::from(DbError::Pool(e)))?;
         let _scope = WriterScope::enter(&pool.writer);
         f(&mut conn)
     })
     .await
     .map_err(|e| E::from(DbError::Blocking(e)))?
+}
+
+/// Runs `$body` with `$c` bound to the backend's own connection. Through [`AnyConnection`]
+/// diesel keys its statement cache by the statement's SQL text, which it builds anew at every
+/// execution; on the backend's connection the key is the query's type, and nothing is built.
+/// For the statements of the busiest paths (the cart page, adding to the cart):
+/// `on_backend!(conn, |c| query.load(c))`.
+#[macro_export]
+macro_rules! on_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::db::AnyConnection::Sqlite($c) => $body,
+            $crate::db::AnyConnection::Postgresql($c) => $body,
+        }
+    };
 }
 
 /// Whether `e` is a unique-constraint violation (a row with that key exists).
@@ -255,6 +283,8 @@ pub fn insert_once(
 pub enum DbError {
     #[error("no database connection")]
     Pool(#[from] r2d2::PoolError),
+    #[error("no database connection became free in time")]
+    Busy,
     #[error("the blocking thread pool is gone")]
     Blocking(#[from] actix_web::error::BlockingError),
     #[error(transparent)]

@@ -70,6 +70,33 @@ pub fn available_to(
     Ok(available)
 }
 
+/// [`available_to`] for one product, in statements whose SQL never changes (so they stay
+/// prepared): adding to the cart runs it every time.
+pub fn available_one_to(
+    conn: &mut AnyConnection,
+    product_id: i64,
+    own: Option<i64>,
+) -> QueryResult<Option<i64>> {
+    let stock: Option<i64> = crate::on_backend!(conn, |c| products::table
+        .find(product_id)
+        .select(products::stock)
+        .first(c))?;
+    let Some(stock) = stock else {
+        return Ok(None);
+    };
+    let held = stock_reservations::table
+        .filter(stock_reservations::product_id.eq(product_id))
+        .filter(stock_reservations::status.eq(HELD));
+    let held: Vec<i64> = match own {
+        Some(own) => crate::on_backend!(conn, |c| held
+            .filter(stock_reservations::order_id.ne(own))
+            .select(stock_reservations::quantity)
+            .load(c))?,
+        None => crate::on_backend!(conn, |c| held.select(stock_reservations::quantity).load(c))?,
+    };
+    Ok(Some((stock - held.iter().sum::<i64>()).max(0)))
+}
+
 /// Units held per product of a cart, for checkouts other than the cart's own (which count as
 /// available to it, as in [`available_to`]). Subselects instead of a list of ids keep the SQL
 /// the same for every cart, so the statement stays prepared: the cart page runs it on every view.
@@ -85,12 +112,12 @@ pub fn held_for_others_than_cart(
         .filter(orders::cart_id.eq(cart_id))
         .filter(orders::status.eq(OrderStatus::Pending.as_str()))
         .select(orders::id);
-    let rows: Vec<(i64, i64)> = stock_reservations::table
+    let rows: Vec<(i64, i64)> = crate::on_backend!(conn, |c| stock_reservations::table
         .filter(stock_reservations::status.eq(HELD))
         .filter(stock_reservations::product_id.eq_any(in_cart))
         .filter(stock_reservations::order_id.ne_all(own))
         .select((stock_reservations::product_id, stock_reservations::quantity))
-        .load(conn)?;
+        .load(c))?;
     let mut held = HashMap::new();
     for (product, quantity) in rows {
         *held.entry(product).or_insert(0) += quantity;

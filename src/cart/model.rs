@@ -93,14 +93,14 @@ pub fn ensure(
             _ => {}
         }
     }
-    diesel::insert_into(carts::table)
+    crate::on_backend!(conn, |c| diesel::insert_into(carts::table)
         .values((
             carts::created_at.eq(now),
             carts::updated_at.eq(now),
             carts::user_id.eq(user_id),
         ))
         .returning(carts::id)
-        .get_result(conn)
+        .get_result(c))
 }
 
 /// The cart's checkout in progress, if any: the units it holds are held for this very cart.
@@ -129,7 +129,7 @@ pub fn lines(
         Option<String>,
         bool,
         Option<i64>,
-    )> = cart_items::table
+    )> = crate::on_backend!(conn, |c| cart_items::table
         .inner_join(prices::table.inner_join(products::table))
         .filter(cart_items::cart_id.eq(cart_id))
         .order(cart_items::id.asc())
@@ -147,7 +147,7 @@ pub fn lines(
             products::active,
             products::stock,
         ))
-        .load(conn)?;
+        .load(c))?;
     let held = inventory::held_for_others_than_cart(conn, cart_id)?;
     Ok(rows
         .into_iter()
@@ -214,19 +214,20 @@ pub fn add(
     } = addition;
     write_tx(conn, |conn| {
         let cart_id = ensure(conn, cart_id, user_id, now)?;
-        let row: Option<(i64, String, bool, bool, String, Option<String>)> = prices::table
-            .inner_join(products::table)
-            .filter(prices::id.eq(price_id))
-            .select((
-                products::id,
-                products::name,
-                prices::active,
-                products::active,
-                prices::currency,
-                prices::recurring_interval,
-            ))
-            .first(conn)
-            .optional()?;
+        let row: Option<(i64, String, bool, bool, String, Option<String>)> =
+            crate::on_backend!(conn, |c| prices::table
+                .inner_join(products::table)
+                .filter(prices::id.eq(price_id))
+                .select((
+                    products::id,
+                    products::name,
+                    prices::active,
+                    products::active,
+                    prices::currency,
+                    prices::recurring_interval,
+                ))
+                .first(c)
+                .optional())?;
         let Some((product_id, name, price_active, product_active, price_currency, interval)) = row
         else {
             return Err(AddError::Cart(CartError::UnknownItem));
@@ -239,18 +240,16 @@ pub fn add(
             return Err(AddError::Cart(CartError::NotForSale(name)));
         }
         let own = own_checkout(conn, cart_id)?;
-        let available = inventory::available_to(conn, &[product_id], own)?
-            .get(&product_id)
-            .copied();
+        let available = inventory::available_one_to(conn, product_id, own)?;
         if available == Some(0) {
             return Err(AddError::Cart(CartError::SoldOut(name)));
         }
-        let existing: Option<(i64, i64)> = cart_items::table
+        let existing: Option<(i64, i64)> = crate::on_backend!(conn, |c| cart_items::table
             .filter(cart_items::cart_id.eq(cart_id))
             .filter(cart_items::price_id.eq(price_id))
             .select((cart_items::id, cart_items::quantity))
-            .first(conn)
-            .optional()?;
+            .first(c)
+            .optional())?;
         let max = limit(available);
         let wanted = existing.map_or(0, |(_, q)| q) + quantity;
         if wanted > max {
@@ -258,19 +257,19 @@ pub fn add(
         }
         match existing {
             Some((id, _)) => {
-                diesel::update(cart_items::table.find(id))
+                crate::on_backend!(conn, |c| diesel::update(cart_items::table.find(id))
                     .set(cart_items::quantity.eq(wanted))
-                    .execute(conn)?;
+                    .execute(c))?;
             }
             None => {
-                diesel::insert_into(cart_items::table)
+                crate::on_backend!(conn, |c| diesel::insert_into(cart_items::table)
                     .values((
                         cart_items::cart_id.eq(cart_id),
                         cart_items::price_id.eq(price_id),
                         cart_items::quantity.eq(wanted),
                         cart_items::created_at.eq(now),
                     ))
-                    .execute(conn)?;
+                    .execute(c))?;
             }
         }
         touch(conn, cart_id, now)?;
@@ -301,11 +300,7 @@ pub fn set_quantity(
             diesel::delete(cart_items::table.find(item_id)).execute(conn)?;
         } else {
             let own = own_checkout(conn, cart_id)?;
-            let max = limit(
-                inventory::available_to(conn, &[product_id], own)?
-                    .get(&product_id)
-                    .copied(),
-            );
+            let max = limit(inventory::available_one_to(conn, product_id, own)?);
             if quantity > current && quantity > max {
                 return Err(AddError::Cart(CartError::TooMany { name, max }));
             }
@@ -324,9 +319,9 @@ pub fn clear(conn: &mut AnyConnection, cart_id: i64) -> QueryResult<usize> {
 }
 
 fn touch(conn: &mut AnyConnection, cart_id: i64, now: i64) -> QueryResult<()> {
-    diesel::update(carts::table.find(cart_id))
+    crate::on_backend!(conn, |c| diesel::update(carts::table.find(cart_id))
         .set(carts::updated_at.eq(now))
-        .execute(conn)?;
+        .execute(c))?;
     Ok(())
 }
 

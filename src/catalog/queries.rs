@@ -25,30 +25,6 @@ pub fn active_listings(conn: &mut AnyConnection, currency: Currency) -> QueryRes
     Ok(group(products, prices))
 }
 
-/// One active product by slug, if it has a price in `currency`.
-pub fn listing_by_slug(
-    conn: &mut AnyConnection,
-    slug: &str,
-    currency: Currency,
-) -> QueryResult<Option<Listing>> {
-    let Some(product) = products::table
-        .filter(products::slug.eq(slug))
-        .filter(products::active.eq(true))
-        .select(Product::as_select())
-        .first(conn)
-        .optional()?
-    else {
-        return Ok(None);
-    };
-    let prices: Vec<Price> = Price::belonging_to(&product)
-        .filter(prices::active.eq(true))
-        .filter(prices::currency.eq(currency.code()))
-        .order((prices::unit_amount.asc(), prices::id.asc()))
-        .select(Price::as_select())
-        .load(conn)?;
-    Ok(Some(Listing { product, prices }).filter(|l| !l.prices.is_empty()))
-}
-
 fn group(products: Vec<Product>, prices: Vec<Price>) -> Vec<Listing> {
     let mut listings: Vec<Listing> = products
         .into_iter()

@@ -25,12 +25,12 @@ pub fn by_session(conn: &mut AnyConnection, session_id: &str) -> QueryResult<Opt
 
 /// The cart's checkout in progress: at most one (a partial unique index says so).
 pub fn pending_for_cart(conn: &mut AnyConnection, cart_id: i64) -> QueryResult<Option<Order>> {
-    orders::table
+    crate::on_backend!(conn, |c| orders::table
         .filter(orders::cart_id.eq(cart_id))
         .filter(orders::status.eq(OrderStatus::Pending.as_str()))
         .select(Order::as_select())
-        .first(conn)
-        .optional()
+        .first(c)
+        .optional())
 }
 
 pub fn by_id(conn: &mut AnyConnection, id: i64) -> QueryResult<Order> {
