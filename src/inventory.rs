@@ -36,28 +36,13 @@ pub fn lock_products(conn: &mut AnyConnection, product_ids: &[i64]) -> QueryResu
 
 /// Units available to a new checkout, per product (absent: unlimited).
 pub fn available(conn: &mut AnyConnection, product_ids: &[i64]) -> QueryResult<HashMap<i64, i64>> {
-    available_to(conn, product_ids, None)
-}
-
-/// What is available to the holder of `own` (an order's id): its own held units count as
-/// available to it. A shopper whose checkout holds the last unit can still go back to it.
-pub fn available_to(
-    conn: &mut AnyConnection,
-    product_ids: &[i64],
-    own: Option<i64>,
-) -> QueryResult<HashMap<i64, i64>> {
     let stock: Vec<(i64, Option<i64>)> = products::table
         .filter(products::id.eq_any(product_ids))
         .select((products::id, products::stock))
         .load(conn)?;
-    let mut held = stock_reservations::table
+    let held: Vec<(i64, i64)> = stock_reservations::table
         .filter(stock_reservations::product_id.eq_any(product_ids))
         .filter(stock_reservations::status.eq(HELD))
-        .into_boxed();
-    if let Some(own) = own {
-        held = held.filter(stock_reservations::order_id.ne(own));
-    }
-    let held: Vec<(i64, i64)> = held
         .select((stock_reservations::product_id, stock_reservations::quantity))
         .load(conn)?;
     let mut available = HashMap::new();
@@ -70,8 +55,10 @@ pub fn available_to(
     Ok(available)
 }
 
-/// [`available_to`] for one product, in statements whose SQL never changes (so they stay
-/// prepared): adding to the cart runs it every time.
+/// What one product has available to the holder of `own` (an order's id): its own held units
+/// count as available to it, so a shopper whose checkout holds the last unit can still go back
+/// to it. Statements whose SQL never changes (so they stay prepared): adding to the cart runs
+/// this every time.
 pub fn available_one_to(
     conn: &mut AnyConnection,
     product_id: i64,
@@ -98,7 +85,7 @@ pub fn available_one_to(
 }
 
 /// Units held per product of a cart, for checkouts other than the cart's own (which count as
-/// available to it, as in [`available_to`]). Subselects instead of a list of ids keep the SQL
+/// available to it, as in [`available_one_to`]). Subselects instead of a list of ids keep the SQL
 /// the same for every cart, so the statement stays prepared: the cart page runs it on every view.
 pub fn held_for_others_than_cart(
     conn: &mut AnyConnection,

@@ -10,8 +10,9 @@
 //!   `storefront seed`, by an admin, by another instance on the same PostgreSQL database, or by
 //!   stock holds and sales — shows on every instance within about a second, with no message
 //!   between instances to lose: each instance asks the database itself.
-//! - **Local writes** that a shopper expects to see at once (this instance's own stock holds and
-//!   sales) call [`CatalogueCache::invalidate`]; the next page reloads.
+//! - **Local writes** that a shopper expects to see at once (this instance's own stock holds,
+//!   and their release when a checkout expires) call [`CatalogueCache::invalidate`]; the next
+//!   page reloads.
 //! - **Selling never trusts it.** Adding to the cart and starting a checkout re-check stock in the
 //!   database, inside their transactions; a stale "1 left" badge can cost a shopper a message,
 //!   never an oversold unit.
@@ -82,7 +83,6 @@ struct Loaded {
 pub struct CatalogueCache {
     pool: Pool,
     currency: Currency,
-    max_age: Duration,
     current: RwLock<Option<Loaded>>,
     /// Set while one request reloads, so the others serve what they have instead of all
     /// querying at once.
@@ -93,21 +93,16 @@ pub struct CatalogueCache {
 
 impl CatalogueCache {
     pub fn new(pool: Pool, currency: Currency) -> Self {
-        Self::with_max_age(pool, currency, MAX_AGE)
-    }
-
-    pub fn with_max_age(pool: Pool, currency: Currency, max_age: Duration) -> Self {
         Self {
             pool,
             currency,
-            max_age,
             current: RwLock::new(None),
             reloading: AtomicBool::new(false),
             generation: AtomicU64::new(0),
         }
     }
 
-    /// A snapshot at most about `max_age` old.
+    /// A snapshot at most about [`MAX_AGE`] old.
     pub async fn get(&self) -> Result<Arc<Snapshot>, AppError> {
         let held = self
             .current
@@ -118,7 +113,7 @@ impl CatalogueCache {
         let Some((snapshot, age)) = held else {
             return self.reload().await;
         };
-        if age <= self.max_age {
+        if age <= MAX_AGE {
             return Ok(snapshot);
         }
         let mine = self
@@ -126,7 +121,7 @@ impl CatalogueCache {
             .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
             .is_ok();
         // Another request is reloading a snapshot that was fresh a moment ago: keep serving it.
-        if !mine && age <= self.max_age * 2 {
+        if !mine && age <= MAX_AGE * 2 {
             return Ok(snapshot);
         }
         let _reset = mine.then(|| ResetOnDrop(&self.reloading));
