@@ -242,6 +242,37 @@ where
     .map_err(|e| E::from(DbError::Blocking(e)))?
 }
 
+/// A short read for the busiest pages (the cart): on SQLite with a connection free at once, it
+/// runs right here on the calling worker; otherwise exactly like [`run`]. A SQLite read of a few
+/// indexed rows is CPU work in this process (in WAL mode readers do not wait for the writer)
+/// and costs less than the two thread switches of handing it to the blocking pool and back.
+/// PostgreSQL work always leaves the worker (it waits on the network). Reads only: write
+/// transactions take their turn through [`run`] (see [`write_tx`]).
+pub async fn read<T, E>(
+    pool: &Pool,
+    f: impl FnOnce(&mut AnyConnection) -> Result<T, E> + Send + 'static,
+) -> Result<T, E>
+where
+    T: Send + 'static,
+    E: From<DbError> + Send + 'static,
+{
+    if let Ok(permit) = pool.permits.clone().try_acquire_owned()
+        && let Some(mut conn) = pool.inner.try_get()
+    {
+        if let AnyConnection::Sqlite(_) = &*conn {
+            let _permit = permit;
+            return f(&mut conn);
+        }
+        return actix_web::web::block(move || {
+            let _permit = permit;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| E::from(DbError::Blocking(e)))?;
+    }
+    run(pool, f).await
+}
+
 /// Runs `$body` with `$c` bound to the backend's own connection. Through [`AnyConnection`]
 /// diesel keys its statement cache by the statement's SQL text, which it builds anew at every
 /// execution; on the backend's connection the key is the query's type, and nothing is built.

@@ -66,7 +66,7 @@ pub async fn render_cart(
     let cart_id = session.cart_id();
     let lines = match cart_id {
         Some(id) => {
-            db::run(&state.pool, move |conn| {
+            db::read(&state.pool, move |conn| {
                 model::lines(conn, id, currency).map_err(AppError::from)
             })
             .await?
