@@ -12,6 +12,7 @@ mod api;
 mod billing;
 mod checkout;
 mod control;
+mod coupons;
 mod error;
 pub mod form;
 mod objects;
