@@ -609,6 +609,17 @@ const PRODUCT_PARAMS: &[(&str, P)] = &[
     ("expand", P::Arr(&P::Str)),
 ];
 
+/// Tax codes look like `txcd_99999999` (the emulator accepts any such code).
+pub fn check_tax_code(p: &Value, param: &str) -> ApiResult<()> {
+    if let Some(code) = p.s("tax_code") {
+        let digits = code.strip_prefix("txcd_").unwrap_or_default();
+        if digits.len() != 8 || !digits.chars().all(|c| c.is_ascii_digit()) {
+            return Err(ApiError::no_such("tax_code", &code, Some(param)).status(400));
+        }
+    }
+    Ok(())
+}
+
 fn apply_product_fields(prod: &mut Value, p: &Value) {
     for key in [
         "name",
@@ -645,6 +656,7 @@ fn apply_product_fields(prod: &mut Value, p: &Value) {
 
 fn create_product(ctx: &mut Ctx, raw: &Value) -> ApiResult<Routed> {
     let p = check(&P::Obj(PRODUCT_PARAMS), raw, "")?;
+    check_tax_code(&p, "tax_code")?;
     let name = required_str(&p, "name")?;
     let id = match p.s("id") {
         Some(id) => {
@@ -675,6 +687,9 @@ fn create_product(ctx: &mut Ctx, raw: &Value) -> ApiResult<Routed> {
             &id,
             dp.get("recurring").cloned(),
         );
+        if let Some(tb) = dp.s("tax_behavior") {
+            price["tax_behavior"] = json!(tb);
+        }
         merge_metadata(&mut price, dp);
         ctx.put(&price)?;
         prod["default_price"] = price["id"].clone();
@@ -712,6 +727,7 @@ fn unit_amount(p: &Value, prefix: &str) -> ApiResult<i64> {
 
 fn update_product(ctx: &mut Ctx, raw: &Value, id: &str) -> ApiResult<Routed> {
     let p = check(&P::Obj(PRODUCT_PARAMS), raw, "")?;
+    check_tax_code(&p, "tax_code")?;
     if p.get("id").is_some() || p.get("default_price_data").is_some() {
         return Err(ApiError::unknown_param(if p.get("id").is_some() {
             "id"
@@ -801,6 +817,7 @@ pub fn make_price(ctx: &mut Ctx, p: &Value, prefix: &str) -> ApiResult<Value> {
             pid
         }
         (None, Some(pd)) => {
+            check_tax_code(pd, &format!("{}[tax_code]", name("product_data")))?;
             let pname = pd
                 .s("name")
                 .filter(|s| !s.is_empty())
@@ -897,6 +914,17 @@ fn update_price(ctx: &mut Ctx, raw: &Value, id: &str) -> ApiResult<Routed> {
     let p = check(&P::Obj(S), raw, "")?;
     let mut price = ctx.fetch("price", id)?;
     let before = price.clone();
+    if let Some(tb) = p.s("tax_behavior") {
+        let current = price["tax_behavior"].as_str().unwrap_or("unspecified");
+        if current != "unspecified" && current != tb {
+            return Err(ApiError::param(
+                "tax_behavior",
+                format!(
+                    "The tax_behavior of a price cannot be changed once it is set to `inclusive` or `exclusive` (this price's is `{current}`). Create a new price instead."
+                ),
+            ));
+        }
+    }
     for key in ["active", "nickname", "lookup_key", "tax_behavior"] {
         if let Some(v) = p.get(key) {
             price[key] = v.clone();

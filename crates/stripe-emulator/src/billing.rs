@@ -250,7 +250,8 @@ fn invoice_line(
     })
 }
 
-fn mark_invoice_paid(ctx: &mut Ctx, inv: &mut Value, pi_id: &str) {
+/// Mark an invoice paid; `pi_id` is the payment (none for an invoice of zero).
+fn mark_invoice_paid(ctx: &mut Ctx, inv: &mut Value, pi_id: Option<&str>) {
     let total = inv["total"].clone();
     inv["status"] = json!("paid");
     inv["attempted"] = json!(true);
@@ -259,6 +260,9 @@ fn mark_invoice_paid(ctx: &mut Ctx, inv: &mut Value, pi_id: &str) {
     inv["amount_remaining"] = json!(0);
     inv["status_transitions"]["finalized_at"] = json!(ctx.now);
     inv["status_transitions"]["paid_at"] = json!(ctx.now);
+    let Some(pi_id) = pi_id else {
+        return;
+    };
     let inv_id = inv["id"].clone();
     inv["_payments"]["data"] = json!([{
         "id": new_id("inpay_"),
@@ -280,8 +284,8 @@ fn mark_invoice_paid(ctx: &mut Ctx, inv: &mut Value, pi_id: &str) {
 pub fn start_subscription(
     ctx: &mut Ctx,
     s: &mut Value,
-    pi: &Value,
-    pm_id: &str,
+    pi_id: Option<&str>,
+    pm_id: Option<&str>,
     paid: bool,
 ) -> ApiResult<()> {
     let sub_id = new_id("sub_");
@@ -364,9 +368,11 @@ pub fn start_subscription(
     )?;
     inv["status"] = json!("open");
     inv["status_transitions"]["finalized_at"] = json!(now);
-    inv["_payment_intent"] = pi["id"].clone();
+    if let Some(pi) = pi_id {
+        inv["_payment_intent"] = json!(pi);
+    }
     if paid {
-        mark_invoice_paid(ctx, &mut inv, pi["id"].as_str().unwrap_or_default());
+        mark_invoice_paid(ctx, &mut inv, pi_id);
     }
     sub["latest_invoice"] = inv["id"].clone();
     ctx.put(&inv)?;
@@ -399,7 +405,7 @@ pub fn settle_first_invoice(ctx: &mut Ctx, s: &mut Value, ok: bool) -> ApiResult
             .as_str()
             .unwrap_or_default()
             .to_string();
-        mark_invoice_paid(ctx, &mut inv, &pi);
+        mark_invoice_paid(ctx, &mut inv, Some(&pi));
         sub["status"] = json!("active");
         ctx.put(&inv)?;
         ctx.emit("invoice.paid", &inv, None)?;
@@ -947,7 +953,7 @@ fn attempt_invoice_payment(ctx: &mut Ctx, sub: &mut Value, inv: &mut Value) -> A
         ctx.emit("charge.succeeded", &ch, None)?;
         ctx.emit("payment_intent.succeeded", &pi, None)?;
         let pi_id = pi["id"].as_str().unwrap_or_default().to_string();
-        mark_invoice_paid(ctx, inv, &pi_id);
+        mark_invoice_paid(ctx, inv, Some(&pi_id));
         ctx.put(inv)?;
         ctx.emit("invoice.paid", inv, None)?;
         ctx.emit("invoice.payment_succeeded", inv, None)?;

@@ -1,4 +1,5 @@
-//! Coupons and promotion codes (`/v1/coupons`, `/v1/promotion_codes`).
+//! Coupons and promotion codes (`/v1/coupons`, `/v1/promotion_codes`), and the rules that decide
+//! whether one can be redeemed on a Checkout Session.
 //!
 //! Objects follow async-stripe rc.10 (API `2026-09-30.endive`): a promotion code names its coupon
 //! in `promotion.coupon`, a discount in `source.coupon`. `applies_to` on a coupon is shown only
@@ -9,13 +10,268 @@ use serde_json::{Value, json};
 use super::api::{Routed, expand_of, list_simple, merge_metadata, previous, valid_currency};
 use super::error::{ApiError, ApiResult};
 use super::form::{P, Params, check};
+use super::objects::format_amount;
 use super::store::{Ctx, new_id, random_token};
+
+/// Why a coupon or promotion code cannot be used; the hosted page shows [`Refusal::message`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Refusal {
+    /// Unknown code (or one restricted to another customer).
+    Invalid,
+    /// Deactivated promotion code, or deleted coupon.
+    Inactive,
+    /// `expires_at` (promotion code) or `redeem_by` (coupon) has passed.
+    Expired,
+    /// `max_redemptions` reached on the promotion code or its coupon.
+    UsedUp,
+    /// An amount-off coupon or a minimum amount in another currency.
+    Currency(String),
+    /// `restrictions.minimum_amount` not met: (amount, currency).
+    Minimum(i64, String),
+    /// `restrictions.first_time_transaction` and the customer has paid before.
+    FirstTime,
+    /// `applies_to.products` matches no line of the session.
+    NotApplicable,
+}
+
+impl Refusal {
+    /// What the hosted Checkout page says.
+    pub fn message(&self) -> String {
+        match self {
+            Refusal::Invalid => "This code is invalid.".into(),
+            Refusal::Inactive => "This code is no longer active.".into(),
+            Refusal::Expired => "This code has expired.".into(),
+            Refusal::UsedUp => "This code has reached its redemption limit.".into(),
+            Refusal::Currency(c) => format!(
+                "This code is not valid for purchases in {}.",
+                c.to_uppercase()
+            ),
+            Refusal::Minimum(amount, cur) => format!(
+                "This code requires a minimum order of {}.",
+                format_amount(*amount, cur)
+            ),
+            Refusal::FirstTime => "This code is only valid for first-time customers.".into(),
+            Refusal::NotApplicable => "This code does not apply to any item in your order.".into(),
+        }
+    }
+
+    /// The API's 400 for the same refusal (`discounts[0][…]` on session create).
+    pub fn api_error(&self, param: &str, what: &str) -> ApiError {
+        let msg = match self {
+            Refusal::Invalid => format!("This {what} is invalid."),
+            Refusal::Inactive => format!("This {what} is not active."),
+            Refusal::Expired => format!("This {what} has expired."),
+            Refusal::UsedUp => {
+                format!("This {what} has reached its maximum number of redemptions.")
+            }
+            Refusal::Currency(c) => format!(
+                "This {what} cannot be used with a Checkout Session in {}.",
+                c.to_uppercase()
+            ),
+            Refusal::Minimum(amount, cur) => format!(
+                "This {what} requires a minimum amount of {} ({amount} {cur}).",
+                format_amount(*amount, cur)
+            ),
+            Refusal::FirstTime => format!(
+                "This {what} cannot be redeemed because the associated customer has prior transactions."
+            ),
+            Refusal::NotApplicable => {
+                format!("This {what} does not apply to any of the line items.")
+            }
+        };
+        let e = ApiError::param(param, msg);
+        match self {
+            Refusal::Expired => e.code("coupon_expired"),
+            _ => e,
+        }
+    }
+}
+
+/// What a redemption is checked against.
+pub struct Purchase<'a> {
+    pub currency: &'a str,
+    /// Before discounts and taxes.
+    pub subtotal: i64,
+    pub products: Vec<String>,
+    pub customer: Option<String>,
+    pub email: Option<String>,
+}
+
+/// The coupon's own limits (time, redemptions, currency, products).
+pub fn check_coupon(now: i64, coupon: &Value, p: &Purchase) -> Result<(), Refusal> {
+    if coupon["deleted"] == true {
+        return Err(Refusal::Inactive);
+    }
+    if coupon["redeem_by"].as_i64().is_some_and(|t| t <= now) {
+        return Err(Refusal::Expired);
+    }
+    if used_up(coupon) {
+        return Err(Refusal::UsedUp);
+    }
+    if let Some(c) = coupon["currency"].as_str() {
+        if coupon["amount_off"].is_i64() && c != p.currency {
+            return Err(Refusal::Currency(p.currency.to_string()));
+        }
+    }
+    let only = applies_to(coupon);
+    if !only.is_empty() && !p.products.iter().any(|x| only.contains(x)) {
+        return Err(Refusal::NotApplicable);
+    }
+    Ok(())
+}
+
+/// A promotion code's limits on top of its coupon's; returns the coupon.
+pub fn check_promotion_code(
+    ctx: &mut Ctx,
+    promo: &Value,
+    p: &Purchase,
+) -> ApiResult<Result<Value, Refusal>> {
+    let coupon_id = promo["promotion"]["coupon"].as_str().unwrap_or_default();
+    let Some(coupon) = ctx.get(coupon_id)? else {
+        return Ok(Err(Refusal::Invalid));
+    };
+    if let Some(c) = promo["customer"].as_str() {
+        if p.customer.as_deref() != Some(c) {
+            return Ok(Err(Refusal::Invalid));
+        }
+    }
+    // The code's own switch; the coupon's validity is checked below, reason by reason.
+    if promo["_active"] == false {
+        return Ok(Err(Refusal::Inactive));
+    }
+    if promo["expires_at"].as_i64().is_some_and(|t| t <= ctx.now) {
+        return Ok(Err(Refusal::Expired));
+    }
+    if used_up(promo) {
+        return Ok(Err(Refusal::UsedUp));
+    }
+    if let Err(r) = check_coupon(ctx.now, &coupon, p) {
+        return Ok(Err(r));
+    }
+    let r = &promo["restrictions"];
+    if let Some(min) = r["minimum_amount"].as_i64() {
+        let cur = r["minimum_amount_currency"].as_str().unwrap_or(p.currency);
+        if cur != p.currency {
+            return Ok(Err(Refusal::Currency(p.currency.to_string())));
+        }
+        if p.subtotal < min {
+            return Ok(Err(Refusal::Minimum(min, cur.to_string())));
+        }
+    }
+    if r["first_time_transaction"] == true
+        && paid_before(ctx, p.customer.as_deref(), p.email.as_deref())?
+    {
+        return Ok(Err(Refusal::FirstTime));
+    }
+    Ok(Ok(coupon))
+}
+
+/// The promotion code a shopper typed (case-insensitive): an active one if any.
+pub fn find_code(ctx: &mut Ctx, code: &str) -> ApiResult<Result<Value, Refusal>> {
+    let code = code.trim();
+    if code.is_empty() {
+        return Ok(Err(Refusal::Invalid));
+    }
+    let matches: Vec<Value> = ctx
+        .all("promotion_code")?
+        .into_iter()
+        .filter(|p| {
+            p["code"]
+                .as_str()
+                .is_some_and(|c| c.eq_ignore_ascii_case(code))
+        })
+        .collect();
+    if let Some(active) = matches.iter().find(|p| p["_active"] != false) {
+        return Ok(Ok(active.clone()));
+    }
+    Ok(match matches.into_iter().next() {
+        Some(p) => Ok(p),
+        None => Err(Refusal::Invalid),
+    })
+}
 
 fn used_up(obj: &Value) -> bool {
     match obj["max_redemptions"].as_i64() {
         Some(max) => obj["times_redeemed"].as_i64().unwrap_or(0) >= max,
         None => false,
     }
+}
+
+/// `applies_to.products` (empty: every product).
+pub fn applies_to(coupon: &Value) -> Vec<String> {
+    coupon["_applies_to"]["products"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Has this customer (or e-mail address) paid before: a paid Checkout Session or invoice?
+pub fn paid_before(ctx: &mut Ctx, customer: Option<&str>, email: Option<&str>) -> ApiResult<bool> {
+    if customer.is_none() && email.is_none() {
+        return Ok(false);
+    }
+    let email_matches =
+        |v: &Value| email.is_some_and(|e| v.as_str().is_some_and(|x| x.eq_ignore_ascii_case(e)));
+    for s in ctx.all("checkout.session")? {
+        if s["status"] == "complete"
+            && s["payment_status"] == "paid"
+            && ((customer.is_some() && s["customer"].as_str() == customer)
+                || email_matches(&s["customer_details"]["email"]))
+        {
+            return Ok(true);
+        }
+    }
+    if let Some(c) = customer {
+        for inv in ctx.all("invoice")? {
+            if inv["customer"] == c
+                && inv["status"] == "paid"
+                && inv["amount_paid"].as_i64().unwrap_or(0) > 0
+            {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
+}
+
+/// Count a redemption (on completion of the session that used it).
+pub fn redeem(ctx: &mut Ctx, coupon_id: &str, promo_id: Option<&str>) -> ApiResult<()> {
+    for id in std::iter::once(coupon_id).chain(promo_id) {
+        if let Some(mut o) = ctx.get(id)? {
+            o["times_redeemed"] = json!(o["times_redeemed"].as_i64().unwrap_or(0) + 1);
+            ctx.put(&o)?;
+        }
+    }
+    Ok(())
+}
+
+/// A discount object (`di_…`) for a coupon, optionally from a promotion code.
+pub fn new_discount(
+    now: i64,
+    coupon_id: &str,
+    promo_id: Option<&str>,
+    session: Option<&str>,
+    customer: Value,
+) -> Value {
+    json!({
+        "id": new_id("di_"),
+        "object": "discount",
+        "checkout_session": session,
+        "customer": customer,
+        "customer_account": null,
+        "end": null,
+        "invoice": null,
+        "invoice_item": null,
+        "promotion_code": promo_id,
+        "source": { "coupon": coupon_id, "type": "coupon" },
+        "start": now,
+        "subscription": null,
+        "subscription_item": null,
+    })
 }
 
 /// Fields that depend on the time and on redemptions, refreshed whenever a coupon or promotion
