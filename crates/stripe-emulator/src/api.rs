@@ -506,6 +506,10 @@ pub fn list_simple(
             ("customer_details", Value::Object(m)) => {
                 m.iter().all(|(k, v)| o["customer_details"][k] == *v)
             }
+            // Invoices name their subscription under `parent` in this API version.
+            ("subscription", v) if o["object"] == "invoice" => {
+                o["parent"]["subscription_details"]["subscription"] == *v
+            }
             (field, v) => o[field] == *v,
         });
     }

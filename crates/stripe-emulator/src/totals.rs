@@ -376,6 +376,137 @@ pub fn price_session(ctx: &mut Ctx, s: &mut Value) -> ApiResult<()> {
     Ok(())
 }
 
+/// The amounts of an invoice's lines: discount amounts and taxes per line, and the totals.
+/// `discount` is the subscription's active discount, `place` its tax location (automatic tax).
+pub fn price_invoice(
+    ctx: &mut Ctx,
+    inv: &mut Value,
+    discount: Option<&Value>,
+    place: Option<&Jurisdiction>,
+) -> ApiResult<()> {
+    let mut lines = inv["lines"]["data"].as_array().cloned().unwrap_or_default();
+    let mut inputs = Vec::with_capacity(lines.len());
+    for l in &lines {
+        let price_id = l["pricing"]["price_details"]["price"]
+            .as_str()
+            .unwrap_or_default();
+        let price = ctx.get(price_id)?.unwrap_or(json!({}));
+        let product = l["pricing"]["price_details"]["product"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let tax_code = ctx
+            .get(&product)?
+            .and_then(|p| p["tax_code"].as_str().map(str::to_string));
+        inputs.push(LineIn {
+            amount: l["amount"].as_i64().unwrap_or(0),
+            product,
+            inclusive: price["tax_behavior"] == "inclusive",
+            exempt: tax_code.as_deref() == Some(NONTAXABLE),
+        });
+    }
+    let terms = match discount {
+        Some(d) => ctx
+            .get(d["source"]["coupon"].as_str().unwrap_or_default())?
+            .map(|c| Terms::of_coupon(&c)),
+        None => None,
+    };
+    let priced = price(&inputs, terms.as_ref(), place);
+    let disc_id = discount.map(|d| d["id"].clone());
+    let (mut subtotal, mut total_discount, mut excl_tax, mut incl_tax) = (0i64, 0i64, 0i64, 0i64);
+    let mut tax_groups: Vec<(Value, i64, i64, &'static str, bool)> = Vec::new();
+    for ((l, input), out) in lines.iter_mut().zip(&inputs).zip(&priced) {
+        let d = out.discount.unwrap_or(0);
+        l["discount_amounts"] = match (&disc_id, out.discount) {
+            (Some(id), Some(d)) => json!([{ "amount": d, "discount": id }]),
+            _ => json!([]),
+        };
+        l["taxes"] = match place {
+            Some(j) => {
+                let rate = tax_rate(ctx, j, input.inclusive)?;
+                let reason = taxability_reason(j, input.exempt);
+                match tax_groups
+                    .iter_mut()
+                    .find(|g| g.0 == rate["id"] && g.3 == reason)
+                {
+                    Some(g) => {
+                        g.1 += out.tax;
+                        g.2 += out.taxable;
+                    }
+                    None => tax_groups.push((
+                        rate["id"].clone(),
+                        out.tax,
+                        out.taxable,
+                        reason,
+                        input.inclusive,
+                    )),
+                }
+                json!([invoice_tax(
+                    &rate["id"],
+                    out.tax,
+                    out.taxable,
+                    reason,
+                    input.inclusive
+                )])
+            }
+            None => json!([]),
+        };
+        subtotal += input.amount;
+        total_discount += d;
+        if input.inclusive {
+            incl_tax += out.tax;
+        } else {
+            excl_tax += out.tax;
+        }
+    }
+    let total = (subtotal - total_discount + excl_tax).max(0);
+    inv["lines"]["data"] = json!(lines);
+    inv["discounts"] = match &disc_id {
+        Some(id) => json!([id]),
+        None => json!([]),
+    };
+    inv["total_discount_amounts"] = match &disc_id {
+        Some(id) => json!([{ "amount": total_discount, "discount": id }]),
+        None => json!([]),
+    };
+    inv["total_taxes"] = json!(
+        tax_groups
+            .iter()
+            .map(|(id, amount, taxable, reason, inclusive)| invoice_tax(
+                id, *amount, *taxable, reason, *inclusive
+            ))
+            .collect::<Vec<_>>()
+    );
+    inv["subtotal"] = json!(subtotal);
+    inv["subtotal_excluding_tax"] = json!(subtotal - incl_tax);
+    inv["total"] = json!(total);
+    inv["total_excluding_tax"] = json!((total - excl_tax - incl_tax).max(0));
+    inv["amount_due"] = json!(total);
+    inv["amount_remaining"] = json!(total);
+    if let Some(j) = place {
+        inv["automatic_tax"] = json!({
+            "disabled_reason": null, "enabled": true, "liability": { "type": "self" },
+            "provider": "stripe", "status": "complete",
+        });
+        inv["customer_address"] = json!({
+            "city": null, "country": j.country, "line1": null, "line2": null,
+            "postal_code": null, "state": j.state,
+        });
+    }
+    Ok(())
+}
+
+fn invoice_tax(rate_id: &Value, amount: i64, taxable: i64, reason: &str, inclusive: bool) -> Value {
+    json!({
+        "amount": amount,
+        "tax_behavior": if inclusive { "inclusive" } else { "exclusive" },
+        "tax_rate_details": { "tax_rate": rate_id },
+        "taxability_reason": reason,
+        "taxable_amount": taxable,
+        "type": "tax_rate_details",
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

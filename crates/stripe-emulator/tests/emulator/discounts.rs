@@ -1,9 +1,11 @@
 //! Coupons, promotion codes and automatic tax: the API, Checkout Sessions, the hosted page's
-//! code field and billing address.
+//! code field and billing address, and subscription invoices.
 
 use scraper::{Html, Selector};
 use serde_json::Value;
 use stripe::StripeError;
+use stripe_billing::invoice::{ListInvoice, RetrieveInvoice};
+use stripe_billing::subscription::RetrieveSubscription;
 use stripe_checkout::checkout_session::{ListLineItemsCheckoutSession, RetrieveCheckoutSession};
 use stripe_product::coupon::{
     CreateCoupon, CreateCouponAppliesTo, DeleteCoupon, ListCoupon, RetrieveCoupon,
@@ -15,6 +17,8 @@ use stripe_product::promotion_code::{
 use stripe_shared::{CheckoutSessionPaymentStatus, CouponDuration};
 
 use crate::support::{Harness, location};
+
+const DAY: i64 = 86_400;
 
 fn text_of(html: &str, css: &str) -> Option<String> {
     let doc = Html::parse_document(html);
@@ -1138,5 +1142,211 @@ async fn a_price_keeps_its_tax_behavior_once_set() {
         .post("/v1/products", &[("name", "X"), ("tax_code", "food")])
         .await;
     assert_eq!((s, e["error"]["param"].as_str()), (400, Some("tax_code")));
+    h.stop().await;
+}
+
+/// Subscribe to a monthly price with `discounts[0][coupon]`; returns the subscription id.
+async fn subscribe_with(
+    h: &Harness,
+    price: &str,
+    coupon: &str,
+    extra: &[(&str, &str)],
+) -> (String, Value) {
+    let mut form = vec![
+        ("mode", "subscription"),
+        ("line_items[0][price]", price),
+        ("line_items[0][quantity]", "1"),
+        ("discounts[0][coupon]", coupon),
+        ("success_url", "http://shop.test/ok"),
+    ];
+    form.extend_from_slice(extra);
+    let (s, sess) = h.post("/v1/checkout/sessions", &form).await;
+    assert_eq!(s, 200, "{sess}");
+    let resp = h
+        .pay(sess["url"].as_str().unwrap(), "4242424242424242")
+        .await;
+    assert_eq!(resp.status(), 303, "{}", resp.text().await.unwrap());
+    let (_, sess) = h
+        .get(
+            &format!("/v1/checkout/sessions/{}", sess["id"].as_str().unwrap()),
+            &[],
+        )
+        .await;
+    (sess["subscription"].as_str().unwrap().to_string(), sess)
+}
+
+async fn invoice_amounts(h: &Harness, sub: &str) -> Vec<(i64, i64)> {
+    let list = ListInvoice::new()
+        .subscription(sub)
+        .limit(100)
+        .send(&h.stripe)
+        .await
+        .unwrap();
+    let mut v: Vec<(i64, i64, i64)> = list
+        .data
+        .iter()
+        .map(|i| {
+            let disc: i64 = i
+                .total_discount_amounts
+                .as_ref()
+                .map(|d| d.iter().map(|x| x.amount).sum())
+                .unwrap_or(0);
+            (i.created, i.amount_due, disc)
+        })
+        .collect();
+    v.sort();
+    v.into_iter().map(|(_, due, disc)| (due, disc)).collect()
+}
+
+#[actix_web::test]
+async fn a_three_month_coupon_discounts_the_first_three_invoices() {
+    let h = Harness::start().await;
+    let p = product(&h, "Club").await;
+    let (s, monthly) = h
+        .post(
+            "/v1/prices",
+            &[
+                ("product", p.as_str()),
+                ("unit_amount", "2000"),
+                ("currency", "usd"),
+                ("recurring[interval]", "month"),
+            ],
+        )
+        .await;
+    assert_eq!(s, 200);
+    let monthly = monthly["id"].as_str().unwrap().to_string();
+    let c = coupon(
+        &h,
+        &[
+            ("percent_off", "50"),
+            ("duration", "repeating"),
+            ("duration_in_months", "3"),
+        ],
+    )
+    .await;
+    let (sub_id, sess) = subscribe_with(&h, &monthly, &c, &[]).await;
+    assert_eq!(sess["amount_total"], 1000);
+    let sub = RetrieveSubscription::new(sub_id.as_str())
+        .expand(vec!["discounts".to_string()])
+        .send(&h.stripe)
+        .await
+        .unwrap();
+    assert_eq!(sub.discounts.len(), 1);
+    match &sub.discounts[0] {
+        stripe_types::Expandable::Object(d) => {
+            assert_eq!(d.subscription.as_deref(), Some(sub_id.as_str()));
+            let start = d.start;
+            assert_eq!(d.end, Some(start + 90 * DAY), "three 30-day months");
+        }
+        other => panic!("discount not expanded: {other:?}"),
+    }
+    let first = RetrieveInvoice::new(
+        sub.latest_invoice
+            .as_ref()
+            .unwrap()
+            .id()
+            .clone()
+            .expect("invoice id"),
+    )
+    .send(&h.stripe)
+    .await
+    .unwrap();
+    assert_eq!(
+        (first.subtotal, first.total, first.amount_due),
+        (2000, 1000, 1000)
+    );
+    assert_eq!(first.discounts.len(), 1);
+    assert_eq!(
+        first.lines.data[0].discount_amounts.as_ref().unwrap()[0].amount,
+        1000
+    );
+    for _ in 0..3 {
+        h.emu.advance_clock(30 * DAY).await.unwrap();
+    }
+    assert_eq!(
+        invoice_amounts(&h, &sub_id).await,
+        vec![(1000, 1000), (1000, 1000), (1000, 1000), (2000, 0)]
+    );
+    let sub = RetrieveSubscription::new(sub_id.as_str())
+        .send(&h.stripe)
+        .await
+        .unwrap();
+    assert!(sub.discounts.is_empty(), "the discount ended");
+    h.hooks.wait_for("customer.discount.deleted").await;
+    h.hooks.wait_for("customer.discount.created").await;
+    h.stop().await;
+}
+
+#[actix_web::test]
+async fn once_and_forever_coupons_on_renewals_and_tax_on_invoices() {
+    let h = Harness::start().await;
+    let p = product(&h, "Box").await;
+    let (_, monthly) = h
+        .post(
+            "/v1/prices",
+            &[
+                ("product", p.as_str()),
+                ("unit_amount", "1000"),
+                ("currency", "eur"),
+                ("recurring[interval]", "month"),
+                ("tax_behavior", "exclusive"),
+            ],
+        )
+        .await;
+    let monthly = monthly["id"].as_str().unwrap().to_string();
+    let once = coupon(&h, &[("amount_off", "300"), ("currency", "eur")]).await;
+    let forever = coupon(&h, &[("percent_off", "10"), ("duration", "forever")]).await;
+    let (once_sub, _) = subscribe_with(&h, &monthly, &once, &[]).await;
+
+    // A taxed subscription: the address from the page taxes every invoice.
+    let (s, sess) = h
+        .post(
+            "/v1/checkout/sessions",
+            &[
+                ("mode", "subscription"),
+                ("line_items[0][price]", monthly.as_str()),
+                ("line_items[0][quantity]", "1"),
+                ("discounts[0][coupon]", forever.as_str()),
+                ("automatic_tax[enabled]", "true"),
+                ("success_url", "http://shop.test/ok"),
+            ],
+        )
+        .await;
+    assert_eq!(s, 200, "{sess}");
+    let url = sess["url"].as_str().unwrap();
+    // 1000 − 10 % = 900, VAT 19 % = 171.
+    let resp = submit(&h, url, "DE", "", "pay", Some(1071)).await;
+    assert_eq!(resp.status(), 303, "{}", resp.text().await.unwrap());
+    let (_, sess) = h
+        .get(
+            &format!("/v1/checkout/sessions/{}", sess["id"].as_str().unwrap()),
+            &[],
+        )
+        .await;
+    let taxed_sub = sess["subscription"].as_str().unwrap().to_string();
+    assert_eq!(sess["amount_total"], 1071);
+
+    h.emu.advance_clock(30 * DAY).await.unwrap();
+    h.emu.advance_clock(30 * DAY).await.unwrap();
+    assert_eq!(
+        invoice_amounts(&h, &once_sub).await,
+        vec![(700, 300), (1000, 0), (1000, 0)]
+    );
+    assert_eq!(
+        invoice_amounts(&h, &taxed_sub).await,
+        vec![(1071, 100), (1071, 100), (1071, 100)]
+    );
+    let list = ListInvoice::new()
+        .subscription(taxed_sub.as_str())
+        .send(&h.stripe)
+        .await
+        .unwrap();
+    for inv in &list.data {
+        let taxes = inv.total_taxes.as_ref().unwrap();
+        assert_eq!(taxes[0].amount, 171);
+        assert_eq!(taxes[0].taxable_amount, Some(900));
+        assert!(inv.automatic_tax.enabled);
+        assert_eq!(inv.total_excluding_tax, Some(900));
+    }
     h.stop().await;
 }
