@@ -185,6 +185,8 @@ pub fn route(ctx: &mut Ctx, method: &str, segs: &[&str], raw: &Value) -> ApiResu
         _ => {
             if let Some(r) = super::billing::route(ctx, method, segs, raw)? {
                 r
+            } else if let Some(r) = super::coupons::route(ctx, method, segs, raw)? {
+                r
             } else {
                 return Err(ApiError::invalid(format!(
                     "Unrecognized request URL ({method}: /v1/{}). Please see https://stripe.com/docs or we can help at https://support.stripe.com/.",
@@ -239,6 +241,32 @@ pub fn expand_of(p: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Fields Stripe leaves out unless expanded; the emulator keeps them as `_field`.
+const INCLUDABLE: &[(&str, &str)] = &[
+    ("item", "discounts"),
+    ("item", "taxes"),
+    ("coupon", "applies_to"),
+    // `total_details` (no `object` field) of a Checkout Session.
+    ("", "breakdown"),
+];
+
+/// A stored object fetched for an expansion, as the API shows it (coupons and promotion codes
+/// with their time-dependent fields refreshed).
+fn expanded(ctx: &mut Ctx, id: &str) -> ApiResult<Option<Value>> {
+    let Some(mut obj) = ctx.get(id)? else {
+        return Ok(None);
+    };
+    super::coupons::refresh(ctx, &mut obj)?;
+    Ok(Some(obj))
+}
+
+/// Can this string be replaced by the object it names? Coupon ids are chosen by the caller, so
+/// they are recognised by lookup rather than by prefix.
+fn expandable_id(ctx: &mut Ctx, id: &str) -> ApiResult<bool> {
+    Ok(super::store::kind_of_id(id).is_some()
+        || ctx.get(id)?.is_some_and(|o| o["object"] == "coupon"))
+}
+
 fn expand_path(
     ctx: &mut Ctx,
     out: &mut Value,
@@ -251,9 +279,16 @@ fn expand_path(
     };
     if out["object"] == "list" && *head == "data" {
         if let Some(items) = out["data"].as_array_mut() {
-            for item in items.iter_mut() {
+            for (i, item) in items.iter_mut().enumerate() {
                 let id = item["id"].as_str().unwrap_or_default().to_string();
-                let stored_item = ctx.get(&id)?.unwrap_or_else(|| item.clone());
+                let stored_item = match ctx.get(&id)? {
+                    Some(o) => o,
+                    None => stored["data"]
+                        .get(i)
+                        .filter(|s| s["id"] == item["id"])
+                        .cloned()
+                        .unwrap_or_else(|| item.clone()),
+                };
                 expand_path(ctx, item, &stored_item, rest, full)?;
             }
         }
@@ -273,12 +308,17 @@ fn expand_path(
         let id = out["id"].as_str().unwrap_or_default();
         let has_more = items.len() > 10;
         let items: Vec<Value> = items.into_iter().take(10).collect();
-        let mut li = list(
+        let stored_li = list(
             items,
             has_more,
             &format!("/v1/checkout/sessions/{id}/line_items"),
         );
-        let stored_li = li.clone();
+        // Several `line_items…` paths add to one list.
+        let mut li = if out["line_items"].is_object() {
+            out["line_items"].clone()
+        } else {
+            public(&stored_li)
+        };
         expand_path(ctx, &mut li, &stored_li, rest, full)?;
         out["line_items"] = li;
         return Ok(());
@@ -288,7 +328,7 @@ fn expand_path(
         let mut l = stored["_payments"].clone();
         let stored_l = l.clone();
         expand_path(ctx, &mut l, &stored_l, rest, full)?;
-        out["payments"] = l;
+        out["payments"] = public(&l);
         return Ok(());
     }
     if *head == "refunds" && out["object"] == "charge" {
@@ -306,17 +346,54 @@ fn expand_path(
         out["refunds"] = l;
         return Ok(());
     }
-    let Some(field) = out.get_mut(*head) else {
+    let kind = out["object"].as_str().unwrap_or_default().to_string();
+    let hidden = format!("_{head}");
+    if out.get(*head).is_none()
+        && INCLUDABLE.contains(&(kind.as_str(), *head))
+        && stored.get(&hidden).is_some()
+    {
+        out[*head] = public(&stored[&hidden]);
+        let stored_field = stored[&hidden].clone();
+        let mut field = out[*head].clone();
+        expand_field(ctx, &mut field, &stored_field, rest, full)?;
+        out[*head] = field;
+        return Ok(());
+    }
+    let Some(field) = out.get(*head) else {
         return Err(cannot());
     };
+    let mut field = field.clone();
+    let stored_field = stored.get(*head).cloned().unwrap_or(Value::Null);
+    if field.is_string() && !expandable_id(ctx, field.as_str().unwrap_or_default())? {
+        return Err(cannot());
+    }
+    if !matches!(
+        field,
+        Value::Null | Value::String(_) | Value::Object(_) | Value::Array(_)
+    ) {
+        return Err(cannot());
+    }
+    expand_field(ctx, &mut field, &stored_field, rest, full)?;
+    out[*head] = field;
+    Ok(())
+}
+
+/// Expand one field's value: an id becomes its object, an object or a list of ids/objects is
+/// expanded further along `rest`.
+fn expand_field(
+    ctx: &mut Ctx,
+    field: &mut Value,
+    stored: &Value,
+    rest: &[&str],
+    full: &str,
+) -> ApiResult<()> {
     match field {
-        Value::Null => Ok(()),
         Value::String(id) => {
             let id = id.clone();
-            if super::store::kind_of_id(&id).is_none() {
-                return Err(cannot());
+            if !expandable_id(ctx, &id)? {
+                return Ok(());
             }
-            if let Some(obj) = ctx.get(&id)? {
+            if let Some(obj) = expanded(ctx, &id)? {
                 let mut pubobj = public(&obj);
                 expand_path(ctx, &mut pubobj, &obj, rest, full)?;
                 *field = pubobj;
@@ -324,14 +401,22 @@ fn expand_path(
             Ok(())
         }
         Value::Object(_) => {
-            let mut inner = field.clone();
-            let inner_id = inner["id"].as_str().unwrap_or_default().to_string();
-            let stored_inner = ctx.get(&inner_id)?.unwrap_or_else(|| inner.clone());
-            expand_path(ctx, &mut inner, &stored_inner, rest, full)?;
-            *field = inner;
+            let inner_id = field["id"].as_str().unwrap_or_default().to_string();
+            let stored_inner = match ctx.get(&inner_id)? {
+                Some(o) if !inner_id.is_empty() => o,
+                _ if stored.is_object() => stored.clone(),
+                _ => field.clone(),
+            };
+            expand_path(ctx, field, &stored_inner, rest, full)
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter_mut().enumerate() {
+                let stored_item = stored.get(i).cloned().unwrap_or(Value::Null);
+                expand_field(ctx, item, &stored_item, rest, full)?;
+            }
             Ok(())
         }
-        _ => Err(cannot()),
+        _ => Ok(()),
     }
 }
 
@@ -340,7 +425,8 @@ fn retrieve(ctx: &mut Ctx, raw: &Value, kind: &str, id: &str) -> ApiResult<Route
     Ok((ctx.fetch(kind, id)?, expand_of(&p)))
 }
 
-/// Filter by `created` and page with `limit`/`starting_after`/`ending_before`.
+/// Filter by `created` and page with `limit`/`starting_after`/`ending_before`. Items keep their
+/// internal fields (for `expand[]`); [`route`] strips them from the answer.
 pub fn paginate(
     _ctx: &mut Ctx,
     items: Vec<Value>,
@@ -358,7 +444,6 @@ pub fn paginate(
     let mut items: Vec<Value> = items
         .into_iter()
         .filter(|o| created_matches(o["created"].as_i64().unwrap_or(0), &p["created"]))
-        .map(|o| public(&o))
         .collect();
     if let Some(after) = p.s("starting_after") {
         let pos = items
@@ -421,6 +506,10 @@ pub fn list_simple(
             ("customer_details", Value::Object(m)) => {
                 m.iter().all(|(k, v)| o["customer_details"][k] == *v)
             }
+            // Invoices name their subscription under `parent` in this API version.
+            ("subscription", v) if o["object"] == "invoice" => {
+                o["parent"]["subscription_details"]["subscription"] == *v
+            }
             (field, v) => o[field] == *v,
         });
     }
@@ -442,7 +531,7 @@ fn check_dyn(schema: &[(&str, &P)], raw: &Value) -> ApiResult<Value> {
     Ok(Value::Object(out))
 }
 
-fn merge_metadata(obj: &mut Value, p: &Value) {
+pub fn merge_metadata(obj: &mut Value, p: &Value) {
     if let Some(meta) = p.get("metadata") {
         match meta.as_object() {
             Some(m) if m.is_empty() => obj["metadata"] = json!({}),
@@ -524,6 +613,17 @@ const PRODUCT_PARAMS: &[(&str, P)] = &[
     ("expand", P::Arr(&P::Str)),
 ];
 
+/// Tax codes look like `txcd_99999999` (the emulator accepts any such code).
+pub fn check_tax_code(p: &Value, param: &str) -> ApiResult<()> {
+    if let Some(code) = p.s("tax_code") {
+        let digits = code.strip_prefix("txcd_").unwrap_or_default();
+        if digits.len() != 8 || !digits.chars().all(|c| c.is_ascii_digit()) {
+            return Err(ApiError::no_such("tax_code", &code, Some(param)).status(400));
+        }
+    }
+    Ok(())
+}
+
 fn apply_product_fields(prod: &mut Value, p: &Value) {
     for key in [
         "name",
@@ -560,6 +660,7 @@ fn apply_product_fields(prod: &mut Value, p: &Value) {
 
 fn create_product(ctx: &mut Ctx, raw: &Value) -> ApiResult<Routed> {
     let p = check(&P::Obj(PRODUCT_PARAMS), raw, "")?;
+    check_tax_code(&p, "tax_code")?;
     let name = required_str(&p, "name")?;
     let id = match p.s("id") {
         Some(id) => {
@@ -590,6 +691,9 @@ fn create_product(ctx: &mut Ctx, raw: &Value) -> ApiResult<Routed> {
             &id,
             dp.get("recurring").cloned(),
         );
+        if let Some(tb) = dp.s("tax_behavior") {
+            price["tax_behavior"] = json!(tb);
+        }
         merge_metadata(&mut price, dp);
         ctx.put(&price)?;
         prod["default_price"] = price["id"].clone();
@@ -627,6 +731,7 @@ fn unit_amount(p: &Value, prefix: &str) -> ApiResult<i64> {
 
 fn update_product(ctx: &mut Ctx, raw: &Value, id: &str) -> ApiResult<Routed> {
     let p = check(&P::Obj(PRODUCT_PARAMS), raw, "")?;
+    check_tax_code(&p, "tax_code")?;
     if p.get("id").is_some() || p.get("default_price_data").is_some() {
         return Err(ApiError::unknown_param(if p.get("id").is_some() {
             "id"
@@ -716,6 +821,7 @@ pub fn make_price(ctx: &mut Ctx, p: &Value, prefix: &str) -> ApiResult<Value> {
             pid
         }
         (None, Some(pd)) => {
+            check_tax_code(pd, &format!("{}[tax_code]", name("product_data")))?;
             let pname = pd
                 .s("name")
                 .filter(|s| !s.is_empty())
@@ -812,6 +918,17 @@ fn update_price(ctx: &mut Ctx, raw: &Value, id: &str) -> ApiResult<Routed> {
     let p = check(&P::Obj(S), raw, "")?;
     let mut price = ctx.fetch("price", id)?;
     let before = price.clone();
+    if let Some(tb) = p.s("tax_behavior") {
+        let current = price["tax_behavior"].as_str().unwrap_or("unspecified");
+        if current != "unspecified" && current != tb {
+            return Err(ApiError::param(
+                "tax_behavior",
+                format!(
+                    "The tax_behavior of a price cannot be changed once it is set to `inclusive` or `exclusive` (this price's is `{current}`). Create a new price instead."
+                ),
+            ));
+        }
+    }
     for key in ["active", "nickname", "lookup_key", "tax_behavior"] {
         if let Some(v) = p.get(key) {
             price[key] = v.clone();

@@ -8,6 +8,7 @@ use super::form::{P, Params, check};
 use super::objects::{self, list};
 use super::payments::{self, decline_for};
 use super::store::{Ctx, new_id, public};
+use super::totals;
 
 /// Seconds in one billing interval (calendar months are approximated as 30 days).
 pub fn interval_secs(recurring: &Value) -> i64 {
@@ -71,12 +72,12 @@ fn period_of(sub: &Value) -> (i64, i64) {
     )
 }
 
-/// Build an invoice for a subscription's current items; `amount` overrides the total.
+/// Build an invoice for a subscription's current items (or the given lines). Discounts and tax
+/// are added by [`price_for_subscription`].
 fn invoice_for(
     ctx: &mut Ctx,
     sub: &Value,
     reason: &str,
-    amount: Option<i64>,
     lines_override: Option<Vec<Value>>,
 ) -> ApiResult<Value> {
     let id = new_id("in_");
@@ -98,12 +99,10 @@ fn invoice_for(
             })
             .collect(),
     };
-    let total = amount.unwrap_or_else(|| {
-        lines
-            .iter()
-            .map(|l| l["amount"].as_i64().unwrap_or(0))
-            .sum()
-    });
+    let total: i64 = lines
+        .iter()
+        .map(|l| l["amount"].as_i64().unwrap_or(0))
+        .sum();
     let seq = cus["next_invoice_sequence"].as_i64().unwrap_or(1);
     if let Some(mut c) = ctx.get(sub["customer"].as_str().unwrap_or_default())? {
         c["next_invoice_sequence"] = json!(seq + 1);
@@ -250,7 +249,8 @@ fn invoice_line(
     })
 }
 
-fn mark_invoice_paid(ctx: &mut Ctx, inv: &mut Value, pi_id: &str) {
+/// Mark an invoice paid; `pi_id` is the payment (none for an invoice of zero).
+fn mark_invoice_paid(ctx: &mut Ctx, inv: &mut Value, pi_id: Option<&str>) {
     let total = inv["total"].clone();
     inv["status"] = json!("paid");
     inv["attempted"] = json!(true);
@@ -259,6 +259,9 @@ fn mark_invoice_paid(ctx: &mut Ctx, inv: &mut Value, pi_id: &str) {
     inv["amount_remaining"] = json!(0);
     inv["status_transitions"]["finalized_at"] = json!(ctx.now);
     inv["status_transitions"]["paid_at"] = json!(ctx.now);
+    let Some(pi_id) = pi_id else {
+        return;
+    };
     let inv_id = inv["id"].clone();
     inv["_payments"]["data"] = json!([{
         "id": new_id("inpay_"),
@@ -280,8 +283,8 @@ fn mark_invoice_paid(ctx: &mut Ctx, inv: &mut Value, pi_id: &str) {
 pub fn start_subscription(
     ctx: &mut Ctx,
     s: &mut Value,
-    pi: &Value,
-    pm_id: &str,
+    pi_id: Option<&str>,
+    pm_id: Option<&str>,
     paid: bool,
 ) -> ApiResult<()> {
     let sub_id = new_id("sub_");
@@ -310,7 +313,11 @@ pub fn start_subscription(
             "object": "subscription",
             "application": null,
             "application_fee_percent": null,
-            "automatic_tax": { "disabled_reason": null, "enabled": false, "liability": null },
+            "automatic_tax": if s["automatic_tax"]["enabled"] == true {
+                json!({ "disabled_reason": null, "enabled": true, "liability": { "type": "self" } })
+            } else {
+                json!({ "disabled_reason": null, "enabled": false, "liability": null })
+            },
             "billing_cycle_anchor": now,
             "billing_cycle_anchor_config": null,
             "billing_mode": { "flexible": null, "type": "classic", "updated_at": null },
@@ -355,18 +362,40 @@ pub fn start_subscription(
             "trial_start": null,
         }),
     ]);
-    let mut inv = invoice_for(
-        ctx,
-        &sub,
-        "subscription_create",
-        Some(s["amount_total"].as_i64().unwrap_or(0)),
-        None,
-    )?;
+    if s["automatic_tax"]["enabled"] == true {
+        sub["_tax_location"] = s["_tax_location"].clone();
+    }
+    // The session's discount moves to the subscription.
+    let discount = match s["_discount"].as_str() {
+        Some(did) => ctx.get(did)?,
+        None => None,
+    };
+    if let Some(mut d) = discount.clone() {
+        let coupon = ctx
+            .get(d["source"]["coupon"].as_str().unwrap_or_default())?
+            .unwrap_or(json!({}));
+        d["checkout_session"] = Value::Null;
+        d["subscription"] = json!(sub_id);
+        d["customer"] = s["customer"].clone();
+        d["start"] = json!(now);
+        if coupon["duration"] == "repeating" {
+            let months = coupon["duration_in_months"].as_i64().unwrap_or(1);
+            d["end"] = json!(now + months * interval_secs(&json!({ "interval": "month" })));
+        }
+        ctx.put(&d)?;
+        sub["discounts"] = json!([d["id"]]);
+    }
+    let mut inv = invoice_for(ctx, &sub, "subscription_create", Some(vec![]))?;
+    let inv_id = inv["id"].as_str().unwrap_or_default().to_string();
+    inv["lines"]["data"] = json!(first_invoice_lines(&inv_id, &sub, s));
+    price_for_subscription(ctx, &mut sub, &mut inv)?;
     inv["status"] = json!("open");
     inv["status_transitions"]["finalized_at"] = json!(now);
-    inv["_payment_intent"] = pi["id"].clone();
+    if let Some(pi) = pi_id {
+        inv["_payment_intent"] = json!(pi);
+    }
     if paid {
-        mark_invoice_paid(ctx, &mut inv, pi["id"].as_str().unwrap_or_default());
+        mark_invoice_paid(ctx, &mut inv, pi_id);
     }
     sub["latest_invoice"] = inv["id"].clone();
     ctx.put(&inv)?;
@@ -376,6 +405,10 @@ pub fn start_subscription(
         ctx.put(&cus)?;
     }
     ctx.emit("customer.subscription.created", &sub, None)?;
+    if let Some(did) = sub["discounts"][0].as_str() {
+        let d = ctx.fetch("discount", did)?;
+        ctx.emit("customer.discount.created", &d, None)?;
+    }
     ctx.emit("invoice.created", &inv, None)?;
     ctx.emit("invoice.finalized", &inv, None)?;
     if paid {
@@ -384,6 +417,107 @@ pub fn start_subscription(
     }
     s["subscription"] = sub["id"].clone();
     s["invoice"] = inv["id"].clone();
+    Ok(())
+}
+
+/// The first invoice's lines: every line of the Checkout Session (recurring prices as
+/// subscription items, one-time prices as invoice items), before discounts and tax.
+fn first_invoice_lines(inv_id: &str, sub: &Value, s: &Value) -> Vec<Value> {
+    let (start, end) = period_of(sub);
+    let items = sub["items"]["data"].as_array().cloned().unwrap_or_default();
+    s["_line_items"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|li| {
+            let qty = li["quantity"].as_i64().unwrap_or(1);
+            let amount = li["amount_subtotal"].as_i64().unwrap_or(0);
+            let desc = li["description"].as_str().map(str::to_string);
+            match items.iter().find(|it| it["price"]["id"] == li["price"]["id"]) {
+                Some(it) => {
+                    let d = desc.map(|d| format!("{qty} × {d}"));
+                    invoice_line(inv_id, sub, it, amount, qty, start, end, false, d)
+                }
+                None => json!({
+                    "id": new_id("il_"),
+                    "object": "line_item",
+                    "amount": amount,
+                    "currency": sub["currency"],
+                    "description": desc,
+                    "discount_amounts": [],
+                    "discountable": true,
+                    "discounts": [],
+                    "invoice": inv_id,
+                    "livemode": false,
+                    "metadata": {},
+                    "parent": {
+                        "invoice_item_details": {
+                            "invoice_item": new_id("ii_"),
+                            "proration": false,
+                            "proration_details": { "credited_items": null },
+                            "subscription": sub["id"],
+                        },
+                        "subscription_item_details": null,
+                        "type": "invoice_item_details"
+                    },
+                    "period": { "end": start, "start": start },
+                    "pretax_credit_amounts": [],
+                    "pricing": { "price_details": { "price": li["price"]["id"], "product": li["price"]["product"] }, "type": "price_details", "unit_amount_decimal": li["price"]["unit_amount_decimal"] },
+                    "quantity": qty,
+                    "subtotal": amount,
+                    "taxes": [],
+                }),
+            }
+        })
+        .collect()
+}
+
+/// The subscription's discount, if it still applies to an invoice made now: a `once` coupon
+/// applies to one invoice, a `repeating` one until its `end`.
+fn active_discount(ctx: &mut Ctx, sub: &Value) -> ApiResult<Option<Value>> {
+    let Some(did) = sub["discounts"][0].as_str() else {
+        return Ok(None);
+    };
+    let Some(d) = ctx.get(did)? else {
+        return Ok(None);
+    };
+    let coupon = ctx
+        .get(d["source"]["coupon"].as_str().unwrap_or_default())?
+        .unwrap_or(json!({}));
+    let used_once = coupon["duration"] == "once" && sub["_discount_used"] == true;
+    let ended = d["end"].as_i64().is_some_and(|e| e <= ctx.now);
+    Ok((!used_once && !ended).then_some(d))
+}
+
+/// Discounts and tax on a subscription invoice (its lines are final).
+fn price_for_subscription(ctx: &mut Ctx, sub: &mut Value, inv: &mut Value) -> ApiResult<()> {
+    let discount = active_discount(ctx, sub)?;
+    let place = if sub["automatic_tax"]["enabled"] == true {
+        totals::place_of(&sub["_tax_location"])
+    } else {
+        None
+    };
+    totals::price_invoice(ctx, inv, discount.as_ref(), place.as_ref())?;
+    if discount.is_some() {
+        sub["_discount_used"] = json!(true);
+    }
+    Ok(())
+}
+
+/// At a renewal: a discount that no longer applies leaves the subscription
+/// (`customer.discount.deleted`).
+fn end_spent_discount(ctx: &mut Ctx, sub: &mut Value) -> ApiResult<()> {
+    let Some(did) = sub["discounts"][0].as_str().map(str::to_string) else {
+        return Ok(());
+    };
+    if active_discount(ctx, sub)?.is_some() {
+        return Ok(());
+    }
+    sub["discounts"] = json!([]);
+    if let Some(d) = ctx.get(&did)? {
+        ctx.emit("customer.discount.deleted", &d, None)?;
+    }
     Ok(())
 }
 
@@ -399,7 +533,7 @@ pub fn settle_first_invoice(ctx: &mut Ctx, s: &mut Value, ok: bool) -> ApiResult
             .as_str()
             .unwrap_or_default()
             .to_string();
-        mark_invoice_paid(ctx, &mut inv, &pi);
+        mark_invoice_paid(ctx, &mut inv, Some(&pi));
         sub["status"] = json!("active");
         ctx.put(&inv)?;
         ctx.emit("invoice.paid", &inv, None)?;
@@ -769,7 +903,7 @@ fn update_subscription(ctx: &mut Ctx, raw: &Value, id: &str) -> ApiResult<Routed
             false,
             None,
         ));
-        let mut inv = invoice_for(ctx, &sub, "subscription_update", None, Some(lines))?;
+        let mut inv = invoice_for(ctx, &sub, "subscription_update", Some(lines))?;
         let inv_id = inv["id"].as_str().unwrap_or_default().to_string();
         if let Some(lines) = inv["lines"]["data"].as_array_mut() {
             for l in lines.iter_mut() {
@@ -810,7 +944,7 @@ fn update_subscription(ctx: &mut Ctx, raw: &Value, id: &str) -> ApiResult<Routed
             Some("Remaining time (proration)".into()),
         ));
         if behavior == "always_invoice" {
-            let mut inv = invoice_for(ctx, &sub, "subscription_update", None, Some(pending))?;
+            let mut inv = invoice_for(ctx, &sub, "subscription_update", Some(pending))?;
             let inv_id = inv["id"].as_str().unwrap_or_default().to_string();
             if let Some(lines) = inv["lines"]["data"].as_array_mut() {
                 for l in lines.iter_mut() {
@@ -838,6 +972,7 @@ fn update_subscription(ctx: &mut Ctx, raw: &Value, id: &str) -> ApiResult<Routed
 
 /// Charge an invoice to the subscription's default card (renewals and prorations).
 fn charge_invoice(ctx: &mut Ctx, sub: &mut Value, inv: &mut Value) -> ApiResult<bool> {
+    price_for_subscription(ctx, sub, inv)?;
     inv["status"] = json!("open");
     inv["status_transitions"]["finalized_at"] = json!(ctx.now);
     ctx.put(inv)?;
@@ -947,7 +1082,7 @@ fn attempt_invoice_payment(ctx: &mut Ctx, sub: &mut Value, inv: &mut Value) -> A
         ctx.emit("charge.succeeded", &ch, None)?;
         ctx.emit("payment_intent.succeeded", &pi, None)?;
         let pi_id = pi["id"].as_str().unwrap_or_default().to_string();
-        mark_invoice_paid(ctx, inv, &pi_id);
+        mark_invoice_paid(ctx, inv, Some(&pi_id));
         ctx.put(inv)?;
         ctx.emit("invoice.paid", inv, None)?;
         ctx.emit("invoice.payment_succeeded", inv, None)?;
@@ -999,11 +1134,12 @@ pub fn advance_subscriptions(ctx: &mut Ctx) -> ApiResult<()> {
             }
             let saved_now = ctx.now;
             ctx.now = end;
+            end_spent_discount(ctx, &mut sub)?;
             let pending = sub["_pending_prorations"]
                 .as_array()
                 .cloned()
                 .unwrap_or_default();
-            let mut inv = invoice_for(ctx, &sub, "subscription_cycle", None, None)?;
+            let mut inv = invoice_for(ctx, &sub, "subscription_cycle", None)?;
             if !pending.is_empty() {
                 let inv_id = inv["id"].as_str().unwrap_or_default().to_string();
                 let mut lines = inv["lines"]["data"].as_array().cloned().unwrap_or_default();

@@ -1,12 +1,15 @@
-//! Checkout Sessions: create, expire.
+//! Checkout Sessions: create (with discounts and automatic tax), expire; the discount and
+//! billing-address changes the hosted page makes.
 
 use serde_json::{Value, json};
 
 use super::api::{Routed, expand_of, make_price, valid_currency};
+use super::coupons;
 use super::error::{ApiError, ApiResult};
 use super::form::{P, Params, check};
 use super::objects;
 use super::store::Ctx;
+use super::totals::price_session;
 
 const PRICE_DATA: &[(&str, P)] = &[
     ("currency", P::Str),
@@ -79,7 +82,32 @@ const SESSION_PARAMS: &[(&str, P)] = &[
         "ui_mode",
         P::Enum(&["hosted_page", "embedded_page", "elements", "form", "hosted"]),
     ),
-    ("automatic_tax", P::Obj(&[("enabled", P::Bool)])),
+    (
+        "automatic_tax",
+        P::Obj(&[
+            ("enabled", P::Bool),
+            (
+                "liability",
+                P::Obj(&[("type", P::Enum(&["account", "self"])), ("account", P::Str)]),
+            ),
+        ]),
+    ),
+    (
+        "customer_update",
+        P::Obj(&[
+            ("address", P::Enum(&["auto", "never"])),
+            ("name", P::Enum(&["auto", "never"])),
+            ("shipping", P::Enum(&["auto", "never"])),
+        ]),
+    ),
+    (
+        "discounts",
+        P::Arr(&P::Obj(&[("coupon", P::Str), ("promotion_code", P::Str)])),
+    ),
+    (
+        "payment_method_collection",
+        P::Enum(&["always", "if_required"]),
+    ),
     ("phone_number_collection", P::Obj(&[("enabled", P::Bool)])),
     (
         "payment_intent_data",
@@ -157,12 +185,14 @@ pub fn create_session(ctx: &mut Ctx, raw: &Value) -> ApiResult<Routed> {
             "You may only specify one of these parameters: customer, customer_email.",
         ));
     }
+    let mut customer = None;
     if let Some(c) = p.s("customer") {
         let cus = ctx.fetch_param("customer", &c, "customer")?;
         s["customer"] = json!(c);
         if let Some(e) = cus["email"].as_str() {
             s["_prefill_email"] = json!(e);
         }
+        customer = Some(cus);
     }
     if let Some(e) = p.s("customer_email") {
         if !e.contains('@') || e.len() > 800 {
@@ -361,8 +391,319 @@ pub fn create_session(ctx: &mut Ctx, raw: &Value) -> ApiResult<Routed> {
     if let Some(sd) = p.get("subscription_data") {
         s["_subscription_data"] = sd.clone();
     }
+    if let Some(pmc) = p.s("payment_method_collection") {
+        if mode != "subscription" {
+            return Err(ApiError::param(
+                "payment_method_collection",
+                "`payment_method_collection` can only be used in `subscription` mode.",
+            ));
+        }
+        s["payment_method_collection"] = json!(pmc);
+    }
+    tax_settings(&mut s, &p, customer.as_ref())?;
+    if let Some(d) = session_discount(ctx, &s, &p)? {
+        attach_discount(ctx, &mut s, &d, "api")?;
+    }
+    price_session(ctx, &mut s)?;
     ctx.put(&s)?;
     Ok((s, expand_of(&p)))
+}
+
+/// `automatic_tax`, `customer_update` and where the tax location comes from.
+fn tax_settings(s: &mut Value, p: &Value, customer: Option<&Value>) -> ApiResult<()> {
+    let update = p.get("customer_update").cloned();
+    if let Some(u) = &update {
+        if customer.is_none() {
+            return Err(ApiError::param(
+                "customer_update",
+                "`customer_update` can only be used with `customer`.",
+            ));
+        }
+        s["_customer_update"] = u.clone();
+    }
+    let enabled = p["automatic_tax"].b("enabled").unwrap_or(false);
+    if !enabled {
+        return Ok(());
+    }
+    s["automatic_tax"] = json!({
+        "enabled": true,
+        "liability": { "type": "self" },
+        "provider": "stripe",
+        "status": "requires_location_inputs",
+    });
+    let address_auto = update
+        .as_ref()
+        .is_some_and(|u| u["address"] == "auto" || u["shipping"] == "auto");
+    if let Some(cus) = customer {
+        let country = cus["address"]["country"].as_str().filter(|c| c.len() == 2);
+        match country {
+            Some(_) => {
+                // The customer's address is the tax location (the page can change it only when
+                // `customer_update[address]=auto`).
+                s["_tax_location"] = cus["address"].clone();
+                s["_billing_address"] = cus["address"].clone();
+                s["_address_locked"] = json!(!address_auto);
+            }
+            None if !address_auto => {
+                return Err(ApiError::param(
+                    "automatic_tax[enabled]",
+                    "Automatic tax calculation requires a valid address on the Customer. Add a valid address to the Customer or set either `customer_update[address]` or `customer_update[shipping]` to 'auto' to save the address entered in Checkout to the Customer.",
+                )
+                .code("customer_tax_location_invalid"));
+            }
+            None => {}
+        }
+    }
+    Ok(())
+}
+
+/// The discount named in `discounts[0]`, checked against this session (validated against
+/// `allow_promotion_codes`).
+fn session_discount(ctx: &mut Ctx, s: &Value, p: &Value) -> ApiResult<Option<Applied>> {
+    let Some(list) = p["discounts"].as_array().filter(|l| !l.is_empty()) else {
+        return Ok(None);
+    };
+    if p.get("allow_promotion_codes").is_some() {
+        return Err(ApiError::param(
+            "allow_promotion_codes",
+            "You may only specify one of these parameters: allow_promotion_codes, discounts.",
+        ));
+    }
+    if list.len() > 1 {
+        return Err(ApiError::param(
+            "discounts",
+            "You may only specify one discount (coupon or promotion code) for a Checkout Session.",
+        ));
+    }
+    let d = &list[0];
+    let purchase = purchase_of(ctx, s, None)?;
+    match (d.s("coupon"), d.s("promotion_code")) {
+        (Some(_), Some(_)) => Err(ApiError::param(
+            "discounts[0][promotion_code]",
+            "You may only specify one of these parameters: coupon, promotion_code.",
+        )),
+        (Some(c), None) => {
+            let param = "discounts[0][coupon]";
+            let coupon = ctx.fetch_param("coupon", &c, param)?;
+            coupons::check_coupon(ctx.now, &coupon, &purchase)
+                .map_err(|r| r.api_error(param, "coupon"))?;
+            Ok(Some(Applied {
+                coupon: c,
+                promotion_code: None,
+            }))
+        }
+        (None, Some(pc)) => {
+            let param = "discounts[0][promotion_code]";
+            let promo = ctx.fetch_param("promotion_code", &pc, param)?;
+            let mut promo = promo;
+            coupons::refresh(ctx, &mut promo)?;
+            let coupon = coupons::check_promotion_code(ctx, &promo, &purchase)?
+                .map_err(|r| r.api_error(param, "promotion code"))?;
+            Ok(Some(Applied {
+                coupon: coupon["id"].as_str().unwrap_or_default().to_string(),
+                promotion_code: Some(pc),
+            }))
+        }
+        (None, None) => Err(ApiError::missing("discounts[0][coupon]")),
+    }
+}
+
+/// A coupon (and the promotion code it came from) about to be applied.
+pub struct Applied {
+    pub coupon: String,
+    pub promotion_code: Option<String>,
+}
+
+/// What a code is checked against: the session's currency, subtotal, products and customer.
+fn purchase_of<'a>(
+    ctx: &mut Ctx,
+    s: &'a Value,
+    email: Option<&str>,
+) -> ApiResult<coupons::Purchase<'a>> {
+    let products = s["_line_items"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|li| li["price"]["product"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let customer = s["customer"].as_str().map(str::to_string);
+    let email = match email.filter(|e| !e.is_empty()) {
+        Some(e) => Some(e.to_string()),
+        None => match s["customer_email"].as_str() {
+            Some(e) => Some(e.to_string()),
+            None => match &customer {
+                Some(c) => ctx
+                    .get(c)?
+                    .and_then(|c| c["email"].as_str().map(str::to_string)),
+                None => None,
+            },
+        },
+    };
+    Ok(coupons::Purchase {
+        currency: s["currency"].as_str().unwrap_or("usd"),
+        subtotal: s["_line_items"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|li| li["amount_subtotal"].as_i64().unwrap_or(0))
+                    .sum()
+            })
+            .unwrap_or(0),
+        products,
+        customer,
+        email,
+    })
+}
+
+/// Put a discount on the session (`source`: `api` from `discounts`, `page` from the code field).
+pub fn attach_discount(ctx: &mut Ctx, s: &mut Value, a: &Applied, source: &str) -> ApiResult<()> {
+    detach_discount(ctx, s)?;
+    let d = coupons::new_discount(
+        ctx.now,
+        &a.coupon,
+        a.promotion_code.as_deref(),
+        s["id"].as_str(),
+        s["customer"].clone(),
+    );
+    ctx.put(&d)?;
+    s["_discount"] = d["id"].clone();
+    s["_discount_source"] = json!(source);
+    s["discounts"] = json!([{ "coupon": a.coupon, "promotion_code": a.promotion_code }]);
+    // For the page's discount line: the code typed, else the coupon's name.
+    if let Some(pc) = &a.promotion_code {
+        s["_promo_code"] = ctx.fetch("promotion_code", pc)?["code"].clone();
+    }
+    s["_coupon_name"] = ctx.fetch("coupon", &a.coupon)?["name"].clone();
+    Ok(())
+}
+
+/// Take the discount off the session (the page's Remove button).
+pub fn detach_discount(ctx: &mut Ctx, s: &mut Value) -> ApiResult<()> {
+    if let Some(id) = s["_discount"].as_str().map(str::to_string) {
+        ctx.delete(&id)?;
+    }
+    if let Some(m) = s.as_object_mut() {
+        for k in [
+            "_discount",
+            "_discount_source",
+            "_promo_code",
+            "_coupon_name",
+        ] {
+            m.remove(k);
+        }
+    }
+    s["discounts"] = json!([]);
+    Ok(())
+}
+
+/// Apply a code typed on the hosted page; `Err(refusal)` says why it cannot be used.
+pub fn apply_code(
+    ctx: &mut Ctx,
+    s: &mut Value,
+    code: &str,
+) -> ApiResult<Result<(), coupons::Refusal>> {
+    let mut promo = match coupons::find_code(ctx, code)? {
+        Ok(p) => p,
+        Err(r) => return Ok(Err(r)),
+    };
+    coupons::refresh(ctx, &mut promo)?;
+    let purchase = purchase_of(ctx, s, None)?;
+    let coupon = match coupons::check_promotion_code(ctx, &promo, &purchase)? {
+        Ok(c) => c,
+        Err(r) => return Ok(Err(r)),
+    };
+    let applied = Applied {
+        coupon: coupon["id"].as_str().unwrap_or_default().to_string(),
+        promotion_code: promo["id"].as_str().map(str::to_string),
+    };
+    attach_discount(ctx, s, &applied, "page")?;
+    price_session(ctx, s)?;
+    Ok(Ok(()))
+}
+
+/// The session's discount checked again at payment time, with the e-mail address typed.
+pub fn recheck_discount(
+    ctx: &mut Ctx,
+    s: &Value,
+    email: &str,
+) -> ApiResult<Option<coupons::Refusal>> {
+    let Some(did) = s["_discount"].as_str() else {
+        return Ok(None);
+    };
+    let Some(d) = ctx.get(did)? else {
+        return Ok(None);
+    };
+    let purchase = purchase_of(ctx, s, Some(email))?;
+    Ok(match d["promotion_code"].as_str() {
+        Some(pc) => {
+            let Some(mut promo) = ctx.get(pc)? else {
+                return Ok(Some(coupons::Refusal::Invalid));
+            };
+            coupons::refresh(ctx, &mut promo)?;
+            coupons::check_promotion_code(ctx, &promo, &purchase)?.err()
+        }
+        None => {
+            let coupon = ctx
+                .get(d["source"]["coupon"].as_str().unwrap_or_default())?
+                .unwrap_or(json!({ "deleted": true }));
+            coupons::check_coupon(ctx.now, &coupon, &purchase).err()
+        }
+    })
+}
+
+/// On completion: count the redemption and tie the discount to the customer.
+pub fn redeem_discount(ctx: &mut Ctx, s: &Value) -> ApiResult<()> {
+    let Some(did) = s["_discount"].as_str() else {
+        return Ok(());
+    };
+    let Some(mut d) = ctx.get(did)? else {
+        return Ok(());
+    };
+    let coupon = d["source"]["coupon"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let promo = d["promotion_code"].as_str().map(str::to_string);
+    coupons::redeem(ctx, &coupon, promo.as_deref())?;
+    d["customer"] = s["customer"].clone();
+    ctx.put(&d)?;
+    Ok(())
+}
+
+/// `customer_update[address]=auto`: the address entered on the page goes onto the Customer.
+pub fn save_customer_address(ctx: &mut Ctx, s: &Value) -> ApiResult<()> {
+    let auto = s["_customer_update"]["address"] == "auto";
+    let (Some(cid), true, true) = (
+        s["customer"].as_str(),
+        auto,
+        s["_billing_address"].is_object(),
+    ) else {
+        return Ok(());
+    };
+    let mut cus = ctx.fetch("customer", cid)?;
+    if cus["address"] == s["_billing_address"] {
+        return Ok(());
+    }
+    let before = cus.clone();
+    cus["address"] = s["_billing_address"].clone();
+    ctx.put(&cus)?;
+    ctx.emit(
+        "customer.updated",
+        &cus,
+        Some(super::api::previous(&before, &cus)),
+    )?;
+    Ok(())
+}
+
+/// The billing address from the hosted page; with automatic tax it is also the tax location.
+pub fn set_billing_address(ctx: &mut Ctx, s: &mut Value, address: Value) -> ApiResult<()> {
+    if s["automatic_tax"]["enabled"] == true {
+        s["_tax_location"] = address.clone();
+    }
+    s["_billing_address"] = address;
+    price_session(ctx, s)
 }
 
 pub fn expire_session(ctx: &mut Ctx, raw: &Value, id: &str) -> ApiResult<Routed> {

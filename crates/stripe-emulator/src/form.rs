@@ -15,6 +15,8 @@ pub const MAX_DEPTH: usize = 8;
 pub enum P {
     Str,
     Int,
+    /// A decimal number (`percent_off=12.5`).
+    Num,
     Bool,
     Enum(&'static [&'static str]),
     /// `metadata`: string keys to string values (`""` clears).
@@ -127,6 +129,21 @@ pub fn check(schema: &P, v: &Value, path: &str) -> ApiResult<Value> {
             ApiError::param(path, format!("Invalid integer: {}", describe(v)))
                 .code("parameter_invalid_integer"),
         ),
+        P::Num => {
+            let s = v.as_str().unwrap_or_default().trim();
+            if s.is_empty() && v.is_string() {
+                return Ok(Value::Null);
+            }
+            s.parse::<f64>()
+                .ok()
+                .filter(|f| f.is_finite())
+                .and_then(serde_json::Number::from_f64)
+                .map(Value::Number)
+                .ok_or_else(|| {
+                    ApiError::param(path, format!("Invalid decimal: {}", describe(v)))
+                        .code("parameter_invalid_decimal")
+                })
+        }
         P::Range => {
             static RANGE: P = P::Obj(&[
                 ("gt", P::Int),
@@ -240,6 +257,7 @@ pub trait Params {
     fn s(&self, key: &str) -> Option<String>;
     fn i(&self, key: &str) -> Option<i64>;
     fn b(&self, key: &str) -> Option<bool>;
+    fn f(&self, key: &str) -> Option<f64>;
 }
 
 impl Params for Value {
@@ -251,6 +269,9 @@ impl Params for Value {
     }
     fn b(&self, key: &str) -> Option<bool> {
         self.get(key).and_then(Value::as_bool)
+    }
+    fn f(&self, key: &str) -> Option<f64> {
+        self.get(key).and_then(Value::as_f64)
     }
 }
 

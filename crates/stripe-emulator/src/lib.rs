@@ -8,16 +8,20 @@
 //! State lives in its own SQLite database; webhooks are signed like Stripe's and delivered by a
 //! background worker.
 
+mod address;
 mod api;
 mod billing;
 mod checkout;
+mod checkout_page;
 mod control;
+mod coupons;
 mod error;
 pub mod form;
 mod objects;
 mod pages;
 mod payments;
 mod store;
+mod totals;
 mod webhooks;
 
 use std::net::SocketAddr;

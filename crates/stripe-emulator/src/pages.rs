@@ -1,4 +1,5 @@
-//! Hosted pages: Checkout (`/c/pay/{session}`, 3-D Secure) and the Billing Portal.
+//! Hosted pages: Checkout (`/c/pay/{session}`, see [`checkout_page`]; 3-D Secure) and the
+//! Billing Portal.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -8,6 +9,7 @@ use actix_web::{HttpResponse, web};
 use askama::Template;
 use serde_json::{Value, json};
 
+use super::checkout_page;
 use super::error::ApiError;
 use super::objects::{Card, format_amount};
 use super::payments::{self, Method, Outcome};
@@ -17,38 +19,17 @@ use super::{Shared, with_ctx};
 const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self' http: https:; base-uri 'none'; frame-ancestors 'none'";
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/c/pay/{id}", web::get().to(checkout_get))
-        .route("/c/pay/{id}", web::post().to(checkout_post))
+    cfg.route("/c/pay/{id}", web::get().to(checkout_page::get))
+        .route("/c/pay/{id}", web::post().to(checkout_page::post))
+        .route(
+            "/c/pay/{id}/promotion_code",
+            web::post().to(checkout_page::promotion_code),
+        )
         .route("/c/pay/{id}/3ds", web::get().to(three_ds_get))
         .route("/c/pay/{id}/3ds", web::post().to(three_ds_post))
         .route("/c/done/{id}", web::get().to(done))
         .route("/p/session/{secret}", web::get().to(portal_get))
         .route("/p/session/{secret}/{action}", web::post().to(portal_post));
-}
-
-struct ItemView {
-    name: String,
-    quantity: i64,
-    unit: String,
-    amount: String,
-    interval: Option<String>,
-}
-
-#[derive(Template)]
-#[template(path = "emulator/checkout.html")]
-struct CheckoutPage {
-    id: String,
-    mode: String,
-    items: Vec<ItemView>,
-    total: String,
-    state: String,
-    email: String,
-    card_number: String,
-    card_expiry: String,
-    error: Option<String>,
-    cancel_url: Option<String>,
-    card: bool,
-    bank: bool,
 }
 
 #[derive(Template)]
@@ -88,7 +69,7 @@ struct PortalPage {
     return_url: Option<String>,
 }
 
-fn html(status: u16, body: Result<String, askama::Error>) -> HttpResponse {
+pub(super) fn html(status: u16, body: Result<String, askama::Error>) -> HttpResponse {
     match body {
         Ok(b) => HttpResponse::build(
             actix_web::http::StatusCode::from_u16(status)
@@ -105,7 +86,7 @@ fn html(status: u16, body: Result<String, askama::Error>) -> HttpResponse {
     }
 }
 
-fn message(status: u16, heading: &str, text: &str) -> HttpResponse {
+pub(super) fn message(status: u16, heading: &str, text: &str) -> HttpResponse {
     html(
         status,
         MessagePage {
@@ -116,17 +97,17 @@ fn message(status: u16, heading: &str, text: &str) -> HttpResponse {
     )
 }
 
-fn redirect(to: &str) -> HttpResponse {
+pub(super) fn redirect(to: &str) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, to.to_string()))
         .finish()
 }
 
-fn form_map(body: &[u8]) -> HashMap<String, String> {
+pub(super) fn form_map(body: &[u8]) -> HashMap<String, String> {
     url::form_urlencoded::parse(body).into_owned().collect()
 }
 
-fn interval_label(recurring: &Value) -> Option<String> {
+pub(super) fn interval_label(recurring: &Value) -> Option<String> {
     let interval = recurring["interval"].as_str()?;
     let n = recurring["interval_count"].as_i64().unwrap_or(1);
     Some(if n == 1 {
@@ -136,70 +117,12 @@ fn interval_label(recurring: &Value) -> Option<String> {
     })
 }
 
-fn page_for(
-    s: &Value,
-    email: &str,
-    card_number: &str,
-    card_expiry: &str,
-    error: Option<String>,
-) -> CheckoutPage {
-    let cur = s["currency"].as_str().unwrap_or("usd");
-    let items = s["_line_items"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .iter()
-        .map(|li| ItemView {
-            name: li["description"].as_str().unwrap_or("Item").to_string(),
-            quantity: li["quantity"].as_i64().unwrap_or(1),
-            unit: format_amount(li["price"]["unit_amount"].as_i64().unwrap_or(0), cur),
-            amount: format_amount(li["amount_total"].as_i64().unwrap_or(0), cur),
-            interval: interval_label(&li["price"]["recurring"]),
-        })
-        .collect();
-    let prefill = s["customer_email"]
-        .as_str()
-        .or_else(|| s["_prefill_email"].as_str())
-        .unwrap_or_default();
-    CheckoutPage {
-        id: s["id"].as_str().unwrap_or_default().to_string(),
-        mode: s["mode"].as_str().unwrap_or("payment").to_string(),
-        items,
-        total: format_amount(s["amount_total"].as_i64().unwrap_or(0), cur),
-        state: s["status"].as_str().unwrap_or("open").to_string(),
-        email: if email.is_empty() {
-            prefill.to_string()
-        } else {
-            email.to_string()
-        },
-        card_number: card_number.to_string(),
-        card_expiry: card_expiry.to_string(),
-        error,
-        cancel_url: s["cancel_url"].as_str().map(str::to_string),
-        card: s["payment_method_types"]
-            .as_array()
-            .is_some_and(|a| a.iter().any(|t| t == "card")),
-        bank: s["payment_method_types"]
-            .as_array()
-            .is_some_and(|a| a.iter().any(|t| t == "us_bank_account")),
-    }
-}
-
-async fn load_session(st: &Arc<Shared>, id: String) -> Result<Option<Value>, ApiError> {
+pub(super) async fn load_session(st: &Arc<Shared>, id: String) -> Result<Option<Value>, ApiError> {
     with_ctx(st, move |ctx| {
         payments::lazy_expire(ctx, &id)?;
         Ok(ctx.get(&id)?.filter(|s| s["object"] == "checkout.session"))
     })
     .await
-}
-
-async fn checkout_get(path: web::Path<String>, st: web::Data<Shared>) -> HttpResponse {
-    let st = st.into_inner();
-    match load_session(&st, path.into_inner()).await {
-        Ok(Some(s)) => html(200, page_for(&s, "", "", "", None).render()),
-        Ok(None) => message(404, "Not found", "This Checkout Session does not exist."),
-        Err(e) => message(500, "Error", &e.message),
-    }
 }
 
 /// Luhn check, expiry and CVC, with Stripe's messages.
@@ -256,87 +179,6 @@ pub fn parse_card(number: &str, expiry: &str, cvc: &str, now: i64) -> Result<Car
     })
 }
 
-async fn checkout_post(
-    path: web::Path<String>,
-    body: web::Bytes,
-    st: web::Data<Shared>,
-) -> HttpResponse {
-    let st = st.into_inner();
-    let id = path.into_inner();
-    let f = form_map(&body);
-    let get = |k: &str| f.get(k).map(|s| s.trim().to_string()).unwrap_or_default();
-    let (email, number, expiry, cvc) = (
-        get("email"),
-        get("card_number"),
-        get("card_expiry"),
-        get("card_cvc"),
-    );
-    let s = match load_session(&st, id.clone()).await {
-        Ok(Some(s)) => s,
-        Ok(None) => return message(404, "Not found", "This Checkout Session does not exist."),
-        Err(e) => return message(500, "Error", &e.message),
-    };
-    if s["status"] != "open" {
-        return html(409, page_for(&s, "", "", "", None).render());
-    }
-    let rerender = |status: u16, msg: String| {
-        html(
-            status,
-            page_for(&s, &email, &number, &expiry, Some(msg)).render(),
-        )
-    };
-    if !email.contains('@') || email.len() > 512 {
-        return rerender(400, "Your email address is incomplete.".into());
-    }
-    let method = if get("method") == "us_bank_account" {
-        let allowed = s["payment_method_types"]
-            .as_array()
-            .is_some_and(|a| a.iter().any(|t| t == "us_bank_account"));
-        let account = get("account_number");
-        if !allowed {
-            return rerender(
-                400,
-                "This payment method is not available for this session.".into(),
-            );
-        }
-        if account.len() < 4
-            || !account.chars().all(|c| c.is_ascii_digit())
-            || get("routing_number").len() != 9
-        {
-            return rerender(400, "Your bank account details are incomplete.".into());
-        }
-        Method::Bank { account }
-    } else {
-        let card_allowed = s["payment_method_types"]
-            .as_array()
-            .is_some_and(|a| a.iter().any(|t| t == "card"));
-        if !card_allowed {
-            return rerender(400, "Cards are not accepted for this payment.".into());
-        }
-        let now = s["created"]
-            .as_i64()
-            .unwrap_or(0)
-            .max(chrono::Utc::now().timestamp());
-        match parse_card(&number, &expiry, &cvc, now) {
-            Ok(c) => Method::Card(c),
-            Err(m) => return rerender(400, m),
-        }
-    };
-    let sid = id.clone();
-    let em = email.clone();
-    let res = with_ctx(&st, move |ctx| {
-        payments::pay_session(ctx, &sid, &em, method, None)
-    })
-    .await;
-    match res {
-        Ok(Outcome::Completed(Some(url))) => redirect(&url),
-        Ok(Outcome::Completed(None)) => redirect(&format!("/c/done/{id}")),
-        Ok(Outcome::NeedsAction) => redirect(&format!("/c/pay/{id}/3ds")),
-        Ok(Outcome::Declined(e)) => rerender(402, e.message),
-        Err(e) => rerender(e.status, e.message),
-    }
-}
-
 async fn three_ds_get(path: web::Path<String>, st: web::Data<Shared>) -> HttpResponse {
     let st = st.into_inner();
     match load_session(&st, path.into_inner()).await {
@@ -381,7 +223,8 @@ async fn three_ds_post(
             exp_year: pending["exp_year"].as_i64().unwrap_or(2099),
         };
         let email = pending["email"].as_str().unwrap_or_default().to_string();
-        let out = payments::pay_session(ctx, &sid, &email, Method::Card(card), Some(approve))?;
+        let out =
+            payments::pay_session(ctx, &sid, &email, Some(Method::Card(card)), Some(approve))?;
         let s = ctx.fetch("checkout.session", &sid)?;
         Ok(Some((out, s, email)))
     })
@@ -391,7 +234,14 @@ async fn three_ds_post(
         Ok(Some((Outcome::Completed(Some(url)), _, _))) => redirect(&url),
         Ok(Some((Outcome::Completed(None), _, _))) => redirect(&format!("/c/done/{id}")),
         Ok(Some((Outcome::Declined(e), s, email))) => {
-            html(402, page_for(&s, &email, "", "", Some(e.message)).render())
+            let typed = checkout_page::Typed {
+                email,
+                ..Default::default()
+            };
+            html(
+                402,
+                checkout_page::page_for(&s, &typed, Some(e.message), None).render(),
+            )
         }
         Ok(Some((Outcome::NeedsAction, _, _))) => redirect(&format!("/c/pay/{id}/3ds")),
         Err(e) => message(e.status, "Error", &e.message),

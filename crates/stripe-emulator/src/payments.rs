@@ -185,12 +185,13 @@ fn ensure_intent(ctx: &mut Ctx, s: &mut Value) -> ApiResult<Value> {
     Ok(pi)
 }
 
-/// Pay a session from the hosted page. `three_ds` is the challenge answer, if any.
+/// Pay a session from the hosted page. `method` is `None` when nothing is to be paid or saved
+/// (a free order); `three_ds` is the challenge answer, if any.
 pub fn pay_session(
     ctx: &mut Ctx,
     id: &str,
     email: &str,
-    method: Method,
+    method: Option<Method>,
     three_ds: Option<bool>,
 ) -> ApiResult<Outcome> {
     lazy_expire(ctx, id)?;
@@ -200,10 +201,23 @@ pub fn pay_session(
             "This Checkout Session is no longer active.",
         ));
     }
+    // A code can run out (or the shopper turn out not to be a first-time customer) while the
+    // page is open: check it again before any money moves.
+    if let Some(refusal) = super::checkout::recheck_discount(ctx, &s, email)? {
+        return Err(ApiError::invalid(refusal.message()));
+    }
+    if s["amount_total"].as_i64().unwrap_or(0) == 0 {
+        return complete_without_payment(ctx, s, email, method);
+    }
+    let Some(method) = method else {
+        return Err(ApiError::invalid("Enter your payment details."));
+    };
     let mut pi = ensure_intent(ctx, &mut s)?;
     let email_v = json!(email);
     pi["receipt_email"] = email_v.clone();
     pi["payment_method_types"] = s["payment_method_types"].clone();
+    // The total may have changed since the first attempt (a code applied, tax recalculated).
+    pi["amount"] = s["amount_total"].clone();
 
     // 3-D Secure.
     if let Method::Card(c) = &method {
@@ -277,16 +291,7 @@ pub fn pay_session(
         }
     }
 
-    // Customer: existing, or created for subscriptions and `customer_creation=always`.
-    if s["customer"].is_null()
-        && (s["mode"] == "subscription" || s["customer_creation"] == "always")
-    {
-        let mut cus = objects::customer(ctx.now);
-        cus["email"] = email_v.clone();
-        ctx.put(&cus)?;
-        ctx.emit("customer.created", &cus, None)?;
-        s["customer"] = cus["id"].clone();
-    }
+    ensure_customer(ctx, &mut s, email)?;
     if let Some(cid) = s["customer"].as_str().map(str::to_string) {
         let mut pm2 = pm.clone();
         pm2["customer"] = json!(cid);
@@ -330,27 +335,17 @@ pub fn pay_session(
         ctx.emit("payment_intent.succeeded", &pi, None)?;
     }
 
-    s["status"] = json!("complete");
-    s["payment_status"] = json!(if is_bank { "unpaid" } else { "paid" });
-    s["url"] = Value::Null;
-    s["customer_details"] = json!({
-        "address": objects::empty_address(),
-        "business_name": null,
-        "email": email,
-        "individual_name": null,
-        "name": null,
-        "phone": null,
-        "tax_exempt": "none",
-        "tax_ids": [],
-    });
-    if let Some(m) = s.as_object_mut() {
-        m.remove("_pending_card");
-    }
-    if s["mode"] == "subscription" {
-        super::billing::start_subscription(ctx, &mut s, &pi, &pm_id, !is_bank)?;
-    }
-    ctx.put(&s)?;
-    ctx.emit("checkout.session.completed", &s, None)?;
+    let pi_id = pi["id"].as_str().unwrap_or_default().to_string();
+    let status = if is_bank { "unpaid" } else { "paid" };
+    complete(
+        ctx,
+        &mut s,
+        email,
+        status,
+        Some(&pi_id),
+        Some(&pm_id),
+        !is_bank,
+    )?;
 
     let sid = s["id"].as_str().unwrap_or_default().to_string();
     if let Method::Bank { account } = &method {
@@ -366,10 +361,113 @@ pub fn pay_session(
             ctx.schedule(SETTLE_MS, "dispute", ch["id"].as_str().unwrap_or_default())?;
         }
     }
-    let redirect = s["success_url"]
+    Ok(Outcome::Completed(success_redirect(&s)))
+}
+
+fn success_redirect(s: &Value) -> Option<String> {
+    let sid = s["id"].as_str().unwrap_or_default();
+    s["success_url"]
         .as_str()
-        .map(|u| u.replace("{CHECKOUT_SESSION_ID}", &sid));
-    Ok(Outcome::Completed(redirect))
+        .map(|u| u.replace("{CHECKOUT_SESSION_ID}", sid))
+}
+
+/// Customer: the session's own, or one created for subscriptions and `customer_creation=always`
+/// (with the billing address the page collected).
+fn ensure_customer(ctx: &mut Ctx, s: &mut Value, email: &str) -> ApiResult<()> {
+    if s["customer"].is_null()
+        && (s["mode"] == "subscription" || s["customer_creation"] == "always")
+    {
+        let mut cus = objects::customer(ctx.now);
+        cus["email"] = json!(email);
+        if s["_billing_address"].is_object() {
+            cus["address"] = s["_billing_address"].clone();
+        }
+        ctx.put(&cus)?;
+        ctx.emit("customer.created", &cus, None)?;
+        s["customer"] = cus["id"].clone();
+    }
+    Ok(())
+}
+
+/// A session whose total is zero (a 100 % discount): nothing is charged and no payment intent
+/// exists. Subscriptions still save the card unless `payment_method_collection=if_required`.
+fn complete_without_payment(
+    ctx: &mut Ctx,
+    mut s: Value,
+    email: &str,
+    method: Option<Method>,
+) -> ApiResult<Outcome> {
+    let mut pm_id = None;
+    if s["mode"] == "subscription" && s["payment_method_collection"] != "if_required" {
+        let Some(method) = method else {
+            return Err(ApiError::invalid("Enter your payment details."));
+        };
+        if let Method::Card(c) = &method {
+            if let Some(err) = decline_for(&c.number) {
+                return Ok(Outcome::Declined(err));
+            }
+        }
+        let pm = payment_method(ctx, &method, email)?;
+        pm_id = pm["id"].as_str().map(str::to_string);
+    }
+    ensure_customer(ctx, &mut s, email)?;
+    if let (Some(pm), Some(cid)) = (&pm_id, s["customer"].as_str()) {
+        let mut saved = ctx.fetch("payment_method", pm)?;
+        saved["customer"] = json!(cid);
+        ctx.put(&saved)?;
+    }
+    complete(
+        ctx,
+        &mut s,
+        email,
+        "no_payment_required",
+        None,
+        pm_id.as_deref(),
+        true,
+    )?;
+    Ok(Outcome::Completed(success_redirect(&s)))
+}
+
+/// Mark a session complete: customer details, the discount redeemed, the address saved where
+/// asked, the subscription started; emits `checkout.session.completed`.
+fn complete(
+    ctx: &mut Ctx,
+    s: &mut Value,
+    email: &str,
+    payment_status: &str,
+    pi_id: Option<&str>,
+    pm_id: Option<&str>,
+    paid: bool,
+) -> ApiResult<()> {
+    s["status"] = json!("complete");
+    s["payment_status"] = json!(payment_status);
+    s["url"] = Value::Null;
+    let address = if s["_billing_address"].is_object() {
+        s["_billing_address"].clone()
+    } else {
+        objects::empty_address()
+    };
+    s["customer_details"] = json!({
+        "address": address,
+        "business_name": null,
+        "email": email,
+        "individual_name": null,
+        "name": null,
+        "phone": null,
+        "tax_exempt": "none",
+        "tax_ids": [],
+    });
+    if let Some(m) = s.as_object_mut() {
+        m.remove("_pending_card");
+    }
+    super::checkout::redeem_discount(ctx, s)?;
+    super::checkout::save_customer_address(ctx, s)?;
+    if s["mode"] == "subscription" {
+        super::billing::start_subscription(ctx, s, pi_id, pm_id, paid)?;
+    }
+    ctx.put(s)?;
+    ctx.emit("checkout.session.completed", s, None)?;
+    Ok(())
 }
 
 /// Delayed outcomes: bank debits settling or failing, disputes, failing refunds.

@@ -127,6 +127,9 @@ pub fn kind_of_id(id: &str) -> Option<&'static str> {
         ("bps_", "billing_portal.session"),
         ("pm_", "payment_method"),
         ("dp_", "dispute"),
+        ("promo_", "promotion_code"),
+        ("di_", "discount"),
+        ("txr_", "tax_rate"),
     ];
     PREFIXES
         .iter()
@@ -289,15 +292,24 @@ impl<'a> Ctx<'a> {
     }
 }
 
-/// The object as the API shows it: internal `_…` fields removed.
+/// The object as the API shows it: internal `_…` fields removed at every depth (metadata keys
+/// are the caller's own and stay as given).
 pub fn public(obj: &Value) -> Value {
     match obj {
         Value::Object(m) => Value::Object(
             m.iter()
                 .filter(|(k, _)| !k.starts_with('_'))
-                .map(|(k, v)| (k.clone(), v.clone()))
+                .map(|(k, v)| {
+                    let v = if k == "metadata" {
+                        v.clone()
+                    } else {
+                        public(v)
+                    };
+                    (k.clone(), v)
+                })
                 .collect(),
         ),
+        Value::Array(a) => Value::Array(a.iter().map(public).collect()),
         other => other.clone(),
     }
 }

@@ -4,6 +4,7 @@
 mod billing;
 mod checkout_flow;
 mod contract;
+mod discounts;
 mod node_interop;
 mod protocol;
 mod schema;
