@@ -25,6 +25,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/c/pay/{id}/promotion_code",
             web::post().to(checkout_page::promotion_code),
         )
+        // The code form's answer leaves this URL in the address bar; reloading it goes back.
+        .route(
+            "/c/pay/{id}/promotion_code",
+            web::get().to(|path: web::Path<String>| async move {
+                redirect(&format!("/c/pay/{}", path.into_inner()))
+            }),
+        )
         .route("/c/pay/{id}/3ds", web::get().to(three_ds_get))
         .route("/c/pay/{id}/3ds", web::post().to(three_ds_post))
         .route("/c/done/{id}", web::get().to(done))

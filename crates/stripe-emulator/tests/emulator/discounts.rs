@@ -705,6 +705,15 @@ async fn a_product_restricted_code_discounts_only_that_product() {
     assert_eq!(lines[1]["discounts"], serde_json::json!([]));
     assert_eq!(s["amount_total"], 2400 + 800 - 1200);
 
+    // The code form's URL, opened again (a reload), leads back to the page.
+    let back = h
+        .http
+        .get(format!("{url}/promotion_code"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(back.status(), 303);
+    assert!(url.ends_with(&location(&back)), "{}", location(&back));
     // Removing the code restores the full price.
     let (status, page) = code_field(&h, url, None).await;
     assert_eq!(status, 200);
