@@ -83,6 +83,12 @@ diesel::table! {
         sweep_next_at -> BigInt,
         sweep_attempts -> BigInt,
         stripe_account -> Nullable<Text>,
+        amount_subtotal -> BigInt,
+        amount_discount -> BigInt,
+        amount_shipping -> BigInt,
+        amount_tax_exclusive -> BigInt,
+        amount_tax_inclusive -> BigInt,
+        discount_label -> Nullable<Text>,
     }
 }
 
@@ -95,6 +101,9 @@ diesel::table! {
         name -> Text,
         unit_amount -> BigInt,
         quantity -> BigInt,
+        amount_discount -> BigInt,
+        amount_tax -> BigInt,
+        amount_paid -> BigInt,
     }
 }
 

@@ -8,9 +8,11 @@
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
 use stripe_shared::{
-    CheckoutSession, CheckoutSessionPaymentStatus, CheckoutSessionStatus, PaymentIntentStatus,
+    CheckoutSession, CheckoutSessionItem, CheckoutSessionPaymentStatus, CheckoutSessionStatus,
+    PaymentIntentStatus,
 };
 
+use super::breakdown::{self, Breakdown, Expectations};
 use crate::db::{self, AnyConnection, DbError, write_tx};
 use crate::error::SyncError;
 use crate::inventory;
@@ -21,7 +23,7 @@ use crate::orders::queries;
 use crate::orders::status::OrderStatus;
 use crate::orders::transition;
 use crate::payments::checkout as sessions;
-use crate::schema::orders;
+use crate::schema::{order_items, orders, products};
 use crate::state::AppState;
 use crate::webhooks::ledger::{self, EventRecord, Outcome};
 
@@ -61,34 +63,94 @@ fn target(session: &CheckoutSession) -> Target {
     }
 }
 
-/// Why the session cannot be trusted for this order, if it cannot.
-fn mismatch(order: &Order, session: &CheckoutSession, livemode: bool) -> Option<String> {
+/// Why the session cannot be trusted for this order, if it cannot; for a completed session, the
+/// breakdown of what was paid. An open session's total can still change (a promotion code
+/// entered on the payment page), so until completion only our items' subtotal must match.
+fn check_session(
+    conn: &mut AnyConnection,
+    order: &Order,
+    session: &CheckoutSession,
+    lines: Option<&[CheckoutSessionItem]>,
+    livemode: bool,
+) -> Result<Result<Option<Breakdown>, String>, DieselError> {
     if session.client_reference_id.as_deref() != Some(order.number.as_str()) {
-        return Some(format!(
+        return Ok(Err(format!(
             "session reference {:?} is not the order number",
             session.client_reference_id
-        ));
-    }
-    if session.amount_total != Some(order.amount_total) {
-        return Some(format!(
-            "session amount {:?} differs from the order total {}",
-            session.amount_total, order.amount_total
-        ));
+        )));
     }
     let currency = session.currency.as_ref().map(|c| c.to_string());
     if currency.as_deref() != Some(order.currency.as_str()) {
-        return Some(format!(
+        return Ok(Err(format!(
             "session currency {currency:?} differs from the order's {}",
             order.currency
-        ));
+        )));
     }
     if session.livemode != livemode {
-        return Some(format!(
+        return Ok(Err(format!(
             "session livemode {} differs from ours ({livemode})",
             session.livemode
-        ));
+        )));
     }
-    None
+    let Some(lines) = lines else {
+        if session.amount_subtotal != Some(order.amount_subtotal) {
+            return Ok(Err(format!(
+                "session subtotal {:?} differs from the order's items ({})",
+                session.amount_subtotal, order.amount_subtotal
+            )));
+        }
+        return Ok(Ok(None));
+    };
+    let items = queries::items(conn, order)?;
+    let product_ids: Vec<i64> = items.iter().map(|i| i.product_id).collect();
+    let stripe_ids: std::collections::HashMap<i64, Option<String>> = products::table
+        .filter(products::id.eq_any(product_ids))
+        .select((products::id, products::stripe_product_id))
+        .load::<(i64, Option<String>)>(conn)?
+        .into_iter()
+        .collect();
+    let per_item: Vec<Option<String>> = items
+        .iter()
+        .map(|i| stripe_ids.get(&i.product_id).cloned().flatten())
+        .collect();
+    let expect = Expectations {
+        tax: false,
+        shipping: false,
+    };
+    Ok(breakdown::check(order, &items, &per_item, session, lines, expect).map(Some))
+}
+
+/// Stores what was paid, line by line (the same values however often a session is checked).
+fn store_breakdown(
+    conn: &mut AnyConnection,
+    order_id: i64,
+    b: &Breakdown,
+) -> Result<(), DieselError> {
+    diesel::update(orders::table.find(order_id))
+        .set((
+            orders::amount_total.eq(b.total),
+            orders::amount_discount.eq(b.discount),
+            orders::amount_shipping.eq(b.shipping),
+            orders::amount_tax_exclusive.eq(b.tax_exclusive),
+            orders::amount_tax_inclusive.eq(b.tax_inclusive),
+            orders::discount_label.eq(&b.discount_label),
+        ))
+        .execute(conn)?;
+    let ids: Vec<i64> = order_items::table
+        .filter(order_items::order_id.eq(order_id))
+        .order(order_items::id.asc())
+        .select(order_items::id)
+        .load(conn)?;
+    for (id, share) in ids.into_iter().zip(&b.lines) {
+        diesel::update(order_items::table.find(id))
+            .set((
+                order_items::amount_discount.eq(share.discount),
+                order_items::amount_tax.eq(share.tax),
+                order_items::amount_paid.eq(share.paid),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
 }
 
 /// Brings the order of `session_id` up to date with Stripe.
@@ -98,11 +160,25 @@ pub async fn fulfil_checkout(
     event: Option<EventRecord>,
 ) -> Result<Outcome, SyncError> {
     let session = sessions::retrieve(&state.stripe, session_id).await?;
+    // A completed session's amounts are final: its lines say how they were reached.
+    let lines = match session.status {
+        Some(CheckoutSessionStatus::Complete) => {
+            Some(sessions::line_items(&state.stripe, session_id).await?)
+        }
+        _ => None,
+    };
     let livemode = state.stripe.livemode;
     let now = state.clock.unix();
     let (outcome, moved) = db::run(&state.pool, move |conn| {
         write_tx(conn, |conn| {
-            apply(conn, &session, livemode, event.as_ref(), now)
+            apply(
+                conn,
+                &session,
+                lines.as_deref(),
+                livemode,
+                event.as_ref(),
+                now,
+            )
         })
         .map_err(SyncError::from)
     })
@@ -119,6 +195,7 @@ pub async fn fulfil_checkout(
 fn apply(
     conn: &mut AnyConnection,
     session: &CheckoutSession,
+    lines: Option<&[CheckoutSessionItem]>,
     livemode: bool,
     event: Option<&EventRecord>,
     now: i64,
@@ -153,19 +230,12 @@ fn apply(
         return Ok((Outcome::Duplicate, None));
     }
 
-    if let Some(reason) = mismatch(&order, session, livemode) {
-        if order.flagged.is_none() {
-            diesel::update(orders::table.find(order.id))
-                .set((orders::flagged.eq(&reason), orders::updated_at.eq(now)))
-                .execute(conn)?;
-        }
-        return Ok((
-            Outcome::Flagged {
-                number: order.number,
-                reason,
-            },
-            None,
-        ));
+    let breakdown = match check_session(conn, &order, session, lines, livemode)? {
+        Ok(b) => b,
+        Err(reason) => return flag(conn, order, reason, now),
+    };
+    if let Some(b) = &breakdown {
+        store_breakdown(conn, order.id, b)?;
     }
 
     // A late-stored session id, the payment intent and the e-mail Stripe collected.
@@ -225,6 +295,27 @@ fn apply(
             status,
         },
         moved,
+    ))
+}
+
+/// Marks the order for an admin (once) and leaves it as it is.
+fn flag(
+    conn: &mut AnyConnection,
+    order: Order,
+    reason: String,
+    now: i64,
+) -> Result<(Outcome, Option<OrderStatus>), DieselError> {
+    if order.flagged.is_none() {
+        diesel::update(orders::table.find(order.id))
+            .set((orders::flagged.eq(&reason), orders::updated_at.eq(now)))
+            .execute(conn)?;
+    }
+    Ok((
+        Outcome::Flagged {
+            number: order.number,
+            reason,
+        },
+        None,
     ))
 }
 

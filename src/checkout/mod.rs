@@ -1,6 +1,7 @@
 //! Checkout: turning a cart into a pending order and a Stripe Checkout Session, and the one
 //! function that makes an order paid.
 
+pub mod breakdown;
 pub mod failures;
 pub mod fulfil;
 pub mod routes;

@@ -1,22 +1,25 @@
 //! `start_checkout`: re-checks the cart, creates (or reuses) the pending order with its stock
 //! held, and creates its Checkout Session under an idempotency key derived from the order.
 
+use std::collections::HashMap;
+
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
 use sha2::{Digest, Sha256};
 
 use super::{MAX_OPEN_PER_CLIENT, SESSION_MINUTES};
 use crate::cart::model::{self as cart, CartLine};
+use crate::catalog::model::Product;
 use crate::checkout::fulfil;
 use crate::db::{self, AnyConnection, DbError, write_tx};
 use crate::error::SyncError;
 use crate::inventory;
-use crate::orders::model::{NewOrder, Order};
+use crate::orders::model::{NewOrder, Order, OrderItem};
 use crate::orders::status::OrderStatus;
 use crate::orders::{number, queries};
 use crate::payments::PaymentError;
 use crate::payments::checkout::{self as sessions, SessionUrls};
-use crate::schema::{order_items, orders};
+use crate::schema::{order_items, orders, products};
 use crate::state::AppState;
 
 #[derive(Debug, thiserror::Error)]
@@ -166,7 +169,17 @@ async fn create_session(
         .await?
     };
     let urls = session_urls(state, &order.number);
-    match sessions::create(&state.stripe, &order, &items, &urls, customer).await {
+    let stripe_products = stripe_products(state, &order, &items).await?;
+    match sessions::create(
+        &state.stripe,
+        &order,
+        &items,
+        &stripe_products,
+        &urls,
+        customer,
+    )
+    .await
+    {
         Ok(session) => {
             let url =
                 session
@@ -205,6 +218,38 @@ async fn create_session(
     }
 }
 
+/// The Stripe Products of the order's items, by our product id: made at Stripe the first time
+/// one is needed, under keys derived from our rows, then stored (see [`crate::stripe_ids`]).
+pub async fn stripe_products(
+    state: &AppState,
+    order: &Order,
+    items: &[OrderItem],
+) -> Result<HashMap<i64, String>, CheckoutError> {
+    let ids: Vec<i64> = items.iter().map(|i| i.product_id).collect();
+    let rows: Vec<Product> = db::run(&state.pool, move |conn| {
+        products::table
+            .filter(products::id.eq_any(ids))
+            .select(Product::as_select())
+            .load(conn)
+            .map_err(DbError::from)
+    })
+    .await?;
+    let mut ids = HashMap::new();
+    for product in &rows {
+        match crate::stripe_ids::product(state, product).await {
+            Ok(id) => {
+                ids.insert(product.id, id);
+            }
+            Err(e) => {
+                // The order keeps its key and its stock: the shopper's retry continues here.
+                tracing::warn!(order = %order.number, error = %crate::error::Report(&e), "could not make the Stripe product of an order line");
+                return Err(CheckoutError::StripeUnknown);
+            }
+        }
+    }
+    Ok(ids)
+}
+
 fn refusal_reason(e: &PaymentError) -> String {
     match e {
         PaymentError::Refused { status: 429, .. } => "too many requests".into(),
@@ -238,10 +283,12 @@ pub async fn abandon(state: &AppState, order: &Order) -> Result<(), CheckoutErro
             .await?
         };
         let customer = customer_of(state, order).await?;
+        let stripe_products = stripe_products(state, order, &items).await?;
         match sessions::create(
             &state.stripe,
             order,
             &items,
+            &stripe_products,
             &session_urls(state, &order.number),
             customer.as_deref(),
         )
@@ -361,6 +408,7 @@ fn create_order(
                 status: OrderStatus::Pending.as_str(),
                 currency,
                 amount_total: total,
+                amount_subtotal: total,
                 email: who.email,
                 cart_id: Some(cart_id),
                 cart_fingerprint: fingerprint,
@@ -383,6 +431,8 @@ fn create_order(
                     order_items::name.eq(&l.name),
                     order_items::unit_amount.eq(l.unit.amount),
                     order_items::quantity.eq(l.quantity),
+                    // Until fulfilment learns the line's discount and tax.
+                    order_items::amount_paid.eq(l.total().map(|t| t.amount).unwrap_or(0)),
                 ))
                 .execute(conn)?;
             if available.contains_key(&l.product_id) {

@@ -238,6 +238,7 @@ mod tests {
                 ],
                 total: Some("¥4,050".into()),
                 refunded: Some("¥450".into()),
+                breakdown: vec![],
             },
             note: "Refunds reach your card within 5–10 business days.".into(),
         }

@@ -34,6 +34,17 @@ pub struct Order {
     pub user_id: Option<i64>,
     pub invoice_id: Option<String>,
     pub subscription_id: Option<i64>,
+    /// Our items' sum. `amount_total` = subtotal − discount + shipping + exclusive tax, once
+    /// fulfilment has checked Stripe's breakdown (before that, the subtotal).
+    pub amount_subtotal: i64,
+    pub amount_discount: i64,
+    pub amount_shipping: i64,
+    /// Tax added on top of the prices.
+    pub amount_tax_exclusive: i64,
+    /// Tax already inside the prices (shown, not added).
+    pub amount_tax_inclusive: i64,
+    /// The promotion code (or coupon name) behind the discount.
+    pub discount_label: Option<String>,
 }
 
 impl Order {
@@ -49,6 +60,15 @@ impl Order {
     pub fn total(&self) -> Money {
         Money::new(self.amount_total, self.currency())
     }
+
+    pub fn money(&self, amount: i64) -> Money {
+        Money::new(amount, self.currency())
+    }
+
+    /// All tax on the order, whether added on top or inside the prices.
+    pub fn amount_tax(&self) -> i64 {
+        self.amount_tax_exclusive + self.amount_tax_inclusive
+    }
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable, Associations)]
@@ -61,6 +81,11 @@ pub struct OrderItem {
     pub name: String,
     pub unit_amount: i64,
     pub quantity: i64,
+    /// The line's share of the order's discount and tax, from Checkout's line items.
+    pub amount_discount: i64,
+    pub amount_tax: i64,
+    /// What the customer paid for the line: its subtotal − discount + exclusive tax.
+    pub amount_paid: i64,
 }
 
 #[derive(Debug, Clone, Insertable)]
@@ -71,6 +96,7 @@ pub struct NewOrder<'a> {
     pub status: &'a str,
     pub currency: &'a str,
     pub amount_total: i64,
+    pub amount_subtotal: i64,
     pub email: Option<&'a str>,
     pub cart_id: Option<i64>,
     pub cart_fingerprint: &'a str,

@@ -47,6 +47,64 @@ pub struct ItemTable {
     pub total: Option<String>,
     /// The amount refunded so far, in the footer below the total; only the refund receipt sets it.
     pub refunded: Option<String>,
+    /// Subtotal, discount, shipping and tax above the total, when the total is not just the
+    /// items' sum; empty otherwise.
+    pub breakdown: Vec<Adjustment>,
+}
+
+/// One line of an order's breakdown in the table's footer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Adjustment {
+    pub label: String,
+    pub amount: String,
+    /// The element id tests and styles find it by.
+    pub id: &'static str,
+}
+
+/// The breakdown of an order whose total differs from its items' sum (a discount, shipping or
+/// tax); empty for the rest, whose table needs no more than its total.
+pub fn breakdown(order: &Order) -> Vec<Adjustment> {
+    if order.amount_discount == 0 && order.amount_shipping == 0 && order.amount_tax() == 0 {
+        return vec![];
+    }
+    let row = |label: String, amount: i64, id| Adjustment {
+        label,
+        amount: order.money(amount).to_string(),
+        id,
+    };
+    let mut rows = vec![row(
+        "Subtotal".into(),
+        order.amount_subtotal,
+        "order-subtotal",
+    )];
+    if order.amount_discount != 0 {
+        let label = match &order.discount_label {
+            Some(code) => format!("Discount ({code})"),
+            None => "Discount".into(),
+        };
+        rows.push(Adjustment {
+            amount: format!("−{}", order.money(order.amount_discount)),
+            ..row(label, 0, "order-discount")
+        });
+    }
+    if order.amount_shipping != 0 {
+        rows.push(row(
+            "Shipping".into(),
+            order.amount_shipping,
+            "order-shipping",
+        ));
+    }
+    if order.amount_tax_exclusive != 0 {
+        rows.push(row("Tax".into(), order.amount_tax_exclusive, "order-tax"));
+    }
+    if order.amount_tax_inclusive != 0 {
+        rows.push(row(
+            "Includes tax".into(),
+            order.amount_tax_inclusive,
+            "order-tax-included",
+        ));
+    }
+    rows
 }
 
 impl ItemTable {
@@ -57,6 +115,7 @@ impl ItemTable {
             rows: item_rows(order, items),
             total: Some(order.total().to_string()),
             refunded: None,
+            breakdown: breakdown(order),
         }
     }
 }
@@ -92,7 +151,46 @@ mod tests {
             user_id: None,
             invoice_id: None,
             subscription_id: None,
+            amount_subtotal: amount_total,
+            amount_discount: 0,
+            amount_shipping: 0,
+            amount_tax_exclusive: 0,
+            amount_tax_inclusive: 0,
+            discount_label: None,
         }
+    }
+
+    #[test]
+    fn a_discounted_taxed_order_shows_its_breakdown_and_a_plain_one_none() {
+        assert!(breakdown(&order("usd", 1000)).is_empty());
+        let o = Order {
+            amount_subtotal: 5000,
+            amount_discount: 1000,
+            amount_tax_exclusive: 760,
+            amount_total: 4760,
+            discount_label: Some("SPRING20".into()),
+            ..order("usd", 4760)
+        };
+        let rows: Vec<(String, String)> = breakdown(&o)
+            .into_iter()
+            .map(|a| (a.label, a.amount))
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ("Subtotal".into(), "$50.00".into()),
+                ("Discount (SPRING20)".into(), "−$10.00".into()),
+                ("Tax".into(), "$7.60".into()),
+            ]
+        );
+        let free = Order {
+            amount_subtotal: 1800,
+            amount_discount: 1800,
+            amount_total: 0,
+            ..order("jpy", 0)
+        };
+        let rows: Vec<String> = breakdown(&free).into_iter().map(|a| a.amount).collect();
+        assert_eq!(rows, ["¥1,800", "−¥1,800"]);
     }
 
     fn item(id: i64, name: &str, unit_amount: i64, quantity: i64) -> OrderItem {
@@ -104,6 +202,9 @@ mod tests {
             name: name.into(),
             unit_amount,
             quantity,
+            amount_discount: 0,
+            amount_tax: 0,
+            amount_paid: unit_amount.saturating_mul(quantity),
         }
     }
 

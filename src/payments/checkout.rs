@@ -3,11 +3,11 @@
 use std::collections::HashMap;
 
 use stripe_checkout::checkout_session::{
-    CreateCheckoutSession, CreateCheckoutSessionLineItems, CreateCheckoutSessionLineItemsPriceData,
-    CreateCheckoutSessionPaymentIntentData, ExpireCheckoutSession, ProductData,
-    RetrieveCheckoutSession,
+    CreateCheckoutSession, CreateCheckoutSessionAutomaticTax, CreateCheckoutSessionLineItems,
+    CreateCheckoutSessionLineItemsPriceData, CreateCheckoutSessionPaymentIntentData,
+    ExpireCheckoutSession, ListLineItemsCheckoutSession, ProductData, RetrieveCheckoutSession,
 };
-use stripe_shared::{CheckoutSession, CheckoutSessionMode};
+use stripe_shared::{CheckoutSession, CheckoutSessionItem, CheckoutSessionMode};
 
 use super::{PaymentError, Stripe};
 use crate::orders::model::{Order, OrderItem};
@@ -18,12 +18,19 @@ pub struct SessionUrls {
     pub cancel_url: String,
 }
 
-/// Creates the order's Checkout Session. Every parameter comes from the stored order, so a
-/// retry under the same idempotency key sends an identical request.
+/// Creates the order's Checkout Session. Every parameter comes from the stored order (and the
+/// Stripe ids of its products, which never change once stored), so a retry under the same
+/// idempotency key sends an identical request.
+///
+/// Each line names our synced Stripe Product (`stripe_products`, by our product id), so a coupon
+/// restricted to some products can match it; a product without one (none can be made, e.g. in
+/// a test double) falls back to an inline name. Customers may enter promotion codes; automatic
+/// tax is sent explicitly either way, so a Dashboard default never changes our totals.
 pub async fn create(
     stripe: &Stripe,
     order: &Order,
     items: &[OrderItem],
+    stripe_products: &HashMap<i64, String>,
     urls: &SessionUrls,
     customer: Option<&str>,
 ) -> Result<CheckoutSession, PaymentError> {
@@ -33,7 +40,10 @@ pub async fn create(
         .map(|item| {
             let mut price_data = CreateCheckoutSessionLineItemsPriceData::new(currency.clone());
             price_data.unit_amount = Some(item.unit_amount);
-            price_data.product_data = Some(ProductData::new(item.name.clone()));
+            match stripe_products.get(&item.product_id) {
+                Some(id) => price_data.product = Some(id.clone()),
+                None => price_data.product_data = Some(ProductData::new(item.name.clone())),
+            }
             let mut line = CreateCheckoutSessionLineItems::new();
             line.price_data = Some(price_data);
             line.quantity = Some(item.quantity as u64);
@@ -49,6 +59,8 @@ pub async fn create(
         .client_reference_id(order.number.clone())
         .metadata(metadata)
         .payment_intent_data(payment_intent_data)
+        .allow_promotion_codes(true)
+        .automatic_tax(CreateCheckoutSessionAutomaticTax::new(false))
         .expires_at(order.checkout_expires_at)
         .success_url(urls.success_url.clone())
         .cancel_url(urls.cancel_url.clone());
@@ -86,6 +98,8 @@ pub async fn create_subscription(
         .mode(CheckoutSessionMode::Subscription)
         .customer(s.customer.to_owned())
         .line_items(vec![line])
+        .allow_promotion_codes(true)
+        .automatic_tax(CreateCheckoutSessionAutomaticTax::new(false))
         .client_reference_id(format!("user-{}", s.user_id))
         .metadata(HashMap::from([
             ("user_id".to_owned(), s.user_id.to_string()),
@@ -97,10 +111,40 @@ pub async fn create_subscription(
     stripe.write(&req, &s.idempotency_key).await
 }
 
-/// Reads a session with its PaymentIntent, to learn what really happened to the payment.
+/// Reads a session with its PaymentIntent (what really happened to the payment) and its
+/// discounts' codes and coupons (what the order page calls the discount).
 pub async fn retrieve(stripe: &Stripe, session_id: &str) -> Result<CheckoutSession, PaymentError> {
-    let req = RetrieveCheckoutSession::new(session_id).expand(vec!["payment_intent".to_owned()]);
+    let req = RetrieveCheckoutSession::new(session_id).expand(vec![
+        "payment_intent".to_owned(),
+        "discounts.promotion_code".to_owned(),
+        "discounts.coupon".to_owned(),
+    ]);
     stripe.read(&req).await
+}
+
+/// Most line items one page may hold (Stripe's limit).
+const LINE_ITEMS_PAGE: i64 = 100;
+
+/// All of a session's line items, in order, each with its discounts and taxes (which Stripe
+/// includes only when asked).
+pub async fn line_items(
+    stripe: &Stripe,
+    session_id: &str,
+) -> Result<Vec<CheckoutSessionItem>, PaymentError> {
+    let mut all: Vec<CheckoutSessionItem> = vec![];
+    loop {
+        let mut req = ListLineItemsCheckoutSession::new(session_id)
+            .limit(LINE_ITEMS_PAGE)
+            .expand(vec!["data.discounts".to_owned(), "data.taxes".to_owned()]);
+        if let Some(last) = all.last() {
+            req = req.starting_after(last.id.as_str().to_owned());
+        }
+        let page = stripe.read(&req).await?;
+        all.extend(page.data);
+        if !page.has_more {
+            return Ok(all);
+        }
+    }
 }
 
 /// Expires an open session, so it can no longer be paid.

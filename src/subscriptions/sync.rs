@@ -323,6 +323,7 @@ fn record_invoice_order(
                 status: OrderStatus::Paid.as_str(),
                 currency: &currency,
                 amount_total: invoice.amount_paid,
+                amount_subtotal: invoice.amount_paid,
                 email: email.as_deref(),
                 cart_id: None,
                 cart_fingerprint: "",
@@ -367,6 +368,7 @@ fn record_invoice_order(
                 order_items::name.eq(label),
                 order_items::unit_amount.eq(invoice.amount_paid),
                 order_items::quantity.eq(1i64),
+                order_items::amount_paid.eq(invoice.amount_paid),
             ))
             .execute(conn)?;
     }

@@ -19,7 +19,7 @@ async fn text(client: &reqwest::Client, url: String) -> (u16, String) {
 
 impl TestApp {
     /// A new browser signed in as `email`.
-    async fn signed_in(&self, email: &str, password: &str) -> reqwest::Client {
+    pub(crate) async fn signed_in(&self, email: &str, password: &str) -> reqwest::Client {
         let client = self.new_browser();
         let (_, html) = text(&client, self.url("/account/login")).await;
         let res = client
@@ -36,7 +36,7 @@ impl TestApp {
         client
     }
 
-    async fn admin_browser(&self) -> reqwest::Client {
+    pub(crate) async fn admin_browser(&self) -> reqwest::Client {
         self.signed_in(DEMO_ADMIN_EMAIL, DEMO_ADMIN_PASSWORD).await
     }
 

@@ -27,6 +27,7 @@ fn order(conn: &mut AnyConnection, n: usize, status: OrderStatus, refunded: i64)
             status: status.as_str(),
             currency: "usd",
             amount_total: 1000,
+            amount_subtotal: 1000,
             email: None,
             cart_id: None,
             cart_fingerprint: "",

@@ -255,7 +255,7 @@ async fn a_session_that_does_not_match_its_order_is_flagged_not_fulfilled() {
             .flagged
             .as_deref()
             .unwrap_or_default()
-            .contains("amount"),
+            .contains("subtotal"),
         "{:?}",
         order.flagged
     );

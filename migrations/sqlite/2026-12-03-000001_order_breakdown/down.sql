@@ -1,0 +1,9 @@
+ALTER TABLE order_items DROP COLUMN amount_paid;
+ALTER TABLE order_items DROP COLUMN amount_tax;
+ALTER TABLE order_items DROP COLUMN amount_discount;
+ALTER TABLE orders DROP COLUMN discount_label;
+ALTER TABLE orders DROP COLUMN amount_tax_inclusive;
+ALTER TABLE orders DROP COLUMN amount_tax_exclusive;
+ALTER TABLE orders DROP COLUMN amount_shipping;
+ALTER TABLE orders DROP COLUMN amount_discount;
+ALTER TABLE orders DROP COLUMN amount_subtotal;

@@ -1,0 +1,197 @@
+//! What a completed Checkout Session says the customer paid, checked against our order.
+//!
+//! Checkout applies promotion codes and (when asked) tax, so the session's total may differ from
+//! our items' sum. It must differ only by the rules: total = subtotal − discount + shipping +
+//! exclusive tax, where the subtotal and every line's subtotal are ours. Inclusive tax is inside
+//! the subtotal already; Stripe's `amount_tax` counts both kinds, so each line's taxes say which.
+
+use stripe_shared::{CheckoutSession, CheckoutSessionItem};
+
+use crate::orders::model::{Order, OrderItem};
+
+/// The order's totals as paid, and each line's share (in the order's item order).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Breakdown {
+    pub subtotal: i64,
+    pub discount: i64,
+    pub shipping: i64,
+    pub tax_exclusive: i64,
+    pub tax_inclusive: i64,
+    pub total: i64,
+    pub discount_label: Option<String>,
+    pub lines: Vec<LineShare>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LineShare {
+    pub discount: i64,
+    pub tax: i64,
+    /// Subtotal − discount + exclusive tax: what a refund of the whole line gives back.
+    pub paid: i64,
+}
+
+/// What the shop has configured that the session must agree with.
+#[derive(Debug, Clone, Copy)]
+pub struct Expectations {
+    /// Stripe Tax is on (`STRIPE_TAX`): without it any tax is a change we did not ask for.
+    pub tax: bool,
+    /// The shop sells shipping (not yet: any shipping amount is a change we did not ask for).
+    pub shipping: bool,
+}
+
+/// Checks a completed session and its line items against the order; the breakdown to store, or
+/// why the session cannot be trusted. `stripe_products` holds, per order item, the Stripe
+/// Product it was sold as, when known.
+pub fn check(
+    order: &Order,
+    items: &[OrderItem],
+    stripe_products: &[Option<String>],
+    session: &CheckoutSession,
+    lines: &[CheckoutSessionItem],
+    expect: Expectations,
+) -> Result<Breakdown, String> {
+    if session.amount_subtotal != Some(order.amount_subtotal) {
+        return Err(format!(
+            "session subtotal {:?} differs from the order's items ({})",
+            session.amount_subtotal, order.amount_subtotal
+        ));
+    }
+    if lines.len() != items.len() {
+        return Err(format!(
+            "session has {} line(s), the order {}",
+            lines.len(),
+            items.len()
+        ));
+    }
+    let mut shares = Vec::with_capacity(items.len());
+    let (mut discount, mut tax_exclusive, mut tax_inclusive) = (0i64, 0i64, 0i64);
+    for (n, ((item, line), product)) in items.iter().zip(lines).zip(stripe_products).enumerate() {
+        let share = line_share(item, line, product.as_deref())
+            .map_err(|why| format!("line {}: {why}", n + 1))?;
+        discount += share.discount;
+        let (exclusive, inclusive) = taxes(line);
+        tax_exclusive += exclusive;
+        tax_inclusive += inclusive;
+        shares.push(share);
+    }
+    let details = session.total_details.as_ref();
+    let session_discount = details.map_or(0, |d| d.amount_discount);
+    let session_tax = details.map_or(0, |d| d.amount_tax);
+    let shipping = details.and_then(|d| d.amount_shipping).unwrap_or(0);
+    if session_discount != discount {
+        return Err(format!(
+            "session discount {session_discount} is not its lines' ({discount})"
+        ));
+    }
+    if discount < 0 || discount > order.amount_subtotal {
+        return Err(format!("discount {discount} is outside the subtotal"));
+    }
+    if session_tax != tax_exclusive + tax_inclusive {
+        return Err(format!(
+            "session tax {session_tax} is not its lines' ({})",
+            tax_exclusive + tax_inclusive
+        ));
+    }
+    if session_tax != 0 && !expect.tax {
+        return Err(format!("tax {session_tax} charged, but Stripe Tax is off"));
+    }
+    if shipping != 0 && !expect.shipping {
+        return Err(format!(
+            "shipping {shipping} charged, but the shop sells none"
+        ));
+    }
+    let total = order.amount_subtotal - discount + shipping + tax_exclusive;
+    if session.amount_total != Some(total) {
+        return Err(format!(
+            "session amount {:?} differs from the order's breakdown ({total})",
+            session.amount_total
+        ));
+    }
+    Ok(Breakdown {
+        subtotal: order.amount_subtotal,
+        discount,
+        shipping,
+        tax_exclusive,
+        tax_inclusive,
+        total,
+        discount_label: discount_label(session),
+        lines: shares,
+    })
+}
+
+fn line_share(
+    item: &OrderItem,
+    line: &CheckoutSessionItem,
+    stripe_product: Option<&str>,
+) -> Result<LineShare, String> {
+    let subtotal = item.unit_amount.checked_mul(item.quantity).unwrap_or(-1);
+    if line.quantity != Some(item.quantity as u64) || line.amount_subtotal != subtotal {
+        return Err(format!(
+            "{} × {} for {} is not ours ({} × {} for {subtotal})",
+            line.quantity.unwrap_or(0),
+            line.description.as_deref().unwrap_or("?"),
+            line.amount_subtotal,
+            item.quantity,
+            item.name
+        ));
+    }
+    if let (Some(ours), Some(price)) = (stripe_product, &line.price)
+        && price.product.id().as_str() != ours
+    {
+        return Err(format!(
+            "product {} is not ours ({ours})",
+            price.product.id().as_str()
+        ));
+    }
+    let discounts: i64 = line.discounts.iter().flatten().map(|d| d.amount).sum();
+    if discounts != line.amount_discount {
+        return Err("its discounts do not add up".into());
+    }
+    let line_taxes: i64 = line.taxes.iter().flatten().map(|t| t.amount).sum();
+    if line_taxes != line.amount_tax {
+        return Err("its taxes do not add up".into());
+    }
+    if line.amount_discount < 0 || line.amount_discount > subtotal {
+        return Err("its discount is outside its subtotal".into());
+    }
+    let (exclusive, _) = taxes(line);
+    let paid = subtotal - line.amount_discount + exclusive;
+    if line.amount_total != paid {
+        return Err(format!(
+            "its total {} is not subtotal − discount + tax ({paid})",
+            line.amount_total
+        ));
+    }
+    Ok(LineShare {
+        discount: line.amount_discount,
+        tax: line.amount_tax,
+        paid,
+    })
+}
+
+/// A line's tax added on top, and tax inside its price.
+fn taxes(line: &CheckoutSessionItem) -> (i64, i64) {
+    line.taxes.iter().flatten().fold((0, 0), |(ex, inc), t| {
+        if t.rate.inclusive {
+            (ex, inc + t.amount)
+        } else {
+            (ex + t.amount, inc)
+        }
+    })
+}
+
+/// What the customer typed (the promotion code), else the coupon's name or id.
+fn discount_label(session: &CheckoutSession) -> Option<String> {
+    let discount = session.discounts.as_ref()?.first()?;
+    if let Some(code) = &discount.promotion_code {
+        return Some(match code.as_object() {
+            Some(code) => code.code.clone(),
+            None => code.id().as_str().to_owned(),
+        });
+    }
+    let coupon = discount.coupon.as_ref()?;
+    Some(match coupon.as_object() {
+        Some(c) => c.name.clone().unwrap_or_else(|| c.id.as_str().to_owned()),
+        None => coupon.id().as_str().to_owned(),
+    })
+}

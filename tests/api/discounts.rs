@@ -1,0 +1,227 @@
+//! Promotion codes: what Checkout takes off is checked against our items and shown, line by
+//! line, on every page that shows the order; a 100 %-off code makes a paid order at 0.
+
+use crate::helpers::*;
+
+/// A promotion code `code` for a new coupon (`percent_off` per cent, once).
+async fn promotion_code(app: &TestApp, code: &str, percent_off: &str) {
+    let coupon = app
+        .emulator_post(
+            "v1/coupons",
+            &[("percent_off", percent_off), ("duration", "once")],
+        )
+        .await;
+    let coupon = coupon["id"].as_str().expect("coupon id").to_owned();
+    let promo = app
+        .emulator_post(
+            "v1/promotion_codes",
+            &[
+                ("promotion[type]", "coupon"),
+                ("promotion[coupon]", coupon.as_str()),
+                ("code", code),
+            ],
+        )
+        .await;
+    assert_eq!(promo["code"], code, "{promo}");
+}
+
+/// Types `code` into the hosted page's promotion code field; returns the page.
+async fn apply_code(session_url: &str, code: &str) -> (u16, String) {
+    let res = plain_client()
+        .post(format!("{session_url}/promotion_code"))
+        .form(&[("promotion_code", code), ("action", "apply")])
+        .send()
+        .await
+        .unwrap();
+    (res.status().as_u16(), res.text().await.unwrap())
+}
+
+async fn receipt(app: &TestApp) -> String {
+    let mails = storefront::db::run(&app.pool, |conn| {
+        storefront::mail::outbox::recent(conn, 100).map_err(storefront::db::DbError::from)
+    })
+    .await
+    .unwrap();
+    let receipts: Vec<_> = mails.iter().filter(|m| m.kind == "receipt_paid").collect();
+    assert_eq!(receipts.len(), 1, "{mails:?}");
+    receipts[0].body_text.clone()
+}
+
+#[actix_web::test]
+async fn a_twenty_percent_code_is_checked_stored_and_shown_on_every_page() {
+    let app = TestApp::spawn().await;
+    promotion_code(&app, "SPRING20", "20").await;
+    app.add_to_cart("canvas-tote", 2).await;
+    app.add_to_cart("harbour-print", 1).await;
+    let session_url = app.checkout().await;
+    let (status, page) = apply_code(&session_url, "SPRING20").await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(select_text(&page, "#discount_amount"), vec!["-$16.20"]);
+    assert_eq!(select_text(&page, "#total"), vec!["$64.80"]);
+
+    let success = app.pay_ok(&session_url).await;
+    let session_id = session_id_of(&session_url);
+    let order = app.order_by_session(&session_id).await;
+    app.wait_for_status(&order.number, "paid").await;
+    app.wait_for_deliveries().await;
+    let order = app.order(&order.number).await;
+    assert_eq!(order.flagged, None);
+    assert_eq!(
+        (
+            order.amount_subtotal,
+            order.amount_discount,
+            order.amount_total
+        ),
+        (8100, 1620, 6480)
+    );
+    assert_eq!(order.discount_label.as_deref(), Some("SPRING20"));
+    let session = app
+        .emulator_get(&format!("v1/checkout/sessions/{session_id}"))
+        .await;
+    assert_eq!(session["amount_total"], 6480);
+    assert_eq!(session["total_details"]["amount_discount"], 1620);
+
+    // Each line carries its share: 20 % of $36.00 and of $45.00.
+    let items = storefront::db::run(&app.pool, {
+        let order = order.clone();
+        move |conn| {
+            storefront::orders::queries::items(conn, &order).map_err(storefront::db::DbError::from)
+        }
+    })
+    .await
+    .unwrap();
+    let shares: Vec<(i64, i64)> = items
+        .iter()
+        .map(|i| (i.amount_discount, i.amount_paid))
+        .collect();
+    assert_eq!(shares, vec![(720, 2880), (900, 3600)]);
+
+    let expect_breakdown = |html: &str, what: &str| {
+        assert_eq!(
+            select_text(html, "#order-subtotal"),
+            vec!["$81.00"],
+            "{what}"
+        );
+        assert_eq!(
+            select_text(html, "#order-discount"),
+            vec!["−$16.20"],
+            "{what}"
+        );
+        assert_eq!(
+            select_text(html, "#items tfoot th"),
+            vec!["Subtotal", "Discount (SPRING20)", "Total"],
+            "{what}"
+        );
+    };
+    let (_, html) = app.get_html(success.trim_start_matches(&app.address)).await;
+    expect_breakdown(&html, "success page");
+    assert_eq!(select_text(&html, "#order-total"), vec!["$64.80"]);
+
+    let admin = app.admin_browser().await;
+    let html = admin
+        .get(app.url(&format!("/admin/orders/{}", order.number)))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(select_text(&html, "#order-total"), vec!["$64.80"]);
+    assert_eq!(select_text(&html, "#order-discount"), vec!["−$16.20"]);
+    assert!(html.contains("Still refundable: $64.80"), "{html}");
+
+    let text = receipt(&app).await;
+    assert!(
+        text.contains("Subtotal: $81.00\nDiscount (SPRING20): −$16.20\n\nTotal: $64.80\n"),
+        "{text}"
+    );
+}
+
+#[actix_web::test]
+async fn a_hundred_percent_code_makes_a_paid_order_at_zero_that_cannot_be_refunded() {
+    let app = TestApp::spawn().await;
+    promotion_code(&app, "FREE100", "100").await;
+    app.add_to_cart("canvas-tote", 1).await;
+    let session_url = app.checkout().await;
+    let (status, page) = apply_code(&session_url, "FREE100").await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(select_text(&page, "#total"), vec!["$0.00"]);
+    app.pay_ok(&session_url).await;
+    let order = app.order_by_session(&session_id_of(&session_url)).await;
+    app.wait_for_status(&order.number, "paid").await;
+    app.wait_for_deliveries().await;
+    // Fulfilled again from the success page: still once.
+    let order = app.order(&order.number).await;
+    assert_eq!(order.amount_total, 0);
+    assert_eq!(order.amount_discount, 1800);
+    assert_eq!(order.payment_intent_id, None);
+    assert!(order.stock_committed && order.flagged.is_none());
+    assert_eq!(app.stock("canvas-tote").await, Some(39));
+    assert!(receipt(&app).await.contains("Total: $0.00"));
+
+    let admin = app.admin_browser().await;
+    let html = admin
+        .get(app.url(&format!("/admin/orders/{}", order.number)))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(select_text(&html, "#order-status"), vec!["Paid"]);
+    assert!(
+        !html.contains("class=\"refund-form\""),
+        "no refund form for an order paid at 0"
+    );
+}
+
+#[actix_web::test]
+async fn a_session_selling_another_product_for_our_amounts_is_flagged() {
+    let app = TestApp::spawn().await;
+    app.add_to_cart("canvas-tote", 1).await;
+    // The create never answers usefully: the order has no session of its own yet.
+    app.emulator_post(
+        "_emulator/faults",
+        &[
+            ("path", "/v1/checkout/sessions"),
+            ("method", "POST"),
+            ("status", "500"),
+            ("count", "3"),
+        ],
+    )
+    .await;
+    let res = app.checkout_with(&app.client, "").await;
+    assert_eq!(res.status().as_u16(), 503);
+    let order = app.all_orders().await.remove(0);
+    // A session with our number and amounts, but a product of its own.
+    let forged = app
+        .emulator_post(
+            "v1/checkout/sessions",
+            &[
+                ("mode", "payment"),
+                ("line_items[0][price_data][currency]", "usd"),
+                ("line_items[0][price_data][unit_amount]", "1800"),
+                (
+                    "line_items[0][price_data][product_data][name]",
+                    "Canvas tote bag",
+                ),
+                ("line_items[0][quantity]", "1"),
+                ("client_reference_id", order.number.as_str()),
+                ("success_url", "http://127.0.0.1/ok"),
+            ],
+        )
+        .await;
+    app.pay_ok(forged["url"].as_str().unwrap()).await;
+    app.wait_for_deliveries().await;
+    let order = app.order(&order.number).await;
+    assert_ne!(order.status, "paid");
+    assert!(
+        order
+            .flagged
+            .as_deref()
+            .unwrap_or_default()
+            .contains("is not ours"),
+        "{:?}",
+        order.flagged
+    );
+}
