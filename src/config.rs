@@ -127,6 +127,57 @@ pub struct Config {
     /// `ALLOW_INSECURE_PUBLIC_URL=1`: with a key, accept an `http://` (or unset) `PUBLIC_URL`,
     /// for a local test against Stripe's test mode or a standalone emulator.
     pub allow_insecure_public_url: bool,
+    /// `STRIPE_TAX=on`: Checkout computes tax (Stripe Tax); off, we tell Stripe so explicitly.
+    pub tax: TaxSetting,
+}
+
+/// Whether Checkout adds tax, and how our prices relate to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaxSetting {
+    Off,
+    /// Tax is added on top of our prices (`STRIPE_TAX_BEHAVIOR=exclusive`, the default).
+    Exclusive,
+    /// Our prices include tax (`STRIPE_TAX_BEHAVIOR=inclusive`).
+    Inclusive,
+}
+
+impl TaxSetting {
+    pub fn is_on(self) -> bool {
+        self != TaxSetting::Off
+    }
+
+    /// Stripe's `tax_behavior` for our prices, when tax is on.
+    pub fn behavior(self) -> Option<&'static str> {
+        match self {
+            TaxSetting::Off => None,
+            TaxSetting::Exclusive => Some("exclusive"),
+            TaxSetting::Inclusive => Some("inclusive"),
+        }
+    }
+
+    fn parse(tax: Option<&str>, behavior: Option<&str>) -> Result<Self, ConfigError> {
+        let on = match tax {
+            None | Some("off") => false,
+            Some("on") => true,
+            Some(other) => {
+                return Err(ConfigError::new(
+                    "STRIPE_TAX",
+                    format!("must be on or off, not {other:?}"),
+                ));
+            }
+        };
+        let setting = match behavior {
+            None | Some("exclusive") => TaxSetting::Exclusive,
+            Some("inclusive") => TaxSetting::Inclusive,
+            Some(other) => {
+                return Err(ConfigError::new(
+                    "STRIPE_TAX_BEHAVIOR",
+                    format!("must be exclusive or inclusive, not {other:?}"),
+                ));
+            }
+        };
+        Ok(if on { setting } else { TaxSetting::Off })
+    }
 }
 
 /// The default `DATABASE_URL` with a Stripe key.
@@ -279,7 +330,13 @@ impl Config {
                 .map_err(|e| ConfigError::new("TRUSTED_PROXIES", e))?,
         };
 
+        let tax = TaxSetting::parse(
+            get("STRIPE_TAX").as_deref(),
+            get("STRIPE_TAX_BEHAVIOR").as_deref(),
+        )?;
+
         let config = Config {
+            tax,
             database_url,
             bind,
             public_url,
@@ -457,6 +514,7 @@ mod tests {
         assert_eq!(c.bind, "127.0.0.1:8080".parse().unwrap());
         assert_eq!(c.currency.code(), "usd");
         assert_eq!(c.log_format, LogFormat::Pretty);
+        assert_eq!(c.tax, TaxSetting::Off);
     }
 
     #[test]
@@ -619,6 +677,22 @@ mod tests {
             "LOG_FORMAT"
         );
         assert_eq!(
+            parse(&[("STRIPE_TAX", "yes")]).unwrap_err().var,
+            "STRIPE_TAX"
+        );
+        assert_eq!(
+            parse(&[("STRIPE_TAX", "on"), ("STRIPE_TAX_BEHAVIOR", "gross")])
+                .unwrap_err()
+                .var,
+            "STRIPE_TAX_BEHAVIOR"
+        );
+        assert_eq!(
+            parse(&[("STRIPE_TAX", "on"), ("STRIPE_TAX_BEHAVIOR", "inclusive")])
+                .unwrap()
+                .tax,
+            TaxSetting::Inclusive
+        );
+        assert_eq!(
             parse(&[("CURRENCY", "dollars")]).unwrap_err().var,
             "CURRENCY"
         );
@@ -687,6 +761,7 @@ impl std::fmt::Debug for Config {
             .field("trusted_proxies", &self.trusted_proxies)
             .field("allow_insecure_public_url", &self.allow_insecure_public_url)
             .field("currency", &self.currency)
+            .field("tax", &self.tax)
             .finish_non_exhaustive()
     }
 }

@@ -14,6 +14,7 @@ diesel::table! {
         stripe_product_id -> Nullable<Text>,
         created_at -> BigInt,
         updated_at -> BigInt,
+        tax_code -> Nullable<Text>,
     }
 }
 
@@ -29,6 +30,7 @@ diesel::table! {
         stripe_price_id -> Nullable<Text>,
         created_at -> BigInt,
         updated_at -> BigInt,
+        stripe_tax_behavior -> Nullable<Text>,
     }
 }
 

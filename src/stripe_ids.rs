@@ -37,9 +37,13 @@ pub async fn product(state: &AppState, product: &Product) -> Result<String, Sync
     .await
 }
 
-/// The Stripe Price of a price (and its product's Stripe Product first).
+/// The Stripe Price of a price (and its product's Stripe Product first). With Stripe Tax on, a
+/// Price made under another tax behavior is replaced by a new one (Stripe cannot change it).
 pub async fn price(state: &AppState, price: &Price) -> Result<String, SyncError> {
-    if let Some(id) = &price.stripe_price_id {
+    let wanted = state.config.tax.behavior();
+    if let Some(id) = &price.stripe_price_id
+        && (wanted.is_none() || price.stripe_tax_behavior.as_deref() == wanted)
+    {
         return Ok(id.clone());
     }
     let product_id = price.product_id;
@@ -52,13 +56,52 @@ pub async fn price(state: &AppState, price: &Price) -> Result<String, SyncError>
     })
     .await?;
     let stripe_product = product(state, &owner).await?;
-    ensure(
-        state,
-        None,
-        payments::products::create_price(&state.stripe, price, &stripe_product),
-        Row::Price(price.id),
-    )
+    let created =
+        payments::products::create_price(&state.stripe, price, &stripe_product, wanted).await?;
+    let (key, now) = (price.id, state.clock.unix());
+    let behavior = wanted.map(str::to_owned);
+    db::run(&state.pool, move |conn| {
+        store_price(conn, key, &created, behavior.as_deref(), now).map_err(DbError::from)
+    })
     .await
+    .map_err(SyncError::from)
+}
+
+/// Stores a price's new Stripe Price unless a racing call stored one for the same behavior
+/// first; returns the id the row holds now.
+fn store_price(
+    conn: &mut AnyConnection,
+    key: i64,
+    id: &str,
+    behavior: Option<&str>,
+    now: i64,
+) -> QueryResult<String> {
+    let row = prices::table.filter(prices::id.eq(key));
+    let values = (
+        prices::stripe_price_id.eq(id),
+        prices::stripe_tax_behavior.eq(behavior),
+        prices::updated_at.eq(now),
+    );
+    match behavior {
+        Some(b) => diesel::update(
+            row.filter(
+                prices::stripe_price_id
+                    .is_null()
+                    .or(prices::stripe_tax_behavior
+                        .is_null()
+                        .or(prices::stripe_tax_behavior.ne(b).assume_not_null())),
+            ),
+        )
+        .set(values)
+        .execute(conn)?,
+        None => diesel::update(row.filter(prices::stripe_price_id.is_null()))
+            .set(values)
+            .execute(conn)?,
+    };
+    prices::table
+        .find(key)
+        .select(prices::stripe_price_id.assume_not_null())
+        .first(conn)
 }
 
 /// Which of our rows an id belongs to.
@@ -66,7 +109,6 @@ pub async fn price(state: &AppState, price: &Price) -> Result<String, SyncError>
 enum Row {
     User(i64),
     Product(i64),
-    Price(i64),
 }
 
 async fn ensure(
@@ -113,6 +155,5 @@ fn store_first(
     match row {
         Row::User(key) => store!(users, stripe_customer_id, key),
         Row::Product(key) => store!(products, stripe_product_id, key),
-        Row::Price(key) => store!(prices, stripe_price_id, key),
     }
 }

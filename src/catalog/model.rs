@@ -20,6 +20,17 @@ pub struct Product {
     pub stripe_product_id: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Stripe Tax's code for what the product is; `None`: [`GENERAL_TAX_CODE`].
+    pub tax_code: Option<String>,
+}
+
+/// Stripe's "General - Tangible Goods" tax code: what a product without its own is taxed as.
+pub const GENERAL_TAX_CODE: &str = "txcd_99999999";
+
+impl Product {
+    pub fn tax_code(&self) -> &str {
+        self.tax_code.as_deref().unwrap_or(GENERAL_TAX_CODE)
+    }
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable, Associations)]
@@ -36,6 +47,8 @@ pub struct Price {
     pub stripe_price_id: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// The `tax_behavior` the Stripe Price was made with (`None`: unspecified, tax off).
+    pub stripe_tax_behavior: Option<String>,
 }
 
 impl Price {

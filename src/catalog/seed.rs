@@ -42,6 +42,9 @@ pub struct ProductEntry {
     pub active: bool,
     #[validate(range(min = 0, max = 10_000_000))]
     pub stock: Option<i64>,
+    /// Stripe Tax's product tax code (`txcd_` and 8 digits); omitted: general tangible goods.
+    #[validate(custom(function = "validate_tax_code"))]
+    pub tax_code: Option<String>,
     #[validate(
         length(min = 1, message = "a product needs at least one price"),
         nested
@@ -84,6 +87,18 @@ impl Interval {
 
 fn yes() -> bool {
     true
+}
+
+fn validate_tax_code(value: &str) -> Result<(), ValidationError> {
+    let digits = value.strip_prefix("txcd_").unwrap_or_default();
+    if digits.len() == 8 && digits.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(())
+    } else {
+        Err(ValidationError::new("tax_code").with_message(
+            "a Stripe tax code is txcd_ and 8 digits, e.g. txcd_99999999 (general tangible goods)"
+                .into(),
+        ))
+    }
 }
 
 fn validate_key(value: &str) -> Result<(), ValidationError> {
@@ -195,6 +210,7 @@ struct ProductFields<'a> {
     image_url: Option<&'a str>,
     active: bool,
     position: i64,
+    tax_code: Option<&'a str>,
     updated_at: i64,
 }
 
@@ -215,6 +231,7 @@ pub fn seed(
                 image_url: entry.image_url.as_deref(),
                 active: entry.active,
                 position: position as i64,
+                tax_code: entry.tax_code.as_deref(),
                 updated_at: now,
             };
             let existing: Option<Product> = products::table
@@ -242,7 +259,8 @@ pub fn seed(
                         && p.description == entry.description
                         && p.image_url == entry.image_url
                         && p.active == entry.active
-                        && p.position == position as i64;
+                        && p.position == position as i64
+                        && p.tax_code == entry.tax_code;
                     if same {
                         report.unchanged += 1;
                     } else {
@@ -382,6 +400,10 @@ mod tests {
                 "twice",
             ),
             ("not toml at all [", "TOML"),
+            (
+                "[[products]]\nslug = \"a\"\nname = \"x\"\ntax_code = \"txcd_123\"\nprices = [{ key = \"a\", unit_amount = 5 }]",
+                "txcd_ and 8 digits",
+            ),
         ];
         for (text, needle) in cases {
             let err = CatalogFile::parse(text, usd()).unwrap_err();

@@ -13,6 +13,7 @@ use stripe_shared::{
 };
 
 use super::breakdown::{self, Breakdown, Expectations};
+use crate::config::TaxSetting;
 use crate::db::{self, AnyConnection, DbError, write_tx};
 use crate::error::SyncError;
 use crate::inventory;
@@ -72,6 +73,7 @@ fn check_session(
     session: &CheckoutSession,
     lines: Option<&[CheckoutSessionItem]>,
     livemode: bool,
+    tax: TaxSetting,
 ) -> Result<Result<Option<Breakdown>, String>, DieselError> {
     if session.client_reference_id.as_deref() != Some(order.number.as_str()) {
         return Ok(Err(format!(
@@ -114,7 +116,7 @@ fn check_session(
         .map(|i| stripe_ids.get(&i.product_id).cloned().flatten())
         .collect();
     let expect = Expectations {
-        tax: false,
+        tax: tax.is_on(),
         shipping: false,
     };
     Ok(breakdown::check(order, &items, &per_item, session, lines, expect).map(Some))
@@ -168,6 +170,7 @@ pub async fn fulfil_checkout(
         _ => None,
     };
     let livemode = state.stripe.livemode;
+    let tax = state.config.tax;
     let now = state.clock.unix();
     let (outcome, moved) = db::run(&state.pool, move |conn| {
         write_tx(conn, |conn| {
@@ -175,7 +178,7 @@ pub async fn fulfil_checkout(
                 conn,
                 &session,
                 lines.as_deref(),
-                livemode,
+                (livemode, tax),
                 event.as_ref(),
                 now,
             )
@@ -196,7 +199,7 @@ fn apply(
     conn: &mut AnyConnection,
     session: &CheckoutSession,
     lines: Option<&[CheckoutSessionItem]>,
-    livemode: bool,
+    (livemode, tax): (bool, TaxSetting),
     event: Option<&EventRecord>,
     now: i64,
 ) -> Result<(Outcome, Option<OrderStatus>), DieselError> {
@@ -230,7 +233,7 @@ fn apply(
         return Ok((Outcome::Duplicate, None));
     }
 
-    let breakdown = match check_session(conn, &order, session, lines, livemode)? {
+    let breakdown = match check_session(conn, &order, session, lines, livemode, tax)? {
         Ok(b) => b,
         Err(reason) => return flag(conn, order, reason, now),
     };

@@ -177,6 +177,7 @@ async fn create_session(
         &stripe_products,
         &urls,
         customer,
+        state.config.tax,
     )
     .await
     {
@@ -291,6 +292,7 @@ pub async fn abandon(state: &AppState, order: &Order) -> Result<(), CheckoutErro
             &stripe_products,
             &session_urls(state, &order.number),
             customer.as_deref(),
+            state.config.tax,
         )
         .await
         {

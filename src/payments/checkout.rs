@@ -3,13 +3,19 @@
 use std::collections::HashMap;
 
 use stripe_checkout::checkout_session::{
-    CreateCheckoutSession, CreateCheckoutSessionAutomaticTax, CreateCheckoutSessionLineItems,
-    CreateCheckoutSessionLineItemsPriceData, CreateCheckoutSessionPaymentIntentData,
-    ExpireCheckoutSession, ListLineItemsCheckoutSession, ProductData, RetrieveCheckoutSession,
+    CreateCheckoutSession, CreateCheckoutSessionAutomaticTax, CreateCheckoutSessionCustomerUpdate,
+    CreateCheckoutSessionCustomerUpdateAddress, CreateCheckoutSessionLineItems,
+    CreateCheckoutSessionLineItemsPriceData, CreateCheckoutSessionLineItemsPriceDataTaxBehavior,
+    CreateCheckoutSessionPaymentIntentData, ExpireCheckoutSession, ListLineItemsCheckoutSession,
+    ProductData, RetrieveCheckoutSession,
 };
-use stripe_shared::{CheckoutSession, CheckoutSessionItem, CheckoutSessionMode};
+use stripe_shared::{
+    CheckoutSession, CheckoutSessionBillingAddressCollection, CheckoutSessionItem,
+    CheckoutSessionMode,
+};
 
 use super::{PaymentError, Stripe};
+use crate::config::TaxSetting;
 use crate::orders::model::{Order, OrderItem};
 
 /// What a new Checkout Session needs beyond the order itself.
@@ -33,6 +39,7 @@ pub async fn create(
     stripe_products: &HashMap<i64, String>,
     urls: &SessionUrls,
     customer: Option<&str>,
+    tax: TaxSetting,
 ) -> Result<CheckoutSession, PaymentError> {
     let currency = super::currency(&order.currency)?;
     let line_items: Vec<CreateCheckoutSessionLineItems> = items
@@ -44,6 +51,10 @@ pub async fn create(
                 Some(id) => price_data.product = Some(id.clone()),
                 None => price_data.product_data = Some(ProductData::new(item.name.clone())),
             }
+            price_data.tax_behavior = tax.behavior().map(|b| match b {
+                "inclusive" => CreateCheckoutSessionLineItemsPriceDataTaxBehavior::Inclusive,
+                _ => CreateCheckoutSessionLineItemsPriceDataTaxBehavior::Exclusive,
+            });
             let mut line = CreateCheckoutSessionLineItems::new();
             line.price_data = Some(price_data);
             line.quantity = Some(item.quantity as u64);
@@ -60,7 +71,6 @@ pub async fn create(
         .metadata(metadata)
         .payment_intent_data(payment_intent_data)
         .allow_promotion_codes(true)
-        .automatic_tax(CreateCheckoutSessionAutomaticTax::new(false))
         .expires_at(order.checkout_expires_at)
         .success_url(urls.success_url.clone())
         .cancel_url(urls.cancel_url.clone());
@@ -69,6 +79,7 @@ pub async fn create(
     } else if let Some(email) = &order.email {
         req = req.customer_email(email.clone());
     }
+    req = with_tax(req, tax, customer.is_some());
     // The order keeps the whole key it was created with (see `Stripe::key`).
     stripe.write_keyed(&req, &order.idempotency_key).await
 }
@@ -84,6 +95,28 @@ pub struct SubscriptionCheckout<'a> {
     pub success_url: String,
     pub cancel_url: String,
     pub idempotency_key: String,
+    pub tax: TaxSetting,
+}
+
+/// Automatic tax on or (explicitly) off. On, Checkout asks for the billing address it taxes by,
+/// and keeps it on an existing Customer: Stripe refuses automatic tax for a Customer without an
+/// address otherwise, and the Customer's renewals are taxed by it.
+fn with_tax(
+    req: CreateCheckoutSession,
+    tax: TaxSetting,
+    has_customer: bool,
+) -> CreateCheckoutSession {
+    let req = req.automatic_tax(CreateCheckoutSessionAutomaticTax::new(tax.is_on()));
+    if !tax.is_on() {
+        return req;
+    }
+    let req = req.billing_address_collection(CheckoutSessionBillingAddressCollection::Required);
+    if !has_customer {
+        return req;
+    }
+    let mut update = CreateCheckoutSessionCustomerUpdate::new();
+    update.address = Some(CreateCheckoutSessionCustomerUpdateAddress::Auto);
+    req.customer_update(update)
 }
 
 /// Creates a subscription Checkout Session.
@@ -99,7 +132,6 @@ pub async fn create_subscription(
         .customer(s.customer.to_owned())
         .line_items(vec![line])
         .allow_promotion_codes(true)
-        .automatic_tax(CreateCheckoutSessionAutomaticTax::new(false))
         .client_reference_id(format!("user-{}", s.user_id))
         .metadata(HashMap::from([
             ("user_id".to_owned(), s.user_id.to_string()),
@@ -108,6 +140,7 @@ pub async fn create_subscription(
         .expires_at(s.expires_at)
         .success_url(s.success_url.clone())
         .cancel_url(s.cancel_url.clone());
+    let req = with_tax(req, s.tax, true);
     stripe.write(&req, &s.idempotency_key).await
 }
 

@@ -2,13 +2,15 @@
 
 use stripe_product::price::{CreatePrice, CreatePriceRecurring, CreatePriceRecurringInterval};
 use stripe_product::product::CreateProduct;
+use stripe_shared::PriceTaxBehavior;
 
 use super::{PaymentError, Stripe, currency};
 use crate::catalog::model::{Price, Product};
 
 /// Creates the Stripe Product of ours, once: the key is derived from our row.
 pub async fn create_product(stripe: &Stripe, product: &Product) -> Result<String, PaymentError> {
-    let mut req = CreateProduct::new(product.name.clone());
+    // Stripe Tax reads the code from the product; it is harmless while tax is off.
+    let mut req = CreateProduct::new(product.name.clone()).tax_code(product.tax_code().to_owned());
     if !product.description.is_empty() {
         req = req.description(product.description.clone());
     }
@@ -19,16 +21,20 @@ pub async fn create_product(stripe: &Stripe, product: &Product) -> Result<String
 }
 
 /// Creates the Stripe Price of ours under `stripe_product`, keyed by our row and its terms:
-/// new terms, new Stripe price.
+/// new terms, new Stripe price. `tax_behavior` (with Stripe Tax on) is one of the terms: Stripe
+/// never lets a Price's behavior change.
 pub async fn create_price(
     stripe: &Stripe,
     price: &Price,
     stripe_product: &str,
+    tax_behavior: Option<&str>,
 ) -> Result<String, PaymentError> {
     let mut req = CreatePrice::new(currency(&price.currency)?)
         .product(stripe_product.to_owned())
         .unit_amount(price.unit_amount)
-        .lookup_key(price.lookup_key.clone());
+        .lookup_key(price.lookup_key.clone())
+        // The new terms' Price takes the key over from the old one (Stripe keeps keys unique).
+        .transfer_lookup_key(true);
     if let Some(interval) = &price.recurring_interval {
         let interval = match interval.as_str() {
             "day" => CreatePriceRecurringInterval::Day,
@@ -38,11 +44,19 @@ pub async fn create_price(
         };
         req = req.recurring(CreatePriceRecurring::new(interval));
     }
-    let key = format!(
+    let mut key = format!(
         "price-{}-{}-{}",
         price.id,
         price.unit_amount,
         price.recurring_interval.as_deref().unwrap_or("once")
     );
+    if let Some(behavior) = tax_behavior {
+        req = req.tax_behavior(match behavior {
+            "inclusive" => PriceTaxBehavior::Inclusive,
+            _ => PriceTaxBehavior::Exclusive,
+        });
+        key.push('-');
+        key.push_str(behavior);
+    }
     Ok(stripe.write(&req, &key).await?.id.as_str().to_owned())
 }

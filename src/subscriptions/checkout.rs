@@ -118,6 +118,7 @@ pub async fn open(
             success_url: format!("{base}/account/subscriptions?session_id={{CHECKOUT_SESSION_ID}}"),
             cancel_url,
             idempotency_key: format!("subscribe-{uid}-{pid}-{}", row.attempt),
+            tax: state.config.tax,
         },
     )
     .await?;

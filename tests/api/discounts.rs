@@ -225,3 +225,227 @@ async fn a_session_selling_another_product_for_our_amounts_is_flagged() {
         order.flagged
     );
 }
+
+/// The German billing address the hosted page asks for when tax is on.
+const BERLIN: [(&str, &str); 4] = [
+    ("billing_country", "DE"),
+    ("billing_line1", "Unter den Linden 1"),
+    ("billing_city", "Berlin"),
+    ("billing_postal_code", "10117"),
+];
+
+/// Gives the page a billing address (the total shown then includes its tax), then pays.
+async fn pay_from(session_url: &str, address: &[(&str, &str)]) -> (u16, String) {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let mut form = vec![
+        ("email", "shopper@example.com"),
+        ("action", "update_address"),
+    ];
+    form.extend_from_slice(address);
+    let res = client.post(session_url).form(&form).send().await.unwrap();
+    let (status, page) = (res.status().as_u16(), res.text().await.unwrap());
+    assert_eq!(status, 200, "{page}");
+    let mut form = vec![
+        ("email", "shopper@example.com"),
+        ("method", "card"),
+        ("card_number", "4242424242424242"),
+        ("card_expiry", "12 / 34"),
+        ("card_cvc", "123"),
+    ];
+    form.extend_from_slice(address);
+    let res = client.post(session_url).form(&form).send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 303, "payment");
+    (status, page)
+}
+
+#[actix_web::test]
+async fn a_code_with_tax_on_stores_the_totals_the_page_showed() {
+    let app = TestApp::spawn_with(&[("STRIPE_TAX", "on")]).await;
+    promotion_code(&app, "SPRING20", "20").await;
+    app.add_to_cart("canvas-tote", 2).await;
+    app.add_to_cart("harbour-print", 1).await;
+    let session_url = app.checkout().await;
+    let session_id = session_id_of(&session_url);
+    let session = app
+        .emulator_get(&format!("v1/checkout/sessions/{session_id}"))
+        .await;
+    assert_eq!(session["automatic_tax"]["enabled"], true, "{session}");
+    assert_eq!(session["billing_address_collection"], "required");
+    apply_code(&session_url, "SPRING20").await;
+    let (_, page) = pay_from(&session_url, &BERLIN).await;
+    // 19 % of each line after its discount: 547 (of 28.80) + 684 (of 36.00).
+    assert_eq!(select_text(&page, "#tax"), vec!["$12.31"]);
+    assert_eq!(select_text(&page, "#total"), vec!["$77.11"]);
+
+    let order = app.order_by_session(&session_id).await;
+    app.wait_for_status(&order.number, "paid").await;
+    app.wait_for_deliveries().await;
+    let order = app.order(&order.number).await;
+    assert_eq!(order.flagged, None);
+    assert_eq!(
+        (
+            order.amount_subtotal,
+            order.amount_discount,
+            order.amount_tax_exclusive,
+            order.amount_tax_inclusive,
+            order.amount_total
+        ),
+        (8100, 1620, 1231, 0, 7711)
+    );
+    let session = app
+        .emulator_get(&format!("v1/checkout/sessions/{session_id}"))
+        .await;
+    assert_eq!(session["amount_total"], 7711);
+    assert_eq!(session["total_details"]["amount_tax"], 1231);
+
+    let (_, html) = app
+        .get_html(&format!("/checkout/success?session_id={session_id}"))
+        .await;
+    assert_eq!(
+        select_text(&html, "#items tfoot td"),
+        vec!["$81.00", "−$16.20", "$12.31", "$77.11"]
+    );
+    let text = receipt(&app).await;
+    assert!(
+        text.contains(
+            "Subtotal: $81.00\nDiscount (SPRING20): −$16.20\nTax: $12.31\n\nTotal: $77.11\n"
+        ),
+        "{text}"
+    );
+}
+
+#[actix_web::test]
+async fn tax_charged_while_the_shop_has_tax_off_is_flagged() {
+    let app = TestApp::spawn().await;
+    app.add_to_cart("canvas-tote", 1).await;
+    app.emulator_post(
+        "_emulator/faults",
+        &[
+            ("path", "/v1/checkout/sessions"),
+            ("method", "POST"),
+            ("status", "500"),
+            ("count", "3"),
+        ],
+    )
+    .await;
+    let res = app.checkout_with(&app.client, "").await;
+    assert_eq!(res.status().as_u16(), 503);
+    let order = app.all_orders().await.remove(0);
+    let product = storefront::db::run(&app.pool, |conn| {
+        use diesel::prelude::*;
+        use storefront::schema::products;
+        products::table
+            .filter(products::slug.eq("canvas-tote"))
+            .select(products::stripe_product_id.assume_not_null())
+            .first::<String>(conn)
+            .map_err(storefront::db::DbError::from)
+    })
+    .await
+    .unwrap();
+    // Our number, product and subtotal, but with tax turned on behind our back.
+    let forged = app
+        .emulator_post(
+            "v1/checkout/sessions",
+            &[
+                ("mode", "payment"),
+                ("line_items[0][price_data][currency]", "usd"),
+                ("line_items[0][price_data][unit_amount]", "1800"),
+                ("line_items[0][price_data][product]", product.as_str()),
+                ("line_items[0][quantity]", "1"),
+                ("automatic_tax[enabled]", "true"),
+                ("client_reference_id", order.number.as_str()),
+                ("success_url", "http://127.0.0.1/ok"),
+            ],
+        )
+        .await;
+    pay_from(forged["url"].as_str().unwrap(), &BERLIN[..1]).await;
+    app.wait_for_deliveries().await;
+    let order = app.order(&order.number).await;
+    assert_ne!(order.status, "paid");
+    assert!(
+        order
+            .flagged
+            .as_deref()
+            .unwrap_or_default()
+            .contains("Stripe Tax is off"),
+        "{:?}",
+        order.flagged
+    );
+}
+
+/// The coffee club's monthly price, as stored.
+async fn club_price(app: &TestApp) -> storefront::catalog::model::Price {
+    storefront::db::run(&app.pool, |conn| {
+        use diesel::prelude::*;
+        use storefront::schema::prices;
+        prices::table
+            .filter(prices::recurring_interval.is_not_null())
+            .order(prices::id.asc())
+            .select(storefront::catalog::model::Price::as_select())
+            .first(conn)
+            .map_err(storefront::db::DbError::from)
+    })
+    .await
+    .unwrap()
+}
+
+#[actix_web::test]
+async fn turning_tax_on_gives_prices_made_without_a_tax_behavior_new_stripe_prices() {
+    let app = TestApp::spawn_with(&[("STRIPE_TAX", "on")]).await;
+    let price = club_price(&app).await;
+    // Made while tax was off: no tax behavior, which Stripe will never let us set later.
+    let product_id = price.product_id;
+    let product = storefront::db::run(&app.pool, move |conn| {
+        use diesel::prelude::*;
+        use storefront::schema::products;
+        products::table
+            .find(product_id)
+            .select(storefront::catalog::model::Product::as_select())
+            .first(conn)
+            .map_err(storefront::db::DbError::from)
+    })
+    .await
+    .unwrap();
+    let stripe_product = storefront::stripe_ids::product(&app.state, &product)
+        .await
+        .unwrap();
+    let old = storefront::payments::products::create_price(
+        &app.state.stripe,
+        &price,
+        &stripe_product,
+        None,
+    )
+    .await
+    .unwrap();
+    let stored = old.clone();
+    storefront::db::run(&app.pool, move |conn| {
+        use diesel::prelude::*;
+        use storefront::schema::prices;
+        diesel::update(prices::table.find(price.id))
+            .set(prices::stripe_price_id.eq(stored))
+            .execute(conn)
+            .map_err(storefront::db::DbError::from)
+    })
+    .await
+    .unwrap();
+    let before = app.emulator_get(&format!("v1/prices/{old}")).await;
+    assert_eq!(before["tax_behavior"], "unspecified", "{before}");
+
+    let newer = storefront::stripe_ids::price(&app.state, &club_price(&app).await)
+        .await
+        .unwrap();
+    assert_ne!(newer, old);
+    let stripe = app.emulator_get(&format!("v1/prices/{newer}")).await;
+    assert_eq!(stripe["tax_behavior"], "exclusive", "{stripe}");
+    let stored = club_price(&app).await;
+    assert_eq!(stored.stripe_price_id.as_deref(), Some(newer.as_str()));
+    assert_eq!(stored.stripe_tax_behavior.as_deref(), Some("exclusive"));
+    // Asked again: the same Stripe price.
+    let again = storefront::stripe_ids::price(&app.state, &stored)
+        .await
+        .unwrap();
+    assert_eq!(again, newer);
+}

@@ -269,6 +269,7 @@ async fn an_order_stores_the_whole_key_its_session_was_created_under() {
         &products,
         &storefront::checkout::start::session_urls(&app.state, &order.number),
         None,
+        app.state.config.tax,
     )
     .await
     .unwrap();

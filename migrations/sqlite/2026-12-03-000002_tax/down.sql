@@ -1,0 +1,2 @@
+ALTER TABLE prices DROP COLUMN stripe_tax_behavior;
+ALTER TABLE products DROP COLUMN tax_code;
