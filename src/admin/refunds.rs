@@ -9,7 +9,7 @@ use diesel::result::Error as DieselError;
 
 use super::audit;
 use crate::db::AnyConnection;
-use crate::orders::model::Order;
+use crate::orders::model::{Order, OrderItem};
 use crate::orders::transition;
 use crate::schema::{order_items, orders, products, refund_restocks, refund_tokens, refunds};
 
@@ -124,6 +124,20 @@ pub fn refundable(conn: &mut AnyConnection, order: &Order) -> QueryResult<i64> {
         .iter()
         .sum();
     Ok((order.amount_total - committed).max(0))
+}
+
+/// What refunding the rest of a line gives back: the share of what the customer paid for it
+/// (its amount net of its discount, with its exclusive tax) that belongs to the units not yet
+/// returned. Units are priced by cumulative rounding, so the proposals for every unit of every
+/// line add up exactly to what was paid for the lines, however the returns are split.
+pub fn line_proposal(item: &OrderItem, returned: i64) -> i64 {
+    if item.quantity <= 0 {
+        return 0;
+    }
+    let returned = returned.clamp(0, item.quantity);
+    let paid_for_returned =
+        i128::from(item.amount_paid) * i128::from(returned) / i128::from(item.quantity);
+    item.amount_paid - paid_for_returned as i64
 }
 
 /// Recomputes the order's `amount_refunded` and refund status from its succeeded refunds
@@ -598,5 +612,38 @@ mod tests {
         // A succeeded refund can still fail later; nothing goes back to pending.
         assert!(rank(PENDING) < rank(SUCCEEDED) && rank(SUCCEEDED) < rank(FAILED));
         assert_eq!(rank(FAILED), rank(CANCELED));
+    }
+
+    fn item(quantity: i64, amount_paid: i64) -> OrderItem {
+        OrderItem {
+            id: 1,
+            order_id: 1,
+            product_id: 1,
+            price_id: 1,
+            name: "Mug".into(),
+            unit_amount: 1000,
+            quantity,
+            amount_discount: 0,
+            amount_tax: 0,
+            amount_paid,
+        }
+    }
+
+    #[test]
+    fn line_proposals_add_up_to_what_was_paid_however_returns_are_split() {
+        // $10.00 paid for 3 units (a discount left an odd amount).
+        let line = item(3, 1000);
+        assert_eq!(line_proposal(&line, 0), 1000);
+        let first = line_proposal(&line, 0) - line_proposal(&line, 1);
+        let second = line_proposal(&line, 1) - line_proposal(&line, 2);
+        let third = line_proposal(&line, 2) - line_proposal(&line, 3);
+        assert_eq!((first, second, third), (333, 333, 334));
+        assert_eq!(line_proposal(&line, 3), 0);
+        assert_eq!(
+            line_proposal(&line, 7),
+            0,
+            "more returned than sold proposes nothing"
+        );
+        assert_eq!(line_proposal(&item(0, 0), 0), 0);
     }
 }

@@ -68,7 +68,10 @@ const PAID_STATES: [&str; 3] = ["paid", "partially_refunded", "refunded"];
 pub struct Figures {
     pub since: i64,
     pub orders: i64,
+    /// What paid orders brought in, tax excluded (tax is the authorities', not revenue).
     pub gross: i64,
+    /// Tax collected on those orders (added on top or included in prices).
+    pub tax: i64,
     pub refunded: i64,
     pub net: i64,
     pub failures: i64,
@@ -102,12 +105,27 @@ pub fn compute(
 ) -> QueryResult<Figures> {
     let since = now - period.secs();
     let chart_since = (now - period.chart_days() * 86_400).min(since);
-    let paid: Vec<(i64, Option<i64>, bool)> = orders::table
+    let rows: Vec<(i64, i64, i64, Option<i64>, bool)> = orders::table
         .filter(orders::status.eq_any(PAID_STATES))
         .filter(orders::currency.eq(currency))
         .filter(orders::paid_at.ge(chart_since))
-        .select((orders::amount_total, orders::paid_at, orders::disputed))
+        .select((
+            orders::amount_total,
+            orders::amount_tax_exclusive,
+            orders::amount_tax_inclusive,
+            orders::paid_at,
+            orders::disputed,
+        ))
         .load(conn)?;
+    // (revenue without tax, paid at, disputed), and the tax of each.
+    let paid: Vec<(i64, Option<i64>, bool)> = rows
+        .iter()
+        .map(|(total, ex, inc, at, d)| (total - ex - inc, *at, *d))
+        .collect();
+    let taxes: Vec<(i64, Option<i64>)> = rows
+        .iter()
+        .map(|(_, ex, inc, at, _)| (ex + inc, *at))
+        .collect();
     let refunds: Vec<(i64, i64)> = refunds::table
         .filter(refunds::status.eq("succeeded"))
         .filter(refunds::currency.eq(currency))
@@ -120,6 +138,11 @@ pub fn compute(
         .filter(|(_, at, _)| at.is_some_and(in_window))
         .collect();
     let orders = window_paid.len() as i64;
+    let tax: i64 = taxes
+        .iter()
+        .filter(|(_, at)| at.is_some_and(in_window))
+        .map(|(t, _)| t)
+        .sum();
     let gross: i64 = window_paid.iter().map(|(a, _, _)| a).sum();
     let disputes = window_paid.iter().filter(|(_, _, d)| *d).count() as i64;
     let refunded: i64 = refunds
@@ -193,6 +216,7 @@ pub fn compute(
         since,
         orders,
         gross,
+        tax,
         refunded,
         net: gross - refunded,
         failures,

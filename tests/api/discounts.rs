@@ -315,6 +315,15 @@ async fn a_code_with_tax_on_stores_the_totals_the_page_showed() {
         ),
         "{text}"
     );
+
+    // Tax is collected for the authorities: the list shows it apart, revenue leaves it out.
+    let admin = app.admin_browser().await;
+    let (_, html) = admin_html(&app, &admin, "/admin").await;
+    assert_eq!(select_text(&html, "#totals .total-paid"), vec!["$77.11"]);
+    assert_eq!(select_text(&html, "#totals .total-tax"), vec!["$12.31"]);
+    let (_, html) = admin_html(&app, &admin, "/admin/dashboard").await;
+    assert_eq!(select_text(&html, "#net"), vec!["$64.80"], "{html}");
+    assert_eq!(select_text(&html, "#tax"), vec!["$12.31"]);
 }
 
 #[actix_web::test]
@@ -448,4 +457,107 @@ async fn turning_tax_on_gives_prices_made_without_a_tax_behavior_new_stripe_pric
         .await
         .unwrap();
     assert_eq!(again, newer);
+}
+
+/// Posts the admin page's refund form as the page filled it in (`?line=` proposals included).
+async fn submit_refund_form(
+    app: &TestApp,
+    admin: &reqwest::Client,
+    page: &str,
+    number: &str,
+    amount: Option<&str>,
+) -> (u16, String) {
+    let token = select_attr(page, "input[name=token]", "value").remove(0);
+    let csrf = csrf_token(page);
+    let filled = select_attr(page, "input[name=amount]", "value").remove(0);
+    let names = select_attr(page, "input[type=number]", "name");
+    let values = select_attr(page, "input[type=number]", "value");
+    let mut form: Vec<(String, String)> = vec![
+        ("csrf_token".into(), csrf),
+        ("token".into(), token),
+        ("amount".into(), amount.unwrap_or(&filled).to_owned()),
+        ("reason".into(), "requested_by_customer".into()),
+        ("note".into(), String::new()),
+    ];
+    form.extend(names.into_iter().zip(values));
+    let res = admin
+        .post(app.url(&format!("/admin/orders/{number}/refunds")))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    let location = res
+        .headers()
+        .get("location")
+        .map(|l| l.to_str().unwrap().to_owned());
+    let body = res.text().await.unwrap();
+    (status, location.unwrap_or(body))
+}
+
+async fn admin_html(app: &TestApp, admin: &reqwest::Client, path: &str) -> (u16, String) {
+    let res = admin.get(app.url(path)).send().await.unwrap();
+    (res.status().as_u16(), res.text().await.unwrap())
+}
+
+#[actix_web::test]
+async fn per_line_refunds_of_a_discounted_taxed_order_propose_what_was_paid_for_each_line() {
+    let app = TestApp::spawn_with(&[("STRIPE_TAX", "on")]).await;
+    promotion_code(&app, "SPRING20", "20").await;
+    app.add_to_cart("canvas-tote", 2).await;
+    app.add_to_cart("harbour-print", 1).await;
+    let session_url = app.checkout().await;
+    apply_code(&session_url, "SPRING20").await;
+    pay_from(&session_url, &BERLIN).await;
+    let order = app.order_by_session(&session_id_of(&session_url)).await;
+    app.wait_for_status(&order.number, "paid").await;
+    app.wait_for_deliveries().await;
+    let number = order.number.clone();
+
+    let admin = app.admin_browser().await;
+    let (_, page) = admin_html(&app, &admin, &format!("/admin/orders/{number}")).await;
+    // Each line net of its 20 % and with its 19 % on top: 28.80 + 5.47, and 36.00 + 6.84.
+    assert_eq!(
+        select_text(&page, ".line-proposal"),
+        vec!["Refund this line: $34.27", "Refund this line: $42.84"]
+    );
+    let links = select_attr(&page, ".line-proposal", "href");
+    let (status, page) = admin_html(&app, &admin, &links[0]).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        select_attr(&page, "input[name=amount]", "value"),
+        vec!["34.27"]
+    );
+    assert_eq!(
+        select_attr(&page, "input[type=number]", "value"),
+        vec!["2", "0"],
+        "the line's units go back to stock"
+    );
+    let (status, _) = submit_refund_form(&app, &admin, &page, &number, None).await;
+    assert_eq!(status, 303);
+
+    // What is left is exactly the other line; a cent more is refused.
+    let (_, page) = admin_html(&app, &admin, &format!("/admin/orders/{number}")).await;
+    assert_eq!(
+        select_text(&page, ".line-proposal"),
+        vec!["Refund this line: $42.84"]
+    );
+    assert!(page.contains("Still refundable: $42.84"), "{page}");
+    let (status, body) = submit_refund_form(&app, &admin, &page, &number, Some("42.85")).await;
+    assert_eq!(status, 422, "{body}");
+    let (_, page) = admin_html(&app, &admin, &links[1]).await;
+    let (status, _) = submit_refund_form(&app, &admin, &page, &number, None).await;
+    assert_eq!(status, 303);
+    app.wait_for_deliveries().await;
+    let order = app.order(&number).await;
+    assert_eq!(
+        order.amount_refunded, 7711,
+        "the two lines add up to what was paid"
+    );
+    assert_eq!(order.status, "refunded");
+
+    // A line that is not the order's is a 404, not a form.
+    let (status, _) =
+        admin_html(&app, &admin, &format!("/admin/orders/{number}?line=999999")).await;
+    assert_eq!(status, 404);
 }

@@ -47,7 +47,8 @@ struct OrdersPage {
     since: Option<(i64, String)>,
     /// The same list without `since`.
     all_dates: String,
-    totals: Vec<(String, String)>,
+    /// Per currency: paid, of which tax, refunded.
+    totals: Vec<(String, String, String)>,
     page: i64,
     prev: Option<String>,
     next: Option<String>,
@@ -138,22 +139,26 @@ pub async fn list(
             .filter(|s| s.is_paid())
             .map(|s| s.as_str())
             .collect();
-        let amounts: Vec<(String, i64, i64)> = filtered(status, &q2, since, disputed)
+        let amounts: Vec<(String, i64, i64, i64, i64)> = filtered(status, &q2, since, disputed)
             .filter(orders::status.eq_any(paid))
             .select((
                 orders::currency,
                 orders::amount_total,
+                orders::amount_tax_exclusive,
+                orders::amount_tax_inclusive,
                 orders::amount_refunded,
             ))
             .load(conn)?;
-        let mut sums: Vec<(String, i64, i64)> = Vec::new();
-        for (cur, total, refunded) in amounts {
-            match sums.iter_mut().find(|(c, _, _)| *c == cur) {
+        // (currency, paid, of which tax, refunded)
+        let mut sums: Vec<(String, i64, i64, i64)> = Vec::new();
+        for (cur, total, ex, inc, refunded) in amounts {
+            match sums.iter_mut().find(|(c, _, _, _)| *c == cur) {
                 Some(entry) => {
                     entry.1 += total;
-                    entry.2 += refunded;
+                    entry.2 += ex + inc;
+                    entry.3 += refunded;
                 }
-                None => sums.push((cur, total, refunded)),
+                None => sums.push((cur, total, ex + inc, refunded)),
             }
         }
         Ok::<_, DbError>((rows, more, sums))
@@ -180,10 +185,11 @@ pub async fn list(
     };
     let totals = sums
         .iter()
-        .filter_map(|(cur, total, refunded)| {
+        .filter_map(|(cur, total, tax, refunded)| {
             let c = crate::money::Currency::parse(cur).ok()?;
             Some((
                 Money::new(*total, c).to_string(),
+                Money::new(*tax, c).to_string(),
                 Money::new(*refunded, c).to_string(),
             ))
         })

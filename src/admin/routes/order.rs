@@ -29,6 +29,15 @@ pub struct RestockRow {
     /// Units that may still go back on the shelf.
     pub max: i64,
     pub value: String,
+    /// What refunding the line's remaining units gives back (see `refunds::line_proposal`);
+    /// `None` when nothing of it is left to refund.
+    pub proposal: Option<String>,
+}
+
+/// `GET /admin/orders/{number}?line={item id}`: the refund form filled in for that line.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct ProposeQuery {
+    pub line: Option<i64>,
 }
 
 pub struct RefundRow {
@@ -240,10 +249,12 @@ pub(super) async fn order_page(
                 .filter(|(id, _)| *id == i.id)
                 .map(|(_, q)| q)
                 .sum();
+            let proposal = refunds::line_proposal(i, back).min(refundable);
             RestockRow {
                 id: i.id,
                 name: i.name.clone(),
                 max: (i.quantity - back).max(0),
+                proposal: (proposal > 0).then(|| Money::new(proposal, currency).to_string()),
                 value: typed
                     .restock
                     .get(&i.id)
@@ -351,6 +362,7 @@ pub async fn show(
     layout: Layout,
     Admin(admin): Admin,
     path: web::Path<String>,
+    query: web::Query<ProposeQuery>,
 ) -> Result<HttpResponse, AppError> {
     let number = plausible(&path.into_inner())?;
     let now = state.clock.unix();
@@ -358,15 +370,37 @@ pub async fn show(
         load(conn, &number, admin.id, None, now)
     })
     .await?;
+    let typed = match query.line {
+        Some(line) => proposed(&loaded, line).ok_or(AppError::NotFound)?,
+        None => Typed::default(),
+    };
     order_page(
         &state,
         layout,
         loaded,
-        Typed::default(),
+        typed,
         FieldErrors::default(),
         StatusCode::OK,
     )
     .await
+}
+
+/// The refund form filled in for one line: its remaining units back to stock, and what they
+/// cost the customer (capped by what is still refundable). `None`: no such line on this order.
+fn proposed(loaded: &Loaded, line: i64) -> Option<Typed> {
+    let item = loaded.items.iter().find(|i| i.id == line)?;
+    let returned: i64 = loaded
+        .restocked
+        .iter()
+        .filter(|(id, _)| *id == line)
+        .map(|(_, q)| q)
+        .sum();
+    let amount = refunds::line_proposal(item, returned).min(loaded.refundable);
+    Some(Typed {
+        amount: Some(Money::new(amount, loaded.order.currency()).to_major_string()),
+        restock: HashMap::from([(line, (item.quantity - returned).max(0).to_string())]),
+        ..Typed::default()
+    })
 }
 
 /// "Requested by customer" for `requested_by_customer`; unknown codes (from the Dashboard) as they are.
