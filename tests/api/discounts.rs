@@ -561,3 +561,67 @@ async fn per_line_refunds_of_a_discounted_taxed_order_propose_what_was_paid_for_
         admin_html(&app, &admin, &format!("/admin/orders/{number}?line=999999")).await;
     assert_eq!(status, 404);
 }
+
+#[actix_web::test]
+async fn a_code_for_one_product_discounts_only_that_products_line() {
+    let app = TestApp::spawn().await;
+    app.add_to_cart("canvas-tote", 2).await;
+    app.add_to_cart("harbour-print", 1).await;
+    let session_url = app.checkout().await;
+    // The tote's Stripe Product exists now: the session's lines name our synced products.
+    let tote = storefront::db::run(&app.pool, |conn| {
+        use diesel::prelude::*;
+        use storefront::schema::products;
+        products::table
+            .filter(products::slug.eq("canvas-tote"))
+            .select(products::stripe_product_id.assume_not_null())
+            .first::<String>(conn)
+            .map_err(storefront::db::DbError::from)
+    })
+    .await
+    .unwrap();
+    let coupon = app
+        .emulator_post(
+            "v1/coupons",
+            &[
+                ("percent_off", "50"),
+                ("duration", "once"),
+                ("applies_to[products][0]", tote.as_str()),
+            ],
+        )
+        .await;
+    app.emulator_post(
+        "v1/promotion_codes",
+        &[
+            ("promotion[type]", "coupon"),
+            ("promotion[coupon]", coupon["id"].as_str().unwrap()),
+            ("code", "TOTEHALF"),
+        ],
+    )
+    .await;
+    let (status, page) = apply_code(&session_url, "TOTEHALF").await;
+    assert_eq!(status, 200, "{page}");
+    app.pay_ok(&session_url).await;
+    let order = app.order_by_session(&session_id_of(&session_url)).await;
+    app.wait_for_status(&order.number, "paid").await;
+    let order = app.order(&order.number).await;
+    assert_eq!(order.flagged, None);
+    assert_eq!((order.amount_discount, order.amount_total), (1800, 6300));
+    let items = storefront::db::run(&app.pool, {
+        let order = order.clone();
+        move |conn| {
+            storefront::orders::queries::items(conn, &order).map_err(storefront::db::DbError::from)
+        }
+    })
+    .await
+    .unwrap();
+    let shares: Vec<(i64, i64)> = items
+        .iter()
+        .map(|i| (i.amount_discount, i.amount_paid))
+        .collect();
+    assert_eq!(
+        shares,
+        vec![(1800, 1800), (0, 4500)],
+        "only the tote's line"
+    );
+}
