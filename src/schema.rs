@@ -91,6 +91,7 @@ diesel::table! {
         amount_tax_exclusive -> BigInt,
         amount_tax_inclusive -> BigInt,
         discount_label -> Nullable<Text>,
+        tax_behavior -> Nullable<Text>,
     }
 }
 
@@ -106,6 +107,7 @@ diesel::table! {
         amount_discount -> BigInt,
         amount_tax -> BigInt,
         amount_paid -> BigInt,
+        stripe_product_id -> Nullable<Text>,
     }
 }
 

@@ -626,6 +626,7 @@ mod tests {
             amount_discount: 0,
             amount_tax: 0,
             amount_paid,
+            stripe_product_id: None,
         }
     }
 

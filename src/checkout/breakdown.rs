@@ -40,12 +40,11 @@ pub struct Expectations {
 }
 
 /// Checks a completed session and its line items against the order; the breakdown to store, or
-/// why the session cannot be trusted. `stripe_products` holds, per order item, the Stripe
-/// Product it was sold as, when known.
+/// why the session cannot be trusted. Lines are matched in order: Checkout lists a session's
+/// line items as they were created, and any other order fails the check (flagged, not lost).
 pub fn check(
     order: &Order,
     items: &[OrderItem],
-    stripe_products: &[Option<String>],
     session: &CheckoutSession,
     lines: &[CheckoutSessionItem],
     expect: Expectations,
@@ -65,13 +64,12 @@ pub fn check(
     }
     let mut shares = Vec::with_capacity(items.len());
     let (mut discount, mut tax_exclusive, mut tax_inclusive) = (0i64, 0i64, 0i64);
-    for (n, ((item, line), product)) in items.iter().zip(lines).zip(stripe_products).enumerate() {
-        let share = line_share(item, line, product.as_deref())
-            .map_err(|why| format!("line {}: {why}", n + 1))?;
-        discount += share.discount;
-        let (exclusive, inclusive) = taxes(line);
-        tax_exclusive += exclusive;
-        tax_inclusive += inclusive;
+    for (n, (item, line)) in items.iter().zip(lines).enumerate() {
+        let share = line_share(item, line).map_err(|why| format!("line {}: {why}", n + 1))?;
+        let (exclusive, inclusive) = taxes(line).ok_or("line taxes out of range")?;
+        discount = add(discount, share.discount)?;
+        tax_exclusive = add(tax_exclusive, exclusive)?;
+        tax_inclusive = add(tax_inclusive, inclusive)?;
         shares.push(share);
     }
     let details = session.total_details.as_ref();
@@ -86,11 +84,17 @@ pub fn check(
     if discount < 0 || discount > order.amount_subtotal {
         return Err(format!("discount {discount} is outside the subtotal"));
     }
-    if session_tax != tax_exclusive + tax_inclusive {
+    let line_tax = add(tax_exclusive, tax_inclusive)?;
+    if session_tax != line_tax {
         return Err(format!(
-            "session tax {session_tax} is not its lines' ({})",
-            tax_exclusive + tax_inclusive
+            "session tax {session_tax} is not its lines' ({line_tax})"
         ));
+    }
+    if shipping < 0 {
+        return Err(format!("shipping {shipping} is negative"));
+    }
+    if discount > 0 && session.discounts.as_ref().is_none_or(Vec::is_empty) {
+        return Err("a discount without a coupon or code".into());
     }
     if session_tax != 0 && !expect.tax {
         return Err(format!("tax {session_tax} charged, but Stripe Tax is off"));
@@ -100,7 +104,10 @@ pub fn check(
             "shipping {shipping} charged, but the shop sells none"
         ));
     }
-    let total = order.amount_subtotal - discount + shipping + tax_exclusive;
+    let total = add(
+        order.amount_subtotal - discount,
+        add(shipping, tax_exclusive)?,
+    )?;
     if session.amount_total != Some(total) {
         return Err(format!(
             "session amount {:?} differs from the order's breakdown ({total})",
@@ -119,11 +126,12 @@ pub fn check(
     })
 }
 
-fn line_share(
-    item: &OrderItem,
-    line: &CheckoutSessionItem,
-    stripe_product: Option<&str>,
-) -> Result<LineShare, String> {
+fn add(a: i64, b: i64) -> Result<i64, String> {
+    a.checked_add(b)
+        .ok_or_else(|| "amounts out of range".to_owned())
+}
+
+fn line_share(item: &OrderItem, line: &CheckoutSessionItem) -> Result<LineShare, String> {
     let subtotal = item.unit_amount.checked_mul(item.quantity).unwrap_or(-1);
     if line.quantity != Some(item.quantity as u64) || line.amount_subtotal != subtotal {
         return Err(format!(
@@ -135,7 +143,8 @@ fn line_share(
             item.name
         ));
     }
-    if let (Some(ours), Some(price)) = (stripe_product, &line.price)
+    // Lines sold before products were named at Stripe (no id stored) are matched on the rest.
+    if let (Some(ours), Some(price)) = (item.stripe_product_id.as_deref(), &line.price)
         && price.product.id().as_str() != ours
     {
         return Err(format!(
@@ -143,19 +152,22 @@ fn line_share(
             price.product.id().as_str()
         ));
     }
-    let discounts: i64 = line.discounts.iter().flatten().map(|d| d.amount).sum();
-    if discounts != line.amount_discount {
+    let discounts = line
+        .discounts
+        .iter()
+        .flatten()
+        .try_fold(0i64, |sum, d| sum.checked_add(d.amount.max(-1)));
+    if discounts != Some(line.amount_discount) {
         return Err("its discounts do not add up".into());
     }
-    let line_taxes: i64 = line.taxes.iter().flatten().map(|t| t.amount).sum();
-    if line_taxes != line.amount_tax {
+    let (exclusive, inclusive) = taxes(line).ok_or("its taxes are out of range")?;
+    if exclusive.checked_add(inclusive) != Some(line.amount_tax) || line.amount_tax < 0 {
         return Err("its taxes do not add up".into());
     }
     if line.amount_discount < 0 || line.amount_discount > subtotal {
         return Err("its discount is outside its subtotal".into());
     }
-    let (exclusive, _) = taxes(line);
-    let paid = subtotal - line.amount_discount + exclusive;
+    let paid = add(subtotal - line.amount_discount, exclusive)?;
     if line.amount_total != paid {
         return Err(format!(
             "its total {} is not subtotal − discount + tax ({paid})",
@@ -169,15 +181,21 @@ fn line_share(
     })
 }
 
-/// A line's tax added on top, and tax inside its price.
-fn taxes(line: &CheckoutSessionItem) -> (i64, i64) {
-    line.taxes.iter().flatten().fold((0, 0), |(ex, inc), t| {
-        if t.rate.inclusive {
-            (ex, inc + t.amount)
-        } else {
-            (ex + t.amount, inc)
-        }
-    })
+/// A line's tax added on top, and tax inside its price; `None` if an amount is negative or the
+/// sums overflow.
+fn taxes(line: &CheckoutSessionItem) -> Option<(i64, i64)> {
+    line.taxes
+        .iter()
+        .flatten()
+        .try_fold((0i64, 0i64), |(ex, inc), t| {
+            if t.amount < 0 {
+                None
+            } else if t.rate.inclusive {
+                Some((ex, inc.checked_add(t.amount)?))
+            } else {
+                Some((ex.checked_add(t.amount)?, inc))
+            }
+        })
 }
 
 /// What the customer typed (the promotion code), else the coupon's name or id.

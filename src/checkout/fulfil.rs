@@ -8,12 +8,11 @@
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
 use stripe_shared::{
-    CheckoutSession, CheckoutSessionItem, CheckoutSessionPaymentStatus, CheckoutSessionStatus,
-    PaymentIntentStatus,
+    CheckoutSession, CheckoutSessionItem, CheckoutSessionMode, CheckoutSessionPaymentStatus,
+    CheckoutSessionStatus, PaymentIntentStatus,
 };
 
 use super::breakdown::{self, Breakdown, Expectations};
-use crate::config::TaxSetting;
 use crate::db::{self, AnyConnection, DbError, write_tx};
 use crate::error::SyncError;
 use crate::inventory;
@@ -24,7 +23,7 @@ use crate::orders::queries;
 use crate::orders::status::OrderStatus;
 use crate::orders::transition;
 use crate::payments::checkout as sessions;
-use crate::schema::{order_items, orders, products};
+use crate::schema::{order_items, orders};
 use crate::state::AppState;
 use crate::webhooks::ledger::{self, EventRecord, Outcome};
 
@@ -73,7 +72,6 @@ fn check_session(
     session: &CheckoutSession,
     lines: Option<&[CheckoutSessionItem]>,
     livemode: bool,
-    tax: TaxSetting,
 ) -> Result<Result<Option<Breakdown>, String>, DieselError> {
     if session.client_reference_id.as_deref() != Some(order.number.as_str()) {
         return Ok(Err(format!(
@@ -104,22 +102,12 @@ fn check_session(
         return Ok(Ok(None));
     };
     let items = queries::items(conn, order)?;
-    let product_ids: Vec<i64> = items.iter().map(|i| i.product_id).collect();
-    let stripe_ids: std::collections::HashMap<i64, Option<String>> = products::table
-        .filter(products::id.eq_any(product_ids))
-        .select((products::id, products::stripe_product_id))
-        .load::<(i64, Option<String>)>(conn)?
-        .into_iter()
-        .collect();
-    let per_item: Vec<Option<String>> = items
-        .iter()
-        .map(|i| stripe_ids.get(&i.product_id).cloned().flatten())
-        .collect();
+    // The order's own setting: the one its session was asked for, whatever it is now.
     let expect = Expectations {
-        tax: tax.is_on(),
+        tax: order.tax().is_on(),
         shipping: false,
     };
-    Ok(breakdown::check(order, &items, &per_item, session, lines, expect).map(Some))
+    Ok(breakdown::check(order, &items, session, lines, expect).map(Some))
 }
 
 /// Stores what was paid, line by line (the same values however often a session is checked).
@@ -162,15 +150,14 @@ pub async fn fulfil_checkout(
     event: Option<EventRecord>,
 ) -> Result<Outcome, SyncError> {
     let session = sessions::retrieve(&state.stripe, session_id).await?;
-    // A completed session's amounts are final: its lines say how they were reached.
-    let lines = match session.status {
-        Some(CheckoutSessionStatus::Complete) => {
+    // A completed payment session's amounts are final: its lines say how they were reached.
+    let lines = match (session.status.as_ref(), &session.mode) {
+        (Some(CheckoutSessionStatus::Complete), CheckoutSessionMode::Payment) => {
             Some(sessions::line_items(&state.stripe, session_id).await?)
         }
         _ => None,
     };
     let livemode = state.stripe.livemode;
-    let tax = state.config.tax;
     let now = state.clock.unix();
     let (outcome, moved) = db::run(&state.pool, move |conn| {
         write_tx(conn, |conn| {
@@ -178,7 +165,7 @@ pub async fn fulfil_checkout(
                 conn,
                 &session,
                 lines.as_deref(),
-                (livemode, tax),
+                livemode,
                 event.as_ref(),
                 now,
             )
@@ -199,7 +186,7 @@ fn apply(
     conn: &mut AnyConnection,
     session: &CheckoutSession,
     lines: Option<&[CheckoutSessionItem]>,
-    (livemode, tax): (bool, TaxSetting),
+    livemode: bool,
     event: Option<&EventRecord>,
     now: i64,
 ) -> Result<(Outcome, Option<OrderStatus>), DieselError> {
@@ -233,7 +220,10 @@ fn apply(
         return Ok((Outcome::Duplicate, None));
     }
 
-    let breakdown = match check_session(conn, &order, session, lines, livemode, tax)? {
+    // A paid order's breakdown was checked and stored when it was paid; refunds are computed
+    // from it. A late or repeated event finds nothing more to learn from the lines.
+    let lines = lines.filter(|_| !order.status().is_paid());
+    let breakdown = match check_session(conn, &order, session, lines, livemode)? {
         Ok(b) => b,
         Err(reason) => return flag(conn, order, reason, now),
     };

@@ -11,10 +11,11 @@ use super::{MAX_OPEN_PER_CLIENT, SESSION_MINUTES};
 use crate::cart::model::{self as cart, CartLine};
 use crate::catalog::model::Product;
 use crate::checkout::fulfil;
+use crate::config::TaxSetting;
 use crate::db::{self, AnyConnection, DbError, write_tx};
 use crate::error::SyncError;
 use crate::inventory;
-use crate::orders::model::{NewOrder, Order, OrderItem};
+use crate::orders::model::{NewOrder, Order};
 use crate::orders::status::OrderStatus;
 use crate::orders::{number, queries};
 use crate::payments::PaymentError;
@@ -109,6 +110,10 @@ pub async fn start_checkout(state: &AppState, shopper: Shopper) -> Result<String
         abandon(state, &order).await?;
     }
 
+    // Made at Stripe before anything is held, so a refusal costs the shopper nothing.
+    let product_ids: Vec<i64> = lines.iter().map(|l| l.product_id).collect();
+    let products = stripe_products(state, product_ids).await?;
+    let tax = state.config.tax;
     let email = shopper.email.clone();
     let client_ip = shopper.client_ip.clone();
     let user_id = shopper.user.as_ref().map(|(id, _)| *id);
@@ -125,6 +130,7 @@ pub async fn start_checkout(state: &AppState, shopper: Shopper) -> Result<String
             conn,
             cart_id,
             &lines,
+            (&products, tax),
             &who,
             &fingerprint,
             currency.code(),
@@ -169,18 +175,7 @@ async fn create_session(
         .await?
     };
     let urls = session_urls(state, &order.number);
-    let stripe_products = stripe_products(state, &order, &items).await?;
-    match sessions::create(
-        &state.stripe,
-        &order,
-        &items,
-        &stripe_products,
-        &urls,
-        customer,
-        state.config.tax,
-    )
-    .await
-    {
+    match sessions::create(&state.stripe, &order, &items, &urls, customer).await {
         Ok(session) => {
             let url =
                 session
@@ -219,14 +214,12 @@ async fn create_session(
     }
 }
 
-/// The Stripe Products of the order's items, by our product id: made at Stripe the first time
+/// The Stripe Products of the cart's products, by our product id: made at Stripe the first time
 /// one is needed, under keys derived from our rows, then stored (see [`crate::stripe_ids`]).
-pub async fn stripe_products(
+async fn stripe_products(
     state: &AppState,
-    order: &Order,
-    items: &[OrderItem],
+    ids: Vec<i64>,
 ) -> Result<HashMap<i64, String>, CheckoutError> {
-    let ids: Vec<i64> = items.iter().map(|i| i.product_id).collect();
     let rows: Vec<Product> = db::run(&state.pool, move |conn| {
         products::table
             .filter(products::id.eq_any(ids))
@@ -241,9 +234,12 @@ pub async fn stripe_products(
             Ok(id) => {
                 ids.insert(product.id, id);
             }
+            Err(SyncError::Stripe(e)) if e.nothing_created() => {
+                tracing::warn!(product = %product.slug, error = %crate::error::Report(&e), "Stripe refused the product");
+                return Err(CheckoutError::StripeRefused(refusal_reason(&e)));
+            }
             Err(e) => {
-                // The order keeps its key and its stock: the shopper's retry continues here.
-                tracing::warn!(order = %order.number, error = %crate::error::Report(&e), "could not make the Stripe product of an order line");
+                tracing::warn!(product = %product.slug, error = %crate::error::Report(&e), "could not make the Stripe product");
                 return Err(CheckoutError::StripeUnknown);
             }
         }
@@ -284,15 +280,12 @@ pub async fn abandon(state: &AppState, order: &Order) -> Result<(), CheckoutErro
             .await?
         };
         let customer = customer_of(state, order).await?;
-        let stripe_products = stripe_products(state, order, &items).await?;
         match sessions::create(
             &state.stripe,
             order,
             &items,
-            &stripe_products,
             &session_urls(state, &order.number),
             customer.as_deref(),
-            state.config.tax,
         )
         .await
         {
@@ -360,6 +353,7 @@ fn create_order(
     conn: &mut AnyConnection,
     cart_id: i64,
     lines: &[CartLine],
+    (products, tax): (&HashMap<i64, String>, TaxSetting),
     who: &Who<'_>,
     fingerprint: &str,
     currency: &str,
@@ -411,6 +405,7 @@ fn create_order(
                 currency,
                 amount_total: total,
                 amount_subtotal: total,
+                tax_behavior: tax.behavior(),
                 email: who.email,
                 cart_id: Some(cart_id),
                 cart_fingerprint: fingerprint,
@@ -435,6 +430,7 @@ fn create_order(
                     order_items::quantity.eq(l.quantity),
                     // Until fulfilment learns the line's discount and tax.
                     order_items::amount_paid.eq(l.total().map(|t| t.amount).unwrap_or(0)),
+                    order_items::stripe_product_id.eq(products.get(&l.product_id)),
                 ))
                 .execute(conn)?;
             if available.contains_key(&l.product_id) {

@@ -3,6 +3,7 @@
 use diesel::prelude::*;
 
 use super::status::OrderStatus;
+use crate::config::TaxSetting;
 use crate::money::{Currency, Money};
 use crate::schema::{order_items, orders};
 
@@ -45,6 +46,8 @@ pub struct Order {
     pub amount_tax_inclusive: i64,
     /// The promotion code (or coupon name) behind the discount.
     pub discount_label: Option<String>,
+    /// The tax behavior the order's session was asked for; `None`: tax off.
+    pub tax_behavior: Option<String>,
 }
 
 impl Order {
@@ -63,6 +66,15 @@ impl Order {
 
     pub fn money(&self, amount: i64) -> Money {
         Money::new(amount, self.currency())
+    }
+
+    /// The tax setting the order was made under (see `tax_behavior`).
+    pub fn tax(&self) -> TaxSetting {
+        match self.tax_behavior.as_deref() {
+            None => TaxSetting::Off,
+            Some("inclusive") => TaxSetting::Inclusive,
+            Some(_) => TaxSetting::Exclusive,
+        }
     }
 
     /// All tax on the order, whether added on top or inside the prices.
@@ -86,6 +98,8 @@ pub struct OrderItem {
     pub amount_tax: i64,
     /// What the customer paid for the line: its subtotal − discount + exclusive tax.
     pub amount_paid: i64,
+    /// The Stripe Product the line was sold as; `None` for an inline product.
+    pub stripe_product_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Insertable)]
@@ -97,6 +111,7 @@ pub struct NewOrder<'a> {
     pub currency: &'a str,
     pub amount_total: i64,
     pub amount_subtotal: i64,
+    pub tax_behavior: Option<&'a str>,
     pub email: Option<&'a str>,
     pub cart_id: Option<i64>,
     pub cart_fingerprint: &'a str,

@@ -157,6 +157,7 @@ mod tests {
             amount_tax_exclusive: 0,
             amount_tax_inclusive: 0,
             discount_label: None,
+            tax_behavior: None,
         }
     }
 
@@ -205,6 +206,7 @@ mod tests {
             amount_discount: 0,
             amount_tax: 0,
             amount_paid: unit_amount.saturating_mul(quantity),
+            stripe_product_id: None,
         }
     }
 

@@ -24,30 +24,29 @@ pub struct SessionUrls {
     pub cancel_url: String,
 }
 
-/// Creates the order's Checkout Session. Every parameter comes from the stored order (and the
-/// Stripe ids of its products, which never change once stored), so a retry under the same
-/// idempotency key sends an identical request.
+/// Creates the order's Checkout Session. Every parameter comes from the stored order and its
+/// items (their Stripe Products and the tax setting included), so a retry under the same
+/// idempotency key sends an identical request, whatever changed since.
 ///
-/// Each line names our synced Stripe Product (`stripe_products`, by our product id), so a coupon
-/// restricted to some products can match it; a product without one (none can be made, e.g. in
-/// a test double) falls back to an inline name. Customers may enter promotion codes; automatic
-/// tax is sent explicitly either way, so a Dashboard default never changes our totals.
+/// Each line names the Stripe Product stored with it, so a coupon restricted to some products
+/// can match it; a line without one (an order from before products were named) keeps an inline
+/// name. Customers may enter promotion codes; automatic tax is sent explicitly either way, so a
+/// Dashboard default never changes our totals.
 pub async fn create(
     stripe: &Stripe,
     order: &Order,
     items: &[OrderItem],
-    stripe_products: &HashMap<i64, String>,
     urls: &SessionUrls,
     customer: Option<&str>,
-    tax: TaxSetting,
 ) -> Result<CheckoutSession, PaymentError> {
+    let tax = order.tax();
     let currency = super::currency(&order.currency)?;
     let line_items: Vec<CreateCheckoutSessionLineItems> = items
         .iter()
         .map(|item| {
             let mut price_data = CreateCheckoutSessionLineItemsPriceData::new(currency.clone());
             price_data.unit_amount = Some(item.unit_amount);
-            match stripe_products.get(&item.product_id) {
+            match &item.stripe_product_id {
                 Some(id) => price_data.product = Some(id.clone()),
                 None => price_data.product_data = Some(ProductData::new(item.name.clone())),
             }
@@ -173,10 +172,12 @@ pub async fn line_items(
             req = req.starting_after(last.id.as_str().to_owned());
         }
         let page = stripe.read(&req).await?;
-        all.extend(page.data);
-        if !page.has_more {
+        // An empty page cannot lead anywhere, whatever `has_more` says.
+        if page.data.is_empty() || !page.has_more {
+            all.extend(page.data);
             return Ok(all);
         }
+        all.extend(page.data);
     }
 }
 

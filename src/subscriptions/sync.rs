@@ -324,6 +324,7 @@ fn record_invoice_order(
                 currency: &currency,
                 amount_total: invoice.amount_paid,
                 amount_subtotal: invoice.amount_paid,
+                tax_behavior: None,
                 email: email.as_deref(),
                 cart_id: None,
                 cart_fingerprint: "",

@@ -625,3 +625,32 @@ async fn a_code_for_one_product_discounts_only_that_products_line() {
         "only the tote's line"
     );
 }
+
+#[actix_web::test]
+async fn a_product_stripe_refuses_holds_nothing_and_the_cart_says_why() {
+    let app = TestApp::spawn().await;
+    app.add_to_cart("canvas-tote", 1).await;
+    // The tote has no Stripe Product yet; making it is refused (rate-limited past our retries).
+    app.emulator_post(
+        "_emulator/faults",
+        &[
+            ("path", "/v1/products"),
+            ("method", "POST"),
+            ("status", "429"),
+            ("count", "3"),
+        ],
+    )
+    .await;
+    let res = app.checkout_with(&app.client, "").await;
+    assert_eq!(res.status().as_u16(), 503);
+    let html = res.text().await.unwrap();
+    assert!(
+        html.contains("The payment page is not available right now"),
+        "{html}"
+    );
+    assert!(app.all_orders().await.is_empty(), "no order, nothing held");
+    assert_eq!(app.held("canvas-tote").await, 0);
+    // The next try makes the product and opens the payment page.
+    let url = app.checkout().await;
+    assert!(url.starts_with(app.emulator.as_str()), "{url}");
+}

@@ -259,17 +259,12 @@ async fn an_order_stores_the_whole_key_its_session_was_created_under() {
     })
     .await
     .unwrap();
-    let products = storefront::checkout::start::stripe_products(&app.state, &order, &items)
-        .await
-        .unwrap();
     let again = storefront::payments::checkout::create(
         &app.state.stripe,
         &order,
         &items,
-        &products,
         &storefront::checkout::start::session_urls(&app.state, &order.number),
         None,
-        app.state.config.tax,
     )
     .await
     .unwrap();

@@ -28,6 +28,7 @@ fn order(conn: &mut AnyConnection, n: usize, status: OrderStatus, refunded: i64)
             currency: "usd",
             amount_total: 1000,
             amount_subtotal: 1000,
+            tax_behavior: None,
             email: None,
             cart_id: None,
             cart_fingerprint: "",

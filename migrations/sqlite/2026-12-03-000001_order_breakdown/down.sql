@@ -1,6 +1,8 @@
+ALTER TABLE order_items DROP COLUMN stripe_product_id;
 ALTER TABLE order_items DROP COLUMN amount_paid;
 ALTER TABLE order_items DROP COLUMN amount_tax;
 ALTER TABLE order_items DROP COLUMN amount_discount;
+ALTER TABLE orders DROP COLUMN tax_behavior;
 ALTER TABLE orders DROP COLUMN discount_label;
 ALTER TABLE orders DROP COLUMN amount_tax_inclusive;
 ALTER TABLE orders DROP COLUMN amount_tax_exclusive;
