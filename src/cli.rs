@@ -87,6 +87,20 @@ enum StripeCommand {
     /// Create or update our webhook endpoint (API version pinned to our client's; prints a new
     /// signing secret once) and create Stripe products and prices for the catalogue.
     Setup,
+    /// Promotion codes customers enter on Checkout (a Stripe Coupon and its Promotion Code).
+    Coupon {
+        #[command(subcommand)]
+        command: CouponCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum CouponCommand {
+    /// Create a percent-off or amount-off coupon with a promotion code; prints what it does.
+    /// Running the same command again (the same day) creates nothing new.
+    Create(Box<crate::promotions::terms::CreateArgs>),
+    /// List the promotion codes: what each does, how often it was used.
+    List,
 }
 
 pub fn main() -> ExitCode {
@@ -106,6 +120,18 @@ pub fn main() -> ExitCode {
             Command::Stripe {
                 command: StripeCommand::Setup,
             } => stripe_setup(config).await,
+            Command::Stripe {
+                command:
+                    StripeCommand::Coupon {
+                        command: CouponCommand::Create(args),
+                    },
+            } => crate::promotions::command::create(config, &args).await,
+            Command::Stripe {
+                command:
+                    StripeCommand::Coupon {
+                        command: CouponCommand::List,
+                    },
+            } => crate::promotions::command::list(config).await,
             Command::Admin {
                 command:
                     AdminCommand::Create {
@@ -192,8 +218,9 @@ async fn seed_file(config: Config, file: std::path::PathBuf) -> Result<(), Start
     Ok(())
 }
 
-/// State for a one-off command: the database, and Stripe (a private emulator in demo mode).
-async fn command_state(
+/// State for a one-off command: the database, and Stripe (in demo mode a private emulator on
+/// the demo's `EMULATOR_DB`, so what the command does is what the demo shop sees).
+pub(crate) async fn command_state(
     config: Config,
 ) -> Result<
     (

@@ -22,6 +22,7 @@ pub mod metrics;
 pub mod money;
 pub mod orders;
 pub mod payments;
+pub mod promotions;
 pub mod reconcile;
 pub mod schema;
 pub mod shutdown;

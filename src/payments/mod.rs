@@ -12,6 +12,7 @@
 //! key it was first sent with.
 
 pub mod checkout;
+pub mod coupons;
 pub mod customers;
 pub mod portal;
 pub mod products;
@@ -315,6 +316,8 @@ const PATH_WORDS: &[&str] = &[
     "configurations",
     "webhook_endpoints",
     "events",
+    "coupons",
+    "promotion_codes",
 ];
 
 /// `/checkout/sessions/cs_test_a1B2/expire` → `/checkout/sessions/{id}/expire`.

@@ -48,9 +48,13 @@ pub async fn switch_price(
     stripe.write_once(&req, what).await
 }
 
-/// An invoice with its payments (the PaymentIntent that paid it).
+/// An invoice with its payments (the PaymentIntent that paid it) and its discounts' codes and
+/// coupons (what the order page calls the discount; Stripe gives only ids unless asked).
 pub async fn invoice(stripe: &Stripe, id: &str) -> Result<Invoice, PaymentError> {
-    stripe
-        .read(&RetrieveInvoice::new(id).expand(vec!["payments".to_owned()]))
-        .await
+    let req = RetrieveInvoice::new(id).expand(vec![
+        "payments".to_owned(),
+        "discounts.promotion_code".to_owned(),
+        "discounts.source.coupon".to_owned(),
+    ]);
+    stripe.read(&req).await
 }

@@ -4,6 +4,7 @@
 //! renewals, becomes an order of kind `subscription`.
 
 pub mod checkout;
+pub mod invoice_breakdown;
 pub mod model;
 pub mod routes;
 pub mod sync;

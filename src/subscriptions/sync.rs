@@ -8,6 +8,7 @@ use diesel::prelude::*;
 use diesel::result::Error as DieselError;
 use stripe_shared::{Invoice, Subscription as StripeSubscription};
 
+use super::invoice_breakdown::{self, InvoiceBreakdown, Plan};
 use super::model::Subscription;
 use crate::accounts::model as users;
 use crate::db::{self, AnyConnection, write_tx};
@@ -312,6 +313,36 @@ fn record_invoice_order(
         .as_ref()
         .map(|u| u.email.clone())
         .or_else(|| invoice.customer_email.clone());
+    // The price the invoice charges for, when it is ours: an invoice handled after a plan
+    // switch is still for the plan it billed, not the subscription's current one.
+    let billed: Option<i64> = match invoice_breakdown::billed_price(invoice) {
+        Some(stripe_price) => prices::table
+            .filter(prices::stripe_price_id.eq(stripe_price))
+            .select(prices::id)
+            .first(conn)
+            .optional()?,
+        None => None,
+    };
+    let plan = match billed.or(sub.and_then(|s| s.price_id)) {
+        Some(price_id) => Some(plan_of(conn, price_id)?),
+        None => None,
+    };
+    let checked = invoice_breakdown::check(invoice, plan.as_ref().map(|(p, _, _)| p));
+    if let Err(reason) = &checked {
+        tracing::error!(invoice = %invoice_id, %reason, "invoice does not add up; its order is flagged");
+    }
+    // A flagged invoice's order keeps only what is certain, what was paid; the reason says what
+    // Stripe's numbers were.
+    let b = checked.clone().unwrap_or(InvoiceBreakdown {
+        subtotal: invoice.amount_paid,
+        discount: 0,
+        tax_exclusive: 0,
+        tax_inclusive: 0,
+        total: invoice.amount_paid,
+        discount_label: None,
+        unit_amount: invoice.amount_paid,
+        quantity: 1,
+    });
     let number = number::generate();
     let key = format!("invoice-{invoice_id}");
     let currency = invoice.currency.to_string();
@@ -322,8 +353,8 @@ fn record_invoice_order(
                 kind: "subscription",
                 status: OrderStatus::Paid.as_str(),
                 currency: &currency,
-                amount_total: invoice.amount_paid,
-                amount_subtotal: invoice.amount_paid,
+                amount_total: b.total,
+                amount_subtotal: b.subtotal,
                 tax_behavior: None,
                 email: email.as_deref(),
                 cart_id: None,
@@ -342,34 +373,30 @@ fn record_invoice_order(
             orders::paid_at.eq(now),
             // Nothing to take off a shelf.
             orders::stock_committed.eq(true),
+            orders::amount_discount.eq(b.discount),
+            orders::amount_tax_exclusive.eq(b.tax_exclusive),
+            orders::amount_tax_inclusive.eq(b.tax_inclusive),
+            orders::discount_label.eq(&b.discount_label),
+            orders::flagged.eq(checked.err()),
         ))
         .execute(conn)?;
     let order_id: i64 = orders::table
         .filter(orders::number.eq(&number))
         .select(orders::id)
         .first(conn)?;
-    if let Some(price_id) = sub.and_then(|s| s.price_id) {
-        let (product_id, name, interval): (i64, String, Option<String>) = prices::table
-            .inner_join(products::table)
-            .filter(prices::id.eq(price_id))
-            .select((products::id, products::name, prices::recurring_interval))
-            .first(conn)?;
-        let label = match interval {
-            Some(i) => format!(
-                "{name} ({}ly)",
-                if i == "day" { "dai".to_owned() } else { i }
-            ),
-            None => name,
-        };
+    if let Some((_, (price_id, product_id), label)) = plan {
+        // The one item carries the whole invoice: its discount, its tax, what was paid.
         diesel::insert_into(order_items::table)
             .values((
                 order_items::order_id.eq(order_id),
                 order_items::product_id.eq(product_id),
                 order_items::price_id.eq(price_id),
                 order_items::name.eq(label),
-                order_items::unit_amount.eq(invoice.amount_paid),
-                order_items::quantity.eq(1i64),
-                order_items::amount_paid.eq(invoice.amount_paid),
+                order_items::unit_amount.eq(b.unit_amount),
+                order_items::quantity.eq(b.quantity),
+                order_items::amount_discount.eq(b.discount),
+                order_items::amount_tax.eq(b.tax_exclusive + b.tax_inclusive),
+                order_items::amount_paid.eq(b.total),
             ))
             .execute(conn)?;
     }
@@ -382,4 +409,40 @@ fn record_invoice_order(
     // Counted in the metrics once the transaction commits.
     created.store(true, std::sync::atomic::Ordering::Relaxed);
     Ok((number, OrderStatus::Paid))
+}
+
+/// Our price a subscription is on: its terms, its ids (price, product) and the item's name.
+fn plan_of(
+    conn: &mut AnyConnection,
+    price_id: i64,
+) -> Result<(Plan, (i64, i64), String), DieselError> {
+    let (product_id, name, interval, unit_amount, stripe_price_id): (
+        i64,
+        String,
+        Option<String>,
+        i64,
+        Option<String>,
+    ) = prices::table
+        .inner_join(products::table)
+        .filter(prices::id.eq(price_id))
+        .select((
+            products::id,
+            products::name,
+            prices::recurring_interval,
+            prices::unit_amount,
+            prices::stripe_price_id,
+        ))
+        .first(conn)?;
+    let label = match interval {
+        Some(i) => format!(
+            "{name} ({}ly)",
+            if i == "day" { "dai".to_owned() } else { i }
+        ),
+        None => name,
+    };
+    let plan = Plan {
+        stripe_price_id,
+        unit_amount,
+    };
+    Ok((plan, (price_id, product_id), label))
 }

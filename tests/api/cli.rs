@@ -93,3 +93,224 @@ fn migrate_and_seed_from_the_command_line() {
     let out = storefront(&db.url, &["seed", "/no/such/file.toml"], &[]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// `storefront …` in demo mode on `app`'s database and emulator state (`emulator_db`), as a
+/// merchant runs it beside the demo shop; run off the test's thread, which serves the app.
+async fn storefront_beside(
+    app: &crate::helpers::TestApp,
+    emulator_db: &std::path::Path,
+    args: &[&str],
+) -> (Option<i32>, String, String) {
+    let db = app.db.url.clone();
+    let emulator_db = emulator_db.to_str().unwrap().to_owned();
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let out = actix_web::rt::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        storefront(
+            &db,
+            &args,
+            &[
+                ("EMULATOR_DB", emulator_db.as_str()),
+                ("SESSION_KEY", crate::helpers::session_key().as_str()),
+            ],
+        )
+    })
+    .await
+    .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A demo shop whose emulator keeps its state in a file a command can open too.
+async fn demo_with_emulator_file() -> (
+    crate::helpers::TestApp,
+    tempfile::TempDir,
+    std::path::PathBuf,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let emulator_db = dir.path().join("emulator.db");
+    let app =
+        crate::helpers::TestApp::spawn_with(&[("EMULATOR_DB", emulator_db.to_str().unwrap())])
+            .await;
+    (app, dir, emulator_db)
+}
+
+#[actix_web::test]
+async fn a_code_made_on_the_command_line_discounts_the_running_demo_shops_checkout() {
+    use crate::helpers::*;
+    let (app, _dir, emulator_db) = demo_with_emulator_file().await;
+    let create = [
+        "stripe",
+        "coupon",
+        "create",
+        "--percent-off",
+        "20",
+        "--code",
+        "CLI20",
+        "--max-redemptions",
+        "5",
+        "--expires-in",
+        "30d",
+    ];
+    let (code, stdout, stderr) = storefront_beside(&app, &emulator_db, &create).await;
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(
+        stdout.starts_with("promotion code CLI20: 20% off once, up to 5 uses, until "),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("customers enter CLI20 on the Checkout page"),
+        "{stdout}"
+    );
+    // Run again (a retry): the same code, no second coupon.
+    let (code, again, _) = storefront_beside(&app, &emulator_db, &create).await;
+    assert_eq!(code, Some(0));
+    assert_eq!(again, stdout);
+    let coupons = app.emulator_get("v1/coupons").await;
+    assert_eq!(coupons["data"].as_array().unwrap().len(), 1, "{coupons}");
+
+    app.add_to_cart("canvas-tote", 2).await;
+    let session_url = app.checkout().await;
+    let (status, page) = apply_promotion_code(&session_url, "cli20").await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(select_text(&page, "#discount_amount"), vec!["-$7.20"]);
+    app.pay_ok(&session_url).await;
+    let order = app.order_by_session(&session_id_of(&session_url)).await;
+    let order = app.wait_for_status(&order.number, "paid").await;
+    assert_eq!(
+        (
+            order.amount_subtotal,
+            order.amount_discount,
+            order.amount_total
+        ),
+        (3600, 720, 2880)
+    );
+    assert_eq!(order.discount_label.as_deref(), Some("CLI20"));
+
+    let (code, list, stderr) =
+        storefront_beside(&app, &emulator_db, &["stripe", "coupon", "list"]).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    let line = list
+        .lines()
+        .find(|l| l.starts_with("CLI20\t"))
+        .unwrap_or_else(|| panic!("{list}"));
+    assert!(
+        line.starts_with("CLI20\tactive\t20% off once, up to 5 uses, until ")
+            && line.contains("; used 1 of 5 times\t(promo_"),
+        "{line}"
+    );
+}
+
+#[actix_web::test]
+async fn bad_coupon_flags_are_refused_naming_the_flag_and_create_nothing() {
+    let (app, _dir, emulator_db) = demo_with_emulator_file().await;
+    let base = ["stripe", "coupon", "create"];
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["--percent-off", "0", "--code", "A"],
+            "storefront: --percent-off: \"0\" is not a whole number from 1 to 100",
+        ),
+        (
+            &["--amount-off", "5.001", "--code", "A"],
+            "storefront: --amount-off: \"5.001\" in USD: use at most 2 decimal places",
+        ),
+        (
+            &["--amount-off", "5.5", "--currency", "jpy", "--code", "A"],
+            "storefront: --amount-off: \"5.5\" in JPY: use at most 0 decimal places",
+        ),
+        (
+            &["--percent-off", "10", "--code", "NO WAY"],
+            "storefront: --code: ' ' is not allowed; use letters, digits, dashes and underscores",
+        ),
+        (
+            &[
+                "--percent-off",
+                "10",
+                "--code",
+                "A",
+                "--expires-at",
+                "2020-01-01",
+            ],
+            "storefront: --expires-at: 2020-01-01 has passed",
+        ),
+        (
+            &[
+                "--percent-off",
+                "10",
+                "--code",
+                "A",
+                "--duration",
+                "repeating",
+            ],
+            "storefront: --duration repeating needs --months N",
+        ),
+    ];
+    for (flags, message) in cases {
+        let args: Vec<&str> = base.iter().chain(flags.iter()).copied().collect();
+        let (code, stdout, stderr) = storefront_beside(&app, &emulator_db, &args).await;
+        assert_eq!(code, Some(2), "{flags:?}: {stdout}{stderr}");
+        assert_eq!(stderr.trim_end(), *message, "{flags:?}");
+        assert!(!stderr.contains("panicked"));
+    }
+    let (code, _, stderr) = storefront_beside(
+        &app,
+        &emulator_db,
+        &[
+            "stripe",
+            "coupon",
+            "create",
+            "--percent-off",
+            "10",
+            "--amount-off",
+            "5",
+            "--code",
+            "A",
+        ],
+    )
+    .await;
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("cannot be used with"), "{stderr}");
+    let coupons = app.emulator_get("v1/coupons").await;
+    assert_eq!(
+        coupons["data"],
+        serde_json::json!([]),
+        "nothing was created"
+    );
+
+    // A code that exists is not made again with other terms.
+    let first = [
+        "stripe",
+        "coupon",
+        "create",
+        "--percent-off",
+        "10",
+        "--code",
+        "TAKEN",
+    ];
+    assert_eq!(
+        storefront_beside(&app, &emulator_db, &first).await.0,
+        Some(0)
+    );
+    let other = [
+        "stripe",
+        "coupon",
+        "create",
+        "--percent-off",
+        "15",
+        "--code",
+        "taken",
+    ];
+    let (code, _, stderr) = storefront_beside(&app, &emulator_db, &other).await;
+    assert_eq!(code, Some(2));
+    assert!(
+        stderr.starts_with(
+            "storefront: --code: an active promotion code TAKEN already exists (promo_"
+        ),
+        "{stderr}"
+    );
+    let coupons = app.emulator_get("v1/coupons").await;
+    assert_eq!(coupons["data"].as_array().unwrap().len(), 1, "{coupons}");
+}

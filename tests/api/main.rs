@@ -25,6 +25,7 @@ mod purchase;
 mod reconcile;
 mod sessions;
 mod shutdown;
+mod subscription_invoices;
 mod subscriptions;
 mod sweep;
 mod web;

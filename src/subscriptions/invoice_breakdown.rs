@@ -1,0 +1,195 @@
+//! What a paid subscription invoice says the customer paid, checked before it becomes an order.
+//!
+//! A subscription bought with a promotion code (or taxed) is invoiced for less (or more) than
+//! its plan: the order must show the plan's price, the discount, the tax and what was paid, as a
+//! one-time order does (see `checkout::breakdown`). The invoice's numbers must add up by the same
+//! rule: total = subtotal − discount + exclusive tax (inclusive tax is inside the subtotal), and
+//! what was paid is that total. An invoice whose numbers do not add up is flagged for an admin
+//! rather than stored as if they did.
+
+use stripe_shared::{
+    BillingBillResourceInvoicingTaxesTax, BillingBillResourceInvoicingTaxesTaxTaxBehavior,
+    Discount, Invoice, InvoiceLineItem,
+};
+use stripe_types::Expandable;
+
+/// Our price the subscription is on, as the catalogue has it.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub stripe_price_id: Option<String>,
+    pub unit_amount: i64,
+}
+
+/// An invoice's totals as paid, and the one order item's terms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvoiceBreakdown {
+    pub subtotal: i64,
+    pub discount: i64,
+    pub tax_exclusive: i64,
+    pub tax_inclusive: i64,
+    pub total: i64,
+    pub discount_label: Option<String>,
+    /// The plan's price and quantity for a plain period invoice; for anything else (prorations,
+    /// several lines) the whole subtotal as one unit, so unit × quantity is always the subtotal.
+    pub unit_amount: i64,
+    pub quantity: i64,
+}
+
+/// Checks a paid invoice's arithmetic; the breakdown to store, or why it cannot be trusted.
+pub fn check(invoice: &Invoice, plan: Option<&Plan>) -> Result<InvoiceBreakdown, String> {
+    let subtotal = invoice.subtotal;
+    let discount: i64 = invoice
+        .total_discount_amounts
+        .iter()
+        .flatten()
+        .map(|d| d.amount)
+        .sum();
+    let (tax_exclusive, tax_inclusive) = split_taxes(invoice.total_taxes.iter().flatten());
+    let lines = &invoice.lines;
+    // A page of lines that is not all of them cannot be summed; the totals still are checked.
+    if !lines.has_more {
+        let line_sum: i64 = lines.data.iter().map(|l| l.amount).sum();
+        if line_sum != subtotal {
+            return Err(format!(
+                "invoice subtotal {subtotal} is not its lines' ({line_sum})"
+            ));
+        }
+        let line_discounts: i64 = lines
+            .data
+            .iter()
+            .flat_map(|l| l.discount_amounts.iter().flatten())
+            .map(|d| d.amount)
+            .sum();
+        if line_discounts != discount {
+            return Err(format!(
+                "invoice discount {discount} is not its lines' ({line_discounts})"
+            ));
+        }
+        let (ex, inc) = split_taxes(lines.data.iter().flat_map(|l| l.taxes.iter().flatten()));
+        if (ex, inc) != (tax_exclusive, tax_inclusive) {
+            return Err(format!(
+                "invoice tax {} + {} (exclusive + inclusive) is not its lines' ({ex} + {inc})",
+                tax_exclusive, tax_inclusive
+            ));
+        }
+    }
+    if discount < 0 || discount > subtotal.max(0) {
+        return Err(format!(
+            "discount {discount} is outside the subtotal {subtotal}"
+        ));
+    }
+    if tax_exclusive < 0 || tax_inclusive < 0 {
+        return Err("a negative tax".into());
+    }
+    let total = subtotal - discount + tax_exclusive;
+    if invoice.total != total {
+        return Err(format!(
+            "invoice total {} is not subtotal − discount + exclusive tax ({total})",
+            invoice.total
+        ));
+    }
+    if let Some(excluding) = invoice.total_excluding_tax
+        && excluding != total - tax_exclusive - tax_inclusive
+    {
+        return Err(format!(
+            "invoice total excluding tax {excluding} is not its total less all tax ({})",
+            total - tax_exclusive - tax_inclusive
+        ));
+    }
+    if invoice.amount_paid != total {
+        return Err(format!(
+            "invoice paid {} of a total of {total}",
+            invoice.amount_paid
+        ));
+    }
+    let (unit_amount, quantity) = match plain_period_line(invoice, plan) {
+        Some((line, plan)) => {
+            let quantity = line.quantity.unwrap_or(1) as i64;
+            if plan.unit_amount.checked_mul(quantity) != Some(line.amount) {
+                return Err(format!(
+                    "the plan line charges {} for {quantity}, our price is {} each",
+                    line.amount, plan.unit_amount
+                ));
+            }
+            (plan.unit_amount, quantity)
+        }
+        None => (subtotal, 1),
+    };
+    Ok(InvoiceBreakdown {
+        subtotal,
+        discount,
+        tax_exclusive,
+        tax_inclusive,
+        total,
+        discount_label: discount_label(invoice),
+        unit_amount,
+        quantity,
+    })
+}
+
+/// The invoice's only line when it is one period of our plan (no proration, no other items).
+fn plain_period_line<'a>(
+    invoice: &'a Invoice,
+    plan: Option<&'a Plan>,
+) -> Option<(&'a InvoiceLineItem, &'a Plan)> {
+    let plan = plan?;
+    let lines = &invoice.lines;
+    let [line] = lines.data.as_slice() else {
+        return None;
+    };
+    if lines.has_more {
+        return None;
+    }
+    let details = line.parent.as_ref()?.subscription_item_details.as_ref()?;
+    if details.proration {
+        return None;
+    }
+    let price = line.pricing.as_ref()?.price_details.as_ref()?.price.id();
+    (Some(price.as_str()) == plan.stripe_price_id.as_deref()).then_some((line, plan))
+}
+
+/// The Stripe price of the invoice's last period line (not a proration): what it bills for.
+pub fn billed_price(invoice: &Invoice) -> Option<&str> {
+    invoice.lines.data.iter().rev().find_map(|line| {
+        let details = line.parent.as_ref()?.subscription_item_details.as_ref()?;
+        if details.proration {
+            return None;
+        }
+        Some(
+            line.pricing
+                .as_ref()?
+                .price_details
+                .as_ref()?
+                .price
+                .id()
+                .as_str(),
+        )
+    })
+}
+
+/// Tax added on top, and tax inside the prices.
+fn split_taxes<'a>(
+    taxes: impl Iterator<Item = &'a BillingBillResourceInvoicingTaxesTax>,
+) -> (i64, i64) {
+    taxes.fold((0, 0), |(ex, inc), t| match t.tax_behavior {
+        BillingBillResourceInvoicingTaxesTaxTaxBehavior::Inclusive => (ex, inc + t.amount),
+        _ => (ex + t.amount, inc),
+    })
+}
+
+/// The promotion code the customer typed, else the coupon's name or id, when the invoice's
+/// discount says (it names them only when expanded: see `payments::subscriptions::invoice`).
+fn discount_label(invoice: &Invoice) -> Option<String> {
+    let discount: &Discount = invoice.discounts.first()?.as_object()?;
+    if let Some(code) = &discount.promotion_code {
+        return Some(match code.as_object() {
+            Some(code) => code.code.clone(),
+            None => code.id().as_str().to_owned(),
+        });
+    }
+    let coupon = discount.source.coupon.as_ref()?;
+    Some(match coupon {
+        Expandable::Object(c) => c.name.clone().unwrap_or_else(|| c.id.as_str().to_owned()),
+        Expandable::Id(id) => id.as_str().to_owned(),
+    })
+}
