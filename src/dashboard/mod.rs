@@ -93,6 +93,17 @@ pub struct Figures {
     pub daily: Vec<(i64, i64)>,
 }
 
+/// An amount and when it happened.
+type Dated = (i64, i64);
+
+/// The part of a refund of `amount` that is tax, for an order of `total` carrying `tax`.
+fn tax_share(amount: i64, total: i64, tax: i64) -> i64 {
+    if total <= 0 || tax <= 0 {
+        return 0;
+    }
+    (i128::from(amount.min(total)) * i128::from(tax) / i128::from(total)) as i64
+}
+
 fn rate(part: i64, whole: i64) -> Option<i64> {
     (whole > 0).then(|| part.saturating_mul(10_000) / whole)
 }
@@ -126,12 +137,28 @@ pub fn compute(
         .iter()
         .map(|(_, ex, inc, at, _)| (ex + inc, *at))
         .collect();
-    let refunds: Vec<(i64, i64)> = refunds::table
+    let refund_rows: Vec<(i64, i64, i64, i64, i64)> = refunds::table
+        .inner_join(orders::table)
         .filter(refunds::status.eq("succeeded"))
         .filter(refunds::currency.eq(currency))
         .filter(refunds::updated_at.ge(chart_since))
-        .select((refunds::amount, refunds::updated_at))
+        .select((
+            refunds::amount,
+            refunds::updated_at,
+            orders::amount_total,
+            orders::amount_tax_exclusive,
+            orders::amount_tax_inclusive,
+        ))
         .load(conn)?;
+    // A refund gives back tax in proportion to what it refunds of the order: that share was
+    // never revenue, and is no longer tax collected. (amount, at) without tax; (tax, at).
+    let (refunds, refunded_tax): (Vec<Dated>, Vec<Dated>) = refund_rows
+        .iter()
+        .map(|&(amount, at, total, ex, inc)| {
+            let tax = tax_share(amount, total, ex + inc);
+            ((amount - tax, at), (tax, at))
+        })
+        .unzip();
     let in_window = |t: i64| t >= since && t <= now;
     let window_paid: Vec<&(i64, Option<i64>, bool)> = paid
         .iter()
@@ -142,7 +169,12 @@ pub fn compute(
         .iter()
         .filter(|(_, at)| at.is_some_and(in_window))
         .map(|(t, _)| t)
-        .sum();
+        .sum::<i64>()
+        - refunded_tax
+            .iter()
+            .filter(|(_, at)| in_window(*at))
+            .map(|(t, _)| t)
+            .sum::<i64>();
     let gross: i64 = window_paid.iter().map(|(a, _, _)| a).sum();
     let disputes = window_paid.iter().filter(|(_, _, d)| *d).count() as i64;
     let refunded: i64 = refunds
@@ -247,6 +279,20 @@ pub fn percent(bp: Option<i64>) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_refund_takes_back_its_share_of_the_tax() {
+        // $77.11 paid, $12.31 of it tax: refunding it all takes all the tax back.
+        assert_eq!(super::tax_share(7711, 7711, 1231), 1231);
+        assert_eq!(super::tax_share(3427, 7711, 1231), 547);
+        assert_eq!(super::tax_share(1000, 1000, 0), 0);
+        assert_eq!(
+            super::tax_share(5000, 1000, 100),
+            100,
+            "never more than the order's tax"
+        );
+        assert_eq!(super::tax_share(1000, 0, 0), 0);
+    }
+
     #[test]
     fn rates_are_exact_basis_points() {
         assert_eq!(super::rate(1, 3), Some(3333));

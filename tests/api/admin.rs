@@ -41,7 +41,7 @@ impl TestApp {
     }
 
     /// A second admin, made as `storefront admin create` makes them.
-    async fn another_admin(&self, email: &str) -> reqwest::Client {
+    pub(crate) async fn another_admin(&self, email: &str) -> reqwest::Client {
         let (email2, now) = (email.to_owned(), self.clock.unix());
         storefront::db::run(&self.pool, move |conn| {
             let hash = storefront::accounts::password::hash("another admin password").unwrap();

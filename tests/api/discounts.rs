@@ -654,3 +654,45 @@ async fn a_product_stripe_refuses_holds_nothing_and_the_cart_says_why() {
     let url = app.checkout().await;
     assert!(url.starts_with(app.emulator.as_str()), "{url}");
 }
+
+#[actix_web::test]
+async fn two_admins_racing_on_a_discounted_taxed_order_refund_what_was_paid_once() {
+    let app = TestApp::spawn_with(&[("STRIPE_TAX", "on")]).await;
+    promotion_code(&app, "SPRING20", "20").await;
+    app.add_to_cart("canvas-tote", 2).await;
+    let session_url = app.checkout().await;
+    apply_code(&session_url, "SPRING20").await;
+    pay_from(&session_url, &BERLIN).await;
+    let order = app.order_by_session(&session_id_of(&session_url)).await;
+    app.wait_for_status(&order.number, "paid").await;
+    let number = order.number.clone();
+    // 36.00 − 7.20 = 28.80, plus 19 %: 5.47.
+    assert_eq!(app.order(&number).await.amount_total, 3427);
+
+    let ann = app.admin_browser().await;
+    let bob = app.another_admin("bob@example.com").await;
+    let (_, ann_page) = admin_html(&app, &ann, &format!("/admin/orders/{number}")).await;
+    let (_, bob_page) = admin_html(&app, &bob, &format!("/admin/orders/{number}")).await;
+    assert_eq!(
+        select_attr(&ann_page, "input[name=amount]", "value"),
+        vec!["34.27"]
+    );
+    let (a, b) = tokio::join!(
+        submit_refund_form(&app, &ann, &ann_page, &number, None),
+        submit_refund_form(&app, &bob, &bob_page, &number, None),
+    );
+    let mut statuses = vec![a.0, b.0];
+    statuses.sort();
+    assert_eq!(statuses, vec![303, 422]);
+    app.wait_for_deliveries().await;
+    let order = app.order(&number).await;
+    assert_eq!(
+        (order.status.as_str(), order.amount_refunded),
+        ("refunded", 3427),
+        "what was paid, once: not the $36.00 list price"
+    );
+    // All given back: no revenue, and no tax still owed.
+    let (_, html) = admin_html(&app, &ann, "/admin/dashboard").await;
+    assert_eq!(select_text(&html, "#net"), vec!["$0.00"], "{html}");
+    assert_eq!(select_text(&html, "#tax"), vec!["$0.00"]);
+}
