@@ -290,8 +290,8 @@ async fn stripe_setup(config: Config) -> Result<(), StartError> {
         println!("signing secret (shown once; set STRIPE_WEBHOOK_SECRET to it): {secret}");
     }
     println!(
-        "products created: {}, prices created: {}",
-        report.products_created, report.prices_created
+        "products created: {}, prices created: {}, tax codes set on earlier products: {}",
+        report.products_created, report.prices_created, report.tax_codes_set
     );
     println!(
         "billing portal configuration: {}",

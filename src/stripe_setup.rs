@@ -18,6 +18,8 @@ pub struct SetupReport {
     /// Only when the endpoint was created: Stripe shows a secret once.
     pub new_secret: Option<String>,
     pub products_created: usize,
+    /// Products made earlier whose Stripe Product was given the catalogue's tax code.
+    pub tax_codes_set: usize,
     pub prices_created: usize,
     pub portal_configuration: String,
 }
@@ -64,10 +66,20 @@ async fn sync_catalog(
     // (Stripe product, its recurring Stripe prices): what the Billing Portal may switch between.
     let mut plans = vec![];
     for product in &products {
-        if product.stripe_product_id.is_none() {
-            report.products_created += 1;
-        }
         let stripe_product = stripe_ids::product(state, product).await?;
+        match product.stripe_product_id {
+            None => report.products_created += 1,
+            // Made earlier: its tax code may predate the catalogue's.
+            Some(_) => {
+                crate::payments::products::set_tax_code(
+                    &state.stripe,
+                    &stripe_product,
+                    product.tax_code(),
+                )
+                .await?;
+                report.tax_codes_set += 1;
+            }
+        }
         let mut recurring = vec![];
         for price in prices.iter().filter(|p| p.product_id == product.id) {
             if price.stripe_price_id.is_none() {

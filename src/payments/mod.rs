@@ -81,7 +81,13 @@ impl PaymentError {
 impl From<StripeError> for PaymentError {
     fn from(e: StripeError) -> Self {
         match e {
-            StripeError::Stripe(ref err, status) if status < 500 && status != 409 => {
+            // An idempotency error says the key was used for another request: something may
+            // exist under it, so it is not a refusal that lets us drop our record.
+            StripeError::Stripe(ref err, status)
+                if status < 500
+                    && status != 409
+                    && err.type_ != stripe_shared::ApiErrorsType::IdempotencyError =>
+            {
                 PaymentError::Refused {
                     status,
                     code: err.code.as_ref().map(|c| c.as_str().to_owned()),

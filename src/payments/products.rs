@@ -1,7 +1,7 @@
 //! Products and prices.
 
 use stripe_product::price::{CreatePrice, CreatePriceRecurring, CreatePriceRecurringInterval};
-use stripe_product::product::CreateProduct;
+use stripe_product::product::{CreateProduct, UpdateProduct};
 use stripe_shared::PriceTaxBehavior;
 
 use super::{PaymentError, Stripe, currency};
@@ -18,6 +18,20 @@ pub async fn create_product(stripe: &Stripe, product: &Product) -> Result<String
         .write(&req, &format!("product-{}", product.id))
         .await?;
     Ok(created.id.as_str().to_owned())
+}
+
+/// Sets the tax code of a Stripe Product made earlier (the catalogue's may have changed since,
+/// or the product predates tax codes). Idempotent by nature.
+pub async fn set_tax_code(
+    stripe: &Stripe,
+    stripe_product: &str,
+    tax_code: &str,
+) -> Result<(), PaymentError> {
+    let req = UpdateProduct::new(stripe_product).tax_code(tax_code.to_owned());
+    stripe
+        .write_once(&req, &format!("tax-code-{stripe_product}"))
+        .await?;
+    Ok(())
 }
 
 /// Creates the Stripe Price of ours under `stripe_product`, keyed by our row and its terms:

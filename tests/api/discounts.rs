@@ -696,3 +696,86 @@ async fn two_admins_racing_on_a_discounted_taxed_order_refund_what_was_paid_once
     assert_eq!(select_text(&html, "#net"), vec!["$0.00"], "{html}");
     assert_eq!(select_text(&html, "#tax"), vec!["$0.00"]);
 }
+
+#[actix_web::test]
+async fn a_key_stripe_says_was_used_for_another_request_keeps_the_order_and_its_stock() {
+    let app = TestApp::spawn().await;
+    app.add_to_cart("canvas-tote", 1).await;
+    app.emulator_post(
+        "_emulator/faults",
+        &[
+            ("path", "/v1/checkout/sessions"),
+            ("method", "POST"),
+            ("status", "500"),
+            ("count", "3"),
+        ],
+    )
+    .await;
+    let res = app.checkout_with(&app.client, "").await;
+    assert_eq!(res.status().as_u16(), 503);
+    let order = app.all_orders().await.remove(0);
+    // Meanwhile a session exists under the order's key, made with another body (as a deploy
+    // that changed the request would leave it).
+    let res = plain_client()
+        .post(app.emulator.join("v1/checkout/sessions").unwrap())
+        .bearer_auth(EMULATOR_KEY)
+        .header("Idempotency-Key", order.idempotency_key.as_str())
+        .form(&[
+            ("mode", "payment"),
+            ("line_items[0][price_data][currency]", "usd"),
+            ("line_items[0][price_data][unit_amount]", "1800"),
+            (
+                "line_items[0][price_data][product_data][name]",
+                "Canvas tote bag",
+            ),
+            ("line_items[0][quantity]", "1"),
+            ("client_reference_id", order.number.as_str()),
+            ("success_url", "http://127.0.0.1/ok"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success());
+    // Our retry sends our body under that key: Stripe answers 400 idempotency_error.
+    let res = app.checkout_with(&app.client, "").await;
+    assert_eq!(
+        res.status().as_u16(),
+        503,
+        "not a refusal that drops the order"
+    );
+    let order = app.order(&order.number).await;
+    assert_eq!(order.status, "pending");
+    assert_eq!(app.held("canvas-tote").await, 1, "the stock stays held");
+}
+
+#[actix_web::test]
+async fn stripe_setup_gives_products_made_earlier_the_catalogues_tax_code() {
+    let app = TestApp::spawn().await;
+    let url = format!("{}/webhooks/stripe", app.address);
+    storefront::stripe_setup::run(&app.state, &url)
+        .await
+        .unwrap();
+    // The catalogue now says the tote is something else.
+    let stripe_id = storefront::db::run(&app.pool, |conn| {
+        use diesel::prelude::*;
+        use storefront::schema::products;
+        diesel::update(products::table.filter(products::slug.eq("canvas-tote")))
+            .set(products::tax_code.eq("txcd_20030000"))
+            .execute(conn)?;
+        products::table
+            .filter(products::slug.eq("canvas-tote"))
+            .select(products::stripe_product_id.assume_not_null())
+            .first::<String>(conn)
+            .map_err(storefront::db::DbError::from)
+    })
+    .await
+    .unwrap();
+    let before = app.emulator_get(&format!("v1/products/{stripe_id}")).await;
+    assert_eq!(before["tax_code"], "txcd_99999999", "{before}");
+    let report = storefront::stripe_setup::run(&app.state, &url)
+        .await
+        .unwrap();
+    assert!(report.tax_codes_set >= 9, "{report:?}");
+    let after = app.emulator_get(&format!("v1/products/{stripe_id}")).await;
+    assert_eq!(after["tax_code"], "txcd_20030000", "{after}");
+}
