@@ -264,7 +264,15 @@ pub async fn invoice_event(
                     }))
                     .execute(conn)?;
             }
-            if !paid || invoice.amount_paid <= 0 {
+            // A free invoice is an order only when a discount made it free (a 100 %-off code):
+            // the customer bought something. Other invoices for 0 (a proration that nets out,
+            // a trial) are not purchases.
+            let discounted = invoice
+                .total_discount_amounts
+                .iter()
+                .flatten()
+                .any(|d| d.amount > 0);
+            if !paid || invoice.amount_paid < 0 || (invoice.amount_paid == 0 && !discounted) {
                 return Ok(match sub {
                     Some(s) => Outcome::Subscription {
                         id: s.stripe_subscription_id,

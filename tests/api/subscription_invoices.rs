@@ -512,3 +512,24 @@ async fn a_late_invoice_is_recorded_for_the_plan_it_billed_not_the_current_one()
         "{items:?}"
     );
 }
+
+#[actix_web::test]
+async fn a_free_first_month_is_an_order_at_zero_and_the_next_month_is_charged() {
+    let app = TestApp::spawn().await;
+    app.coupon_with_code("FREEMONTH", &[("percent_off", "100"), ("duration", "once")])
+        .await;
+    app.register("free@example.com").await;
+    subscribe_with_code(&app, "FREEMONTH", "$0.00").await;
+    next_month(&app).await;
+    let orders = invoice_orders(&app).await;
+    let got: Vec<_> = orders.iter().map(|(o, _)| totals(o)).collect();
+    assert_eq!(
+        got,
+        vec![(1500, 1500, 0, Some("FREEMONTH")), (1500, 0, 1500, None)]
+    );
+    assert!(
+        orders
+            .iter()
+            .all(|(o, _)| o.flagged.is_none() && o.status == "paid")
+    );
+}
