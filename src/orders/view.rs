@@ -83,8 +83,9 @@ pub fn breakdown(order: &Order) -> Vec<Adjustment> {
             None => "Discount".into(),
         };
         rows.push(Adjustment {
+            label,
             amount: format!("−{}", order.money(order.amount_discount)),
-            ..row(label, 0, "order-discount")
+            id: "order-discount",
         });
     }
     if order.amount_shipping != 0 {

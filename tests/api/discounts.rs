@@ -179,20 +179,7 @@ async fn a_hundred_percent_code_makes_a_paid_order_at_zero_that_cannot_be_refund
 async fn a_session_selling_another_product_for_our_amounts_is_flagged() {
     let app = TestApp::spawn().await;
     app.add_to_cart("canvas-tote", 1).await;
-    // The create never answers usefully: the order has no session of its own yet.
-    app.emulator_post(
-        "_emulator/faults",
-        &[
-            ("path", "/v1/checkout/sessions"),
-            ("method", "POST"),
-            ("status", "500"),
-            ("count", "3"),
-        ],
-    )
-    .await;
-    let res = app.checkout_with(&app.client, "").await;
-    assert_eq!(res.status().as_u16(), 503);
-    let order = app.all_orders().await.remove(0);
+    let order = app.order_without_session().await;
     // A session with our number and amounts, but a product of its own.
     let forged = app
         .emulator_post(
@@ -330,30 +317,8 @@ async fn a_code_with_tax_on_stores_the_totals_the_page_showed() {
 async fn tax_charged_while_the_shop_has_tax_off_is_flagged() {
     let app = TestApp::spawn().await;
     app.add_to_cart("canvas-tote", 1).await;
-    app.emulator_post(
-        "_emulator/faults",
-        &[
-            ("path", "/v1/checkout/sessions"),
-            ("method", "POST"),
-            ("status", "500"),
-            ("count", "3"),
-        ],
-    )
-    .await;
-    let res = app.checkout_with(&app.client, "").await;
-    assert_eq!(res.status().as_u16(), 503);
-    let order = app.all_orders().await.remove(0);
-    let product = storefront::db::run(&app.pool, |conn| {
-        use diesel::prelude::*;
-        use storefront::schema::products;
-        products::table
-            .filter(products::slug.eq("canvas-tote"))
-            .select(products::stripe_product_id.assume_not_null())
-            .first::<String>(conn)
-            .map_err(storefront::db::DbError::from)
-    })
-    .await
-    .unwrap();
+    let order = app.order_without_session().await;
+    let product = app.stripe_product_of("canvas-tote").await;
     // Our number, product and subtotal, but with tax turned on behind our back.
     let forged = app
         .emulator_post(
@@ -569,17 +534,7 @@ async fn a_code_for_one_product_discounts_only_that_products_line() {
     app.add_to_cart("harbour-print", 1).await;
     let session_url = app.checkout().await;
     // The tote's Stripe Product exists now: the session's lines name our synced products.
-    let tote = storefront::db::run(&app.pool, |conn| {
-        use diesel::prelude::*;
-        use storefront::schema::products;
-        products::table
-            .filter(products::slug.eq("canvas-tote"))
-            .select(products::stripe_product_id.assume_not_null())
-            .first::<String>(conn)
-            .map_err(storefront::db::DbError::from)
-    })
-    .await
-    .unwrap();
+    let tote = app.stripe_product_of("canvas-tote").await;
     let coupon = app
         .emulator_post(
             "v1/coupons",
@@ -701,19 +656,7 @@ async fn two_admins_racing_on_a_discounted_taxed_order_refund_what_was_paid_once
 async fn a_key_stripe_says_was_used_for_another_request_keeps_the_order_and_its_stock() {
     let app = TestApp::spawn().await;
     app.add_to_cart("canvas-tote", 1).await;
-    app.emulator_post(
-        "_emulator/faults",
-        &[
-            ("path", "/v1/checkout/sessions"),
-            ("method", "POST"),
-            ("status", "500"),
-            ("count", "3"),
-        ],
-    )
-    .await;
-    let res = app.checkout_with(&app.client, "").await;
-    assert_eq!(res.status().as_u16(), 503);
-    let order = app.all_orders().await.remove(0);
+    let order = app.order_without_session().await;
     // Meanwhile a session exists under the order's key, made with another body (as a deploy
     // that changed the request would leave it).
     let res = plain_client()

@@ -213,20 +213,7 @@ async fn a_session_that_does_not_match_its_order_is_flagged_not_fulfilled() {
     let app = TestApp::spawn().await;
     app.add_to_cart("canvas-tote", 1).await;
     // The first create never answers usefully: the order has no session of its own yet.
-    app.emulator_post(
-        "_emulator/faults",
-        &[
-            ("path", "/v1/checkout/sessions"),
-            ("method", "POST"),
-            ("status", "500"),
-            ("count", "3"),
-        ],
-    )
-    .await;
-    let res = app.checkout_with(&app.client, "").await;
-    assert_eq!(res.status().as_u16(), 503);
-    let order = app.all_orders().await.remove(0);
-    assert!(order.checkout_session_id.is_none());
+    let order = app.order_without_session().await;
 
     // A session for the same order number, but for 1 cent: someone tampered.
     let forged = app

@@ -5,6 +5,42 @@ use storefront::orders::model::Order;
 use super::TestApp;
 
 impl TestApp {
+    /// A checkout whose session create never answered usefully (Stripe 500s past our retries):
+    /// the pending order, which has no session of its own yet.
+    pub async fn order_without_session(&self) -> Order {
+        self.emulator_post(
+            "_emulator/faults",
+            &[
+                ("path", "/v1/checkout/sessions"),
+                ("method", "POST"),
+                ("status", "500"),
+                ("count", "3"),
+            ],
+        )
+        .await;
+        let res = self.checkout_with(&self.client, "").await;
+        assert_eq!(res.status().as_u16(), 503);
+        let order = self.all_orders().await.remove(0);
+        assert!(order.checkout_session_id.is_none());
+        order
+    }
+
+    /// The Stripe Product stored for one of our products.
+    pub async fn stripe_product_of(&self, slug: &str) -> String {
+        use diesel::prelude::*;
+        use storefront::schema::products;
+        let slug = slug.to_owned();
+        storefront::db::run(&self.pool, move |conn| {
+            products::table
+                .filter(products::slug.eq(slug))
+                .select(products::stripe_product_id.assume_not_null())
+                .first::<String>(conn)
+                .map_err(storefront::db::DbError::from)
+        })
+        .await
+        .unwrap()
+    }
+
     pub async fn order_by_session(&self, session_id: &str) -> Order {
         let id = session_id.to_owned();
         storefront::db::run(&self.pool, move |conn| {
