@@ -257,6 +257,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    refund_lines (id) {
+        id -> BigInt,
+        refund_id -> BigInt,
+        order_item_id -> BigInt,
+        amount -> BigInt,
+    }
+}
+
+diesel::table! {
     refund_restocks (id) {
         id -> BigInt,
         refund_id -> BigInt,
@@ -335,6 +344,7 @@ diesel::joinable!(stock_reservations -> products (product_id));
 diesel::joinable!(stripe_events -> orders (order_id));
 diesel::joinable!(refunds -> orders (order_id));
 diesel::joinable!(refund_restocks -> refunds (refund_id));
+diesel::joinable!(refund_lines -> refunds (refund_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     products,
@@ -352,6 +362,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     email_tokens,
     payment_failures,
     refunds,
+    refund_lines,
     refund_restocks,
     refund_tokens,
     audit_log,

@@ -11,7 +11,9 @@ use super::audit;
 use crate::db::AnyConnection;
 use crate::orders::model::{Order, OrderItem};
 use crate::orders::transition;
-use crate::schema::{order_items, orders, products, refund_restocks, refund_tokens, refunds};
+use crate::schema::{
+    order_items, orders, products, refund_lines, refund_restocks, refund_tokens, refunds,
+};
 
 pub const PENDING: &str = "pending";
 pub const SUCCEEDED: &str = "succeeded";
@@ -126,18 +128,67 @@ pub fn refundable(conn: &mut AnyConnection, order: &Order) -> QueryResult<i64> {
     Ok((order.amount_total - committed).max(0))
 }
 
-/// What refunding the rest of a line gives back: the share of what the customer paid for it
-/// (its amount net of its discount, with its exclusive tax) that belongs to the units not yet
-/// returned. Units are priced by cumulative rounding, so the proposals for every unit of every
-/// line add up exactly to what was paid for the lines, however the returns are split.
-pub fn line_proposal(item: &OrderItem, returned: i64) -> i64 {
-    if item.quantity <= 0 {
+/// What is left to refund of a line: what the customer paid for it (its amount net of its
+/// discount, with its exclusive tax) less the refunds attributed to it.
+pub fn line_remaining(item: &OrderItem, refunded: i64) -> i64 {
+    (item.amount_paid - refunded.max(0)).max(0)
+}
+
+/// The share of a line's `remaining` money that belongs to `units` of its `units_left`
+/// not-yet-returned units. Returning the last units takes what is left, so the shares of
+/// successive returns add up exactly to what was paid for the line, however they are split.
+pub fn units_share(remaining: i64, units_left: i64, units: i64) -> i64 {
+    if units_left <= 0 || units <= 0 {
         return 0;
     }
-    let returned = returned.clamp(0, item.quantity);
-    let paid_for_returned =
-        i128::from(item.amount_paid) * i128::from(returned) / i128::from(item.quantity);
-    item.amount_paid - paid_for_returned as i64
+    if units >= units_left {
+        return remaining.max(0);
+    }
+    (i128::from(remaining.max(0)) * i128::from(units) / i128::from(units_left)) as i64
+}
+
+/// Which lines a refund of `amount` pays back, and how much of each (only lines it touches).
+/// Filled in for one line ("refund this line"), the money goes to that line, up to what is
+/// left of it; otherwise each line with units going back to stock gets those units' share.
+/// What is not attributed (a goodwill amount) belongs to no line. `refunded` and `returned`
+/// are per line (item id, amount or units) from earlier pending and succeeded refunds.
+pub fn allocate(
+    items: &[OrderItem],
+    refunded: &[(i64, i64)],
+    returned: &[(i64, i64)],
+    amount: i64,
+    line: Option<i64>,
+    restock: &[(i64, i64)],
+) -> Vec<(i64, i64)> {
+    let sum = |rows: &[(i64, i64)], id: i64| -> i64 {
+        rows.iter().filter(|(i, _)| *i == id).map(|(_, v)| v).sum()
+    };
+    let mut left = amount.max(0);
+    let mut out = Vec::new();
+    let mut give = |id: i64, share: i64, left: &mut i64| {
+        let share = share.min(*left);
+        if share > 0 {
+            *left -= share;
+            out.push((id, share));
+        }
+    };
+    match line.and_then(|id| items.iter().find(|i| i.id == id)) {
+        Some(item) => {
+            let remaining = line_remaining(item, sum(refunded, item.id));
+            give(item.id, remaining, &mut left);
+        }
+        None => {
+            for &(id, units) in restock {
+                let Some(item) = items.iter().find(|i| i.id == id) else {
+                    continue;
+                };
+                let remaining = line_remaining(item, sum(refunded, id));
+                let units_left = item.quantity - sum(returned, id);
+                give(id, units_share(remaining, units_left, units), &mut left);
+            }
+        }
+    }
+    out
 }
 
 /// Recomputes the order's `amount_refunded` and refund status from its succeeded refunds
@@ -181,6 +232,8 @@ pub struct Request {
     pub note: Option<String>,
     /// (order item id, units to put back on the shelf), only lines with units.
     pub restock: Vec<(i64, i64)>,
+    /// The line the form was filled in for ("refund this line"), if any.
+    pub line: Option<i64>,
 }
 
 #[derive(Debug)]
@@ -264,6 +317,18 @@ pub fn reserve(
             }));
         }
     }
+    let items: Vec<OrderItem> = order_items::table
+        .filter(order_items::order_id.eq(order_id))
+        .select(OrderItem::as_select())
+        .load(conn)?;
+    let lines = allocate(
+        &items,
+        &refunded_per_line(conn, order_id)?,
+        &restocked_units(conn, order_id)?,
+        req.amount,
+        req.line,
+        &req.restock,
+    );
     let key = &req.idempotency_key;
     diesel::insert_into(refunds::table)
         .values((
@@ -289,6 +354,15 @@ pub fn reserve(
                 refund_restocks::refund_id.eq(refund.id),
                 refund_restocks::order_item_id.eq(item_id),
                 refund_restocks::quantity.eq(qty),
+            ))
+            .execute(conn)?;
+    }
+    for &(item_id, amount) in &lines {
+        diesel::insert_into(refund_lines::table)
+            .values((
+                refund_lines::refund_id.eq(refund.id),
+                refund_lines::order_item_id.eq(item_id),
+                refund_lines::amount.eq(amount),
             ))
             .execute(conn)?;
     }
@@ -588,6 +662,16 @@ fn restock_once(conn: &mut AnyConnection, refund_id: i64, now: i64) -> QueryResu
     Ok(())
 }
 
+/// Money per order line already refunded or being refunded (pending or succeeded refunds).
+pub fn refunded_per_line(conn: &mut AnyConnection, order_id: i64) -> QueryResult<Vec<(i64, i64)>> {
+    refund_lines::table
+        .inner_join(refunds::table)
+        .filter(refunds::order_id.eq(order_id))
+        .filter(refunds::status.eq_any([PENDING, SUCCEEDED]))
+        .select((refund_lines::order_item_id, refund_lines::amount))
+        .load(conn)
+}
+
 /// Units per order line already put back or waiting to be (pending or succeeded refunds).
 pub fn restocked_units(conn: &mut AnyConnection, order_id: i64) -> QueryResult<Vec<(i64, i64)>> {
     refund_restocks::table
@@ -631,20 +715,60 @@ mod tests {
     }
 
     #[test]
-    fn line_proposals_add_up_to_what_was_paid_however_returns_are_split() {
-        // $10.00 paid for 3 units (a discount left an odd amount).
-        let line = item(3, 1000);
-        assert_eq!(line_proposal(&line, 0), 1000);
-        let first = line_proposal(&line, 0) - line_proposal(&line, 1);
-        let second = line_proposal(&line, 1) - line_proposal(&line, 2);
-        let third = line_proposal(&line, 2) - line_proposal(&line, 3);
+    fn unit_shares_add_up_to_what_was_paid_however_returns_are_split() {
+        // $10.00 paid for 3 units (a discount left an odd amount), returned one at a time.
+        let first = units_share(1000, 3, 1);
+        let second = units_share(1000 - first, 2, 1);
+        let third = units_share(1000 - first - second, 1, 1);
         assert_eq!((first, second, third), (333, 333, 334));
-        assert_eq!(line_proposal(&line, 3), 0);
+        assert_eq!(units_share(1000, 3, 3), 1000);
         assert_eq!(
-            line_proposal(&line, 7),
-            0,
-            "more returned than sold proposes nothing"
+            units_share(1000, 3, 7),
+            1000,
+            "more than is left takes what is left"
         );
-        assert_eq!(line_proposal(&item(0, 0), 0), 0);
+        assert_eq!(units_share(1000, 0, 1), 0);
+        assert_eq!(units_share(1000, 3, 0), 0);
+    }
+
+    #[test]
+    fn a_line_refund_goes_to_its_line_and_restocks_take_their_units_share() {
+        let mut tote = item(3, 1000);
+        tote.id = 1;
+        let mut print = item(1, 500);
+        print.id = 2;
+        let items = [tote, print];
+        // "Refund this line" with nothing restocked: the whole line, not a unit more.
+        assert_eq!(
+            allocate(&items, &[], &[], 1200, Some(1), &[]),
+            vec![(1, 1000)]
+        );
+        // After 400 was refunded for it, 600 is left of the line.
+        assert_eq!(
+            allocate(&items, &[(1, 400)], &[], 1200, Some(1), &[]),
+            vec![(1, 600)]
+        );
+        // An edited, smaller amount is all the line's.
+        assert_eq!(
+            allocate(&items, &[], &[], 250, Some(1), &[]),
+            vec![(1, 250)]
+        );
+        // Units back to stock: their share of each line, capped by the amount.
+        assert_eq!(
+            allocate(&items, &[], &[], 2000, None, &[(1, 1), (2, 1)]),
+            vec![(1, 333), (2, 500)]
+        );
+        assert_eq!(
+            allocate(&items, &[], &[], 400, None, &[(1, 1), (2, 1)]),
+            vec![(1, 333), (2, 67)]
+        );
+        // The last returned unit takes what is left of the line.
+        assert_eq!(
+            allocate(&items, &[(1, 666)], &[(1, 2)], 2000, None, &[(1, 1)]),
+            vec![(1, 334)]
+        );
+        // A goodwill amount belongs to no line; a line that is not the order's gets nothing.
+        assert!(allocate(&items, &[], &[], 300, None, &[]).is_empty());
+        assert!(allocate(&items, &[], &[], 300, Some(9), &[]).is_empty());
     }
 }

@@ -5,7 +5,7 @@ use diesel::sql_types::{BigInt, Integer, Text};
 use storefront::config::DatabaseUrl;
 use storefront::db::{self, AnyConnection};
 use storefront::schema::{
-    audit_log, installation, job_runs, refund_restocks, refund_tokens, refunds,
+    audit_log, installation, job_runs, refund_lines, refund_restocks, refund_tokens, refunds,
     subscription_checkouts,
 };
 use storefront::schema::{
@@ -207,6 +207,7 @@ fn schema_rs_matches_the_migrations() {
         email_tokens,
         payment_failures,
         refunds,
+        refund_lines,
         refund_restocks,
         refund_tokens,
         audit_log,

@@ -432,6 +432,18 @@ async fn submit_refund_form(
     number: &str,
     amount: Option<&str>,
 ) -> (u16, String) {
+    submit_refund_form_restocking(app, admin, page, number, amount, true).await
+}
+
+/// The same, with every "return to stock" field at 0 unless `restock`.
+async fn submit_refund_form_restocking(
+    app: &TestApp,
+    admin: &reqwest::Client,
+    page: &str,
+    number: &str,
+    amount: Option<&str>,
+    restock: bool,
+) -> (u16, String) {
     let token = select_attr(page, "input[name=token]", "value").remove(0);
     let csrf = csrf_token(page);
     let filled = select_attr(page, "input[name=amount]", "value").remove(0);
@@ -444,7 +456,15 @@ async fn submit_refund_form(
         ("reason".into(), "requested_by_customer".into()),
         ("note".into(), String::new()),
     ];
+    let values = values
+        .into_iter()
+        .map(|v| if restock { v } else { "0".to_owned() });
     form.extend(names.into_iter().zip(values));
+    form.extend(
+        select_attr(page, "input[name=line]", "value")
+            .into_iter()
+            .map(|v| ("line".to_owned(), v)),
+    );
     let res = admin
         .post(app.url(&format!("/admin/orders/{number}/refunds")))
         .form(&form)
@@ -465,10 +485,9 @@ async fn admin_html(app: &TestApp, admin: &reqwest::Client, path: &str) -> (u16,
     (res.status().as_u16(), res.text().await.unwrap())
 }
 
-#[actix_web::test]
-async fn per_line_refunds_of_a_discounted_taxed_order_propose_what_was_paid_for_each_line() {
-    let app = TestApp::spawn_with(&[("STRIPE_TAX", "on")]).await;
-    promotion_code(&app, "SPRING20", "20").await;
+/// Two totes and a print, paid in Berlin with SPRING20 (20 % off) and 19 % tax: $77.11.
+async fn discounted_taxed_order(app: &TestApp) -> String {
+    promotion_code(app, "SPRING20", "20").await;
     app.add_to_cart("canvas-tote", 2).await;
     app.add_to_cart("harbour-print", 1).await;
     let session_url = app.checkout().await;
@@ -477,7 +496,13 @@ async fn per_line_refunds_of_a_discounted_taxed_order_propose_what_was_paid_for_
     let order = app.order_by_session(&session_id_of(&session_url)).await;
     app.wait_for_status(&order.number, "paid").await;
     app.wait_for_deliveries().await;
-    let number = order.number.clone();
+    order.number
+}
+
+#[actix_web::test]
+async fn per_line_refunds_of_a_discounted_taxed_order_propose_what_was_paid_for_each_line() {
+    let app = TestApp::spawn_with(&[("STRIPE_TAX", "on")]).await;
+    let number = discounted_taxed_order(&app).await;
 
     let admin = app.admin_browser().await;
     let (_, page) = admin_html(&app, &admin, &format!("/admin/orders/{number}")).await;
@@ -525,6 +550,63 @@ async fn per_line_refunds_of_a_discounted_taxed_order_propose_what_was_paid_for_
     let (status, _) =
         admin_html(&app, &admin, &format!("/admin/orders/{number}?line=999999")).await;
     assert_eq!(status, 404);
+}
+
+#[actix_web::test]
+async fn a_line_refunded_without_restock_is_not_proposed_again_and_goodwill_belongs_to_no_line() {
+    let app = TestApp::spawn_with(&[("STRIPE_TAX", "on")]).await;
+    let number = discounted_taxed_order(&app).await;
+    let admin = app.admin_browser().await;
+    let (_, page) = admin_html(&app, &admin, &format!("/admin/orders/{number}")).await;
+    let links = select_attr(&page, ".line-proposal", "href");
+
+    // The customer keeps the damaged totes: their line is refunded, nothing goes back to stock.
+    let (_, page) = admin_html(&app, &admin, &links[0]).await;
+    assert_eq!(
+        select_text(&page, "#refund-line"),
+        vec!["Refunding the line Canvas tote bag (refund something else)."]
+    );
+    let (status, _) =
+        submit_refund_form_restocking(&app, &admin, &page, &number, None, false).await;
+    assert_eq!(status, 303);
+    let (_, page) = admin_html(&app, &admin, &format!("/admin/orders/{number}")).await;
+    assert_eq!(
+        select_text(&page, ".line-proposal"),
+        vec!["Refund this line: $42.84"],
+        "the refunded line proposes nothing more, though its units were not returned"
+    );
+
+    // A goodwill $5.00 belongs to no line: the print still proposes its share, capped by
+    // what is left on the order.
+    let (status, _) = submit_refund_form(&app, &admin, &page, &number, Some("5.00")).await;
+    assert_eq!(status, 303);
+    let (_, page) = admin_html(&app, &admin, &format!("/admin/orders/{number}")).await;
+    assert!(page.contains("Still refundable: $37.84"), "{page}");
+    assert_eq!(
+        select_text(&page, ".line-proposal"),
+        vec!["Refund this line: $37.84"]
+    );
+
+    // A forged line is refused with a clear page, and nothing is refunded.
+    let form = [
+        ("csrf_token".to_owned(), csrf_token(&page)),
+        (
+            "token".to_owned(),
+            select_attr(&page, "input[name=token]", "value").remove(0),
+        ),
+        ("line".to_owned(), "999999".to_owned()),
+        ("amount".to_owned(), "1.00".to_owned()),
+        ("reason".to_owned(), "requested_by_customer".to_owned()),
+    ];
+    let res = admin
+        .post(app.url(&format!("/admin/orders/{number}/refunds")))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 400);
+    assert!(res.text().await.unwrap().contains("not on this order"));
+    assert_eq!(app.order(&number).await.amount_refunded, 3427 + 500);
 }
 
 #[actix_web::test]

@@ -29,8 +29,8 @@ pub struct RestockRow {
     /// Units that may still go back on the shelf.
     pub max: i64,
     pub value: String,
-    /// What refunding the line's remaining units gives back (see `refunds::line_proposal`);
-    /// `None` when nothing of it is left to refund.
+    /// What is left to refund of the line (see `refunds::line_remaining`), capped by what the
+    /// order still has; `None` when nothing of it is left.
     pub proposal: Option<String>,
 }
 
@@ -86,6 +86,8 @@ pub struct RefundFormView {
     pub note: String,
     pub refundable: String,
     pub currency: String,
+    /// Filled in for one line: (item id, its name).
+    pub line: Option<(i64, String)>,
 }
 
 #[derive(Template)]
@@ -125,6 +127,7 @@ pub(super) struct Loaded {
     emails: HashMap<i64, String>,
     refundable: i64,
     restocked: Vec<(i64, i64)>,
+    refunded_lines: Vec<(i64, i64)>,
     token: Option<String>,
     retry_tokens: HashMap<i64, String>,
 }
@@ -169,6 +172,7 @@ pub(super) fn load(
         .collect();
     let refundable = refunds::refundable(conn, &order)?;
     let restocked = refunds::restocked_units(conn, order.id)?;
+    let refunded_lines = refunds::refunded_per_line(conn, order.id)?;
     let mut retry_tokens = HashMap::new();
     for r in refund_rows.iter().filter(|r| r.awaiting_stripe()) {
         if let Some(t) = refunds::token_of(conn, r.id)? {
@@ -189,6 +193,7 @@ pub(super) fn load(
         emails,
         refundable,
         restocked,
+        refunded_lines,
         token,
         retry_tokens,
     })
@@ -201,6 +206,8 @@ pub(super) struct Typed {
     pub(super) reason: Option<String>,
     pub(super) note: String,
     pub(super) restock: HashMap<i64, String>,
+    /// The line the form was filled in for, sent back so the refund is attributed to it.
+    pub(super) line: Option<i64>,
 }
 
 pub(super) async fn order_page(
@@ -220,6 +227,7 @@ pub(super) async fn order_page(
         emails,
         refundable,
         restocked,
+        refunded_lines,
         token,
         retry_tokens,
     } = loaded;
@@ -244,12 +252,9 @@ pub(super) async fn order_page(
     let restock = items
         .iter()
         .map(|i| {
-            let back: i64 = restocked
-                .iter()
-                .filter(|(id, _)| *id == i.id)
-                .map(|(_, q)| q)
-                .sum();
-            let proposal = refunds::line_proposal(i, back).min(refundable);
+            let back = per_line(&restocked, i.id);
+            let proposal =
+                refunds::line_remaining(i, per_line(&refunded_lines, i.id)).min(refundable);
             RestockRow {
                 id: i.id,
                 name: i.name.clone(),
@@ -279,6 +284,12 @@ pub(super) async fn order_page(
             note: typed.note.clone(),
             refundable: Money::new(refundable, currency).to_string(),
             currency: currency.code().to_ascii_uppercase(),
+            line: typed.line.and_then(|id| {
+                items
+                    .iter()
+                    .find(|i| i.id == id)
+                    .map(|i| (id, i.name.clone()))
+            }),
         });
     let html = OrderPage {
         layout,
@@ -385,22 +396,27 @@ pub async fn show(
     .await
 }
 
-/// The refund form filled in for one line: its remaining units back to stock, and what they
-/// cost the customer (capped by what is still refundable). `None`: no such line on this order.
+/// The refund form filled in for one line: what is left of it to refund (capped by what the
+/// order still has) and its remaining units back to stock. `None`: no such line on this order.
 fn proposed(loaded: &Loaded, line: i64) -> Option<Typed> {
     let item = loaded.items.iter().find(|i| i.id == line)?;
-    let returned: i64 = loaded
-        .restocked
-        .iter()
-        .filter(|(id, _)| *id == line)
-        .map(|(_, q)| q)
-        .sum();
-    let amount = refunds::line_proposal(item, returned).min(loaded.refundable);
+    let returned = per_line(&loaded.restocked, line);
+    let amount = refunds::line_remaining(item, per_line(&loaded.refunded_lines, line))
+        .min(loaded.refundable);
     Some(Typed {
         amount: Some(Money::new(amount, loaded.order.currency()).to_major_string()),
         restock: HashMap::from([(line, (item.quantity - returned).max(0).to_string())]),
+        line: Some(line),
         ..Typed::default()
     })
+}
+
+/// The sum over one line of (item id, value) rows.
+fn per_line(rows: &[(i64, i64)], item_id: i64) -> i64 {
+    rows.iter()
+        .filter(|(id, _)| *id == item_id)
+        .map(|(_, v)| v)
+        .sum()
 }
 
 /// "Requested by customer" for `requested_by_customer`; unknown codes (from the Dashboard) as they are.

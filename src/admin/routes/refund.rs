@@ -74,6 +74,30 @@ pub async fn refund(
                     .map(|v| (i.id, v.clone()))
             })
             .collect(),
+        line: None,
+    };
+    // Hidden, from "refund this line": anything but one of the order's lines is a forged form.
+    let typed = match fields
+        .get("line")
+        .map(|l| l.trim())
+        .filter(|l| !l.is_empty())
+    {
+        None => typed,
+        Some(raw) => match raw
+            .parse::<i64>()
+            .ok()
+            .filter(|id| items.iter().any(|i| i.id == *id))
+        {
+            Some(id) => Typed {
+                line: Some(id),
+                ..typed
+            },
+            None => {
+                return Err(AppError::BadRequest(
+                    "The refund form named a line that is not on this order.".into(),
+                ));
+            }
+        },
     };
     let amount = match Money::parse_major(typed.amount.as_deref().unwrap_or(""), currency) {
         Ok(m) if m.amount == 0 => {
@@ -150,6 +174,7 @@ pub async fn refund(
         reason,
         note: (!note.is_empty()).then_some(note),
         restock,
+        line: typed.line,
     };
     let order_id = order.id;
     let reserved = db::run(&state.pool, move |conn| {
