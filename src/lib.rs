@@ -25,6 +25,7 @@ pub mod payments;
 pub mod promotions;
 pub mod reconcile;
 pub mod schema;
+pub mod shipping;
 pub mod shutdown;
 pub mod startup;
 pub mod state;

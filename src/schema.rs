@@ -15,6 +15,7 @@ diesel::table! {
         created_at -> BigInt,
         updated_at -> BigInt,
         tax_code -> Nullable<Text>,
+        kind -> Text,
     }
 }
 
@@ -92,6 +93,7 @@ diesel::table! {
         amount_tax_inclusive -> BigInt,
         discount_label -> Nullable<Text>,
         tax_behavior -> Nullable<Text>,
+        fulfilment_status -> Text,
     }
 }
 
@@ -108,6 +110,7 @@ diesel::table! {
         amount_tax -> BigInt,
         amount_paid -> BigInt,
         stripe_product_id -> Nullable<Text>,
+        physical -> Bool,
     }
 }
 
@@ -257,6 +260,46 @@ diesel::table! {
 }
 
 diesel::table! {
+    order_shipping (order_id) {
+        order_id -> BigInt,
+        name -> Text,
+        line1 -> Nullable<Text>,
+        line2 -> Nullable<Text>,
+        city -> Nullable<Text>,
+        state -> Nullable<Text>,
+        postal_code -> Nullable<Text>,
+        country -> Text,
+        phone -> Nullable<Text>,
+        rate_id -> Nullable<Text>,
+        rate_name -> Nullable<Text>,
+        amount -> BigInt,
+    }
+}
+
+diesel::table! {
+    shipments (id) {
+        id -> BigInt,
+        order_id -> BigInt,
+        form_key -> Text,
+        carrier -> Text,
+        tracking_number -> Text,
+        status -> Text,
+        admin_id -> Nullable<BigInt>,
+        shipped_at -> BigInt,
+        delivered_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    shipment_lines (id) {
+        id -> BigInt,
+        shipment_id -> BigInt,
+        order_item_id -> BigInt,
+        quantity -> BigInt,
+    }
+}
+
+diesel::table! {
     refund_lines (id) {
         id -> BigInt,
         refund_id -> BigInt,
@@ -345,6 +388,10 @@ diesel::joinable!(stripe_events -> orders (order_id));
 diesel::joinable!(refunds -> orders (order_id));
 diesel::joinable!(refund_restocks -> refunds (refund_id));
 diesel::joinable!(refund_lines -> refunds (refund_id));
+diesel::joinable!(order_shipping -> orders (order_id));
+diesel::joinable!(shipments -> orders (order_id));
+diesel::joinable!(shipment_lines -> shipments (shipment_id));
+diesel::joinable!(shipment_lines -> order_items (order_item_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     products,
@@ -364,6 +411,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     refunds,
     refund_lines,
     refund_restocks,
+    order_shipping,
+    shipments,
+    shipment_lines,
     refund_tokens,
     audit_log,
     subscription_checkouts,

@@ -292,6 +292,22 @@ fn routes(cfg: &mut web::ServiceConfig) {
             "/admin/orders/{number}/refunds",
             web::post().to(admin::routes::refund),
         )
+        .route(
+            "/admin/orders/{number}/shipments",
+            web::post().to(admin::routes::ship),
+        )
+        .route(
+            "/admin/orders/{number}/shipments/{id}/delivered",
+            web::post().to(admin::routes::delivered),
+        )
+        .route(
+            "/admin/orders/{number}/packing-slip",
+            web::get().to(admin::routes::packing_slip),
+        )
+        .route(
+            "/admin/shipping",
+            web::get().to(admin::routes::shipping_queue),
+        )
         .route("/healthz", web::get().to(health::healthz))
         .route("/metrics", web::get().to(crate::metrics::endpoint))
         .route("/static/style.css", web::get().to(assets::stylesheet))

@@ -479,6 +479,16 @@ pub struct OrderDetailPage {
     waiting: bool,
     refunds: Vec<RefundRow>,
     disputed: bool,
+    /// Shipping, for orders with something to ship: the way there and the address.
+    timeline: Vec<TimelineRow>,
+    ship_to: Vec<String>,
+}
+
+pub struct TimelineRow {
+    pub date: Option<String>,
+    pub label: String,
+    pub detail: Option<String>,
+    pub tracking: Option<(Option<String>, String)>,
 }
 
 pub async fn order(
@@ -492,19 +502,43 @@ pub async fn order(
         return Err(AppError::NotFound);
     }
     let uid = user.id;
-    let (order, items, refunds) = db::run(&state.pool, move |conn| {
+    let (order, items, refunds, parcels, address) = db::run(&state.pool, move |conn| {
         // Another customer's order number is simply not found.
         let order = queries::by_number(conn, &number)?
             .filter(|o| o.user_id == Some(uid))
             .ok_or(AppError::NotFound)?;
         let items = queries::items(conn, &order)?;
         let refunds = crate::admin::refunds::for_order(conn, order.id)?;
-        Ok::<_, AppError>((order, items, refunds))
+        let parcels = crate::shipping::shipments::for_order(conn, order.id)?;
+        let address = crate::shipping::address::for_order(conn, order.id)?;
+        Ok::<_, AppError>((order, items, refunds, parcels, address))
     })
     .await?;
     let currency = order.currency();
+    let fulfilment = crate::shipping::status::Fulfilment::parse(&order.fulfilment_status)
+        .unwrap_or(crate::shipping::status::Fulfilment::Unfulfilled);
+    let timeline = if fulfilment == crate::shipping::status::Fulfilment::NotRequired
+        || order.paid_at.is_none()
+    {
+        Vec::new()
+    } else {
+        crate::shipping::timeline::steps(&order, &items, fulfilment, &parcels)
+            .into_iter()
+            .map(|s| TimelineRow {
+                date: s.at.map(date),
+                label: s.label,
+                detail: s.detail,
+                tracking: s.tracking,
+            })
+            .collect()
+    };
     Ok(OrderDetailPage {
         layout,
+        timeline,
+        ship_to: address
+            .as_ref()
+            .map(crate::shipping::address::OrderShipping::lines)
+            .unwrap_or_default(),
         disputed: order.disputed,
         refunds: refunds
             .iter()

@@ -11,6 +11,8 @@ pub const REFUND_RESULT: &str = "refund result";
 pub const REFUND_SYNCED: &str = "refund synced";
 pub const ROLE_CHANGED: &str = "role changed";
 pub const DISPUTE_OPENED: &str = "dispute opened";
+pub const SHIPPED: &str = "shipped";
+pub const DELIVERED: &str = "delivered";
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = audit_log)]

@@ -207,6 +207,8 @@ pub fn recompute(conn: &mut AnyConnection, order_id: i64, now: i64) -> QueryResu
         .select(orders::amount_refunded)
         .first(conn)?;
     transition::by_refunds(conn, order_id, succeeded, now)?;
+    // Units refunded back to stock, or a full refund, leave less (or nothing) to ship.
+    crate::shipping::status::recompute(conn, order_id)?;
     if succeeded > before {
         // Once per refunded total (the outbox's key names it), whoever reports it first.
         crate::checkout::fulfil::queue_receipt(
@@ -398,6 +400,7 @@ pub fn reserve(
         ),
         now,
     )?;
+    crate::shipping::status::recompute(conn, order_id)?;
     Ok(Reserved::New(refund))
 }
 
@@ -711,6 +714,7 @@ mod tests {
             amount_tax: 0,
             amount_paid,
             stripe_product_id: None,
+            physical: true,
         }
     }
 

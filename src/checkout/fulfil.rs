@@ -262,6 +262,7 @@ fn apply(
                 moved = Some(OrderStatus::Paid);
             }
             commit_stock_once(conn, &order, now)?;
+            crate::shipping::status::recompute(conn, order.id)?;
         }
         Target::Processing => {
             if transition::by_payment(conn, order.id, OrderStatus::Processing, now)? {

@@ -19,6 +19,10 @@ pub enum OrderEvent {
     PaymentFailed,
     /// Refunded, with the total refunded so far (minor units).
     Refunded(i64),
+    /// A parcel left (the shipment's id).
+    Shipped(i64),
+    /// A parcel arrived (the shipment's id).
+    Delivered(i64),
 }
 
 // `items` is what the shared item table (`templates/orders/items.*`) reads.
@@ -90,6 +94,22 @@ pub fn order_mail(
             "Refunds reach your card within 5–10 business days.".to_owned(),
             Some(Money::new(amount, currency).to_string()),
         ),
+        OrderEvent::Shipped(shipment_id) => (
+            "order_shipped",
+            format!("order-shipped-{}-{shipment_id}", order.number),
+            format!("Order {} has shipped", order.number),
+            "Good news: your order is on its way.".to_owned(),
+            parcel_note(conn, &order, &items, shipment_id)?,
+            None,
+        ),
+        OrderEvent::Delivered(shipment_id) => (
+            "order_delivered",
+            format!("order-delivered-{}-{shipment_id}", order.number),
+            format!("Order {} was delivered", order.number),
+            "Your parcel was delivered.".to_owned(),
+            parcel_note(conn, &order, &items, shipment_id)?,
+            None,
+        ),
     };
     let receipt = Receipt {
         headline,
@@ -122,6 +142,39 @@ pub fn order_mail(
         user_id: None,
         link_purpose: None,
     }))
+}
+
+/// "In this parcel: 2 × Canvas tote bag. Carrier: UPS, tracking number 1Z… (https://…)."
+fn parcel_note(
+    conn: &mut AnyConnection,
+    order: &crate::orders::model::Order,
+    items: &[crate::orders::model::OrderItem],
+    shipment_id: i64,
+) -> QueryResult<String> {
+    let parcel = crate::shipping::shipments::for_order(conn, order.id)?
+        .into_iter()
+        .find(|(s, _)| s.id == shipment_id);
+    let Some((shipment, lines)) = parcel else {
+        return Ok(String::new());
+    };
+    let contents = lines
+        .iter()
+        .filter_map(|(item_id, qty)| {
+            items
+                .iter()
+                .find(|i| i.id == *item_id)
+                .map(|i| format!("{qty} × {}", i.name))
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let tracking = match shipment.tracking_url() {
+        Some(url) => format!("{} ({url})", shipment.tracking_number),
+        None => shipment.tracking_number.clone(),
+    };
+    Ok(format!(
+        "In this parcel: {contents}. Carrier: {}, tracking number {tracking}.",
+        shipment.carrier_name()
+    ))
 }
 
 #[derive(Template)]

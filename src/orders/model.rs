@@ -48,6 +48,8 @@ pub struct Order {
     pub discount_label: Option<String>,
     /// The tax behavior the order's session was asked for; `None`: tax off.
     pub tax_behavior: Option<String>,
+    /// Shipping, apart from payment (see `shipping::status`).
+    pub fulfilment_status: String,
 }
 
 impl Order {
@@ -100,6 +102,8 @@ pub struct OrderItem {
     pub amount_paid: i64,
     /// The Stripe Product the line was sold as; `None` for an inline product.
     pub stripe_product_id: Option<String>,
+    /// Sold as a physical product: something to ship.
+    pub physical: bool,
 }
 
 #[derive(Debug, Clone, Insertable)]

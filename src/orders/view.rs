@@ -159,6 +159,7 @@ mod tests {
             amount_tax_inclusive: 0,
             discount_label: None,
             tax_behavior: None,
+            fulfilment_status: "unfulfilled".into(),
         }
     }
 
@@ -208,6 +209,7 @@ mod tests {
             amount_tax: 0,
             amount_paid: unit_amount.saturating_mul(quantity),
             stripe_product_id: None,
+            physical: true,
         }
     }
 

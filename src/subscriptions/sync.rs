@@ -414,6 +414,7 @@ fn record_invoice_order(
         crate::mail::messages::OrderEvent::Paid,
         now,
     )?;
+    crate::shipping::status::recompute(conn, order_id)?;
     // Counted in the metrics once the transaction commits.
     created.store(true, std::sync::atomic::Ordering::Relaxed);
     Ok((number, OrderStatus::Paid))

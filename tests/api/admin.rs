@@ -54,7 +54,7 @@ impl TestApp {
     }
 
     /// The app's own client registered and signed in as a customer.
-    async fn register_customer(&self, email: &str) {
+    pub(crate) async fn register_customer(&self, email: &str) {
         let (_, html) = self.get_html("/account/register").await;
         let res = self
             .post_form(
@@ -71,7 +71,7 @@ impl TestApp {
     }
 
     /// An order of `quantity` canvas totes ($18.00 each) paid with `card`; its number.
-    async fn paid_order(&self, quantity: u32, card: &str) -> String {
+    pub(crate) async fn paid_order(&self, quantity: u32, card: &str) -> String {
         self.add_to_cart("canvas-tote", quantity).await;
         let session_url = self.checkout().await;
         let number = self
@@ -106,7 +106,7 @@ impl TestApp {
     }
 
     /// Waits (up to 10 s) until `check` holds for the order.
-    async fn wait_for_order(
+    pub(crate) async fn wait_for_order(
         &self,
         number: &str,
         what: &str,
@@ -140,7 +140,7 @@ async fn refund_form(app: &TestApp, admin: &reqwest::Client, number: &str) -> Re
         csrf: csrf_token(&html),
         token: token[0].clone(),
         amount: select_attr(&html, "input[name=amount]", "value")[0].clone(),
-        restock_fields: select_attr(&html, "input[type=number]", "name"),
+        restock_fields: select_attr(&html, ".refund-form input[type=number]", "name"),
     }
 }
 

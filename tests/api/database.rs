@@ -5,8 +5,8 @@ use diesel::sql_types::{BigInt, Integer, Text};
 use storefront::config::DatabaseUrl;
 use storefront::db::{self, AnyConnection};
 use storefront::schema::{
-    audit_log, installation, job_runs, refund_lines, refund_restocks, refund_tokens, refunds,
-    subscription_checkouts,
+    audit_log, installation, job_runs, order_shipping, refund_lines, refund_restocks,
+    refund_tokens, refunds, shipment_lines, shipments, subscription_checkouts,
 };
 use storefront::schema::{
     cart_items, carts, email_tokens, login_attempts, order_items, orders, outbox, payment_failures,
@@ -209,6 +209,9 @@ fn schema_rs_matches_the_migrations() {
         refunds,
         refund_lines,
         refund_restocks,
+        order_shipping,
+        shipments,
+        shipment_lines,
         refund_tokens,
         audit_log,
         subscription_checkouts,

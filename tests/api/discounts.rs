@@ -447,8 +447,8 @@ async fn submit_refund_form_restocking(
     let token = select_attr(page, "input[name=token]", "value").remove(0);
     let csrf = csrf_token(page);
     let filled = select_attr(page, "input[name=amount]", "value").remove(0);
-    let names = select_attr(page, "input[type=number]", "name");
-    let values = select_attr(page, "input[type=number]", "value");
+    let names = select_attr(page, ".refund-form input[type=number]", "name");
+    let values = select_attr(page, ".refund-form input[type=number]", "value");
     let mut form: Vec<(String, String)> = vec![
         ("csrf_token".into(), csrf),
         ("token".into(), token),
@@ -519,7 +519,7 @@ async fn per_line_refunds_of_a_discounted_taxed_order_propose_what_was_paid_for_
         vec!["34.27"]
     );
     assert_eq!(
-        select_attr(&page, "input[type=number]", "value"),
+        select_attr(&page, ".refund-form input[type=number]", "value"),
         vec!["2", "0"],
         "the line's units go back to stock"
     );

@@ -24,6 +24,7 @@ mod proxies;
 mod purchase;
 mod reconcile;
 mod sessions;
+mod shipping;
 mod shutdown;
 mod subscription_invoices;
 mod subscriptions;

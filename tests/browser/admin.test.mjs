@@ -111,7 +111,8 @@ function refundForm(page) {
     amount: page.getByLabel(/^Amount \(/),
     reason: page.getByLabel('Reason', { exact: true }),
     note: page.getByLabel(/^Note/),
-    restock: page.getByLabel(new RegExp(`^${escape(TOTE)} \\(0 to \\d+\\)$`)),
+    // Scoped: the ship form names the same lines.
+    restock: page.locator('form.refund-form').getByLabel(new RegExp(`^${escape(TOTE)} \\(0 to \\d+\\)$`)),
     submit: page.getByRole('button', { name: 'Refund', exact: true }),
   };
 }

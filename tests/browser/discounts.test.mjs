@@ -329,8 +329,8 @@ journey('discounts: a 20 % code with tax on, paid, shown and refundable line by 
   await admin.waitForURL((u) => u.pathname === `/admin/orders/${number}` && u.searchParams.has('line'));
   await checkPage(admin, 'admin-order-line-proposed');
   assert.equal(await admin.getByLabel(/^Amount \(/).inputValue(), '34.27', "the first line's proposal fills the amount");
-  assert.equal(await admin.getByLabel(`${TOTE.name} (0 to 2)`, { exact: true }).inputValue(), '2', 'both tote bags go back to stock');
-  assert.equal(await admin.getByLabel(`${PRINT.name} (0 to 1)`, { exact: true }).inputValue(), '0', 'the print stays sold');
+  assert.equal(await admin.locator('form.refund-form').getByLabel(`${TOTE.name} (0 to 2)`, { exact: true }).inputValue(), '2', 'both tote bags go back to stock');
+  assert.equal(await admin.locator('form.refund-form').getByLabel(`${PRINT.name} (0 to 1)`, { exact: true }).inputValue(), '0', 'the print stays sold');
   await expectVisible(admin.getByRole('button', { name: 'Refund', exact: true }), 'the "Refund" button');
   await expectText(admin.locator('#refundable'), 'Still refundable: $77.11', 'what is still refundable after choosing a line');
 });

@@ -7,10 +7,12 @@
 mod list;
 mod order;
 mod refund;
+mod shipping;
 
 pub use list::list;
 pub use order::show;
 pub use refund::refund;
+pub use shipping::{delivered, packing_slip, queue as shipping_queue, ship};
 
 use crate::error::AppError;
 use crate::orders::number;

@@ -18,6 +18,10 @@ use crate::orders::model::{Order, OrderItem};
 use crate::orders::queries;
 use crate::orders::view::ItemTable;
 use crate::schema::{stripe_events, users};
+use crate::shipping::{
+    self, address::OrderShipping, carriers, shipments, shipments::Parcel, status::Fulfilment,
+    status::Line,
+};
 use crate::state::AppState;
 use crate::web::field_errors::FieldErrors;
 use crate::web::layout::Layout;
@@ -74,6 +78,53 @@ pub struct AuditRow {
     pub details: String,
 }
 
+/// One parcel on the order page.
+pub struct ParcelRow {
+    pub id: i64,
+    pub date: String,
+    pub carrier: String,
+    pub tracking: String,
+    pub tracking_url: Option<String>,
+    pub contents: String,
+    pub delivered: Option<String>,
+}
+
+/// A line of the ship form: how many units go in the parcel.
+pub struct ShipRow {
+    pub id: i64,
+    pub name: String,
+    pub max: i64,
+    pub value: String,
+}
+
+pub struct CarrierOption {
+    pub value: &'static str,
+    pub label: &'static str,
+    pub selected: bool,
+}
+
+pub struct ShipFormView {
+    pub form_key: String,
+    pub tracking_number: String,
+    pub carriers: Vec<CarrierOption>,
+    pub lines: Vec<ShipRow>,
+}
+
+/// The fulfilment section of the order page.
+pub struct FulfilmentView {
+    pub status: &'static str,
+    pub status_class: &'static str,
+    /// The ship-to label, one entry per line.
+    pub address: Vec<String>,
+    pub phone: Option<String>,
+    pub rate: Option<String>,
+    pub parcels: Vec<ParcelRow>,
+    pub form: Option<ShipFormView>,
+    /// Why the order cannot ship now (only for orders a customer paid for).
+    pub blocked: Option<&'static str>,
+    pub ships: bool,
+}
+
 pub struct ReasonOption {
     pub value: &'static str,
     pub label: &'static str,
@@ -114,6 +165,7 @@ struct OrderPage {
     audit: Vec<AuditRow>,
     form: Option<RefundFormView>,
     reasons: Vec<ReasonOption>,
+    fulfilment: FulfilmentView,
     errors: FieldErrors,
 }
 
@@ -130,6 +182,10 @@ pub(super) struct Loaded {
     refunded_lines: Vec<(i64, i64)>,
     token: Option<String>,
     retry_tokens: HashMap<i64, String>,
+    fulfilment: Fulfilment,
+    lines: Vec<Line>,
+    parcels: Vec<Parcel>,
+    address: Option<OrderShipping>,
 }
 
 pub(super) fn load(
@@ -184,6 +240,10 @@ pub(super) fn load(
         None if refundable > 0 => Some(refunds::new_token(conn, order.id, admin_id, now)?),
         None => None,
     };
+    let fulfilment = Fulfilment::parse(&order.fulfilment_status).unwrap_or(Fulfilment::Unfulfilled);
+    let lines = shipping::status::lines(conn, order.id)?;
+    let parcels = shipments::for_order(conn, order.id)?;
+    let address = shipping::address::for_order(conn, order.id)?;
     Ok(Loaded {
         order,
         items,
@@ -196,6 +256,10 @@ pub(super) fn load(
         refunded_lines,
         token,
         retry_tokens,
+        fulfilment,
+        lines,
+        parcels,
+        address,
     })
 }
 
@@ -208,6 +272,17 @@ pub(super) struct Typed {
     pub(super) restock: HashMap<i64, String>,
     /// The line the form was filled in for, sent back so the refund is attributed to it.
     pub(super) line: Option<i64>,
+    /// The ship form as it was submitted.
+    pub(super) ship: Option<ShipTyped>,
+}
+
+/// What the admin typed in the ship form, to show again after a refusal.
+#[derive(Default)]
+pub(super) struct ShipTyped {
+    pub(super) form_key: String,
+    pub(super) carrier: String,
+    pub(super) tracking_number: String,
+    pub(super) lines: HashMap<i64, String>,
 }
 
 pub(super) async fn order_page(
@@ -230,6 +305,10 @@ pub(super) async fn order_page(
         refunded_lines,
         token,
         retry_tokens,
+        fulfilment,
+        lines,
+        parcels,
+        address,
     } = loaded;
     let currency = order.currency();
     // The charge id lives at Stripe; the page still works when Stripe does not answer.
@@ -291,6 +370,9 @@ pub(super) async fn order_page(
                     .map(|i| (id, i.name.clone()))
             }),
         });
+    let fulfilment = fulfilment_view(
+        &order, &items, fulfilment, &lines, &parcels, address, typed.ship,
+    );
     let html = OrderPage {
         layout,
         number: order.number.clone(),
@@ -362,6 +444,7 @@ pub(super) async fn order_page(
                 selected: *value == selected_reason,
             })
             .collect(),
+        fulfilment,
         errors,
     }
     .render();
@@ -403,12 +486,102 @@ fn proposed(loaded: &Loaded, line: i64) -> Option<Typed> {
     let returned = per_line(&loaded.restocked, line);
     let amount = refunds::line_remaining(item, per_line(&loaded.refunded_lines, line))
         .min(loaded.refundable);
+    // A physical line's units that never left go back on the shelf; shipped ones are with the
+    // customer (the admin can still return them to stock when they come back).
+    let back = match loaded.lines.iter().find(|l| l.item_id == line) {
+        Some(l) if l.physical => l.to_ship(),
+        _ => (item.quantity - returned).max(0),
+    };
     Some(Typed {
         amount: Some(Money::new(amount, loaded.order.currency()).to_major_string()),
-        restock: HashMap::from([(line, (item.quantity - returned).max(0).to_string())]),
+        restock: HashMap::from([(line, back.to_string())]),
         line: Some(line),
         ..Typed::default()
     })
+}
+
+/// The fulfilment section: status, address, parcels and, when the order can ship, the form.
+fn fulfilment_view(
+    order: &Order,
+    items: &[OrderItem],
+    fulfilment: Fulfilment,
+    lines: &[Line],
+    parcels: &[Parcel],
+    address: Option<OrderShipping>,
+    typed: Option<ShipTyped>,
+) -> FulfilmentView {
+    let name_of = |id: i64| {
+        items
+            .iter()
+            .find(|i| i.id == id)
+            .map_or_else(String::new, |i| i.name.clone())
+    };
+    let blocked = shipments::why_not(order, fulfilment);
+    let typed = typed.unwrap_or_default();
+    let form = blocked.is_none().then(|| ShipFormView {
+        form_key: if typed.form_key.is_empty() {
+            shipments::new_form_key()
+        } else {
+            typed.form_key.clone()
+        },
+        tracking_number: typed.tracking_number.clone(),
+        carriers: carriers::CARRIERS
+            .iter()
+            .map(|(value, label, _)| CarrierOption {
+                value,
+                label,
+                selected: *value == typed.carrier,
+            })
+            .collect(),
+        lines: lines
+            .iter()
+            .filter(|l| l.to_ship() > 0)
+            .map(|l| ShipRow {
+                id: l.item_id,
+                name: name_of(l.item_id),
+                max: l.to_ship(),
+                value: typed
+                    .lines
+                    .get(&l.item_id)
+                    .cloned()
+                    .unwrap_or_else(|| l.to_ship().to_string()),
+            })
+            .collect(),
+    });
+    FulfilmentView {
+        status: fulfilment.label(),
+        status_class: fulfilment.as_str(),
+        address: address
+            .as_ref()
+            .map(OrderShipping::lines)
+            .unwrap_or_default(),
+        phone: address.as_ref().and_then(|a| a.phone.clone()),
+        rate: address.as_ref().and_then(|a| {
+            a.rate_name
+                .as_ref()
+                .map(|n| format!("{n} ({})", order.money(a.amount)))
+        }),
+        parcels: parcels
+            .iter()
+            .map(|(s, contents)| ParcelRow {
+                id: s.id,
+                date: when(s.shipped_at),
+                carrier: s.carrier_name(),
+                tracking: s.tracking_number.clone(),
+                tracking_url: s.tracking_url(),
+                contents: contents
+                    .iter()
+                    .map(|(id, q)| format!("{q} × {}", name_of(*id)))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                delivered: s.delivered_at.map(when),
+            })
+            .collect(),
+        form,
+        // Orders nobody paid for have nothing to say about shipping.
+        blocked: blocked.filter(|_| order.paid_at.is_some()),
+        ships: fulfilment != Fulfilment::NotRequired,
+    }
 }
 
 /// The sum over one line of (item id, value) rows.

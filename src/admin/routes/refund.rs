@@ -75,6 +75,7 @@ pub async fn refund(
             })
             .collect(),
         line: None,
+        ship: None,
     };
     // Hidden, from "refund this line": anything but one of the order's lines is a forged form.
     let typed = match fields

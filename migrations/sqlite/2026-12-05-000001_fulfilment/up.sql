@@ -1,0 +1,50 @@
+-- Physical goods are shipped; digital ones are not. The order line keeps the kind it was sold as.
+ALTER TABLE products ADD COLUMN kind TEXT NOT NULL DEFAULT 'physical' CHECK (kind IN ('physical', 'digital'));
+ALTER TABLE order_items ADD COLUMN physical BOOLEAN NOT NULL DEFAULT 1;
+
+-- The order's fulfilment, apart from its payment: derived from its lines, shipments and refunds
+-- (shipping::status), stored for the "awaiting shipment" queue.
+ALTER TABLE orders ADD COLUMN fulfilment_status TEXT NOT NULL DEFAULT 'unfulfilled' CHECK (
+    fulfilment_status IN ('unfulfilled', 'partially_shipped', 'shipped', 'delivered', 'not_required', 'canceled')
+);
+UPDATE orders SET fulfilment_status = 'canceled' WHERE status = 'refunded';
+CREATE INDEX orders_fulfilment_queue ON orders (fulfilment_status, created_at);
+
+-- Where a paid order goes and how: snapshotted from the Checkout Session at fulfilment.
+CREATE TABLE order_shipping (
+    order_id BIGINT PRIMARY KEY REFERENCES orders (id),
+    name TEXT NOT NULL,
+    line1 TEXT,
+    line2 TEXT,
+    city TEXT,
+    state TEXT,
+    postal_code TEXT,
+    country TEXT NOT NULL,
+    phone TEXT,
+    rate_id TEXT,
+    rate_name TEXT,
+    amount BIGINT NOT NULL DEFAULT 0
+);
+
+-- A parcel: some units of some lines, with a carrier and tracking number; shipped, then delivered.
+CREATE TABLE shipments (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    order_id BIGINT NOT NULL REFERENCES orders (id),
+    -- The form that created it: a double-click or a resubmitted form records one shipment.
+    form_key TEXT NOT NULL UNIQUE,
+    carrier TEXT NOT NULL,
+    tracking_number TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('shipped', 'delivered')),
+    admin_id BIGINT,
+    shipped_at BIGINT NOT NULL,
+    delivered_at BIGINT
+);
+CREATE INDEX shipments_order_id ON shipments (order_id);
+
+CREATE TABLE shipment_lines (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    shipment_id BIGINT NOT NULL REFERENCES shipments (id),
+    order_item_id BIGINT NOT NULL REFERENCES order_items (id),
+    quantity BIGINT NOT NULL CHECK (quantity > 0)
+);
+CREATE INDEX shipment_lines_shipment_id ON shipment_lines (shipment_id);
