@@ -187,6 +187,8 @@ pub fn route(ctx: &mut Ctx, method: &str, segs: &[&str], raw: &Value) -> ApiResu
                 r
             } else if let Some(r) = super::coupons::route(ctx, method, segs, raw)? {
                 r
+            } else if let Some(r) = super::shipping::route(ctx, method, segs, raw)? {
+                r
             } else {
                 return Err(ApiError::invalid(format!(
                     "Unrecognized request URL ({method}: /v1/{}). Please see https://stripe.com/docs or we can help at https://support.stripe.com/.",
@@ -248,6 +250,8 @@ const INCLUDABLE: &[(&str, &str)] = &[
     ("coupon", "applies_to"),
     // `total_details` (no `object` field) of a Checkout Session.
     ("", "breakdown"),
+    // `shipping_cost` (no `object` field) of a Checkout Session.
+    ("", "taxes"),
 ];
 
 /// A stored object fetched for an expansion, as the API shows it (coupons and promotion codes
@@ -959,6 +963,24 @@ const CUSTOMER_PARAMS: &[(&str, P)] = &[
         ]),
     ),
     ("tax_exempt", P::Enum(&["exempt", "none", "reverse"])),
+    (
+        "shipping",
+        P::Obj(&[
+            ("name", P::Str),
+            ("phone", P::Str),
+            (
+                "address",
+                P::Obj(&[
+                    ("line1", P::Str),
+                    ("line2", P::Str),
+                    ("city", P::Str),
+                    ("state", P::Str),
+                    ("postal_code", P::Str),
+                    ("country", P::Str),
+                ]),
+            ),
+        ]),
+    ),
     ("payment_method", P::Str),
     (
         "invoice_settings",
@@ -967,18 +989,43 @@ const CUSTOMER_PARAMS: &[(&str, P)] = &[
     ("expand", P::Arr(&P::Str)),
 ];
 
+/// An address parameter as stored: every field present, the ones not given `null`.
+fn full_address(given: &Value) -> Value {
+    let mut full = objects::empty_address();
+    if let (Some(f), Some(given)) = (full.as_object_mut(), given.as_object()) {
+        for (k, v) in given {
+            f.insert(k.clone(), v.clone());
+        }
+    }
+    full
+}
+
 fn apply_customer_fields(ctx: &mut Ctx, cus: &mut Value, p: &Value) -> ApiResult<()> {
     if let Some(a) = p.get("address") {
         cus["address"] = if a.is_null() {
             Value::Null
         } else {
-            let mut full = objects::empty_address();
-            if let (Some(f), Some(given)) = (full.as_object_mut(), a.as_object()) {
-                for (k, v) in given {
-                    f.insert(k.clone(), v.clone());
-                }
-            }
-            full
+            full_address(a)
+        };
+    }
+    // `shipping=""` clears; otherwise `name` and `address` are required, as on Stripe.
+    if let Some(sh) = p.get("shipping") {
+        cus["shipping"] = if sh.is_null() {
+            Value::Null
+        } else {
+            let name = sh
+                .s("name")
+                .filter(|n| !n.trim().is_empty())
+                .ok_or_else(|| ApiError::missing("shipping[name]"))?;
+            let address = sh
+                .get("address")
+                .filter(|a| a.is_object())
+                .ok_or_else(|| ApiError::missing("shipping[address]"))?;
+            json!({
+                "address": full_address(address),
+                "name": name,
+                "phone": sh.get("phone").filter(|v| *v != "").cloned().unwrap_or(Value::Null),
+            })
         };
     }
     for key in [

@@ -134,8 +134,9 @@ fn invoice_for(
         "customer_address": null,
         "customer_email": cus["email"],
         "customer_name": cus["name"],
-        "customer_phone": null,
-        "customer_shipping": null,
+        "customer_phone": cus["phone"],
+        // Until an invoice is finalized this is the Customer's `shipping` (as on Stripe).
+        "customer_shipping": invoice_shipping(&cus["shipping"]),
     });
     let mid = json!({
         "customer_tax_exempt": "none",
@@ -202,6 +203,18 @@ fn invoice_for(
         }
     }
     Ok(inv)
+}
+
+/// A Customer's `shipping` as an invoice's `customer_shipping` (`{address, name, phone}`).
+fn invoice_shipping(shipping: &Value) -> Value {
+    if !shipping.is_object() {
+        return Value::Null;
+    }
+    json!({
+        "address": shipping["address"],
+        "name": shipping["name"],
+        "phone": shipping["phone"],
+    })
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -363,7 +376,7 @@ pub fn start_subscription(
         }),
     ]);
     if s["automatic_tax"]["enabled"] == true {
-        sub["_tax_location"] = s["_tax_location"].clone();
+        sub["_tax_location"] = totals::tax_address(s);
     }
     // The session's discount moves to the subscription.
     let discount = match s["_discount"].as_str() {
@@ -490,13 +503,22 @@ fn active_discount(ctx: &mut Ctx, sub: &Value) -> ApiResult<Option<Value>> {
     Ok((!used_once && !ended).then_some(d))
 }
 
-/// Discounts and tax on a subscription invoice (its lines are final).
+/// Discounts and tax on a subscription invoice (its lines are final). The first invoice is taxed
+/// where its Checkout Session was; later ones, like Stripe Tax, at the Customer's shipping
+/// address, else its address, else that same place.
 fn price_for_subscription(ctx: &mut Ctx, sub: &mut Value, inv: &mut Value) -> ApiResult<()> {
     let discount = active_discount(ctx, sub)?;
-    let place = if sub["automatic_tax"]["enabled"] == true {
+    let place = if sub["automatic_tax"]["enabled"] != true {
+        None
+    } else if inv["billing_reason"] == "subscription_create" {
         totals::place_of(&sub["_tax_location"])
     } else {
-        None
+        let cus = ctx
+            .get(sub["customer"].as_str().unwrap_or_default())?
+            .unwrap_or(json!({}));
+        totals::place_of(&cus["shipping"]["address"])
+            .or_else(|| totals::place_of(&cus["address"]))
+            .or_else(|| totals::place_of(&sub["_tax_location"]))
     };
     totals::price_invoice(ctx, inv, discount.as_ref(), place.as_ref())?;
     if discount.is_some() {

@@ -1,5 +1,5 @@
-//! Checkout Sessions: create (with discounts and automatic tax), expire; the discount and
-//! billing-address changes the hosted page makes.
+//! Checkout Sessions: create (with discounts, automatic tax and shipping), expire; the
+//! discount, address, shipping-rate and phone changes the hosted page makes.
 
 use serde_json::{Value, json};
 
@@ -8,6 +8,7 @@ use super::coupons;
 use super::error::{ApiError, ApiResult};
 use super::form::{P, Params, check};
 use super::objects;
+use super::shipping;
 use super::store::Ctx;
 use super::totals::price_session;
 
@@ -110,6 +111,20 @@ const SESSION_PARAMS: &[(&str, P)] = &[
     ),
     ("phone_number_collection", P::Obj(&[("enabled", P::Bool)])),
     (
+        "shipping_address_collection",
+        P::Obj(&[(
+            "allowed_countries",
+            P::Arr(&P::Enum(shipping::ALLOWED_COUNTRIES)),
+        )]),
+    ),
+    (
+        "shipping_options",
+        P::Arr(&P::Obj(&[
+            ("shipping_rate", P::Str),
+            ("shipping_rate_data", P::Obj(shipping::RATE_DATA)),
+        ])),
+    ),
+    (
         "payment_intent_data",
         P::Obj(&[
             ("metadata", P::Meta),
@@ -141,6 +156,7 @@ pub const PAYMENT_METHOD_TYPES: &[&str] = &["card", "us_bank_account"];
 pub fn create_session(ctx: &mut Ctx, raw: &Value) -> ApiResult<Routed> {
     let p = check(&P::Obj(SESSION_PARAMS), raw, "")?;
     let mode = p.s("mode").ok_or_else(|| ApiError::missing("mode"))?;
+    shipping::check_mode(&p, &mode)?;
     if mode == "setup" {
         return Err(ApiError::param(
             "mode",
@@ -401,6 +417,7 @@ pub fn create_session(ctx: &mut Ctx, raw: &Value) -> ApiResult<Routed> {
         s["payment_method_collection"] = json!(pmc);
     }
     tax_settings(&mut s, &p, customer.as_ref())?;
+    shipping::session_settings(ctx, &mut s, &p)?;
     if let Some(d) = session_discount(ctx, &s, &p)? {
         attach_discount(ctx, &mut s, &d, "api")?;
     }
@@ -436,14 +453,20 @@ fn tax_settings(s: &mut Value, p: &Value, customer: Option<&Value>) -> ApiResult
         .is_some_and(|u| u["address"] == "auto" || u["shipping"] == "auto");
     if let Some(cus) = customer {
         let country = cus["address"]["country"].as_str().filter(|c| c.len() == 2);
+        // Like Stripe Tax, a shipping address on the Customer comes before its billing address.
+        let ships_to = &cus["shipping"]["address"];
+        if super::totals::place_of(ships_to).is_some() {
+            s["_customer_shipping_location"] = ships_to.clone();
+        }
         match country {
             Some(_) => {
-                // The customer's address is the tax location (the page can change it only when
-                // `customer_update[address]=auto`).
+                // The customer's address is the billing address and tax location (the page can
+                // change it only when `customer_update[address]=auto`).
                 s["_tax_location"] = cus["address"].clone();
                 s["_billing_address"] = cus["address"].clone();
                 s["_address_locked"] = json!(!address_auto);
             }
+            None if s["_customer_shipping_location"].is_object() => {}
             None if !address_auto => {
                 return Err(ApiError::param(
                     "automatic_tax[enabled]",
@@ -672,22 +695,46 @@ pub fn redeem_discount(ctx: &mut Ctx, s: &Value) -> ApiResult<()> {
     Ok(())
 }
 
-/// `customer_update[address]=auto`: the address entered on the page goes onto the Customer.
+/// The shipping details collected on the page as a Customer keeps them (`{address, name,
+/// phone}`), if any.
+pub fn customer_shipping(s: &Value) -> Option<Value> {
+    let details = &s["_shipping"];
+    details["address"].is_object().then(|| {
+        json!({
+            "address": details["address"],
+            "name": details["name"],
+            "phone": s["_phone"],
+        })
+    })
+}
+
+/// `customer_update[address]=auto`: the address entered on the page goes onto the Customer;
+/// `customer_update[shipping]=auto`: the shipping details (name, address, phone) too.
 pub fn save_customer_address(ctx: &mut Ctx, s: &Value) -> ApiResult<()> {
-    let auto = s["_customer_update"]["address"] == "auto";
-    let (Some(cid), true, true) = (
-        s["customer"].as_str(),
-        auto,
-        s["_billing_address"].is_object(),
-    ) else {
+    let Some(cid) = s["customer"].as_str() else {
         return Ok(());
     };
-    let mut cus = ctx.fetch("customer", cid)?;
-    if cus["address"] == s["_billing_address"] {
+    let address = (s["_customer_update"]["address"] == "auto" && s["_billing_address"].is_object())
+        .then(|| s["_billing_address"].clone());
+    let shipping = if s["_customer_update"]["shipping"] == "auto" {
+        customer_shipping(s)
+    } else {
+        None
+    };
+    if address.is_none() && shipping.is_none() {
         return Ok(());
     }
+    let mut cus = ctx.fetch("customer", cid)?;
     let before = cus.clone();
-    cus["address"] = s["_billing_address"].clone();
+    if let Some(a) = address {
+        cus["address"] = a;
+    }
+    if let Some(sh) = shipping {
+        cus["shipping"] = sh;
+    }
+    if cus == before {
+        return Ok(());
+    }
     ctx.put(&cus)?;
     ctx.emit(
         "customer.updated",
@@ -697,12 +744,56 @@ pub fn save_customer_address(ctx: &mut Ctx, s: &Value) -> ApiResult<()> {
     Ok(())
 }
 
-/// The billing address from the hosted page; with automatic tax it is also the tax location.
-pub fn set_billing_address(ctx: &mut Ctx, s: &mut Value, address: Value) -> ApiResult<()> {
-    if s["automatic_tax"]["enabled"] == true {
-        s["_tax_location"] = address.clone();
+/// What the hosted page's payment form changes on a session (each `None`: unchanged).
+#[derive(Debug, Clone, Default)]
+pub struct PageDetails {
+    /// The billing address (`customer_details.address` shape).
+    pub billing: Option<Value>,
+    /// The billing address was left empty and is the shipping address.
+    pub billing_same_as_shipping: bool,
+    /// The shipping details (`{name, address}`).
+    pub shipping: Option<Value>,
+    /// The chosen shipping rate (one of the session's options).
+    pub rate: Option<String>,
+    /// The phone number (`Value::Null`: none given).
+    pub phone: Option<Value>,
+}
+
+impl PageDetails {
+    pub fn is_empty(&self) -> bool {
+        self.billing.is_none()
+            && self.shipping.is_none()
+            && self.rate.is_none()
+            && self.phone.is_none()
     }
-    s["_billing_address"] = address;
+}
+
+/// Store what the page sent and reprice. With automatic tax the billing address is the tax
+/// location unless a shipping address is known (see [`super::totals::tax_address`]).
+pub fn apply_page_details(ctx: &mut Ctx, s: &mut Value, d: PageDetails) -> ApiResult<()> {
+    if let Some(address) = d.billing {
+        if s["automatic_tax"]["enabled"] == true {
+            s["_tax_location"] = address.clone();
+        }
+        s["_billing_address"] = address;
+        s["_billing_same_as_shipping"] = json!(d.billing_same_as_shipping);
+    }
+    if let Some(details) = d.shipping {
+        s["collected_information"] = json!({
+            "business_name": null,
+            "individual_name": null,
+            "shipping_details": details,
+        });
+        s["_shipping"] = details;
+    }
+    if let Some(rate) = d.rate {
+        if shipping::offered(s, &rate).is_some() {
+            s["_shipping_rate"] = json!(rate);
+        }
+    }
+    if let Some(phone) = d.phone {
+        s["_phone"] = phone;
+    }
     price_session(ctx, s)
 }
 

@@ -1,12 +1,16 @@
 //! The hosted Checkout page (`/c/pay/{session}`): items and totals, the promotion code field,
-//! the billing address (and with it the tax), and payment.
+//! the billing address, the shipping address, shipping rate and phone number (and with them the
+//! tax and shipping cost), and payment.
 //!
 //! Plain HTML forms, no JavaScript:
 //! * `POST /c/pay/{id}/promotion_code` (`promotion_code`, `action=apply|remove`) applies or
 //!   removes a code and renders the page again.
-//! * `POST /c/pay/{id}` pays; with `action=update_address` it only stores the billing address and
-//!   renders the page with the tax for it. A payment whose total changed with the address just
-//!   submitted (the form's `expected_total`) is not made: the page shows the new total first.
+//! * `POST /c/pay/{id}` pays; with `action=update_address` it only stores the addresses, the
+//!   shipping rate and the phone number and renders the page with the totals for them. A payment
+//!   whose total changed with what was just submitted (the form's `expected_total`) is not made:
+//!   the page shows the new total first.
+//! * Shipping fields are checked one by one; each message is shown next to its field in
+//!   `#{field}_error` (`#shipping_line1_error`, `#shipping_rate_error`, `#phone_error`, …).
 
 use std::sync::Arc;
 
@@ -14,10 +18,11 @@ use askama::Template;
 use serde_json::Value;
 
 use super::address::{self, COUNTRIES, Choice, US_STATES};
-use super::checkout;
+use super::checkout::{self, PageDetails};
 use super::objects::format_amount;
 use super::pages::{html, interval_label, load_session, message, parse_card, redirect};
 use super::payments::{self, Method, Outcome};
+use super::shipping;
 use super::totals::price_session;
 use super::{Shared, with_ctx};
 
@@ -37,8 +42,9 @@ struct DiscountView {
 
 struct TaxView {
     label: String,
-    /// `None` until an address is known.
-    amount: Option<String>,
+    /// Until an address is known, what to enter instead ("Enter your billing address to
+    /// calculate").
+    amount: Result<String, String>,
 }
 
 struct PromoView {
@@ -48,9 +54,55 @@ struct PromoView {
     error: Option<String>,
 }
 
+/// The shipping row of the totals (`#shipping_label`, `#shipping`).
+struct ShippingRowView {
+    label: String,
+    /// "$5.00", or "Free".
+    amount: String,
+}
+
+/// A text input with its message (`#{id}_error`).
+struct FieldView {
+    id: &'static str,
+    label: &'static str,
+    autocomplete: &'static str,
+    value: String,
+    required: bool,
+    error: Option<String>,
+}
+
+struct ShippingView {
+    countries: Vec<Choice>,
+    country_error: Option<String>,
+    name: FieldView,
+    line1: FieldView,
+    line2: FieldView,
+    city: FieldView,
+    /// A text input outside the United States.
+    state: FieldView,
+    /// For the United States, the state is a select of these instead.
+    us_states: Option<Vec<Choice>>,
+    postal_code: FieldView,
+}
+
+struct RateView {
+    id: String,
+    name: String,
+    amount: String,
+    estimate: Option<String>,
+    checked: bool,
+}
+
+struct PhoneView {
+    value: String,
+    error: Option<String>,
+}
+
 struct AddressView {
     /// Street, city and postal code too (`billing_address_collection=required`).
     full: bool,
+    /// A shipping address is collected too: left empty, the billing address is the same.
+    same_as_shipping: bool,
     /// The customer's address, not editable (`customer_update[address]` not `auto`).
     locked: Option<String>,
     countries: Vec<Choice>,
@@ -58,8 +110,6 @@ struct AddressView {
     line1: String,
     city: String,
     postal_code: String,
-    /// Show "Update total" (automatic tax).
-    tax: bool,
 }
 
 #[derive(Template)]
@@ -70,6 +120,7 @@ pub struct CheckoutPage {
     items: Vec<ItemView>,
     subtotal: String,
     discount: Option<DiscountView>,
+    shipping_row: Option<ShippingRowView>,
     tax: Option<TaxView>,
     total: String,
     expected_total: i64,
@@ -81,6 +132,12 @@ pub struct CheckoutPage {
     cancel_url: Option<String>,
     promo: Option<PromoView>,
     address: Option<AddressView>,
+    shipping: Option<ShippingView>,
+    rates: Vec<RateView>,
+    rate_error: Option<String>,
+    phone: Option<PhoneView>,
+    /// Show "Update total" (`action=update_address`): something on the form changes the total.
+    update_total: bool,
     /// Card or bank fields (not for an order that costs nothing).
     pay: bool,
     card: bool,
@@ -88,13 +145,28 @@ pub struct CheckoutPage {
     submit: String,
 }
 
-/// What the shopper typed, shown again when the page is re-rendered.
+/// What the shopper typed, shown again when the page is re-rendered, and the messages about it.
 #[derive(Debug, Clone, Default)]
 pub struct Typed {
     pub email: String,
     pub card_number: String,
     pub card_expiry: String,
     pub address: address::Typed,
+    pub shipping: address::ShippingTyped,
+    /// The `shipping_rate` radio's value.
+    pub shipping_rate: String,
+    pub phone: String,
+    /// Messages shown next to fields, by field name (`shipping_city` → `#shipping_city_error`).
+    pub errors: Vec<(&'static str, String)>,
+}
+
+impl Typed {
+    fn error(&self, field: &str) -> Option<String> {
+        self.errors
+            .iter()
+            .find(|(f, _)| *f == field)
+            .map(|(_, m)| m.clone())
+    }
 }
 
 /// Does paying this session need a payment method on the page?
@@ -126,24 +198,157 @@ fn discount_view(s: &Value, cur: &str) -> Option<DiscountView> {
     })
 }
 
+/// The countries a session ships to, as `allowed_countries` lists them.
+fn ships_to(s: &Value) -> Option<Vec<String>> {
+    s["shipping_address_collection"]["allowed_countries"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|c| c.as_str().map(str::to_string))
+                .collect()
+        })
+}
+
+fn shipping_row(s: &Value, cur: &str) -> Option<ShippingRowView> {
+    let cost = s["shipping_cost"].as_object()?;
+    let id = cost.get("shipping_rate")?.as_str().unwrap_or_default();
+    let name = shipping::offered(s, id)
+        .and_then(|r| r["display_name"].as_str())
+        .unwrap_or("Shipping");
+    Some(ShippingRowView {
+        label: format!("Shipping ({name})"),
+        amount: shipping::amount_label(
+            cost.get("amount_subtotal")
+                .and_then(Value::as_i64)
+                .unwrap_or(0),
+            cur,
+        ),
+    })
+}
+
+fn shipping_view(s: &Value, typed: &Typed) -> Option<ShippingView> {
+    let allowed = ships_to(s)?;
+    let t = if typed.shipping.is_empty() {
+        address::ShippingTyped::of(&s["_shipping"])
+    } else {
+        typed.shipping.clone()
+    };
+    let mut country = t.country.trim().to_ascii_uppercase();
+    if country.is_empty() && allowed.len() == 1 {
+        country = allowed[0].clone();
+    }
+    let countries = allowed
+        .iter()
+        .map(|c| Choice {
+            value: c.clone(),
+            label: address::country_name(c),
+            selected: *c == country,
+        })
+        .collect();
+    let field = |id, label, autocomplete, value: &str, required| FieldView {
+        id,
+        label,
+        autocomplete,
+        value: value.to_string(),
+        required,
+        error: typed.error(id),
+    };
+    Some(ShippingView {
+        countries,
+        country_error: typed.error("shipping_country"),
+        name: field("shipping_name", "Full name", "shipping name", &t.name, true),
+        line1: field(
+            "shipping_line1",
+            "Address line 1",
+            "shipping address-line1",
+            &t.line1,
+            true,
+        ),
+        line2: field(
+            "shipping_line2",
+            "Address line 2 (optional)",
+            "shipping address-line2",
+            &t.line2,
+            false,
+        ),
+        city: field(
+            "shipping_city",
+            "City",
+            "shipping address-level2",
+            &t.city,
+            true,
+        ),
+        state: field(
+            "shipping_state",
+            "State, province or region",
+            "shipping address-level1",
+            &t.state,
+            address::STATE_REQUIRED.contains(&country.as_str()),
+        ),
+        us_states: (country == "US").then(|| {
+            let code = address::us_state(&t.state).unwrap_or_default();
+            address::choices(US_STATES, code)
+        }),
+        postal_code: field(
+            "shipping_postal_code",
+            "Postal code",
+            "shipping postal-code",
+            &t.postal_code,
+            !address::NO_POSTAL_CODE.contains(&country.as_str()),
+        ),
+    })
+}
+
+fn rate_views(s: &Value, typed: &Typed, cur: &str) -> Vec<RateView> {
+    let chosen = if shipping::offered(s, &typed.shipping_rate).is_some() {
+        typed.shipping_rate.as_str()
+    } else {
+        s["_shipping_rate"].as_str().unwrap_or_default()
+    };
+    s["_shipping_rates"]
+        .as_array()
+        .map(|rates| {
+            rates
+                .iter()
+                .map(|r| {
+                    let id = r["id"].as_str().unwrap_or_default().to_string();
+                    RateView {
+                        checked: id == chosen,
+                        name: r["display_name"].as_str().unwrap_or("Shipping").to_string(),
+                        amount: shipping::amount_label(
+                            r["fixed_amount"]["amount"].as_i64().unwrap_or(0),
+                            cur,
+                        ),
+                        estimate: shipping::estimate_label(&r["delivery_estimate"]),
+                        id,
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 fn tax_view(s: &Value, cur: &str) -> Option<TaxView> {
     if s["automatic_tax"]["enabled"] != true {
         return None;
     }
     if s["automatic_tax"]["status"] != "complete" {
+        let which = if ships_to(s).is_some() {
+            "shipping"
+        } else {
+            "billing"
+        };
         return Some(TaxView {
             label: "Tax".into(),
-            amount: None,
+            amount: Err(format!("Enter your {which} address to calculate")),
         });
     }
     let items = s["_line_items"].as_array().cloned().unwrap_or_default();
     let rates: Vec<&Value> = items
         .iter()
-        .filter_map(|li| {
-            li["_taxes"][0]["rate"]
-                .as_object()
-                .map(|_| &li["_taxes"][0]["rate"])
-        })
+        .map(|li| &li["_taxes"])
+        .chain(std::iter::once(&s["shipping_cost"]["_taxes"]))
+        .filter_map(|taxes| taxes[0]["rate"].as_object().map(|_| &taxes[0]["rate"]))
         .collect();
     let all_inclusive = !rates.is_empty() && rates.iter().all(|r| r["inclusive"] == true);
     let name = match rates.first() {
@@ -160,7 +365,7 @@ fn tax_view(s: &Value, cur: &str) -> Option<TaxView> {
         } else {
             name
         },
-        amount: Some(format_amount(
+        amount: Ok(format_amount(
             s["total_details"]["amount_tax"].as_i64().unwrap_or(0),
             cur,
         )),
@@ -206,7 +411,10 @@ pub fn page_for(
     });
     let (asks, editable) = asks_address(s);
     let address = asks.then(|| {
-        let a = if typed.address.is_empty() {
+        // A billing address that defaulted to the shipping address is not shown as typed.
+        let a = if typed.address.is_empty() && s["_billing_same_as_shipping"] == true {
+            address::Typed::default()
+        } else if typed.address.is_empty() {
             address::Typed::of(&s["_billing_address"])
         } else {
             typed.address.clone()
@@ -224,15 +432,28 @@ pub fn page_for(
         });
         AddressView {
             full: s["billing_address_collection"] == "required",
+            same_as_shipping: ships_to(s).is_some(),
             locked,
             countries: address::choices(COUNTRIES, &a.country),
             states: address::choices(US_STATES, &a.state),
             line1: a.line1,
             city: a.city,
             postal_code: a.postal_code,
-            tax: s["automatic_tax"]["enabled"] == true,
         }
     });
+    let shipping = shipping_view(s, typed);
+    let rates = rate_views(s, typed, cur);
+    let phone = (s["phone_number_collection"]["enabled"] == true).then(|| PhoneView {
+        value: if typed.phone.is_empty() {
+            s["_phone"].as_str().unwrap_or_default().to_string()
+        } else {
+            typed.phone.clone()
+        },
+        error: typed.error("phone"),
+    });
+    let update_total = (editable && s["automatic_tax"]["enabled"] == true)
+        || shipping.is_some()
+        || !rates.is_empty();
     let pay = needs_payment(s);
     let total = format_amount(s["amount_total"].as_i64().unwrap_or(0), cur);
     let mode = s["mode"].as_str().unwrap_or("payment").to_string();
@@ -249,6 +470,7 @@ pub fn page_for(
         items,
         subtotal: format_amount(s["amount_subtotal"].as_i64().unwrap_or(0), cur),
         discount: discount_view(s, cur),
+        shipping_row: shipping_row(s, cur),
         tax: tax_view(s, cur),
         total,
         expected_total: s["amount_total"].as_i64().unwrap_or(0),
@@ -264,6 +486,11 @@ pub fn page_for(
         cancel_url: s["cancel_url"].as_str().map(str::to_string),
         promo,
         address,
+        shipping,
+        rates,
+        rate_error: typed.error("shipping_rate"),
+        phone,
+        update_total,
         pay,
         card: s["payment_method_types"]
             .as_array()
@@ -287,20 +514,71 @@ pub async fn get(
     }
 }
 
-/// Store the billing address typed on the page and reprice; returns the session.
-async fn store_address(
+/// Store what the payment form sent and reprice; returns the session.
+async fn store_details(
     st: &Arc<Shared>,
     id: &str,
-    address: Value,
+    details: PageDetails,
 ) -> Result<Value, super::ApiError> {
     let id = id.to_string();
     with_ctx(st, move |ctx| {
         let mut s = ctx.fetch("checkout.session", &id)?;
-        checkout::set_billing_address(ctx, &mut s, address)?;
+        checkout::apply_page_details(ctx, &mut s, details)?;
         ctx.put(&s)?;
         Ok(s)
     })
     .await
+}
+
+fn render(s: &Value, typed: &Typed, status: u16, msg: Option<String>) -> actix_web::HttpResponse {
+    html(status, page_for(s, typed, msg, None).render())
+}
+
+/// Check the shipping address, rate and phone number and the billing address the form sent.
+/// Field messages go into `typed.errors`; a billing address message is returned.
+fn read_details(s: &Value, typed: &mut Typed) -> (PageDetails, Option<String>) {
+    let mut d = PageDetails::default();
+    if let Some(allowed) = ships_to(s) {
+        match typed.shipping.parse(&allowed) {
+            Ok(v) => d.shipping = Some(v),
+            Err(errors) => typed.errors.extend(errors),
+        }
+    }
+    if s["_shipping_rates"].is_array() && !typed.shipping_rate.is_empty() {
+        if shipping::offered(s, &typed.shipping_rate).is_some() {
+            d.rate = Some(typed.shipping_rate.clone());
+        } else {
+            typed.errors.push((
+                "shipping_rate",
+                "This shipping option is not available.".to_string(),
+            ));
+        }
+    }
+    if s["phone_number_collection"]["enabled"] == true {
+        match address::parse_phone(&typed.phone) {
+            Ok(p) => d.phone = Some(p.map_or(Value::Null, Value::from)),
+            Err(m) => typed.errors.push(("phone", m)),
+        }
+    }
+    let mut billing_error = None;
+    let (_, editable) = asks_address(s);
+    if editable {
+        let same_as_shipping = typed.address.is_empty() && ships_to(s).is_some();
+        d.billing_same_as_shipping = same_as_shipping;
+        if same_as_shipping {
+            // As on Stripe, the billing address defaults to the shipping address.
+            d.billing = d.shipping.as_ref().map(|sh| sh["address"].clone());
+        } else {
+            match typed
+                .address
+                .parse(s["billing_address_collection"] == "required")
+            {
+                Ok(a) => d.billing = Some(a),
+                Err(m) => billing_error = Some(m),
+            }
+        }
+    }
+    (d, billing_error)
 }
 
 pub async fn post(
@@ -312,7 +590,7 @@ pub async fn post(
     let id = path.into_inner();
     let f = super::pages::form_map(&body);
     let get = |k: &str| f.get(k).map(|s| s.trim().to_string()).unwrap_or_default();
-    let typed = Typed {
+    let mut typed = Typed {
         email: get("email"),
         card_number: get("card_number"),
         card_expiry: get("card_expiry"),
@@ -323,6 +601,18 @@ pub async fn post(
             city: get("billing_city"),
             postal_code: get("billing_postal_code"),
         },
+        shipping: address::ShippingTyped {
+            name: get("shipping_name"),
+            line1: get("shipping_line1"),
+            line2: get("shipping_line2"),
+            city: get("shipping_city"),
+            state: get("shipping_state"),
+            postal_code: get("shipping_postal_code"),
+            country: get("shipping_country"),
+        },
+        shipping_rate: get("shipping_rate"),
+        phone: get("phone"),
+        errors: Vec::new(),
     };
     let cvc = get("card_cvc");
     let mut s = match load_session(&st, id.clone()).await {
@@ -333,45 +623,46 @@ pub async fn post(
     if s["status"] != "open" {
         return html(409, page_for(&s, &Typed::default(), None, None).render());
     }
-    let rerender = |s: &Value, status: u16, msg: Option<String>| {
-        html(status, page_for(s, &typed, msg, None).render())
-    };
 
-    // Billing address (and with it the tax).
-    let (_, editable) = asks_address(&s);
-    if editable {
-        let full = s["billing_address_collection"] == "required";
-        let parsed = typed.address.parse(full);
-        let update_only = get("action") == "update_address";
-        match parsed {
-            Err(m) => return rerender(&s, 400, Some(m)),
-            Ok(a) => {
-                let before = s["amount_total"].clone();
-                s = match store_address(&st, &id, a).await {
-                    Ok(s) => s,
-                    Err(e) => return rerender(&s, e.status, Some(e.message)),
-                };
-                if update_only {
-                    return rerender(&s, 200, None);
-                }
-                let expected = get("expected_total");
-                let shown = if expected.is_empty() {
-                    before
-                } else {
-                    Value::from(expected.parse::<i64>().unwrap_or(-1))
-                };
-                if shown != s["amount_total"] {
-                    return rerender(
-                        &s,
-                        409,
-                        Some(
-                            "Your total has been updated for your billing address. Check it and submit again."
-                                .into(),
-                        ),
-                    );
-                }
-            }
+    // Addresses, shipping rate and phone (and with them the tax and the shipping cost).
+    let (details, billing_error) = read_details(&s, &mut typed);
+    if billing_error.is_some() || !typed.errors.is_empty() {
+        return render(&s, &typed, 400, billing_error);
+    }
+    let typed = typed;
+    let rerender = |s: &Value, status: u16, msg: Option<String>| render(s, &typed, status, msg);
+    if !details.is_empty() {
+        let before = s["amount_total"].clone();
+        let rate_before = s["_shipping_rate"].clone();
+        s = match store_details(&st, &id, details).await {
+            Ok(s) => s,
+            Err(e) => return rerender(&s, e.status, Some(e.message)),
+        };
+        if get("action") == "update_address" {
+            return rerender(&s, 200, None);
         }
+        let expected = get("expected_total");
+        let shown = if expected.is_empty() {
+            before
+        } else {
+            Value::from(expected.parse::<i64>().unwrap_or(-1))
+        };
+        if shown != s["amount_total"] {
+            let why = if ships_to(&s).is_some() || s["_shipping_rate"] != rate_before {
+                "shipping details"
+            } else {
+                "billing address"
+            };
+            return rerender(
+                &s,
+                409,
+                Some(format!(
+                    "Your total has been updated for your {why}. Check it and submit again."
+                )),
+            );
+        }
+    } else if get("action") == "update_address" {
+        return rerender(&s, 200, None);
     }
 
     if !typed.email.contains('@') || typed.email.len() > 512 {

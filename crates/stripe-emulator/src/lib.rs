@@ -20,6 +20,7 @@ pub mod form;
 mod objects;
 mod pages;
 mod payments;
+mod shipping;
 mod store;
 mod totals;
 mod webhooks;

@@ -216,8 +216,10 @@ pub fn pay_session(
     let email_v = json!(email);
     pi["receipt_email"] = email_v.clone();
     pi["payment_method_types"] = s["payment_method_types"].clone();
-    // The total may have changed since the first attempt (a code applied, tax recalculated).
+    // The total may have changed since the first attempt (a code applied, tax recalculated,
+    // another shipping rate chosen).
     pi["amount"] = s["amount_total"].clone();
+    pi["shipping"] = intent_shipping(&s);
 
     // 3-D Secure.
     if let Method::Card(c) = &method {
@@ -319,6 +321,7 @@ pub fn pay_session(
         }
     }
     ch["customer"] = pi["customer"].clone();
+    ch["shipping"] = pi["shipping"].clone();
     ctx.put(&ch)?;
     pi["latest_charge"] = ch["id"].clone();
     if is_bank {
@@ -364,6 +367,19 @@ pub fn pay_session(
     Ok(Outcome::Completed(success_redirect(&s)))
 }
 
+/// The shipping details collected on the page as a PaymentIntent (and its charge) carries them:
+/// `{address, carrier, name, phone, tracking_number}`, or `null`.
+fn intent_shipping(s: &Value) -> Value {
+    match super::checkout::customer_shipping(s) {
+        Some(mut sh) => {
+            sh["carrier"] = Value::Null;
+            sh["tracking_number"] = Value::Null;
+            sh
+        }
+        None => Value::Null,
+    }
+}
+
 fn success_redirect(s: &Value) -> Option<String> {
     let sid = s["id"].as_str().unwrap_or_default();
     s["success_url"]
@@ -372,7 +388,7 @@ fn success_redirect(s: &Value) -> Option<String> {
 }
 
 /// Customer: the session's own, or one created for subscriptions and `customer_creation=always`
-/// (with the billing address the page collected).
+/// (with the billing address, shipping details and phone number the page collected).
 fn ensure_customer(ctx: &mut Ctx, s: &mut Value, email: &str) -> ApiResult<()> {
     if s["customer"].is_null()
         && (s["mode"] == "subscription" || s["customer_creation"] == "always")
@@ -381,6 +397,12 @@ fn ensure_customer(ctx: &mut Ctx, s: &mut Value, email: &str) -> ApiResult<()> {
         cus["email"] = json!(email);
         if s["_billing_address"].is_object() {
             cus["address"] = s["_billing_address"].clone();
+        }
+        if let Some(sh) = super::checkout::customer_shipping(s) {
+            cus["shipping"] = sh;
+        }
+        if s["_phone"].is_string() {
+            cus["phone"] = s["_phone"].clone();
         }
         ctx.put(&cus)?;
         ctx.emit("customer.created", &cus, None)?;
@@ -453,9 +475,14 @@ fn complete(
         "email": email,
         "individual_name": null,
         "name": null,
-        "phone": null,
+        "phone": s["_phone"].as_str(),
         "tax_exempt": "none",
         "tax_ids": [],
+    });
+    s["collected_information"] = json!({
+        "business_name": null,
+        "individual_name": null,
+        "shipping_details": s["_shipping"]["address"].is_object().then(|| s["_shipping"].clone()),
     });
     if let Some(m) = s.as_object_mut() {
         m.remove("_pending_card");

@@ -130,6 +130,7 @@ pub fn kind_of_id(id: &str) -> Option<&'static str> {
         ("promo_", "promotion_code"),
         ("di_", "discount"),
         ("txr_", "tax_rate"),
+        ("shr_", "shipping_rate"),
     ];
     PREFIXES
         .iter()

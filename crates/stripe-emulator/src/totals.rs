@@ -6,6 +6,9 @@
 //! * Tax comes from a fixed rate table ([`jurisdiction`]): exclusive prices get
 //!   `round(net × rate)` added, inclusive prices contain `net − net / (1 + rate)`, where `net`
 //!   is the line amount after its discount; rounding is half-up per line.
+//! * Shipping (a session's chosen rate) is never discounted and is taxed like a line at the
+//!   same place, by the rate's own `tax_behavior`. The place is the shipping address when one
+//!   is known, else the billing address ([`tax_address`]), as Stripe Tax chooses.
 
 use serde_json::{Value, json};
 
@@ -288,8 +291,52 @@ fn line_inputs(ctx: &mut Ctx, items: &[Value]) -> ApiResult<Vec<LineIn>> {
     Ok(out)
 }
 
+/// The address a session is taxed at: like Stripe Tax, the shipping address when one is known
+/// (typed on the page, else the Customer's), else the billing address (typed on the page, or the
+/// Customer's). `Null` while none is known.
+pub fn tax_address(s: &Value) -> Value {
+    [
+        &s["_shipping"]["address"],
+        &s["_customer_shipping_location"],
+        &s["_tax_location"],
+    ]
+    .into_iter()
+    .find(|a| place_of(a).is_some())
+    .cloned()
+    .unwrap_or(Value::Null)
+}
+
+/// Tax amounts of a session grouped by rate and taxability (for `total_details.breakdown`).
+type TaxGroups = Vec<(String, Value, i64, i64, &'static str)>;
+
+/// One `taxes[]` entry (`{amount, rate, taxability_reason, taxable_amount}`), counted in `groups`.
+fn session_tax(
+    ctx: &mut Ctx,
+    groups: &mut TaxGroups,
+    place: &Jurisdiction,
+    inclusive: bool,
+    exempt: bool,
+    tax: i64,
+    taxable: i64,
+) -> ApiResult<Value> {
+    let rate = public(&tax_rate(ctx, place, inclusive)?);
+    let reason = taxability_reason(place, exempt);
+    let rid = rate["id"].as_str().unwrap_or_default().to_string();
+    match groups.iter_mut().find(|g| g.0 == rid && g.4 == reason) {
+        Some(g) => {
+            g.2 += tax;
+            g.3 += taxable;
+        }
+        None => groups.push((rid, rate.clone(), tax, taxable, reason)),
+    }
+    Ok(
+        json!({ "amount": tax, "rate": rate, "taxability_reason": reason, "taxable_amount": taxable }),
+    )
+}
+
 /// Recompute a Checkout Session's amounts from its line items, its applied discount
-/// (`_discount`) and, with automatic tax on, its tax location (`_tax_location`).
+/// (`_discount`), its chosen shipping rate (`_shipping_rate`) and, with automatic tax on, its
+/// tax address ([`tax_address`]).
 pub fn price_session(ctx: &mut Ctx, s: &mut Value) -> ApiResult<()> {
     let mut items = s["_line_items"].as_array().cloned().unwrap_or_default();
     let inputs = line_inputs(ctx, &items)?;
@@ -305,14 +352,14 @@ pub fn price_session(ctx: &mut Ctx, s: &mut Value) -> ApiResult<()> {
     };
     let tax_enabled = s["automatic_tax"]["enabled"] == true;
     let place = if tax_enabled {
-        place_of(&s["_tax_location"])
+        place_of(&tax_address(s))
     } else {
         None
     };
     let priced = price(&inputs, terms.as_ref(), place.as_ref());
     let shown_discount = discount.as_ref().map(public);
     let (mut subtotal, mut total_discount, mut total_tax, mut total) = (0i64, 0i64, 0i64, 0i64);
-    let mut tax_groups: Vec<(String, Value, i64, i64, &'static str)> = Vec::new();
+    let mut tax_groups: TaxGroups = Vec::new();
     for ((li, input), out) in items.iter_mut().zip(&inputs).zip(&priced) {
         let d = out.discount.unwrap_or(0);
         let line_total = input.amount - d + if input.inclusive { 0 } else { out.tax };
@@ -326,19 +373,15 @@ pub fn price_session(ctx: &mut Ctx, s: &mut Value) -> ApiResult<()> {
             _ => json!([]),
         };
         li["_taxes"] = match &place {
-            Some(j) => {
-                let rate = public(&tax_rate(ctx, j, input.inclusive)?);
-                let reason = taxability_reason(j, input.exempt);
-                let rid = rate["id"].as_str().unwrap_or_default().to_string();
-                match tax_groups.iter_mut().find(|g| g.0 == rid && g.4 == reason) {
-                    Some(g) => {
-                        g.2 += out.tax;
-                        g.3 += out.taxable;
-                    }
-                    None => tax_groups.push((rid, rate.clone(), out.tax, out.taxable, reason)),
-                }
-                json!([{ "amount": out.tax, "rate": rate, "taxability_reason": reason, "taxable_amount": out.taxable }])
-            }
+            Some(j) => json!([session_tax(
+                ctx,
+                &mut tax_groups,
+                j,
+                input.inclusive,
+                input.exempt,
+                out.tax,
+                out.taxable
+            )?]),
             None => json!([]),
         };
         subtotal += input.amount;
@@ -347,6 +390,49 @@ pub fn price_session(ctx: &mut Ctx, s: &mut Value) -> ApiResult<()> {
         total += line_total;
     }
     s["_line_items"] = json!(items);
+    // Shipping: the chosen rate as the session offered it; never discounted.
+    let rate = s["_shipping_rate"]
+        .as_str()
+        .and_then(|id| super::shipping::offered(s, id))
+        .cloned();
+    let mut amount_shipping = 0;
+    s["shipping_cost"] = match rate {
+        Some(rate) => {
+            let amount = rate["fixed_amount"]["amount"].as_i64().unwrap_or(0);
+            let inclusive = rate["tax_behavior"] == "inclusive";
+            let exempt = rate["tax_code"].as_str() == Some(NONTAXABLE);
+            let (tax, taxes) = match &place {
+                Some(j) => {
+                    let tax = if exempt {
+                        0
+                    } else {
+                        tax_on(amount, j.bp, inclusive)
+                    };
+                    let taxable = match (exempt, inclusive) {
+                        (true, _) => 0,
+                        (false, true) => amount - tax,
+                        (false, false) => amount,
+                    };
+                    let t = session_tax(ctx, &mut tax_groups, j, inclusive, exempt, tax, taxable)?;
+                    (tax, json!([t]))
+                }
+                None => (0, json!([])),
+            };
+            let cost_total = amount + if inclusive { 0 } else { tax };
+            amount_shipping = amount;
+            total_tax += tax;
+            total += cost_total;
+            json!({
+                "amount_subtotal": amount,
+                "amount_tax": tax,
+                "amount_total": cost_total,
+                "shipping_rate": rate["id"],
+                // Shown only with `expand[]=shipping_cost.taxes`.
+                "_taxes": taxes,
+            })
+        }
+        None => Value::Null,
+    };
     s["amount_subtotal"] = json!(subtotal);
     s["amount_total"] = json!(total);
     let discounts_breakdown = match &shown_discount {
@@ -361,7 +447,7 @@ pub fn price_session(ctx: &mut Ctx, s: &mut Value) -> ApiResult<()> {
         .collect();
     s["total_details"] = json!({
         "amount_discount": total_discount,
-        "amount_shipping": 0,
+        "amount_shipping": amount_shipping,
         "amount_tax": total_tax,
         // Shown only with `expand[]=total_details.breakdown`.
         "_breakdown": { "discounts": discounts_breakdown, "taxes": taxes_breakdown },

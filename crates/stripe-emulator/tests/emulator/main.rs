@@ -8,4 +8,5 @@ mod discounts;
 mod node_interop;
 mod protocol;
 mod schema;
+mod shipping;
 mod support;

@@ -387,6 +387,8 @@ async fn no_route_answers_5xx_to_bad_input() {
         "/v1/subscriptions/sub_nope".to_string(),
         "/v1/billing_portal/sessions".to_string(),
         "/v1/billing_portal/configurations".to_string(),
+        "/v1/shipping_rates".to_string(),
+        "/v1/shipping_rates/shr_nope".to_string(),
         format!("/v1/products/{}", "prod_nope"),
         format!("/v1/prices/{price}"),
     ];
@@ -414,6 +416,15 @@ async fn no_route_answers_5xx_to_bad_input() {
         "features[subscription_update][products][0][prices]=x".into(),
         "cancel_at_period_end=yes".into(),
         "items[0][price]=price_nope".into(),
+        "shipping=x".into(),
+        "shipping[address]=x&shipping[name]=n".into(),
+        "display_name=x&fixed_amount[amount]=99999999999999999999&fixed_amount[currency]=usd".into(),
+        "display_name=x&fixed_amount=5".into(),
+        "delivery_estimate[minimum]=x".into(),
+        "shipping_address_collection=x".into(),
+        "shipping_address_collection[allowed_countries][0][x]=US".into(),
+        "mode=payment&line_items[0][price_data][currency]=usd&line_items[0][price_data][unit_amount]=1&line_items[0][price_data][product_data][name]=x&line_items[0][quantity]=1&shipping_options[0]=x".into(),
+        "mode=payment&line_items[0][price_data][currency]=usd&line_items[0][price_data][unit_amount]=1&line_items[0][price_data][product_data][name]=x&line_items[0][quantity]=1&shipping_options[0][shipping_rate_data][display_name]=x&shipping_options[0][shipping_rate_data][fixed_amount][amount]=99999999&shipping_options[0][shipping_rate_data][fixed_amount][currency]=usd&shipping_options[0][shipping_rate_data][delivery_estimate][minimum][unit]=month&shipping_options[0][shipping_rate_data][delivery_estimate][minimum][value]=99999999999".into(),
     ];
     for path in &posts {
         for body in &bodies {
@@ -467,6 +478,10 @@ async fn no_route_answers_5xx_to_bad_input() {
     for (path, body) in [
         (format!("/c/pay/{sid}"), "email=x&card_number=abc"),
         (format!("/c/pay/{sid}"), "%%%"),
+        (
+            format!("/c/pay/{sid}"),
+            "shipping_rate=shr_x&shipping_country=%00&phone=%FF&action=update_address",
+        ),
         (format!("/c/pay/{sid}/3ds"), "action=approve"),
         ("/c/pay/cs_test_nope".to_string(), "email=a@b.c"),
         ("/p/session/nope/cancel".to_string(), "subscription=sub_x"),

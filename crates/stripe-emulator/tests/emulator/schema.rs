@@ -575,3 +575,194 @@ async fn discount_and_tax_objects_validate_against_the_openapi_subset() {
     }
     h.stop().await;
 }
+
+#[actix_web::test]
+#[ignore = "needs the Stripe OpenAPI subset beside the repo (STRIPE_OPENAPI_DIR); .ci/run runs it"]
+async fn shipping_objects_validate_against_the_openapi_subset() {
+    let h = Harness::start().await;
+    let (_, rate) = h
+        .post(
+            "/v1/shipping_rates",
+            &[
+                ("display_name", "Ground"),
+                ("fixed_amount[amount]", "500"),
+                ("fixed_amount[currency]", "eur"),
+                ("delivery_estimate[minimum][unit]", "business_day"),
+                ("delivery_estimate[minimum][value]", "2"),
+                ("tax_behavior", "exclusive"),
+                ("tax_code", "txcd_92010001"),
+            ],
+        )
+        .await;
+    assert_valid(&rate);
+    let rid = rate["id"].as_str().unwrap();
+    let (_, plain) = h
+        .post(
+            "/v1/shipping_rates",
+            &[
+                ("display_name", "Pickup"),
+                ("fixed_amount[amount]", "0"),
+                ("fixed_amount[currency]", "eur"),
+            ],
+        )
+        .await;
+    assert_valid(&plain);
+    let (_, updated) = h
+        .post(&format!("/v1/shipping_rates/{rid}"), &[("active", "false")])
+        .await;
+    assert_valid(&updated);
+    let (_, list) = h.get("/v1/shipping_rates", &[]).await;
+    for r in list["data"].as_array().unwrap() {
+        assert_valid(r);
+    }
+    h.post(&format!("/v1/shipping_rates/{rid}"), &[("active", "true")])
+        .await;
+
+    let (_, price) = h
+        .post(
+            "/v1/prices",
+            &[
+                ("currency", "eur"),
+                ("unit_amount", "2000"),
+                ("product_data[name]", "Schema lamp"),
+                ("tax_behavior", "exclusive"),
+            ],
+        )
+        .await;
+    let (s, session) = h
+        .post(
+            "/v1/checkout/sessions",
+            &[
+                ("mode", "payment"),
+                ("line_items[0][price]", price["id"].as_str().unwrap()),
+                ("line_items[0][quantity]", "1"),
+                ("automatic_tax[enabled]", "true"),
+                ("shipping_address_collection[allowed_countries][0]", "DE"),
+                ("phone_number_collection[enabled]", "true"),
+                ("shipping_options[0][shipping_rate]", rid),
+                (
+                    "shipping_options[1][shipping_rate_data][display_name]",
+                    "Express",
+                ),
+                (
+                    "shipping_options[1][shipping_rate_data][fixed_amount][amount]",
+                    "1500",
+                ),
+                (
+                    "shipping_options[1][shipping_rate_data][fixed_amount][currency]",
+                    "eur",
+                ),
+                ("success_url", "http://shop.test/ok"),
+            ],
+        )
+        .await;
+    assert_eq!(s, 200, "{session}");
+    assert_valid(&session);
+    let sid = session["id"].as_str().unwrap();
+    let resp = h
+        .http
+        .post(session["url"].as_str().unwrap())
+        .form(&[
+            ("email", "schema@example.com"),
+            ("shipping_name", "Ada"),
+            ("shipping_line1", "Unter den Linden 1"),
+            ("shipping_city", "Berlin"),
+            ("shipping_postal_code", "10117"),
+            ("shipping_country", "DE"),
+            ("phone", "+49 30 1234567"),
+            // 2000 + 500, VAT 19 %.
+            ("expected_total", "2975"),
+            ("method", "card"),
+            ("card_number", "4242424242424242"),
+            ("card_expiry", "12 / 34"),
+            ("card_cvc", "123"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303, "{}", resp.text().await.unwrap());
+    let (_, done) = h
+        .get(
+            &format!("/v1/checkout/sessions/{sid}"),
+            &[
+                ("expand[]", "shipping_cost.shipping_rate"),
+                ("expand[]", "shipping_cost.taxes"),
+                ("expand[]", "shipping_options.shipping_rate"),
+                ("expand[]", "total_details.breakdown"),
+                ("expand[]", "payment_intent.latest_charge"),
+            ],
+        )
+        .await;
+    assert_eq!(done["shipping_cost"]["amount_tax"], 95);
+    assert_valid(&done);
+    assert_valid(&done["shipping_cost"]["taxes"][0]["rate"]);
+    assert!(done["payment_intent"]["shipping"].is_object());
+
+    // Customers and invoices with shipping details.
+    let (_, customer) = h
+        .post(
+            "/v1/customers",
+            &[
+                ("email", "ship@example.com"),
+                ("shipping[name]", "Ada"),
+                ("shipping[phone]", "+4930123"),
+                ("shipping[address][line1]", "Unter den Linden 1"),
+                ("shipping[address][country]", "DE"),
+            ],
+        )
+        .await;
+    assert_valid(&customer);
+    let cus = customer["id"].as_str().unwrap();
+    let (_, monthly) = h
+        .post(
+            "/v1/prices",
+            &[
+                ("currency", "eur"),
+                ("unit_amount", "1000"),
+                ("product_data[name]", "Schema club"),
+                ("recurring[interval]", "month"),
+            ],
+        )
+        .await;
+    let (s, sub_session) = h
+        .post(
+            "/v1/checkout/sessions",
+            &[
+                ("mode", "subscription"),
+                ("line_items[0][price]", monthly["id"].as_str().unwrap()),
+                ("line_items[0][quantity]", "1"),
+                ("customer", cus),
+                ("success_url", "http://shop.test/ok"),
+            ],
+        )
+        .await;
+    assert_eq!(s, 200, "{sub_session}");
+    assert_eq!(
+        h.pay(sub_session["url"].as_str().unwrap(), "4242424242424242")
+            .await
+            .status(),
+        303
+    );
+    let (_, sub_session) = h
+        .get(
+            &format!(
+                "/v1/checkout/sessions/{}",
+                sub_session["id"].as_str().unwrap()
+            ),
+            &[("expand[]", "invoice")],
+        )
+        .await;
+    assert_eq!(sub_session["invoice"]["customer_shipping"]["name"], "Ada");
+    assert_valid(&sub_session);
+    assert_valid(&sub_session["invoice"]);
+    let (_, cleared) = h
+        .post(&format!("/v1/customers/{cus}"), &[("shipping", "")])
+        .await;
+    assert_valid(&cleared);
+
+    let (_, events) = h.get("/v1/events", &[("limit", "100")]).await;
+    for e in events["data"].as_array().unwrap() {
+        assert_valid(e);
+    }
+    h.stop().await;
+}
