@@ -129,6 +129,42 @@ pub struct Config {
     pub allow_insecure_public_url: bool,
     /// `STRIPE_TAX=on`: Checkout computes tax (Stripe Tax); off, we tell Stripe so explicitly.
     pub tax: TaxSetting,
+    /// Countries physical goods ship to (`SHIP_TO`, ISO codes; Checkout offers only these).
+    pub ship_to: Vec<String>,
+    /// `COLLECT_PHONE=on`: Checkout also asks for a phone number when it asks for an address.
+    pub collect_phone: bool,
+}
+
+/// Where physical goods ship to unless `SHIP_TO` says otherwise.
+pub const DEFAULT_SHIP_TO: &str = "US,CA,GB,DE,FR,NL,AU";
+
+/// `SHIP_TO`: comma-separated two-letter country codes Stripe knows, at least one.
+fn parse_ship_to(raw: &str) -> Result<Vec<String>, ConfigError> {
+    use stripe_checkout::checkout_session::CreateCheckoutSessionShippingAddressCollectionAllowedCountries as Country;
+    let mut out: Vec<String> = Vec::new();
+    for part in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let code = part.to_ascii_uppercase();
+        let known =
+            code.len() == 2 && !matches!(code.parse::<Country>(), Ok(Country::Unknown(_)) | Err(_));
+        if !known {
+            return Err(ConfigError::new(
+                "SHIP_TO",
+                format!(
+                    "{part:?} is not a country Checkout can ship to (use two-letter codes like US,GB,DE)"
+                ),
+            ));
+        }
+        if !out.contains(&code) {
+            out.push(code);
+        }
+    }
+    if out.is_empty() {
+        return Err(ConfigError::new(
+            "SHIP_TO",
+            "name at least one country, like US,GB,DE",
+        ));
+    }
+    Ok(out)
 }
 
 /// Whether Checkout adds tax, and how our prices relate to it.
@@ -335,8 +371,22 @@ impl Config {
             get("STRIPE_TAX_BEHAVIOR").as_deref(),
         )?;
 
+        let ship_to = parse_ship_to(get("SHIP_TO").as_deref().unwrap_or(DEFAULT_SHIP_TO))?;
+        let collect_phone = match get("COLLECT_PHONE").as_deref() {
+            None | Some("off") => false,
+            Some("on") => true,
+            Some(other) => {
+                return Err(ConfigError::new(
+                    "COLLECT_PHONE",
+                    format!("must be on or off, not {other:?}"),
+                ));
+            }
+        };
+
         let config = Config {
             tax,
+            ship_to,
+            collect_phone,
             database_url,
             bind,
             public_url,
@@ -709,6 +759,21 @@ mod tests {
             c.stripe_api_base.unwrap().as_str(),
             "http://127.0.0.1:12111/stripe/"
         );
+    }
+
+    #[test]
+    fn ship_to_takes_known_country_codes() {
+        let c = parse(&[]).unwrap();
+        assert_eq!(c.ship_to, vec!["US", "CA", "GB", "DE", "FR", "NL", "AU"]);
+        assert!(!c.collect_phone);
+        let c = parse(&[("SHIP_TO", "gb, de ,GB"), ("COLLECT_PHONE", "on")]).unwrap();
+        assert_eq!(c.ship_to, vec!["GB", "DE"]);
+        assert!(c.collect_phone);
+        for bad in ["QQ", "USA", "U1", ", ,"] {
+            let err = parse(&[("SHIP_TO", bad)]).expect_err(bad);
+            assert_eq!(err.var, "SHIP_TO", "{bad}");
+        }
+        assert!(parse(&[("COLLECT_PHONE", "yes")]).is_err());
     }
 
     #[test]

@@ -18,10 +18,10 @@ use crate::config::ConfigError;
 use crate::db::{AnyConnection, insert_once, write_tx};
 use crate::schema::{
     audit_log, cart_items, carts, email_tokens, installation, job_runs, login_attempts,
-    order_items, order_shipping, orders, outbox, payment_failures, prices, products,
-    rate_limit_hits, refund_lines, refund_restocks, refund_tokens, refunds, shipment_lines,
-    shipments, stock_reservations, stripe_events, subscription_checkouts, subscriptions,
-    user_sessions, users,
+    order_items, order_shipping, order_shipping_rates, orders, outbox, payment_failures, prices,
+    products, rate_limit_hits, refund_lines, refund_restocks, refund_tokens, refunds,
+    shipment_lines, shipments, stock_reservations, stripe_events, subscription_checkouts,
+    subscriptions, user_sessions, users,
 };
 
 /// How the shop that made the database reached Stripe.
@@ -205,6 +205,7 @@ pub fn purge(conn: &mut AnyConnection) -> Result<PurgeReport, PurgeError> {
         diesel::delete(shipment_lines::table).execute(conn)?;
         diesel::delete(shipments::table).execute(conn)?;
         diesel::delete(order_shipping::table).execute(conn)?;
+        diesel::delete(order_shipping_rates::table).execute(conn)?;
         diesel::delete(refund_restocks::table).execute(conn)?;
         diesel::delete(refund_tokens::table).execute(conn)?;
         diesel::delete(refunds::table).execute(conn)?;

@@ -273,6 +273,36 @@ diesel::table! {
         rate_id -> Nullable<Text>,
         rate_name -> Nullable<Text>,
         amount -> BigInt,
+        amount_tax -> BigInt,
+    }
+}
+
+diesel::table! {
+    shipping_rates (id) {
+        id -> BigInt,
+        key -> Text,
+        name -> Text,
+        amount -> BigInt,
+        min_days -> Nullable<BigInt>,
+        max_days -> Nullable<BigInt>,
+        free_over -> Nullable<BigInt>,
+        active -> Bool,
+        position -> BigInt,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    order_shipping_rates (id) {
+        id -> BigInt,
+        order_id -> BigInt,
+        position -> BigInt,
+        rate_key -> Text,
+        name -> Text,
+        amount -> BigInt,
+        min_days -> Nullable<BigInt>,
+        max_days -> Nullable<BigInt>,
     }
 }
 
@@ -390,6 +420,7 @@ diesel::joinable!(refund_restocks -> refunds (refund_id));
 diesel::joinable!(refund_lines -> refunds (refund_id));
 diesel::joinable!(order_shipping -> orders (order_id));
 diesel::joinable!(shipments -> orders (order_id));
+diesel::joinable!(order_shipping_rates -> orders (order_id));
 diesel::joinable!(shipment_lines -> shipments (shipment_id));
 diesel::joinable!(shipment_lines -> order_items (order_item_id));
 
@@ -412,6 +443,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     refund_lines,
     refund_restocks,
     order_shipping,
+    shipping_rates,
+    order_shipping_rates,
     shipments,
     shipment_lines,
     refund_tokens,

@@ -482,6 +482,7 @@ pub struct OrderDetailPage {
     /// Shipping, for orders with something to ship: the way there and the address.
     timeline: Vec<TimelineRow>,
     ship_to: Vec<String>,
+    ship_rate: Option<String>,
 }
 
 pub struct TimelineRow {
@@ -535,6 +536,7 @@ pub async fn order(
     Ok(OrderDetailPage {
         layout,
         timeline,
+        ship_rate: address.as_ref().and_then(|a| a.rate_name.clone()),
         ship_to: address
             .as_ref()
             .map(crate::shipping::address::OrderShipping::lines)

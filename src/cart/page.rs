@@ -50,6 +50,10 @@ pub struct CartPage {
     pub email: String,
     pub email_error: Option<String>,
     pub can_checkout: bool,
+    /// The rates Checkout will offer, described, when something in the cart ships.
+    pub shipping: Vec<String>,
+    /// A rate turns free over some subtotal: say when that is decided.
+    pub free_shipping_note: bool,
 }
 
 /// Renders the cart with optional errors (used by the cart and checkout handlers).
@@ -79,7 +83,19 @@ pub async fn render_cart(
         .try_fold(Money::new(0, currency), Money::checked_add)
         .map(|m| m.to_string())
         .unwrap_or_default();
+    let catalogue = state.catalogue.get().await?;
+    let ships = lines.iter().any(|l| catalogue.ships(&l.slug));
+    let rates = if ships {
+        catalogue.shipping_rates()
+    } else {
+        &[]
+    };
     let page = CartPage {
+        shipping: rates
+            .iter()
+            .map(|r| crate::shipping::offer::describe(r, currency))
+            .collect(),
+        free_shipping_note: rates.iter().any(|r| r.free_over.is_some()),
         can_checkout: !lines.is_empty() && lines.iter().all(|l| l.problem().is_none()),
         lines: lines.iter().map(LineView::from).collect(),
         subtotal,

@@ -22,6 +22,8 @@ pub struct Product {
     pub updated_at: i64,
     /// Stripe Tax's code for what the product is; `None`: [`GENERAL_TAX_CODE`].
     pub tax_code: Option<String>,
+    /// `physical` (shipped) or `digital`.
+    pub kind: String,
 }
 
 /// Stripe's "General - Tangible Goods" tax code: what a product without its own is taxed as.

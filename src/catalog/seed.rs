@@ -24,6 +24,61 @@ pub struct CatalogFile {
     pub currency: Option<String>,
     #[validate(nested)]
     pub products: Vec<ProductEntry>,
+    /// What Checkout offers for carts with a physical product; the first is preselected.
+    #[serde(default)]
+    #[validate(
+        length(max = 5, message = "Checkout offers at most 5 shipping rates"),
+        nested
+    )]
+    pub shipping_rates: Vec<ShippingRateEntry>,
+}
+
+#[derive(Debug, Deserialize, Serialize, Validate)]
+#[serde(deny_unknown_fields)]
+#[validate(schema(function = "validate_estimate"))]
+pub struct ShippingRateEntry {
+    #[validate(custom(function = "validate_key"))]
+    pub key: String,
+    #[validate(length(min = 1, max = 100))]
+    pub name: String,
+    /// Minor units of the shop's currency.
+    #[validate(range(min = 0, max = 99_999_999))]
+    pub amount: i64,
+    /// Delivery estimate in business days.
+    #[validate(range(min = 1, max = 365))]
+    pub min_days: Option<i64>,
+    #[validate(range(min = 1, max = 365))]
+    pub max_days: Option<i64>,
+    /// Free when the cart's subtotal before discounts is at least this (minor units).
+    #[validate(range(min = 1, max = 99_999_999))]
+    pub free_over: Option<i64>,
+}
+
+fn validate_estimate(rate: &ShippingRateEntry) -> Result<(), ValidationError> {
+    match (rate.min_days, rate.max_days) {
+        (Some(min), Some(max)) if min > max => {
+            Err(ValidationError::new("days").with_message("min_days is more than max_days".into()))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// What a product is: shipped, or delivered online.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    #[default]
+    Physical,
+    Digital,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Physical => "physical",
+            Kind::Digital => "digital",
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, Validate)]
@@ -45,6 +100,9 @@ pub struct ProductEntry {
     /// Stripe Tax's product tax code (`txcd_` and 8 digits); omitted: general tangible goods.
     #[validate(custom(function = "validate_tax_code"))]
     pub tax_code: Option<String>,
+    /// `physical` (the default: shipped) or `digital`.
+    #[serde(default)]
+    pub kind: Kind,
     #[validate(
         length(min = 1, message = "a product needs at least one price"),
         nested
@@ -148,6 +206,15 @@ impl CatalogFile {
                 )));
             }
         }
+        let mut rate_keys = HashSet::new();
+        for r in &file.shipping_rates {
+            if !rate_keys.insert(&r.key) {
+                return Err(SeedError::Invalid(format!(
+                    "shipping rate key {:?} appears twice",
+                    r.key
+                )));
+            }
+        }
         let mut slugs = HashSet::new();
         let mut keys = HashSet::new();
         for p in &file.products {
@@ -178,11 +245,17 @@ pub struct SeedReport {
     pub prices_created: usize,
     pub prices_updated: usize,
     pub unchanged: usize,
+    /// Shipping rates created, changed or retired.
+    pub rates_changed: usize,
 }
 
 impl SeedReport {
     pub fn changed(&self) -> bool {
-        self.products_created + self.products_updated + self.prices_created + self.prices_updated
+        self.products_created
+            + self.products_updated
+            + self.prices_created
+            + self.prices_updated
+            + self.rates_changed
             > 0
     }
 }
@@ -191,12 +264,13 @@ impl fmt::Display for SeedReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "products: {} created, {} updated; prices: {} created, {} updated; {} unchanged",
+            "products: {} created, {} updated; prices: {} created, {} updated; {} unchanged; shipping rates: {} changed",
             self.products_created,
             self.products_updated,
             self.prices_created,
             self.prices_updated,
-            self.unchanged
+            self.unchanged,
+            self.rates_changed
         )
     }
 }
@@ -211,6 +285,7 @@ struct ProductFields<'a> {
     active: bool,
     position: i64,
     tax_code: Option<&'a str>,
+    kind: &'a str,
     updated_at: i64,
 }
 
@@ -232,6 +307,7 @@ pub fn seed(
                 active: entry.active,
                 position: position as i64,
                 tax_code: entry.tax_code.as_deref(),
+                kind: entry.kind.as_str(),
                 updated_at: now,
             };
             let existing: Option<Product> = products::table
@@ -260,7 +336,8 @@ pub fn seed(
                         && p.image_url == entry.image_url
                         && p.active == entry.active
                         && p.position == position as i64
-                        && p.tax_code == entry.tax_code;
+                        && p.tax_code == entry.tax_code
+                        && p.kind == entry.kind.as_str();
                     if same {
                         report.unchanged += 1;
                     } else {
@@ -276,8 +353,89 @@ pub fn seed(
                 seed_price(conn, product_id, price, currency, now, &mut report)?;
             }
         }
+        report.rates_changed = seed_rates(conn, &file.shipping_rates, now)?;
         Ok(report)
     })
+}
+
+/// A stored rate's name, amount, estimate (min, max days), free-over, active and position.
+type RateRow = (
+    String,
+    i64,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+    bool,
+    i64,
+);
+
+/// Makes the shop's shipping rates the file's: new ones created, changed ones updated, and
+/// ones no longer in the file retired (orders keep what they offered in their own rows).
+fn seed_rates(
+    conn: &mut AnyConnection,
+    entries: &[ShippingRateEntry],
+    now: i64,
+) -> Result<usize, SeedError> {
+    use crate::schema::shipping_rates as r;
+    let mut changed = 0;
+    for (position, e) in entries.iter().enumerate() {
+        let wanted = (
+            e.name.clone(),
+            e.amount,
+            e.min_days,
+            e.max_days,
+            e.free_over,
+            true,
+            position as i64,
+        );
+        let existing: Option<RateRow> = r::table
+            .filter(r::key.eq(&e.key))
+            .select((
+                r::name,
+                r::amount,
+                r::min_days,
+                r::max_days,
+                r::free_over,
+                r::active,
+                r::position,
+            ))
+            .first(conn)
+            .optional()?;
+        let values = (
+            r::name.eq(&e.name),
+            r::amount.eq(e.amount),
+            r::min_days.eq(e.min_days),
+            r::max_days.eq(e.max_days),
+            r::free_over.eq(e.free_over),
+            r::active.eq(true),
+            r::position.eq(position as i64),
+            r::updated_at.eq(now),
+        );
+        match existing {
+            Some(found) if found == wanted => {}
+            Some(_) => {
+                diesel::update(r::table.filter(r::key.eq(&e.key)))
+                    .set(values)
+                    .execute(conn)?;
+                changed += 1;
+            }
+            None => {
+                diesel::insert_into(r::table)
+                    .values((values, r::key.eq(&e.key), r::created_at.eq(now)))
+                    .execute(conn)?;
+                changed += 1;
+            }
+        }
+    }
+    let keys: Vec<&str> = entries.iter().map(|e| e.key.as_str()).collect();
+    changed += diesel::update(
+        r::table
+            .filter(r::active.eq(true))
+            .filter(r::key.ne_all(keys)),
+    )
+    .set((r::active.eq(false), r::updated_at.eq(now)))
+    .execute(conn)?;
+    Ok(changed)
 }
 
 fn seed_price(

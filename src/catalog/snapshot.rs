@@ -38,6 +38,8 @@ pub struct Snapshot {
     by_slug: HashMap<String, usize>,
     /// Units available to a new checkout (absent: unlimited).
     available: HashMap<i64, i64>,
+    /// The shop's active shipping rates, for the cart page.
+    shipping_rates: Vec<crate::shipping::offer::Rate>,
 }
 
 impl Snapshot {
@@ -50,6 +52,16 @@ impl Snapshot {
         self.by_slug.get(slug).map(|&i| &self.listings[i])
     }
 
+    pub fn shipping_rates(&self) -> &[crate::shipping::offer::Rate] {
+        &self.shipping_rates
+    }
+
+    /// Whether a listed product ships (unknown ones are taken to, as the checkout will).
+    pub fn ships(&self, slug: &str) -> bool {
+        self.listing(slug)
+            .is_none_or(|l| l.product.kind != "digital")
+    }
+
     /// Units of a product available to a new checkout; `None`: unlimited.
     pub fn available(&self, product_id: i64) -> Option<i64> {
         self.available.get(&product_id).copied()
@@ -60,6 +72,7 @@ impl Snapshot {
             let listings = queries::active_listings(conn, currency)?;
             let ids: Vec<i64> = listings.iter().map(|l| l.product.id).collect();
             let available = crate::inventory::available(conn, &ids)?;
+            let shipping_rates = crate::shipping::offer::active(conn)?;
             let by_slug = listings
                 .iter()
                 .enumerate()
@@ -69,6 +82,7 @@ impl Snapshot {
                 listings,
                 by_slug,
                 available,
+                shipping_rates,
             })
         })
     }

@@ -8,6 +8,7 @@
 use stripe_shared::{CheckoutSession, CheckoutSessionItem};
 
 use crate::orders::model::{Order, OrderItem};
+use crate::shipping::offer::Offered;
 
 /// The order's totals as paid, and each line's share (in the order's item order).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,6 +21,19 @@ pub struct Breakdown {
     pub total: i64,
     pub discount_label: Option<String>,
     pub lines: Vec<LineShare>,
+    /// The shipping option the customer chose, if the order offered any.
+    pub shipping_choice: Option<ShippingChoice>,
+}
+
+/// The rate chosen at Checkout, matched to one the order offered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShippingChoice {
+    /// Stripe's shipping rate id (made from our inline rate data).
+    pub rate_id: Option<String>,
+    pub name: String,
+    pub amount: i64,
+    /// Its tax, added on top or inside `amount` as the order's tax behavior says.
+    pub tax: i64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,13 +44,16 @@ pub struct LineShare {
     pub paid: i64,
 }
 
-/// What the shop has configured that the session must agree with.
+/// What the order asked of Checkout, which the session must agree with.
 #[derive(Debug, Clone, Copy)]
-pub struct Expectations {
+pub struct Expectations<'a> {
     /// Stripe Tax is on (`STRIPE_TAX`): without it any tax is a change we did not ask for.
     pub tax: bool,
-    /// The shop sells shipping (not yet: any shipping amount is a change we did not ask for).
-    pub shipping: bool,
+    /// The order's tax is inside its prices (shipping's tax too).
+    pub inclusive: bool,
+    /// The shipping options the order offered: the chosen one must be one of them, and with
+    /// none any shipping amount is a change we did not ask for.
+    pub shipping: &'a [Offered],
 }
 
 /// Checks a completed session and its line items against the order; the breakdown to store, or
@@ -47,7 +64,7 @@ pub fn check(
     items: &[OrderItem],
     session: &CheckoutSession,
     lines: &[CheckoutSessionItem],
-    expect: Expectations,
+    expect: Expectations<'_>,
 ) -> Result<Breakdown, String> {
     if session.amount_subtotal != Some(order.amount_subtotal) {
         return Err(format!(
@@ -84,25 +101,27 @@ pub fn check(
     if discount < 0 || discount > order.amount_subtotal {
         return Err(format!("discount {discount} is outside the subtotal"));
     }
-    let line_tax = add(tax_exclusive, tax_inclusive)?;
-    if session_tax != line_tax {
-        return Err(format!(
-            "session tax {session_tax} is not its lines' ({line_tax})"
-        ));
-    }
     if shipping < 0 {
         return Err(format!("shipping {shipping} is negative"));
+    }
+    let shipping_choice = shipping_choice(session, shipping, expect)?;
+    let shipping_tax = shipping_choice.as_ref().map_or(0, |c| c.tax);
+    let line_tax = add(tax_exclusive, tax_inclusive)?;
+    if session_tax != add(line_tax, shipping_tax)? {
+        return Err(format!(
+            "session tax {session_tax} is not its lines' ({line_tax}) and shipping's ({shipping_tax})"
+        ));
+    }
+    if expect.inclusive {
+        tax_inclusive = add(tax_inclusive, shipping_tax)?;
+    } else {
+        tax_exclusive = add(tax_exclusive, shipping_tax)?;
     }
     if discount > 0 && session.discounts.as_ref().is_none_or(Vec::is_empty) {
         return Err("a discount without a coupon or code".into());
     }
     if session_tax != 0 && !expect.tax {
         return Err(format!("tax {session_tax} charged, but Stripe Tax is off"));
-    }
-    if shipping != 0 && !expect.shipping {
-        return Err(format!(
-            "shipping {shipping} charged, but the shop sells none"
-        ));
     }
     let total = add(
         order.amount_subtotal - discount,
@@ -123,7 +142,77 @@ pub fn check(
         total,
         discount_label: discount_label(session),
         lines: shares,
+        shipping_choice,
     })
+}
+
+/// The session's shipping, checked against what the order offered: the amount must be the
+/// offered rate's (matched by the key we put in its metadata when Stripe returns the rate, else
+/// by name and amount), and its tax only what Stripe Tax could add.
+fn shipping_choice(
+    session: &CheckoutSession,
+    shipping: i64,
+    expect: Expectations<'_>,
+) -> Result<Option<ShippingChoice>, String> {
+    let Some(cost) = &session.shipping_cost else {
+        if shipping != 0 {
+            return Err(format!(
+                "shipping {shipping} charged without a shipping rate"
+            ));
+        }
+        return Ok(None);
+    };
+    if expect.shipping.is_empty() {
+        return Err(format!(
+            "shipping {} charged, but the order offered none",
+            cost.amount_subtotal
+        ));
+    }
+    if cost.amount_subtotal != shipping {
+        return Err(format!(
+            "shipping cost {} is not the session's shipping ({shipping})",
+            cost.amount_subtotal
+        ));
+    }
+    if cost.amount_tax < 0 || (cost.amount_tax != 0 && !expect.tax) {
+        return Err(format!(
+            "shipping tax {} was not asked for",
+            cost.amount_tax
+        ));
+    }
+    let rate = cost.shipping_rate.as_ref();
+    let (rate_id, key, name) = match rate {
+        Some(r) => (
+            Some(r.id().as_str().to_owned()),
+            r.as_object()
+                .and_then(|o| o.metadata.get(crate::payments::checkout::RATE_KEY).cloned()),
+            r.as_object().and_then(|o| o.display_name.clone()),
+        ),
+        None => (None, None, None),
+    };
+    let offered = expect.shipping.iter().find(|o| match (&key, &name) {
+        (Some(k), _) => *k == o.rate_key,
+        (None, Some(n)) => *n == o.name && o.amount == shipping,
+        (None, None) => o.amount == shipping,
+    });
+    let Some(offered) = offered else {
+        return Err(format!(
+            "shipping rate {} ({shipping}) is not one the order offered",
+            name.or(key).unwrap_or_else(|| "?".into())
+        ));
+    };
+    if offered.amount != shipping {
+        return Err(format!(
+            "{} costs {shipping}, but the order offered it for {}",
+            offered.name, offered.amount
+        ));
+    }
+    Ok(Some(ShippingChoice {
+        rate_id,
+        name: offered.name.clone(),
+        amount: shipping,
+        tax: cost.amount_tax,
+    }))
 }
 
 fn add(a: i64, b: i64) -> Result<i64, String> {

@@ -102,10 +102,12 @@ fn check_session(
         return Ok(Ok(None));
     };
     let items = queries::items(conn, order)?;
+    let offered = crate::shipping::offer::for_order(conn, order.id)?;
     // The order's own setting: the one its session was asked for, whatever it is now.
     let expect = Expectations {
         tax: order.tax().is_on(),
-        shipping: false,
+        inclusive: order.tax() == crate::config::TaxSetting::Inclusive,
+        shipping: &offered,
     };
     Ok(breakdown::check(order, &items, session, lines, expect).map(Some))
 }
@@ -143,6 +145,39 @@ fn store_breakdown(
     Ok(())
 }
 
+/// Where a completed session's order goes: the address and phone Checkout collected, with the
+/// rate chosen. `None` when Checkout collected no address (nothing physical in the order).
+fn shipping_snapshot(
+    order_id: i64,
+    session: &CheckoutSession,
+    b: &Breakdown,
+) -> Option<crate::shipping::address::OrderShipping> {
+    let details = session
+        .collected_information
+        .as_ref()
+        .and_then(|c| c.shipping_details.as_ref())?;
+    let a = &details.address;
+    let choice = b.shipping_choice.as_ref();
+    Some(crate::shipping::address::OrderShipping {
+        order_id,
+        name: details.name.clone(),
+        line1: a.line1.clone(),
+        line2: a.line2.clone(),
+        city: a.city.clone(),
+        state: a.state.clone(),
+        postal_code: a.postal_code.clone(),
+        country: a.country.clone().unwrap_or_default(),
+        phone: session
+            .customer_details
+            .as_ref()
+            .and_then(|d| d.phone.clone()),
+        rate_id: choice.and_then(|c| c.rate_id.clone()),
+        rate_name: choice.map(|c| c.name.clone()),
+        amount: b.shipping,
+        amount_tax: choice.map_or(0, |c| c.tax),
+    })
+}
+
 /// Brings the order of `session_id` up to date with Stripe.
 pub async fn fulfil_checkout(
     state: &AppState,
@@ -175,6 +210,10 @@ pub async fn fulfil_checkout(
     .await?;
     if let Some(status) = moved {
         state.metrics.order_status(status.as_str());
+        // Released holds show as stock on this instance's pages at once.
+        if matches!(status, OrderStatus::Expired | OrderStatus::PaymentFailed) {
+            state.catalogue.invalidate();
+        }
     }
     if let Outcome::Flagged { number, reason } = &outcome {
         tracing::error!(order = %number, %reason, "checkout session does not match its order; not fulfilled");
@@ -229,6 +268,9 @@ fn apply(
     };
     if let Some(b) = &breakdown {
         store_breakdown(conn, order.id, b)?;
+        if let Some(snapshot) = shipping_snapshot(order.id, session, b) {
+            crate::shipping::address::store_once(conn, &snapshot)?;
+        }
     }
 
     // A late-stored session id, the payment intent and the e-mail Stripe collected.

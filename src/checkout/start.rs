@@ -15,12 +15,13 @@ use crate::config::TaxSetting;
 use crate::db::{self, AnyConnection, DbError, write_tx};
 use crate::error::SyncError;
 use crate::inventory;
-use crate::orders::model::{NewOrder, Order};
+use crate::orders::model::{NewOrder, Order, OrderItem};
 use crate::orders::status::OrderStatus;
 use crate::orders::{number, queries};
 use crate::payments::PaymentError;
 use crate::payments::checkout::{self as sessions, SessionUrls};
 use crate::schema::{order_items, orders, products};
+use crate::shipping;
 use crate::state::AppState;
 
 #[derive(Debug, thiserror::Error)]
@@ -175,7 +176,18 @@ async fn create_session(
         .await?
     };
     let urls = session_urls(state, &order.number);
-    match sessions::create(&state.stripe, &order, &items, &urls, customer).await {
+    let rates = offered_rates(state, &order, &items).await?;
+    let shipping = shipping_ask(state, &items, &rates);
+    match sessions::create(
+        &state.stripe,
+        &order,
+        &items,
+        &urls,
+        customer,
+        shipping.as_ref(),
+    )
+    .await
+    {
         Ok(session) => {
             let url =
                 session
@@ -247,6 +259,38 @@ async fn stripe_products(
     Ok(ids)
 }
 
+/// The shipping options the order offered when it was made (none for a digital-only order).
+async fn offered_rates(
+    state: &AppState,
+    order: &Order,
+    items: &[OrderItem],
+) -> Result<Vec<shipping::offer::Offered>, CheckoutError> {
+    if !items.iter().any(|i| i.physical) {
+        return Ok(Vec::new());
+    }
+    let order_id = order.id;
+    Ok(db::run(&state.pool, move |conn| {
+        shipping::offer::for_order(conn, order_id).map_err(DbError::from)
+    })
+    .await?)
+}
+
+/// What Checkout asks about shipping: an address (and the rates) when anything is physical.
+fn shipping_ask<'a>(
+    state: &'a AppState,
+    items: &[OrderItem],
+    rates: &'a [shipping::offer::Offered],
+) -> Option<sessions::ShippingAsk<'a>> {
+    items
+        .iter()
+        .any(|i| i.physical)
+        .then(|| sessions::ShippingAsk {
+            countries: &state.config.ship_to,
+            phone: state.config.collect_phone,
+            rates,
+        })
+}
+
 fn refusal_reason(e: &PaymentError) -> String {
     match e {
         PaymentError::Refused { status: 429, .. } => "too many requests".into(),
@@ -280,12 +324,14 @@ pub async fn abandon(state: &AppState, order: &Order) -> Result<(), CheckoutErro
             .await?
         };
         let customer = customer_of(state, order).await?;
+        let rates = offered_rates(state, order, &items).await?;
         match sessions::create(
             &state.stripe,
             order,
             &items,
             &session_urls(state, &order.number),
             customer.as_deref(),
+            shipping_ask(state, &items, &rates).as_ref(),
         )
         .await
         {
@@ -419,6 +465,11 @@ fn create_order(
             })
             .execute(conn)?;
         let order = queries::by_number(conn, &number)?.ok_or(DieselError::NotFound)?;
+        let digital: Vec<i64> = products::table
+            .filter(products::id.eq_any(&product_ids))
+            .filter(products::kind.eq("digital"))
+            .select(products::id)
+            .load(conn)?;
         for l in lines {
             diesel::insert_into(order_items::table)
                 .values((
@@ -431,11 +482,17 @@ fn create_order(
                     // Until fulfilment learns the line's discount and tax.
                     order_items::amount_paid.eq(l.total().map(|t| t.amount).unwrap_or(0)),
                     order_items::stripe_product_id.eq(products.get(&l.product_id)),
+                    order_items::physical.eq(!digital.contains(&l.product_id)),
                 ))
                 .execute(conn)?;
             if available.contains_key(&l.product_id) {
                 inventory::hold(conn, order.id, l.product_id, l.quantity, now)?;
             }
+        }
+        // Fixed now: free-over thresholds are decided on this subtotal, before any code.
+        if lines.iter().any(|l| !digital.contains(&l.product_id)) {
+            let offered = shipping::offer::offer(&shipping::offer::active(conn)?, total);
+            shipping::offer::store(conn, order.id, &offered)?;
         }
         Ok(order)
     })

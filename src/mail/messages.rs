@@ -75,7 +75,12 @@ pub fn order_mail(
             format!("order-paid-{}", order.number),
             format!("Your receipt for order {}", order.number),
             "Thank you! Your payment was received.".to_owned(),
-            "We'll let you know when your order ships.".to_owned(),
+            // A digital-only order has nothing to ship: promise nothing about parcels.
+            if items.iter().any(|i| i.physical) {
+                "We'll let you know when your order ships.".to_owned()
+            } else {
+                "Nothing to ship: your order is complete.".to_owned()
+            },
             None,
         ),
         OrderEvent::PaymentFailed => (

@@ -4,10 +4,20 @@ use std::collections::HashMap;
 
 use stripe_checkout::checkout_session::{
     CreateCheckoutSession, CreateCheckoutSessionAutomaticTax, CreateCheckoutSessionCustomerUpdate,
-    CreateCheckoutSessionCustomerUpdateAddress, CreateCheckoutSessionLineItems,
-    CreateCheckoutSessionLineItemsPriceData, CreateCheckoutSessionLineItemsPriceDataTaxBehavior,
-    CreateCheckoutSessionPaymentIntentData, ExpireCheckoutSession, ListLineItemsCheckoutSession,
-    ProductData, RetrieveCheckoutSession,
+    CreateCheckoutSessionCustomerUpdateAddress, CreateCheckoutSessionCustomerUpdateShipping,
+    CreateCheckoutSessionLineItems, CreateCheckoutSessionLineItemsPriceData,
+    CreateCheckoutSessionLineItemsPriceDataTaxBehavior, CreateCheckoutSessionPaymentIntentData,
+    CreateCheckoutSessionPhoneNumberCollection, CreateCheckoutSessionShippingAddressCollection,
+    CreateCheckoutSessionShippingOptions, CreateCheckoutSessionShippingOptionsShippingRateData,
+    CreateCheckoutSessionShippingOptionsShippingRateDataDeliveryEstimate as Estimate,
+    CreateCheckoutSessionShippingOptionsShippingRateDataDeliveryEstimateMaximum as EstimateMax,
+    CreateCheckoutSessionShippingOptionsShippingRateDataDeliveryEstimateMaximumUnit as MaxUnit,
+    CreateCheckoutSessionShippingOptionsShippingRateDataDeliveryEstimateMinimum as EstimateMin,
+    CreateCheckoutSessionShippingOptionsShippingRateDataDeliveryEstimateMinimumUnit as MinUnit,
+    CreateCheckoutSessionShippingOptionsShippingRateDataFixedAmount,
+    CreateCheckoutSessionShippingOptionsShippingRateDataTaxBehavior,
+    CreateCheckoutSessionShippingOptionsShippingRateDataType, ExpireCheckoutSession,
+    ListLineItemsCheckoutSession, ProductData, RetrieveCheckoutSession,
 };
 use stripe_shared::{
     CheckoutSession, CheckoutSessionBillingAddressCollection, CheckoutSessionItem,
@@ -17,6 +27,22 @@ use stripe_shared::{
 use super::{PaymentError, Stripe};
 use crate::config::TaxSetting;
 use crate::orders::model::{Order, OrderItem};
+
+/// Stripe Tax's code for shipping charges.
+pub const SHIPPING_TAX_CODE: &str = "txcd_92010001";
+
+/// The metadata key naming our rate on the Stripe shipping rate Checkout makes from it.
+pub const RATE_KEY: &str = "rate_key";
+
+/// What Checkout asks about shipping for an order with something physical in it.
+pub struct ShippingAsk<'a> {
+    /// ISO codes of the countries we ship to (`SHIP_TO`).
+    pub countries: &'a [String],
+    /// Ask for a phone number too (`COLLECT_PHONE`).
+    pub phone: bool,
+    /// The order's options, the first preselected; none: shipping is free and not asked.
+    pub rates: &'a [crate::shipping::offer::Offered],
+}
 
 /// What a new Checkout Session needs beyond the order itself.
 pub struct SessionUrls {
@@ -38,6 +64,7 @@ pub async fn create(
     items: &[OrderItem],
     urls: &SessionUrls,
     customer: Option<&str>,
+    shipping: Option<&ShippingAsk<'_>>,
 ) -> Result<CheckoutSession, PaymentError> {
     let tax = order.tax();
     let currency = super::currency(&order.currency)?;
@@ -78,7 +105,13 @@ pub async fn create(
     } else if let Some(email) = &order.email {
         req = req.customer_email(email.clone());
     }
-    req = with_tax(req, tax, customer.is_some());
+    req = with_tax(req, tax, customer.is_some(), shipping.is_some());
+    if let Some(ask) = shipping {
+        req = with_address(req, ask.countries, ask.phone);
+        if !ask.rates.is_empty() {
+            req = req.shipping_options(shipping_options(ask.rates, tax, &currency));
+        }
+    }
     // The order keeps the whole key it was created with (see `Stripe::key`).
     stripe.write_keyed(&req, &order.idempotency_key).await
 }
@@ -95,27 +128,105 @@ pub struct SubscriptionCheckout<'a> {
     pub cancel_url: String,
     pub idempotency_key: String,
     pub tax: TaxSetting,
+    /// For a physical plan: the countries we ship to. The address is kept on the Customer, and
+    /// each renewal's invoice ships to it.
+    pub ship_to: Option<&'a [String]>,
+    pub phone: bool,
 }
 
 /// Automatic tax on or (explicitly) off. On, Checkout asks for the billing address it taxes by,
 /// and keeps it on an existing Customer: Stripe refuses automatic tax for a Customer without an
 /// address otherwise, and the Customer's renewals are taxed by it.
+/// With `save_shipping`, the shipping address entered is kept on the Customer too (renewals of a
+/// physical plan ship to it; the next checkout starts from it).
 fn with_tax(
     req: CreateCheckoutSession,
     tax: TaxSetting,
     has_customer: bool,
+    save_shipping: bool,
 ) -> CreateCheckoutSession {
-    let req = req.automatic_tax(CreateCheckoutSessionAutomaticTax::new(tax.is_on()));
-    if !tax.is_on() {
-        return req;
+    let mut req = req.automatic_tax(CreateCheckoutSessionAutomaticTax::new(tax.is_on()));
+    if tax.is_on() {
+        req = req.billing_address_collection(CheckoutSessionBillingAddressCollection::Required);
     }
-    let req = req.billing_address_collection(CheckoutSessionBillingAddressCollection::Required);
-    if !has_customer {
+    if !has_customer || !(tax.is_on() || save_shipping) {
         return req;
     }
     let mut update = CreateCheckoutSessionCustomerUpdate::new();
-    update.address = Some(CreateCheckoutSessionCustomerUpdateAddress::Auto);
+    if tax.is_on() {
+        update.address = Some(CreateCheckoutSessionCustomerUpdateAddress::Auto);
+    }
+    if save_shipping {
+        update.shipping = Some(CreateCheckoutSessionCustomerUpdateShipping::Auto);
+    }
     req.customer_update(update)
+}
+
+/// Collects the shipping address (limited to the countries we ship to), optionally a phone
+/// number, and offers the order's rates as inline rate data: each carries our rate's key, and
+/// with tax on the order's tax behavior and Stripe's shipping tax code.
+fn with_address(
+    req: CreateCheckoutSession,
+    countries: &[String],
+    phone: bool,
+) -> CreateCheckoutSession {
+    let countries = countries
+        .iter()
+        .map(|c| c.parse().unwrap_or_else(|never| match never {}))
+        .collect::<Vec<_>>();
+    let req = req.shipping_address_collection(CreateCheckoutSessionShippingAddressCollection::new(
+        countries,
+    ));
+    if phone {
+        req.phone_number_collection(CreateCheckoutSessionPhoneNumberCollection::new(true))
+    } else {
+        req
+    }
+}
+
+fn shipping_options(
+    rates: &[crate::shipping::offer::Offered],
+    tax: TaxSetting,
+    currency: &stripe_types::Currency,
+) -> Vec<CreateCheckoutSessionShippingOptions> {
+    rates
+        .iter()
+        .map(|r| {
+            let mut data =
+                CreateCheckoutSessionShippingOptionsShippingRateData::new(r.name.clone());
+            data.type_ =
+                Some(CreateCheckoutSessionShippingOptionsShippingRateDataType::FixedAmount);
+            data.fixed_amount = Some(
+                CreateCheckoutSessionShippingOptionsShippingRateDataFixedAmount::new(
+                    r.amount,
+                    currency.clone(),
+                ),
+            );
+            if r.min_days.is_some() || r.max_days.is_some() {
+                let mut estimate = Estimate::new();
+                estimate.minimum = r
+                    .min_days
+                    .map(|d| EstimateMin::new(MinUnit::BusinessDay, d));
+                estimate.maximum = r
+                    .max_days
+                    .map(|d| EstimateMax::new(MaxUnit::BusinessDay, d));
+                data.delivery_estimate = Some(estimate);
+            }
+            data.metadata = Some(HashMap::from([(RATE_KEY.to_owned(), r.rate_key.clone())]));
+            if let Some(behavior) = tax.behavior() {
+                data.tax_behavior = Some(match behavior {
+                    "inclusive" => {
+                        CreateCheckoutSessionShippingOptionsShippingRateDataTaxBehavior::Inclusive
+                    }
+                    _ => CreateCheckoutSessionShippingOptionsShippingRateDataTaxBehavior::Exclusive,
+                });
+                data.tax_code = Some(SHIPPING_TAX_CODE.to_owned());
+            }
+            let mut option = CreateCheckoutSessionShippingOptions::new();
+            option.shipping_rate_data = Some(data);
+            option
+        })
+        .collect()
 }
 
 /// Creates a subscription Checkout Session.
@@ -139,7 +250,11 @@ pub async fn create_subscription(
         .expires_at(s.expires_at)
         .success_url(s.success_url.clone())
         .cancel_url(s.cancel_url.clone());
-    let req = with_tax(req, s.tax, true);
+    let mut req = with_tax(req, s.tax, true, s.ship_to.is_some());
+    // Shipping options exist only in payment mode: a plan's price includes its delivery.
+    if let Some(countries) = s.ship_to {
+        req = with_address(req, countries, s.phone);
+    }
     stripe.write(&req, &s.idempotency_key).await
 }
 
@@ -150,6 +265,7 @@ pub async fn retrieve(stripe: &Stripe, session_id: &str) -> Result<CheckoutSessi
         "payment_intent".to_owned(),
         "discounts.promotion_code".to_owned(),
         "discounts.coupon".to_owned(),
+        "shipping_cost.shipping_rate".to_owned(),
     ]);
     stripe.read(&req).await
 }

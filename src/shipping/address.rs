@@ -21,8 +21,10 @@ pub struct OrderShipping {
     pub phone: Option<String>,
     pub rate_id: Option<String>,
     pub rate_name: Option<String>,
-    /// What the rate cost, before tax (minor units of the order's currency).
+    /// What the rate cost (minor units of the order's currency), with any inclusive tax.
     pub amount: i64,
+    /// The tax on it (added on top, or inside `amount`, as the order's tax behavior says).
+    pub amount_tax: i64,
 }
 
 impl OrderShipping {
@@ -94,6 +96,7 @@ mod tests {
             rate_id: None,
             rate_name: None,
             amount: 0,
+            amount_tax: 0,
         };
         assert_eq!(
             a.lines(),

@@ -7,6 +7,7 @@
 
 pub mod address;
 pub mod carriers;
+pub mod offer;
 pub mod shipments;
 pub mod status;
 pub mod timeline;

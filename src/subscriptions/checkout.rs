@@ -106,6 +106,17 @@ pub async fn open(
     }
     let stripe_price = stripe_ids::price(state, price).await?;
     let customer = stripe_ids::customer(state, user).await?;
+    // A physical plan (the coffee club) ships every period to the Customer's shipping address.
+    let physical = db::run(&state.pool, move |conn| {
+        use crate::schema::products;
+        products::table
+            .find(pid)
+            .select(products::kind)
+            .first::<String>(conn)
+            .map(|k| k != "digital")
+            .map_err(DbError::from)
+    })
+    .await?;
     let base = state.public_url.as_str().trim_end_matches('/');
     let session = sessions::create_subscription(
         &state.stripe,
@@ -119,6 +130,8 @@ pub async fn open(
             cancel_url,
             idempotency_key: format!("subscribe-{uid}-{pid}-{}", row.attempt),
             tax: state.config.tax,
+            ship_to: physical.then_some(state.config.ship_to.as_slice()),
+            phone: state.config.collect_phone,
         },
     )
     .await?;

@@ -405,8 +405,33 @@ fn record_invoice_order(
                 order_items::amount_discount.eq(b.discount),
                 order_items::amount_tax.eq(b.tax_exclusive + b.tax_inclusive),
                 order_items::amount_paid.eq(b.total),
+                order_items::physical.eq(ships(conn, product_id)?),
             ))
             .execute(conn)?;
+    }
+    // A physical plan's period ships to the address the invoice records for the Customer
+    // (kept from Checkout, changed in the Billing Portal).
+    if let Some(to) = invoice.customer_shipping.as_ref()
+        && let Some(a) = to.address.clone()
+    {
+        crate::shipping::address::store_once(
+            conn,
+            &crate::shipping::address::OrderShipping {
+                order_id,
+                name: to.name.clone().unwrap_or_default(),
+                line1: a.line1,
+                line2: a.line2,
+                city: a.city,
+                state: a.state,
+                postal_code: a.postal_code,
+                country: a.country.unwrap_or_default(),
+                phone: to.phone.clone(),
+                rate_id: None,
+                rate_name: None,
+                amount: 0,
+                amount_tax: 0,
+            },
+        )?;
     }
     crate::checkout::fulfil::queue_receipt(
         conn,
@@ -418,6 +443,16 @@ fn record_invoice_order(
     // Counted in the metrics once the transaction commits.
     created.store(true, std::sync::atomic::Ordering::Relaxed);
     Ok((number, OrderStatus::Paid))
+}
+
+/// Whether a product is shipped (everything but digital products is).
+fn ships(conn: &mut AnyConnection, product_id: i64) -> Result<bool, DieselError> {
+    use crate::schema::products;
+    Ok(products::table
+        .find(product_id)
+        .select(products::kind)
+        .first::<String>(conn)?
+        != "digital")
 }
 
 /// Our price a subscription is on: its terms, its ids (price, product) and the item's name.

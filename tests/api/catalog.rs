@@ -2,7 +2,7 @@ use storefront::catalog::seed::{self, CatalogFile};
 use storefront::db;
 use storefront::money::Currency;
 
-use crate::helpers::{TestApp, csrf_token, select_attr, select_text};
+use crate::helpers::{SHIPPING_RATES, TestApp, csrf_token, select_attr, select_text};
 
 #[actix_web::test]
 async fn home_page_lists_the_seeded_products_with_formatted_prices() {
@@ -130,7 +130,7 @@ async fn seed_text(app: &TestApp, text: &str) -> seed::SeedReport {
 
 #[actix_web::test]
 async fn seeding_twice_changes_nothing_and_a_changed_price_is_updated() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_with(&[(SHIPPING_RATES, "on")]).await;
     // The demo catalogue is already in; seeding it again changes nothing.
     let again = seed_text(&app, seed::DEMO_CATALOG).await;
     assert!(!again.changed(), "{again}");

@@ -5,8 +5,9 @@ use diesel::sql_types::{BigInt, Integer, Text};
 use storefront::config::DatabaseUrl;
 use storefront::db::{self, AnyConnection};
 use storefront::schema::{
-    audit_log, installation, job_runs, order_shipping, refund_lines, refund_restocks,
-    refund_tokens, refunds, shipment_lines, shipments, subscription_checkouts,
+    audit_log, installation, job_runs, order_shipping, order_shipping_rates, refund_lines,
+    refund_restocks, refund_tokens, refunds, shipment_lines, shipments, shipping_rates,
+    subscription_checkouts,
 };
 use storefront::schema::{
     cart_items, carts, email_tokens, login_attempts, order_items, orders, outbox, payment_failures,
@@ -210,6 +211,8 @@ fn schema_rs_matches_the_migrations() {
         refund_lines,
         refund_restocks,
         order_shipping,
+        order_shipping_rates,
+        shipping_rates,
         shipments,
         shipment_lines,
         refund_tokens,

@@ -227,11 +227,14 @@ async fn pay_from(session_url: &str, address: &[(&str, &str)]) -> (u16, String) 
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
+    // The parcel goes where the bill does (the tax follows the shipping address).
+    let shipping = same_place(address);
     let mut form = vec![
         ("email", "shopper@example.com"),
         ("action", "update_address"),
     ];
     form.extend_from_slice(address);
+    form.extend(shipping.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     let res = client.post(session_url).form(&form).send().await.unwrap();
     let (status, page) = (res.status().as_u16(), res.text().await.unwrap());
     assert_eq!(status, 200, "{page}");
@@ -243,9 +246,20 @@ async fn pay_from(session_url: &str, address: &[(&str, &str)]) -> (u16, String) 
         ("card_cvc", "123"),
     ];
     form.extend_from_slice(address);
+    form.extend(shipping.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     let res = client.post(session_url).form(&form).send().await.unwrap();
     assert_eq!(res.status().as_u16(), 303, "payment");
     (status, page)
+}
+
+/// A shipping address at a billing address (`billing_x` → `shipping_x`), with a name.
+fn same_place(billing: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut out = vec![("shipping_name".to_owned(), "Ada Lovelace".to_owned())];
+    out.extend(billing.iter().filter_map(|(k, v)| {
+        k.strip_prefix("billing_")
+            .map(|f| (format!("shipping_{f}"), (*v).to_owned()))
+    }));
+    out
 }
 
 #[actix_web::test]

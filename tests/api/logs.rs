@@ -106,26 +106,36 @@ async fn logs_are_json_one_line_per_request_and_never_carry_secrets() {
     // First a declined card, then one that pays.
     let res = browser()
         .post(&session_url)
-        .form(&[
-            ("email", "logs@example.com"),
-            ("method", "card"),
-            ("card_number", CARD_DECLINED),
-            ("card_expiry", "12 / 34"),
-            ("card_cvc", "123"),
-        ])
+        .form(
+            &[
+                ("email", "logs@example.com"),
+                ("method", "card"),
+                ("card_number", CARD_DECLINED),
+                ("card_expiry", "12 / 34"),
+                ("card_cvc", "123"),
+            ]
+            .into_iter()
+            .chain(SHIP_TO_NEW_YORK)
+            .collect::<Vec<_>>(),
+        )
         .send()
         .await
         .unwrap();
     assert_eq!(res.status().as_u16(), 402);
     let res = browser()
         .post(&session_url)
-        .form(&[
-            ("email", "logs@example.com"),
-            ("method", "card"),
-            ("card_number", card),
-            ("card_expiry", "12 / 34"),
-            ("card_cvc", "123"),
-        ])
+        .form(
+            &[
+                ("email", "logs@example.com"),
+                ("method", "card"),
+                ("card_number", card),
+                ("card_expiry", "12 / 34"),
+                ("card_cvc", "123"),
+            ]
+            .into_iter()
+            .chain(SHIP_TO_NEW_YORK)
+            .collect::<Vec<_>>(),
+        )
         .send()
         .await
         .unwrap();

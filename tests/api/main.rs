@@ -25,6 +25,7 @@ mod purchase;
 mod reconcile;
 mod sessions;
 mod shipping;
+mod shipping_checkout;
 mod shutdown;
 mod subscription_invoices;
 mod subscriptions;

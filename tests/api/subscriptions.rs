@@ -496,3 +496,75 @@ async fn a_second_live_subscription_made_elsewhere_is_flagged_for_an_admin() {
         "{flagged:?}"
     );
 }
+
+#[actix_web::test]
+async fn a_coffee_club_period_ships_to_the_address_the_customer_keeps_at_stripe() {
+    let app = TestApp::spawn().await;
+    app.register("beans@example.com").await;
+    let back = subscribe(&app, "monthly").await;
+    let session_id = back.rsplit('=').next().unwrap().to_owned();
+    let session = app
+        .emulator_get(&format!("v1/checkout/sessions/{session_id}"))
+        .await;
+    assert!(
+        session["shipping_address_collection"]["allowed_countries"]
+            .as_array()
+            .is_some_and(|c| !c.is_empty()),
+        "the subscription's Checkout asks where the coffee goes: {session}"
+    );
+    assert_eq!(session["shipping_options"], serde_json::json!([]));
+    app.wait_for_deliveries().await;
+    let user = app.user("beans@example.com").await;
+    let customer = user.stripe_customer_id.unwrap();
+    let kept = app.emulator_get(&format!("v1/customers/{customer}")).await;
+    assert_eq!(kept["shipping"]["address"]["city"], "New York", "{kept}");
+
+    // The customer moves (in the Billing Portal); the next period ships to the new address.
+    app.emulator_post(
+        &format!("v1/customers/{customer}"),
+        &[
+            ("shipping[name]", "Ada Lovelace"),
+            ("shipping[address][line1]", "1 Infinite Loop"),
+            ("shipping[address][city]", "Cupertino"),
+            ("shipping[address][state]", "CA"),
+            ("shipping[address][postal_code]", "95014"),
+            ("shipping[address][country]", "US"),
+        ],
+    )
+    .await;
+    app.emulator_post(
+        "_emulator/clock/advance",
+        &[("seconds", &(32 * 86_400).to_string())],
+    )
+    .await;
+    app.wait_for_deliveries().await;
+    let orders = subscription_orders(&app).await;
+    assert_eq!(orders.len(), 2);
+    let cities = storefront::db::run(&app.pool, |conn| {
+        use diesel::prelude::*;
+        use storefront::schema::order_shipping;
+        order_shipping::table
+            .order(order_shipping::order_id.asc())
+            .select(order_shipping::city.assume_not_null())
+            .load::<String>(conn)
+            .map_err(storefront::db::DbError::from)
+    })
+    .await
+    .unwrap();
+    assert_eq!(cities, vec!["New York", "Cupertino"]);
+    // Each period is a parcel to send.
+    assert!(orders.iter().all(|o| o.fulfilment_status == "unfulfilled"));
+    let admin = app.admin_browser().await;
+    let queue = admin
+        .get(app.url("/admin/shipping"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        queue.contains("Cupertino, US") && queue.contains("New York, US"),
+        "{queue}"
+    );
+}

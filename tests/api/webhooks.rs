@@ -256,12 +256,17 @@ async fn pay_by_bank(session_url: &str, account: &str) -> reqwest::Response {
         .build()
         .unwrap()
         .post(session_url)
-        .form(&[
-            ("email", "shopper@example.com"),
-            ("method", "us_bank_account"),
-            ("account_number", account),
-            ("routing_number", "110000000"),
-        ])
+        .form(
+            &[
+                ("email", "shopper@example.com"),
+                ("method", "us_bank_account"),
+                ("account_number", account),
+                ("routing_number", "110000000"),
+            ]
+            .into_iter()
+            .chain(SHIP_TO_NEW_YORK)
+            .collect::<Vec<_>>(),
+        )
         .send()
         .await
         .unwrap()

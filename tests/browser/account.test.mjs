@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import {
   journey, visit, checkPage, allowStatus, expectVisible, expectAbsent, expectText, expectPath,
+  fillShippingAddress,
 } from './harness.mjs';
 
 const PASSWORD = 'correct horse battery staple';
@@ -174,6 +175,9 @@ async function payMonthly(page, email) {
   await expectText(page.locator('#total'), /^\$15\.00$/, 'the total due today');
   const emailField = page.getByLabel('Email', { exact: true });
   assert.equal(await emailField.inputValue(), email, "the customer's e-mail is prefilled on the Checkout page");
+  // The coffee ships every month: the page asks where to (no rates: delivery is in the price).
+  await fillShippingAddress(page);
+  await expectAbsent(page.getByRole('group', { name: 'Shipping method' }), 'shipping options on a subscription');
   await page.getByLabel('Card number').fill(CARD_OK);
   await page.getByLabel('Expiry (MM / YY)').fill('12 / 34');
   await page.getByLabel('CVC').fill('123');

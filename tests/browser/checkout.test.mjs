@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import {
   journey, visit, checkPage, allowStatus, expectVisible, expectAbsent, expectText, expectPath,
+  fillShippingAddress,
 } from './harness.mjs';
 
 const TOTE = 'Canvas tote bag';
@@ -20,6 +21,10 @@ const EMAIL = 'shopper@example.com';
 const PHONE = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 };
 
 const money = (n) => `$${n.toFixed(2)}`;
+/** The demo's standard shipping ($5.00, free from $50.00), preselected on the payment page. */
+const shippingFor = (quantity) => (TOTE_PRICE * quantity >= 50 ? 0 : 5);
+/** What the shopper pays for `quantity` totes: the line and its shipping. */
+const due = (quantity) => money(TOTE_PRICE * quantity + shippingFor(quantity));
 const escape = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 // ---------------------------------------------------------------------------------------------
@@ -135,8 +140,10 @@ async function checkOut(page, shop, { email } = {}) {
   await check(page, 'payment');
 }
 
-/** The shop's success page: the order is paid, with this quantity and total. */
-async function expectPaidOrder(page, { quantity, total }) {
+/** The shop's success page: the order is paid, with this quantity and its total with shipping. */
+async function expectPaidOrder(page, { quantity }) {
+  const total = due(quantity);
+  const line = money(TOTE_PRICE * quantity);
   await page.waitForURL((u) => u.pathname === '/checkout/success');
   expectPath(page, /^\/checkout\/success\?session_id=cs_test_/);
   await check(page, 'success');
@@ -145,7 +152,7 @@ async function expectPaidOrder(page, { quantity, total }) {
   await expectText(page.locator('#order-total'), new RegExp(`^${escape(total)}$`), 'the order total');
   await expectText(
     page.getByRole('main').getByRole('row').filter({ hasText: TOTE }),
-    new RegExp(`^${escape(TOTE)} ${quantity} ${escape(money(TOTE_PRICE))} ${escape(total)}$`),
+    new RegExp(`^${escape(TOTE)} ${quantity} ${escape(money(TOTE_PRICE))} ${escape(line)}$`),
     'the order line',
   );
 }
@@ -166,14 +173,18 @@ async function expectEmptyCart(page) {
  * prefilled) and the card, and press "Pay $X". Returns the status the POST answered with: 303
  * (paid, or on to 3-D Secure) or the form again (402 declined, 400 invalid).
  */
-async function payWithCard(page, card, { quantity, total, email = EMAIL }) {
+async function payWithCard(page, card, { quantity, email = EMAIL }) {
+  const total = due(quantity);
   await expectVisible(page.getByRole('heading', { level: 1, name: `Pay ${total}` }), `the "Pay ${total}" heading`);
   await expectText(
     page.getByRole('row').filter({ hasText: TOTE }),
-    `${TOTE} ${quantity} ${money(TOTE_PRICE)} ${total}`,
+    `${TOTE} ${quantity} ${money(TOTE_PRICE)} ${money(TOTE_PRICE * quantity)}`,
     'the line on the payment page',
   );
+  const shipping = shippingFor(quantity);
+  await expectText(page.locator('#shipping'), shipping ? money(shipping) : 'Free', 'the shipping preselected');
   await expectText(page.locator('#total'), new RegExp(`^${escape(total)}$`), 'the total due');
+  await fillShippingAddress(page);
   const emailField = page.getByLabel('Email', { exact: true });
   if ((await emailField.inputValue()) === '') await emailField.fill(email);
   await page.getByLabel('Card number').fill(card);
@@ -199,8 +210,8 @@ async function buyThreeTotes(page, shop) {
     EMAIL,
     'the receipt e-mail given in the cart is prefilled on the payment page',
   );
-  await payWithCard(page, CARD_OK, { quantity: 3, total: money(54) });
-  await expectPaidOrder(page, { quantity: 3, total: money(54) });
+  await payWithCard(page, CARD_OK, { quantity: 3 });
+  await expectPaidOrder(page, { quantity: 3 });
   await expectEmptyCart(page);
 }
 
@@ -214,7 +225,7 @@ journey('checkout: a declined card, then a good one', async ({ page, shop }) => 
   const payURL = page.url();
   // The emulator answers a declined card with 402 and the form again, as Stripe's page would.
   allowStatus(page, payURL, 402);
-  const status = await payWithCard(page, CARD_DECLINED, { quantity: 1, total: money(18) });
+  const status = await payWithCard(page, CARD_DECLINED, { quantity: 1 });
   assert.equal(status, 402, 'the emulator answers a declined card with 402');
   await page.waitForLoadState('load');
   assert.equal(page.url(), payURL, 'a declined card stays on the payment page');
@@ -222,21 +233,21 @@ journey('checkout: a declined card, then a good one', async ({ page, shop }) => 
   await expectText(page.getByRole('alert'), /^Your card was declined\.$/, 'the decline message');
   assert.equal(await page.getByLabel('Email', { exact: true }).inputValue(), EMAIL, 'the e-mail is kept');
   // The shopper tries another card.
-  await payWithCard(page, CARD_OK, { quantity: 1, total: money(18) });
-  await expectPaidOrder(page, { quantity: 1, total: money(18) });
+  await payWithCard(page, CARD_OK, { quantity: 1 });
+  await expectPaidOrder(page, { quantity: 1 });
   await expectEmptyCart(page);
 });
 
 journey('checkout: 3-D Secure approved', async ({ page, shop }) => {
   await addToteToCart(page, 1);
   await checkOut(page, shop);
-  await payWithCard(page, CARD_3DS, { quantity: 1, total: money(18) });
+  await payWithCard(page, CARD_3DS, { quantity: 1 });
   await page.waitForURL((u) => /^\/c\/pay\/cs_test_[^/]+\/3ds$/.test(u.pathname));
   await check(page, '3ds');
-  await expectVisible(page.getByText(`confirm the payment of ${money(18)} with the card ending in 3155`), 'the 3-D Secure prompt');
+  await expectVisible(page.getByText(`confirm the payment of ${due(1)} with the card ending in 3155`), 'the 3-D Secure prompt');
   await expectVisible(page.getByRole('button', { name: 'Fail authentication' }), 'the "Fail authentication" button');
   await page.getByRole('button', { name: 'Complete authentication' }).click();
-  await expectPaidOrder(page, { quantity: 1, total: money(18) });
+  await expectPaidOrder(page, { quantity: 1 });
   await expectEmptyCart(page);
 });
 

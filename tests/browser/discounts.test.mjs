@@ -12,6 +12,7 @@
 import assert from 'node:assert/strict';
 import {
   journey, visit, checkPage, allowStatus, expectVisible, expectAbsent, expectText,
+  fillShippingAddress,
 } from './harness.mjs';
 
 const PASSWORD = 'correct horse battery staple';
@@ -23,8 +24,8 @@ const EMAIL = 'shopper@example.com';
 const TOTE = { slug: 'canvas-tote', name: 'Canvas tote bag', price: 18 };
 const PRINT = { slug: 'harbour-print', name: 'Limited print: Harbour at dawn', price: 45 };
 
-/** The German billing address: 19 % VAT in the emulator's test rate table. */
-const BERLIN = { country: 'DE', line1: 'Unter den Linden 1', city: 'Berlin', postalCode: '10117' };
+/** A German address, for the parcel and the bill: 19 % VAT in the emulator's test rate table. */
+const BERLIN = { name: 'Ada Lovelace', country: 'DE', line1: 'Unter den Linden 1', city: 'Berlin', postalCode: '10117' };
 
 const money = (n) => `$${n.toFixed(2)}`;
 const escape = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -180,10 +181,16 @@ async function expectRefusedCode(page, payURL, code, message, { total }, name) {
 
 /** The payment form's billing address fields (asked for when tax is on). */
 async function fillBillingAddress(page, address) {
-  await page.getByLabel('Country or region', { exact: true }).selectOption(address.country);
-  await page.getByLabel('Address', { exact: true }).fill(address.line1);
-  await page.getByLabel('City', { exact: true }).fill(address.city);
-  await page.getByLabel('Postal code', { exact: true }).fill(address.postalCode);
+  const group = billing(page);
+  await group.getByLabel('Country or region', { exact: true }).selectOption(address.country);
+  await group.getByLabel('Address', { exact: true }).fill(address.line1);
+  await group.getByLabel('City', { exact: true }).fill(address.city);
+  await group.getByLabel('Postal code', { exact: true }).fill(address.postalCode);
+}
+
+/** The payment form's "Billing address" fieldset (the shipping address has the same labels). */
+function billing(page) {
+  return page.getByRole('group', { name: 'Billing address' });
 }
 
 /** Fill in the e-mail (unless prefilled) and the card, press "Pay $X"; returns the POST's status. */
@@ -191,6 +198,10 @@ async function payWithCard(page, total, { email = EMAIL } = {}) {
   await expectVisible(page.getByRole('heading', { level: 1, name: `Pay ${total}` }), `the "Pay ${total}" heading`);
   const emailField = page.getByLabel('Email', { exact: true });
   if ((await emailField.inputValue()) === '') await emailField.fill(email);
+  // Filled already when the address decided the tax; otherwise the parcel goes to New York.
+  if ((await page.getByRole('group', { name: 'Shipping address' }).getByLabel('City', { exact: true }).inputValue()) === '') {
+    await fillShippingAddress(page);
+  }
   await page.getByLabel('Card number').fill(CARD_OK);
   await page.getByLabel('Expiry (MM / YY)').fill('12 / 34');
   await page.getByLabel('CVC').fill('123');
@@ -253,7 +264,7 @@ journey('discounts: a 20 % code with tax on, paid, shown and refundable line by 
   const payURL = await checkOut(page, shop, { total: money(81) });
 
   // Tax is on: the page asks for the billing address and cannot tell the tax yet.
-  await expectText(page.locator('#tax'), 'Enter your billing address', 'the tax before an address');
+  await expectText(page.locator('#tax'), 'Enter your shipping address', 'the tax before an address');
   await expectVisible(page.getByRole('group', { name: 'Billing address' }), 'the "Billing address" fieldset');
 
   // The code: 20 % off each line, $7.20 + $9.00.
@@ -270,6 +281,8 @@ journey('discounts: a 20 % code with tax on, paid, shown and refundable line by 
 
   // A German address: 19 % VAT on each line after its discount (5.47 + 6.84).
   await page.getByLabel('Email', { exact: true }).fill(email);
+  // The parcel goes to Berlin too: Stripe Tax taxes where the goods go.
+  await fillShippingAddress(page, BERLIN);
   await fillBillingAddress(page, BERLIN);
   await page.getByRole('button', { name: 'Update total', exact: true }).click();
   await page.waitForURL((u) => u.href === payURL);
@@ -278,8 +291,9 @@ journey('discounts: a 20 % code with tax on, paid, shown and refundable line by 
   await expectText(page.locator('#tax'), exactly('$12.31'), 'the tax');
   await expectText(page.locator('#discount_amount'), exactly('-$16.20'), 'the discount after the address');
   await expectText(page.locator('#total'), exactly('$77.11'), 'the total with tax');
-  assert.equal(await page.getByLabel('Country or region', { exact: true }).inputValue(), 'DE', 'the country is kept');
-  assert.equal(await page.getByLabel('City', { exact: true }).inputValue(), 'Berlin', 'the city is kept');
+  await expectText(page.locator('#shipping'), exactly('Free'), 'shipping, free from $50.00 on the subtotal before the code');
+  assert.equal(await billing(page).getByLabel('Country or region', { exact: true }).inputValue(), 'DE', 'the country is kept');
+  assert.equal(await billing(page).getByLabel('City', { exact: true }).inputValue(), 'Berlin', 'the city is kept');
   assert.equal(await page.getByLabel('Email', { exact: true }).inputValue(), email, 'the e-mail is kept');
 
   const paid = await payWithCard(page, '$77.11');
@@ -341,7 +355,8 @@ journey('discounts: an unknown and an expired code show their message, then the 
   await promotionCode(shop, 'SOONGONE', 10, { expires_at: String(now + 60) });
 
   await addToCart(page, TOTE, 1);
-  const total = money(TOTE.price);
+  // One tote ($18.00) and standard shipping ($5.00).
+  const total = money(TOTE.price + 5);
   const payURL = await checkOut(page, shop, { total });
 
   await expectRefusedCode(page, payURL, 'NOSUCHCODE', 'This code is invalid.', { total }, 'payment-code-invalid');
@@ -361,13 +376,14 @@ journey('discounts: an unknown and an expired code show their message, then the 
 
 journey('discounts: a 100 % code makes a free order, paid at $0.00, nothing to refund', async ({ page, shop, newPage }) => {
   await promotionCode(shop, 'FREE100', 100);
-  await addToCart(page, TOTE, 1);
-  const payURL = await checkOut(page, shop, { total: money(TOTE.price) });
+  // Three totes: $54.00 ships free, so the code leaves nothing to pay.
+  await addToCart(page, TOTE, 3);
+  const payURL = await checkOut(page, shop, { total: money(TOTE.price * 3) });
 
   const applied = await applyCode(page, payURL, 'FREE100', 'payment-free');
   assert.equal(applied, 200, 'FREE100 is applied');
   await expectText(page.locator('#applied_promotion_code'), exactly('FREE100'), 'the applied code');
-  await expectText(page.locator('#discount_amount'), exactly('-$18.00'), 'the discount');
+  await expectText(page.locator('#discount_amount'), exactly('-$54.00'), 'the discount');
   await expectText(page.locator('#total'), exactly('$0.00'), 'the total');
   // Nothing to pay: no card fields, just "Complete order".
   await expectAbsent(page.getByLabel('Card number'), '"Card number" field on a free order');
@@ -375,15 +391,17 @@ journey('discounts: a 100 % code makes a free order, paid at $0.00, nothing to r
   await expectAbsent(page.getByRole('button', { name: /^Pay / }), '"Pay" button on a free order');
   const emailField = page.getByLabel('Email', { exact: true });
   if ((await emailField.inputValue()) === '') await emailField.fill(EMAIL);
+  // Free, but still a parcel: the page asks where it goes.
+  await fillShippingAddress(page);
   const complete = page.getByRole('button', { name: 'Complete order', exact: true });
   await expectVisible(complete, 'the "Complete order" button');
   await complete.click();
 
   const number = await expectSuccessPage(page);
-  await expectItems(page, [[TOTE, 1]], 'the success page');
+  await expectItems(page, [[TOTE, 3]], 'the success page');
   await expectBreakdown(page, [
-    ['Subtotal', '$18.00'],
-    ['Discount (FREE100)', '−$18.00'],
+    ['Subtotal', '$54.00'],
+    ['Discount (FREE100)', '−$54.00'],
     ['Total', '$0.00'],
   ], 'the success page');
 
@@ -393,7 +411,7 @@ journey('discounts: a 100 % code makes a free order, paid at $0.00, nothing to r
   await visit(admin, `/admin/orders/${number}`, 'admin-order');
   await expectText(admin.locator('#order-status'), /^Paid$/, 'the order status the admin sees');
   await expectText(admin.locator('#payment-intent'), /^None$/, 'no PaymentIntent for a free order');
-  await expectBreakdown(admin, [['Subtotal', '$18.00'], ['Discount (FREE100)', '−$18.00']], 'the admin order page');
+  await expectBreakdown(admin, [['Subtotal', '$54.00'], ['Discount (FREE100)', '−$54.00']], 'the admin order page');
   await expectText(admin.locator('#order-total'), exactly('$0.00'), 'the order total the admin sees');
   await expectAbsent(admin.locator('form.refund-form'), 'refund form on an order paid at $0.00');
   await expectAbsent(admin.getByRole('button', { name: 'Refund', exact: true }), '"Refund" button on an order paid at $0.00');

@@ -449,6 +449,35 @@ export async function expectText(locator, pattern, what = String(locator)) {
   return actual;
 }
 
+// ---------------------------------------------------------------------------------------------
+// The emulator's hosted Checkout page
+
+/** Where test parcels go: no tax in the emulator's rate table. */
+export const NEW_YORK = {
+  name: 'Ada Lovelace', country: 'US', line1: '350 Fifth Avenue', city: 'New York', state: 'NY', postalCode: '10118',
+};
+
+/**
+ * Fill the hosted page's "Shipping address" fieldset (asked for physical goods). The state is a
+ * text field until the page knows the country (no JavaScript), and the server reads "NY" as New York.
+ */
+export async function fillShippingAddress(page, address = NEW_YORK) {
+  const group = page.getByRole('group', { name: 'Shipping address' });
+  await expectVisible(group, 'the "Shipping address" fieldset');
+  await group.getByLabel('Full name', { exact: true }).fill(address.name);
+  await group.getByLabel('Country or region', { exact: true }).selectOption(address.country);
+  await group.getByLabel('Address line 1', { exact: true }).fill(address.line1);
+  await group.getByLabel('City', { exact: true }).fill(address.city);
+  if (address.state) {
+    // A select of states once the page knows the country is the US; a text field before.
+    const state = group.getByLabel(/^State/);
+    const tag = await state.evaluate((e) => e.tagName);
+    if (tag === 'SELECT') await state.selectOption(address.state);
+    else await state.fill(address.state);
+  }
+  await group.getByLabel(/^Postal code/).fill(address.postalCode);
+}
+
 /** Assert the page's path (and query) is `expected` (string or RegExp). */
 export function expectPath(page, expected) {
   const u = new URL(page.url());

@@ -1,3 +1,5 @@
+DROP TABLE order_shipping_rates;
+DROP TABLE shipping_rates;
 DROP TABLE shipment_lines;
 DROP TABLE shipments;
 DROP TABLE order_shipping;

@@ -23,8 +23,39 @@ CREATE TABLE order_shipping (
     phone TEXT,
     rate_id TEXT,
     rate_name TEXT,
-    amount BIGINT NOT NULL DEFAULT 0
+    amount BIGINT NOT NULL DEFAULT 0,
+    amount_tax BIGINT NOT NULL DEFAULT 0
 );
+
+-- The shop's shipping rates, from the catalogue file: sent to Checkout as inline rate data.
+CREATE TABLE shipping_rates (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    key TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    amount BIGINT NOT NULL CHECK (amount >= 0),
+    min_days BIGINT,
+    max_days BIGINT,
+    -- Free when the order's subtotal (before discounts) is at least this much.
+    free_over BIGINT,
+    active BOOLEAN NOT NULL DEFAULT 1,
+    position BIGINT NOT NULL DEFAULT 0,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+
+-- What each order offered, fixed when it was created: a retried session sends the same
+-- options, and fulfilment checks the chosen one against them.
+CREATE TABLE order_shipping_rates (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    order_id BIGINT NOT NULL REFERENCES orders (id),
+    position BIGINT NOT NULL,
+    rate_key TEXT NOT NULL,
+    name TEXT NOT NULL,
+    amount BIGINT NOT NULL CHECK (amount >= 0),
+    min_days BIGINT,
+    max_days BIGINT
+);
+CREATE INDEX order_shipping_rates_order_id ON order_shipping_rates (order_id);
 
 -- A parcel: some units of some lines, with a carrier and tracking number; shipped, then delivered.
 CREATE TABLE shipments (

@@ -34,6 +34,9 @@ pub struct TestApp {
 
 pub const EMULATOR_KEY: &str = "sk_test_storefront_demo";
 
+/// `TestApp::spawn_with(&[(SHIPPING_RATES, "on")])`: keep the demo catalogue's shipping rates.
+pub const SHIPPING_RATES: &str = "TEST_SHIPPING_RATES";
+
 /// How long any request of the harness may take: a stuck request fails its test instead of
 /// hanging the run.
 pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
@@ -90,6 +93,9 @@ impl TestApp {
         for (k, v) in overrides {
             vars.insert((*k).into(), (*v).into());
         }
+        // Most tests are about something other than shipping: their orders ship free (the demo
+        // catalogue's rates are retired) unless they ask for the rates with this.
+        let rates = vars.remove(SHIPPING_RATES).is_some_and(|v| v == "on");
         let config = Config::from_lookup(|k| vars.get(k).cloned()).expect("test config is valid");
         let webhook_secret = vars["STRIPE_WEBHOOK_SECRET"].clone();
         let clock = Arc::new(ManualClock::new(Utc::now()));
@@ -98,6 +104,18 @@ impl TestApp {
             .expect("app builds");
         let address = format!("http://127.0.0.1:{}", app.port());
         let pool = app.pool().clone();
+        if !rates {
+            storefront::db::run(&pool, |conn| {
+                use diesel::prelude::*;
+                use storefront::schema::shipping_rates;
+                diesel::update(shipping_rates::table)
+                    .set(shipping_rates::active.eq(false))
+                    .execute(conn)
+                    .map_err(storefront::db::DbError::from)
+            })
+            .await
+            .unwrap();
+        }
         let state = app.state();
         let emulator = app
             .emulator_url()

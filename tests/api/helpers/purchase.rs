@@ -3,6 +3,16 @@
 use super::{REQUEST_TIMEOUT, TestApp, assert_redirect_to, csrf_token, location, select_attr};
 
 pub const CARD_OK: &str = "4242424242424242";
+
+/// Where test parcels go unless a test says otherwise (New York: no tax in the emulator's table).
+pub const SHIP_TO_NEW_YORK: [(&str, &str); 6] = [
+    ("shipping_name", "Ada Lovelace"),
+    ("shipping_line1", "350 Fifth Avenue"),
+    ("shipping_city", "New York"),
+    ("shipping_state", "NY"),
+    ("shipping_postal_code", "10118"),
+    ("shipping_country", "US"),
+];
 pub const CARD_DECLINED: &str = "4000000000000002";
 pub const CARD_INSUFFICIENT: &str = "4000000000009995";
 pub const CARD_3DS: &str = "4000002500003155";
@@ -96,13 +106,19 @@ impl TestApp {
             .build()
             .unwrap()
             .post(session_url)
-            .form(&[
-                ("email", "shopper@example.com"),
-                ("method", "card"),
-                ("card_number", card),
-                ("card_expiry", "12 / 34"),
-                ("card_cvc", "123"),
-            ])
+            .form(
+                &[
+                    ("email", "shopper@example.com"),
+                    ("method", "card"),
+                    ("card_number", card),
+                    ("card_expiry", "12 / 34"),
+                    ("card_cvc", "123"),
+                ]
+                .into_iter()
+                // Asked for physical goods; ignored by a session that collects no address.
+                .chain(SHIP_TO_NEW_YORK)
+                .collect::<Vec<_>>(),
+            )
             .send()
             .await
             .unwrap()
