@@ -3,6 +3,8 @@
 use sha2::Digest as _;
 use stripe_billing::billing_portal_configuration::{
     CreateBillingPortalConfiguration, CreateBillingPortalConfigurationFeatures,
+    CreateBillingPortalConfigurationFeaturesCustomerUpdate,
+    CreateBillingPortalConfigurationFeaturesCustomerUpdateAllowedUpdates as CustomerField,
     CreateBillingPortalConfigurationFeaturesSubscriptionCancel,
     CreateBillingPortalConfigurationFeaturesSubscriptionCancelMode,
     CreateBillingPortalConfigurationFeaturesSubscriptionUpdate,
@@ -56,10 +58,16 @@ pub async fn configure(
     features.subscription_update = Some(update);
     features.payment_method_update = Some(PaymentMethodUpdateParam::new(true));
     features.invoice_history = Some(InvoiceListParam::new(true));
+    // A physical plan ships to the Customer's shipping address: the customer keeps it current
+    // here (and the billing address Stripe Tax uses).
+    let mut customer = CreateBillingPortalConfigurationFeaturesCustomerUpdate::new(true);
+    customer.allowed_updates = Some(vec![CustomerField::Shipping, CustomerField::Address]);
+    features.customer_update = Some(customer);
     let req = CreateBillingPortalConfiguration::new(features).default_return_url(return_url);
     // Same plans, same key: re-running setup does not pile up configurations.
+    // (v2: customers may update their addresses.)
     let key = format!(
-        "portal-config-{}",
+        "portal-config-v2-{}",
         &hex::encode(sha2::Sha256::digest(format!("{plans:?}").as_bytes()))[..32]
     );
     Ok(stripe.write(&req, &key).await?.id.as_str().to_owned())

@@ -362,6 +362,21 @@ async fn stripe_setup_creates_the_endpoint_catalogue_and_portal_configuration() 
         report.portal_configuration.starts_with("bpc_"),
         "{report:?}"
     );
+    // Customers keep their shipping address (where the coffee goes) current in the portal.
+    let portal = app
+        .emulator_get(&format!(
+            "v1/billing_portal/configurations/{}",
+            report.portal_configuration
+        ))
+        .await;
+    assert_eq!(
+        portal["features"]["customer_update"]["enabled"], true,
+        "{portal}"
+    );
+    assert_eq!(
+        portal["features"]["customer_update"]["allowed_updates"],
+        serde_json::json!(["shipping", "address"])
+    );
     let endpoints = app.emulator_get("v1/webhook_endpoints").await;
     let ours = endpoints["data"]
         .as_array()
