@@ -203,8 +203,16 @@ async fn demo_purge(config: Config) -> Result<(), StartError> {
 async fn seed_file(config: Config, file: std::path::PathBuf) -> Result<(), StartError> {
     let text = std::fs::read_to_string(&file)
         .with_context(|| format!("cannot read {}", file.display()))?;
-    let catalog =
+    let mut catalog =
         CatalogFile::parse(&text, config.currency).with_context(|| file.display().to_string())?;
+    // Files are named relative to the catalogue file.
+    let base = file
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
+    catalog
+        .load_files(|path| std::fs::read(base.join(path)).map_err(|e| e.to_string()))
+        .with_context(|| file.display().to_string())?;
     let pool = crate::startup::connect_and_migrate_for_maintenance(&config).await?;
     let currency = config.currency;
     let now = SystemClock.unix();

@@ -75,6 +75,12 @@ pub enum AppError {
     Csrf,
     #[error("forbidden")]
     Forbidden,
+    /// Forbidden, with the reason the page gives.
+    #[error("refused: {0}")]
+    Refused(String),
+    /// A link that worked once and no longer does (expired, used up).
+    #[error("gone: {0}")]
+    Gone(String),
     /// Only for signed-in users: go sign in, then come back to the path.
     #[error("sign-in required")]
     SignInRequired(String),
@@ -106,7 +112,8 @@ impl ResponseError for AppError {
         match self {
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            AppError::Csrf | AppError::Forbidden => StatusCode::FORBIDDEN,
+            AppError::Csrf | AppError::Forbidden | AppError::Refused(_) => StatusCode::FORBIDDEN,
+            AppError::Gone(_) => StatusCode::GONE,
             AppError::SignInRequired(_) => StatusCode::SEE_OTHER,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -124,7 +131,7 @@ impl ResponseError for AppError {
         }
         let message = match self {
             AppError::NotFound => "We couldn't find that page.".to_owned(),
-            AppError::BadRequest(m) => m.clone(),
+            AppError::BadRequest(m) | AppError::Refused(m) | AppError::Gone(m) => m.clone(),
             AppError::Csrf => {
                 "Your form expired or came from somewhere else. Go back, reload the page and try again.".to_owned()
             }
@@ -156,6 +163,7 @@ fn title_for(status: StatusCode) -> &'static str {
         403 => "Not allowed",
         404 => "Page not found",
         405 => "Not allowed",
+        410 => "That link no longer works",
         413 => "That was too large",
         429 => "Too many requests",
         s if s >= 500 => "Something went wrong",

@@ -17,11 +17,11 @@ use crate::admin::users::DEMO_ADMIN_EMAIL;
 use crate::config::ConfigError;
 use crate::db::{AnyConnection, insert_once, write_tx};
 use crate::schema::{
-    audit_log, cart_items, carts, email_tokens, installation, job_runs, login_attempts,
-    order_items, order_shipping, order_shipping_rates, orders, outbox, payment_failures, prices,
-    products, rate_limit_hits, refund_lines, refund_restocks, refund_tokens, refunds,
-    shipment_lines, shipments, stock_reservations, stripe_events, subscription_checkouts,
-    subscriptions, user_sessions, users,
+    audit_log, cart_items, carts, download_counts, email_tokens, installation, job_runs,
+    licence_keys, login_attempts, order_items, order_shipping, order_shipping_rates, orders,
+    outbox, payment_failures, prices, products, rate_limit_hits, refund_lines, refund_restocks,
+    refund_tokens, refunds, shipment_lines, shipments, stock_reservations, stripe_events,
+    subscription_checkouts, subscriptions, user_sessions, users,
 };
 
 /// How the shop that made the database reached Stripe.
@@ -206,6 +206,10 @@ pub fn purge(conn: &mut AnyConnection) -> Result<PurgeReport, PurgeError> {
         diesel::delete(shipments::table).execute(conn)?;
         diesel::delete(order_shipping::table).execute(conn)?;
         diesel::delete(order_shipping_rates::table).execute(conn)?;
+        diesel::delete(download_counts::table).execute(conn)?;
+        // Keys sold to demo orders go with them; the pool's unsold keys stay with the catalogue.
+        diesel::delete(licence_keys::table.filter(licence_keys::order_item_id.is_not_null()))
+            .execute(conn)?;
         diesel::delete(refund_restocks::table).execute(conn)?;
         diesel::delete(refund_tokens::table).execute(conn)?;
         diesel::delete(refunds::table).execute(conn)?;

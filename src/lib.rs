@@ -12,6 +12,7 @@ pub mod clock;
 pub mod config;
 pub mod dashboard;
 pub mod db;
+pub mod digital;
 pub mod error;
 pub mod health;
 pub mod installation;

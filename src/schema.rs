@@ -16,6 +16,38 @@ diesel::table! {
         updated_at -> BigInt,
         tax_code -> Nullable<Text>,
         kind -> Text,
+        delivery -> Nullable<Text>,
+        max_downloads -> BigInt,
+    }
+}
+
+diesel::table! {
+    product_files (product_id) {
+        product_id -> BigInt,
+        file_name -> Text,
+        content_type -> Text,
+        size -> BigInt,
+        sha256 -> Text,
+        bytes -> Binary,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    licence_keys (id) {
+        id -> BigInt,
+        product_id -> BigInt,
+        licence_key -> Text,
+        order_item_id -> Nullable<BigInt>,
+        assigned_at -> Nullable<BigInt>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    download_counts (order_item_id) {
+        order_item_id -> BigInt,
+        downloads -> BigInt,
     }
 }
 
@@ -421,6 +453,8 @@ diesel::joinable!(refund_lines -> refunds (refund_id));
 diesel::joinable!(order_shipping -> orders (order_id));
 diesel::joinable!(shipments -> orders (order_id));
 diesel::joinable!(order_shipping_rates -> orders (order_id));
+diesel::joinable!(licence_keys -> products (product_id));
+diesel::joinable!(product_files -> products (product_id));
 diesel::joinable!(shipment_lines -> shipments (shipment_id));
 diesel::joinable!(shipment_lines -> order_items (order_item_id));
 
@@ -444,6 +478,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     refund_restocks,
     order_shipping,
     shipping_rates,
+    product_files,
+    licence_keys,
+    download_counts,
     order_shipping_rates,
     shipments,
     shipment_lines,

@@ -58,7 +58,7 @@ impl Application {
                 if !seed::catalog_is_empty(conn)? {
                     return Ok(None);
                 }
-                let file = CatalogFile::parse(seed::DEMO_CATALOG, currency)?;
+                let file = CatalogFile::demo(currency)?;
                 Ok(Some(seed::seed(conn, &file, currency, now)?))
             })
             .await
@@ -308,6 +308,18 @@ fn routes(cfg: &mut web::ServiceConfig) {
             "/admin/shipping",
             web::get().to(admin::routes::shipping_queue),
         )
+        .route(
+            "/admin/products/{slug}/keys",
+            web::get().to(crate::digital::routes::keys_form),
+        )
+        .route(
+            "/admin/products/{slug}/keys",
+            web::post().to(crate::digital::routes::add_keys),
+        )
+        .route(
+            "/downloads/{item}/{expires}/{signature}",
+            web::get().to(crate::digital::routes::download),
+        )
         .route("/healthz", web::get().to(health::healthz))
         .route("/metrics", web::get().to(crate::metrics::endpoint))
         .route("/static/style.css", web::get().to(assets::stylesheet))
@@ -412,7 +424,11 @@ pub async fn build_state(
         )
     });
     let catalogue = crate::catalog::snapshot::CatalogueCache::new(pool.clone(), config.currency);
+    let links = Arc::new(crate::digital::links::LinkSigner::new(&session_key(
+        &config,
+    )?));
     let state = web::Data::new(AppState {
+        links,
         pool,
         catalogue,
         config: Arc::new(config),

@@ -31,4 +31,6 @@ pub struct AppState {
     /// Demo mode without `SMTP_URL`: account mails as delivered, with their links, in memory
     /// only (shown at `/admin/mail`; the database never holds a usable link).
     pub dev_inbox: Arc<crate::mail::worker::DevInbox>,
+    /// Signs the buyers' download links (a key derived from the session key).
+    pub links: Arc<crate::digital::links::LinkSigner>,
 }

@@ -483,6 +483,8 @@ pub struct OrderDetailPage {
     timeline: Vec<TimelineRow>,
     ship_to: Vec<String>,
     ship_rate: Option<String>,
+    digital: Vec<crate::digital::access::DigitalLine>,
+    digital_revoked: bool,
 }
 
 pub struct TimelineRow {
@@ -503,7 +505,9 @@ pub async fn order(
         return Err(AppError::NotFound);
     }
     let uid = user.id;
-    let (order, items, refunds, parcels, address) = db::run(&state.pool, move |conn| {
+    let links = state.links.clone();
+    let expires = state.clock.unix() + crate::digital::links::PAGE_LINK_SECS;
+    let (order, items, refunds, parcels, address, digital) = db::run(&state.pool, move |conn| {
         // Another customer's order number is simply not found.
         let order = queries::by_number(conn, &number)?
             .filter(|o| o.user_id == Some(uid))
@@ -512,7 +516,8 @@ pub async fn order(
         let refunds = crate::admin::refunds::for_order(conn, order.id)?;
         let parcels = crate::shipping::shipments::for_order(conn, order.id)?;
         let address = crate::shipping::address::for_order(conn, order.id)?;
-        Ok::<_, AppError>((order, items, refunds, parcels, address))
+        let digital = crate::digital::access::for_order(conn, &order, &items, &links, expires)?;
+        Ok::<_, AppError>((order, items, refunds, parcels, address, digital))
     })
     .await?;
     let currency = order.currency();
@@ -535,6 +540,9 @@ pub async fn order(
     };
     Ok(OrderDetailPage {
         layout,
+        digital,
+        digital_revoked: crate::digital::access::revoked(&order)
+            && items.iter().any(|i| !i.physical),
         timeline,
         ship_rate: address.as_ref().and_then(|a| a.rate_name.clone()),
         ship_to: address

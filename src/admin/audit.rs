@@ -13,6 +13,7 @@ pub const ROLE_CHANGED: &str = "role changed";
 pub const DISPUTE_OPENED: &str = "dispute opened";
 pub const SHIPPED: &str = "shipped";
 pub const DELIVERED: &str = "delivered";
+pub const KEYS_ADDED: &str = "licence keys added";
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = audit_log)]

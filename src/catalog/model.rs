@@ -24,6 +24,10 @@ pub struct Product {
     pub tax_code: Option<String>,
     /// `physical` (shipped) or `digital`.
     pub kind: String,
+    /// For a digital product: `file` (a download) or `keys` (a licence key per unit).
+    pub delivery: Option<String>,
+    /// Downloads allowed per order line of a `file` product.
+    pub max_downloads: i64,
 }
 
 /// Stripe's "General - Tangible Goods" tax code: what a product without its own is taxed as.

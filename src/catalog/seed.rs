@@ -17,6 +17,12 @@ use crate::schema::{prices, products};
 /// The demo catalogue shipped in the binary.
 pub const DEMO_CATALOG: &str = include_str!("demo_catalog.toml");
 
+/// The files the demo catalogue's digital products deliver, by the path the catalogue names.
+pub const DEMO_FILES: &[(&str, &[u8])] = &[(
+    "demo_files/harbour-map.svg",
+    include_bytes!("demo_files/harbour-map.svg"),
+)];
+
 #[derive(Debug, Deserialize, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct CatalogFile {
@@ -63,6 +69,23 @@ fn validate_estimate(rate: &ShippingRateEntry) -> Result<(), ValidationError> {
     }
 }
 
+/// How a digital product is delivered.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Delivery {
+    File,
+    Keys,
+}
+
+impl Delivery {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Delivery::File => "file",
+            Delivery::Keys => "keys",
+        }
+    }
+}
+
 /// What a product is: shipped, or delivered online.
 #[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
@@ -103,6 +126,20 @@ pub struct ProductEntry {
     /// `physical` (the default: shipped) or `digital`.
     #[serde(default)]
     pub kind: Kind,
+    /// For a digital product: `file` (a download) or `keys` (a licence key per unit).
+    pub delivery: Option<Delivery>,
+    /// With `delivery = "file"`: the file, relative to the catalogue file.
+    #[validate(length(min = 1, max = 500))]
+    pub file: Option<String>,
+    /// Its bytes, read by [`CatalogFile::load_files`].
+    #[serde(skip)]
+    pub file_bytes: Option<Vec<u8>>,
+    /// With `delivery = "keys"`: keys to add to the pool (already there: skipped).
+    #[serde(default)]
+    pub licence_keys: Vec<String>,
+    /// Downloads allowed per order line (`file` products).
+    #[validate(range(min = 1, max = 1000))]
+    pub max_downloads: Option<i64>,
     #[validate(
         length(min = 1, message = "a product needs at least one price"),
         nested
@@ -142,6 +179,9 @@ impl Interval {
         }
     }
 }
+
+/// Downloads per order line unless the catalogue says otherwise.
+pub const DEFAULT_MAX_DOWNLOADS: i64 = 5;
 
 fn yes() -> bool {
     true
@@ -218,6 +258,38 @@ impl CatalogFile {
         let mut slugs = HashSet::new();
         let mut keys = HashSet::new();
         for p in &file.products {
+            let problem = match (p.kind, p.delivery) {
+                (Kind::Physical, Some(_)) => Some("only a digital product has a delivery"),
+                (_, Some(Delivery::File)) if p.file.is_none() => {
+                    Some("delivery = \"file\" needs the file")
+                }
+                (_, d) if d != Some(Delivery::File) && p.file.is_some() => {
+                    Some("a file is delivered only with delivery = \"file\"")
+                }
+                (_, d) if d != Some(Delivery::Keys) && !p.licence_keys.is_empty() => {
+                    Some("licence keys are delivered only with delivery = \"keys\"")
+                }
+                (_, Some(Delivery::Keys)) if p.stock.is_some() => {
+                    Some("a key product's stock is its keys: leave stock out")
+                }
+                _ => None,
+            };
+            if let Some(problem) = problem {
+                return Err(SeedError::Invalid(format!(
+                    "product {:?}: {problem}",
+                    p.slug
+                )));
+            }
+            if let Some(k) = p
+                .licence_keys
+                .iter()
+                .find(|k| !crate::digital::keys::plausible(k))
+            {
+                return Err(SeedError::Invalid(format!(
+                    "product {:?}: {k:?} is not a licence key (4 to 200 printable characters, no spaces)",
+                    p.slug
+                )));
+            }
             if !slugs.insert(&p.slug) {
                 return Err(SeedError::Invalid(format!(
                     "slug {:?} appears twice",
@@ -233,6 +305,44 @@ impl CatalogFile {
                 }
             }
         }
+        Ok(file)
+    }
+}
+
+impl CatalogFile {
+    /// Reads the files of `file` products through `read` (a path as the catalogue names it →
+    /// its bytes), checking their size.
+    pub fn load_files(
+        &mut self,
+        mut read: impl FnMut(&str) -> Result<Vec<u8>, String>,
+    ) -> Result<(), SeedError> {
+        for p in &mut self.products {
+            let Some(path) = &p.file else { continue };
+            let bytes = read(path).map_err(|e| {
+                SeedError::Invalid(format!("product {:?}: file {path:?}: {e}", p.slug))
+            })?;
+            if bytes.len() > crate::digital::files::MAX_FILE_BYTES {
+                return Err(SeedError::Invalid(format!(
+                    "product {:?}: file {path:?} is over {} MB",
+                    p.slug,
+                    crate::digital::files::MAX_FILE_BYTES / (1024 * 1024)
+                )));
+            }
+            p.file_bytes = Some(bytes);
+        }
+        Ok(())
+    }
+
+    /// The demo catalogue with its embedded files.
+    pub fn demo(currency: Currency) -> Result<Self, SeedError> {
+        let mut file = Self::parse(DEMO_CATALOG, currency)?;
+        file.load_files(|path| {
+            DEMO_FILES
+                .iter()
+                .find(|(p, _)| *p == path)
+                .map(|(_, b)| b.to_vec())
+                .ok_or_else(|| "not among the demo files".to_owned())
+        })?;
         Ok(file)
     }
 }
@@ -286,6 +396,8 @@ struct ProductFields<'a> {
     position: i64,
     tax_code: Option<&'a str>,
     kind: &'a str,
+    delivery: Option<&'a str>,
+    max_downloads: i64,
     updated_at: i64,
 }
 
@@ -308,6 +420,8 @@ pub fn seed(
                 position: position as i64,
                 tax_code: entry.tax_code.as_deref(),
                 kind: entry.kind.as_str(),
+                delivery: entry.delivery.map(Delivery::as_str),
+                max_downloads: entry.max_downloads.unwrap_or(DEFAULT_MAX_DOWNLOADS),
                 updated_at: now,
             };
             let existing: Option<Product> = products::table
@@ -320,7 +434,11 @@ pub fn seed(
                     diesel::insert_into(products::table)
                         .values((
                             &fields,
-                            products::stock.eq(entry.stock),
+                            // A key product starts sold out: its stock is its keys.
+                            products::stock.eq(match entry.delivery {
+                                Some(Delivery::Keys) => Some(0),
+                                _ => entry.stock,
+                            }),
                             products::created_at.eq(now),
                         ))
                         .execute(conn)?;
@@ -337,7 +455,9 @@ pub fn seed(
                         && p.active == entry.active
                         && p.position == position as i64
                         && p.tax_code == entry.tax_code
-                        && p.kind == entry.kind.as_str();
+                        && p.kind == entry.kind.as_str()
+                        && p.delivery.as_deref() == entry.delivery.map(Delivery::as_str)
+                        && p.max_downloads == entry.max_downloads.unwrap_or(DEFAULT_MAX_DOWNLOADS);
                     if same {
                         report.unchanged += 1;
                     } else {
@@ -351,6 +471,19 @@ pub fn seed(
             };
             for price in &entry.prices {
                 seed_price(conn, product_id, price, currency, now, &mut report)?;
+            }
+            if let (Some(path), Some(bytes)) = (&entry.file, &entry.file_bytes) {
+                let name = path.rsplit(['/', '\\']).next().unwrap_or(path);
+                if crate::digital::files::store(conn, product_id, name, bytes, now)? {
+                    report.products_updated += 1;
+                }
+            }
+            if !entry.licence_keys.is_empty() {
+                let (added, _) =
+                    crate::digital::keys::add(conn, product_id, &entry.licence_keys, now)?;
+                if added.added > 0 {
+                    report.products_updated += 1;
+                }
             }
         }
         report.rates_changed = seed_rates(conn, &file.shipping_rates, now)?;
@@ -527,6 +660,19 @@ mod tests {
             .unwrap();
         let intervals: Vec<_> = sub.prices.iter().filter_map(|p| p.interval).collect();
         assert!(intervals.contains(&Interval::Month) && intervals.contains(&Interval::Year));
+        // Its digital goods: a file (embedded in the binary) and a pool of keys.
+        let demo = CatalogFile::demo(usd()).unwrap();
+        assert!(demo.products.iter().any(|p| {
+            p.delivery == Some(Delivery::File)
+                && p.file_bytes
+                    .as_ref()
+                    .is_some_and(|b| b.starts_with(b"<svg"))
+        }));
+        assert!(
+            demo.products
+                .iter()
+                .any(|p| p.delivery == Some(Delivery::Keys) && p.licence_keys.len() >= 5)
+        );
     }
 
     #[test]
@@ -561,6 +707,26 @@ mod tests {
             (
                 "[[products]]\nslug = \"a\"\nname = \"x\"\ntax_code = \"txcd_123\"\nprices = [{ key = \"a\", unit_amount = 5 }]",
                 "txcd_ and 8 digits",
+            ),
+            (
+                "[[products]]\nslug = \"a\"\nname = \"x\"\ndelivery = \"file\"\nfile = \"a.pdf\"\nprices = [{ key = \"a\", unit_amount = 5 }]",
+                "only a digital product has a delivery",
+            ),
+            (
+                "[[products]]\nslug = \"a\"\nname = \"x\"\nkind = \"digital\"\ndelivery = \"file\"\nprices = [{ key = \"a\", unit_amount = 5 }]",
+                "needs the file",
+            ),
+            (
+                "[[products]]\nslug = \"a\"\nname = \"x\"\nkind = \"digital\"\ndelivery = \"keys\"\nstock = 3\nprices = [{ key = \"a\", unit_amount = 5 }]",
+                "leave stock out",
+            ),
+            (
+                "[[products]]\nslug = \"a\"\nname = \"x\"\nkind = \"digital\"\ndelivery = \"keys\"\nlicence_keys = [\"a b\"]\nprices = [{ key = \"a\", unit_amount = 5 }]",
+                "is not a licence key",
+            ),
+            (
+                "[[shipping_rates]]\nkey = \"s\"\nname = \"S\"\namount = 5\nmin_days = 5\nmax_days = 2\n[[products]]\nslug = \"a\"\nname = \"x\"\nprices = [{ key = \"a\", unit_amount = 5 }]",
+                "min_days is more than max_days",
             ),
         ];
         for (text, needle) in cases {

@@ -300,6 +300,11 @@ fn apply(
                 diesel::update(orders::table.find(order.id))
                     .set(orders::paid_at.eq(now))
                     .execute(conn)?;
+                // Keys are taken before the receipt is written, so it carries them.
+                let pending = crate::digital::keys::assign(conn, order.id, now)?;
+                if pending > 0 {
+                    tracing::warn!(order = %order.number, pending, "paid, but the licence key pool ran out: keys pending");
+                }
                 queue_receipt(conn, order.id, OrderEvent::Paid, now)?;
                 moved = Some(OrderStatus::Paid);
             }

@@ -131,6 +131,9 @@ pub struct OrderPage {
     pub waiting: bool,
     pub items: ItemTable,
     pub email: Option<String>,
+    /// Downloads and licence keys of a paid order.
+    pub digital: Vec<crate::digital::access::DigitalLine>,
+    pub digital_revoked: bool,
 }
 
 impl OrderPage {
@@ -144,6 +147,9 @@ impl OrderPage {
             waiting: matches!(status, OrderStatus::Pending | OrderStatus::Processing),
             items: ItemTable::new(order, items),
             email: order.email.clone(),
+            digital: Vec::new(),
+            digital_revoked: crate::digital::access::revoked(order)
+                && items.iter().any(|i| !i.physical),
         }
     }
 }
@@ -204,10 +210,13 @@ pub async fn success(
         }
     }
     let order_id = order.id;
-    let (order, items) = db::run(&state.pool, move |conn| {
+    let links = state.links.clone();
+    let expires = state.clock.unix() + crate::digital::links::PAGE_LINK_SECS;
+    let (order, items, digital) = db::run(&state.pool, move |conn| {
         let order = queries::by_id(conn, order_id)?;
         let items = queries::items(conn, &order)?;
-        Ok::<_, DbError>((order, items))
+        let digital = crate::digital::access::for_order(conn, &order, &items, &links, expires)?;
+        Ok::<_, DbError>((order, items, digital))
     })
     .await?;
     if matches!(order.status(), OrderStatus::Paid | OrderStatus::Processing)
@@ -218,7 +227,10 @@ pub async fn success(
         })
         .await?;
     }
-    Ok(OrderPage::new(layout, &order, &items))
+    Ok(OrderPage {
+        digital,
+        ..OrderPage::new(layout, &order, &items)
+    })
 }
 
 /// Stripe lookups the success page may make per browser session and minute.

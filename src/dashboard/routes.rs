@@ -6,7 +6,7 @@ use askama_web::WebTemplate;
 use diesel::prelude::*;
 use serde::Deserialize;
 
-use super::{Figures, Period, compute, percent};
+use super::{Period, compute, percent};
 use crate::accounts::auth::Admin;
 use crate::accounts::routes::date;
 use crate::db::{self, DbError};
@@ -54,6 +54,8 @@ pub struct DashboardPage {
     chart_width: i64,
     /// (Stripe subscription id, why): second live subscriptions to one product.
     flagged_subscriptions: Vec<(String, String)>,
+    /// (order number, product slug, product name, units): paid lines still waiting for a key.
+    keys_pending: Vec<(String, String, String, i64)>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -73,22 +75,32 @@ pub async fn dashboard(
     let period = Period::parse(query.period.as_deref());
     let currency = state.config.currency;
     let now = state.clock.unix();
-    let (f, flagged_subscriptions): (Figures, Vec<(String, String)>) =
-        db::run(&state.pool, move |conn| {
-            let figures = compute(conn, now, period, currency.code())?;
-            // Whatever the window: these need an admin until someone clears them.
-            let flagged = subscriptions::table
-                .filter(subscriptions::flagged.is_not_null())
-                .filter(subscriptions::status.eq_any(LIVE_STATUSES))
-                .order(subscriptions::id.asc())
-                .select((
-                    subscriptions::stripe_subscription_id,
-                    subscriptions::flagged.assume_not_null(),
-                ))
-                .load(conn)?;
-            Ok::<_, DbError>((figures, flagged))
-        })
-        .await?;
+    let (f, flagged_subscriptions, keys_pending) = db::run(&state.pool, move |conn| {
+        let figures = compute(conn, now, period, currency.code())?;
+        // Whatever the window: these need an admin until someone clears them.
+        let flagged = subscriptions::table
+            .filter(subscriptions::flagged.is_not_null())
+            .filter(subscriptions::status.eq_any(LIVE_STATUSES))
+            .order(subscriptions::id.asc())
+            .select((
+                subscriptions::stripe_subscription_id,
+                subscriptions::flagged.assume_not_null(),
+            ))
+            .load(conn)?;
+        let mut keys_pending = Vec::new();
+        for (item_id, units) in crate::digital::keys::waiting_lines(conn, None)? {
+            use crate::schema::{order_items, orders, products};
+            let (number, slug, name) = order_items::table
+                .inner_join(orders::table)
+                .inner_join(products::table.on(products::id.eq(order_items::product_id)))
+                .filter(order_items::id.eq(item_id))
+                .select((orders::number, products::slug, products::name))
+                .first::<(String, String, String)>(conn)?;
+            keys_pending.push((number, slug, name, units));
+        }
+        Ok::<_, DbError>((figures, flagged, keys_pending))
+    })
+    .await?;
     let money = |m: i64| Money::new(m, currency).to_string();
     let max = f.daily.iter().map(|(_, v)| *v).max().unwrap_or(0).max(1);
     let bars = f
@@ -108,6 +120,7 @@ pub async fn dashboard(
     Ok(DashboardPage {
         layout,
         flagged_subscriptions,
+        keys_pending,
         period: period.key(),
         period_label: period.label(),
         since: f.since,

@@ -23,6 +23,8 @@ pub enum OrderEvent {
     Shipped(i64),
     /// A parcel arrived (the shipment's id).
     Delivered(i64),
+    /// Licence keys a paid line waited for were added (the order item's id).
+    KeysReady(i64),
 }
 
 // `items` is what the shared item table (`templates/orders/items.*`) reads.
@@ -76,11 +78,18 @@ pub fn order_mail(
             format!("Your receipt for order {}", order.number),
             "Thank you! Your payment was received.".to_owned(),
             // A digital-only order has nothing to ship: promise nothing about parcels.
-            if items.iter().any(|i| i.physical) {
-                "We'll let you know when your order ships.".to_owned()
-            } else {
-                "Nothing to ship: your order is complete.".to_owned()
-            },
+            [
+                digital_note(conn, &order, &items)?,
+                if items.iter().any(|i| i.physical) {
+                    "We'll let you know when your order ships.".to_owned()
+                } else {
+                    "Nothing to ship: your order is complete.".to_owned()
+                },
+            ]
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join(" "),
             None,
         ),
         OrderEvent::PaymentFailed => (
@@ -105,6 +114,21 @@ pub fn order_mail(
             format!("Order {} has shipped", order.number),
             "Good news: your order is on its way.".to_owned(),
             parcel_note(conn, &order, &items, shipment_id)?,
+            None,
+        ),
+        OrderEvent::KeysReady(item_id) => (
+            "licence_keys",
+            format!(
+                "order-keys-{}-{item_id}-{}",
+                order.number,
+                crate::digital::keys::for_order(conn, order.id)?
+                    .iter()
+                    .filter(|(id, _)| *id == item_id)
+                    .count()
+            ),
+            format!("Your licence key for order {}", order.number),
+            "Your licence key is here.".to_owned(),
+            digital_note(conn, &order, &items)?,
             None,
         ),
         OrderEvent::Delivered(shipment_id) => (
@@ -147,6 +171,58 @@ pub fn order_mail(
         user_id: None,
         link_purpose: None,
     }))
+}
+
+/// The digital goods of a paid order, for its e-mails: download links (signed when the mail is
+/// sent: see `digital::links::PLACEHOLDER`) and licence keys.
+fn digital_note(
+    conn: &mut AnyConnection,
+    order: &crate::orders::model::Order,
+    items: &[crate::orders::model::OrderItem],
+) -> QueryResult<String> {
+    use crate::digital::links::PLACEHOLDER;
+    if !items.iter().any(|i| !i.physical) || !crate::digital::access::granted(order) {
+        return Ok(String::new());
+    }
+    let keys = crate::digital::keys::for_order(conn, order.id)?;
+    let mut parts = Vec::new();
+    for item in items.iter().filter(|i| !i.physical) {
+        let (delivery, max): (Option<String>, i64) = crate::schema::products::table
+            .find(item.product_id)
+            .select((
+                crate::schema::products::delivery,
+                crate::schema::products::max_downloads,
+            ))
+            .first(conn)?;
+        match delivery.as_deref() {
+            Some("file") => parts.push(format!(
+                "Download {}: {PLACEHOLDER}{} (the link works for 7 days; {max} downloads in all).",
+                item.name, item.id
+            )),
+            Some("keys") => {
+                let mine: Vec<&str> = keys
+                    .iter()
+                    .filter(|(id, _)| *id == item.id)
+                    .map(|(_, k)| k.as_str())
+                    .collect();
+                if !mine.is_empty() {
+                    parts.push(format!(
+                        "Your licence key for {}: {}.",
+                        item.name,
+                        mine.join(", ")
+                    ));
+                }
+                if (mine.len() as i64) < item.quantity {
+                    parts.push(format!(
+                        "Your licence key for {} is on its way: we'll e-mail it shortly.",
+                        item.name
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(parts.join(" "))
 }
 
 /// "In this parcel: 2 × Canvas tote bag. Carrier: UPS, tracking number 1Z… (https://…)."

@@ -208,7 +208,25 @@ enum Sent {
 /// Sends one mail; account mails get their token now.
 async fn send(state: &AppState, mail: &QueuedMail, now: i64) -> Result<Sent, SendError> {
     let Some(purpose) = mail.link_purpose.as_deref() else {
-        deliver(state, mail, &mail.body_text, &mail.body_html).await?;
+        // Download links are signed now, good for a week from sending.
+        let (text, html) = if mail.body_text.contains(crate::digital::links::PLACEHOLDER) {
+            let base = state.public_url.as_str();
+            let expires = now + crate::digital::links::MAIL_LINK_SECS;
+            (
+                state
+                    .links
+                    .sign_placeholders(&mail.body_text, base, expires),
+                state
+                    .links
+                    .sign_placeholders(&mail.body_html, base, expires),
+            )
+        } else {
+            (mail.body_text.clone(), mail.body_html.clone())
+        };
+        deliver(state, mail, &text, &html).await?;
+        if state.mailer.is_local() && text != mail.body_text {
+            state.dev_inbox.put(mail.id, text);
+        }
         return Ok(Sent::Delivered);
     };
     let demo = state.config.is_demo();

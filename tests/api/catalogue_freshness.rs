@@ -72,6 +72,12 @@ async fn a_change_made_anywhere_shows_on_every_instance_within_about_a_second() 
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("catalogue.toml");
     let demo = include_str!("../../src/catalog/demo_catalog.toml");
+    // The files its digital products deliver, where the catalogue names them.
+    for (path, bytes) in storefront::catalog::seed::DEMO_FILES {
+        let at = dir.path().join(path);
+        std::fs::create_dir_all(at.parent().unwrap()).unwrap();
+        std::fs::write(at, bytes).unwrap();
+    }
     std::fs::write(
         &file,
         demo.replace(

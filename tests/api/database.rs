@@ -5,9 +5,9 @@ use diesel::sql_types::{BigInt, Integer, Text};
 use storefront::config::DatabaseUrl;
 use storefront::db::{self, AnyConnection};
 use storefront::schema::{
-    audit_log, installation, job_runs, order_shipping, order_shipping_rates, refund_lines,
-    refund_restocks, refund_tokens, refunds, shipment_lines, shipments, shipping_rates,
-    subscription_checkouts,
+    audit_log, download_counts, installation, job_runs, licence_keys, order_shipping,
+    order_shipping_rates, product_files, refund_lines, refund_restocks, refund_tokens, refunds,
+    shipment_lines, shipments, shipping_rates, subscription_checkouts,
 };
 use storefront::schema::{
     cart_items, carts, email_tokens, login_attempts, order_items, orders, outbox, payment_failures,
@@ -211,6 +211,9 @@ fn schema_rs_matches_the_migrations() {
         refund_lines,
         refund_restocks,
         order_shipping,
+        product_files,
+        licence_keys,
+        download_counts,
         order_shipping_rates,
         shipping_rates,
         shipments,

@@ -11,6 +11,7 @@ mod cli;
 mod csrf;
 mod dashboard;
 mod database;
+mod digital;
 mod discounts;
 #[allow(dead_code)] // The harness serves tests still to come.
 mod helpers;

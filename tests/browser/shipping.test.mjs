@@ -2,7 +2,7 @@
 // picks Express on the Stripe emulator's hosted page, the order's address, rate and total on the
 // shop's pages; then the admin's "Awaiting shipment" queue, the packing slip, "Mark shipped" with
 // a UPS tracking number and "Mark delivered", each step on the customer's order timeline and in
-// the mailbox.
+// the mailbox. Also a digital purchase: no address, a download and a licence key.
 import assert from 'node:assert/strict';
 import {
   journey, visit, checkPage, allowStatus, expectVisible, expectAbsent, expectText, fillShippingAddress,
@@ -149,4 +149,39 @@ journey('shipping: an address and Express on the payment page, then shipped with
   await visit(page, `/account/orders/${number}`, 'customer-order-delivered');
   assert.ok((await timeline(page)).some((s) => s.startsWith('Delivered')), 'the delivery on the timeline');
   await expectAbsent(page.getByText('Preparing your order'), 'the "preparing" step once delivered');
+});
+
+journey('digital: a map to download and an app licence key, no address asked', async ({ page }) => {
+  for (const [slug, quantity] of [['harbour-map', 1], ['field-guide-app', 1]]) {
+    await visit(page, `/products/${slug}`, `product-${slug}`);
+    await page.getByLabel('Quantity', { exact: true }).fill(String(quantity));
+    await page.getByRole('button', { name: 'Add to cart' }).click();
+    await page.waitForURL((u) => u.pathname === '/cart');
+  }
+  await checkPage(page, 'cart-digital');
+  await expectAbsent(page.locator('#shipping-rates'), 'shipping rates for a digital-only cart');
+  await page.getByRole('button', { name: 'Check out', exact: true }).click();
+  await page.waitForURL((u) => /^\/c\/pay\/cs_test_[^/]+$/.test(u.pathname));
+  await checkPage(page, 'payment-digital');
+  await expectAbsent(page.getByRole('group', { name: 'Shipping address' }), 'a shipping address for digital goods');
+  await expectText(page.locator('#total'), exactly('$16.00'), 'the total, without shipping');
+  await page.getByLabel('Email', { exact: true }).fill('reader@example.com');
+  await page.getByLabel('Card number').fill(CARD_OK);
+  await page.getByLabel('Expiry (MM / YY)').fill('12 / 34');
+  await page.getByLabel('CVC').fill('123');
+  await page.getByRole('button', { name: 'Pay $16.00', exact: true }).click();
+  await page.waitForURL((u) => u.pathname === '/checkout/success');
+  await waitForText(page, page.locator('#order-status'), /^Paid$/, 'the order status');
+  await checkPage(page, 'success-digital');
+  await expectText(page.locator('.licence-key'), /^FG-DEMO-\S+$/, 'the licence key');
+  const download = page.getByRole('link', { name: 'Download harbour-map.svg' });
+  await expectVisible(download, 'the download link');
+  const href = await download.getAttribute('href');
+  const res = await page.request.get(href);
+  assert.equal(res.status(), 200, 'the download');
+  assert.match(res.headers()['content-disposition'], /attachment; filename="harbour-map.svg"/);
+  assert.ok((await res.text()).startsWith('<svg'), 'the file');
+  // Reloaded, the page counts the download.
+  await page.reload({ waitUntil: 'load' });
+  await expectText(page.locator('.digital-line').first(), '1 of 5 downloads used', 'the download count');
 });

@@ -1,0 +1,212 @@
+//! Licence keys: a pool per product, which is the product's stock (adding keys adds stock, so
+//! holds and checkout never sell more keys than exist). Paid orders take one key per unit in
+//! their fulfilment transaction, and a key is taken by one order line only: a conditional
+//! update (`… WHERE order_item_id IS NULL`) decides, whatever runs at the same time.
+
+use diesel::prelude::*;
+
+use crate::db::AnyConnection;
+use crate::schema::{licence_keys, order_items, orders, products};
+
+/// A key as an admin pastes it: printable, no spaces inside, 4 to 200 characters.
+pub fn plausible(key: &str) -> bool {
+    (4..=200).contains(&key.chars().count()) && key.chars().all(|c| c.is_ascii_graphic())
+}
+
+/// What adding keys did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Added {
+    pub added: usize,
+    /// Already in the pool (or sold): not added twice.
+    pub duplicates: usize,
+}
+
+/// Adds keys to a product's pool, gives keys to paid orders still waiting for theirs (oldest
+/// first), and sets the product's stock to the keys left. Returns what was added and the lines
+/// that got keys.
+pub fn add(
+    conn: &mut AnyConnection,
+    product_id: i64,
+    keys: &[String],
+    now: i64,
+) -> QueryResult<(Added, Vec<i64>)> {
+    let mut result = Added::default();
+    for key in keys {
+        let inserted = crate::db::insert_once(conn, |conn| {
+            diesel::insert_into(licence_keys::table)
+                .values((
+                    licence_keys::product_id.eq(product_id),
+                    licence_keys::licence_key.eq(key),
+                    licence_keys::created_at.eq(now),
+                ))
+                .execute(conn)
+        })?;
+        if inserted {
+            result.added += 1;
+        } else {
+            result.duplicates += 1;
+        }
+    }
+    let waiting = waiting_lines(conn, Some(product_id))?;
+    let mut served = Vec::new();
+    for (item_id, _) in waiting {
+        if assign_line(conn, item_id, now)? > 0 {
+            served.push(item_id);
+        }
+    }
+    // A key product's stock is its unsold keys (orders that waited for keys took theirs).
+    let (free, _) = pool(conn, product_id)?;
+    diesel::update(products::table.find(product_id))
+        .set((products::stock.eq(Some(free)), products::updated_at.eq(now)))
+        .execute(conn)?;
+    Ok((result, served))
+}
+
+/// Gives every key line of a paid order the keys it still lacks, as far as the pool has them.
+/// Returns how many units are still without a key.
+pub fn assign(conn: &mut AnyConnection, order_id: i64, now: i64) -> QueryResult<i64> {
+    let lines: Vec<i64> = order_items::table
+        .inner_join(products::table.on(products::id.eq(order_items::product_id)))
+        .filter(order_items::order_id.eq(order_id))
+        .filter(products::delivery.eq("keys"))
+        .select(order_items::id)
+        .load(conn)?;
+    let mut short = 0;
+    for item_id in lines {
+        assign_line(conn, item_id, now)?;
+        short += missing(conn, item_id)?;
+    }
+    Ok(short)
+}
+
+/// Units of a line without a key.
+fn missing(conn: &mut AnyConnection, item_id: i64) -> QueryResult<i64> {
+    let quantity: i64 = order_items::table
+        .find(item_id)
+        .select(order_items::quantity)
+        .first(conn)?;
+    let have: i64 = licence_keys::table
+        .filter(licence_keys::order_item_id.eq(item_id))
+        .count()
+        .get_result(conn)?;
+    Ok((quantity - have).max(0))
+}
+
+/// Takes free keys for a line, one conditional update per key; returns how many it took.
+fn assign_line(conn: &mut AnyConnection, item_id: i64, now: i64) -> QueryResult<i64> {
+    let mut need = missing(conn, item_id)?;
+    let product_id: i64 = order_items::table
+        .find(item_id)
+        .select(order_items::product_id)
+        .first(conn)?;
+    let mut took = 0;
+    while need > 0 {
+        let free = free_keys(conn, product_id, need)?;
+        if free.is_empty() {
+            break;
+        }
+        for id in free {
+            if need == 0 {
+                break;
+            }
+            let n = diesel::update(
+                licence_keys::table
+                    .filter(licence_keys::id.eq(id))
+                    .filter(licence_keys::order_item_id.is_null()),
+            )
+            .set((
+                licence_keys::order_item_id.eq(item_id),
+                licence_keys::assigned_at.eq(now),
+            ))
+            .execute(conn)?;
+            took += n as i64;
+            need -= n as i64;
+        }
+    }
+    Ok(took)
+}
+
+/// Up to `n` free keys, oldest first. On PostgreSQL, rows another transaction is taking are
+/// skipped rather than waited for (it will take them or roll back; the conditional update
+/// decides either way).
+fn free_keys(conn: &mut AnyConnection, product_id: i64, n: i64) -> QueryResult<Vec<i64>> {
+    let query = licence_keys::table
+        .filter(licence_keys::product_id.eq(product_id))
+        .filter(licence_keys::order_item_id.is_null())
+        .order(licence_keys::id.asc())
+        .limit(n)
+        .select(licence_keys::id);
+    match conn {
+        AnyConnection::Postgresql(pg) => query.for_update().skip_locked().load(pg),
+        _ => query.load(conn),
+    }
+}
+
+/// Paid (or partly refunded) order lines of key products still lacking keys, oldest first:
+/// (item id, units missing). `product`: only that product's lines.
+pub fn waiting_lines(
+    conn: &mut AnyConnection,
+    product: Option<i64>,
+) -> QueryResult<Vec<(i64, i64)>> {
+    let mut query = order_items::table
+        .inner_join(orders::table)
+        .inner_join(products::table.on(products::id.eq(order_items::product_id)))
+        .filter(products::delivery.eq("keys"))
+        .filter(orders::status.eq_any(["paid", "partially_refunded"]))
+        .order((orders::paid_at.asc(), order_items::id.asc()))
+        .select((order_items::id, order_items::quantity))
+        .into_boxed();
+    if let Some(p) = product {
+        query = query.filter(order_items::product_id.eq(p));
+    }
+    let lines: Vec<(i64, i64)> = query.load(conn)?;
+    let mut out = Vec::new();
+    for (item_id, _) in lines {
+        let m = missing(conn, item_id)?;
+        if m > 0 {
+            out.push((item_id, m));
+        }
+    }
+    Ok(out)
+}
+
+/// The keys given to an order's lines: (item id, key), in the order they were taken.
+pub fn for_order(conn: &mut AnyConnection, order_id: i64) -> QueryResult<Vec<(i64, String)>> {
+    licence_keys::table
+        .inner_join(
+            order_items::table.on(order_items::id.nullable().eq(licence_keys::order_item_id)),
+        )
+        .filter(order_items::order_id.eq(order_id))
+        .order(licence_keys::id.asc())
+        .select((order_items::id, licence_keys::licence_key))
+        .load(conn)
+}
+
+/// A product's pool: (keys not yet sold, keys sold).
+pub fn pool(conn: &mut AnyConnection, product_id: i64) -> QueryResult<(i64, i64)> {
+    let free: i64 = licence_keys::table
+        .filter(licence_keys::product_id.eq(product_id))
+        .filter(licence_keys::order_item_id.is_null())
+        .count()
+        .get_result(conn)?;
+    let sold: i64 = licence_keys::table
+        .filter(licence_keys::product_id.eq(product_id))
+        .filter(licence_keys::order_item_id.is_not_null())
+        .count()
+        .get_result(conn)?;
+    Ok((free, sold))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_printable_without_spaces() {
+        assert!(plausible("ABCD-1234-EFGH"));
+        assert!(!plausible("abc"));
+        assert!(!plausible("AB CD-1234"));
+        assert!(!plausible("ключ-1234"));
+        assert!(!plausible(&"K".repeat(201)));
+    }
+}
