@@ -47,6 +47,22 @@ pub fn for_order(
     if !granted(order) {
         return Ok(Vec::new());
     }
+    let mut lines = describe(conn, order, items)?;
+    for line in &mut lines {
+        if line.file_name.is_some() && line.downloads < line.max_downloads {
+            line.link = Some(signer.path(line.item_id, expires));
+        }
+    }
+    Ok(lines)
+}
+
+/// The order's digital lines as they stand (keys given, downloads used), without links: what
+/// an admin sees, whatever the order's status.
+pub fn describe(
+    conn: &mut AnyConnection,
+    order: &Order,
+    items: &[OrderItem],
+) -> QueryResult<Vec<DigitalLine>> {
     let ids: Vec<i64> = items
         .iter()
         .filter(|i| !i.physical)
@@ -79,9 +95,6 @@ pub fn for_order(
             Some("file") => {
                 line.downloads = downloads(conn, item.id)?;
                 line.file_name = files::meta(conn, item.product_id)?.map(|m| m.file_name);
-                if line.file_name.is_some() && line.downloads < *max {
-                    line.link = Some(signer.path(item.id, expires));
-                }
             }
             Some("keys") => {
                 line.keys = given
@@ -89,7 +102,10 @@ pub fn for_order(
                     .filter(|(id, _)| *id == item.id)
                     .map(|(_, k)| k.clone())
                     .collect();
-                line.keys_pending = (item.quantity - line.keys.len() as i64).max(0);
+                // Only a paid order waits for keys.
+                if order.paid_at.is_some() {
+                    line.keys_pending = (item.quantity - line.keys.len() as i64).max(0);
+                }
             }
             _ => continue,
         }

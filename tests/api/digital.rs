@@ -277,6 +277,11 @@ async fn a_paid_order_the_pool_cannot_serve_waits_for_keys_and_gets_them_when_ad
     let admin = app.admin_browser().await;
     let (_, dashboard) = html(&admin, app.url("/admin/dashboard")).await;
     assert!(dashboard.contains("id=\"keys-pending-alert\""));
+    let (_, admin_order) = html(&admin, app.url(&format!("/admin/orders/{number}"))).await;
+    assert_eq!(
+        select_text(&admin_order, "#digital-admin + ul .key-pending"),
+        vec!["2 key(s) pending: the pool ran out."]
+    );
     assert_eq!(select_text(&dashboard, "#keys-pending td.num"), vec!["2"]);
 
     // Bad input on the keys form.
@@ -333,6 +338,11 @@ async fn a_paid_order_the_pool_cannot_serve_waits_for_keys_and_gets_them_when_ad
     );
     assert!(select_text(&mine, ".key-pending").is_empty());
     assert_eq!(app.stock("field-guide-app").await, Some(1));
+    let (_, admin_order) = html(&admin, app.url(&format!("/admin/orders/{number}"))).await;
+    assert_eq!(
+        select_text(&admin_order, "#digital-admin + ul .licence-key"),
+        vec!["NEW-KEY-0001", "NEW-KEY-0002"]
+    );
     let mails = storefront::db::run(&app.pool, |conn| {
         storefront::mail::outbox::recent(conn, 100).map_err(storefront::db::DbError::from)
     })

@@ -166,6 +166,7 @@ struct OrderPage {
     form: Option<RefundFormView>,
     reasons: Vec<ReasonOption>,
     fulfilment: FulfilmentView,
+    digital: Vec<crate::digital::access::DigitalLine>,
     errors: FieldErrors,
 }
 
@@ -186,6 +187,7 @@ pub(super) struct Loaded {
     lines: Vec<Line>,
     parcels: Vec<Parcel>,
     address: Option<OrderShipping>,
+    digital: Vec<crate::digital::access::DigitalLine>,
 }
 
 pub(super) fn load(
@@ -244,6 +246,7 @@ pub(super) fn load(
     let lines = shipping::status::lines(conn, order.id)?;
     let parcels = shipments::for_order(conn, order.id)?;
     let address = shipping::address::for_order(conn, order.id)?;
+    let digital = crate::digital::access::describe(conn, &order, &items)?;
     Ok(Loaded {
         order,
         items,
@@ -260,6 +263,7 @@ pub(super) fn load(
         lines,
         parcels,
         address,
+        digital,
     })
 }
 
@@ -309,6 +313,7 @@ pub(super) async fn order_page(
         lines,
         parcels,
         address,
+        digital,
     } = loaded;
     let currency = order.currency();
     // The charge id lives at Stripe; the page still works when Stripe does not answer.
@@ -445,6 +450,7 @@ pub(super) async fn order_page(
             })
             .collect(),
         fulfilment,
+        digital,
         errors,
     }
     .render();
