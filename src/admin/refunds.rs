@@ -650,11 +650,17 @@ fn restock_once(conn: &mut AnyConnection, refund_id: i64, now: i64) -> QueryResu
         .select((order_items::product_id, refund_restocks::quantity))
         .load(conn)?;
     for (product_id, qty) in lines {
-        // Unlimited stock (NULL) stays unlimited.
+        // Unlimited stock (NULL) stays unlimited. A licence key product's stock is its unsold
+        // keys: a key once given cannot be sold again, so its units never go back.
         diesel::update(
             products::table
                 .filter(products::id.eq(product_id))
-                .filter(products::stock.is_not_null()),
+                .filter(products::stock.is_not_null())
+                .filter(
+                    products::delivery
+                        .is_null()
+                        .or(products::delivery.ne("keys")),
+                ),
         )
         .set((
             products::stock.eq(products::stock + qty),

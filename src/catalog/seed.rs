@@ -280,6 +280,15 @@ impl CatalogFile {
                     p.slug
                 )));
             }
+            if let Some(f) = &p.file {
+                let name = f.rsplit(['/', '\\']).next().unwrap_or(f);
+                if name.is_empty() || name.chars().any(|c| c.is_control() || c == '"') {
+                    return Err(SeedError::Invalid(format!(
+                        "product {:?}: the file's name {name:?} cannot be sent to a browser",
+                        p.slug
+                    )));
+                }
+            }
             if let Some(k) = p
                 .licence_keys
                 .iter()
@@ -478,7 +487,9 @@ pub fn seed(
                     report.products_updated += 1;
                 }
             }
-            if !entry.licence_keys.is_empty() {
+            // Always for a key product: its stock becomes its unsold keys, also when an
+            // existing product turns into one.
+            if entry.delivery == Some(Delivery::Keys) {
                 let (added, _) =
                     crate::digital::keys::add(conn, product_id, &entry.licence_keys, now)?;
                 if added.added > 0 {

@@ -160,6 +160,10 @@ fn shipping_choice(
                 "shipping {shipping} charged without a shipping rate"
             ));
         }
+        // Checkout always preselects one of the options it was given.
+        if !expect.shipping.is_empty() {
+            return Err("no shipping rate chosen, though the order offered some".into());
+        }
         return Ok(None);
     };
     if expect.shipping.is_empty() {

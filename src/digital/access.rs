@@ -21,6 +21,30 @@ pub struct DigitalLine {
     pub keys: Vec<String>,
     /// Units still waiting for a key.
     pub keys_pending: i64,
+    /// The line was refunded: its file and keys are no longer the buyer's.
+    pub refunded: bool,
+}
+
+/// The order's lines whose money was refunded in full (pending refunds count: access goes
+/// before the money does).
+pub fn refunded_lines(conn: &mut AnyConnection, order_id: i64) -> QueryResult<Vec<i64>> {
+    let refunded = crate::admin::refunds::refunded_per_line(conn, order_id)?;
+    let paid: Vec<(i64, i64)> = order_items::table
+        .filter(order_items::order_id.eq(order_id))
+        .select((order_items::id, order_items::amount_paid))
+        .load(conn)?;
+    Ok(paid
+        .into_iter()
+        .filter(|(id, amount)| {
+            let back: i64 = refunded
+                .iter()
+                .filter(|(i, _)| i == id)
+                .map(|(_, a)| a)
+                .sum();
+            *amount > 0 && back >= *amount
+        })
+        .map(|(id, _)| id)
+        .collect())
 }
 
 /// A full refund or a dispute takes the goods back.
@@ -49,6 +73,11 @@ pub fn for_order(
     }
     let mut lines = describe(conn, order, items)?;
     for line in &mut lines {
+        if line.refunded {
+            line.keys.clear();
+            line.keys_pending = 0;
+            continue;
+        }
         if line.file_name.is_some() && line.downloads < line.max_downloads {
             line.link = Some(signer.path(line.item_id, expires));
         }
@@ -76,6 +105,7 @@ pub fn describe(
         .select((products::id, products::delivery, products::max_downloads))
         .load(conn)?;
     let given = keys::for_order(conn, order.id)?;
+    let refunded = refunded_lines(conn, order.id)?;
     let mut out = Vec::new();
     for item in items.iter().filter(|i| !i.physical) {
         let Some((_, how, max)) = delivery.iter().find(|(id, _, _)| *id == item.product_id) else {
@@ -90,6 +120,7 @@ pub fn describe(
             max_downloads: *max,
             keys: Vec::new(),
             keys_pending: 0,
+            refunded: refunded.contains(&item.id),
         };
         match how.as_deref() {
             Some("file") => {
@@ -102,8 +133,8 @@ pub fn describe(
                     .filter(|(id, _)| *id == item.id)
                     .map(|(_, k)| k.clone())
                     .collect();
-                // Only a paid order waits for keys.
-                if order.paid_at.is_some() {
+                // Only a paid order waits for keys, and not for a refunded line's.
+                if order.paid_at.is_some() && !refunded.contains(&item.id) {
                     line.keys_pending = (item.quantity - line.keys.len() as i64).max(0);
                 }
             }
@@ -126,10 +157,12 @@ fn downloads(conn: &mut AnyConnection, item_id: i64) -> QueryResult<i64> {
 /// What a download request gets.
 #[derive(Debug)]
 pub enum Download {
+    /// Counted: the file to send (its bytes are read after the counting transaction, so a
+    /// large file never holds SQLite's write lock).
     File {
+        product_id: i64,
         file_name: String,
         content_type: String,
-        bytes: Vec<u8>,
         /// This download's number, of `max`.
         count: i64,
         max: i64,
@@ -166,7 +199,7 @@ pub fn take(conn: &mut AnyConnection, item_id: i64) -> QueryResult<Download> {
         .find(order_id)
         .select(Order::as_select())
         .first(conn)?;
-    if !granted(&order) {
+    if !granted(&order) || refunded_lines(conn, order_id)?.contains(&item_id) {
         return Ok(Download::Revoked);
     }
     let Some(meta) = files::meta(conn, product_id)? else {
@@ -188,9 +221,9 @@ pub fn take(conn: &mut AnyConnection, item_id: i64) -> QueryResult<Download> {
         return Ok(Download::UsedUp { max });
     }
     Ok(Download::File {
+        product_id,
         file_name: meta.file_name,
         content_type: meta.content_type,
-        bytes: files::bytes(conn, product_id)?,
         count: downloads(conn, item_id)?,
         max,
     })

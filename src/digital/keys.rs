@@ -30,6 +30,9 @@ pub fn add(
     keys: &[String],
     now: i64,
 ) -> QueryResult<(Added, Vec<i64>)> {
+    // Everything that changes a key product's pool or stock holds its row: two admins adding
+    // keys, or a key added while a checkout takes one, see each other's effect.
+    crate::inventory::lock_products(conn, &[product_id])?;
     let mut result = Added::default();
     for key in keys {
         let inserted = crate::db::insert_once(conn, |conn| {
@@ -65,12 +68,15 @@ pub fn add(
 /// Gives every key line of a paid order the keys it still lacks, as far as the pool has them.
 /// Returns how many units are still without a key.
 pub fn assign(conn: &mut AnyConnection, order_id: i64, now: i64) -> QueryResult<i64> {
-    let lines: Vec<i64> = order_items::table
+    let lines: Vec<(i64, i64)> = order_items::table
         .inner_join(products::table.on(products::id.eq(order_items::product_id)))
         .filter(order_items::order_id.eq(order_id))
         .filter(products::delivery.eq("keys"))
-        .select(order_items::id)
+        .select((order_items::id, products::id))
         .load(conn)?;
+    let products: Vec<i64> = lines.iter().map(|(_, p)| *p).collect();
+    crate::inventory::lock_products(conn, &products)?;
+    let lines: Vec<i64> = lines.into_iter().map(|(i, _)| i).collect();
     let mut short = 0;
     for item_id in lines {
         assign_line(conn, item_id, now)?;
@@ -153,6 +159,7 @@ pub fn waiting_lines(
         .inner_join(products::table.on(products::id.eq(order_items::product_id)))
         .filter(products::delivery.eq("keys"))
         .filter(orders::status.eq_any(["paid", "partially_refunded"]))
+        .filter(orders::disputed.eq(false))
         .order((orders::paid_at.asc(), order_items::id.asc()))
         .select((order_items::id, order_items::quantity))
         .into_boxed();
@@ -162,6 +169,14 @@ pub fn waiting_lines(
     let lines: Vec<(i64, i64)> = query.load(conn)?;
     let mut out = Vec::new();
     for (item_id, _) in lines {
+        let order_id: i64 = order_items::table
+            .find(item_id)
+            .select(order_items::order_id)
+            .first(conn)?;
+        // A refunded line waits for nothing.
+        if crate::digital::access::refunded_lines(conn, order_id)?.contains(&item_id) {
+            continue;
+        }
         let m = missing(conn, item_id)?;
         if m > 0 {
             out.push((item_id, m));

@@ -68,8 +68,15 @@ impl LinkSigner {
         Ok(())
     }
 
-    /// Replaces each `DOWNLOAD-LINK-{id}` in a mail with a signed link under `base`.
-    pub fn sign_placeholders(&self, body: &str, base: &str, expires: i64) -> String {
+    /// Replaces each `DOWNLOAD-LINK-{id}` in a mail with a signed link under `base`, for the
+    /// ids in `allowed` (the mail's order's lines) only.
+    pub fn sign_placeholders(
+        &self,
+        body: &str,
+        base: &str,
+        expires: i64,
+        allowed: &[i64],
+    ) -> String {
         let mut out = String::with_capacity(body.len());
         let mut rest = body;
         while let Some(at) = rest.find(PLACEHOLDER) {
@@ -77,11 +84,14 @@ impl LinkSigner {
             let after = &rest[at + PLACEHOLDER.len()..];
             let digits = after.bytes().take_while(u8::is_ascii_digit).count();
             match after[..digits].parse::<i64>() {
-                Ok(id) => {
+                Ok(id) if allowed.contains(&id) => {
                     out.push_str(base.trim_end_matches('/'));
                     out.push_str(&self.path(id, expires));
                 }
-                Err(_) => out.push_str(PLACEHOLDER),
+                _ => {
+                    out.push_str(PLACEHOLDER);
+                    out.push_str(&after[..digits]);
+                }
             }
             rest = &after[digits..];
         }
@@ -128,12 +138,15 @@ mod tests {
     #[test]
     fn placeholders_become_signed_links() {
         let s = signer(7);
-        let body = "Download: DOWNLOAD-LINK-42\nAnd DOWNLOAD-LINK-x stays.";
-        let signed = s.sign_placeholders(body, "https://shop.example/", 1_000);
+        let body = "Download: DOWNLOAD-LINK-42\nAnd DOWNLOAD-LINK-x stays, DOWNLOAD-LINK-7 too.";
+        let signed = s.sign_placeholders(body, "https://shop.example/", 1_000, &[42]);
         assert!(signed.starts_with(&format!(
             "Download: https://shop.example{}\n",
             s.path(42, 1_000)
         )));
-        assert!(signed.ends_with("And DOWNLOAD-LINK-x stays."));
+        assert!(
+            signed.ends_with("And DOWNLOAD-LINK-x stays, DOWNLOAD-LINK-7 too."),
+            "another order's line is not signed: {signed}"
+        );
     }
 }

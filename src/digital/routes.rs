@@ -43,19 +43,20 @@ pub async fn download(
     .await?;
     match taken {
         Download::File {
+            product_id,
             file_name,
             content_type,
-            bytes,
             count,
             max,
         } => {
             tracing::info!(item = item_id, count, max, "download");
+            let bytes = db::read(&state.pool, move |conn| {
+                super::files::bytes(conn, product_id).map_err(AppError::from)
+            })
+            .await?;
             Ok(HttpResponse::Ok()
                 .insert_header((header::CONTENT_TYPE, content_type))
-                .insert_header(ContentDisposition {
-                    disposition: DispositionType::Attachment,
-                    parameters: vec![DispositionParam::Filename(file_name)],
-                })
+                .insert_header(attachment(&file_name))
                 .insert_header((header::CACHE_CONTROL, "no-store"))
                 .body(bytes))
         }
@@ -66,6 +67,35 @@ pub async fn download(
         Download::UsedUp { max } => Err(AppError::Gone(format!(
             "This file was downloaded {max} times, the most we allow. Contact us if you need it again."
         ))),
+    }
+}
+
+/// `attachment; filename="…"` with an ASCII name every client reads, and the exact name as
+/// RFC 5987 `filename*` when it is not plain ASCII.
+fn attachment(file_name: &str) -> ContentDisposition {
+    let ascii: String = file_name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._- ".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let mut parameters = vec![DispositionParam::Filename(ascii.clone())];
+    if ascii != file_name {
+        parameters.push(DispositionParam::FilenameExt(
+            actix_web::http::header::ExtendedValue {
+                charset: actix_web::http::header::Charset::Ext("UTF-8".into()),
+                language_tag: None,
+                value: file_name.as_bytes().to_vec(),
+            },
+        ));
+    }
+    ContentDisposition {
+        disposition: DispositionType::Attachment,
+        parameters,
     }
 }
 

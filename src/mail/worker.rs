@@ -209,17 +209,24 @@ enum Sent {
 async fn send(state: &AppState, mail: &QueuedMail, now: i64) -> Result<Sent, SendError> {
     let Some(purpose) = mail.link_purpose.as_deref() else {
         // Download links are signed now, good for a week from sending.
-        let (text, html) = if mail.body_text.contains(crate::digital::links::PLACEHOLDER) {
+        let (text, html) = if mail.body_text.contains(crate::digital::links::PLACEHOLDER)
+            && let Some(order_id) = mail.order_id
+        {
             let base = state.public_url.as_str();
             let expires = now + crate::digital::links::MAIL_LINK_SECS;
-            (
-                state
-                    .links
-                    .sign_placeholders(&mail.body_text, base, expires),
-                state
-                    .links
-                    .sign_placeholders(&mail.body_html, base, expires),
-            )
+            // Only the lines of the order the mail is about.
+            let allowed: Vec<i64> = db::run(&state.pool, move |conn| {
+                use diesel::prelude::*;
+                crate::schema::order_items::table
+                    .filter(crate::schema::order_items::order_id.eq(order_id))
+                    .select(crate::schema::order_items::id)
+                    .load(conn)
+                    .map_err(DbError::from)
+            })
+            .await
+            .map_err(SendError::Token)?;
+            let sign = |body: &str| state.links.sign_placeholders(body, base, expires, &allowed);
+            (sign(&mail.body_text), sign(&mail.body_html))
         } else {
             (mail.body_text.clone(), mail.body_html.clone())
         };

@@ -105,7 +105,9 @@ pub async fn create(
     } else if let Some(email) = &order.email {
         req = req.customer_email(email.clone());
     }
-    req = with_tax(req, tax, customer.is_some(), shipping.is_some());
+    // A one-off parcel (a gift, say) must not become where the customer's plan ships: only a
+    // subscription's Checkout keeps its address on the Customer.
+    req = with_tax(req, tax, customer.is_some(), false);
     if let Some(ask) = shipping {
         req = with_address(req, ask.countries, ask.phone);
         if !ask.rates.is_empty() {

@@ -38,12 +38,19 @@ pub const CARRIERS: [(&str, &str, Option<&str>); 8] = [
     ("other", "Other", None),
 ];
 
+/// The carrier of the parcels the migration recorded for orders paid before the shop recorded
+/// shipping (fulfilled by hand, details unknown).
+pub const UNRECORDED: &str = "unrecorded";
+
 pub fn is_known(code: &str) -> bool {
     CARRIERS.iter().any(|(c, _, _)| *c == code)
 }
 
 /// "UPS" for `ups`; an unknown code (an older list) as it is.
 pub fn name(code: &str) -> String {
+    if code == UNRECORDED {
+        return "Not recorded (before shipping was tracked)".to_owned();
+    }
     CARRIERS
         .iter()
         .find(|(c, _, _)| *c == code)

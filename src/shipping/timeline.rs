@@ -37,7 +37,11 @@ pub fn steps(
     };
     out.push(step(Some(paid_at), "Paid"));
     let mut events = Vec::new();
-    for (s, lines) in parcels {
+    // Parcels from before shipping was recorded have nothing to tell.
+    for (s, lines) in parcels
+        .iter()
+        .filter(|(s, _)| s.carrier != super::carriers::UNRECORDED)
+    {
         let contents = lines
             .iter()
             .filter_map(|(id, q)| {

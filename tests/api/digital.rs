@@ -358,3 +358,165 @@ async fn a_paid_order_the_pool_cannot_serve_waits_for_keys_and_gets_them_when_ad
     let (_, dashboard) = html(&admin, app.url("/admin/dashboard")).await;
     assert!(!dashboard.contains("id=\"keys-pending-alert\""));
 }
+
+#[actix_web::test]
+async fn refunding_a_digital_line_takes_its_file_and_key_back_and_never_restocks_a_key() {
+    let app = TestApp::spawn().await;
+    let browser = app.new_browser();
+    for slug in ["harbour-map", "field-guide-app"] {
+        let res = app.add_to_cart_with(&browser, slug, "1").await;
+        assert_eq!(res.status().as_u16(), 303);
+    }
+    let res = app.checkout_with(&browser, "buyer@example.com").await;
+    let session_url = location(&res);
+    let number = app
+        .order_by_session(&session_id_of(&session_url))
+        .await
+        .number;
+    let success = app.pay_ok(&session_url).await;
+    app.wait_for_status(&number, "paid").await;
+    let (_, page) = html(&browser, success.clone()).await;
+    let link = app.url(&select_attr(&page, "a.download-link", "href")[0]);
+    assert_eq!(select_text(&page, ".licence-key").len(), 1);
+    assert_eq!(app.stock("field-guide-app").await, Some(4));
+
+    // The admin refunds each line with "Refund this line": nothing goes back on a shelf.
+    let admin = app.admin_browser().await;
+    for n in 0..2 {
+        let (_, order_page) = html(&admin, app.url(&format!("/admin/orders/{number}"))).await;
+        let proposal = select_attr(&order_page, ".line-proposal", "href").remove(0);
+        let (_, form) = html(&admin, app.url(&proposal)).await;
+        assert!(
+            select_attr(&form, ".refund-form input[type=number]", "value")
+                .iter()
+                .all(|v| v == "0"),
+            "refund {n}: a digital line restocks nothing"
+        );
+        let mut fields: Vec<(String, String)> = vec![
+            ("csrf_token".into(), csrf_token(&form)),
+            (
+                "token".into(),
+                select_attr(&form, "input[name=token]", "value").remove(0),
+            ),
+            (
+                "amount".into(),
+                select_attr(&form, "input[name=amount]", "value").remove(0),
+            ),
+            ("reason".into(), "requested_by_customer".into()),
+            (
+                "line".into(),
+                select_attr(&form, "input[name=line]", "value").remove(0),
+            ),
+        ];
+        // Even a forced restock of the line does not make a key sellable again.
+        let line = select_attr(&form, "input[name=line]", "value").remove(0);
+        fields.push((format!("restock_{line}"), "1".into()));
+        let res = admin
+            .post(app.url(&format!("/admin/orders/{number}/refunds")))
+            .form(&fields)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status().as_u16(), 303);
+        app.wait_for_deliveries().await;
+    }
+    app.wait_for_status(&number, "refunded").await;
+    assert_eq!(
+        app.stock("field-guide-app").await,
+        Some(4),
+        "the sold key stays sold"
+    );
+    assert_eq!(
+        plain_client()
+            .get(&link)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        403
+    );
+    let (_, page) = html(&browser, success).await;
+    assert!(select_text(&page, ".licence-key").is_empty());
+}
+
+#[actix_web::test]
+async fn a_line_refunded_in_part_keeps_its_download_and_one_refunded_in_full_loses_it() {
+    let app = TestApp::spawn().await;
+    let browser = app.new_browser();
+    let res = app.add_to_cart_with(&browser, "harbour-map", "1").await;
+    assert_eq!(res.status().as_u16(), 303);
+    let res = app.add_to_cart_with(&browser, "canvas-tote", "1").await;
+    assert_eq!(res.status().as_u16(), 303);
+    let res = app.checkout_with(&browser, "buyer@example.com").await;
+    let session_url = location(&res);
+    let number = app
+        .order_by_session(&session_id_of(&session_url))
+        .await
+        .number;
+    let success = app.pay_ok(&session_url).await;
+    app.wait_for_status(&number, "paid").await;
+    let (_, page) = html(&browser, success.clone()).await;
+    let link = app.url(&select_attr(&page, "a.download-link", "href")[0]);
+    let admin = app.admin_browser().await;
+    let refund_line = |amount: &'static str| {
+        let (admin, app) = (&admin, &app);
+        let number = number.clone();
+        async move {
+            let (_, order_page) = html(admin, app.url(&format!("/admin/orders/{number}"))).await;
+            let map_line = select_attr(&order_page, ".line-proposal", "href")
+                .into_iter()
+                .find(|h| h.contains("line="))
+                .unwrap();
+            let (_, form) = html(admin, app.url(&map_line)).await;
+            let res = admin
+                .post(app.url(&format!("/admin/orders/{number}/refunds")))
+                .form(&[
+                    ("csrf_token", csrf_token(&form)),
+                    (
+                        "token",
+                        select_attr(&form, "input[name=token]", "value").remove(0),
+                    ),
+                    ("amount", amount.to_owned()),
+                    ("reason", "requested_by_customer".to_owned()),
+                    (
+                        "line",
+                        select_attr(&form, "input[name=line]", "value").remove(0),
+                    ),
+                ])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status().as_u16(), 303);
+            app.wait_for_deliveries().await;
+        }
+    };
+    // Half of the map's $4.00 back (goodwill for a smudge): the file stays the customer's.
+    refund_line("2.00").await;
+    assert_eq!(
+        plain_client()
+            .get(&link)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        200
+    );
+    // The rest of it: the line is refunded in full and its download is gone, though the
+    // order (the tote) is still partly paid.
+    refund_line("2.00").await;
+    assert_eq!(app.order(&number).await.status, "partially_refunded");
+    assert_eq!(
+        plain_client()
+            .get(&link)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        403
+    );
+    let (_, page) = html(&browser, success).await;
+    assert_eq!(select_text(&page, ".digital-refunded").len(), 1);
+}

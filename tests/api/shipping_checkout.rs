@@ -163,6 +163,14 @@ async fn a_physical_purchase_keeps_the_address_and_the_rate_chosen_and_charges_i
         vec!["Shipping method: Express shipping"]
     );
     assert!(select_text(&mine, "#ship-to")[0].starts_with("Ada Lovelace"));
+    // A one-off parcel's address is not kept on the customer's Stripe Customer (a gift must not
+    // become where their subscription ships).
+    let user = app.user("shopper@example.com").await;
+    let customer = user
+        .stripe_customer_id
+        .expect("a signed-in buyer has a Customer");
+    let kept = app.emulator_get(&format!("v1/customers/{customer}")).await;
+    assert_eq!(kept["shipping"], Value::Null, "{kept}");
 }
 
 #[actix_web::test]

@@ -7,6 +7,7 @@ ALTER TABLE order_items ADD COLUMN physical BOOLEAN NOT NULL DEFAULT TRUE;
 ALTER TABLE orders ADD COLUMN fulfilment_status TEXT NOT NULL DEFAULT 'unfulfilled' CHECK (
     fulfilment_status IN ('unfulfilled', 'partially_shipped', 'shipped', 'delivered', 'not_required', 'canceled')
 );
+-- Orders refunded before shipping was recorded ship nothing more.
 UPDATE orders SET fulfilment_status = 'canceled' WHERE status = 'refunded';
 CREATE INDEX orders_fulfilment_queue ON orders (fulfilment_status, created_at);
 
@@ -79,3 +80,16 @@ CREATE TABLE shipment_lines (
     quantity BIGINT NOT NULL CHECK (quantity > 0)
 );
 CREATE INDEX shipment_lines_shipment_id ON shipment_lines (shipment_id);
+
+-- Paid orders from before the shop recorded shipping were fulfilled by hand: one parcel each,
+-- delivered, by an 'unrecorded' carrier, so they never enter the "awaiting shipment" queue and
+-- a later refund does not put them back in it.
+INSERT INTO shipments (order_id, form_key, carrier, tracking_number, status, shipped_at, delivered_at)
+SELECT id, 'unrecorded-' || id, 'unrecorded', '-', 'delivered', COALESCE(paid_at, created_at), COALESCE(paid_at, created_at)
+FROM orders WHERE status IN ('paid', 'partially_refunded');
+INSERT INTO shipment_lines (shipment_id, order_item_id, quantity)
+SELECT s.id, oi.id, oi.quantity
+FROM shipments s JOIN order_items oi ON oi.order_id = s.order_id
+WHERE s.carrier = 'unrecorded' AND oi.quantity > 0;
+UPDATE orders SET fulfilment_status = 'delivered'
+WHERE id IN (SELECT order_id FROM shipments WHERE carrier = 'unrecorded');

@@ -489,14 +489,14 @@ pub async fn show(
 /// order still has) and its remaining units back to stock. `None`: no such line on this order.
 fn proposed(loaded: &Loaded, line: i64) -> Option<Typed> {
     let item = loaded.items.iter().find(|i| i.id == line)?;
-    let returned = per_line(&loaded.restocked, line);
     let amount = refunds::line_remaining(item, per_line(&loaded.refunded_lines, line))
         .min(loaded.refundable);
     // A physical line's units that never left go back on the shelf; shipped ones are with the
     // customer (the admin can still return them to stock when they come back).
     let back = match loaded.lines.iter().find(|l| l.item_id == line) {
         Some(l) if l.physical => l.to_ship(),
-        _ => (item.quantity - returned).max(0),
+        // Nothing of a digital line goes back on a shelf.
+        _ => 0,
     };
     Some(Typed {
         amount: Some(Money::new(amount, loaded.order.currency()).to_major_string()),
