@@ -376,6 +376,7 @@ diesel::table! {
         refund_id -> BigInt,
         order_item_id -> BigInt,
         quantity -> BigInt,
+        cancelled -> BigInt,
     }
 }
 

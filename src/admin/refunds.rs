@@ -236,6 +236,9 @@ pub struct Request {
     pub restock: Vec<(i64, i64)>,
     /// The line the form was filled in for ("refund this line"), if any.
     pub line: Option<i64>,
+    /// Lines whose restocked units came back from the customer after shipping (otherwise they
+    /// are taken as the line's unshipped units, cancelled).
+    pub returned: Vec<i64>,
 }
 
 #[derive(Debug)]
@@ -350,12 +353,23 @@ pub fn reserve(
         .filter(refunds::idempotency_key.eq(key))
         .select(Refund::as_select())
         .first(conn)?;
+    let to_ship = crate::shipping::status::lines(conn, order_id)?;
     for &(item_id, qty) in &req.restock {
+        // Units put back that never left cancel that much of what is still to ship.
+        let cancelled = if req.returned.contains(&item_id) {
+            0
+        } else {
+            to_ship
+                .iter()
+                .find(|l| l.item_id == item_id)
+                .map_or(0, |l| l.to_ship().min(qty))
+        };
         diesel::insert_into(refund_restocks::table)
             .values((
                 refund_restocks::refund_id.eq(refund.id),
                 refund_restocks::order_item_id.eq(item_id),
                 refund_restocks::quantity.eq(qty),
+                refund_restocks::cancelled.eq(cancelled),
             ))
             .execute(conn)?;
     }
@@ -678,6 +692,17 @@ pub fn refunded_per_line(conn: &mut AnyConnection, order_id: i64) -> QueryResult
         .filter(refunds::order_id.eq(order_id))
         .filter(refunds::status.eq_any([PENDING, SUCCEEDED]))
         .select((refund_lines::order_item_id, refund_lines::amount))
+        .load(conn)
+}
+
+/// Units per order line refunded before they shipped (pending or succeeded refunds).
+pub fn cancelled_units(conn: &mut AnyConnection, order_id: i64) -> QueryResult<Vec<(i64, i64)>> {
+    refund_restocks::table
+        .inner_join(refunds::table)
+        .filter(refunds::order_id.eq(order_id))
+        .filter(refunds::status.eq_any([PENDING, SUCCEEDED]))
+        .filter(refund_restocks::cancelled.gt(0))
+        .select((refund_restocks::order_item_id, refund_restocks::cancelled))
         .load(conn)
 }
 

@@ -76,8 +76,9 @@ pub struct Line {
     pub item_id: i64,
     pub quantity: i64,
     pub physical: bool,
-    /// Units refunded and put back on the shelf (pending or succeeded refunds): not to ship.
-    pub returned: i64,
+    /// Units refunded before they shipped (pending or succeeded refunds): no longer to ship.
+    /// Units that came back after shipping do not count here.
+    pub cancelled: i64,
     pub shipped: i64,
 }
 
@@ -87,7 +88,7 @@ impl Line {
         if !self.physical {
             return 0;
         }
-        (self.quantity - self.returned - self.shipped).max(0)
+        (self.quantity - self.cancelled - self.shipped).max(0)
     }
 }
 
@@ -127,7 +128,7 @@ pub fn lines(conn: &mut AnyConnection, order_id: i64) -> QueryResult<Vec<Line>> 
             order_items::physical,
         ))
         .load(conn)?;
-    let returned = crate::admin::refunds::restocked_units(conn, order_id)?;
+    let cancelled = crate::admin::refunds::cancelled_units(conn, order_id)?;
     let shipped: Vec<(i64, i64)> = shipment_lines::table
         .inner_join(shipments::table)
         .filter(shipments::order_id.eq(order_id))
@@ -142,7 +143,7 @@ pub fn lines(conn: &mut AnyConnection, order_id: i64) -> QueryResult<Vec<Line>> 
             item_id,
             quantity,
             physical,
-            returned: sum(&returned, item_id),
+            cancelled: sum(&cancelled, item_id),
             shipped: sum(&shipped, item_id),
         })
         .collect())
@@ -180,12 +181,12 @@ pub fn recompute(conn: &mut AnyConnection, order_id: i64) -> QueryResult<Fulfilm
 mod tests {
     use super::*;
 
-    fn line(quantity: i64, physical: bool, returned: i64, shipped: i64) -> Line {
+    fn line(quantity: i64, physical: bool, cancelled: i64, shipped: i64) -> Line {
         Line {
             item_id: 1,
             quantity,
             physical,
-            returned,
+            cancelled,
             shipped,
         }
     }

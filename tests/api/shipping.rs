@@ -571,3 +571,66 @@ async fn two_admins_shipping_the_same_units_at_once_record_one_parcel() {
     assert_eq!(app.order(&number).await.fulfilment_status, "shipped");
     assert_eq!(mails(&app, "order_shipped").await.len(), 1);
 }
+
+#[actix_web::test]
+async fn a_returned_shipped_unit_goes_back_to_stock_without_cancelling_the_unshipped_one() {
+    let app = TestApp::spawn().await;
+    let number = app.paid_order(2, CARD_OK).await;
+    let admin = app.admin_browser().await;
+    let page = admin_page(&app, &admin, &number).await;
+    let field = select_attr(&page, "#ship-form input[type=number]", "name").remove(0);
+    let (status, _) = ship(&app, &admin, &number, &[(field.as_str(), "1")]).await;
+    assert_eq!(status, 303);
+    let stock = app.stock("canvas-tote").await.unwrap();
+
+    // The customer sends the shipped tote back: refunded, on the shelf, marked as a return.
+    let refund = |returned: bool| {
+        let (app, admin, number) = (&app, &admin, number.clone());
+        async move {
+            let page = admin_page(app, admin, &number).await;
+            let item = select_attr(&page, ".refund-form input[type=number]", "name").remove(0);
+            let id = item.trim_start_matches("restock_").to_owned();
+            assert_eq!(
+                select_attr(&page, &format!("#returned_{id}"), "name").len(),
+                1,
+                "a line with shipped units asks whether they came back"
+            );
+            let mut form: HashMap<String, String> = HashMap::from([
+                ("csrf_token".to_owned(), csrf_token(&page)),
+                (
+                    "token".to_owned(),
+                    select_attr(&page, "input[name=token]", "value").remove(0),
+                ),
+                ("amount".to_owned(), "18.00".to_owned()),
+                ("reason".to_owned(), "requested_by_customer".to_owned()),
+                (item, "1".to_owned()),
+            ]);
+            if returned {
+                form.insert(format!("returned_{id}"), "1".to_owned());
+            }
+            let (status, body) = post(
+                app,
+                admin,
+                &format!("/admin/orders/{number}/refunds"),
+                &form,
+            )
+            .await;
+            assert_eq!(status, 303, "{body}");
+            app.wait_for_deliveries().await;
+        }
+    };
+    refund(true).await;
+    assert_eq!(app.stock("canvas-tote").await, Some(stock + 1));
+    assert_eq!(
+        app.order(&number).await.fulfilment_status,
+        "partially_shipped",
+        "the unshipped tote is still to go"
+    );
+    assert_eq!(queue(&app, &admin).await, vec![number.clone()]);
+
+    // The other tote is cancelled before it ships: nothing is left to send.
+    refund(false).await;
+    assert_eq!(app.stock("canvas-tote").await, Some(stock + 2));
+    assert_eq!(app.order(&number).await.fulfilment_status, "shipped");
+    assert!(queue(&app, &admin).await.is_empty());
+}

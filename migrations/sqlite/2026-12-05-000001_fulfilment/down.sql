@@ -4,6 +4,7 @@ DROP TABLE shipment_lines;
 DROP TABLE shipments;
 DROP TABLE order_shipping;
 DROP INDEX orders_fulfilment_queue;
+ALTER TABLE refund_restocks DROP COLUMN cancelled;
 ALTER TABLE orders DROP COLUMN fulfilment_status;
 ALTER TABLE order_items DROP COLUMN physical;
 ALTER TABLE products DROP COLUMN kind;

@@ -11,6 +11,10 @@ ALTER TABLE orders ADD COLUMN fulfilment_status TEXT NOT NULL DEFAULT 'unfulfill
 UPDATE orders SET fulfilment_status = 'canceled' WHERE status = 'refunded';
 CREATE INDEX orders_fulfilment_queue ON orders (fulfilment_status, created_at);
 
+-- Of the units a refund puts back on the shelf, those that never left (a cancelled part of the
+-- order: no longer to ship); the others came back from the customer after shipping.
+ALTER TABLE refund_restocks ADD COLUMN cancelled BIGINT NOT NULL DEFAULT 0;
+
 -- Where a paid order goes and how: snapshotted from the Checkout Session at fulfilment.
 CREATE TABLE order_shipping (
     order_id BIGINT PRIMARY KEY REFERENCES orders (id),

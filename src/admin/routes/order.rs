@@ -36,6 +36,10 @@ pub struct RestockRow {
     /// What is left to refund of the line (see `refunds::line_remaining`), capped by what the
     /// order still has; `None` when nothing of it is left.
     pub proposal: Option<String>,
+    /// Some of its units shipped: the form asks whether the units put back came back from the
+    /// customer (else they cancel unshipped ones).
+    pub shipped: bool,
+    pub returned: bool,
 }
 
 /// `GET /admin/orders/{number}?line={item id}`: the refund form filled in for that line.
@@ -278,6 +282,8 @@ pub(super) struct Typed {
     pub(super) line: Option<i64>,
     /// The ship form as it was submitted.
     pub(super) ship: Option<ShipTyped>,
+    /// Lines ticked "came back from the customer".
+    pub(super) returned: Vec<i64>,
 }
 
 /// What the admin typed in the ship form, to show again after a refusal.
@@ -344,6 +350,8 @@ pub(super) async fn order_page(
                 name: i.name.clone(),
                 max: (i.quantity - back).max(0),
                 proposal: (proposal > 0).then(|| Money::new(proposal, currency).to_string()),
+                shipped: i.physical && lines.iter().any(|l| l.item_id == i.id && l.shipped > 0),
+                returned: typed.returned.contains(&i.id),
                 value: typed
                     .restock
                     .get(&i.id)

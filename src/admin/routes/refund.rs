@@ -76,6 +76,11 @@ pub async fn refund(
             .collect(),
         line: None,
         ship: None,
+        returned: items
+            .iter()
+            .filter(|i| fields.contains_key(&format!("returned_{}", i.id)))
+            .map(|i| i.id)
+            .collect(),
     };
     // Hidden, from "refund this line": anything but one of the order's lines is a forged form.
     let typed = match fields
@@ -176,6 +181,7 @@ pub async fn refund(
         note: (!note.is_empty()).then_some(note),
         restock,
         line: typed.line,
+        returned: typed.returned.clone(),
     };
     let order_id = order.id;
     let reserved = db::run(&state.pool, move |conn| {
