@@ -147,6 +147,15 @@ pub fn units_share(remaining: i64, units_left: i64, units: i64) -> i64 {
     (i128::from(remaining.max(0)) * i128::from(units) / i128::from(units_left)) as i64
 }
 
+/// The sum over one order line of (order item id, value) rows: units restocked, money refunded,
+/// units shipped.
+pub fn per_line(rows: &[(i64, i64)], item_id: i64) -> i64 {
+    rows.iter()
+        .filter(|(id, _)| *id == item_id)
+        .map(|(_, v)| v)
+        .sum()
+}
+
 /// Which lines a refund of `amount` pays back, and how much of each (only lines it touches).
 /// Filled in for one line ("refund this line"), the money goes to that line, up to what is
 /// left of it; otherwise each line with units going back to stock gets those units' share.
@@ -160,9 +169,7 @@ pub fn allocate(
     line: Option<i64>,
     restock: &[(i64, i64)],
 ) -> Vec<(i64, i64)> {
-    let sum = |rows: &[(i64, i64)], id: i64| -> i64 {
-        rows.iter().filter(|(i, _)| *i == id).map(|(_, v)| v).sum()
-    };
+    let sum = per_line;
     let mut left = amount.max(0);
     let mut out = Vec::new();
     let mut give = |id: i64, share: i64, left: &mut i64| {

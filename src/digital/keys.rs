@@ -161,26 +161,41 @@ pub fn waiting_lines(
         .filter(orders::status.eq_any(["paid", "partially_refunded"]))
         .filter(orders::disputed.eq(false))
         .order((orders::paid_at.asc(), order_items::id.asc()))
-        .select((order_items::id, order_items::quantity))
+        .select((
+            order_items::id,
+            order_items::order_id,
+            order_items::quantity,
+        ))
         .into_boxed();
     if let Some(p) = product {
         query = query.filter(order_items::product_id.eq(p));
     }
-    let lines: Vec<(i64, i64)> = query.load(conn)?;
+    let lines: Vec<(i64, i64, i64)> = query.load(conn)?;
+    // Keys held by those lines, in one query rather than one per line.
+    let ids: Vec<i64> = lines.iter().map(|(id, _, _)| *id).collect();
+    let held: Vec<Option<i64>> = licence_keys::table
+        .filter(licence_keys::order_item_id.eq_any(&ids))
+        .select(licence_keys::order_item_id)
+        .load(conn)?;
     let mut out = Vec::new();
-    for (item_id, _) in lines {
-        let order_id: i64 = order_items::table
-            .find(item_id)
-            .select(order_items::order_id)
-            .first(conn)?;
-        // A refunded line waits for nothing.
-        if crate::digital::access::refunded_lines(conn, order_id)?.contains(&item_id) {
+    let mut refunded: Vec<(i64, Vec<i64>)> = Vec::new();
+    for (item_id, order_id, quantity) in lines {
+        let have = held.iter().filter(|h| **h == Some(item_id)).count() as i64;
+        if have >= quantity {
             continue;
         }
-        let m = missing(conn, item_id)?;
-        if m > 0 {
-            out.push((item_id, m));
+        // A refunded line waits for nothing (asked once per order, and only for short lines).
+        if !refunded.iter().any(|(o, _)| *o == order_id) {
+            let lines = crate::digital::access::refunded_lines(conn, order_id)?;
+            refunded.push((order_id, lines));
         }
+        if refunded
+            .iter()
+            .any(|(o, r)| *o == order_id && r.contains(&item_id))
+        {
+            continue;
+        }
+        out.push((item_id, quantity - have));
     }
     Ok(out)
 }

@@ -32,13 +32,7 @@ pub struct Offered {
     pub max_days: Option<i64>,
 }
 
-impl Offered {
-    /// "3–5 business days", "1 business day".
-    pub fn estimate(&self) -> Option<String> {
-        estimate(self.min_days, self.max_days)
-    }
-}
-
+/// "3–5 business days", "1 business day".
 pub fn estimate(min: Option<i64>, max: Option<i64>) -> Option<String> {
     let days = |n: i64| {
         if n == 1 {
@@ -163,7 +157,7 @@ mod tests {
         assert_eq!(amounts(4999), vec![500, 1500]);
         assert_eq!(amounts(5000), vec![0, 1500]);
         assert_eq!(
-            offer(&rates, 0)[1].estimate().as_deref(),
+            estimate(offer(&rates, 0)[1].min_days, offer(&rates, 0)[1].max_days).as_deref(),
             Some("1 business day")
         );
     }

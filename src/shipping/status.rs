@@ -2,8 +2,6 @@
 //! shipped, the units refunded back to stock and its payment status; stored on the order for the
 //! "awaiting shipment" queue. Every change to one of those inputs calls [`recompute`].
 
-use std::fmt;
-
 use diesel::prelude::*;
 
 use crate::db::AnyConnection;
@@ -61,12 +59,6 @@ impl Fulfilment {
             Fulfilment::NotRequired => "Nothing to ship",
             Fulfilment::Canceled => "Cancelled",
         }
-    }
-}
-
-impl fmt::Display for Fulfilment {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 
@@ -134,9 +126,7 @@ pub fn lines(conn: &mut AnyConnection, order_id: i64) -> QueryResult<Vec<Line>> 
         .filter(shipments::order_id.eq(order_id))
         .select((shipment_lines::order_item_id, shipment_lines::quantity))
         .load(conn)?;
-    let sum = |rows: &[(i64, i64)], id: i64| -> i64 {
-        rows.iter().filter(|(i, _)| *i == id).map(|(_, q)| q).sum()
-    };
+    let sum = crate::admin::refunds::per_line;
     Ok(items
         .into_iter()
         .map(|(item_id, quantity, physical)| Line {

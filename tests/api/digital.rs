@@ -3,11 +3,6 @@
 
 use crate::helpers::*;
 
-async fn html(client: &reqwest::Client, url: String) -> (u16, String) {
-    let res = client.get(url).send().await.unwrap();
-    (res.status().as_u16(), res.text().await.unwrap())
-}
-
 /// Buys `quantity` of `slug` with a new browser (its own cart); returns the order number and
 /// the browser (which may see the success page).
 async fn buy(app: &TestApp, slug: &str, quantity: &str) -> (String, reqwest::Client, String) {
@@ -44,7 +39,7 @@ async fn a_download_works_up_to_its_limit_then_refuses_and_a_refund_revokes_it()
     app.wait_for_deliveries().await;
     assert_eq!(app.order(&number).await.fulfilment_status, "not_required");
 
-    let (_, page) = html(&browser, success).await;
+    let (_, page) = fetch_page(&browser, success).await;
     let links = select_attr(&page, "a.download-link", "href");
     assert_eq!(links.len(), 1, "{page}");
     let link = app.url(&links[0]);
@@ -95,11 +90,7 @@ async fn a_download_works_up_to_its_limit_then_refuses_and_a_refund_revokes_it()
     );
 
     // The receipt carries a link signed when it was sent; the outbox holds only a placeholder.
-    let mails = storefront::db::run(&app.pool, |conn| {
-        storefront::mail::outbox::recent(conn, 100).map_err(storefront::db::DbError::from)
-    })
-    .await
-    .unwrap();
+    let mails = app.outbox().await;
     let receipt = mails.iter().find(|m| m.kind == "receipt_paid").unwrap();
     assert!(
         receipt.body_text.contains("DOWNLOAD-LINK-"),
@@ -125,10 +116,10 @@ async fn a_download_works_up_to_its_limit_then_refuses_and_a_refund_revokes_it()
     let (second, browser, session_url) = buy(&app, "harbour-map", "1").await;
     let success = app.pay_ok(&session_url).await;
     app.wait_for_status(&second, "paid").await;
-    let (_, page) = html(&browser, success.clone()).await;
+    let (_, page) = fetch_page(&browser, success.clone()).await;
     let link = app.url(&select_attr(&page, "a.download-link", "href")[0]);
     let admin = app.admin_browser().await;
-    let (_, order_page) = html(&admin, app.url(&format!("/admin/orders/{second}"))).await;
+    let (_, order_page) = fetch_page(&admin, app.url(&format!("/admin/orders/{second}"))).await;
     let res = admin
         .post(app.url(&format!("/admin/orders/{second}/refunds")))
         .form(&[
@@ -148,12 +139,12 @@ async fn a_download_works_up_to_its_limit_then_refuses_and_a_refund_revokes_it()
     let res = plain_client().get(&link).send().await.unwrap();
     assert_eq!(res.status().as_u16(), 403);
     assert!(res.text().await.unwrap().contains("refunded or disputed"));
-    let (_, page) = html(&browser, success).await;
+    let (_, page) = fetch_page(&browser, success).await;
     assert!(select_attr(&page, "a.download-link", "href").is_empty());
     assert!(page.contains("id=\"digital-revoked\""));
 
     // Links expire: a day later the first order's page link is refused as expired.
-    let (_, page) = html(&app.client, app.url("/")).await;
+    let (_, page) = fetch_page(&app.client, app.url("/")).await;
     drop(page);
     app.clock.advance(chrono::TimeDelta::hours(25));
     let res = plain_client().get(app.url(&links[0])).send().await.unwrap();
@@ -229,11 +220,7 @@ async fn the_last_five_keys_go_to_five_concurrent_buyers_once_each() {
     assert_eq!(items.len(), 5, "one key per buyer");
     assert_eq!(app.stock("field-guide-app").await, Some(0));
     // Each receipt names its key.
-    let mails = storefront::db::run(&app.pool, |conn| {
-        storefront::mail::outbox::recent(conn, 100).map_err(storefront::db::DbError::from)
-    })
-    .await
-    .unwrap();
+    let mails = app.outbox().await;
     let receipts: Vec<_> = mails.iter().filter(|m| m.kind == "receipt_paid").collect();
     assert_eq!(receipts.len(), 5);
     for key in keys {
@@ -272,12 +259,12 @@ async fn a_paid_order_the_pool_cannot_serve_waits_for_keys_and_gets_them_when_ad
     app.wait_for_status(&number, "paid").await;
     app.wait_for_deliveries().await;
     // Payment never blocks: paid, the keys pending, the receipt says so, the dashboard alerts.
-    let (_, mine) = html(&app.client, app.url(&format!("/account/orders/{number}"))).await;
+    let (_, mine) = fetch_page(&app.client, app.url(&format!("/account/orders/{number}"))).await;
     assert_eq!(select_text(&mine, ".key-pending").len(), 1, "{mine}");
     let admin = app.admin_browser().await;
-    let (_, dashboard) = html(&admin, app.url("/admin/dashboard")).await;
+    let (_, dashboard) = fetch_page(&admin, app.url("/admin/dashboard")).await;
     assert!(dashboard.contains("id=\"keys-pending-alert\""));
-    let (_, admin_order) = html(&admin, app.url(&format!("/admin/orders/{number}"))).await;
+    let (_, admin_order) = fetch_page(&admin, app.url(&format!("/admin/orders/{number}"))).await;
     assert_eq!(
         select_text(&admin_order, "#digital-admin + ul .key-pending"),
         vec!["2 key(s) pending: the pool ran out."]
@@ -285,7 +272,7 @@ async fn a_paid_order_the_pool_cannot_serve_waits_for_keys_and_gets_them_when_ad
     assert_eq!(select_text(&dashboard, "#keys-pending td.num"), vec!["2"]);
 
     // Bad input on the keys form.
-    let (status, form) = html(&admin, app.url("/admin/products/field-guide-app/keys")).await;
+    let (status, form) = fetch_page(&admin, app.url("/admin/products/field-guide-app/keys")).await;
     assert_eq!(status, 200);
     assert_eq!(select_text(&form, "#keys-waiting"), vec!["2"]);
     let post = |keys: &'static str| {
@@ -318,9 +305,9 @@ async fn a_paid_order_the_pool_cannot_serve_waits_for_keys_and_gets_them_when_ad
         body.contains("GOOD-KEY-0001\nbad key</textarea>"),
         "what was typed is kept"
     );
-    let (status, _) = html(&admin, app.url("/admin/products/canvas-tote/keys")).await;
+    let (status, _) = fetch_page(&admin, app.url("/admin/products/canvas-tote/keys")).await;
     assert_eq!(status, 404, "not a key product");
-    let (status, _) = html(
+    let (status, _) = fetch_page(
         &app.new_browser(),
         app.url("/admin/products/field-guide-app/keys"),
     )
@@ -331,23 +318,19 @@ async fn a_paid_order_the_pool_cannot_serve_waits_for_keys_and_gets_them_when_ad
     let (status, _) = post("NEW-KEY-0001\nNEW-KEY-0002\nNEW-KEY-0003\nNEW-KEY-0001").await;
     assert_eq!(status, 303);
     app.wait_for_deliveries().await;
-    let (_, mine) = html(&app.client, app.url(&format!("/account/orders/{number}"))).await;
+    let (_, mine) = fetch_page(&app.client, app.url(&format!("/account/orders/{number}"))).await;
     assert_eq!(
         select_text(&mine, ".licence-key"),
         vec!["NEW-KEY-0001", "NEW-KEY-0002"]
     );
     assert!(select_text(&mine, ".key-pending").is_empty());
     assert_eq!(app.stock("field-guide-app").await, Some(1));
-    let (_, admin_order) = html(&admin, app.url(&format!("/admin/orders/{number}"))).await;
+    let (_, admin_order) = fetch_page(&admin, app.url(&format!("/admin/orders/{number}"))).await;
     assert_eq!(
         select_text(&admin_order, "#digital-admin + ul .licence-key"),
         vec!["NEW-KEY-0001", "NEW-KEY-0002"]
     );
-    let mails = storefront::db::run(&app.pool, |conn| {
-        storefront::mail::outbox::recent(conn, 100).map_err(storefront::db::DbError::from)
-    })
-    .await
-    .unwrap();
+    let mails = app.outbox().await;
     let keys_mail: Vec<_> = mails.iter().filter(|m| m.kind == "licence_keys").collect();
     assert_eq!(keys_mail.len(), 1);
     assert!(
@@ -355,7 +338,7 @@ async fn a_paid_order_the_pool_cannot_serve_waits_for_keys_and_gets_them_when_ad
             .body_text
             .contains("NEW-KEY-0001, NEW-KEY-0002")
     );
-    let (_, dashboard) = html(&admin, app.url("/admin/dashboard")).await;
+    let (_, dashboard) = fetch_page(&admin, app.url("/admin/dashboard")).await;
     assert!(!dashboard.contains("id=\"keys-pending-alert\""));
 }
 
@@ -375,7 +358,7 @@ async fn refunding_a_digital_line_takes_its_file_and_key_back_and_never_restocks
         .number;
     let success = app.pay_ok(&session_url).await;
     app.wait_for_status(&number, "paid").await;
-    let (_, page) = html(&browser, success.clone()).await;
+    let (_, page) = fetch_page(&browser, success.clone()).await;
     let link = app.url(&select_attr(&page, "a.download-link", "href")[0]);
     assert_eq!(select_text(&page, ".licence-key").len(), 1);
     assert_eq!(app.stock("field-guide-app").await, Some(4));
@@ -383,9 +366,9 @@ async fn refunding_a_digital_line_takes_its_file_and_key_back_and_never_restocks
     // The admin refunds each line with "Refund this line": nothing goes back on a shelf.
     let admin = app.admin_browser().await;
     for n in 0..2 {
-        let (_, order_page) = html(&admin, app.url(&format!("/admin/orders/{number}"))).await;
+        let (_, order_page) = fetch_page(&admin, app.url(&format!("/admin/orders/{number}"))).await;
         let proposal = select_attr(&order_page, ".line-proposal", "href").remove(0);
-        let (_, form) = html(&admin, app.url(&proposal)).await;
+        let (_, form) = fetch_page(&admin, app.url(&proposal)).await;
         assert!(
             select_attr(&form, ".refund-form input[type=number]", "value")
                 .iter()
@@ -436,7 +419,7 @@ async fn refunding_a_digital_line_takes_its_file_and_key_back_and_never_restocks
             .as_u16(),
         403
     );
-    let (_, page) = html(&browser, success).await;
+    let (_, page) = fetch_page(&browser, success).await;
     assert!(select_text(&page, ".licence-key").is_empty());
 }
 
@@ -456,19 +439,20 @@ async fn a_line_refunded_in_part_keeps_its_download_and_one_refunded_in_full_los
         .number;
     let success = app.pay_ok(&session_url).await;
     app.wait_for_status(&number, "paid").await;
-    let (_, page) = html(&browser, success.clone()).await;
+    let (_, page) = fetch_page(&browser, success.clone()).await;
     let link = app.url(&select_attr(&page, "a.download-link", "href")[0]);
     let admin = app.admin_browser().await;
     let refund_line = |amount: &'static str| {
         let (admin, app) = (&admin, &app);
         let number = number.clone();
         async move {
-            let (_, order_page) = html(admin, app.url(&format!("/admin/orders/{number}"))).await;
+            let (_, order_page) =
+                fetch_page(admin, app.url(&format!("/admin/orders/{number}"))).await;
             let map_line = select_attr(&order_page, ".line-proposal", "href")
                 .into_iter()
                 .find(|h| h.contains("line="))
                 .unwrap();
-            let (_, form) = html(admin, app.url(&map_line)).await;
+            let (_, form) = fetch_page(admin, app.url(&map_line)).await;
             let res = admin
                 .post(app.url(&format!("/admin/orders/{number}/refunds")))
                 .form(&[
@@ -517,6 +501,6 @@ async fn a_line_refunded_in_part_keeps_its_download_and_one_refunded_in_full_los
             .as_u16(),
         403
     );
-    let (_, page) = html(&browser, success).await;
+    let (_, page) = fetch_page(&browser, success).await;
     assert_eq!(select_text(&page, ".digital-refunded").len(), 1);
 }

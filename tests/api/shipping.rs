@@ -68,25 +68,17 @@ async fn admin_page(app: &TestApp, admin: &reqwest::Client, number: &str) -> Str
     res.text().await.unwrap()
 }
 
-async fn html(client: &reqwest::Client, url: String) -> (u16, String) {
-    let res = client.get(url).send().await.unwrap();
-    (res.status().as_u16(), res.text().await.unwrap())
-}
-
 /// The order's mails of one kind (`order_shipped`, `order_delivered`…).
 async fn mails(app: &TestApp, kind: &'static str) -> Vec<storefront::mail::outbox::QueuedMail> {
-    storefront::db::run(&app.pool, |conn| {
-        storefront::mail::outbox::recent(conn, 100).map_err(storefront::db::DbError::from)
-    })
-    .await
-    .unwrap()
-    .into_iter()
-    .filter(|m| m.kind == kind)
-    .collect()
+    app.outbox()
+        .await
+        .into_iter()
+        .filter(|m| m.kind == kind)
+        .collect()
 }
 
 async fn queue(app: &TestApp, admin: &reqwest::Client) -> Vec<String> {
-    let (status, page) = html(admin, app.url("/admin/shipping")).await;
+    let (status, page) = fetch_page(admin, app.url("/admin/shipping")).await;
     assert_eq!(status, 200, "{page}");
     select_text(&page, "#shipping-queue tbody td:first-child a")
 }
@@ -112,7 +104,7 @@ async fn an_admin_ships_a_paid_order_and_marks_it_delivered_and_the_customer_see
         vec!["Not shipped yet"]
     );
     assert_eq!(queue(&app, &admin).await, vec![number.clone()]);
-    let (_, mine) = html(&app.client, app.url(&format!("/account/orders/{number}"))).await;
+    let (_, mine) = fetch_page(&app.client, app.url(&format!("/account/orders/{number}"))).await;
     assert!(
         select_text(&mine, "#timeline li")
             .iter()
@@ -125,7 +117,7 @@ async fn an_admin_ships_a_paid_order_and_marks_it_delivered_and_the_customer_see
     assert_eq!(status, 303, "{location}");
     assert_eq!(app.order(&number).await.fulfilment_status, "shipped");
     assert!(queue(&app, &admin).await.is_empty());
-    let (_, mine) = html(&app.client, app.url(&format!("/account/orders/{number}"))).await;
+    let (_, mine) = fetch_page(&app.client, app.url(&format!("/account/orders/{number}"))).await;
     let steps = select_text(&mine, "#timeline li");
     assert!(
         steps
@@ -175,7 +167,7 @@ async fn an_admin_ships_a_paid_order_and_marks_it_delivered_and_the_customer_see
     .await;
     assert_eq!(status, 303);
     assert_eq!(mails(&app, "order_delivered").await.len(), 1);
-    let (_, mine) = html(&app.client, app.url(&format!("/account/orders/{number}"))).await;
+    let (_, mine) = fetch_page(&app.client, app.url(&format!("/account/orders/{number}"))).await;
     assert!(
         select_text(&mine, "#timeline li")
             .iter()
@@ -228,7 +220,7 @@ async fn a_resubmitted_ship_form_records_one_parcel_and_one_email() {
     let page = admin_page(&app, &admin, &number).await;
     assert_eq!(select_text(&page, "#parcels .parcel").len(), 1);
     // Two units are still to go: the order stays on the queue, marked partly shipped.
-    let (_, q) = html(&admin, app.url("/admin/shipping")).await;
+    let (_, q) = fetch_page(&admin, app.url("/admin/shipping")).await;
     assert!(q.contains("(partly shipped)"), "{q}");
     assert_eq!(select_text(&q, "#shipping-queue td.num"), vec!["2"]);
 }
@@ -266,12 +258,12 @@ async fn a_partial_shipment_then_a_refund_of_the_unshipped_line_restocks_only_th
     // proposes none.
     let page = admin_page(&app, &admin, &number).await;
     let links = select_attr(&page, ".line-proposal", "href");
-    let (_, tote_form) = html(&admin, app.url(&links[0])).await;
+    let (_, tote_form) = fetch_page(&admin, app.url(&links[0])).await;
     assert_eq!(
         select_attr(&tote_form, ".refund-form input[type=number]", "value"),
         vec!["0", "0"]
     );
-    let (_, mug_form) = html(&admin, app.url(&links[1])).await;
+    let (_, mug_form) = fetch_page(&admin, app.url(&links[1])).await;
     assert_eq!(
         select_attr(&mug_form, ".refund-form input[type=number]", "value"),
         vec!["0", "1"]
@@ -476,16 +468,16 @@ async fn bad_input_on_the_ship_form_gets_a_clear_message_never_a_500() {
     )
     .await;
     assert_eq!(status, 404);
-    let (status, _) = html(&admin, app.url("/admin/shipping?page=zero")).await;
+    let (status, _) = fetch_page(&admin, app.url("/admin/shipping?page=zero")).await;
     assert_eq!(status, 400);
     // Nothing was recorded by any of it.
     assert_eq!(app.order(&number).await.fulfilment_status, "unfulfilled");
     assert!(mails(&app, "order_shipped").await.is_empty());
 
     // The pages are admins' only.
-    let (status, _) = html(&app.new_browser(), app.url("/admin/shipping")).await;
+    let (status, _) = fetch_page(&app.new_browser(), app.url("/admin/shipping")).await;
     assert_ne!(status, 200);
-    let (status, _) = html(
+    let (status, _) = fetch_page(
         &app.new_browser(),
         app.url(&format!("/admin/orders/{number}/packing-slip")),
     )
@@ -523,7 +515,7 @@ async fn the_queue_is_oldest_first_and_leaves_out_unpaid_disputed_and_flagged_or
     assert_eq!(app.order(&pending).await.status, "pending");
 
     // The packing slip: the address block and what goes in the box, no prices.
-    let (status, slip) = html(
+    let (status, slip) = fetch_page(
         &admin,
         app.url(&format!("/admin/orders/{first}/packing-slip")),
     )

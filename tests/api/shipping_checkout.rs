@@ -71,18 +71,10 @@ fn amounts(session: &Value) -> Vec<i64> {
 
 /// The text of the one paid receipt in the outbox.
 async fn receipt(app: &TestApp) -> String {
-    let mails = storefront::db::run(&app.pool, |conn| {
-        storefront::mail::outbox::recent(conn, 100).map_err(storefront::db::DbError::from)
-    })
-    .await
-    .unwrap();
+    let mails = app.outbox().await;
     let paid: Vec<_> = mails.iter().filter(|m| m.kind == "receipt_paid").collect();
     assert_eq!(paid.len(), 1);
     paid[0].body_text.clone()
-}
-
-async fn html(client: &reqwest::Client, url: String) -> String {
-    client.get(url).send().await.unwrap().text().await.unwrap()
 }
 
 #[actix_web::test]
@@ -139,7 +131,9 @@ async fn a_physical_purchase_keeps_the_address_and_the_rate_chosen_and_charges_i
 
     // The admin sees where it goes and how; the customer too; the queue names the recipient.
     let admin = app.admin_browser().await;
-    let page = html(&admin, app.url(&format!("/admin/orders/{number}"))).await;
+    let page = fetch_page(&admin, app.url(&format!("/admin/orders/{number}")))
+        .await
+        .1;
     assert_eq!(
         select_text(&page, "#ship-to"),
         vec!["Ada Lovelace350 Fifth Avenue10118 New York NYUS"]
@@ -149,15 +143,18 @@ async fn a_physical_purchase_keeps_the_address_and_the_rate_chosen_and_charges_i
         vec!["Express shipping ($15.00)"]
     );
     assert_eq!(select_text(&page, "#order-shipping"), vec!["$15.00"]);
-    let queue = html(&admin, app.url("/admin/shipping")).await;
+    let queue = fetch_page(&admin, app.url("/admin/shipping")).await.1;
     assert!(queue.contains("Ada Lovelace, New York, US"), "{queue}");
-    let slip = html(
+    let slip = fetch_page(
         &admin,
         app.url(&format!("/admin/orders/{number}/packing-slip")),
     )
-    .await;
+    .await
+    .1;
     assert!(select_text(&slip, "#slip-address")[0].starts_with("Ada Lovelace350 Fifth Avenue"));
-    let mine = html(&app.client, app.url(&format!("/account/orders/{number}"))).await;
+    let mine = fetch_page(&app.client, app.url(&format!("/account/orders/{number}")))
+        .await
+        .1;
     assert_eq!(
         select_text(&mine, "#ship-rate"),
         vec!["Shipping method: Express shipping"]
@@ -341,9 +338,11 @@ prices = [{ key = "city-map-pdf", unit_amount = 900 }]
         "{text}"
     );
     let admin = app.admin_browser().await;
-    let page = html(&admin, app.url(&format!("/admin/orders/{number}"))).await;
+    let page = fetch_page(&admin, app.url(&format!("/admin/orders/{number}")))
+        .await
+        .1;
     assert!(!page.contains("id=\"fulfilment\""), "no shipping section");
-    let queue = html(&admin, app.url("/admin/shipping")).await;
+    let queue = fetch_page(&admin, app.url("/admin/shipping")).await.1;
     assert!(queue.contains("id=\"queue-empty\""));
 }
 

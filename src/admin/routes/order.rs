@@ -10,6 +10,7 @@ use diesel::prelude::*;
 
 use super::{admin_label, plausible, render, when};
 use crate::accounts::auth::Admin;
+use crate::admin::refunds::per_line;
 use crate::admin::{audit, refunds};
 use crate::db::{self, AnyConnection};
 use crate::error::AppError;
@@ -596,14 +597,6 @@ fn fulfilment_view(
         blocked: blocked.filter(|_| order.paid_at.is_some()),
         ships: fulfilment != Fulfilment::NotRequired,
     }
-}
-
-/// The sum over one line of (item id, value) rows.
-fn per_line(rows: &[(i64, i64)], item_id: i64) -> i64 {
-    rows.iter()
-        .filter(|(id, _)| *id == item_id)
-        .map(|(_, v)| v)
-        .sum()
 }
 
 /// "Requested by customer" for `requested_by_customer`; unknown codes (from the Dashboard) as they are.

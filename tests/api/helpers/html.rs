@@ -57,3 +57,9 @@ pub fn link_in(text: &str) -> String {
         .unwrap()
         .to_owned()
 }
+
+/// GETs `url` with `client` (its cookies): the status and the page.
+pub async fn fetch_page(client: &reqwest::Client, url: String) -> (u16, String) {
+    let res = client.get(url).send().await.unwrap();
+    (res.status().as_u16(), res.text().await.unwrap())
+}

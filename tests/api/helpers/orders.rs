@@ -126,3 +126,14 @@ impl TestApp {
         panic!("order {number} stayed {} (wanted {status})", order.status);
     }
 }
+
+impl TestApp {
+    /// The outbox, newest first (up to 100 mails).
+    pub async fn outbox(&self) -> Vec<storefront::mail::outbox::QueuedMail> {
+        storefront::db::run(&self.pool, |conn| {
+            storefront::mail::outbox::recent(conn, 100).map_err(storefront::db::DbError::from)
+        })
+        .await
+        .unwrap()
+    }
+}
