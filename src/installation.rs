@@ -20,8 +20,8 @@ use crate::schema::{
     audit_log, cart_items, carts, download_counts, email_tokens, installation, job_runs,
     licence_keys, login_attempts, order_items, order_shipping, order_shipping_rates, orders,
     outbox, payment_failures, prices, products, rate_limit_hits, refund_lines, refund_restocks,
-    refund_tokens, refunds, shipment_lines, shipments, stock_reservations, stripe_events,
-    subscription_checkouts, subscriptions, user_sessions, users,
+    refund_tokens, refunds, shipment_lines, shipments, shipping_prices, stock_reservations,
+    stripe_events, subscription_checkouts, subscriptions, user_sessions, users,
 };
 
 /// How the shop that made the database reached Stripe.
@@ -229,6 +229,7 @@ pub fn purge(conn: &mut AnyConnection) -> Result<PurgeReport, PurgeError> {
         diesel::delete(user_sessions::table).execute(conn)?;
         diesel::delete(rate_limit_hits::table).execute(conn)?;
         let users = diesel::delete(users::table).execute(conn)?;
+        diesel::delete(shipping_prices::table).execute(conn)?;
         diesel::update(prices::table)
             .set(prices::stripe_price_id.eq(None::<String>))
             .execute(conn)?;

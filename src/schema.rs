@@ -64,10 +64,24 @@ diesel::table! {
         created_at -> BigInt,
         updated_at -> BigInt,
         stripe_tax_behavior -> Nullable<Text>,
+        shipping_amount -> Nullable<BigInt>,
     }
 }
 
 diesel::joinable!(prices -> products (product_id));
+
+diesel::table! {
+    shipping_prices (id) {
+        id -> BigInt,
+        price_id -> BigInt,
+        terms -> Text,
+        amount -> BigInt,
+        stripe_price_id -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::joinable!(shipping_prices -> prices (price_id));
 
 diesel::table! {
     carts (id) {
@@ -462,6 +476,7 @@ diesel::joinable!(shipment_lines -> order_items (order_item_id));
 diesel::allow_tables_to_appear_in_same_query!(
     products,
     prices,
+    shipping_prices,
     carts,
     cart_items,
     orders,

@@ -12,7 +12,7 @@ use crate::catalog::model::{Price, Product};
 use crate::db::{self, AnyConnection, DbError};
 use crate::error::SyncError;
 use crate::payments::{self, PaymentError};
-use crate::schema::{prices, products, users};
+use crate::schema::{prices, products, shipping_prices, users};
 use crate::state::AppState;
 
 /// The Stripe Customer of a user.
@@ -65,6 +65,67 @@ pub async fn price(state: &AppState, price: &Price) -> Result<String, SyncError>
     })
     .await
     .map_err(SyncError::from)
+}
+
+/// The Stripe Price of a plan's shipping charge per period, made the first time the plan's
+/// current terms (currency, amount, interval, tax behavior) need it; `None` when the plan's price
+/// includes delivery. Every such Price stays on record: subscriptions made on older terms keep
+/// billing theirs, and their invoices are still read as plan plus shipping.
+pub async fn shipping_price(state: &AppState, price: &Price) -> Result<Option<String>, SyncError> {
+    let Some(amount) = price.shipping_amount else {
+        return Ok(None);
+    };
+    let behavior = state.config.tax.behavior();
+    let terms = format!(
+        "{}-{amount}-{}-{}",
+        price.currency,
+        price.recurring_interval.as_deref().unwrap_or("once"),
+        behavior.unwrap_or("unspecified")
+    );
+    let (key, wanted) = (price.id, terms.clone());
+    let known = db::run(&state.pool, move |conn| {
+        stored_shipping_price(conn, key, &wanted).map_err(DbError::from)
+    })
+    .await?;
+    if let Some(id) = known {
+        return Ok(Some(id));
+    }
+    let created =
+        payments::products::create_shipping_price(&state.stripe, price, amount, behavior, &terms)
+            .await?;
+    let now = state.clock.unix();
+    db::run(&state.pool, move |conn| {
+        // A racing call made the same Price (same key): either insert stores it.
+        db::insert_once(conn, |conn| {
+            diesel::insert_into(shipping_prices::table)
+                .values((
+                    shipping_prices::price_id.eq(key),
+                    shipping_prices::terms.eq(&terms),
+                    shipping_prices::amount.eq(amount),
+                    shipping_prices::stripe_price_id.eq(&created),
+                    shipping_prices::created_at.eq(now),
+                ))
+                .execute(conn)
+        })?;
+        stored_shipping_price(conn, key, &terms)?
+            .ok_or(DbError::Query(diesel::result::Error::NotFound))
+    })
+    .await
+    .map(Some)
+    .map_err(SyncError::from)
+}
+
+fn stored_shipping_price(
+    conn: &mut AnyConnection,
+    price_id: i64,
+    terms: &str,
+) -> QueryResult<Option<String>> {
+    shipping_prices::table
+        .filter(shipping_prices::price_id.eq(price_id))
+        .filter(shipping_prices::terms.eq(terms))
+        .select(shipping_prices::stripe_price_id)
+        .first(conn)
+        .optional()
 }
 
 /// Stores a price's new Stripe Price unless a racing call stored one for the same behavior

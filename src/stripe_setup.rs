@@ -86,6 +86,8 @@ async fn sync_catalog(
                 report.prices_created += 1;
             }
             let id = stripe_ids::price(state, price).await?;
+            // A plan's shipping charge too, so the first subscriber's Checkout finds it.
+            stripe_ids::shipping_price(state, price).await?;
             if price.is_recurring() && price.active {
                 recurring.push(id);
             }

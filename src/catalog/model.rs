@@ -55,6 +55,9 @@ pub struct Price {
     pub updated_at: i64,
     /// The `tax_behavior` the Stripe Price was made with (`None`: unspecified, tax off).
     pub stripe_tax_behavior: Option<String>,
+    /// A plan's shipping charge per period, billed as a second subscription item; `None`: the
+    /// price includes delivery.
+    pub shipping_amount: Option<i64>,
 }
 
 impl Price {
@@ -75,6 +78,18 @@ impl Price {
             Some(interval) => format!("{amount} / {interval}"),
             None => amount,
         }
+    }
+
+    /// What a plan costs each period: its `label`, or "$15.00 + $4.00 shipping / month" for a
+    /// plan that charges shipping.
+    pub fn plan_label(&self) -> String {
+        let (Some(shipping), Some(interval), Some(money)) =
+            (self.shipping_amount, &self.recurring_interval, self.money())
+        else {
+            return self.label();
+        };
+        let shipping = Money::new(shipping, money.currency);
+        format!("{money} + {shipping} shipping / {interval}")
     }
 }
 

@@ -79,7 +79,7 @@ impl From<&Price> for PriceOption {
     fn from(p: &Price) -> Self {
         Self {
             id: p.id,
-            label: p.label(),
+            label: p.plan_label(),
             cadence: match p.recurring_interval.as_deref() {
                 Some("day") => "daily",
                 Some("week") => "weekly",

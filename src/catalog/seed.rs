@@ -158,6 +158,10 @@ pub struct PriceEntry {
     pub interval: Option<Interval>,
     #[serde(default = "yes")]
     pub active: bool,
+    /// A physical plan's shipping charge per period, in minor units (billed as its own line on
+    /// every invoice); left out, the price includes delivery.
+    #[validate(range(min = 1, max = 99_999_999))]
+    pub shipping: Option<i64>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
@@ -306,6 +310,14 @@ impl CatalogFile {
                 )));
             }
             for price in &p.prices {
+                if price.shipping.is_some()
+                    && (p.kind != Kind::Physical || price.interval.is_none())
+                {
+                    return Err(SeedError::Invalid(format!(
+                        "price {:?}: shipping per period is for recurring prices of physical products (one-time orders choose a shipping rate at Checkout)",
+                        price.key
+                    )));
+                }
                 if !keys.insert(&price.key) {
                     return Err(SeedError::Invalid(format!(
                         "price key {:?} appears twice",
@@ -606,6 +618,7 @@ fn seed_price(
                     prices::unit_amount.eq(entry.unit_amount),
                     prices::recurring_interval.eq(interval),
                     prices::active.eq(entry.active),
+                    prices::shipping_amount.eq(entry.shipping),
                     prices::created_at.eq(now),
                     prices::updated_at.eq(now),
                 ))
@@ -617,7 +630,9 @@ fn seed_price(
                 && p.unit_amount == entry.unit_amount
                 && p.recurring_interval.as_deref() == interval
                 && p.product_id == product_id;
-            if terms_same && p.active == entry.active {
+            // A new shipping charge needs no new plan Price: its own Stripe Price follows the
+            // row's terms (`stripe_ids::shipping_price`).
+            if terms_same && p.active == entry.active && p.shipping_amount == entry.shipping {
                 report.unchanged += 1;
                 return Ok(());
             }
@@ -634,6 +649,7 @@ fn seed_price(
                     prices::unit_amount.eq(entry.unit_amount),
                     prices::recurring_interval.eq(interval),
                     prices::active.eq(entry.active),
+                    prices::shipping_amount.eq(entry.shipping),
                     prices::stripe_price_id.eq(stripe_price_id),
                     prices::updated_at.eq(now),
                 ))
@@ -738,6 +754,18 @@ mod tests {
             (
                 "[[shipping_rates]]\nkey = \"s\"\nname = \"S\"\namount = 5\nmin_days = 5\nmax_days = 2\n[[products]]\nslug = \"a\"\nname = \"x\"\nprices = [{ key = \"a\", unit_amount = 5 }]",
                 "min_days is more than max_days",
+            ),
+            (
+                "[[products]]\nslug = \"a\"\nname = \"x\"\nprices = [{ key = \"a\", unit_amount = 5, shipping = 4 }]",
+                "shipping per period is for recurring prices of physical products",
+            ),
+            (
+                "[[products]]\nslug = \"a\"\nname = \"x\"\nkind = \"digital\"\nprices = [{ key = \"a\", unit_amount = 5, interval = \"month\", shipping = 4 }]",
+                "shipping per period is for recurring prices of physical products",
+            ),
+            (
+                "[[products]]\nslug = \"a\"\nname = \"x\"\nprices = [{ key = \"a\", unit_amount = 5, interval = \"month\", shipping = 0 }]",
+                "shipping",
             ),
         ];
         for (text, needle) in cases {

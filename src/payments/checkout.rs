@@ -134,6 +134,9 @@ pub struct SubscriptionCheckout<'a> {
     /// each renewal's invoice ships to it.
     pub ship_to: Option<&'a [String]>,
     pub phone: bool,
+    /// The plan's shipping charge per period (a Stripe Price of the same interval), billed as a
+    /// second item; `None`: the plan's price includes delivery.
+    pub shipping_price: Option<&'a str>,
 }
 
 /// Automatic tax on or (explicitly) off. On, Checkout asks for the billing address it taxes by,
@@ -236,13 +239,18 @@ pub async fn create_subscription(
     stripe: &Stripe,
     s: &SubscriptionCheckout<'_>,
 ) -> Result<CheckoutSession, PaymentError> {
-    let mut line = CreateCheckoutSessionLineItems::new();
-    line.price = Some(s.stripe_price.to_owned());
-    line.quantity = Some(1);
+    let line = |price: &str| {
+        let mut line = CreateCheckoutSessionLineItems::new();
+        line.price = Some(price.to_owned());
+        line.quantity = Some(1);
+        line
+    };
+    let mut lines = vec![line(s.stripe_price)];
+    lines.extend(s.shipping_price.map(line));
     let req = CreateCheckoutSession::new()
         .mode(CheckoutSessionMode::Subscription)
         .customer(s.customer.to_owned())
-        .line_items(vec![line])
+        .line_items(lines)
         .allow_promotion_codes(true)
         .client_reference_id(format!("user-{}", s.user_id))
         .metadata(HashMap::from([
@@ -253,7 +261,8 @@ pub async fn create_subscription(
         .success_url(s.success_url.clone())
         .cancel_url(s.cancel_url.clone());
     let mut req = with_tax(req, s.tax, true, s.ship_to.is_some());
-    // Shipping options exist only in payment mode: a plan's price includes its delivery.
+    // Shipping options exist only in payment mode: a plan's price includes its delivery, or
+    // its shipping charge is the second line above.
     if let Some(countries) = s.ship_to {
         req = with_address(req, countries, s.phone);
     }

@@ -1,9 +1,12 @@
 //! Products and prices.
 
-use stripe_product::price::{CreatePrice, CreatePriceRecurring, CreatePriceRecurringInterval};
+use stripe_product::price::{
+    CreatePrice, CreatePriceProductData, CreatePriceRecurring, CreatePriceRecurringInterval,
+};
 use stripe_product::product::{CreateProduct, UpdateProduct};
 use stripe_shared::PriceTaxBehavior;
 
+use super::checkout::SHIPPING_TAX_CODE;
 use super::{PaymentError, Stripe, currency};
 use crate::catalog::model::{Price, Product};
 
@@ -50,13 +53,7 @@ pub async fn create_price(
         // The new terms' Price takes the key over from the old one (Stripe keeps keys unique).
         .transfer_lookup_key(true);
     if let Some(interval) = &price.recurring_interval {
-        let interval = match interval.as_str() {
-            "day" => CreatePriceRecurringInterval::Day,
-            "week" => CreatePriceRecurringInterval::Week,
-            "month" => CreatePriceRecurringInterval::Month,
-            _ => CreatePriceRecurringInterval::Year,
-        };
-        req = req.recurring(CreatePriceRecurring::new(interval));
+        req = req.recurring(CreatePriceRecurring::new(interval_of(interval)));
     }
     let mut key = format!(
         "price-{}-{}-{}",
@@ -65,12 +62,54 @@ pub async fn create_price(
         price.recurring_interval.as_deref().unwrap_or("once")
     );
     if let Some(behavior) = tax_behavior {
-        req = req.tax_behavior(match behavior {
-            "inclusive" => PriceTaxBehavior::Inclusive,
-            _ => PriceTaxBehavior::Exclusive,
-        });
+        req = req.tax_behavior(behavior_of(behavior));
         key.push('-');
         key.push_str(behavior);
     }
     Ok(stripe.write(&req, &key).await?.id.as_str().to_owned())
+}
+
+/// Creates the Stripe Price of a plan's shipping charge per period, under a Product of its own
+/// named "Shipping" with the shipping tax code (so Stripe Tax taxes it as shipping, and invoices
+/// show it as its own line). `terms` (amount, interval, behavior) key it: new terms, new Price.
+pub async fn create_shipping_price(
+    stripe: &Stripe,
+    price: &Price,
+    amount: i64,
+    tax_behavior: Option<&str>,
+    terms: &str,
+) -> Result<String, PaymentError> {
+    let interval = price
+        .recurring_interval
+        .as_deref()
+        .ok_or(PaymentError::Unexpected(
+            "shipping per period on a one-time price",
+        ))?;
+    let mut product = CreatePriceProductData::new("Shipping");
+    product.tax_code = Some(SHIPPING_TAX_CODE.to_owned());
+    let mut req = CreatePrice::new(currency(&price.currency)?)
+        .product_data(product)
+        .unit_amount(amount)
+        .recurring(CreatePriceRecurring::new(interval_of(interval)));
+    if let Some(behavior) = tax_behavior {
+        req = req.tax_behavior(behavior_of(behavior));
+    }
+    let key = format!("shipping-price-{}-{terms}", price.id);
+    Ok(stripe.write(&req, &key).await?.id.as_str().to_owned())
+}
+
+fn interval_of(interval: &str) -> CreatePriceRecurringInterval {
+    match interval {
+        "day" => CreatePriceRecurringInterval::Day,
+        "week" => CreatePriceRecurringInterval::Week,
+        "month" => CreatePriceRecurringInterval::Month,
+        _ => CreatePriceRecurringInterval::Year,
+    }
+}
+
+fn behavior_of(behavior: &str) -> PriceTaxBehavior {
+    match behavior {
+        "inclusive" => PriceTaxBehavior::Inclusive,
+        _ => PriceTaxBehavior::Exclusive,
+    }
 }

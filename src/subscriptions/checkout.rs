@@ -117,6 +117,10 @@ pub async fn open(
             .map_err(DbError::from)
     })
     .await?;
+    let shipping_price = match physical {
+        true => stripe_ids::shipping_price(state, price).await?,
+        false => None,
+    };
     let base = state.public_url.as_str().trim_end_matches('/');
     let session = sessions::create_subscription(
         &state.stripe,
@@ -132,6 +136,7 @@ pub async fn open(
             tax: state.config.tax,
             ship_to: physical.then_some(state.config.ship_to.as_slice()),
             phone: state.config.collect_phone,
+            shipping_price: shipping_price.as_deref(),
         },
     )
     .await?;

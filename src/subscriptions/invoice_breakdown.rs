@@ -18,12 +18,18 @@ use stripe_types::Expandable;
 pub struct Plan {
     pub stripe_price_id: Option<String>,
     pub unit_amount: i64,
+    /// Every Stripe Price made for the plan's shipping charge (`stripe_ids::shipping_price`).
+    pub shipping_prices: Vec<String>,
 }
 
 /// An invoice's totals as paid, and the one order item's terms.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InvoiceBreakdown {
+    /// The invoice's subtotal less its shipping lines: what the order's item costs.
     pub subtotal: i64,
+    /// The plan's shipping charge for the period (its own line on the invoice), and its tax.
+    pub shipping: i64,
+    pub shipping_tax: i64,
     pub discount: i64,
     pub tax_exclusive: i64,
     pub tax_inclusive: i64,
@@ -102,8 +108,8 @@ pub fn check(invoice: &Invoice, plan: Option<&Plan>) -> Result<InvoiceBreakdown,
             invoice.amount_paid
         ));
     }
-    let (unit_amount, quantity) = match plain_period_line(invoice, plan) {
-        Some((line, plan)) => {
+    let (unit_amount, quantity, shipping, shipping_tax) = match plain_period(invoice, plan) {
+        Some((line, shipping_lines, plan)) => {
             let quantity = line.quantity.unwrap_or(1) as i64;
             if plan.unit_amount.checked_mul(quantity) != Some(line.amount) {
                 return Err(format!(
@@ -111,12 +117,20 @@ pub fn check(invoice: &Invoice, plan: Option<&Plan>) -> Result<InvoiceBreakdown,
                     line.amount, plan.unit_amount
                 ));
             }
-            (plan.unit_amount, quantity)
+            let shipping: i64 = shipping_lines.iter().map(|l| l.amount).sum();
+            let (ex, inc) =
+                split_taxes(shipping_lines.iter().flat_map(|l| l.taxes.iter().flatten()));
+            if shipping < 0 {
+                return Err(format!("a negative shipping charge ({shipping})"));
+            }
+            (plan.unit_amount, quantity, shipping, ex + inc)
         }
-        None => (subtotal, 1),
+        None => (subtotal, 1, 0, 0),
     };
     Ok(InvoiceBreakdown {
-        subtotal,
+        subtotal: subtotal - shipping,
+        shipping,
+        shipping_tax,
         discount,
         tax_exclusive,
         tax_inclusive,
@@ -127,44 +141,57 @@ pub fn check(invoice: &Invoice, plan: Option<&Plan>) -> Result<InvoiceBreakdown,
     })
 }
 
-/// The invoice's only line when it is one period of our plan (no proration, no other items).
-fn plain_period_line<'a>(
+/// One period of our plan: its line, and the lines of the plan's shipping charge, when the
+/// invoice has nothing else (no proration, no other items).
+fn plain_period<'a>(
     invoice: &'a Invoice,
     plan: Option<&'a Plan>,
-) -> Option<(&'a InvoiceLineItem, &'a Plan)> {
+) -> Option<(&'a InvoiceLineItem, Vec<&'a InvoiceLineItem>, &'a Plan)> {
     let plan = plan?;
-    let lines = &invoice.lines;
-    let [line] = lines.data.as_slice() else {
-        return None;
-    };
-    if lines.has_more {
+    if invoice.lines.has_more {
         return None;
     }
+    let (mut plan_line, mut shipping) = (None, Vec::new());
+    for line in &invoice.lines.data {
+        let price = period_price(line)?;
+        if Some(price) == plan.stripe_price_id.as_deref() && plan_line.is_none() {
+            plan_line = Some(line);
+        } else if plan.shipping_prices.iter().any(|s| s == price) {
+            shipping.push(line);
+        } else {
+            return None;
+        }
+    }
+    Some((plan_line?, shipping, plan))
+}
+
+/// The Stripe price a line bills a period of (`None` for a proration or an invoice item).
+fn period_price(line: &InvoiceLineItem) -> Option<&str> {
     let details = line.parent.as_ref()?.subscription_item_details.as_ref()?;
     if details.proration {
         return None;
     }
-    let price = line.pricing.as_ref()?.price_details.as_ref()?.price.id();
-    (Some(price.as_str()) == plan.stripe_price_id.as_deref()).then_some((line, plan))
+    Some(
+        line.pricing
+            .as_ref()?
+            .price_details
+            .as_ref()?
+            .price
+            .id()
+            .as_str(),
+    )
 }
 
-/// The Stripe price of the invoice's last period line (not a proration): what it bills for.
-pub fn billed_price(invoice: &Invoice) -> Option<&str> {
-    invoice.lines.data.iter().rev().find_map(|line| {
-        let details = line.parent.as_ref()?.subscription_item_details.as_ref()?;
-        if details.proration {
-            return None;
-        }
-        Some(
-            line.pricing
-                .as_ref()?
-                .price_details
-                .as_ref()?
-                .price
-                .id()
-                .as_str(),
-        )
-    })
+/// The Stripe prices of the invoice's period lines (not prorations), last first: among them is
+/// the plan it bills for (the others are its shipping charge).
+pub fn billed_prices(invoice: &Invoice) -> Vec<&str> {
+    invoice
+        .lines
+        .data
+        .iter()
+        .rev()
+        .filter_map(period_price)
+        .collect()
 }
 
 /// Tax added on top, and tax inside the prices.

@@ -215,7 +215,10 @@ async fn views_for(state: &AppState, user: &User) -> Result<Vec<SubscriptionView
                     .as_ref()
                     .map(|(_, n)| n.clone())
                     .unwrap_or_else(|| "Subscription".into()),
-                price: price.as_ref().map(|(p, _)| p.label()).unwrap_or_default(),
+                price: price
+                    .as_ref()
+                    .map(|(p, _)| p.plan_label())
+                    .unwrap_or_default(),
                 status: s.status_label(),
                 status_class: s.status.clone(),
                 live,
@@ -229,7 +232,7 @@ async fn views_for(state: &AppState, user: &User) -> Result<Vec<SubscriptionView
                 ended: (!live).then(|| s.ended_at.map(date)).flatten(),
                 payment_failed: live && s.payment_failed(),
                 switch_to: if live {
-                    others.iter().map(|p| (p.id, p.label())).collect()
+                    others.iter().map(|p| (p.id, p.plan_label())).collect()
                 } else {
                     vec![]
                 },
@@ -350,11 +353,25 @@ pub async fn change(
         ));
     }
     let stripe_price = stripe_ids::price(&state, &new_price).await?;
-    // The subscription's one item gets the new price; Stripe prorates the difference.
-    stripe_subscriptions::switch_price(
+    let shipping = stripe_ids::shipping_price(&state, &new_price).await?;
+    let shipping_prices = db::run(&state.pool, |conn| {
+        use crate::schema::shipping_prices;
+        shipping_prices::table
+            .select(shipping_prices::stripe_price_id)
+            .load::<String>(conn)
+            .map_err(DbError::from)
+    })
+    .await?;
+    // The plan item (and the shipping item with it) get the new prices; Stripe prorates.
+    stripe_subscriptions::switch_plan(
         &state.stripe,
         &sub.stripe_subscription_id,
-        &stripe_price,
+        &stripe_subscriptions::Switch {
+            from: &sub.stripe_price_id,
+            to: &stripe_price,
+            shipping: shipping.as_deref(),
+            shipping_prices: &shipping_prices,
+        },
         &format!("sub-{}-price-{}", sub.id, new_price.id),
     )
     .await
@@ -362,7 +379,7 @@ pub async fn change(
     sync::sync_subscription(&state, &sub.stripe_subscription_id, None).await?;
     session.flash(format!(
         "Switched to {}. The unused time of your old plan is credited.",
-        new_price.label()
+        new_price.plan_label()
     ))?;
     Ok(see_other("/account/subscriptions"))
 }

@@ -16,7 +16,7 @@ use crate::error::SyncError;
 use crate::orders::model::NewOrder;
 use crate::orders::number;
 use crate::orders::status::OrderStatus;
-use crate::schema::{order_items, orders, prices, products, subscriptions};
+use crate::schema::{order_items, orders, prices, products, shipping_prices, subscriptions};
 use crate::state::AppState;
 use crate::webhooks::ledger::{self, EventRecord, Outcome};
 
@@ -26,7 +26,10 @@ pub struct Snapshot {
     pub id: String,
     pub customer: String,
     pub status: String,
+    /// The first item's price; [`upsert`] prefers the item on one of our plans (a plan that
+    /// charges shipping has a second item, for the shipping).
     pub stripe_price_id: String,
+    pub item_prices: Vec<String>,
     pub current_period_end: Option<i64>,
     pub cancel_at_period_end: bool,
     pub ended_at: Option<i64>,
@@ -42,6 +45,12 @@ impl From<&StripeSubscription> for Snapshot {
             stripe_price_id: item
                 .map(|i| i.price.id.as_str().to_owned())
                 .unwrap_or_default(),
+            item_prices: s
+                .items
+                .data
+                .iter()
+                .map(|i| i.price.id.as_str().to_owned())
+                .collect(),
             current_period_end: item.map(|i| i.current_period_end),
             cancel_at_period_end: s.cancel_at_period_end,
             ended_at: s.ended_at,
@@ -134,11 +143,15 @@ pub fn upsert(
     now: i64,
 ) -> Result<Subscription, DieselError> {
     let user_id = users::by_stripe_customer(conn, &s.customer)?.map(|u| u.id);
-    let price_id: Option<i64> = prices::table
-        .filter(prices::stripe_price_id.eq(&s.stripe_price_id))
-        .select(prices::id)
+    let plan: Option<(i64, Option<String>)> = prices::table
+        .filter(prices::stripe_price_id.eq_any(&s.item_prices))
+        .select((prices::id, prices::stripe_price_id))
         .first(conn)
         .optional()?;
+    let price_id = plan.as_ref().map(|(id, _)| *id);
+    let stripe_price_id = plan
+        .and_then(|(_, stripe)| stripe)
+        .unwrap_or_else(|| s.stripe_price_id.clone());
     let existing: Option<Subscription> = subscriptions::table
         .filter(subscriptions::stripe_subscription_id.eq(&s.id))
         .select(Subscription::as_select())
@@ -150,7 +163,7 @@ pub fn upsert(
                 .set((
                     subscriptions::user_id.eq(user_id.or(row.user_id)),
                     subscriptions::price_id.eq(price_id.or(row.price_id)),
-                    subscriptions::stripe_price_id.eq(&s.stripe_price_id),
+                    subscriptions::stripe_price_id.eq(&stripe_price_id),
                     subscriptions::status.eq(&s.status),
                     subscriptions::current_period_end.eq(s.current_period_end),
                     subscriptions::cancel_at_period_end.eq(s.cancel_at_period_end),
@@ -168,7 +181,7 @@ pub fn upsert(
                         subscriptions::user_id.eq(user_id),
                         subscriptions::stripe_customer_id.eq(&s.customer),
                         subscriptions::price_id.eq(price_id),
-                        subscriptions::stripe_price_id.eq(&s.stripe_price_id),
+                        subscriptions::stripe_price_id.eq(&stripe_price_id),
                         subscriptions::status.eq(&s.status),
                         subscriptions::current_period_end.eq(s.current_period_end),
                         subscriptions::cancel_at_period_end.eq(s.cancel_at_period_end),
@@ -323,14 +336,11 @@ fn record_invoice_order(
         .or_else(|| invoice.customer_email.clone());
     // The price the invoice charges for, when it is ours: an invoice handled after a plan
     // switch is still for the plan it billed, not the subscription's current one.
-    let billed: Option<i64> = match invoice_breakdown::billed_price(invoice) {
-        Some(stripe_price) => prices::table
-            .filter(prices::stripe_price_id.eq(stripe_price))
-            .select(prices::id)
-            .first(conn)
-            .optional()?,
-        None => None,
-    };
+    let billed: Option<i64> = prices::table
+        .filter(prices::stripe_price_id.eq_any(invoice_breakdown::billed_prices(invoice)))
+        .select(prices::id)
+        .first(conn)
+        .optional()?;
     let plan = match billed.or(sub.and_then(|s| s.price_id)) {
         Some(price_id) => Some(plan_of(conn, price_id)?),
         None => None,
@@ -343,6 +353,8 @@ fn record_invoice_order(
     // Stripe's numbers were.
     let b = checked.clone().unwrap_or(InvoiceBreakdown {
         subtotal: invoice.amount_paid,
+        shipping: 0,
+        shipping_tax: 0,
         discount: 0,
         tax_exclusive: 0,
         tax_inclusive: 0,
@@ -382,6 +394,7 @@ fn record_invoice_order(
             // Nothing to take off a shelf.
             orders::stock_committed.eq(true),
             orders::amount_discount.eq(b.discount),
+            orders::amount_shipping.eq(b.shipping),
             orders::amount_tax_exclusive.eq(b.tax_exclusive),
             orders::amount_tax_inclusive.eq(b.tax_inclusive),
             orders::discount_label.eq(&b.discount_label),
@@ -427,9 +440,9 @@ fn record_invoice_order(
                 country: a.country.unwrap_or_default(),
                 phone: to.phone.clone(),
                 rate_id: None,
-                rate_name: None,
-                amount: 0,
-                amount_tax: 0,
+                rate_name: (b.shipping > 0).then(|| "Shipping per period".to_owned()),
+                amount: b.shipping,
+                amount_tax: b.shipping_tax,
             },
         )?;
     }
@@ -484,9 +497,14 @@ fn plan_of(
         ),
         None => name,
     };
+    let shipping_prices = shipping_prices::table
+        .filter(shipping_prices::price_id.eq(price_id))
+        .select(shipping_prices::stripe_price_id)
+        .load(conn)?;
     let plan = Plan {
         stripe_price_id,
         unit_amount,
+        shipping_prices,
     };
     Ok((plan, (price_id, product_id), label))
 }

@@ -29,6 +29,7 @@ mod shipping;
 mod shipping_checkout;
 mod shutdown;
 mod subscription_invoices;
+mod subscription_shipping;
 mod subscriptions;
 mod sweep;
 mod web;

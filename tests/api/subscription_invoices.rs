@@ -25,7 +25,7 @@ async fn subscribe_with_code(app: &TestApp, code: &str, total: &str) {
 }
 
 /// One month of the emulator's test clock (its months are 30 days), then every webhook.
-async fn next_month(app: &TestApp) {
+pub(crate) async fn next_month(app: &TestApp) {
     app.emulator_post(
         "_emulator/clock/advance",
         &[("seconds", &(MONTH + 60).to_string())],
@@ -35,7 +35,7 @@ async fn next_month(app: &TestApp) {
 }
 
 /// The subscription orders, oldest first, each with its items.
-async fn invoice_orders(app: &TestApp) -> Vec<(Order, Vec<OrderItem>)> {
+pub(crate) async fn invoice_orders(app: &TestApp) -> Vec<(Order, Vec<OrderItem>)> {
     let mut orders: Vec<Order> = app
         .all_orders()
         .await
@@ -298,6 +298,7 @@ async fn each_rule_of_an_invoices_arithmetic_is_checked() {
     let plan = Plan {
         stripe_price_id: Some(stripe_price.clone()),
         unit_amount: 1500,
+        shipping_prices: vec![],
     };
     let run = |change: &dyn Fn(&mut Value), plan: &Plan| {
         let mut inv = invoice.clone();
@@ -316,6 +317,8 @@ async fn each_rule_of_an_invoices_arithmetic_is_checked() {
     };
     let ok = InvoiceBreakdown {
         subtotal: 1500,
+        shipping: 0,
+        shipping_tax: 0,
         discount: 500,
         tax_exclusive: 0,
         tax_inclusive: 0,

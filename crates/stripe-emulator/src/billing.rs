@@ -769,217 +769,15 @@ fn update_subscription(ctx: &mut Ctx, raw: &Value, id: &str) -> ApiResult<Routed
             }
         }
     }
-    let mut proration_invoice = None;
-    let mut cycle_reset = None;
     if let Some(items) = p["items"].as_array() {
-        for (i, it) in items.iter().enumerate() {
-            if it.get("price").is_none() && it.get("quantity").is_none() {
-                continue;
-            }
-            if it.b("deleted") == Some(true) {
-                return Err(ApiError::param(
-                    format!("items[{i}][deleted]"),
-                    "The emulator keeps one item per subscription; switch its price instead.",
-                ));
-            }
-            let current_price = {
-                let data = sub["items"]["data"].as_array().cloned().unwrap_or_default();
-                let item = match it.s("id") {
-                    Some(si) => data.into_iter().find(|d| d["id"] == si.as_str()),
-                    None => data.into_iter().next(),
-                };
-                item.map(|d| d["price"]["id"].as_str().unwrap_or_default().to_string())
-                    .unwrap_or_default()
-            };
-            let new_price_id = it.s("price").unwrap_or(current_price);
-            let new_price =
-                ctx.fetch_param("price", &new_price_id, &format!("items[{i}][price]"))?;
-            if new_price["type"] != "recurring" {
-                return Err(ApiError::param(
-                    format!("items[{i}][price]"),
-                    "The price specified is not recurring.",
-                ));
-            }
-            if new_price["currency"] != sub["currency"] {
-                return Err(ApiError::param(
-                    format!("items[{i}][price]"),
-                    "The price's currency must match the subscription's currency.",
-                ));
-            }
-            let data = sub["items"]["data"]
-                .as_array_mut()
-                .ok_or_else(|| ApiError::internal("subscription without items"))?;
-            let pos = match it.s("id") {
-                Some(si) => data
-                    .iter()
-                    .position(|d| d["id"] == si.as_str())
-                    .ok_or_else(|| {
-                        ApiError::param(
-                            format!("items[{i}][id]"),
-                            format!("No such subscription item: '{si}'"),
-                        )
-                    })?,
-                None => 0,
-            };
-            let old = data[pos].clone();
-            let qty = it
-                .i("quantity")
-                .unwrap_or(old["quantity"].as_i64().unwrap_or(1));
-            if !(1..=999_999).contains(&qty) {
-                return Err(ApiError::param(
-                    format!("items[{i}][quantity]"),
-                    "Quantity must be between 1 and 999999.",
-                ));
-            }
-            let start = old["current_period_start"].as_i64().unwrap_or(ctx.now);
-            let end = old["current_period_end"].as_i64().unwrap_or(ctx.now);
-            data[pos]["price"] = public(&new_price);
-            data[pos]["plan"] = plan_of(&new_price);
-            data[pos]["quantity"] = json!(qty);
-            let behavior = p
-                .s("proration_behavior")
-                .unwrap_or_else(|| "create_prorations".into());
-            let interval_changed = old["price"]["recurring"]["interval"]
-                != new_price["recurring"]["interval"]
-                || old["price"]["recurring"]["interval_count"]
-                    != new_price["recurring"]["interval_count"];
-            if interval_changed {
-                // As on Stripe: a new billing interval restarts the cycle now and is invoiced at
-                // once, crediting the unused time of the old price (unless proration is off).
-                let new_end = ctx.now + interval_secs(&new_price["recurring"]);
-                data[pos]["current_period_start"] = json!(ctx.now);
-                data[pos]["current_period_end"] = json!(new_end);
-                let span = (end - start).max(1);
-                let left = (end - ctx.now).max(0);
-                let old_amt = old["price"]["unit_amount"].as_i64().unwrap_or(0)
-                    * old["quantity"].as_i64().unwrap_or(1);
-                let credit = if behavior == "none" {
-                    0
-                } else {
-                    -((i128::from(old_amt) * i128::from(left) / i128::from(span)) as i64)
-                };
-                let charge = new_price["unit_amount"].as_i64().unwrap_or(0) * qty;
-                cycle_reset = Some((
-                    credit,
-                    charge,
-                    old,
-                    data[pos].clone(),
-                    start,
-                    end,
-                    ctx.now,
-                    new_end,
-                ));
-                continue;
-            }
-            if behavior != "none" && end > ctx.now {
-                // Unused time on the old price is credited, remaining time on the new one charged.
-                let span = (end - start).max(1);
-                let left = end - ctx.now;
-                let old_amt = old["price"]["unit_amount"].as_i64().unwrap_or(0)
-                    * old["quantity"].as_i64().unwrap_or(1);
-                let new_amt = new_price["unit_amount"].as_i64().unwrap_or(0) * qty;
-                let part =
-                    |amount: i64| (i128::from(amount) * i128::from(left) / i128::from(span)) as i64;
-                let credit = -part(old_amt);
-                let charge = part(new_amt);
-                proration_invoice = Some((
-                    behavior,
-                    credit,
-                    charge,
-                    old,
-                    data[pos].clone(),
-                    ctx.now,
-                    end,
-                ));
-            }
-        }
+        let changes = change_items(ctx, &mut sub, items)?;
+        let behavior = p
+            .s("proration_behavior")
+            .unwrap_or_else(|| "create_prorations".into());
+        ctx.put(&sub)?;
+        invoice_changes(ctx, &mut sub, &changes, &behavior)?;
     }
     ctx.put(&sub)?;
-    if let Some((credit, charge, old, new, old_start, old_end, start, end)) = cycle_reset {
-        sub["billing_cycle_anchor"] = json!(ctx.now);
-        let mut lines = sub["_pending_prorations"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
-        if credit != 0 {
-            lines.push(invoice_line(
-                "",
-                &sub,
-                &old,
-                credit,
-                old["quantity"].as_i64().unwrap_or(1),
-                old_start.max(ctx.now.min(old_end)),
-                old_end,
-                true,
-                Some("Unused time (proration)".into()),
-            ));
-        }
-        lines.push(invoice_line(
-            "",
-            &sub,
-            &new,
-            charge,
-            new["quantity"].as_i64().unwrap_or(1),
-            start,
-            end,
-            false,
-            None,
-        ));
-        let mut inv = invoice_for(ctx, &sub, "subscription_update", Some(lines))?;
-        let inv_id = inv["id"].as_str().unwrap_or_default().to_string();
-        if let Some(lines) = inv["lines"]["data"].as_array_mut() {
-            for l in lines.iter_mut() {
-                l["invoice"] = json!(inv_id);
-            }
-        }
-        charge_invoice(ctx, &mut sub, &mut inv)?;
-        sub["_pending_prorations"] = json!([]);
-        ctx.put(&sub)?;
-    }
-    if let Some((behavior, credit, charge, old, new, start, end)) = proration_invoice {
-        let mut pending = sub["_pending_prorations"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
-        // The invoice id is filled in when the lines are invoiced.
-        let inv_id_placeholder = "";
-        pending.push(invoice_line(
-            inv_id_placeholder,
-            &sub,
-            &old,
-            credit,
-            old["quantity"].as_i64().unwrap_or(1),
-            start,
-            end,
-            true,
-            Some("Unused time (proration)".into()),
-        ));
-        pending.push(invoice_line(
-            inv_id_placeholder,
-            &sub,
-            &new,
-            charge,
-            new["quantity"].as_i64().unwrap_or(1),
-            start,
-            end,
-            true,
-            Some("Remaining time (proration)".into()),
-        ));
-        if behavior == "always_invoice" {
-            let mut inv = invoice_for(ctx, &sub, "subscription_update", Some(pending))?;
-            let inv_id = inv["id"].as_str().unwrap_or_default().to_string();
-            if let Some(lines) = inv["lines"]["data"].as_array_mut() {
-                for l in lines.iter_mut() {
-                    l["invoice"] = json!(inv_id);
-                }
-            }
-            charge_invoice(ctx, &mut sub, &mut inv)?;
-            sub["_pending_prorations"] = json!([]);
-        } else {
-            sub["_pending_prorations"] = json!(pending);
-        }
-        ctx.put(&sub)?;
-    }
     if new_card {
         retry_open_invoice(ctx, &mut sub)?;
         ctx.put(&sub)?;
@@ -990,6 +788,255 @@ fn update_subscription(ctx: &mut Ctx, raw: &Value, id: &str) -> ApiResult<Routed
         Some(previous(&before, &sub)),
     )?;
     Ok((sub, expand_of(&p)))
+}
+
+/// One item before and after an update: added (`None` before), removed (`None` after) or given
+/// another price or quantity.
+struct ItemChange {
+    old: Option<Value>,
+    new: Option<Value>,
+}
+
+/// Applies `items[]` of a subscription update as Stripe does: an `id` names the item to change or
+/// (with `deleted`) remove, an item without `id` is added. Every item must keep billing on one
+/// interval, and one item at least must remain.
+fn change_items(ctx: &mut Ctx, sub: &mut Value, items: &[Value]) -> ApiResult<Vec<ItemChange>> {
+    let sub_id = sub["id"].as_str().unwrap_or_default().to_string();
+    let before = sub["items"]["data"].as_array().cloned().unwrap_or_default();
+    let (start, end) = period_of(sub);
+    let mut data = before.clone();
+    let mut changes = Vec::new();
+    for (i, it) in items.iter().enumerate() {
+        let deleted = it.b("deleted") == Some(true);
+        let pos = match it.s("id") {
+            Some(si) => Some(
+                data.iter()
+                    .position(|d| d["id"] == si.as_str())
+                    .ok_or_else(|| {
+                        ApiError::param(
+                            format!("items[{i}][id]"),
+                            format!("No such subscription item: '{si}'"),
+                        )
+                    })?,
+            ),
+            None if deleted => return Err(ApiError::missing(&format!("items[{i}][id]"))),
+            None => None,
+        };
+        if deleted {
+            let old = data.remove(pos.unwrap_or_default());
+            changes.push(ItemChange {
+                old: Some(old),
+                new: None,
+            });
+            continue;
+        }
+        if pos.is_some() && it.get("price").is_none() && it.get("quantity").is_none() {
+            continue;
+        }
+        let price_id = match (it.s("price"), pos) {
+            (Some(p), _) => p,
+            (None, Some(pos)) => data[pos]["price"]["id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            (None, None) => return Err(ApiError::missing(&format!("items[{i}][price]"))),
+        };
+        let price = ctx.fetch_param("price", &price_id, &format!("items[{i}][price]"))?;
+        if price["type"] != "recurring" {
+            return Err(ApiError::param(
+                format!("items[{i}][price]"),
+                "The price specified is not recurring.",
+            ));
+        }
+        if price["currency"] != sub["currency"] {
+            return Err(ApiError::param(
+                format!("items[{i}][price]"),
+                "The price's currency must match the subscription's currency.",
+            ));
+        }
+        let qty = it
+            .i("quantity")
+            .unwrap_or_else(|| pos.and_then(|p| data[p]["quantity"].as_i64()).unwrap_or(1));
+        if !(1..=999_999).contains(&qty) {
+            return Err(ApiError::param(
+                format!("items[{i}][quantity]"),
+                "Quantity must be between 1 and 999999.",
+            ));
+        }
+        match pos {
+            Some(pos) => {
+                let old = data[pos].clone();
+                data[pos]["price"] = public(&price);
+                data[pos]["plan"] = plan_of(&price);
+                data[pos]["quantity"] = json!(qty);
+                changes.push(ItemChange {
+                    old: Some(old),
+                    new: Some(data[pos].clone()),
+                });
+            }
+            None => {
+                let item = sub_item(&sub_id, &price, qty, start, end, ctx.now);
+                data.push(item.clone());
+                changes.push(ItemChange {
+                    old: None,
+                    new: Some(item),
+                });
+            }
+        }
+    }
+    if data.is_empty() {
+        return Err(ApiError::param(
+            "items",
+            "A subscription must keep at least one item.",
+        ));
+    }
+    let cycle = |item: &Value| {
+        (
+            item["price"]["recurring"]["interval"].clone(),
+            item["price"]["recurring"]["interval_count"].clone(),
+        )
+    };
+    if data.iter().any(|d| cycle(d) != cycle(&data[0])) {
+        return Err(ApiError::param(
+            "items",
+            "Currency and interval fields must match across all plans on this subscription.",
+        ));
+    }
+    // As on Stripe: a new billing interval restarts the cycle now.
+    if before.first().map(cycle) != Some(cycle(&data[0])) {
+        let new_end = ctx.now + interval_secs(&data[0]["price"]["recurring"]);
+        for d in &mut data {
+            d["current_period_start"] = json!(ctx.now);
+            d["current_period_end"] = json!(new_end);
+        }
+        sub["billing_cycle_anchor"] = json!(ctx.now);
+        sub["_cycle_reset"] = json!([start, end]);
+    }
+    sub["items"]["data"] = json!(data);
+    Ok(changes)
+}
+
+/// Bills an update's item changes. A new billing interval is invoiced at once: the unused time of
+/// every old item credited (unless proration is off) and a full period of every item charged.
+/// Otherwise each changed item's unused time is credited and its remaining time charged, on the
+/// next invoice (or at once with `always_invoice`).
+fn invoice_changes(
+    ctx: &mut Ctx,
+    sub: &mut Value,
+    changes: &[ItemChange],
+    behavior: &str,
+) -> ApiResult<()> {
+    let part = |amount: i64, left: i64, span: i64| {
+        (i128::from(amount) * i128::from(left) / i128::from(span.max(1))) as i64
+    };
+    let amount_of = |item: &Value| {
+        item["price"]["unit_amount"].as_i64().unwrap_or(0) * item["quantity"].as_i64().unwrap_or(1)
+    };
+    let qty = |item: &Value| item["quantity"].as_i64().unwrap_or(1);
+    let mut lines = sub["_pending_prorations"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let reset = sub
+        .as_object_mut()
+        .and_then(|o| o.remove("_cycle_reset"))
+        .filter(Value::is_array);
+    if let Some(reset) = reset {
+        let (old_start, old_end) = (
+            reset[0].as_i64().unwrap_or(ctx.now),
+            reset[1].as_i64().unwrap_or(ctx.now),
+        );
+        let left = (old_end - ctx.now).max(0);
+        for old in changes.iter().filter_map(|c| c.old.as_ref()) {
+            let credit = if behavior == "none" {
+                0
+            } else {
+                -part(amount_of(old), left, old_end - old_start)
+            };
+            if credit != 0 {
+                lines.push(invoice_line(
+                    "",
+                    sub,
+                    old,
+                    credit,
+                    qty(old),
+                    old_start.max(ctx.now.min(old_end)),
+                    old_end,
+                    true,
+                    Some("Unused time (proration)".into()),
+                ));
+            }
+        }
+        let (start, end) = period_of(sub);
+        for item in sub["items"]["data"].as_array().cloned().unwrap_or_default() {
+            lines.push(invoice_line(
+                "",
+                sub,
+                &item,
+                amount_of(&item),
+                qty(&item),
+                start,
+                end,
+                false,
+                None,
+            ));
+        }
+        bill_now(ctx, sub, lines)?;
+        return Ok(());
+    }
+    let (start, end) = period_of(sub);
+    if behavior == "none" || end <= ctx.now {
+        return Ok(());
+    }
+    let (span, left) = (end - start, end - ctx.now);
+    for change in changes {
+        if let Some(old) = &change.old {
+            lines.push(invoice_line(
+                "",
+                sub,
+                old,
+                -part(amount_of(old), left, span),
+                qty(old),
+                ctx.now,
+                end,
+                true,
+                Some("Unused time (proration)".into()),
+            ));
+        }
+        if let Some(new) = &change.new {
+            lines.push(invoice_line(
+                "",
+                sub,
+                new,
+                part(amount_of(new), left, span),
+                qty(new),
+                ctx.now,
+                end,
+                true,
+                Some("Remaining time (proration)".into()),
+            ));
+        }
+    }
+    if behavior == "always_invoice" {
+        bill_now(ctx, sub, lines)
+    } else {
+        sub["_pending_prorations"] = json!(lines);
+        Ok(())
+    }
+}
+
+/// Invoices `lines` now and charges the invoice; pending prorations are spent.
+fn bill_now(ctx: &mut Ctx, sub: &mut Value, lines: Vec<Value>) -> ApiResult<()> {
+    let mut inv = invoice_for(ctx, sub, "subscription_update", Some(lines))?;
+    let inv_id = inv["id"].as_str().unwrap_or_default().to_string();
+    if let Some(lines) = inv["lines"]["data"].as_array_mut() {
+        for l in lines.iter_mut() {
+            l["invoice"] = json!(inv_id);
+        }
+    }
+    charge_invoice(ctx, sub, &mut inv)?;
+    sub["_pending_prorations"] = json!([]);
+    Ok(())
 }
 
 /// Charge an invoice to the subscription's default card (renewals and prorations).

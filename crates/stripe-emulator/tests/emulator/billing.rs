@@ -697,3 +697,180 @@ async fn rust_clock_and_job_controls() {
     );
     h.stop().await;
 }
+
+async fn price_of(
+    h: &Harness,
+    product: &str,
+    amount: i64,
+    interval: CreatePriceRecurringInterval,
+) -> String {
+    CreatePrice::new(stripe_types::Currency::USD)
+        .product(product)
+        .unit_amount(amount)
+        .recurring(CreatePriceRecurring::new(interval))
+        .send(&h.stripe)
+        .await
+        .unwrap()
+        .id
+        .as_str()
+        .to_string()
+}
+
+fn latest(sub: &stripe_shared::Subscription) -> stripe_shared::Invoice {
+    match sub.latest_invoice.clone().unwrap() {
+        stripe_types::Expandable::Object(i) => *i,
+        other => panic!("not expanded: {other:?}"),
+    }
+}
+
+/// A plan with a recurring shipping price: two items billed together; a switch to another
+/// interval moves both (one alone is refused), an item is removed with `deleted` and added back
+/// without an `id`, each prorated.
+#[actix_web::test]
+async fn two_items_switch_interval_together_and_are_removed_and_added() {
+    let h = Harness::start().await;
+    use CreatePriceRecurringInterval::{Month, Year};
+    let plan = CreateProduct::new("Coffee").send(&h.stripe).await.unwrap();
+    let ship = CreateProduct::new("Shipping")
+        .send(&h.stripe)
+        .await
+        .unwrap();
+    let (plan, ship) = (plan.id.as_str(), ship.id.as_str());
+    let month = price_of(&h, plan, 1500, Month).await;
+    let month_ship = price_of(&h, ship, 400, Month).await;
+    let year = price_of(&h, plan, 15000, Year).await;
+    let year_ship = price_of(&h, ship, 2400, Year).await;
+
+    let mut a = CreateCheckoutSessionLineItems::new();
+    a.price = Some(month.clone());
+    a.quantity = Some(1);
+    let mut b = CreateCheckoutSessionLineItems::new();
+    b.price = Some(month_ship.clone());
+    b.quantity = Some(1);
+    let s = CreateCheckoutSession::new()
+        .mode(CheckoutSessionMode::Subscription)
+        .line_items(vec![a, b])
+        .success_url("http://shop.test/ok")
+        .send(&h.stripe)
+        .await
+        .unwrap();
+    assert_eq!(s.amount_total, Some(1900));
+    h.pay(s.url.as_deref().unwrap(), "4242424242424242").await;
+    let s = RetrieveCheckoutSession::new(s.id.clone())
+        .send(&h.stripe)
+        .await
+        .unwrap();
+    let sub_id = s.subscription.unwrap().id().as_str().to_string();
+    let get = || async {
+        RetrieveSubscription::new(sub_id.as_str())
+            .expand(vec!["latest_invoice".to_string()])
+            .send(&h.stripe)
+            .await
+    };
+    let sub = get().await.unwrap();
+    assert_eq!(sub.items.data.len(), 2);
+    assert_eq!(latest(&sub).total, 1900);
+    let (plan_item, ship_item) = (
+        sub.items.data[0].id.as_str().to_string(),
+        sub.items.data[1].id.as_str().to_string(),
+    );
+
+    // A renewal bills both.
+    advance(&h, 30 * DAY + 60).await;
+    let sub = get().await.unwrap();
+    assert_eq!(
+        (latest(&sub).total, latest(&sub).lines.data.len()),
+        (1900, 2)
+    );
+
+    // Only the plan to yearly: items on two intervals are refused.
+    let item = |id: &str, price: &str| {
+        let mut it = UpdateSubscriptionItems::new();
+        it.id = Some(id.to_owned());
+        it.price = Some(price.to_owned());
+        it
+    };
+    let err = UpdateSubscription::new(sub_id.as_str())
+        .items(vec![item(&plan_item, &year)])
+        .send(&h.stripe)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StripeError::Stripe(ref e, 400) if e.param.as_deref() == Some("items")),
+        "{err:?}"
+    );
+    assert_eq!(get().await.unwrap().items.data[0].price.id.as_str(), month);
+
+    // Both to yearly: the cycle restarts now, a year of both is charged, unused months credited.
+    let sub = UpdateSubscription::new(sub_id.as_str())
+        .items(vec![item(&plan_item, &year), item(&ship_item, &year_ship)])
+        .expand(vec!["latest_invoice".to_string()])
+        .send(&h.stripe)
+        .await
+        .unwrap();
+    let inv = latest(&sub);
+    let full: Vec<i64> = inv
+        .lines
+        .data
+        .iter()
+        .filter(|l| l.amount > 0)
+        .map(|l| l.amount)
+        .collect();
+    assert_eq!(full, vec![15000, 2400], "{:?}", inv.lines.data);
+    let credit: i64 = inv
+        .lines
+        .data
+        .iter()
+        .filter(|l| l.amount < 0)
+        .map(|l| l.amount)
+        .sum();
+    assert!(
+        (-1900..=-1800).contains(&credit),
+        "almost a month of both unused: {credit}"
+    );
+    assert_eq!(inv.total, 17400 + credit);
+
+    // Shipping removed (credited on the next invoice), then added back without an id.
+    let mut gone = UpdateSubscriptionItems::new();
+    gone.id = Some(ship_item.clone());
+    gone.deleted = Some(true);
+    let sub = UpdateSubscription::new(sub_id.as_str())
+        .items(vec![gone])
+        .send(&h.stripe)
+        .await
+        .unwrap();
+    assert_eq!(sub.items.data.len(), 1);
+    let mut last = UpdateSubscriptionItems::new();
+    last.id = Some(plan_item.clone());
+    last.deleted = Some(true);
+    let err = UpdateSubscription::new(sub_id.as_str())
+        .items(vec![last])
+        .send(&h.stripe)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StripeError::Stripe(_, 400)),
+        "the last item stays: {err:?}"
+    );
+    let mut back = UpdateSubscriptionItems::new();
+    back.price = Some(year_ship.clone());
+    let sub = UpdateSubscription::new(sub_id.as_str())
+        .items(vec![back])
+        .proration_behavior(UpdateSubscriptionProrationBehavior::AlwaysInvoice)
+        .expand(vec!["latest_invoice".to_string()])
+        .send(&h.stripe)
+        .await
+        .unwrap();
+    assert_eq!(sub.items.data.len(), 2);
+    assert_eq!(sub.items.data[1].price.id.as_str(), year_ship);
+    let inv = latest(&sub);
+    // The removal's credit and the addition's charge for (almost) the whole year net out.
+    assert_eq!(inv.lines.data.len(), 2, "{:?}", inv.lines.data);
+    assert!(inv.total.abs() <= 1, "{}", inv.total);
+
+    // The next renewal bills both yearly prices.
+    advance(&h, 366 * DAY).await;
+    let sub = get().await.unwrap();
+    assert_eq!(latest(&sub).total, 17400);
+    h.stop().await;
+}

@@ -1,0 +1,2 @@
+DROP TABLE shipping_prices;
+ALTER TABLE prices DROP COLUMN shipping_amount;
