@@ -20,8 +20,8 @@ use crate::schema::{
     audit_log, cart_items, carts, download_counts, email_tokens, installation, job_runs,
     licence_keys, login_attempts, order_items, order_shipping, order_shipping_rates, orders,
     outbox, payment_failures, prices, products, rate_limit_hits, refund_lines, refund_restocks,
-    refund_tokens, refunds, shipment_lines, shipments, shipping_prices, stock_reservations,
-    stripe_events, subscription_checkouts, subscriptions, user_sessions, users,
+    refund_tokens, refunds, shipment_lines, shipments, shipping_prices, stock_alerts,
+    stock_reservations, stripe_events, subscription_checkouts, subscriptions, user_sessions, users,
 };
 
 /// How the shop that made the database reached Stripe.
@@ -214,6 +214,7 @@ pub fn purge(conn: &mut AnyConnection) -> Result<PurgeReport, PurgeError> {
         diesel::delete(refund_tokens::table).execute(conn)?;
         diesel::delete(refunds::table).execute(conn)?;
         diesel::delete(audit_log::table).execute(conn)?;
+        diesel::delete(stock_alerts::table).execute(conn)?;
         diesel::delete(payment_failures::table).execute(conn)?;
         diesel::delete(outbox::table).execute(conn)?;
         diesel::delete(email_tokens::table).execute(conn)?;

@@ -112,6 +112,20 @@ pub struct Jobs {
 /// A job's view of the stop signal: sleep until the next pass, or until asked to stop.
 pub type StopSignal = tokio::sync::watch::Receiver<bool>;
 
+/// Shoppers waiting for products that can be bought again (restocked by a refund, or freed by
+/// checkouts that expired) get their mail. Safe on every instance at once: each alert is claimed
+/// by a conditional update before its mail is queued.
+pub async fn notify_restocked(state: &AppState) -> Result<usize, DbError> {
+    let (public_url, now) = (state.public_url.clone(), state.clock.unix());
+    db::run(&state.pool, move |conn| {
+        db::write_tx(conn, |conn| {
+            crate::catalog::back_in_stock::notify(conn, &public_url, None, now)
+        })
+        .map_err(DbError::from)
+    })
+    .await
+}
+
 /// Waits `period`; false when a stop was asked instead (then the job returns).
 pub async fn pause(stop: &mut StopSignal, period: Duration) -> bool {
     if *stop.borrow() {
@@ -138,7 +152,7 @@ impl Jobs {
     }
 }
 
-/// Starts the background jobs: the sweep every minute and a reconcile every ten (looking back
+/// Starts the background jobs: the sweep and the back-in-stock mails every minute, a reconcile every ten (looking back
 /// from its last successful run, see `reconcile::periodic`); the mail worker.
 pub fn spawn(state: web::Data<AppState>) -> Jobs {
     let (stop, signal) = tokio::sync::watch::channel(false);
@@ -155,6 +169,13 @@ pub fn spawn(state: web::Data<AppState>) -> Jobs {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(orders = n, "sweep checked expired checkouts"),
                 Err(e) => tracing::warn!(error = %crate::error::Report(&e), "sweep failed"),
+            }
+            match notify_restocked(&state).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(mails = n, "back-in-stock mails queued"),
+                Err(e) => {
+                    tracing::warn!(error = %crate::error::Report(&e), "back-in-stock pass failed")
+                }
             }
             if tick % 10 == 0 {
                 match crate::reconcile::periodic(&state).await {

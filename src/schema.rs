@@ -84,6 +84,18 @@ diesel::table! {
 diesel::joinable!(shipping_prices -> prices (price_id));
 
 diesel::table! {
+    stock_alerts (id) {
+        id -> BigInt,
+        product_id -> BigInt,
+        email -> Text,
+        created_at -> BigInt,
+        notified_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::joinable!(stock_alerts -> products (product_id));
+
+diesel::table! {
     carts (id) {
         id -> BigInt,
         created_at -> BigInt,
@@ -414,6 +426,7 @@ diesel::table! {
         subject_user_id -> Nullable<BigInt>,
         details -> Text,
         created_at -> BigInt,
+        product_id -> Nullable<BigInt>,
     }
 }
 
@@ -477,6 +490,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     products,
     prices,
     shipping_prices,
+    stock_alerts,
     carts,
     cart_items,
     orders,

@@ -196,6 +196,10 @@ impl Application {
 fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(catalog::routes::index))
         .route("/products/{slug}", web::get().to(catalog::routes::product))
+        .route(
+            "/products/{slug}/back-in-stock",
+            web::post().to(catalog::routes::back_in_stock),
+        )
         .route("/cart", web::get().to(cart::routes::show))
         .route("/cart/items", web::post().to(cart::routes::add))
         .route("/cart/items/{id}", web::post().to(cart::routes::update))
@@ -307,6 +311,19 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/admin/shipping",
             web::get().to(admin::routes::shipping_queue),
+        )
+        .route("/admin/products", web::get().to(admin::routes::products))
+        .route(
+            "/admin/products/{slug}",
+            web::get().to(admin::routes::product_page),
+        )
+        .route(
+            "/admin/products/{slug}",
+            web::post().to(admin::routes::edit_product),
+        )
+        .route(
+            "/admin/products/{slug}/stock",
+            web::post().to(admin::routes::stock),
         )
         .route(
             "/admin/products/{slug}/keys",

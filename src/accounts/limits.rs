@@ -220,6 +220,14 @@ pub const RESET_PER_ACCOUNT: Limit = Limit {
     window: 3600,
 };
 
+/// Back-in-stock sign-ups per client address: enough for a shopper, too few to sign up other
+/// people's addresses by the thousand.
+pub const STOCK_ALERTS_PER_ADDRESS: Limit = Limit {
+    kind: "stock-alert-address",
+    max: 20,
+    window: 3600,
+};
+
 /// Seconds until `bucket` is under `limit` again, or None when it is under now.
 pub fn over(
     conn: &mut AnyConnection,

@@ -14,6 +14,8 @@ pub const DISPUTE_OPENED: &str = "dispute opened";
 pub const SHIPPED: &str = "shipped";
 pub const DELIVERED: &str = "delivered";
 pub const KEYS_ADDED: &str = "licence keys added";
+pub const STOCK_CHANGED: &str = "stock changed";
+pub const PRODUCT_EDITED: &str = "product edited";
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = audit_log)]
@@ -33,6 +35,8 @@ pub struct Event<'a> {
     pub action: &'a str,
     pub order_id: Option<i64>,
     pub subject_user_id: Option<i64>,
+    /// The product a catalogue change was made to.
+    pub product_id: Option<i64>,
     pub details: String,
 }
 
@@ -44,6 +48,19 @@ impl<'a> Event<'a> {
             action,
             order_id: Some(order_id),
             subject_user_id: None,
+            product_id: None,
+            details,
+        }
+    }
+
+    /// A change to a product in the catalogue.
+    pub fn product(actor: Option<i64>, action: &'a str, product_id: i64, details: String) -> Self {
+        Self {
+            actor,
+            action,
+            order_id: None,
+            subject_user_id: None,
+            product_id: Some(product_id),
             details,
         }
     }
@@ -56,11 +73,26 @@ pub fn record(conn: &mut AnyConnection, event: Event<'_>, now: i64) -> QueryResu
             audit_log::action.eq(event.action),
             audit_log::order_id.eq(event.order_id),
             audit_log::subject_user_id.eq(event.subject_user_id),
+            audit_log::product_id.eq(event.product_id),
             audit_log::details.eq(event.details),
             audit_log::created_at.eq(now),
         ))
         .execute(conn)?;
     Ok(())
+}
+
+/// A product's trail, newest first (at most `limit` entries).
+pub fn for_product(
+    conn: &mut AnyConnection,
+    product_id: i64,
+    limit: i64,
+) -> QueryResult<Vec<Entry>> {
+    audit_log::table
+        .filter(audit_log::product_id.eq(product_id))
+        .order((audit_log::created_at.desc(), audit_log::id.desc()))
+        .limit(limit)
+        .select(Entry::as_select())
+        .load(conn)
 }
 
 /// An order's trail, oldest first.

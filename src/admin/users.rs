@@ -81,6 +81,7 @@ pub fn create_or_promote(
             action: audit::ROLE_CHANGED,
             order_id: None,
             subject_user_id: Some(user.id),
+            product_id: None,
             details,
         },
         now,

@@ -1,13 +1,23 @@
-//! `GET /` and `GET /products/{slug}`.
+//! `GET /`, `GET /products/{slug}` and `POST /products/{slug}/back-in-stock`.
 
-use actix_web::web;
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
 use askama::Template;
 use askama_web::WebTemplate;
+use serde::Deserialize;
+use validator::Validate;
 
+use super::back_in_stock::{self, SignUp};
 use super::model::{Listing, Price};
+use crate::accounts::limits;
+use crate::db::{self, DbError, write_tx};
 use crate::error::AppError;
 use crate::state::AppState;
+use crate::web::client::ClientAddr;
+use crate::web::forms;
 use crate::web::layout::Layout;
+use crate::web::see_other;
+use crate::web::session::{CsrfForm, TypedSession};
 
 /// Most a shopper can put in the cart of one item.
 pub const MAX_QUANTITY: i64 = 99;
@@ -96,7 +106,8 @@ impl From<&Price> for PriceOption {
 pub struct ProductPage {
     pub layout: Layout,
     pub name: String,
-    pub description: String,
+    /// The description's paragraphs (plain text, split at blank lines).
+    pub paragraphs: Vec<String>,
     pub initial: String,
     pub image_url: Option<String>,
     pub sold_out: bool,
@@ -107,6 +118,10 @@ pub struct ProductPage {
     /// Why adding to the cart failed, shown next to the quantity field.
     pub error: Option<String>,
     pub quantity: String,
+    pub slug: String,
+    /// The back-in-stock form of a sold-out product: the address typed, and what was wrong.
+    pub alert_email: String,
+    pub alert_error: Option<String>,
 }
 
 pub async fn product(
@@ -141,7 +156,13 @@ pub async fn render_product(
     };
     Ok(ProductPage {
         name: p.name.clone(),
-        description: p.description.clone(),
+        paragraphs: p
+            .description
+            .split("\n\n")
+            .map(str::trim)
+            .filter(|para| !para.is_empty())
+            .map(str::to_owned)
+            .collect(),
         initial: initial(&p.name),
         image_url: p.image_url.clone(),
         sold_out: available == Some(0),
@@ -161,8 +182,91 @@ pub async fn render_product(
             .collect(),
         error,
         quantity,
+        slug: p.slug.clone(),
+        alert_email: String::new(),
+        alert_error: None,
         layout,
     })
+}
+
+#[derive(Debug, Deserialize, Validate)]
+pub struct AlertForm {
+    #[serde(default)]
+    #[validate(
+        email(message = "Enter an e-mail address like name@example.com."),
+        length(max = 254, message = "That e-mail address is too long.")
+    )]
+    email: String,
+}
+
+/// `POST /products/{slug}/back-in-stock`: "e-mail me when it's back" on a sold-out product.
+pub async fn back_in_stock(
+    state: web::Data<AppState>,
+    layout: Layout,
+    session: TypedSession,
+    client: ClientAddr,
+    slug: web::Path<String>,
+    form: CsrfForm<AlertForm>,
+) -> Result<HttpResponse, AppError> {
+    let slug = slug.into_inner();
+    let mut form = form.0;
+    form.email = form.email.trim().to_owned();
+    let typed = form.email.clone();
+    let refuse = |page: ProductPage, error: String, status: StatusCode| {
+        let page = ProductPage {
+            alert_email: typed.clone(),
+            alert_error: Some(error),
+            ..page
+        };
+        crate::web::html_page(page.render(), status)
+    };
+    if let Err(errors) = form.validate() {
+        let page = render_product(&state, layout, slug, None, "1".into()).await?;
+        let message = forms::messages(&errors)
+            .into_iter()
+            .map(|(_, m)| m)
+            .next()
+            .unwrap_or_default();
+        return refuse(page, message, StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    let email = crate::accounts::model::normalize_email(&typed);
+    let catalogue = state.catalogue.get().await?;
+    let listing = catalogue.listing(&slug).ok_or(AppError::NotFound)?;
+    let (product_id, name) = (listing.product.id, listing.product.name.clone());
+    let (ip, now) = (client.limit_key(), state.clock.unix());
+    let email2 = email.clone();
+    let outcome = db::run(&state.pool, move |conn| {
+        write_tx(conn, |conn| {
+            if let Err(wait) = limits::hit(conn, &limits::STOCK_ALERTS_PER_ADDRESS, &ip, now)? {
+                return Ok(Err(wait));
+            }
+            back_in_stock::sign_up(conn, product_id, &email2, now).map(Ok)
+        })
+        .map_err(DbError::from)
+    })
+    .await?;
+    match outcome {
+        Ok(SignUp::Waiting) => {
+            session.flash(format!(
+                "We'll e-mail {email} once when {name} is back in stock."
+            ))?;
+        }
+        Ok(SignUp::InStock) => {
+            session.flash(format!("Good news: {name} is in stock now."))?;
+        }
+        Err(wait) => {
+            let page = render_product(&state, layout, slug, None, "1".into()).await?;
+            return refuse(
+                page,
+                format!(
+                    "Too many requests from your network. Please wait {} and try again.",
+                    limits::minutes(wait)
+                ),
+                StatusCode::TOO_MANY_REQUESTS,
+            );
+        }
+    }
+    Ok(see_other(&format!("/products/{slug}")))
 }
 
 fn is_plausible_slug(slug: &str) -> bool {

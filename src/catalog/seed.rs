@@ -191,7 +191,7 @@ fn yes() -> bool {
     true
 }
 
-fn validate_tax_code(value: &str) -> Result<(), ValidationError> {
+pub fn validate_tax_code(value: &str) -> Result<(), ValidationError> {
     let digits = value.strip_prefix("txcd_").unwrap_or_default();
     if digits.len() == 8 && digits.bytes().all(|b| b.is_ascii_digit()) {
         Ok(())

@@ -242,6 +242,7 @@ pub async fn add_keys(
                     action: crate::admin::audit::KEYS_ADDED,
                     order_id: None,
                     subject_user_id: None,
+                    product_id: Some(product_id),
                     details: format!(
                         "{} key(s) for {name}, {} already there",
                         added.added, added.duplicates

@@ -340,6 +340,41 @@ pub fn account_mail(
     })
 }
 
+/// "It's back": one mail to an address that asked to hear when `name` can be bought again.
+pub fn back_in_stock_mail(
+    name: &str,
+    link: &str,
+    recipient: &str,
+    dedupe_key: String,
+) -> Result<Mail, askama::Error> {
+    let intro = format!("Good news: {name} is back in stock. You asked us to let you know.");
+    let outro = "We e-mail you once per request: ask again on the product page if it sells out before you get there.";
+    let action = "See it in the shop";
+    Ok(Mail {
+        kind: "back_in_stock",
+        dedupe_key,
+        recipient: recipient.to_owned(),
+        subject: format!("Back in stock: {name}"),
+        text: LinkText {
+            intro: &intro,
+            action,
+            link,
+            outro,
+        }
+        .render()?,
+        html: LinkHtml {
+            intro: &intro,
+            action,
+            link,
+            outro,
+        }
+        .render()?,
+        order_id: None,
+        user_id: None,
+        link_purpose: None,
+    })
+}
+
 /// The bodies with the token in place of [`TOKEN_PLACEHOLDER`].
 pub fn with_token(body: &str, token: &str) -> String {
     body.replace(TOKEN_PLACEHOLDER, token)

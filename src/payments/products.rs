@@ -37,6 +37,28 @@ pub async fn set_tax_code(
     Ok(())
 }
 
+/// Brings a Stripe Product made earlier in line with ours after an admin edited it: the name
+/// and description Checkout shows, the tax code Stripe Tax reads, and whether it is on sale.
+/// Idempotent by nature.
+pub async fn update_product(
+    stripe: &Stripe,
+    stripe_product: &str,
+    product: &Product,
+) -> Result<(), PaymentError> {
+    let mut req = UpdateProduct::new(stripe_product)
+        .name(product.name.clone())
+        .tax_code(product.tax_code().to_owned())
+        .active(product.active);
+    // Stripe refuses an empty description; a product without one keeps Stripe's as it is.
+    if !product.description.is_empty() {
+        req = req.description(product.description.clone());
+    }
+    stripe
+        .write_once(&req, &format!("product-edit-{stripe_product}"))
+        .await?;
+    Ok(())
+}
+
 /// Creates the Stripe Price of ours under `stripe_product`, keyed by our row and its terms:
 /// new terms, new Stripe price. `tax_behavior` (with Stripe Tax on) is one of the terms: Stripe
 /// never lets a Price's behavior change.

@@ -11,8 +11,8 @@ use storefront::schema::{
 };
 use storefront::schema::{
     cart_items, carts, email_tokens, login_attempts, order_items, orders, outbox, payment_failures,
-    prices, products, rate_limit_hits, shipping_prices, stock_reservations, stripe_events,
-    subscriptions, user_sessions, users,
+    prices, products, rate_limit_hits, shipping_prices, stock_alerts, stock_reservations,
+    stripe_events, subscriptions, user_sessions, users,
 };
 
 use crate::helpers::TestDb;
@@ -196,6 +196,7 @@ fn schema_rs_matches_the_migrations() {
         products,
         prices,
         shipping_prices,
+        stock_alerts,
         carts,
         cart_items,
         orders,

@@ -28,6 +28,7 @@ mod sessions;
 mod shipping;
 mod shipping_checkout;
 mod shutdown;
+mod stock_admin;
 mod subscription_invoices;
 mod subscription_shipping;
 mod subscriptions;

@@ -6,7 +6,7 @@ use askama::Template;
 use diesel::prelude::*;
 use serde::Deserialize;
 
-use super::{PAGE_SIZE, admin_label, lower, render, when};
+use super::{PAGE_SIZE, admin_label, escape_like, lower, render, when};
 use crate::accounts::auth::Admin;
 use crate::db::{self, AnyConnection, DbError};
 use crate::error::AppError;
@@ -85,13 +85,7 @@ fn filtered(
     }
     let q = q.trim();
     if !q.is_empty() {
-        let escaped: String = q
-            .chars()
-            .flat_map(|c| match c {
-                '%' | '_' | '\\' => vec!['\\', c],
-                c => vec![c],
-            })
-            .collect();
+        let escaped = escape_like(q);
         let by_number = format!("%{}%", escaped.to_uppercase());
         let by_email = format!("%{}%", escaped.to_lowercase());
         query = query.filter(

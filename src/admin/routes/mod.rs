@@ -6,11 +6,13 @@
 
 mod list;
 mod order;
+mod products;
 mod refund;
 mod shipping;
 
 pub use list::list;
 pub use order::show;
+pub use products::{edit as edit_product, product as product_page, products, stock};
 pub use refund::refund;
 pub use shipping::{delivered, packing_slip, queue as shipping_queue, ship};
 
@@ -23,6 +25,16 @@ pub(super) const NOTE_MAX_CHARS: usize = 500;
 diesel::define_sql_function!(fn lower(x: diesel::sql_types::Nullable<diesel::sql_types::Text>) -> diesel::sql_types::Nullable<diesel::sql_types::Text>);
 
 pub(super) use crate::web::html_page as render;
+
+/// `q` for a `LIKE … ESCAPE '\\'` pattern: its wildcards match themselves.
+pub(super) fn escape_like(q: &str) -> String {
+    q.chars()
+        .flat_map(|c| match c {
+            '%' | '_' | '\\' => vec!['\\', c],
+            c => vec![c],
+        })
+        .collect()
+}
 
 /// "2026-11-26 21:40 UTC": admins need the time, not only the day.
 pub fn when(ts: i64) -> String {

@@ -1,0 +1,613 @@
+//! The catalogue from the admin pages: `GET /admin/products` (search by name or slug, filter by
+//! status; stock, units held by open checkouts, shoppers waiting), `GET /admin/products/{slug}`
+//! (its forms and its trail), `POST /admin/products/{slug}` (name, description, on sale, tax
+//! code; the Stripe Product follows) and `POST /admin/products/{slug}/stock` (set, adjust or
+//! make unlimited, with a reason).
+
+use std::collections::HashMap;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use diesel::prelude::*;
+use serde::Deserialize;
+use validator::Validate;
+
+use super::{PAGE_SIZE, escape_like, lower, render, when};
+use crate::accounts::auth::Admin;
+use crate::admin::audit;
+use crate::catalog::back_in_stock;
+use crate::catalog::model::Product;
+use crate::catalog::stock::{self, Change};
+use crate::db::{self, DbError, write_tx};
+use crate::error::AppError;
+use crate::schema::{products, stock_alerts, stock_reservations, users};
+use crate::state::AppState;
+use crate::web::field_errors::FieldErrors;
+use crate::web::forms::parse_int_in;
+use crate::web::layout::Layout;
+use crate::web::see_other;
+use crate::web::session::{CsrfForm, TypedSession};
+
+/// The most units one form sets or moves.
+const MAX_UNITS: i64 = 1_000_000;
+
+#[derive(Debug, Deserialize)]
+pub struct ProductsQuery {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    page: String,
+}
+
+struct ProductRow {
+    slug: String,
+    name: String,
+    kind: &'static str,
+    active: bool,
+    stock: String,
+    held: i64,
+    available: String,
+    waiting: i64,
+}
+
+#[derive(Template)]
+#[template(path = "admin/products.html")]
+struct ProductsPage {
+    layout: Layout,
+    q: String,
+    status: String,
+    rows: Vec<ProductRow>,
+    prev: Option<String>,
+    next: Option<String>,
+}
+
+type Listed = (
+    String,
+    String,
+    String,
+    Option<String>,
+    bool,
+    Option<i64>,
+    i64,
+);
+
+/// Sums of (product id, units) rows per product.
+fn per_product(rows: Vec<(i64, i64)>) -> HashMap<i64, i64> {
+    let mut sums = HashMap::new();
+    for (id, n) in rows {
+        *sums.entry(id).or_insert(0) += n;
+    }
+    sums
+}
+
+pub async fn products(
+    state: web::Data<AppState>,
+    layout: Layout,
+    _admin: Admin,
+    query: web::Query<ProductsQuery>,
+) -> Result<HttpResponse, AppError> {
+    let q: String = query.q.trim().chars().take(200).collect();
+    // Anything else lists every product.
+    let status = match query.status.as_str() {
+        "active" | "inactive" => query.status.clone(),
+        _ => String::new(),
+    };
+    let page = parse_int_in(&query.page, 1, 100_000).unwrap_or(1);
+    let (q2, status2) = (q.clone(), status.clone());
+    let (rows, more) = db::run(&state.pool, move |conn| {
+        let mut query = products::table.into_boxed();
+        if !q2.is_empty() {
+            let pattern = format!("%{}%", escape_like(&q2.to_lowercase()));
+            query = query.filter(
+                lower(products::name.nullable())
+                    .like(pattern.clone())
+                    .escape('\\')
+                    .or(products::slug.like(pattern).escape('\\')),
+            );
+        }
+        match status2.as_str() {
+            "active" => query = query.filter(products::active.eq(true)),
+            "inactive" => query = query.filter(products::active.eq(false)),
+            _ => {}
+        }
+        let mut found: Vec<Listed> = query
+            .order((products::position.asc(), products::id.asc()))
+            .offset((page - 1) * PAGE_SIZE)
+            .limit(PAGE_SIZE + 1)
+            .select((
+                products::slug,
+                products::name,
+                products::kind,
+                products::delivery,
+                products::active,
+                products::stock,
+                products::id,
+            ))
+            .load(conn)?;
+        let more = found.len() as i64 > PAGE_SIZE;
+        found.truncate(PAGE_SIZE as usize);
+        let ids: Vec<i64> = found.iter().map(|f| f.6).collect();
+        let held = per_product(
+            stock_reservations::table
+                .filter(stock_reservations::product_id.eq_any(&ids))
+                .filter(stock_reservations::status.eq(crate::inventory::HELD))
+                .select((stock_reservations::product_id, stock_reservations::quantity))
+                .load(conn)?,
+        );
+        let waiting: Vec<i64> = stock_alerts::table
+            .filter(stock_alerts::product_id.eq_any(&ids))
+            .filter(stock_alerts::notified_at.is_null())
+            .select(stock_alerts::product_id)
+            .load(conn)?;
+        let waiting = per_product(waiting.into_iter().map(|id| (id, 1)).collect());
+        let rows = found
+            .into_iter()
+            .map(|(slug, name, kind, delivery, active, stock, id)| {
+                let held = held.get(&id).copied().unwrap_or(0);
+                ProductRow {
+                    slug,
+                    name,
+                    kind: match (kind.as_str(), delivery.as_deref()) {
+                        ("digital", Some("keys")) => "Digital (licence keys)",
+                        ("digital", Some("file")) => "Digital (download)",
+                        ("digital", _) => "Digital",
+                        _ => "Physical",
+                    },
+                    active,
+                    stock: stock.map_or_else(|| "Unlimited".to_owned(), |s| s.to_string()),
+                    held,
+                    available: stock
+                        .map_or_else(|| "Unlimited".to_owned(), |s| (s - held).max(0).to_string()),
+                    waiting: waiting.get(&id).copied().unwrap_or(0),
+                }
+            })
+            .collect::<Vec<_>>();
+        Ok::<_, DbError>((rows, more))
+    })
+    .await?;
+    let link = |p: i64| {
+        let mut s = url::form_urlencoded::Serializer::new(String::new());
+        if !q.is_empty() {
+            s.append_pair("q", &q);
+        }
+        if !status.is_empty() {
+            s.append_pair("status", &status);
+        }
+        s.append_pair("page", &p.to_string());
+        format!("/admin/products?{}", s.finish())
+    };
+    render(
+        ProductsPage {
+            layout,
+            prev: (page > 1).then(|| link(page - 1)),
+            next: more.then(|| link(page + 1)),
+            q,
+            status,
+            rows,
+        }
+        .render(),
+        StatusCode::OK,
+    )
+}
+
+/// One entry of a product's trail.
+struct TrailRow {
+    when: String,
+    who: String,
+    action: String,
+    details: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin/product.html")]
+struct ProductPage {
+    layout: Layout,
+    slug: String,
+    name: String,
+    keys: bool,
+    stock: String,
+    held: i64,
+    available: String,
+    waiting: i64,
+    mode: String,
+    quantity: String,
+    reason: String,
+    edit: EditForm,
+    errors: FieldErrors,
+    trail: Vec<TrailRow>,
+}
+
+/// What the product form sent, as typed (or the product as it is, for a fresh form).
+#[derive(Debug, Default, Deserialize, Validate)]
+pub struct EditForm {
+    #[serde(default)]
+    #[validate(custom(function = "product_name"))]
+    name: String,
+    #[serde(default)]
+    #[validate(length(max = 5000, message = "Keep the description under 5,000 characters."))]
+    description: String,
+    /// "on" when ticked: an unticked checkbox sends nothing.
+    #[serde(default)]
+    on_sale: String,
+    #[serde(default)]
+    #[validate(custom(function = "tax_code_or_empty"))]
+    tax_code: String,
+}
+
+fn product_name(name: &str) -> Result<(), validator::ValidationError> {
+    let n = name.trim().chars().count();
+    if (1..=200).contains(&n) {
+        Ok(())
+    } else {
+        Err(validator::ValidationError::new("name")
+            .with_message("Give the product a name of 1 to 200 characters.".into()))
+    }
+}
+
+fn tax_code_or_empty(code: &str) -> Result<(), validator::ValidationError> {
+    match code.trim() {
+        "" => Ok(()),
+        code => crate::catalog::seed::validate_tax_code(code),
+    }
+}
+
+/// What the stock form sent, as typed (it is shown again with the errors).
+#[derive(Debug, Default, Deserialize, Validate)]
+pub struct StockForm {
+    #[serde(default)]
+    mode: String,
+    #[serde(default)]
+    quantity: String,
+    #[serde(default)]
+    #[validate(length(
+        min = 3,
+        max = 200,
+        message = "Say why, in 3 to 200 characters: a delivery, a stock count, damaged units…"
+    ))]
+    reason: String,
+}
+
+async fn product_row(state: &AppState, slug: String) -> Result<(i64, String), AppError> {
+    // Slugs are lower-case ASCII; anything else cannot exist.
+    if slug.is_empty() || slug.len() > 100 {
+        return Err(AppError::NotFound);
+    }
+    db::run(&state.pool, move |conn| {
+        products::table
+            .filter(products::slug.eq(&slug))
+            .select((products::id, products::name))
+            .first::<(i64, String)>(conn)
+            .optional()
+            .map_err(DbError::from)
+    })
+    .await?
+    .ok_or(AppError::NotFound)
+}
+
+async fn product_view(
+    state: &AppState,
+    layout: Layout,
+    slug: String,
+    typed: StockForm,
+    edit: Option<EditForm>,
+    errors: FieldErrors,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let (id, name) = product_row(state, slug.clone()).await?;
+    let (product, held, waiting, trail) = db::run(&state.pool, move |conn| {
+        let product: Product = products::table
+            .find(id)
+            .select(Product::as_select())
+            .first(conn)?;
+        let held = stock::held(conn, id)?;
+        let waiting = back_in_stock::waiting(conn, id)?;
+        let trail = audit::for_product(conn, id, 50)?;
+        let actors: Vec<i64> = trail.iter().filter_map(|e| e.actor_id).collect();
+        let emails: HashMap<i64, String> = users::table
+            .filter(users::id.eq_any(actors))
+            .select((users::id, users::email))
+            .load::<(i64, String)>(conn)?
+            .into_iter()
+            .collect();
+        let trail = trail
+            .into_iter()
+            .map(|e| TrailRow {
+                when: when(e.created_at),
+                who: e
+                    .actor_id
+                    .and_then(|a| emails.get(&a).cloned())
+                    .unwrap_or_else(|| "the shop".to_owned()),
+                action: e.action,
+                details: e.details,
+            })
+            .collect::<Vec<_>>();
+        Ok::<_, DbError>((product, held, waiting, trail))
+    })
+    .await?;
+    let edit = edit.unwrap_or_else(|| EditForm {
+        name: product.name.clone(),
+        description: product.description.clone(),
+        on_sale: if product.active {
+            "on".into()
+        } else {
+            String::new()
+        },
+        tax_code: product.tax_code.clone().unwrap_or_default(),
+    });
+    let stock = product.stock;
+    let mode = if typed.mode.is_empty() {
+        "adjust".to_owned()
+    } else {
+        typed.mode
+    };
+    render(
+        ProductPage {
+            layout,
+            slug,
+            name,
+            keys: product.delivery.as_deref() == Some("keys"),
+            stock: stock.map_or_else(|| "Unlimited".to_owned(), |s| s.to_string()),
+            held,
+            available: stock
+                .map_or_else(|| "Unlimited".to_owned(), |s| (s - held).max(0).to_string()),
+            waiting,
+            mode,
+            quantity: typed.quantity,
+            reason: typed.reason,
+            edit,
+            errors,
+            trail,
+        }
+        .render(),
+        status,
+    )
+}
+
+pub async fn product(
+    state: web::Data<AppState>,
+    layout: Layout,
+    _admin: Admin,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    product_view(
+        &state,
+        layout,
+        path.into_inner(),
+        StockForm::default(),
+        None,
+        FieldErrors::default(),
+        StatusCode::OK,
+    )
+    .await
+}
+
+/// The change the form asks for, or the form's errors.
+fn parse_change(form: &StockForm) -> Result<Change, FieldErrors> {
+    let mut errors = match form.validate() {
+        Ok(()) => FieldErrors::default(),
+        Err(e) => FieldErrors::from_validation(&e),
+    };
+    let quantity = form.quantity.trim().trim_start_matches('+');
+    let change = match form.mode.as_str() {
+        "set" => parse_int_in(quantity, 0, MAX_UNITS)
+            .map(Change::Set)
+            .or_else(|| {
+                errors.add(
+                    "quantity",
+                    format!("Enter the units on the shelf, a whole number from 0 to {MAX_UNITS}."),
+                );
+                None
+            }),
+        "adjust" => parse_int_in(quantity, -MAX_UNITS, MAX_UNITS)
+            .filter(|n| *n != 0)
+            .map(Change::Adjust)
+            .or_else(|| {
+                errors.add(
+                    "quantity",
+                    "Enter the units to add (like 5) or take away (like -2), not 0.",
+                );
+                None
+            }),
+        "unlimited" => Some(Change::Unlimited),
+        _ => {
+            errors.add("mode", "Choose whether to set, adjust or lift the stock.");
+            None
+        }
+    };
+    match change {
+        Some(change) if errors.is_empty() => Ok(change),
+        _ => Err(errors),
+    }
+}
+
+pub async fn stock(
+    state: web::Data<AppState>,
+    layout: Layout,
+    session: TypedSession,
+    Admin(admin): Admin,
+    path: web::Path<String>,
+    form: CsrfForm<StockForm>,
+) -> Result<HttpResponse, AppError> {
+    let slug = path.into_inner();
+    let form = form.0;
+    let change = match parse_change(&form) {
+        Ok(change) => change,
+        Err(errors) => {
+            return product_view(
+                &state,
+                layout,
+                slug,
+                form,
+                None,
+                errors,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        }
+    };
+    let (id, name) = product_row(&state, slug.clone()).await?;
+    let (now, actor, reason) = (state.clock.unix(), admin.id, form.reason.trim().to_owned());
+    let public_url = state.public_url.clone();
+    let outcome = db::run(&state.pool, move |conn| {
+        write_tx(conn, |conn| {
+            let changed = stock::change(conn, id, change, &reason, Some(actor), now)?;
+            // Shoppers waiting for it hear now, in the same transaction as the restock.
+            let mailed = match changed {
+                Ok(_) => back_in_stock::notify(conn, &public_url, Some(id), now)?,
+                Err(_) => 0,
+            };
+            Ok::<_, diesel::result::Error>(changed.map(|c| (c, mailed)))
+        })
+        .map_err(DbError::from)
+    })
+    .await?;
+    match outcome {
+        Ok((changed, mailed)) => {
+            state.catalogue.invalidate();
+            let show = |s: Option<i64>| s.map_or_else(|| "unlimited".to_owned(), |n| n.to_string());
+            let mut message = format!(
+                "Stock of {name}: {} → {}.",
+                show(changed.before),
+                show(changed.after)
+            );
+            if mailed > 0 {
+                message.push_str(&format!(
+                    " {mailed} waiting shopper(s) will get a back-in-stock e-mail."
+                ));
+            }
+            session.flash(message)?;
+            Ok(see_other(&format!("/admin/products/{slug}")))
+        }
+        Err(refusal) => {
+            let mut errors = FieldErrors::default();
+            errors.add("quantity", refusal.to_string());
+            product_view(
+                &state,
+                layout,
+                slug,
+                form,
+                None,
+                errors,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+    }
+}
+
+pub async fn edit(
+    state: web::Data<AppState>,
+    layout: Layout,
+    session: TypedSession,
+    Admin(admin): Admin,
+    path: web::Path<String>,
+    form: CsrfForm<EditForm>,
+) -> Result<HttpResponse, AppError> {
+    let slug = path.into_inner();
+    let form = form.0;
+    if let Err(e) = form.validate() {
+        return product_view(
+            &state,
+            layout,
+            slug,
+            StockForm::default(),
+            Some(form),
+            FieldErrors::from_validation(&e),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    }
+    let (id, _) = product_row(&state, slug.clone()).await?;
+    let (name, description, active) = (
+        form.name.trim().to_owned(),
+        // Plain text: line endings as one kind, trailing space gone; pages escape it.
+        form.description.replace("\r\n", "\n").trim().to_owned(),
+        form.on_sale == "on",
+    );
+    let tax_code = Some(form.tax_code.trim().to_owned()).filter(|c| !c.is_empty());
+    let (now, actor) = (state.clock.unix(), admin.id);
+    let saved: Option<Product> = db::run(&state.pool, move |conn| {
+        write_tx(conn, |conn| {
+            let before: Product = products::table
+                .find(id)
+                .select(Product::as_select())
+                .first(conn)?;
+            let mut changed = vec![];
+            if before.name != name {
+                changed.push(format!("name {:?} → {name:?}", before.name));
+            }
+            if before.description != description {
+                changed.push("description".to_owned());
+            }
+            if before.active != active {
+                changed.push(
+                    if active {
+                        "put on sale"
+                    } else {
+                        "taken off sale"
+                    }
+                    .to_owned(),
+                );
+            }
+            if before.tax_code != tax_code {
+                changed.push(format!(
+                    "tax code {} → {}",
+                    before.tax_code(),
+                    tax_code
+                        .as_deref()
+                        .unwrap_or(crate::catalog::model::GENERAL_TAX_CODE)
+                ));
+            }
+            if changed.is_empty() {
+                return Ok(None);
+            }
+            diesel::update(products::table.find(id))
+                .set((
+                    products::name.eq(&name),
+                    products::description.eq(&description),
+                    products::active.eq(active),
+                    products::tax_code.eq(&tax_code),
+                    products::updated_at.eq(now),
+                ))
+                .execute(conn)?;
+            audit::record(
+                conn,
+                audit::Event::product(Some(actor), audit::PRODUCT_EDITED, id, changed.join("; ")),
+                now,
+            )?;
+            products::table
+                .find(id)
+                .select(Product::as_select())
+                .first(conn)
+                .map(Some)
+        })
+        .map_err(DbError::from)
+    })
+    .await?;
+    let Some(product) = saved else {
+        session.flash("Nothing to save: the product is as it was.")?;
+        return Ok(see_other(&format!("/admin/products/{slug}")));
+    };
+    state.catalogue.invalidate();
+    // Checkout shows the Stripe Product's name; a failure here leaves our change saved and says so.
+    let synced = match &product.stripe_product_id {
+        Some(stripe_id) => {
+            crate::payments::products::update_product(&state.stripe, stripe_id, &product).await
+        }
+        None => Ok(()),
+    };
+    match synced {
+        Ok(()) => session.flash(format!("Saved {}.", product.name))?,
+        Err(e) => {
+            tracing::warn!(product = %product.slug, error = %crate::error::Report(&e), "Stripe Product not updated");
+            session.flash(format!(
+                "Saved {}, but Stripe's copy (the name Checkout shows) was not updated: {e}. Save again to retry, or run `storefront stripe setup`.",
+                product.name
+            ))?
+        }
+    }
+    Ok(see_other(&format!("/admin/products/{slug}")))
+}

@@ -1,0 +1,537 @@
+//! Stock from the admin pages (set, adjust, unlimited; a reason; never below what checkouts
+//! hold; audited) and "e-mail me when it's back" on sold-out products: one mail per waiting
+//! address, whoever restocks.
+
+use crate::helpers::*;
+
+/// Posts a page's form with `client`: the page's CSRF token and `fields`.
+async fn post_with(
+    app: &TestApp,
+    client: &reqwest::Client,
+    page: &str,
+    action: &str,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
+    let html = client
+        .get(app.url(page))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let token = csrf_token(&html);
+    let mut form = vec![("csrf_token", token.as_str())];
+    form.extend_from_slice(fields);
+    client
+        .post(app.url(action))
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn notify_me(
+    app: &TestApp,
+    client: &reqwest::Client,
+    slug: &str,
+    email: &str,
+) -> reqwest::Response {
+    let page = format!("/products/{slug}");
+    post_with(
+        app,
+        client,
+        &page,
+        &format!("{page}/back-in-stock"),
+        &[("email", email)],
+    )
+    .await
+}
+
+async fn set_stock(
+    app: &TestApp,
+    admin: &reqwest::Client,
+    slug: &str,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
+    let page = format!("/admin/products/{slug}");
+    post_with(app, admin, &page, &format!("{page}/stock"), fields).await
+}
+
+async fn back_in_stock_mails(app: &TestApp) -> Vec<(String, String)> {
+    let mut mails: Vec<(String, String)> = app
+        .outbox()
+        .await
+        .into_iter()
+        .filter(|m| m.kind == "back_in_stock")
+        .map(|m| (m.recipient, m.body_text))
+        .collect();
+    mails.sort();
+    mails
+}
+
+async fn page(client: &reqwest::Client, url: String) -> (u16, String) {
+    let res = client.get(url).send().await.unwrap();
+    (res.status().as_u16(), res.text().await.unwrap())
+}
+
+#[actix_web::test]
+async fn restocking_the_sold_out_pen_mails_each_waiting_address_once() {
+    let app = TestApp::spawn().await;
+    let html = app.get_html("/products/brass-pen").await.1;
+    assert!(select_text(&html, ".badge-sold-out").contains(&"Sold out".to_owned()));
+    assert_eq!(
+        select_attr(&html, "form.back-in-stock", "action"),
+        vec!["/products/brass-pen/back-in-stock"]
+    );
+
+    // Two shoppers wait; one asks twice, and a typo is refused with a message.
+    let res = notify_me(&app, &app.client, "brass-pen", "Ada@Example.com ").await;
+    assert_redirect_to(&res, "/products/brass-pen");
+    let html = app.get_html("/products/brass-pen").await.1;
+    assert_eq!(
+        select_text(&html, ".flash"),
+        vec!["We'll e-mail ada@example.com once when Brass pocket pen is back in stock."]
+    );
+    assert_redirect_to(
+        &notify_me(&app, &app.client, "brass-pen", "ada@example.com").await,
+        "/products/brass-pen",
+    );
+    let other = app.new_browser();
+    assert_redirect_to(
+        &notify_me(&app, &other, "brass-pen", "grace@example.com").await,
+        "/products/brass-pen",
+    );
+    let res = notify_me(&app, &other, "brass-pen", "not an address").await;
+    assert_eq!(res.status().as_u16(), 422);
+    let html = res.text().await.unwrap();
+    assert_eq!(
+        select_text(&html, "#alert-email-error"),
+        vec!["Enter an e-mail address like name@example.com."]
+    );
+    assert_eq!(
+        select_attr(&html, "#alert-email", "value"),
+        vec!["not an address"]
+    );
+    // A product in stock has nothing to wait for.
+    let res = notify_me(&app, &other, "canvas-tote", "grace@example.com").await;
+    assert_redirect_to(&res, "/products/canvas-tote");
+    let res = post_with(
+        &app,
+        &other,
+        "/products/brass-pen",
+        "/products/no-such-thing/back-in-stock",
+        &[("email", "grace@example.com")],
+    )
+    .await;
+    assert_eq!(res.status().as_u16(), 404);
+
+    // The admin sees who waits, restocks with a reason, and the two addresses hear once.
+    let admin = app.admin_browser().await;
+    let (status, list) = page(&admin, app.url("/admin/products?q=BRASS")).await;
+    assert_eq!(status, 200);
+    let rows = select_text(&list, "#products tbody tr");
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert!(
+        rows[0].contains("Brass pocket pen") && rows[0].contains("Sold out"),
+        "{rows:?}"
+    );
+    let (_, detail) = page(&admin, app.url("/admin/products/brass-pen")).await;
+    assert_eq!(select_text(&detail, "#waiting"), vec!["2"]);
+    let res = set_stock(
+        &app,
+        &admin,
+        "brass-pen",
+        &[
+            ("mode", "adjust"),
+            ("quantity", "+3"),
+            ("reason", "Delivery from the workshop"),
+        ],
+    )
+    .await;
+    assert_redirect_to(&res, "/admin/products/brass-pen");
+    let (_, detail) = page(&admin, app.url("/admin/products/brass-pen")).await;
+    assert!(detail.contains("Stock of Brass pocket pen: 0 → 3. 2 waiting shopper(s) will get a back-in-stock e-mail."), "{detail}");
+    assert_eq!(select_text(&detail, "#stock"), vec!["3"]);
+    assert_eq!(select_text(&detail, "#waiting"), vec!["0"]);
+    let trail = select_text(&detail, "#trail tbody tr");
+    assert!(
+        trail[0].contains("stock 0 → 3: Delivery from the workshop") && trail[0].contains("admin@"),
+        "{trail:?}"
+    );
+    let mails = back_in_stock_mails(&app).await;
+    assert_eq!(
+        mails.iter().map(|(to, _)| to.as_str()).collect::<Vec<_>>(),
+        vec!["ada@example.com", "grace@example.com"]
+    );
+    assert!(mails[0].1.contains("/products/brass-pen"), "{}", mails[0].1);
+
+    // More stock, the minute job, another instance's job: nobody hears twice.
+    set_stock(
+        &app,
+        &admin,
+        "brass-pen",
+        &[
+            ("mode", "adjust"),
+            ("quantity", "1"),
+            ("reason", "Found one more"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        storefront::jobs::notify_restocked(&app.state)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(back_in_stock_mails(&app).await.len(), 2);
+    let html = app.get_html("/products/brass-pen").await.1;
+    assert!(select_text(&html, ".badge-sold-out").is_empty());
+
+    // Sold out again: Ada asks again and is told again, once.
+    set_stock(
+        &app,
+        &admin,
+        "brass-pen",
+        &[
+            ("mode", "set"),
+            ("quantity", "0"),
+            ("reason", "Stock count"),
+        ],
+    )
+    .await;
+    assert_redirect_to(
+        &notify_me(&app, &app.client, "brass-pen", "ada@example.com").await,
+        "/products/brass-pen",
+    );
+    set_stock(
+        &app,
+        &admin,
+        "brass-pen",
+        &[("mode", "set"), ("quantity", "2"), ("reason", "Delivery")],
+    )
+    .await;
+    let mails = back_in_stock_mails(&app).await;
+    assert_eq!(
+        mails
+            .iter()
+            .filter(|(to, _)| to == "ada@example.com")
+            .count(),
+        2
+    );
+    assert_eq!(mails.len(), 3);
+}
+
+#[actix_web::test]
+async fn an_expired_checkout_that_frees_the_last_unit_tells_the_waiting_shopper() {
+    let app = TestApp::spawn().await;
+    // The last print is held by a checkout: sold out to everyone else.
+    app.add_to_cart("harbour-print", 1).await;
+    let session_url = app.checkout().await;
+    let other = app.new_browser();
+    assert_redirect_to(
+        &notify_me(&app, &other, "harbour-print", "wait@example.com").await,
+        "/products/harbour-print",
+    );
+    assert_eq!(
+        storefront::jobs::notify_restocked(&app.state)
+            .await
+            .unwrap(),
+        0
+    );
+
+    // The checkout expires: the unit is free again and the job tells the shopper.
+    app.emulator_post("_emulator/clock/advance", &[("seconds", "90000")])
+        .await;
+    app.wait_for_deliveries().await;
+    let number = app
+        .order_by_session(&session_id_of(&session_url))
+        .await
+        .number;
+    app.wait_for_status(&number, "expired").await;
+    assert_eq!(
+        storefront::jobs::notify_restocked(&app.state)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        storefront::jobs::notify_restocked(&app.state)
+            .await
+            .unwrap(),
+        0
+    );
+    let mails = back_in_stock_mails(&app).await;
+    assert_eq!(mails.len(), 1);
+    assert_eq!(mails[0].0, "wait@example.com");
+}
+
+#[actix_web::test]
+async fn stock_forms_refuse_bad_input_and_never_go_below_what_checkouts_hold() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_browser().await;
+    // A checkout holds 2 linen aprons (of 8).
+    app.add_to_cart("linen-apron", 2).await;
+    app.checkout().await;
+    let (_, detail) = page(&admin, app.url("/admin/products/linen-apron")).await;
+    assert_eq!(
+        (
+            select_text(&detail, "#stock"),
+            select_text(&detail, "#held"),
+            select_text(&detail, "#available")
+        ),
+        (
+            vec!["8".to_owned()],
+            vec!["2".to_owned()],
+            vec!["6".to_owned()]
+        )
+    );
+
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
+    let cases: &[Case] = &[
+        (
+            &[("mode", "set"), ("quantity", "5")],
+            "#reason-error",
+            "Say why, in 3 to 200 characters",
+        ),
+        (
+            &[("mode", "set"), ("quantity", "abc"), ("reason", "Count")],
+            "#quantity-error",
+            "Enter the units on the shelf",
+        ),
+        (
+            &[("mode", "set"), ("quantity", "-1"), ("reason", "Count")],
+            "#quantity-error",
+            "Enter the units on the shelf",
+        ),
+        (
+            &[("mode", "adjust"), ("quantity", "0"), ("reason", "Count")],
+            "#quantity-error",
+            "not 0",
+        ),
+        (
+            &[("mode", "sideways"), ("quantity", "1"), ("reason", "Count")],
+            "#mode-error",
+            "Choose whether to set",
+        ),
+        (
+            &[("quantity", "1"), ("reason", "Count")],
+            "#mode-error",
+            "Choose whether to set",
+        ),
+        (
+            &[
+                ("mode", "adjust"),
+                ("quantity", "-9"),
+                ("reason", "Damaged"),
+            ],
+            "#quantity-error",
+            "Stock cannot go below 0",
+        ),
+        (
+            &[("mode", "set"), ("quantity", "1"), ("reason", "Count")],
+            "#quantity-error",
+            "Open checkouts hold 2 unit(s)",
+        ),
+        (
+            &[
+                ("mode", "adjust"),
+                ("quantity", "-7"),
+                ("reason", "Damaged"),
+            ],
+            "#quantity-error",
+            "Open checkouts hold 2 unit(s)",
+        ),
+    ];
+    for (fields, field, message) in cases {
+        let res = set_stock(&app, &admin, "linen-apron", fields).await;
+        assert_eq!(res.status().as_u16(), 422, "{fields:?}");
+        let html = res.text().await.unwrap();
+        let shown = select_text(&html, field).join(" ");
+        assert!(shown.contains(message), "{fields:?}: {shown:?}");
+    }
+    assert_eq!(
+        app.stock("linen-apron").await,
+        Some(8),
+        "nothing was changed"
+    );
+    // Down to exactly what is held is fine; unlimited lifts the count.
+    let res = set_stock(
+        &app,
+        &admin,
+        "linen-apron",
+        &[
+            ("mode", "adjust"),
+            ("quantity", "-6"),
+            ("reason", "Damaged in the flood"),
+        ],
+    )
+    .await;
+    assert_redirect_to(&res, "/admin/products/linen-apron");
+    assert_eq!(app.stock("linen-apron").await, Some(2));
+    set_stock(
+        &app,
+        &admin,
+        "linen-apron",
+        &[("mode", "unlimited"), ("reason", "Made to order now")],
+    )
+    .await;
+    assert_eq!(app.stock("linen-apron").await, None);
+    let res = set_stock(
+        &app,
+        &admin,
+        "linen-apron",
+        &[("mode", "adjust"), ("quantity", "1"), ("reason", "x y z")],
+    )
+    .await;
+    assert_eq!(res.status().as_u16(), 422);
+    // A licence key product's stock is its keys; unknown products are 404.
+    let res = set_stock(
+        &app,
+        &admin,
+        "field-guide-app",
+        &[("mode", "set"), ("quantity", "9"), ("reason", "More")],
+    )
+    .await;
+    assert_eq!(res.status().as_u16(), 422);
+    assert!(res.text().await.unwrap().contains("add keys instead"));
+    let (status, _) = page(&admin, app.url("/admin/products/no-such-thing")).await;
+    assert_eq!(status, 404);
+
+    // Customers get 403; guests are sent to sign in.
+    app.register_customer("nosy@example.com").await;
+    for path in ["/admin/products", "/admin/products/linen-apron"] {
+        let (status, _) = app.get_html(path).await;
+        assert_eq!(status, 403, "{path}");
+    }
+    let res = post_with(
+        &app,
+        &app.client,
+        "/account",
+        "/admin/products/canvas-tote/stock",
+        &[("mode", "set"), ("quantity", "1"), ("reason", "Mine now")],
+    )
+    .await;
+    assert_eq!(res.status().as_u16(), 403);
+    let guest = app.new_browser();
+    let res = guest.get(app.url("/admin/products")).send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 303);
+    assert_eq!(app.stock("canvas-tote").await, Some(40));
+}
+
+#[actix_web::test]
+async fn an_admin_edits_a_product_and_the_shop_and_stripe_follow() {
+    let app = TestApp::spawn().await;
+    // A checkout makes the tote's Stripe Product.
+    app.add_to_cart("canvas-tote", 1).await;
+    app.checkout().await;
+    let stripe_id = app.stripe_product_of("canvas-tote").await;
+    let admin = app.admin_browser().await;
+    let (_, detail) = page(&admin, app.url("/admin/products/canvas-tote")).await;
+    assert_eq!(
+        select_attr(&detail, "#name", "value"),
+        vec!["Canvas tote bag"]
+    );
+    assert_eq!(
+        select_attr(&detail, "input[name=on_sale]", "checked"),
+        vec![""]
+    );
+
+    let edit = |fields: Vec<(&'static str, String)>| {
+        let admin = admin.clone();
+        let app = &app;
+        async move {
+            let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            post_with(
+                app,
+                &admin,
+                "/admin/products/canvas-tote",
+                "/admin/products/canvas-tote",
+                &fields,
+            )
+            .await
+        }
+    };
+    let good = |name: &str| {
+        vec![
+            ("name", name.to_owned()),
+            (
+                "description",
+                "Heavy canvas.\r\n\r\nCarries a week of <b>groceries</b>.".to_owned(),
+            ),
+            ("tax_code", "txcd_99999999".to_owned()),
+            ("on_sale", "on".to_owned()),
+        ]
+    };
+    let with = |mut fields: Vec<(&'static str, String)>, key: &str, value: &str| {
+        for (k, v) in fields.iter_mut() {
+            if *k == key {
+                *v = value.to_owned();
+            }
+        }
+        fields
+    };
+    // Bad input: a message per field, nothing saved.
+    type Fields = Vec<(&'static str, String)>;
+    let cases: Vec<(Fields, &str, &str)> = vec![
+        (good("   "), "#name-error", "Give the product a name"),
+        (
+            with(good("Tote"), "tax_code", "txcd_123"),
+            "#tax_code-error",
+            "txcd_ and 8 digits",
+        ),
+        (
+            with(good("Tote"), "description", &"x".repeat(5001)),
+            "#description-error",
+            "under 5,000 characters",
+        ),
+    ];
+    for (fields, field, message) in cases {
+        let res = edit(fields).await;
+        assert_eq!(res.status().as_u16(), 422);
+        let html = res.text().await.unwrap();
+        assert!(
+            select_text(&html, field).join(" ").contains(message),
+            "{field}: {html}"
+        );
+    }
+    assert_eq!(app.get_html("/products/canvas-tote").await.0, 200);
+    assert!(
+        app.get_html("/products/canvas-tote")
+            .await
+            .1
+            .contains("Canvas tote bag")
+    );
+
+    // Saved: the shop shows it at once (paragraphs, markup escaped), Stripe's copy follows.
+    let res = edit(good("Canvas market tote")).await;
+    assert_redirect_to(&res, "/admin/products/canvas-tote");
+    let html = app.get_html("/products/canvas-tote").await.1;
+    assert_eq!(select_text(&html, "h1"), vec!["Canvas market tote"]);
+    assert_eq!(
+        select_text(&html, ".product-info > p:not(.price):not(.stock-note)"),
+        vec!["Heavy canvas.", "Carries a week of <b>groceries</b>."]
+    );
+    let stripe = app.emulator_get(&format!("v1/products/{stripe_id}")).await;
+    assert_eq!(stripe["name"], "Canvas market tote", "{stripe}");
+    let (_, detail) = page(&admin, app.url("/admin/products/canvas-tote")).await;
+    assert!(detail.contains("Saved Canvas market tote."), "{detail}");
+    assert!(
+        select_text(&detail, "#trail tbody tr")[0]
+            .contains("name \"Canvas tote bag\" → \"Canvas market tote\"; description")
+    );
+
+    // Off sale: gone from the shop and inactive at Stripe; the admin still finds it.
+    let mut off = good("Canvas market tote");
+    off.retain(|(k, _)| *k != "on_sale");
+    assert_redirect_to(&edit(off).await, "/admin/products/canvas-tote");
+    assert_eq!(app.get_html("/products/canvas-tote").await.0, 404);
+    assert!(!app.get_html("/").await.1.contains("Canvas market tote"));
+    let stripe = app.emulator_get(&format!("v1/products/{stripe_id}")).await;
+    assert_eq!(stripe["active"], false);
+    let (_, list) = page(&admin, app.url("/admin/products?status=inactive")).await;
+    assert_eq!(
+        select_text(&list, "#products tbody tr td a"),
+        vec!["Canvas market tote"]
+    );
+}
