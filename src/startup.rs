@@ -314,6 +314,14 @@ fn routes(cfg: &mut web::ServiceConfig) {
         )
         .route("/admin/products", web::get().to(admin::routes::products))
         .route(
+            "/admin/products",
+            web::post().to(admin::routes::create_product),
+        )
+        .route(
+            "/admin/products/new",
+            web::get().to(admin::routes::new_product),
+        )
+        .route(
             "/admin/products/{slug}",
             web::get().to(admin::routes::product_page),
         )
@@ -337,6 +345,8 @@ fn routes(cfg: &mut web::ServiceConfig) {
             "/downloads/{item}/{expires}/{signature}",
             web::get().to(crate::digital::routes::download),
         )
+        .route("/robots.txt", web::get().to(catalog::seo::robots))
+        .route("/sitemap.xml", web::get().to(catalog::seo::sitemap))
         .route("/healthz", web::get().to(health::healthz))
         .route("/metrics", web::get().to(crate::metrics::endpoint))
         .route("/static/style.css", web::get().to(assets::stylesheet))

@@ -16,6 +16,7 @@ pub const DELIVERED: &str = "delivered";
 pub const KEYS_ADDED: &str = "licence keys added";
 pub const STOCK_CHANGED: &str = "stock changed";
 pub const PRODUCT_EDITED: &str = "product edited";
+pub const PRODUCT_CREATED: &str = "product created";
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = audit_log)]

@@ -119,6 +119,10 @@ pub struct ProductPage {
     pub error: Option<String>,
     pub quantity: String,
     pub slug: String,
+    /// For search engines: the page's address, a description and `Product` JSON-LD.
+    pub canonical: String,
+    pub meta_description: String,
+    pub json_ld: Option<String>,
     /// The back-in-stock form of a sold-out product: the address typed, and what was wrong.
     pub alert_email: String,
     pub alert_error: Option<String>,
@@ -148,6 +152,7 @@ pub async fn render_product(
     let listing = catalogue.listing(&slug).ok_or(AppError::NotFound)?;
     let available = catalogue.available(listing.product.id);
     let p = &listing.product;
+    let canonical = super::seo::canonical(&state.public_url, &p.slug);
     let stock_note = match available {
         Some(0) => None,
         Some(1) => Some("Only one left".to_owned()),
@@ -183,6 +188,9 @@ pub async fn render_product(
         error,
         quantity,
         slug: p.slug.clone(),
+        canonical: canonical.clone(),
+        meta_description: super::seo::meta_description(&p.description),
+        json_ld: super::seo::product_json_ld(listing, available, &canonical, layout.shop_name),
         alert_email: String::new(),
         alert_error: None,
         layout,

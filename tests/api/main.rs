@@ -24,6 +24,7 @@ mod page_snapshots;
 mod proxies;
 mod purchase;
 mod reconcile;
+mod seo;
 mod sessions;
 mod shipping;
 mod shipping_checkout;

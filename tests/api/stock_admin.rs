@@ -535,3 +535,174 @@ async fn an_admin_edits_a_product_and_the_shop_and_stripe_follow() {
         vec!["Canvas market tote"]
     );
 }
+
+#[actix_web::test]
+async fn an_admin_creates_a_product_that_shoppers_buy_and_bad_input_makes_nothing() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_browser().await;
+    let (status, form) = page(&admin, app.url("/admin/products/new")).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        select_attr(&form, "input[name=kind][checked]", "value"),
+        vec!["physical"]
+    );
+    let create = |fields: Vec<(&'static str, String)>| {
+        let admin = admin.clone();
+        let app = &app;
+        async move {
+            let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            post_with(
+                app,
+                &admin,
+                "/admin/products/new",
+                "/admin/products",
+                &fields,
+            )
+            .await
+        }
+    };
+    let mug = |changes: &[(&'static str, &str)]| {
+        let mut fields: Vec<(&'static str, String)> = vec![
+            ("name", "Camp mug".into()),
+            ("slug", "camp-mug".into()),
+            (
+                "description",
+                "Speckled blue enamel, for the campfire.\r\n\r\nHolds 350 ml.".into(),
+            ),
+            ("kind", "physical".into()),
+            ("price", "14.50".into()),
+            ("stock", "3".into()),
+            ("on_sale", "on".into()),
+        ];
+        for (k, v) in changes {
+            match fields.iter_mut().find(|(key, _)| key == k) {
+                Some(field) => field.1 = (*v).to_owned(),
+                None => fields.push((k, (*v).to_owned())),
+            }
+        }
+        fields.retain(|(_, v)| v != "<absent>");
+        fields
+    };
+    type Changes<'a> = &'a [(&'static str, &'a str)];
+    let cases: Vec<(Changes, &str, &str)> = vec![
+        (&[("name", "")], "#name-error", "Give the product a name"),
+        (
+            &[("slug", "Enamel Mug")],
+            "#slug-error",
+            "lower-case letters",
+        ),
+        (
+            &[("slug", "canvas-tote")],
+            "#slug-error",
+            "Another product already has this slug.",
+        ),
+        (
+            &[("slug", "new")],
+            "#slug-error",
+            "names the new-product page",
+        ),
+        (
+            &[("kind", "<absent>")],
+            "#kind-error",
+            "Choose physical or licence keys.",
+        ),
+        (
+            &[("price", "abc")],
+            "#price-error",
+            "Price: enter a number, like 12.50.",
+        ),
+        (
+            &[("price", "14.505")],
+            "#price-error",
+            "at most 2 decimal places",
+        ),
+        (&[("price", "0")], "#price-error", "tick Free"),
+        (
+            &[("price", "5"), ("free", "on")],
+            "#price-error",
+            "A free item's price is 0",
+        ),
+        (
+            &[("stock", "-1")],
+            "#stock-error",
+            "Stock is a whole number",
+        ),
+        (
+            &[("tax_code", "txcd_1")],
+            "#tax_code-error",
+            "txcd_ and 8 digits",
+        ),
+    ];
+    for (changes, field, message) in cases {
+        let res = create(mug(changes)).await;
+        assert_eq!(res.status().as_u16(), 422, "{changes:?}");
+        let html = res.text().await.unwrap();
+        assert!(
+            select_text(&html, field).join(" ").contains(message),
+            "{changes:?}: {html}"
+        );
+        // What was typed stays in the form.
+        assert_eq!(select_attr(&html, "#name", "value").len(), 1);
+        assert_eq!(
+            app.get_html("/products/camp-mug").await.0,
+            404,
+            "{changes:?}"
+        );
+    }
+    assert_eq!(
+        app.get_html("/products/camp-mug").await.0,
+        404,
+        "nothing was made"
+    );
+
+    // Made: on sale at once, with its price, stock and paragraphs.
+    let res = create(mug(&[])).await;
+    assert_redirect_to(&res, "/admin/products/camp-mug");
+    let (_, detail) = page(&admin, app.url("/admin/products/camp-mug")).await;
+    assert!(
+        detail.contains("Created Camp mug. It is on sale."),
+        "{detail}"
+    );
+    assert!(select_text(&detail, "#trail tbody tr")[0].contains("product created"));
+    let html = app.get_html("/products/camp-mug").await.1;
+    assert_eq!(select_text(&html, ".price-large"), vec!["$14.50"]);
+    assert_eq!(select_text(&html, ".stock-note"), vec!["Only 3 left"]);
+    assert!(app.get_html("/").await.1.contains("Camp mug"));
+
+    // A shopper buys two; Stripe's Product and Price are made on the way; stock follows.
+    app.add_to_cart("camp-mug", 2).await;
+    let session_url = app.checkout().await;
+    app.pay_ok(&session_url).await;
+    let number = app
+        .order_by_session(&session_id_of(&session_url))
+        .await
+        .number;
+    let order = app.wait_for_status(&number, "paid").await;
+    assert_eq!(
+        order.amount_total, 2900,
+        "two mugs (tests sell without shipping rates)"
+    );
+    assert_eq!(app.stock("camp-mug").await, Some(1));
+    let stripe = app
+        .emulator_get(&format!(
+            "v1/products/{}",
+            app.stripe_product_of("camp-mug").await
+        ))
+        .await;
+    assert_eq!(stripe["name"], "Camp mug");
+
+    // A draft (not on sale) and a free item.
+    let res = create(mug(&[("slug", "draft-mug"), ("on_sale", "<absent>")])).await;
+    assert_redirect_to(&res, "/admin/products/draft-mug");
+    assert_eq!(app.get_html("/products/draft-mug").await.0, 404);
+    let res = create(mug(&[
+        ("slug", "free-sticker"),
+        ("name", "Sticker"),
+        ("price", ""),
+        ("free", "on"),
+    ]))
+    .await;
+    assert_redirect_to(&res, "/admin/products/free-sticker");
+    let html = app.get_html("/products/free-sticker").await.1;
+    assert_eq!(select_text(&html, ".price-large"), vec!["$0.00"]);
+}

@@ -73,4 +73,26 @@ journey('products: a sold-out pen, a shopper waiting, the admin restocks and ren
   await expectText(page.locator('h1'), exactly('Brass pocket pen, engraved'), 'the new name');
   await page.getByRole('button', { name: 'Add to cart' }).click();
   await page.waitForURL((u) => u.pathname === '/cart');
+
+  // A new product from the browser: a price of 0 is refused unless meant, then it is on sale.
+  await visit(admin, '/admin/products', 'admin-products-again');
+  await admin.getByRole('link', { name: 'New product', exact: true }).click();
+  await admin.waitForURL((u) => u.pathname === '/admin/products/new');
+  await admin.getByLabel('Name', { exact: true }).fill('Camp mug');
+  await admin.getByRole('textbox', { name: /^Slug/ }).fill('camp-mug');
+  await admin.getByRole('textbox', { name: /^Description/ }).fill('Speckled blue enamel.\n\nHolds 350 ml.');
+  await admin.getByLabel('Price in USD', { exact: true }).fill('0');
+  await admin.getByRole('textbox', { name: /^Stock/ }).fill('3');
+  await admin.getByLabel('On sale (shown in the shop)', { exact: true }).check();
+  allowStatus(admin, '/admin/products', 422);
+  await admin.getByRole('button', { name: 'Create product', exact: true }).click();
+  await expectText(admin.locator('#price-error'), /tick Free/, 'a price of 0 needs Free');
+  await checkPage(admin, 'admin-product-new-error');
+  await admin.getByLabel('Price in USD', { exact: true }).fill('14.50');
+  await admin.getByRole('button', { name: 'Create product', exact: true }).click();
+  await admin.waitForURL((u) => u.pathname === '/admin/products/camp-mug');
+  await expectText(admin.locator('.flash'), exactly('Created Camp mug. It is on sale.'), 'the new product');
+  await visit(page, '/products/camp-mug', 'product-new');
+  await expectText(page.locator('.price-large'), exactly('$14.50'), 'its price');
+  await expectText(page.locator('.stock-note'), exactly('Only 3 left'), 'its stock');
 });

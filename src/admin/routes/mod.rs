@@ -12,7 +12,9 @@ mod shipping;
 
 pub use list::list;
 pub use order::show;
-pub use products::{edit as edit_product, product as product_page, products, stock};
+pub use products::{
+    create_product, edit as edit_product, new_product, product as product_page, products, stock,
+};
 pub use refund::refund;
 pub use shipping::{delivered, packing_slip, queue as shipping_queue, ship};
 

@@ -17,10 +17,12 @@ use super::{PAGE_SIZE, escape_like, lower, render, when};
 use crate::accounts::auth::Admin;
 use crate::admin::audit;
 use crate::catalog::back_in_stock;
+use crate::catalog::create::{self, NewProduct};
 use crate::catalog::model::Product;
 use crate::catalog::stock::{self, Change};
 use crate::db::{self, DbError, write_tx};
 use crate::error::AppError;
+use crate::money::{Currency, Money, MoneyParseError};
 use crate::schema::{products, stock_alerts, stock_reservations, users};
 use crate::state::AppState;
 use crate::web::field_errors::FieldErrors;
@@ -494,6 +496,227 @@ pub async fn stock(
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
             .await
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "admin/product_new.html")]
+struct NewProductPage {
+    layout: Layout,
+    form: CreateForm,
+    currency: String,
+    errors: FieldErrors,
+}
+
+/// What the new-product form sent, as typed.
+#[derive(Debug, Deserialize, Validate)]
+pub struct CreateForm {
+    #[serde(default)]
+    #[validate(custom(function = "product_name"))]
+    name: String,
+    #[serde(default)]
+    slug: String,
+    #[serde(default)]
+    #[validate(length(max = 5000, message = "Keep the description under 5,000 characters."))]
+    description: String,
+    /// `physical` or `keys`.
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    price: String,
+    /// "on": the price is meant to be 0.
+    #[serde(default)]
+    free: String,
+    /// Blank: no limit.
+    #[serde(default)]
+    stock: String,
+    #[serde(default)]
+    #[validate(custom(function = "tax_code_or_empty"))]
+    tax_code: String,
+    #[serde(default)]
+    on_sale: String,
+}
+
+impl Default for CreateForm {
+    fn default() -> Self {
+        Self {
+            name: String::new(),
+            slug: String::new(),
+            description: String::new(),
+            kind: "physical".into(),
+            price: String::new(),
+            free: String::new(),
+            stock: String::new(),
+            tax_code: String::new(),
+            on_sale: String::new(),
+        }
+    }
+}
+
+fn new_product_page(
+    state: &AppState,
+    layout: Layout,
+    form: CreateForm,
+    errors: FieldErrors,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    render(
+        NewProductPage {
+            layout,
+            form,
+            currency: state.config.currency.code().to_uppercase(),
+            errors,
+        }
+        .render(),
+        status,
+    )
+}
+
+pub async fn new_product(
+    state: web::Data<AppState>,
+    layout: Layout,
+    _admin: Admin,
+) -> Result<HttpResponse, AppError> {
+    new_product_page(
+        &state,
+        layout,
+        CreateForm::default(),
+        FieldErrors::default(),
+        StatusCode::OK,
+    )
+}
+
+/// The product the form describes, or its errors.
+fn parse_new(form: &CreateForm, currency: Currency) -> Result<NewProduct, FieldErrors> {
+    let mut errors = match form.validate() {
+        Ok(()) => FieldErrors::default(),
+        Err(e) => FieldErrors::from_validation(&e),
+    };
+    let slug = form.slug.trim().to_owned();
+    if slug == "new" {
+        errors.add(
+            "slug",
+            "\"new\" names the new-product page: choose another slug.",
+        );
+    } else if !create::plausible_slug(&slug) {
+        errors.add(
+            "slug",
+            "Use lower-case letters, digits and single dashes (at most 100), like canvas-tote: it is the product's address.",
+        );
+    }
+    let kind = match form.kind.as_str() {
+        "physical" => Some(create::Kind::Physical),
+        "keys" => Some(create::Kind::LicenceKeys),
+        _ => {
+            errors.add("kind", "Choose physical or licence keys.");
+            None
+        }
+    };
+    let free = form.free == "on";
+    let unit_amount = match (Money::parse_major(&form.price, currency), free) {
+        (Err(MoneyParseError::Empty), true) => Some(0),
+        (Ok(m), true) if m.amount == 0 => Some(0),
+        (Ok(_), true) => {
+            errors.add(
+                "price",
+                "A free item's price is 0: clear the price or untick Free.",
+            );
+            None
+        }
+        (Ok(m), false) if m.amount == 0 => {
+            errors.add(
+                "price",
+                "A price of 0 makes a free item: tick Free if that is what you mean.",
+            );
+            None
+        }
+        (Ok(m), false) if m.amount > 99_999_999 => {
+            errors.add("price", "The price is too large.");
+            None
+        }
+        (Ok(m), false) => Some(m.amount),
+        (Err(e), _) => {
+            errors.add("price", format!("Price: {e}."));
+            None
+        }
+    };
+    let stock = match form.stock.trim() {
+        "" => Some(None),
+        typed => parse_int_in(typed, 0, MAX_UNITS).map(Some).or_else(|| {
+            errors.add(
+                "stock",
+                "Stock is a whole number from 0 to 1,000,000, or blank for no limit.",
+            );
+            None
+        }),
+    };
+    match (kind, unit_amount, stock) {
+        (Some(kind), Some(unit_amount), Some(stock)) if errors.is_empty() => Ok(NewProduct {
+            slug,
+            name: form.name.trim().to_owned(),
+            description: form.description.replace("\r\n", "\n").trim().to_owned(),
+            kind,
+            currency: currency.code().to_owned(),
+            unit_amount,
+            stock,
+            tax_code: Some(form.tax_code.trim().to_owned()).filter(|c| !c.is_empty()),
+            on_sale: form.on_sale == "on",
+        }),
+        _ => Err(errors),
+    }
+}
+
+pub async fn create_product(
+    state: web::Data<AppState>,
+    layout: Layout,
+    session: TypedSession,
+    Admin(admin): Admin,
+    form: CsrfForm<CreateForm>,
+) -> Result<HttpResponse, AppError> {
+    let form = form.0;
+    let new = match parse_new(&form, state.config.currency) {
+        Ok(new) => new,
+        Err(errors) => {
+            return new_product_page(
+                &state,
+                layout,
+                form,
+                errors,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            );
+        }
+    };
+    let (now, actor, made) = (state.clock.unix(), admin.id, new.clone());
+    let created = db::run(&state.pool, move |conn| {
+        write_tx(conn, |conn| create::create(conn, &made, Some(actor), now)).map_err(DbError::from)
+    })
+    .await?;
+    match created {
+        Ok(_) => {
+            state.catalogue.invalidate();
+            session.flash(format!(
+                "Created {}.{}",
+                new.name,
+                match (new.on_sale, new.kind) {
+                    (_, create::Kind::LicenceKeys) =>
+                        " Add its licence keys: until then it shows as sold out.",
+                    (true, _) => " It is on sale.",
+                    (false, _) => " It is not on sale yet: tick On sale when it is ready.",
+                }
+            ))?;
+            Ok(see_other(&format!("/admin/products/{}", new.slug)))
+        }
+        Err(refusal) => {
+            let mut errors = FieldErrors::default();
+            errors.add("slug", refusal.to_string());
+            new_product_page(
+                &state,
+                layout,
+                form,
+                errors,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
         }
     }
 }

@@ -1,0 +1,156 @@
+//! A product made from the admin pages: its row, its one price, its stock, audited. Its Stripe
+//! Product and Price are made the first time a checkout needs them (`stripe_ids`), as for
+//! seeded products.
+
+use diesel::prelude::*;
+use diesel::result::Error as DieselError;
+
+use crate::admin::audit;
+use crate::db::{AnyConnection, insert_once};
+use crate::schema::{prices, products};
+
+/// What the admin entered, checked.
+#[derive(Debug, Clone)]
+pub struct NewProduct {
+    pub slug: String,
+    pub name: String,
+    pub description: String,
+    /// `physical`, or `digital` delivered as licence keys (files are added by the catalogue).
+    pub kind: Kind,
+    pub currency: String,
+    pub unit_amount: i64,
+    /// `None`: unlimited (ignored for licence keys: the pool is the stock).
+    pub stock: Option<i64>,
+    pub tax_code: Option<String>,
+    pub on_sale: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Physical,
+    LicenceKeys,
+}
+
+/// Why a product was not made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("Another product already has this slug.")]
+    SlugTaken,
+}
+
+/// Whether a slug is well formed: lower-case letters and digits, single dashes between.
+pub fn plausible_slug(slug: &str) -> bool {
+    !slug.is_empty()
+        && slug.len() <= 100
+        && slug.split('-').all(|part| {
+            !part.is_empty()
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
+}
+
+/// Makes the product and its price in the caller's transaction; its id.
+pub fn create(
+    conn: &mut AnyConnection,
+    new: &NewProduct,
+    actor: Option<i64>,
+    now: i64,
+) -> Result<Result<i64, Refusal>, DieselError> {
+    let position: Option<i64> = products::table
+        .select(diesel::dsl::max(products::position))
+        .first(conn)?;
+    let (kind, delivery, stock) = match new.kind {
+        Kind::Physical => ("physical", None, new.stock),
+        Kind::LicenceKeys => ("digital", Some("keys"), Some(0)),
+    };
+    let inserted = insert_once(conn, |conn| {
+        diesel::insert_into(products::table)
+            .values((
+                products::slug.eq(&new.slug),
+                products::name.eq(&new.name),
+                products::description.eq(&new.description),
+                products::active.eq(new.on_sale),
+                products::stock.eq(stock),
+                products::position.eq(position.unwrap_or(0) + 1),
+                products::tax_code.eq(&new.tax_code),
+                products::kind.eq(kind),
+                products::delivery.eq(delivery),
+                products::created_at.eq(now),
+                products::updated_at.eq(now),
+            ))
+            .execute(conn)
+    })?;
+    if !inserted {
+        return Ok(Err(Refusal::SlugTaken));
+    }
+    let id: i64 = products::table
+        .filter(products::slug.eq(&new.slug))
+        .select(products::id)
+        .first(conn)?;
+    // The price's key is the slug, unless a catalogue price has it: then the slug and a number.
+    let mut key = new.slug.clone();
+    for n in 2.. {
+        let taken = insert_once(conn, |conn| {
+            diesel::insert_into(prices::table)
+                .values((
+                    prices::product_id.eq(id),
+                    prices::lookup_key.eq(&key),
+                    prices::currency.eq(&new.currency),
+                    prices::unit_amount.eq(new.unit_amount),
+                    prices::active.eq(true),
+                    prices::created_at.eq(now),
+                    prices::updated_at.eq(now),
+                ))
+                .execute(conn)
+        })?;
+        if taken {
+            break;
+        }
+        key = format!("{}-{n}", new.slug);
+    }
+    audit::record(
+        conn,
+        audit::Event::product(
+            actor,
+            audit::PRODUCT_CREATED,
+            id,
+            format!(
+                "{} ({kind}), {} {}, stock {}{}",
+                new.name,
+                new.unit_amount,
+                new.currency,
+                stock.map_or_else(|| "unlimited".to_owned(), |s| s.to_string()),
+                if new.on_sale {
+                    ", on sale"
+                } else {
+                    ", not on sale yet"
+                }
+            ),
+        ),
+        now,
+    )?;
+    Ok(Ok(id))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn slugs_are_lower_case_words_and_dashes() {
+        for ok in ["pen", "brass-pen-2", "a1"] {
+            assert!(super::plausible_slug(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "Pen",
+            "brass--pen",
+            "-pen",
+            "pen-",
+            "pen pen",
+            "péné",
+            &"a".repeat(101),
+        ] {
+            assert!(!super::plausible_slug(bad), "{bad}");
+        }
+    }
+}

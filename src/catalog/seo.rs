@@ -1,0 +1,141 @@
+//! What search engines read: `GET /robots.txt`, `GET /sitemap.xml` (every product on sale, from
+//! the catalogue snapshot), and for each product page its canonical address, a meta description
+//! and `Product` JSON-LD with the live price and availability.
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+
+use super::model::Listing;
+use crate::error::AppError;
+use crate::money::{Currency, Money};
+use crate::state::AppState;
+
+/// Longest meta description (search engines cut around here).
+const DESCRIPTION_CHARS: usize = 160;
+
+/// Pages crawlers have no business in: private, per-visitor or state-changing.
+pub async fn robots(state: web::Data<AppState>) -> HttpResponse {
+    let base = state.public_url.as_str().trim_end_matches('/');
+    let body = format!(
+        "User-agent: *\nDisallow: /admin\nDisallow: /account\nDisallow: /cart\nDisallow: /checkout\nDisallow: /downloads\nSitemap: {base}/sitemap.xml\n"
+    );
+    HttpResponse::Ok()
+        .content_type("text/plain; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .body(body)
+}
+
+pub async fn sitemap(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let catalogue = state.catalogue.get().await?;
+    let base = state.public_url.as_str().trim_end_matches('/');
+    let mut xml = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n",
+    );
+    xml.push_str(&format!("  <url><loc>{}/</loc></url>\n", escape_xml(base)));
+    for listing in catalogue.listings() {
+        let p = &listing.product;
+        let lastmod = chrono::DateTime::from_timestamp(p.updated_at, 0)
+            .map(|d| d.format("%Y-%m-%d").to_string())
+            .unwrap_or_default();
+        xml.push_str(&format!(
+            "  <url><loc>{}</loc><lastmod>{lastmod}</lastmod></url>\n",
+            escape_xml(&format!("{base}/products/{}", p.slug))
+        ));
+    }
+    xml.push_str("</urlset>\n");
+    Ok(HttpResponse::Ok()
+        .content_type("application/xml; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
+        .body(xml))
+}
+
+fn escape_xml(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// The product's address that search engines should index.
+pub fn canonical(public_url: &url::Url, slug: &str) -> String {
+    format!(
+        "{}/products/{slug}",
+        public_url.as_str().trim_end_matches('/')
+    )
+}
+
+/// The description's first paragraph, cut at a word to fit a search result.
+pub fn meta_description(description: &str) -> String {
+    let first = description.split("\n\n").next().unwrap_or_default().trim();
+    let flat: String = first.split_whitespace().collect::<Vec<_>>().join(" ");
+    if flat.chars().count() <= DESCRIPTION_CHARS {
+        return flat;
+    }
+    let cut: String = flat.chars().take(DESCRIPTION_CHARS - 1).collect();
+    let at_word = cut.rsplit_once(' ').map_or(cut.as_str(), |(head, _)| head);
+    format!("{at_word}…")
+}
+
+/// `Product` JSON-LD for a product page: its one-time price (the first), in stock or not. Safe
+/// inside `<script>`: `<`, `>` and `&` are written as JSON escapes, so no text of a product can
+/// end the element.
+pub fn product_json_ld(
+    listing: &Listing,
+    available: Option<i64>,
+    canonical: &str,
+    shop: &str,
+) -> Option<String> {
+    let p = &listing.product;
+    let price = listing.prices.iter().find(|x| !x.is_recurring())?;
+    let money = Money::new(price.unit_amount, Currency::parse(&price.currency).ok()?);
+    let availability = if available == Some(0) {
+        "https://schema.org/OutOfStock"
+    } else {
+        "https://schema.org/InStock"
+    };
+    let mut doc = serde_json::json!({
+        "@context": "https://schema.org",
+        "@type": "Product",
+        "name": p.name,
+        "description": meta_description(&p.description),
+        "sku": p.slug,
+        "url": canonical,
+        "offers": {
+            "@type": "Offer",
+            "url": canonical,
+            "price": money.to_major_string(),
+            "priceCurrency": money.currency.code().to_uppercase(),
+            "availability": availability,
+            "seller": { "@type": "Organization", "name": shop },
+        },
+    });
+    if let Some(image) = &p.image_url {
+        doc["image"] = serde_json::Value::String(image.clone());
+    }
+    Some(
+        doc.to_string()
+            .replace('<', "\\u003c")
+            .replace('>', "\\u003e")
+            .replace('&', "\\u0026"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn meta_descriptions_take_the_first_paragraph_and_cut_at_a_word() {
+        assert_eq!(meta_description("One.\n\nTwo."), "One.");
+        assert_eq!(meta_description("  Spaced\n out  "), "Spaced out");
+        let long = "word ".repeat(60);
+        let cut = meta_description(&long);
+        assert!(cut.ends_with("word…"), "{cut}");
+        assert!(cut.chars().count() <= DESCRIPTION_CHARS);
+    }
+
+    #[test]
+    fn xml_is_escaped() {
+        assert_eq!(escape_xml("a&b<c>\""), "a&amp;b&lt;c&gt;&quot;");
+    }
+}
