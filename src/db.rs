@@ -38,6 +38,9 @@ pub struct Pool {
     /// One permit per connection: work waits for a connection here, as a cheap future, rather
     /// than on a blocking thread parked in r2d2 (a thread and two context switches per waiter).
     permits: Arc<tokio::sync::Semaphore>,
+    /// SQLite's writer thread (see [`write`]); `None` on PostgreSQL, and for a pool made from
+    /// parts (its writes go through [`run`]).
+    write_thread: Option<Arc<WriteThread>>,
 }
 
 impl Pool {
@@ -46,6 +49,7 @@ impl Pool {
             permits: Arc::new(tokio::sync::Semaphore::new(inner.max_size() as usize)),
             inner,
             writer: Arc::default(),
+            write_thread: None,
         }
     }
 }
@@ -151,7 +155,13 @@ pub fn pool(url: &DatabaseUrl, max_size: u32) -> Result<Pool, String> {
         .min_idle(Some(0))
         .connection_timeout(Duration::from_secs(10))
         .build(Manager::new(url.clone()))
-        .map(Pool::new)
+        .map(|inner| Pool {
+            write_thread: match url {
+                DatabaseUrl::Sqlite(_) => WriteThread::start(url).ok().map(Arc::new),
+                DatabaseUrl::Postgres(_) => None,
+            },
+            ..Pool::new(inner)
+        })
         .map_err(|e| e.to_string())
 }
 
@@ -242,6 +252,84 @@ where
     .map_err(|e| E::from(DbError::Blocking(e)))?
 }
 
+/// Work for the SQLite writer thread; false when it panicked (the connection may be left inside
+/// a transaction, so the thread opens a new one).
+type Job = Box<dyn FnOnce(&mut AnyConnection) -> bool + Send>;
+
+/// One thread with its own connection that runs the busiest writes one after another. SQLite
+/// runs one write transaction at a time anyway; handing writes to a thread that stays awake
+/// while there is work costs one wake-up per write, where blocking-pool threads taking turns on
+/// the writer lock cost several context switches each.
+pub struct WriteThread {
+    jobs: std::sync::Mutex<std::sync::mpsc::Sender<Job>>,
+}
+
+impl WriteThread {
+    fn start(url: &DatabaseUrl) -> Result<Self, ConnectionError> {
+        let mut conn = Manager::connect(url)?;
+        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        let url = url.clone();
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || {
+                // Ends when the last pool clone is dropped.
+                while let Ok(job) = rx.recv() {
+                    if !job(&mut conn) {
+                        match Manager::connect(&url) {
+                            Ok(fresh) => conn = fresh,
+                            Err(e) => {
+                                tracing::error!(error = %e, "the SQLite writer thread lost its connection");
+                                return;
+                            }
+                        }
+                    }
+                }
+            })
+            .map_err(|e| ConnectionError::BadConnection(e.to_string()))?;
+        Ok(Self {
+            jobs: std::sync::Mutex::new(tx),
+        })
+    }
+}
+
+/// [`run`] for work that is one write transaction ([`write_tx`]) on the busiest paths (adding
+/// to the cart, recording a webhook event). On SQLite it runs on the pool's writer thread (see
+/// [`WriteThread`]); elsewhere exactly as [`run`].
+pub async fn write<T, E>(
+    pool: &Pool,
+    f: impl FnOnce(&mut AnyConnection) -> Result<T, E> + Send + 'static,
+) -> Result<T, E>
+where
+    T: Send + 'static,
+    E: From<DbError> + Send + 'static,
+{
+    let Some(thread) = &pool.write_thread else {
+        return run(pool, f).await;
+    };
+    let (done, result) = tokio::sync::oneshot::channel();
+    let lock = pool.writer.clone();
+    let job: Job = Box::new(move |conn| {
+        let _scope = WriterScope::enter(&lock);
+        // A panic must not take the thread (and every later write) with it.
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(conn))) {
+            Ok(outcome) => {
+                let _ = done.send(outcome);
+                true
+            }
+            Err(_) => false,
+        }
+    });
+    let sent = thread
+        .jobs
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .send(job);
+    if sent.is_err() {
+        return Err(E::from(DbError::WriterGone));
+    }
+    result.await.map_err(|_| E::from(DbError::WriterGone))?
+}
+
 /// A short read for the busiest pages (the cart): on SQLite with a connection free at once, it
 /// runs right here on the calling worker; otherwise exactly like [`run`]. A SQLite read of a few
 /// indexed rows is CPU work in this process (in WAL mode readers do not wait for the writer)
@@ -318,6 +406,8 @@ pub enum DbError {
     Busy,
     #[error("the blocking thread pool is gone")]
     Blocking(#[from] actix_web::error::BlockingError),
+    #[error("the database writer thread stopped (a write panicked, or the shop is stopping)")]
+    WriterGone,
     #[error(transparent)]
     Query(#[from] diesel::result::Error),
 }
@@ -373,5 +463,60 @@ mod tests {
         for wanted in ["DEFAULT_MEMSTATUS=0", "ENABLE_QPSG"] {
             assert!(options.iter().any(|o| o == wanted), "{wanted}: {options:?}");
         }
+    }
+
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+
+    /// Writes on the SQLite writer thread commit like any other, and one that panics mid-way
+    /// through its transaction neither commits nor stops the writes after it.
+    #[actix_web::test]
+    async fn the_writer_thread_survives_a_panicking_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = DatabaseUrl::Sqlite(dir.path().join("shop.db").display().to_string());
+        let pool = pool(&url, 2).unwrap();
+        assert!(pool.write_thread.is_some());
+        run(&pool, |conn| {
+            conn.batch_execute("CREATE TABLE t (n BIGINT NOT NULL)")
+                .map_err(DbError::from)
+        })
+        .await
+        .unwrap();
+        let insert = |conn: &mut AnyConnection| {
+            diesel::sql_query("INSERT INTO t (n) VALUES (1)")
+                .execute(conn)
+                .map(|_| ())
+        };
+        write(&pool, move |conn| {
+            write_tx(conn, insert).map_err(DbError::from)
+        })
+        .await
+        .unwrap();
+        let panicked = write(&pool, move |conn| {
+            write_tx(conn, |conn| {
+                insert(conn)?;
+                panic!("a bug in a write");
+                #[allow(unreachable_code)]
+                Ok::<(), DbError>(())
+            })
+        })
+        .await;
+        assert!(matches!(panicked, Err(DbError::WriterGone)), "{panicked:?}");
+        write(&pool, move |conn| {
+            write_tx(conn, insert).map_err(DbError::from)
+        })
+        .await
+        .unwrap();
+        let rows: Count = run(&pool, |conn| {
+            diesel::sql_query("SELECT COUNT(*) AS n FROM t")
+                .get_result(conn)
+                .map_err(DbError::from)
+        })
+        .await
+        .unwrap();
+        assert_eq!(rows.n, 2, "the panicked write's row was not committed");
     }
 }

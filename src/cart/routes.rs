@@ -76,7 +76,7 @@ pub async fn add(
                 quantity,
             };
             let (currency, now) = (state.config.currency, state.clock.unix());
-            let added = db::run(&state.pool, move |conn| {
+            let added = db::write(&state.pool, move |conn| {
                 model::add(conn, &addition, currency, now)
             })
             .await;
@@ -181,7 +181,7 @@ pub async fn update(
     }
     let quantity = parse_int_in(&form.quantity, 0, 99).unwrap_or(0);
     let now = state.clock.unix();
-    let result = db::run(&state.pool, move |conn| {
+    let result = db::write(&state.pool, move |conn| {
         Ok::<_, AddError>(model::set_quantity(conn, cart_id, item_id, quantity, now))
     })
     .await?;

@@ -37,7 +37,7 @@ pub async fn process(
         }
         EventKind::Other => {
             let now = state.clock.unix();
-            let fresh = db::run(&state.pool, move |conn| {
+            let fresh = db::write(&state.pool, move |conn| {
                 db::write_tx(conn, |conn| {
                     ledger::record(conn, &record, None, "ignored", now)
                 })
