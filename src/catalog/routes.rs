@@ -153,6 +153,7 @@ pub async fn render_product(
     let available = catalogue.available(listing.product.id);
     let p = &listing.product;
     let canonical = super::seo::canonical(&state.public_url, &p.slug);
+    let meta_description = super::seo::meta_description(&p.description);
     let stock_note = match available {
         Some(0) => None,
         Some(1) => Some("Only one left".to_owned()),
@@ -189,8 +190,14 @@ pub async fn render_product(
         quantity,
         slug: p.slug.clone(),
         canonical: canonical.clone(),
-        meta_description: super::seo::meta_description(&p.description),
-        json_ld: super::seo::product_json_ld(listing, available, &canonical, layout.shop_name),
+        json_ld: super::seo::product_json_ld(
+            listing,
+            available,
+            &canonical,
+            &meta_description,
+            layout.shop_name,
+        ),
+        meta_description,
         alert_email: String::new(),
         alert_error: None,
         layout,

@@ -76,48 +76,48 @@ pub fn meta_description(description: &str) -> String {
     format!("{at_word}…")
 }
 
-/// `Product` JSON-LD for a product page: its one-time price (the first), in stock or not. Safe
-/// inside `<script>`: `<`, `>` and `&` are written as JSON escapes, so no text of a product can
-/// end the element.
+/// `Product` JSON-LD for a product page: its one-time price (the first), in stock or not, with
+/// `description` (the page's meta description). Written directly rather than through a JSON
+/// tree: the product page is the shop's busiest. Safe inside `<script>`: every text is a JSON
+/// string with `<`, `>` and `&` escaped, so no product can end the element.
 pub fn product_json_ld(
     listing: &Listing,
     available: Option<i64>,
     canonical: &str,
+    description: &str,
     shop: &str,
 ) -> Option<String> {
     let p = &listing.product;
     let price = listing.prices.iter().find(|x| !x.is_recurring())?;
     let money = Money::new(price.unit_amount, Currency::parse(&price.currency).ok()?);
     let availability = if available == Some(0) {
-        "https://schema.org/OutOfStock"
+        "OutOfStock"
     } else {
-        "https://schema.org/InStock"
+        "InStock"
     };
-    let mut doc = serde_json::json!({
-        "@context": "https://schema.org",
-        "@type": "Product",
-        "name": p.name,
-        "description": meta_description(&p.description),
-        "sku": p.slug,
-        "url": canonical,
-        "offers": {
-            "@type": "Offer",
-            "url": canonical,
-            "price": money.to_major_string(),
-            "priceCurrency": money.currency.code().to_uppercase(),
-            "availability": availability,
-            "seller": { "@type": "Organization", "name": shop },
-        },
-    });
-    if let Some(image) = &p.image_url {
-        doc["image"] = serde_json::Value::String(image.clone());
-    }
-    Some(
-        doc.to_string()
-            .replace('<', "\\u003c")
-            .replace('>', "\\u003e")
-            .replace('&', "\\u0026"),
-    )
+    let (url, name) = (text(canonical), text(&p.name));
+    let image = p
+        .image_url
+        .as_deref()
+        .map(|i| format!(",\"image\":{}", text(i)))
+        .unwrap_or_default();
+    Some(format!(
+        "{{\"@context\":\"https://schema.org\",\"@type\":\"Product\",\"name\":{name},\"description\":{},\"sku\":{},\"url\":{url}{image},\"offers\":{{\"@type\":\"Offer\",\"url\":{url},\"price\":\"{}\",\"priceCurrency\":\"{}\",\"availability\":\"https://schema.org/{availability}\",\"seller\":{{\"@type\":\"Organization\",\"name\":{}}}}}}}",
+        text(description),
+        text(&p.slug),
+        money.to_major_string(),
+        money.currency.code().to_uppercase(),
+        text(shop),
+    ))
+}
+
+/// `s` as a JSON string that cannot end a `<script>` element.
+fn text(s: &str) -> String {
+    serde_json::to_string(s)
+        .unwrap_or_else(|_| "\"\"".to_owned())
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
 }
 
 #[cfg(test)]
