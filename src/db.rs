@@ -275,13 +275,17 @@ impl WriteThread {
                 // Ends when the last pool clone is dropped.
                 while let Ok(job) = rx.recv() {
                     if !job(&mut conn) {
-                        match Manager::connect(&url) {
-                            Ok(fresh) => conn = fresh,
-                            Err(e) => {
-                                tracing::error!(error = %e, "the SQLite writer thread lost its connection");
-                                return;
+                        // Jobs wait in the channel meanwhile; a reconnect fails only if the
+                        // file cannot be opened at all, which no request could fix either.
+                        conn = loop {
+                            match Manager::connect(&url) {
+                                Ok(fresh) => break fresh,
+                                Err(e) => {
+                                    tracing::error!(error = %e, "the SQLite writer thread cannot reconnect; retrying in 1 s");
+                                    std::thread::sleep(Duration::from_secs(1));
+                                }
                             }
-                        }
+                        };
                     }
                 }
             })
@@ -324,8 +328,14 @@ where
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .send(job);
-    if sent.is_err() {
-        return Err(E::from(DbError::WriterGone));
+    if let Err(std::sync::mpsc::SendError(job)) = sent {
+        // The thread is gone (it never should be): the job did not run, so run it the slow way.
+        tracing::error!("the SQLite writer thread is gone; writing through the pool");
+        run(pool, move |conn| {
+            job(conn);
+            Ok::<(), E>(())
+        })
+        .await?;
     }
     result.await.map_err(|_| E::from(DbError::WriterGone))?
 }

@@ -77,37 +77,43 @@ pub fn notify(
     product: Option<i64>,
     now: i64,
 ) -> QueryResult<usize> {
-    let mut due = stock_alerts::table
+    // First the products someone waits for, then the alerts of those that can be bought now: a
+    // batch of alerts for products still sold out must never hide the others.
+    let mut waited_for = stock_alerts::table
         .inner_join(products::table)
         .filter(stock_alerts::notified_at.is_null())
         .filter(products::active.eq(true))
+        .select(stock_alerts::product_id)
+        .distinct()
+        .into_boxed();
+    if let Some(id) = product {
+        waited_for = waited_for.filter(stock_alerts::product_id.eq(id));
+    }
+    let waited_for: Vec<i64> = waited_for.load(conn)?;
+    if waited_for.is_empty() {
+        return Ok(0);
+    }
+    let limited: HashMap<i64, i64> = inventory::available(conn, &waited_for)?;
+    let buyable: Vec<i64> = waited_for
+        .into_iter()
+        .filter(|id| limited.get(id).is_none_or(|n| *n > 0))
+        .collect();
+    let due: Vec<(i64, String, String, String)> = stock_alerts::table
+        .inner_join(products::table)
+        .filter(stock_alerts::notified_at.is_null())
+        .filter(stock_alerts::product_id.eq_any(&buyable))
         .select((
             stock_alerts::id,
-            stock_alerts::product_id,
             stock_alerts::email,
             products::slug,
             products::name,
         ))
         .order(stock_alerts::id.asc())
         .limit(BATCH)
-        .into_boxed();
-    if let Some(id) = product {
-        due = due.filter(stock_alerts::product_id.eq(id));
-    }
-    let due: Vec<(i64, i64, String, String, String)> = due.load(conn)?;
-    if due.is_empty() {
-        return Ok(0);
-    }
-    let mut ids: Vec<i64> = due.iter().map(|d| d.1).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    let available: HashMap<i64, i64> = inventory::available(conn, &ids)?;
+        .load(conn)?;
     let base = public_url.as_str().trim_end_matches('/');
     let mut queued = 0;
-    for (id, product_id, email, slug, name) in due {
-        if available.get(&product_id).is_some_and(|n| *n == 0) {
-            continue;
-        }
+    for (id, email, slug, name) in due {
         let claimed = diesel::update(
             stock_alerts::table
                 .filter(stock_alerts::id.eq(id))

@@ -48,9 +48,10 @@ pub async fn switch_plan(
 ) -> Result<Subscription, PaymentError> {
     let current = retrieve(stripe, id).await?;
     let data = &current.items.data;
+    let is_shipping = |price: &str| switch.shipping_prices.iter().any(|s| s == price);
     let plan = data
         .iter()
-        .find(|i| i.price.id.as_str() == switch.from)
+        .find(|i| i.price.id.as_str() == switch.from && !is_shipping(switch.from))
         .or_else(|| {
             data.iter().find(|i| {
                 !switch

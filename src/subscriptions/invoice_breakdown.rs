@@ -39,6 +39,11 @@ pub struct InvoiceBreakdown {
     /// several lines) the whole subtotal as one unit, so unit × quantity is always the subtotal.
     pub unit_amount: i64,
     pub quantity: i64,
+    /// The order item's share: for a plain period the plan line's own discount, tax and what was
+    /// paid for it (the shipping line's are the shipping's); otherwise the whole invoice.
+    pub item_discount: i64,
+    pub item_tax: i64,
+    pub item_paid: i64,
 }
 
 /// Checks a paid invoice's arithmetic; the breakdown to store, or why it cannot be trusted.
@@ -108,6 +113,7 @@ pub fn check(invoice: &Invoice, plan: Option<&Plan>) -> Result<InvoiceBreakdown,
             invoice.amount_paid
         ));
     }
+    let mut item = (discount, tax_exclusive + tax_inclusive, total);
     let (unit_amount, quantity, shipping, shipping_tax) = match plain_period(invoice, plan) {
         Some((line, shipping_lines, plan)) => {
             let quantity = line.quantity.unwrap_or(1) as i64;
@@ -123,6 +129,18 @@ pub fn check(invoice: &Invoice, plan: Option<&Plan>) -> Result<InvoiceBreakdown,
             if shipping < 0 {
                 return Err(format!("a negative shipping charge ({shipping})"));
             }
+            let line_discount: i64 = line
+                .discount_amounts
+                .iter()
+                .flatten()
+                .map(|d| d.amount)
+                .sum();
+            let (line_ex, line_inc) = split_taxes(line.taxes.iter().flatten());
+            item = (
+                line_discount,
+                line_ex + line_inc,
+                line.amount - line_discount + line_ex,
+            );
             (plan.unit_amount, quantity, shipping, ex + inc)
         }
         None => (subtotal, 1, 0, 0),
@@ -138,6 +156,9 @@ pub fn check(invoice: &Invoice, plan: Option<&Plan>) -> Result<InvoiceBreakdown,
         discount_label: discount_label(invoice),
         unit_amount,
         quantity,
+        item_discount: item.0,
+        item_tax: item.1,
+        item_paid: item.2,
     })
 }
 

@@ -149,9 +149,22 @@ pub fn upsert(
         .first(conn)
         .optional()?;
     let price_id = plan.as_ref().map(|(id, _)| *id);
-    let stripe_price_id = plan
-        .and_then(|(_, stripe)| stripe)
-        .unwrap_or_else(|| s.stripe_price_id.clone());
+    let stripe_price_id = match plan.and_then(|(_, stripe)| stripe) {
+        Some(stripe) => stripe,
+        // None of ours (a plan Price since replaced): the first item that is not a shipping
+        // charge, so a plan switch later moves the plan's item, not the shipping's.
+        None => {
+            let shipping: Vec<String> = shipping_prices::table
+                .filter(shipping_prices::stripe_price_id.eq_any(&s.item_prices))
+                .select(shipping_prices::stripe_price_id)
+                .load(conn)?;
+            s.item_prices
+                .iter()
+                .find(|p| !shipping.contains(p))
+                .cloned()
+                .unwrap_or_else(|| s.stripe_price_id.clone())
+        }
+    };
     let existing: Option<Subscription> = subscriptions::table
         .filter(subscriptions::stripe_subscription_id.eq(&s.id))
         .select(Subscription::as_select())
@@ -362,6 +375,9 @@ fn record_invoice_order(
         discount_label: None,
         unit_amount: invoice.amount_paid,
         quantity: 1,
+        item_discount: 0,
+        item_tax: 0,
+        item_paid: invoice.amount_paid,
     });
     let number = number::generate();
     let key = format!("invoice-{invoice_id}");
@@ -406,7 +422,8 @@ fn record_invoice_order(
         .select(orders::id)
         .first(conn)?;
     if let Some((_, (price_id, product_id), label)) = plan {
-        // The one item carries the whole invoice: its discount, its tax, what was paid.
+        // The one item carries its line's discount, tax and payment (the whole invoice's, when
+        // it is not a plain period); a shipping line's are the shipping's.
         diesel::insert_into(order_items::table)
             .values((
                 order_items::order_id.eq(order_id),
@@ -415,9 +432,9 @@ fn record_invoice_order(
                 order_items::name.eq(label),
                 order_items::unit_amount.eq(b.unit_amount),
                 order_items::quantity.eq(b.quantity),
-                order_items::amount_discount.eq(b.discount),
-                order_items::amount_tax.eq(b.tax_exclusive + b.tax_inclusive),
-                order_items::amount_paid.eq(b.total),
+                order_items::amount_discount.eq(b.item_discount),
+                order_items::amount_tax.eq(b.item_tax),
+                order_items::amount_paid.eq(b.item_paid),
                 order_items::physical.eq(ships(conn, product_id)?),
             ))
             .execute(conn)?;

@@ -2,6 +2,8 @@
 //! hold; audited) and "e-mail me when it's back" on sold-out products: one mail per waiting
 //! address, whoever restocks.
 
+use storefront::clock::Clock as _;
+
 use crate::helpers::*;
 
 /// Posts a page's form with `client`: the page's CSRF token and `fields`.
@@ -705,4 +707,53 @@ async fn an_admin_creates_a_product_that_shoppers_buy_and_bad_input_makes_nothin
     assert_redirect_to(&res, "/admin/products/free-sticker");
     let html = app.get_html("/products/free-sticker").await.1;
     assert_eq!(select_text(&html, ".price-large"), vec!["$0.00"]);
+}
+
+/// Hundreds of shoppers waiting for a product still sold out never hide one whose product is
+/// back: the job looks at products that can be bought first.
+#[actix_web::test]
+async fn a_crowd_waiting_for_a_sold_out_product_does_not_hide_a_restocked_one() {
+    let app = TestApp::spawn().await;
+    let now = app.clock.unix();
+    storefront::db::run(&app.pool, move |conn| {
+        use diesel::prelude::*;
+        use storefront::schema::{products, stock_alerts};
+        let id_of = |conn: &mut storefront::db::AnyConnection, slug: &str| {
+            products::table
+                .filter(products::slug.eq(slug))
+                .select(products::id)
+                .first::<i64>(conn)
+        };
+        let pen = id_of(conn, "brass-pen")?;
+        let print = id_of(conn, "harbour-print")?;
+        for n in 0..600 {
+            diesel::insert_into(stock_alerts::table)
+                .values((
+                    stock_alerts::product_id.eq(pen),
+                    stock_alerts::email.eq(format!("fan{n}@example.com")),
+                    stock_alerts::created_at.eq(now),
+                ))
+                .execute(conn)?;
+        }
+        // The print is in stock (one left): its alert is due.
+        diesel::insert_into(stock_alerts::table)
+            .values((
+                stock_alerts::product_id.eq(print),
+                stock_alerts::email.eq("late@example.com"),
+                stock_alerts::created_at.eq(now),
+            ))
+            .execute(conn)
+            .map_err(storefront::db::DbError::from)
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        storefront::jobs::notify_restocked(&app.state)
+            .await
+            .unwrap(),
+        1
+    );
+    let mails = back_in_stock_mails(&app).await;
+    assert_eq!(mails.len(), 1);
+    assert_eq!(mails[0].0, "late@example.com");
 }

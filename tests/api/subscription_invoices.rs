@@ -9,7 +9,7 @@ const MONTH: i64 = 30 * 86_400;
 
 /// Subscribes the signed-in customer to the monthly coffee club ($15.00) with `code` typed on
 /// the hosted page, which must show `total` after the code.
-async fn subscribe_with_code(app: &TestApp, code: &str, total: &str) {
+pub(crate) async fn subscribe_with_code(app: &TestApp, code: &str, total: &str) {
     let html = app.get_html("/products/coffee-club").await.1;
     let monthly = select_attr(&html, ".plans form", "action").remove(0);
     let res = app.submit("/products/coffee-club", &monthly, &[]).await;
@@ -326,6 +326,9 @@ async fn each_rule_of_an_invoices_arithmetic_is_checked() {
         discount_label: Some("FIVEOFF".into()),
         unit_amount: 1500,
         quantity: 1,
+        item_discount: 500,
+        item_tax: 0,
+        item_paid: 1000,
     };
     assert_eq!(run(&|_| {}, &plan), Ok(ok.clone()));
 
@@ -344,6 +347,8 @@ async fn each_rule_of_an_invoices_arithmetic_is_checked() {
         Ok(InvoiceBreakdown {
             tax_exclusive: 190,
             total: 1190,
+            item_tax: 190,
+            item_paid: 1190,
             ..ok.clone()
         })
     );
@@ -359,6 +364,7 @@ async fn each_rule_of_an_invoices_arithmetic_is_checked() {
         inclusive,
         Ok(InvoiceBreakdown {
             tax_inclusive: 160,
+            item_tax: 160,
             ..ok.clone()
         })
     );

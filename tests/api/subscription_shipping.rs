@@ -3,7 +3,7 @@
 //! customer switches.
 
 use crate::helpers::*;
-use crate::subscription_invoices::{invoice_orders, next_month};
+use crate::subscription_invoices::{invoice_orders, next_month, subscribe_with_code};
 
 /// The demo catalogue with the monthly coffee club charging `monthly` shipping (the yearly plan
 /// includes delivery).
@@ -225,4 +225,41 @@ async fn a_plan_that_charges_shipping_bills_it_every_period_and_a_switch_moves_i
     .await
     .unwrap();
     assert_eq!(address, (500, "New York".to_owned()));
+}
+
+/// A code off the whole invoice discounts the plan and its shipping: the order's item carries
+/// only its own line's discount and payment, the order the whole discount.
+#[actix_web::test]
+async fn a_code_on_a_plan_with_shipping_splits_the_discount_between_the_lines() {
+    let app = TestApp::spawn().await;
+    seed_shipping(&app, 400).await;
+    app.coupon_with_code(
+        "FIVEOFF",
+        &[
+            ("amount_off", "500"),
+            ("currency", "usd"),
+            ("duration", "forever"),
+            ("name", "Five off"),
+        ],
+    )
+    .await;
+    app.register("coded@example.com").await;
+    subscribe_with_code(&app, "FIVEOFF", "$14.00").await;
+    let (order, items) = invoice_orders(&app).await.remove(0);
+    assert_eq!(order.flagged, None);
+    assert_eq!(
+        (
+            order.amount_subtotal,
+            order.amount_shipping,
+            order.amount_discount,
+            order.amount_total
+        ),
+        (1500, 400, 500, 1400)
+    );
+    let item = &items[0];
+    assert!(
+        item.amount_discount > 0 && item.amount_discount < 500,
+        "the plan line's share of the discount: {item:?}"
+    );
+    assert_eq!(item.amount_paid, 1500 - item.amount_discount);
 }

@@ -866,6 +866,10 @@ fn change_items(ctx: &mut Ctx, sub: &mut Value, items: &[Value]) -> ApiResult<Ve
         match pos {
             Some(pos) => {
                 let old = data[pos].clone();
+                // Named but not changed: nothing to prorate (as on Stripe).
+                if old["price"]["id"] == price["id"] && old["quantity"].as_i64() == Some(qty) {
+                    continue;
+                }
                 data[pos]["price"] = public(&price);
                 data[pos]["plan"] = plan_of(&price);
                 data[pos]["quantity"] = json!(qty);
