@@ -314,6 +314,10 @@ fn routes(cfg: &mut web::ServiceConfig) {
         )
         .route("/admin/products", web::get().to(admin::routes::products))
         .route(
+            "/admin/products.csv",
+            web::get().to(admin::routes::products_csv),
+        )
+        .route(
             "/admin/products",
             web::post().to(admin::routes::create_product),
         )

@@ -757,3 +757,59 @@ async fn a_crowd_waiting_for_a_sold_out_product_does_not_hide_a_restocked_one() 
     assert_eq!(mails.len(), 1);
     assert_eq!(mails[0].0, "late@example.com");
 }
+
+#[actix_web::test]
+async fn the_products_csv_lists_stock_and_never_carries_a_formula() {
+    let app = TestApp::spawn().await;
+    app.add_to_cart("linen-apron", 2).await;
+    app.checkout().await;
+    storefront::db::run(&app.pool, |conn| {
+        use diesel::prelude::*;
+        use storefront::schema::products;
+        diesel::update(products::table.filter(products::slug.eq("canvas-tote")))
+            .set(products::name.eq("=HYPERLINK(\"http://evil.example\"), tote"))
+            .execute(conn)
+            .map_err(storefront::db::DbError::from)
+    })
+    .await
+    .unwrap();
+    let admin = app.admin_browser().await;
+    let res = admin
+        .get(app.url("/admin/products.csv"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let csv = res.text().await.unwrap();
+    let lines: Vec<&str> = csv.split("\r\n").collect();
+    assert_eq!(
+        lines[0],
+        "slug,name,kind,on_sale,price_usd,stock,held,available"
+    );
+    assert!(
+        lines.contains(&"brass-pen,Brass pocket pen,physical,yes,54.00,0,0,0"),
+        "{csv}"
+    );
+    assert!(
+        lines.contains(&"linen-apron,Linen apron,physical,yes,38.00,8,2,6"),
+        "{csv}"
+    );
+    assert!(
+        lines.contains(&"canvas-tote,\"'=HYPERLINK(\"\"http://evil.example\"\"), tote\",physical,yes,18.00,40,0,40"),
+        "{csv}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("field-guide-app,") && l.contains("digital (keys)"))
+    );
+
+    app.register_customer("nosy@example.com").await;
+    assert_eq!(app.get("/admin/products.csv").await.status().as_u16(), 403);
+}

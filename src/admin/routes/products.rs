@@ -195,6 +195,101 @@ pub async fn products(
     )
 }
 
+/// `GET /admin/products.csv`: every product with its stock, for a spreadsheet. Cells a
+/// spreadsheet would read as a formula (`=`, `+`, `-`, `@`, tab, carriage return first) get a
+/// leading `'`: a product name must never run as a formula on the admin's machine.
+pub async fn products_csv(
+    state: web::Data<AppState>,
+    _admin: Admin,
+) -> Result<HttpResponse, AppError> {
+    let currency = state.config.currency;
+    let rows = db::run(&state.pool, move |conn| {
+        let found: Vec<Listed> = products::table
+            .order((products::position.asc(), products::id.asc()))
+            .select((
+                products::slug,
+                products::name,
+                products::kind,
+                products::delivery,
+                products::active,
+                products::stock,
+                products::id,
+            ))
+            .load(conn)?;
+        let held = per_product(
+            stock_reservations::table
+                .filter(stock_reservations::status.eq(crate::inventory::HELD))
+                .select((stock_reservations::product_id, stock_reservations::quantity))
+                .load(conn)?,
+        );
+        let prices: Vec<(i64, i64)> = crate::schema::prices::table
+            .filter(crate::schema::prices::active.eq(true))
+            .filter(crate::schema::prices::recurring_interval.is_null())
+            .order(crate::schema::prices::id.asc())
+            .select((
+                crate::schema::prices::product_id,
+                crate::schema::prices::unit_amount,
+            ))
+            .load(conn)?;
+        Ok::<_, DbError>(
+            found
+                .into_iter()
+                .map(|(slug, name, kind, delivery, active, stock, id)| {
+                    let held = held.get(&id).copied().unwrap_or(0);
+                    let price = prices
+                        .iter()
+                        .find(|(p, _)| *p == id)
+                        .map(|(_, a)| Money::new(*a, currency).to_major_string())
+                        .unwrap_or_default();
+                    vec![
+                        slug,
+                        name,
+                        match delivery {
+                            Some(d) => format!("{kind} ({d})"),
+                            None => kind,
+                        },
+                        if active { "yes" } else { "no" }.to_owned(),
+                        price,
+                        stock.map_or_else(String::new, |s| s.to_string()),
+                        held.to_string(),
+                        stock.map_or_else(String::new, |s| (s - held).max(0).to_string()),
+                    ]
+                })
+                .collect::<Vec<_>>(),
+        )
+    })
+    .await?;
+    let mut csv = format!(
+        "slug,name,kind,on_sale,price_{},stock,held,available\r\n",
+        currency.code()
+    );
+    for row in rows {
+        let cells: Vec<String> = row.iter().map(|c| csv_cell(c)).collect();
+        csv.push_str(&cells.join(","));
+        csv.push_str("\r\n");
+    }
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            actix_web::http::header::CONTENT_DISPOSITION,
+            "attachment; filename=\"products.csv\"",
+        ))
+        .body(csv))
+}
+
+/// One CSV cell: quoted when it must be, and never a formula.
+fn csv_cell(value: &str) -> String {
+    let value = match value.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{value}"),
+        _ => value.to_owned(),
+    };
+    if value.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", value.replace('"', "\"\""))
+    } else {
+        value
+    }
+}
+
 /// One entry of a product's trail.
 struct TrailRow {
     when: String,
@@ -833,4 +928,20 @@ pub async fn edit(
         }
     }
     Ok(see_other(&format!("/admin/products/{slug}")))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn csv_cells_are_quoted_and_never_formulas() {
+        assert_eq!(super::csv_cell("Canvas tote"), "Canvas tote");
+        assert_eq!(super::csv_cell("a, b"), "\"a, b\"");
+        assert_eq!(super::csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(
+            super::csv_cell("=HYPERLINK(\"x\")"),
+            "\"'=HYPERLINK(\"\"x\"\")\""
+        );
+        assert_eq!(super::csv_cell("-2"), "'-2");
+        assert_eq!(super::csv_cell("@sum"), "'@sum");
+    }
 }
