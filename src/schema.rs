@@ -8,7 +8,6 @@ diesel::table! {
         name -> Text,
         description -> Text,
         image_url -> Nullable<Text>,
-        active -> Bool,
         stock -> Nullable<BigInt>,
         position -> BigInt,
         stripe_product_id -> Nullable<Text>,
@@ -18,8 +17,30 @@ diesel::table! {
         kind -> Text,
         delivery -> Nullable<Text>,
         max_downloads -> BigInt,
+        category_id -> Nullable<BigInt>,
+        status -> Text,
     }
 }
+
+diesel::table! {
+    categories (id) {
+        id -> BigInt,
+        slug -> Text,
+        name -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    product_redirects (slug) {
+        slug -> Text,
+        product_id -> BigInt,
+        created_at -> BigInt,
+    }
+}
+
+diesel::joinable!(products -> categories (category_id));
+diesel::joinable!(product_redirects -> products (product_id));
 
 diesel::table! {
     product_files (product_id) {
@@ -488,6 +509,8 @@ diesel::joinable!(shipment_lines -> order_items (order_item_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     products,
+    categories,
+    product_redirects,
     prices,
     shipping_prices,
     stock_alerts,

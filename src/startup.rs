@@ -195,6 +195,11 @@ impl Application {
 
 fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(catalog::routes::index))
+        .route(
+            "/categories/{slug}",
+            web::get().to(catalog::routes::category),
+        )
+        .route("/search", web::get().to(catalog::routes::search))
         .route("/products/{slug}", web::get().to(catalog::routes::product))
         .route(
             "/products/{slug}/back-in-stock",
@@ -336,6 +341,10 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/admin/products/{slug}/stock",
             web::post().to(admin::routes::stock),
+        )
+        .route(
+            "/admin/products/{slug}/delete",
+            web::post().to(admin::routes::delete_product),
         )
         .route(
             "/admin/products/{slug}/keys",

@@ -17,6 +17,7 @@ pub const KEYS_ADDED: &str = "licence keys added";
 pub const STOCK_CHANGED: &str = "stock changed";
 pub const PRODUCT_EDITED: &str = "product edited";
 pub const PRODUCT_CREATED: &str = "product created";
+pub const PRODUCT_DELETED: &str = "product deleted";
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = audit_log)]

@@ -8,6 +8,8 @@ use crate::inventory;
 use crate::money::{Currency, Money};
 use crate::schema::{cart_items, carts, prices, products};
 
+const STATUS_ACTIVE: &str = crate::catalog::model::Status::Active.as_str();
+
 /// Most units of one item in a cart.
 pub const MAX_QUANTITY: i64 = 99;
 
@@ -138,7 +140,7 @@ pub fn lines(
         String,
         bool,
         Option<String>,
-        bool,
+        String,
         Option<i64>,
     )> = crate::on_backend!(conn, |c| cart_items::table
         .inner_join(prices::table.inner_join(products::table))
@@ -155,7 +157,7 @@ pub fn lines(
             prices::currency,
             prices::active,
             prices::recurring_interval,
-            products::active,
+            products::status,
             products::stock,
         ))
         .load(c))?;
@@ -174,7 +176,7 @@ pub fn lines(
                 price_currency,
                 price_active,
                 interval,
-                product_active,
+                product_status,
                 stock,
             )| {
                 let same_currency = price_currency == currency.code();
@@ -187,7 +189,10 @@ pub fn lines(
                     name,
                     unit: Money::new(unit_amount, currency),
                     quantity,
-                    for_sale: price_active && product_active && same_currency && interval.is_none(),
+                    for_sale: price_active
+                        && product_status == STATUS_ACTIVE
+                        && same_currency
+                        && interval.is_none(),
                     available: stock.map(|s| (s - held).max(0)),
                 }
             },
@@ -227,7 +232,7 @@ pub fn add(
         // A cart made just now has no lines, no checkout, and today's `updated_at`: three
         // statements fewer on a new visitor's first add.
         let (cart_id, made) = ensure_made(conn, cart_id, user_id, now)?;
-        let row: Option<(i64, String, bool, bool, String, Option<String>)> =
+        let row: Option<(i64, String, bool, String, String, Option<String>)> =
             crate::on_backend!(conn, |c| prices::table
                 .inner_join(products::table)
                 .filter(prices::id.eq(price_id))
@@ -235,18 +240,18 @@ pub fn add(
                     products::id,
                     products::name,
                     prices::active,
-                    products::active,
+                    products::status,
                     prices::currency,
                     prices::recurring_interval,
                 ))
                 .first(c)
                 .optional())?;
-        let Some((product_id, name, price_active, product_active, price_currency, interval)) = row
+        let Some((product_id, name, price_active, product_status, price_currency, interval)) = row
         else {
             return Err(AddError::Cart(CartError::UnknownItem));
         };
         if !(price_active
-            && product_active
+            && product_status == STATUS_ACTIVE
             && price_currency == currency.code()
             && interval.is_none())
         {

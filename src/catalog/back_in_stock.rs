@@ -82,7 +82,7 @@ pub fn notify(
     let mut waited_for = stock_alerts::table
         .inner_join(products::table)
         .filter(stock_alerts::notified_at.is_null())
-        .filter(products::active.eq(true))
+        .filter(products::status.eq(crate::catalog::model::Status::Active.as_str()))
         .select(stock_alerts::product_id)
         .distinct()
         .into_boxed();

@@ -5,6 +5,7 @@
 use diesel::prelude::*;
 use diesel::result::Error as DieselError;
 
+use super::model::Status;
 use crate::admin::audit;
 use crate::db::{AnyConnection, insert_once};
 use crate::schema::{prices, products};
@@ -23,6 +24,8 @@ pub struct NewProduct {
     pub stock: Option<i64>,
     pub tax_code: Option<String>,
     pub on_sale: bool,
+    /// The category's name; blank: none.
+    pub category: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +39,10 @@ pub enum Kind {
 pub enum Refusal {
     #[error("Another product already has this slug.")]
     SlugTaken,
+    #[error(
+        "This slug was an earlier address of another product and still redirects to it: choose another."
+    )]
+    SlugRedirects,
 }
 
 /// Whether a slug is well formed: lower-case letters and digits, single dashes between.
@@ -64,14 +71,24 @@ pub fn create(
         Kind::Physical => ("physical", None, new.stock),
         Kind::LicenceKeys => ("digital", Some("keys"), Some(0)),
     };
+    if super::slugs::redirect(conn, &new.slug)?.is_some() {
+        return Ok(Err(Refusal::SlugRedirects));
+    }
+    let category = super::categories::resolve(conn, &new.category, now)?;
     let inserted = insert_once(conn, |conn| {
         diesel::insert_into(products::table)
             .values((
                 products::slug.eq(&new.slug),
                 products::name.eq(&new.name),
                 products::description.eq(&new.description),
-                products::active.eq(new.on_sale),
+                products::status.eq(if new.on_sale {
+                    Status::Active
+                } else {
+                    Status::Draft
+                }
+                .as_str()),
                 products::stock.eq(stock),
+                products::category_id.eq(category),
                 products::position.eq(position.unwrap_or(0) + 1),
                 products::tax_code.eq(&new.tax_code),
                 products::kind.eq(kind),

@@ -13,7 +13,6 @@ pub struct Product {
     pub name: String,
     pub description: String,
     pub image_url: Option<String>,
-    pub active: bool,
     /// `None`: unlimited.
     pub stock: Option<i64>,
     pub position: i64,
@@ -28,12 +27,56 @@ pub struct Product {
     pub delivery: Option<String>,
     /// Downloads allowed per order line of a `file` product.
     pub max_downloads: i64,
+    pub category_id: Option<i64>,
+    /// `draft`, `active` or `archived`: see [`Status`].
+    pub status: String,
+}
+
+/// Where a product is in its life. Only an active product is shown and sold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Being prepared: not shown to shoppers, not synced as active to Stripe.
+    Draft,
+    Active,
+    /// No longer sold, kept because orders (or subscriptions) name it.
+    Archived,
+}
+
+impl Status {
+    pub const ALL: [Status; 3] = [Status::Draft, Status::Active, Status::Archived];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Status::Draft => "draft",
+            Status::Active => "active",
+            Status::Archived => "archived",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+
+    /// What the admin pages call it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::Draft => "Draft",
+            Status::Active => "Active",
+            Status::Archived => "Archived",
+        }
+    }
 }
 
 /// Stripe's "General - Tangible Goods" tax code: what a product without its own is taxed as.
 pub const GENERAL_TAX_CODE: &str = "txcd_99999999";
 
 impl Product {
+    /// Shown to shoppers and for sale.
+    pub fn is_active(&self) -> bool {
+        self.status == Status::Active.as_str()
+    }
+
     pub fn tax_code(&self) -> &str {
         self.tax_code.as_deref().unwrap_or(GENERAL_TAX_CODE)
     }
@@ -98,4 +141,22 @@ impl Price {
 pub struct Listing {
     pub product: Product,
     pub prices: Vec<Price>,
+}
+
+impl Listing {
+    /// What the cheapest price costs (prices are loaded cheapest first): what "sort by price"
+    /// orders by.
+    pub fn from_amount(&self) -> i64 {
+        self.prices.first().map_or(0, |p| p.unit_amount)
+    }
+}
+
+/// A group of products shoppers browse by.
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = crate::schema::categories)]
+pub struct Category {
+    pub id: i64,
+    pub slug: String,
+    pub name: String,
+    pub created_at: i64,
 }

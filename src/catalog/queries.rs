@@ -11,7 +11,7 @@ use crate::schema::{prices, products};
 /// Products without such a price are not for sale here and are left out.
 pub fn active_listings(conn: &mut AnyConnection, currency: Currency) -> QueryResult<Vec<Listing>> {
     let products: Vec<Product> = products::table
-        .filter(products::active.eq(true))
+        .filter(products::status.eq(crate::catalog::model::Status::Active.as_str()))
         .order((products::position.asc(), products::id.asc()))
         .select(Product::as_select())
         .load(conn)?;

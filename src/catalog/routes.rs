@@ -1,14 +1,19 @@
-//! `GET /`, `GET /products/{slug}` and `POST /products/{slug}/back-in-stock`.
+//! The shop's pages: `GET /`, `GET /categories/{slug}`, `GET /search?q=`, `GET /products/{slug}`
+//! (an old slug answers 301 with the new address) and `POST /products/{slug}/back-in-stock`.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
+use actix_web::http::header;
+use actix_web::{Either, HttpResponse, web};
 use askama::Template;
 use askama_web::WebTemplate;
 use serde::Deserialize;
 use validator::Validate;
 
 use super::back_in_stock::{self, SignUp};
+use super::grid::{self, GridQuery, Pager, Sort, arrange, paginate};
 use super::model::{Listing, Price};
+use super::search;
+use super::snapshot::Snapshot;
 use crate::accounts::limits;
 use crate::db::{self, DbError, write_tx};
 use crate::error::AppError;
@@ -59,23 +64,197 @@ fn initial(name: &str) -> String {
         .unwrap_or_default()
 }
 
+/// A category in the shop's category list.
+pub struct CategoryLink {
+    pub slug: String,
+    pub name: String,
+    pub current: bool,
+}
+
+/// One choice of the sort menu.
+pub struct SortOption {
+    pub value: &'static str,
+    pub label: &'static str,
+    pub selected: bool,
+}
+
+/// A grid of products: the front page, a category page or search results.
 #[derive(Template, WebTemplate)]
 #[template(path = "catalog/index.html")]
 pub struct IndexPage {
     pub layout: Layout,
+    pub title: String,
+    pub heading: String,
+    /// On the search page: what was typed (the search box shows it again).
+    pub search: Option<String>,
+    /// Where the sort form goes (the page's own path).
+    pub action: String,
     pub products: Vec<ProductCard>,
+    /// Matches (or products) on every page together.
+    pub total: usize,
+    pub categories: Vec<CategoryLink>,
+    /// "All" is the page shown (the front page).
+    pub all_current: bool,
+    pub sorts: Vec<SortOption>,
+    pub pager: Pager,
+    pub canonical: String,
+    /// Search results are not for search engines' indexes.
+    pub noindex: bool,
 }
 
-pub async fn index(state: web::Data<AppState>, layout: Layout) -> Result<IndexPage, AppError> {
-    let catalogue = state.catalogue.get().await?;
+/// What one grid page shows, before it is rendered.
+struct Grid<'a> {
+    path: String,
+    q: String,
+    listings: Vec<&'a Listing>,
+    sort: Sort,
+    page: usize,
+    category: Option<i64>,
+}
+
+fn grid_page(
+    state: &AppState,
+    layout: Layout,
+    catalogue: &Snapshot,
+    grid: Grid<'_>,
+    title: String,
+    heading: String,
+) -> Result<IndexPage, AppError> {
+    let Grid {
+        path,
+        q,
+        mut listings,
+        sort,
+        page,
+        category,
+    } = grid;
+    arrange(&mut listings, sort);
+    let total = listings.len();
+    let (shown, pager) = paginate(listings, page, &path, &q, sort)?;
+    let searching = path == "/search";
+    let base = state.public_url.as_str().trim_end_matches('/');
     Ok(IndexPage {
-        layout,
-        products: catalogue
-            .listings()
-            .iter()
+        title,
+        heading,
+        search: searching.then(|| q.clone()),
+        products: shown
+            .into_iter()
             .map(|l| ProductCard::new(l, catalogue.available(l.product.id)))
             .collect(),
+        total,
+        categories: catalogue
+            .categories()
+            .iter()
+            .map(|c| CategoryLink {
+                slug: c.slug.clone(),
+                name: c.name.clone(),
+                current: category == Some(c.id),
+            })
+            .collect(),
+        all_current: category.is_none() && !searching,
+        sorts: Sort::ALL
+            .into_iter()
+            .map(|s| SortOption {
+                value: s.as_str(),
+                label: s.label(searching),
+                selected: s == sort,
+            })
+            .collect(),
+        canonical: format!("{base}{}", grid::link(&path, &q, Sort::Featured, page)),
+        noindex: searching,
+        action: path,
+        pager,
+        layout,
     })
+}
+
+/// `GET /`: every product for sale.
+pub async fn index(
+    state: web::Data<AppState>,
+    layout: Layout,
+    query: web::Query<GridQuery>,
+) -> Result<IndexPage, AppError> {
+    let (sort, page) = query.parse()?;
+    let catalogue = state.catalogue.get().await?;
+    let grid = Grid {
+        path: "/".to_owned(),
+        q: String::new(),
+        listings: catalogue.listings().iter().collect(),
+        sort,
+        page,
+        category: None,
+    };
+    grid_page(
+        &state,
+        layout,
+        &catalogue,
+        grid,
+        "Shop".into(),
+        "Shop".into(),
+    )
+}
+
+/// `GET /categories/{slug}`: the products of one category.
+pub async fn category(
+    state: web::Data<AppState>,
+    layout: Layout,
+    slug: web::Path<String>,
+    query: web::Query<GridQuery>,
+) -> Result<IndexPage, AppError> {
+    let (sort, page) = query.parse()?;
+    let catalogue = state.catalogue.get().await?;
+    let category = catalogue.category(&slug).ok_or(AppError::NotFound)?;
+    let grid = Grid {
+        path: format!("/categories/{}", category.slug),
+        q: String::new(),
+        listings: catalogue
+            .listings()
+            .iter()
+            .filter(|l| l.product.category_id == Some(category.id))
+            .collect(),
+        sort,
+        page,
+        category: Some(category.id),
+    };
+    let name = category.name.clone();
+    grid_page(&state, layout, &catalogue, grid, name.clone(), name)
+}
+
+/// `GET /search?q=`: products whose name or description has every word typed.
+pub async fn search(
+    state: web::Data<AppState>,
+    layout: Layout,
+    query: web::Query<GridQuery>,
+) -> Result<IndexPage, AppError> {
+    let (sort, page) = query.parse()?;
+    let q: String = query.q.trim().chars().take(200).collect();
+    let terms = search::terms(&q);
+    let ids = if terms.is_empty() {
+        vec![]
+    } else {
+        db::run(&state.pool, move |conn| {
+            search::matching(conn, &terms).map_err(DbError::from)
+        })
+        .await?
+    };
+    let catalogue = state.catalogue.get().await?;
+    let grid = Grid {
+        path: "/search".to_owned(),
+        listings: ids
+            .iter()
+            .filter_map(|id| catalogue.listing_by_id(*id))
+            .collect(),
+        q: q.clone(),
+        sort,
+        page,
+        category: None,
+    };
+    let (title, heading) = if q.is_empty() {
+        ("Search".to_owned(), "Search".to_owned())
+    } else {
+        (format!("Search: {q}"), format!("Results for “{q}”"))
+    };
+    grid_page(&state, layout, &catalogue, grid, title, heading)
 }
 
 pub struct PriceOption {
@@ -132,8 +311,24 @@ pub async fn product(
     state: web::Data<AppState>,
     layout: Layout,
     slug: web::Path<String>,
-) -> Result<ProductPage, AppError> {
-    render_product(&state, layout, slug.into_inner(), None, "1".into()).await
+) -> Result<Either<ProductPage, HttpResponse>, AppError> {
+    let slug = slug.into_inner();
+    match render_product(&state, layout, slug.clone(), None, "1".into()).await {
+        // Only a miss asks the database: a renamed product's old address leads to the new one.
+        Err(AppError::NotFound) if is_plausible_slug(&slug) => {
+            let moved = db::run(&state.pool, move |conn| {
+                super::slugs::redirect(conn, &slug).map_err(DbError::from)
+            })
+            .await?
+            .ok_or(AppError::NotFound)?;
+            Ok(Either::Right(
+                HttpResponse::MovedPermanently()
+                    .insert_header((header::LOCATION, format!("/products/{moved}")))
+                    .finish(),
+            ))
+        }
+        page => page.map(Either::Left),
+    }
 }
 
 /// The product page, optionally with an error for the add-to-cart form (and what was typed).

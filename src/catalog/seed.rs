@@ -9,7 +9,7 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use validator::{Validate, ValidationError};
 
-use super::model::{Price, Product};
+use super::model::{Price, Product, Status};
 use crate::db::{AnyConnection, write_tx};
 use crate::money::Currency;
 use crate::schema::{prices, products};
@@ -116,8 +116,14 @@ pub struct ProductEntry {
     pub description: String,
     #[validate(url)]
     pub image_url: Option<String>,
+    /// Kept for older files: `active = false` makes a draft. `status` says it better.
     #[serde(default = "yes")]
     pub active: bool,
+    /// `draft`, `active` (the default) or `archived`.
+    pub status: Option<Status>,
+    /// The category's name; made if new.
+    #[validate(custom(function = "super::categories::validate_name"))]
+    pub category: Option<String>,
     #[validate(range(min = 0, max = 10_000_000))]
     pub stock: Option<i64>,
     /// Stripe Tax's product tax code (`txcd_` and 8 digits); omitted: general tangible goods.
@@ -145,6 +151,16 @@ pub struct ProductEntry {
         nested
     )]
     pub prices: Vec<PriceEntry>,
+}
+
+impl ProductEntry {
+    pub fn status(&self) -> Status {
+        match (self.status, self.active) {
+            (Some(status), _) => status,
+            (None, true) => Status::Active,
+            (None, false) => Status::Draft,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, Serialize, Validate)]
@@ -413,7 +429,8 @@ struct ProductFields<'a> {
     name: &'a str,
     description: &'a str,
     image_url: Option<&'a str>,
-    active: bool,
+    status: &'a str,
+    category_id: Option<i64>,
     position: i64,
     tax_code: Option<&'a str>,
     kind: &'a str,
@@ -432,12 +449,17 @@ pub fn seed(
     write_tx(conn, |conn| {
         let mut report = SeedReport::default();
         for (position, entry) in file.products.iter().enumerate() {
+            let category_id =
+                super::categories::resolve(conn, entry.category.as_deref().unwrap_or(""), now)?;
+            // A product renamed in the admin pages is still the file's entry under its old slug.
+            let slug = super::slugs::redirect(conn, &entry.slug)?.unwrap_or(entry.slug.clone());
             let fields = ProductFields {
-                slug: &entry.slug,
+                slug: &slug,
                 name: &entry.name,
                 description: &entry.description,
                 image_url: entry.image_url.as_deref(),
-                active: entry.active,
+                status: entry.status().as_str(),
+                category_id,
                 position: position as i64,
                 tax_code: entry.tax_code.as_deref(),
                 kind: entry.kind.as_str(),
@@ -446,7 +468,7 @@ pub fn seed(
                 updated_at: now,
             };
             let existing: Option<Product> = products::table
-                .filter(products::slug.eq(&entry.slug))
+                .filter(products::slug.eq(&slug))
                 .select(Product::as_select())
                 .first(conn)
                 .optional()?;
@@ -465,7 +487,7 @@ pub fn seed(
                         .execute(conn)?;
                     report.products_created += 1;
                     products::table
-                        .filter(products::slug.eq(&entry.slug))
+                        .filter(products::slug.eq(&slug))
                         .select(products::id)
                         .first(conn)?
                 }
@@ -473,7 +495,8 @@ pub fn seed(
                     let same = p.name == entry.name
                         && p.description == entry.description
                         && p.image_url == entry.image_url
-                        && p.active == entry.active
+                        && p.status == entry.status().as_str()
+                        && p.category_id == category_id
                         && p.position == position as i64
                         && p.tax_code == entry.tax_code
                         && p.kind == entry.kind.as_str()

@@ -1,6 +1,7 @@
-//! What search engines read: `GET /robots.txt`, `GET /sitemap.xml` (every product on sale, from
-//! the catalogue snapshot), and for each product page its canonical address, a meta description
-//! and `Product` JSON-LD with the live price and availability.
+//! What search engines read: `GET /robots.txt`, `GET /sitemap.xml` (every product on sale and
+//! every category with products, from the catalogue snapshot), and for each product page its
+//! canonical address, a meta description and `Product` JSON-LD with the live price and
+//! availability.
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
@@ -17,7 +18,7 @@ const DESCRIPTION_CHARS: usize = 160;
 pub async fn robots(state: web::Data<AppState>) -> HttpResponse {
     let base = state.public_url.as_str().trim_end_matches('/');
     let body = format!(
-        "User-agent: *\nDisallow: /admin\nDisallow: /account\nDisallow: /cart\nDisallow: /checkout\nDisallow: /downloads\nSitemap: {base}/sitemap.xml\n"
+        "User-agent: *\nDisallow: /admin\nDisallow: /account\nDisallow: /cart\nDisallow: /checkout\nDisallow: /downloads\nDisallow: /search\nSitemap: {base}/sitemap.xml\n"
     );
     HttpResponse::Ok()
         .content_type("text/plain; charset=utf-8")
@@ -40,6 +41,12 @@ pub async fn sitemap(state: web::Data<AppState>) -> Result<HttpResponse, AppErro
         xml.push_str(&format!(
             "  <url><loc>{}</loc><lastmod>{lastmod}</lastmod></url>\n",
             escape_xml(&format!("{base}/products/{}", p.slug))
+        ));
+    }
+    for c in catalogue.categories() {
+        xml.push_str(&format!(
+            "  <url><loc>{}</loc></url>\n",
+            escape_xml(&format!("{base}/categories/{}", c.slug))
         ));
     }
     xml.push_str("</urlset>\n");

@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use super::model::Listing;
+use super::model::{Category, Listing};
 use super::queries;
 use crate::db::{self, Pool};
 use crate::error::AppError;
@@ -36,10 +36,13 @@ pub const MAX_AGE: Duration = Duration::from_secs(1);
 pub struct Snapshot {
     listings: Vec<Listing>,
     by_slug: HashMap<String, usize>,
+    by_id: HashMap<i64, usize>,
     /// Units available to a new checkout (absent: unlimited).
     available: HashMap<i64, i64>,
     /// The shop's active shipping rates, for the cart page.
     shipping_rates: Vec<crate::shipping::offer::Rate>,
+    /// Categories with at least one listing, by name.
+    categories: Vec<Category>,
 }
 
 impl Snapshot {
@@ -50,6 +53,20 @@ impl Snapshot {
 
     pub fn listing(&self, slug: &str) -> Option<&Listing> {
         self.by_slug.get(slug).map(|&i| &self.listings[i])
+    }
+
+    /// Categories a shopper can browse (each has listings), by name.
+    pub fn categories(&self) -> &[Category] {
+        &self.categories
+    }
+
+    pub fn category(&self, slug: &str) -> Option<&Category> {
+        self.categories.iter().find(|c| c.slug == slug)
+    }
+
+    /// The listing of a product, if it is for sale.
+    pub fn listing_by_id(&self, product_id: i64) -> Option<&Listing> {
+        self.by_id.get(&product_id).map(|&i| &self.listings[i])
     }
 
     pub fn shipping_rates(&self) -> &[crate::shipping::offer::Rate] {
@@ -73,6 +90,13 @@ impl Snapshot {
             let ids: Vec<i64> = listings.iter().map(|l| l.product.id).collect();
             let available = crate::inventory::available(conn, &ids)?;
             let shipping_rates = crate::shipping::offer::active(conn)?;
+            let mut categories = super::categories::all(conn)?;
+            categories.retain(|c| listings.iter().any(|l| l.product.category_id == Some(c.id)));
+            let by_id = listings
+                .iter()
+                .enumerate()
+                .map(|(i, l)| (l.product.id, i))
+                .collect();
             let by_slug = listings
                 .iter()
                 .enumerate()
@@ -81,8 +105,10 @@ impl Snapshot {
             Ok::<_, AppError>(Self {
                 listings,
                 by_slug,
+                by_id,
                 available,
                 shipping_rates,
+                categories,
             })
         })
     }

@@ -48,13 +48,23 @@ pub async fn update_product(
     let mut req = UpdateProduct::new(stripe_product)
         .name(product.name.clone())
         .tax_code(product.tax_code().to_owned())
-        .active(product.active);
+        .active(product.is_active());
     // Stripe refuses an empty description; a product without one keeps Stripe's as it is.
     if !product.description.is_empty() {
         req = req.description(product.description.clone());
     }
     stripe
         .write_once(&req, &format!("product-edit-{stripe_product}"))
+        .await?;
+    Ok(())
+}
+
+/// Takes a Stripe Product off sale after ours was deleted (Stripe refuses to delete a Product
+/// that has prices, and keeps it for the payments that name it). Idempotent by nature.
+pub async fn retire_product(stripe: &Stripe, stripe_product: &str) -> Result<(), PaymentError> {
+    let req = UpdateProduct::new(stripe_product).active(false);
+    stripe
+        .write_once(&req, &format!("product-retire-{stripe_product}"))
         .await?;
     Ok(())
 }

@@ -1,6 +1,4 @@
-use storefront::catalog::seed::{self, CatalogFile};
-use storefront::db;
-use storefront::money::Currency;
+use storefront::catalog::seed;
 
 use crate::helpers::{SHIPPING_RATES, TestApp, csrf_token, select_attr, select_text};
 
@@ -115,17 +113,8 @@ async fn a_zero_decimal_shop_formats_yen_without_decimals() {
     assert_eq!(select_text(&html, ".price-large"), vec!["¥1,800"]);
 }
 
-fn usd() -> Currency {
-    Currency::parse("usd").unwrap()
-}
-
 async fn seed_text(app: &TestApp, text: &str) -> seed::SeedReport {
-    let file = CatalogFile::parse(text, usd()).unwrap();
-    db::run(&app.pool, move |conn| {
-        seed::seed(conn, &file, usd(), 1_800_000_000)
-    })
-    .await
-    .unwrap()
+    app.seed_catalogue(text).await
 }
 
 #[actix_web::test]

@@ -3,9 +3,11 @@
 
 mod accounts;
 mod admin;
+mod browse;
 mod canonical_host;
 mod cart;
 mod catalog;
+mod catalogue_admin;
 mod catalogue_freshness;
 mod cli;
 mod csrf;

@@ -42,14 +42,24 @@ async fn robots_and_the_sitemap_list_what_is_on_sale_and_keep_crawlers_out_of_pr
     for href in &slugs {
         assert!(xml.contains(&format!("{href}</loc>")), "{href} in {xml}");
     }
-    assert_eq!(xml.matches("<url>").count(), slugs.len() + 1, "{xml}");
+    // The front page, each product, each category with products.
+    let categories = select_attr(&on_sale, "nav.categories a", "href");
+    assert_eq!(categories.len(), 8, "{on_sale}");
+    for c in &categories[1..] {
+        assert!(xml.contains(&format!("{c}</loc>")), "{c}: {xml}");
+    }
+    assert_eq!(
+        xml.matches("<url>").count(),
+        slugs.len() + categories.len(),
+        "{xml}"
+    );
 
     // Taken off sale: gone from the sitemap.
     storefront::db::run(&app.pool, |conn| {
         use diesel::prelude::*;
         use storefront::schema::products;
         diesel::update(products::table.filter(products::slug.eq("canvas-tote")))
-            .set(products::active.eq(false))
+            .set(products::status.eq("archived"))
             .execute(conn)
             .map_err(storefront::db::DbError::from)
     })

@@ -304,18 +304,7 @@ name = "City map (PDF)"
 kind = "digital"
 prices = [{ key = "city-map-pdf", unit_amount = 900 }]
 "#;
-    storefront::db::run(&app.pool, move |conn| {
-        let usd = storefront::money::Currency::parse("usd").unwrap();
-        let file = storefront::catalog::seed::CatalogFile::parse(&file, usd).unwrap();
-        storefront::catalog::seed::seed(conn, &file, usd, 1_800_000_000).map_err(|e| {
-            storefront::db::DbError::Query(diesel::result::Error::QueryBuilderError(
-                e.to_string().into(),
-            ))
-        })
-    })
-    .await
-    .unwrap();
-    app.state.catalogue.invalidate();
+    app.seed_catalogue(&file).await;
     app.add_to_cart("city-map-pdf", 1).await;
     assert!(!app.cart_html().await.contains("id=\"shipping-rates\""));
     let session_url = app.checkout().await;

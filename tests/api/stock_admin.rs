@@ -435,8 +435,8 @@ async fn an_admin_edits_a_product_and_the_shop_and_stripe_follow() {
         vec!["Canvas tote bag"]
     );
     assert_eq!(
-        select_attr(&detail, "input[name=on_sale]", "checked"),
-        vec![""]
+        select_attr(&detail, "input[name=status][checked]", "value"),
+        vec!["active"]
     );
 
     let edit = |fields: Vec<(&'static str, String)>| {
@@ -462,7 +462,9 @@ async fn an_admin_edits_a_product_and_the_shop_and_stripe_follow() {
                 "Heavy canvas.\r\n\r\nCarries a week of <b>groceries</b>.".to_owned(),
             ),
             ("tax_code", "txcd_99999999".to_owned()),
-            ("on_sale", "on".to_owned()),
+            ("status", "active".to_owned()),
+            ("slug", "canvas-tote".to_owned()),
+            ("category", String::new()),
         ]
     };
     let with = |mut fields: Vec<(&'static str, String)>, key: &str, value: &str| {
@@ -523,15 +525,14 @@ async fn an_admin_edits_a_product_and_the_shop_and_stripe_follow() {
             .contains("name \"Canvas tote bag\" → \"Canvas market tote\"; description")
     );
 
-    // Off sale: gone from the shop and inactive at Stripe; the admin still finds it.
-    let mut off = good("Canvas market tote");
-    off.retain(|(k, _)| *k != "on_sale");
+    // Back to draft: gone from the shop and inactive at Stripe; the admin still finds it.
+    let off = with(good("Canvas market tote"), "status", "draft");
     assert_redirect_to(&edit(off).await, "/admin/products/canvas-tote");
     assert_eq!(app.get_html("/products/canvas-tote").await.0, 404);
     assert!(!app.get_html("/").await.1.contains("Canvas market tote"));
     let stripe = app.emulator_get(&format!("v1/products/{stripe_id}")).await;
     assert_eq!(stripe["active"], false);
-    let (_, list) = page(&admin, app.url("/admin/products?status=inactive")).await;
+    let (_, list) = page(&admin, app.url("/admin/products?status=draft")).await;
     assert_eq!(
         select_text(&list, "#products tbody tr td a"),
         vec!["Canvas market tote"]
@@ -790,18 +791,18 @@ async fn the_products_csv_lists_stock_and_never_carries_a_formula() {
     let lines: Vec<&str> = csv.split("\r\n").collect();
     assert_eq!(
         lines[0],
-        "slug,name,kind,on_sale,price_usd,stock,held,available"
+        "slug,name,kind,status,price_usd,stock,held,available"
     );
     assert!(
-        lines.contains(&"brass-pen,Brass pocket pen,physical,yes,54.00,0,0,0"),
+        lines.contains(&"brass-pen,Brass pocket pen,physical,active,54.00,0,0,0"),
         "{csv}"
     );
     assert!(
-        lines.contains(&"linen-apron,Linen apron,physical,yes,38.00,8,2,6"),
+        lines.contains(&"linen-apron,Linen apron,physical,active,38.00,8,2,6"),
         "{csv}"
     );
     assert!(
-        lines.contains(&"canvas-tote,\"'=HYPERLINK(\"\"http://evil.example\"\"), tote\",physical,yes,18.00,40,0,40"),
+        lines.contains(&"canvas-tote,\"'=HYPERLINK(\"\"http://evil.example\"\"), tote\",physical,active,18.00,40,0,40"),
         "{csv}"
     );
     assert!(

@@ -14,18 +14,7 @@ async fn seed_shipping(app: &TestApp, monthly: i64) {
         plan,
         &plan.replace(" }", &format!(", shipping = {monthly} }}")),
     );
-    storefront::db::run(&app.pool, move |conn| {
-        let usd = storefront::money::Currency::parse("usd").unwrap();
-        let file = storefront::catalog::seed::CatalogFile::parse(&file, usd).unwrap();
-        storefront::catalog::seed::seed(conn, &file, usd, 1_800_000_000).map_err(|e| {
-            storefront::db::DbError::Query(diesel::result::Error::QueryBuilderError(
-                e.to_string().into(),
-            ))
-        })
-    })
-    .await
-    .unwrap();
-    app.state.catalogue.invalidate();
+    app.seed_catalogue(&file).await;
 }
 
 /// The Stripe prices of the subscription's items.

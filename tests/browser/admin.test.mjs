@@ -157,7 +157,7 @@ journey('admin: find an order, refund part of it, then the rest', async ({ page,
 
   // Search for the order number.
   await admin.getByLabel('Order number or e-mail', { exact: true }).fill(number);
-  await admin.getByRole('button', { name: 'Search', exact: true }).click();
+  await admin.getByRole('main').getByRole('button', { name: 'Search', exact: true }).click();
   await admin.waitForURL((u) => u.pathname === '/admin' && u.searchParams.get('q') === number);
   await checkPage(admin, 'admin-orders-search');
   const rows = admin.locator('#orders tbody tr');

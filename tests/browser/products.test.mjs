@@ -41,7 +41,7 @@ journey('products: a sold-out pen, a shopper waiting, the admin restocks and ren
   await signInAdmin(admin);
   await visit(admin, '/admin/products', 'admin-products');
   await admin.getByLabel('Name or slug', { exact: true }).fill('pen');
-  await admin.getByRole('button', { name: 'Search', exact: true }).click();
+  await admin.getByRole('main').getByRole('button', { name: 'Search', exact: true }).click();
   await admin.getByRole('link', { name: PEN, exact: true }).click();
   await admin.waitForURL((u) => u.pathname === '/admin/products/brass-pen');
   await checkPage(admin, 'admin-product');
@@ -83,7 +83,8 @@ journey('products: a sold-out pen, a shopper waiting, the admin restocks and ren
   await admin.getByRole('textbox', { name: /^Description/ }).fill('Speckled blue enamel.\n\nHolds 350 ml.');
   await admin.getByLabel('Price in USD', { exact: true }).fill('0');
   await admin.getByRole('textbox', { name: /^Stock/ }).fill('3');
-  await admin.getByLabel('On sale (shown in the shop)', { exact: true }).check();
+  await admin.getByRole('combobox', { name: /^Category/ }).fill('Camping');
+  await admin.getByRole('checkbox', { name: /^Active/ }).check();
   allowStatus(admin, '/admin/products', 422);
   await admin.getByRole('button', { name: 'Create product', exact: true }).click();
   await expectText(admin.locator('#price-error'), /tick Free/, 'a price of 0 needs Free');
@@ -95,4 +96,25 @@ journey('products: a sold-out pen, a shopper waiting, the admin restocks and ren
   await visit(page, '/products/camp-mug', 'product-new');
   await expectText(page.locator('.price-large'), exactly('$14.50'), 'its price');
   await expectText(page.locator('.stock-note'), exactly('Only 3 left'), 'its stock');
+
+  // Shoppers find it with the search box in the header, and on its category's page.
+  await visit(page, '/', 'shop-with-categories');
+  await page.getByRole('searchbox', { name: 'Search products' }).fill('speckled');
+  await page.getByRole('banner').getByRole('button', { name: 'Search', exact: true }).click();
+  await page.waitForURL((u) => u.pathname === '/search' && u.searchParams.get('q') === 'speckled');
+  await checkPage(page, 'search-results');
+  await expectText(page.locator('.product-card .product-name'), exactly('Camp mug'), 'the search result');
+  await page.getByRole('navigation', { name: 'Categories' }).getByRole('link', { name: 'Camping', exact: true }).click();
+  await page.waitForURL((u) => u.pathname === '/categories/camping');
+  await checkPage(page, 'category');
+  await expectText(page.locator('.product-card .product-name'), exactly('Camp mug'), 'the category page');
+
+  // Its address changes; the old one leads to the new.
+  await visit(admin, '/admin/products/camp-mug', 'admin-product-camp-mug');
+  await admin.getByRole('textbox', { name: /^Address/ }).fill('speckled-camp-mug');
+  await admin.getByRole('button', { name: 'Save product', exact: true }).click();
+  await admin.waitForURL((u) => u.pathname === '/admin/products/speckled-camp-mug');
+  await checkPage(admin, 'admin-product-renamed');
+  await page.goto(new URL('/products/camp-mug', page.url()).href);
+  await page.waitForURL((u) => u.pathname === '/products/speckled-camp-mug');
 });

@@ -13,8 +13,8 @@ mod shipping;
 pub use list::list;
 pub use order::show;
 pub use products::{
-    create_product, edit as edit_product, new_product, product as product_page, products,
-    products_csv, stock,
+    create_product, delete as delete_product, edit as edit_product, new_product,
+    product as product_page, products, products_csv, stock,
 };
 pub use refund::refund;
 pub use shipping::{delivered, packing_slip, queue as shipping_queue, ship};

@@ -18,12 +18,16 @@ use crate::accounts::auth::Admin;
 use crate::admin::audit;
 use crate::catalog::back_in_stock;
 use crate::catalog::create::{self, NewProduct};
-use crate::catalog::model::Product;
+use crate::catalog::model::{Product, Status};
+use crate::catalog::slugs;
 use crate::catalog::stock::{self, Change};
 use crate::db::{self, DbError, write_tx};
 use crate::error::AppError;
 use crate::money::{Currency, Money, MoneyParseError};
-use crate::schema::{products, stock_alerts, stock_reservations, users};
+use crate::schema::{
+    order_items, prices, product_redirects, products, stock_alerts, stock_reservations,
+    subscriptions, users,
+};
 use crate::state::AppState;
 use crate::web::field_errors::FieldErrors;
 use crate::web::forms::parse_int_in;
@@ -48,7 +52,7 @@ struct ProductRow {
     slug: String,
     name: String,
     kind: &'static str,
-    active: bool,
+    status: &'static str,
     stock: String,
     held: i64,
     available: String,
@@ -71,7 +75,7 @@ type Listed = (
     String,
     String,
     Option<String>,
-    bool,
+    String,
     Option<i64>,
     i64,
 );
@@ -93,10 +97,9 @@ pub async fn products(
 ) -> Result<HttpResponse, AppError> {
     let q: String = query.q.trim().chars().take(200).collect();
     // Anything else lists every product.
-    let status = match query.status.as_str() {
-        "active" | "inactive" => query.status.clone(),
-        _ => String::new(),
-    };
+    let status = Status::parse(&query.status)
+        .map(|s| s.as_str().to_owned())
+        .unwrap_or_default();
     let page = parse_int_in(&query.page, 1, 100_000).unwrap_or(1);
     let (q2, status2) = (q.clone(), status.clone());
     let (rows, more) = db::run(&state.pool, move |conn| {
@@ -110,10 +113,8 @@ pub async fn products(
                     .or(products::slug.like(pattern).escape('\\')),
             );
         }
-        match status2.as_str() {
-            "active" => query = query.filter(products::active.eq(true)),
-            "inactive" => query = query.filter(products::active.eq(false)),
-            _ => {}
+        if !status2.is_empty() {
+            query = query.filter(products::status.eq(status2));
         }
         let mut found: Vec<Listed> = query
             .order((products::position.asc(), products::id.asc()))
@@ -124,7 +125,7 @@ pub async fn products(
                 products::name,
                 products::kind,
                 products::delivery,
-                products::active,
+                products::status,
                 products::stock,
                 products::id,
             ))
@@ -147,7 +148,7 @@ pub async fn products(
         let waiting = per_product(waiting.into_iter().map(|id| (id, 1)).collect());
         let rows = found
             .into_iter()
-            .map(|(slug, name, kind, delivery, active, stock, id)| {
+            .map(|(slug, name, kind, delivery, status, stock, id)| {
                 let held = held.get(&id).copied().unwrap_or(0);
                 ProductRow {
                     slug,
@@ -158,7 +159,7 @@ pub async fn products(
                         ("digital", _) => "Digital",
                         _ => "Physical",
                     },
-                    active,
+                    status: Status::parse(&status).unwrap_or(Status::Draft).label(),
                     stock: stock.map_or_else(|| "Unlimited".to_owned(), |s| s.to_string()),
                     held,
                     available: stock
@@ -211,7 +212,7 @@ pub async fn products_csv(
                 products::name,
                 products::kind,
                 products::delivery,
-                products::active,
+                products::status,
                 products::stock,
                 products::id,
             ))
@@ -234,7 +235,7 @@ pub async fn products_csv(
         Ok::<_, DbError>(
             found
                 .into_iter()
-                .map(|(slug, name, kind, delivery, active, stock, id)| {
+                .map(|(slug, name, kind, delivery, status, stock, id)| {
                     let held = held.get(&id).copied().unwrap_or(0);
                     let price = prices
                         .iter()
@@ -248,7 +249,7 @@ pub async fn products_csv(
                             Some(d) => format!("{kind} ({d})"),
                             None => kind,
                         },
-                        if active { "yes" } else { "no" }.to_owned(),
+                        status,
                         price,
                         stock.map_or_else(String::new, |s| s.to_string()),
                         held.to_string(),
@@ -260,7 +261,7 @@ pub async fn products_csv(
     })
     .await?;
     let mut csv = format!(
-        "slug,name,kind,on_sale,price_{},stock,held,available\r\n",
+        "slug,name,kind,status,price_{},stock,held,available\r\n",
         currency.code()
     );
     for row in rows {
@@ -315,6 +316,12 @@ struct ProductPage {
     edit: EditForm,
     errors: FieldErrors,
     trail: Vec<TrailRow>,
+    /// Every category's name, offered as the category field's suggestions.
+    categories: Vec<String>,
+    /// Earlier addresses, each redirecting here.
+    old_slugs: Vec<String>,
+    /// Orders or subscriptions name it: it can be archived, not deleted.
+    has_orders: bool,
 }
 
 /// What the product form sent, as typed (or the product as it is, for a fresh form).
@@ -326,12 +333,17 @@ pub struct EditForm {
     #[serde(default)]
     #[validate(length(max = 5000, message = "Keep the description under 5,000 characters."))]
     description: String,
-    /// "on" when ticked: an unticked checkbox sends nothing.
+    /// `draft`, `active` or `archived`.
     #[serde(default)]
-    on_sale: String,
+    status: String,
     #[serde(default)]
     #[validate(custom(function = "tax_code_or_empty"))]
     tax_code: String,
+    #[serde(default)]
+    slug: String,
+    #[serde(default)]
+    #[validate(custom(function = "crate::catalog::categories::validate_name"))]
+    category: String,
 }
 
 fn product_name(name: &str) -> Result<(), validator::ValidationError> {
@@ -394,7 +406,7 @@ async fn product_view(
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
     let (id, name) = product_row(state, slug.clone()).await?;
-    let (product, held, waiting, trail) = db::run(&state.pool, move |conn| {
+    let (product, held, waiting, trail, extra) = db::run(&state.pool, move |conn| {
         let product: Product = products::table
             .find(id)
             .select(Product::as_select())
@@ -402,6 +414,19 @@ async fn product_view(
         let held = stock::held(conn, id)?;
         let waiting = back_in_stock::waiting(conn, id)?;
         let trail = audit::for_product(conn, id, 50)?;
+        let categories = crate::catalog::categories::all(conn)?;
+        let category = categories
+            .iter()
+            .find(|c| Some(c.id) == product.category_id)
+            .map(|c| c.name.clone())
+            .unwrap_or_default();
+        let categories: Vec<String> = categories.into_iter().map(|c| c.name).collect();
+        let old_slugs: Vec<String> = product_redirects::table
+            .filter(product_redirects::product_id.eq(id))
+            .order(product_redirects::created_at.desc())
+            .select(product_redirects::slug)
+            .load(conn)?;
+        let has_orders = has_orders(conn, id)?;
         let actors: Vec<i64> = trail.iter().filter_map(|e| e.actor_id).collect();
         let emails: HashMap<i64, String> = users::table
             .filter(users::id.eq_any(actors))
@@ -421,18 +446,23 @@ async fn product_view(
                 details: e.details,
             })
             .collect::<Vec<_>>();
-        Ok::<_, DbError>((product, held, waiting, trail))
+        Ok::<_, DbError>((
+            product,
+            held,
+            waiting,
+            trail,
+            (category, categories, old_slugs, has_orders),
+        ))
     })
     .await?;
+    let (category, categories, old_slugs, has_orders) = extra;
     let edit = edit.unwrap_or_else(|| EditForm {
         name: product.name.clone(),
         description: product.description.clone(),
-        on_sale: if product.active {
-            "on".into()
-        } else {
-            String::new()
-        },
+        status: product.status.clone(),
         tax_code: product.tax_code.clone().unwrap_or_default(),
+        slug: product.slug.clone(),
+        category,
     });
     let stock = product.stock;
     let mode = if typed.mode.is_empty() {
@@ -457,6 +487,9 @@ async fn product_view(
             edit,
             errors,
             trail,
+            categories,
+            old_slugs,
+            has_orders,
         }
         .render(),
         status,
@@ -602,6 +635,7 @@ struct NewProductPage {
     form: CreateForm,
     currency: String,
     errors: FieldErrors,
+    categories: Vec<String>,
 }
 
 /// What the new-product form sent, as typed.
@@ -631,6 +665,9 @@ pub struct CreateForm {
     tax_code: String,
     #[serde(default)]
     on_sale: String,
+    #[serde(default)]
+    #[validate(custom(function = "crate::catalog::categories::validate_name"))]
+    category: String,
 }
 
 impl Default for CreateForm {
@@ -645,23 +682,29 @@ impl Default for CreateForm {
             stock: String::new(),
             tax_code: String::new(),
             on_sale: String::new(),
+            category: String::new(),
         }
     }
 }
 
-fn new_product_page(
+async fn new_product_page(
     state: &AppState,
     layout: Layout,
     form: CreateForm,
     errors: FieldErrors,
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
+    let categories = db::run(&state.pool, |conn| {
+        crate::catalog::categories::all(conn).map_err(DbError::from)
+    })
+    .await?;
     render(
         NewProductPage {
             layout,
             form,
             currency: state.config.currency.code().to_uppercase(),
             errors,
+            categories: categories.into_iter().map(|c| c.name).collect(),
         }
         .render(),
         status,
@@ -680,6 +723,7 @@ pub async fn new_product(
         FieldErrors::default(),
         StatusCode::OK,
     )
+    .await
 }
 
 /// The product the form describes, or its errors.
@@ -689,16 +733,8 @@ fn parse_new(form: &CreateForm, currency: Currency) -> Result<NewProduct, FieldE
         Err(e) => FieldErrors::from_validation(&e),
     };
     let slug = form.slug.trim().to_owned();
-    if slug == "new" {
-        errors.add(
-            "slug",
-            "\"new\" names the new-product page: choose another slug.",
-        );
-    } else if !create::plausible_slug(&slug) {
-        errors.add(
-            "slug",
-            "Use lower-case letters, digits and single dashes (at most 100), like canvas-tote: it is the product's address.",
-        );
+    if let Err(e) = check_slug(&slug) {
+        errors.add("slug", e);
     }
     let kind = match form.kind.as_str() {
         "physical" => Some(create::Kind::Physical),
@@ -757,6 +793,7 @@ fn parse_new(form: &CreateForm, currency: Currency) -> Result<NewProduct, FieldE
             stock,
             tax_code: Some(form.tax_code.trim().to_owned()).filter(|c| !c.is_empty()),
             on_sale: form.on_sale == "on",
+            category: form.category.trim().to_owned(),
         }),
         _ => Err(errors),
     }
@@ -779,7 +816,8 @@ pub async fn create_product(
                 form,
                 errors,
                 StatusCode::UNPROCESSABLE_ENTITY,
-            );
+            )
+            .await;
         }
     };
     let (now, actor, made) = (state.clock.unix(), admin.id, new.clone());
@@ -797,7 +835,8 @@ pub async fn create_product(
                     (_, create::Kind::LicenceKeys) =>
                         " Add its licence keys: until then it shows as sold out.",
                     (true, _) => " It is on sale.",
-                    (false, _) => " It is not on sale yet: tick On sale when it is ready.",
+                    (false, _) =>
+                        " It is a draft, not in the shop yet: make it Active when it is ready.",
                 }
             ))?;
             Ok(see_other(&format!("/admin/products/{}", new.slug)))
@@ -812,8 +851,152 @@ pub async fn create_product(
                 errors,
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
+            .await
         }
     }
+}
+
+/// Whether an order line or a subscription names the product (then it is archived, never
+/// deleted: those records must keep pointing at it).
+fn has_orders(conn: &mut db::AnyConnection, id: i64) -> QueryResult<bool> {
+    let ordered = diesel::select(diesel::dsl::exists(
+        order_items::table.filter(order_items::product_id.eq(id)),
+    ))
+    .get_result::<bool>(conn)?;
+    let subscribed = diesel::select(diesel::dsl::exists(
+        subscriptions::table
+            .inner_join(prices::table)
+            .filter(prices::product_id.eq(id)),
+    ))
+    .get_result::<bool>(conn)?;
+    Ok(ordered || subscribed)
+}
+
+/// The form's slug, or what is wrong with it.
+fn check_slug(slug: &str) -> Result<(), &'static str> {
+    if slug == "new" {
+        Err("\"new\" names the new-product page: choose another slug.")
+    } else if create::plausible_slug(slug) {
+        Ok(())
+    } else {
+        Err(
+            "Use lower-case letters, digits and single dashes (at most 100), like canvas-tote: it is the product's address.",
+        )
+    }
+}
+
+/// What an edit changes, checked.
+struct Edit {
+    name: String,
+    description: String,
+    status: Status,
+    tax_code: Option<String>,
+    slug: String,
+    category: String,
+}
+
+fn parse_edit(form: &EditForm) -> Result<Edit, FieldErrors> {
+    let mut errors = match form.validate() {
+        Ok(()) => FieldErrors::default(),
+        Err(e) => FieldErrors::from_validation(&e),
+    };
+    let slug = form.slug.trim().to_owned();
+    if let Err(e) = check_slug(&slug) {
+        errors.add("slug", e);
+    }
+    let status = Status::parse(&form.status);
+    if status.is_none() {
+        errors.add("status", "Choose draft, active or archived.");
+    }
+    match status {
+        Some(status) if errors.is_empty() => Ok(Edit {
+            name: form.name.trim().to_owned(),
+            // Plain text: line endings as one kind, trailing space gone; pages escape it.
+            description: form.description.replace("\r\n", "\n").trim().to_owned(),
+            status,
+            tax_code: Some(form.tax_code.trim().to_owned()).filter(|c| !c.is_empty()),
+            slug,
+            category: form.category.trim().to_owned(),
+        }),
+        _ => Err(errors),
+    }
+}
+
+/// Applies an edit in the caller's transaction: the product as saved (`None`: nothing changed),
+/// or why the slug could not be taken.
+fn apply_edit(
+    conn: &mut db::AnyConnection,
+    id: i64,
+    edit: &Edit,
+    actor: i64,
+    now: i64,
+) -> QueryResult<Result<Option<Product>, slugs::SlugRefusal>> {
+    let before: Product = products::table
+        .find(id)
+        .select(Product::as_select())
+        .first(conn)?;
+    let category_id = crate::catalog::categories::resolve(conn, &edit.category, now)?;
+    let mut changed = vec![];
+    if before.slug != edit.slug {
+        if let Err(refusal) = slugs::rename(conn, id, &edit.slug, now)? {
+            return Ok(Err(refusal));
+        }
+        changed.push(format!(
+            "address /products/{} → /products/{} (the old one redirects)",
+            before.slug, edit.slug
+        ));
+    }
+    if before.name != edit.name {
+        changed.push(format!("name {:?} → {:?}", before.name, edit.name));
+    }
+    if before.description != edit.description {
+        changed.push("description".to_owned());
+    }
+    if before.status != edit.status.as_str() {
+        changed.push(format!(
+            "status {} → {}",
+            before.status,
+            edit.status.as_str()
+        ));
+    }
+    if before.category_id != category_id {
+        changed.push(match edit.category.as_str() {
+            "" => "category removed".to_owned(),
+            name => format!("category {name:?}"),
+        });
+    }
+    if before.tax_code != edit.tax_code {
+        changed.push(format!(
+            "tax code {} → {}",
+            before.tax_code(),
+            edit.tax_code
+                .as_deref()
+                .unwrap_or(crate::catalog::model::GENERAL_TAX_CODE)
+        ));
+    }
+    if changed.is_empty() {
+        return Ok(Ok(None));
+    }
+    diesel::update(products::table.find(id))
+        .set((
+            products::name.eq(&edit.name),
+            products::description.eq(&edit.description),
+            products::status.eq(edit.status.as_str()),
+            products::category_id.eq(category_id),
+            products::tax_code.eq(&edit.tax_code),
+            products::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    audit::record(
+        conn,
+        audit::Event::product(Some(actor), audit::PRODUCT_EDITED, id, changed.join("; ")),
+        now,
+    )?;
+    products::table
+        .find(id)
+        .select(Product::as_select())
+        .first(conn)
+        .map(|p| Ok(Some(p)))
 }
 
 pub async fn edit(
@@ -826,88 +1009,38 @@ pub async fn edit(
 ) -> Result<HttpResponse, AppError> {
     let slug = path.into_inner();
     let form = form.0;
-    if let Err(e) = form.validate() {
-        return product_view(
+    let (id, _) = product_row(&state, slug.clone()).await?;
+    let refuse = |form: EditForm, errors: FieldErrors| {
+        product_view(
             &state,
             layout,
-            slug,
+            slug.clone(),
             StockForm::default(),
             Some(form),
-            FieldErrors::from_validation(&e),
+            errors,
             StatusCode::UNPROCESSABLE_ENTITY,
         )
-        .await;
-    }
-    let (id, _) = product_row(&state, slug.clone()).await?;
-    let (name, description, active) = (
-        form.name.trim().to_owned(),
-        // Plain text: line endings as one kind, trailing space gone; pages escape it.
-        form.description.replace("\r\n", "\n").trim().to_owned(),
-        form.on_sale == "on",
-    );
-    let tax_code = Some(form.tax_code.trim().to_owned()).filter(|c| !c.is_empty());
+    };
+    let edit = match parse_edit(&form) {
+        Ok(edit) => edit,
+        Err(errors) => return refuse(form, errors).await,
+    };
     let (now, actor) = (state.clock.unix(), admin.id);
-    let saved: Option<Product> = db::run(&state.pool, move |conn| {
-        write_tx(conn, |conn| {
-            let before: Product = products::table
-                .find(id)
-                .select(Product::as_select())
-                .first(conn)?;
-            let mut changed = vec![];
-            if before.name != name {
-                changed.push(format!("name {:?} → {name:?}", before.name));
-            }
-            if before.description != description {
-                changed.push("description".to_owned());
-            }
-            if before.active != active {
-                changed.push(
-                    if active {
-                        "put on sale"
-                    } else {
-                        "taken off sale"
-                    }
-                    .to_owned(),
-                );
-            }
-            if before.tax_code != tax_code {
-                changed.push(format!(
-                    "tax code {} → {}",
-                    before.tax_code(),
-                    tax_code
-                        .as_deref()
-                        .unwrap_or(crate::catalog::model::GENERAL_TAX_CODE)
-                ));
-            }
-            if changed.is_empty() {
-                return Ok(None);
-            }
-            diesel::update(products::table.find(id))
-                .set((
-                    products::name.eq(&name),
-                    products::description.eq(&description),
-                    products::active.eq(active),
-                    products::tax_code.eq(&tax_code),
-                    products::updated_at.eq(now),
-                ))
-                .execute(conn)?;
-            audit::record(
-                conn,
-                audit::Event::product(Some(actor), audit::PRODUCT_EDITED, id, changed.join("; ")),
-                now,
-            )?;
-            products::table
-                .find(id)
-                .select(Product::as_select())
-                .first(conn)
-                .map(Some)
-        })
-        .map_err(DbError::from)
+    let saved = db::run(&state.pool, move |conn| {
+        write_tx(conn, |conn| apply_edit(conn, id, &edit, actor, now)).map_err(DbError::from)
     })
     .await?;
-    let Some(product) = saved else {
-        session.flash("Nothing to save: the product is as it was.")?;
-        return Ok(see_other(&format!("/admin/products/{slug}")));
+    let product = match saved {
+        Ok(Some(product)) => product,
+        Ok(None) => {
+            session.flash("Nothing to save: the product is as it was.")?;
+            return Ok(see_other(&format!("/admin/products/{slug}")));
+        }
+        Err(refusal) => {
+            let mut errors = FieldErrors::default();
+            errors.add("slug", refusal.to_string());
+            return refuse(form, errors).await;
+        }
     };
     state.catalogue.invalidate();
     // Checkout shows the Stripe Product's name; a failure here leaves our change saved and says so.
@@ -927,8 +1060,51 @@ pub async fn edit(
             ))?
         }
     }
-    Ok(see_other(&format!("/admin/products/{slug}")))
+    Ok(see_other(&format!("/admin/products/{}", product.slug)))
 }
+
+/// `POST /admin/products/{slug}/delete`: removes a product no order or subscription names (a
+/// draft made by mistake, say) with its prices, stock alerts and keys. One that has orders is
+/// archived instead: the form is not offered and the request is refused.
+pub async fn delete(
+    state: web::Data<AppState>,
+    session: TypedSession,
+    Admin(admin): Admin,
+    path: web::Path<String>,
+    _form: CsrfForm<Confirm>,
+) -> Result<HttpResponse, AppError> {
+    let slug = path.into_inner();
+    let (id, name) = product_row(&state, slug.clone()).await?;
+    let (now, actor) = (state.clock.unix(), admin.id);
+    let deleted = db::run(&state.pool, move |conn| {
+        write_tx(conn, |conn| {
+            if has_orders(conn, id)? {
+                return Ok(None);
+            }
+            crate::catalog::delete::delete(conn, id, Some(actor), now).map(Some)
+        })
+        .map_err(DbError::from)
+    })
+    .await?;
+    let Some(stripe_product) = deleted else {
+        return Err(AppError::Refused(format!(
+            "{name} has orders or subscriptions, so it cannot be deleted: set its status to Archived instead."
+        )));
+    };
+    state.catalogue.invalidate();
+    // Stripe keeps a Product that has prices; ours is gone, so theirs is retired.
+    if let Some(stripe_id) = stripe_product {
+        if let Err(e) = crate::payments::products::retire_product(&state.stripe, &stripe_id).await {
+            tracing::warn!(product = %slug, error = %crate::error::Report(&e), "Stripe Product not retired");
+        }
+    }
+    session.flash(format!("Deleted {name}."))?;
+    Ok(see_other("/admin/products"))
+}
+
+/// A form with nothing but its CSRF token.
+#[derive(Debug, Deserialize)]
+pub struct Confirm {}
 
 #[cfg(test)]
 mod tests {

@@ -5,6 +5,7 @@
 
 mod accounts;
 mod app;
+mod catalog;
 mod db;
 mod html;
 mod orders;

@@ -1,0 +1,11 @@
+DROP TRIGGER product_search_update;
+DROP TRIGGER product_search_delete;
+DROP TRIGGER product_search_insert;
+DROP TABLE product_search;
+DROP TABLE product_redirects;
+ALTER TABLE products ADD COLUMN active BOOLEAN NOT NULL DEFAULT 1;
+UPDATE products SET active = (status = 'active');
+ALTER TABLE products DROP COLUMN status;
+DROP INDEX products_category;
+ALTER TABLE products DROP COLUMN category_id;
+DROP TABLE categories;

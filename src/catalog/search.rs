@@ -1,0 +1,96 @@
+//! Product search: one query layer over each backend's full-text index — SQLite's FTS5 table
+//! `product_search`, PostgreSQL's GIN index on the products' weighted `tsvector` (see the
+//! `catalogue_structure` migrations).
+//!
+//! A shopper's words are reduced to letters and digits before they reach either engine, so no
+//! query syntax (quotes, `NEAR`, `:*`, `!`) can be typed in; every word must match, as a prefix
+//! ("mug" finds "mugs"), in the name or the description. Names weigh more than descriptions.
+
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text};
+
+use crate::db::AnyConnection;
+
+/// Words of a query beyond this are ignored.
+pub const MAX_TERMS: usize = 8;
+/// Longer words are cut to this many characters.
+const MAX_TERM_CHARS: usize = 40;
+/// Most matches one search reads.
+const MAX_HITS: i64 = 500;
+
+/// The words a search looks for: runs of letters and digits, lower-cased.
+pub fn terms(q: &str) -> Vec<String> {
+    q.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            w.chars()
+                .take(MAX_TERM_CHARS)
+                .collect::<String>()
+                .to_lowercase()
+        })
+        .take(MAX_TERMS)
+        .collect()
+}
+
+#[derive(QueryableByName)]
+struct Hit {
+    #[diesel(sql_type = BigInt)]
+    id: i64,
+}
+
+/// Ids of the products (any status) matching every term, best match first.
+pub fn matching(conn: &mut AnyConnection, terms: &[String]) -> QueryResult<Vec<i64>> {
+    if terms.is_empty() {
+        return Ok(vec![]);
+    }
+    let hits: Vec<Hit> = match conn {
+        AnyConnection::Sqlite(c) => {
+            // `"word"*`: a quoted prefix term; terms hold no quotes, so nothing escapes.
+            let expr = terms
+                .iter()
+                .map(|t| format!("\"{t}\"*"))
+                .collect::<Vec<_>>()
+                .join(" ");
+            diesel::sql_query(
+                "SELECT rowid AS id FROM product_search WHERE product_search MATCH ? \
+                 ORDER BY bm25(product_search, 10.0, 1.0), rowid LIMIT ?",
+            )
+            .bind::<Text, _>(expr)
+            .bind::<BigInt, _>(MAX_HITS)
+            .load(c)?
+        }
+        AnyConnection::Postgresql(c) => {
+            let expr = terms
+                .iter()
+                .map(|t| format!("{t}:*"))
+                .collect::<Vec<_>>()
+                .join(" & ");
+            diesel::sql_query(
+                "SELECT id FROM products, to_tsquery('simple', $1) AS query \
+                 WHERE (setweight(to_tsvector('simple', name), 'A') \
+                        || setweight(to_tsvector('simple', description), 'B')) @@ query \
+                 ORDER BY ts_rank(setweight(to_tsvector('simple', name), 'A') \
+                        || setweight(to_tsvector('simple', description), 'B'), query) DESC, id \
+                 LIMIT $2",
+            )
+            .bind::<Text, _>(expr)
+            .bind::<BigInt, _>(MAX_HITS)
+            .load(c)?
+        }
+    };
+    Ok(hits.into_iter().map(|h| h.id).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::terms;
+
+    #[test]
+    fn terms_are_words_without_query_syntax() {
+        assert_eq!(terms("Canvas  TOTE"), ["canvas", "tote"]);
+        assert_eq!(terms("\"mug\" OR x:* -y"), ["mug", "or", "x", "y"]);
+        assert_eq!(terms("  ---  "), Vec::<String>::new());
+        assert_eq!(terms("Café crème"), ["café", "crème"]);
+        assert_eq!(terms("a b c d e f g h i j").len(), super::MAX_TERMS);
+    }
+}
