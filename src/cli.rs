@@ -35,6 +35,11 @@ enum Command {
         /// The catalogue file (see src/catalog/demo_catalog.toml for the format).
         file: std::path::PathBuf,
     },
+    /// The catalogue as a file.
+    Catalogue {
+        #[command(subcommand)]
+        command: CatalogueCommand,
+    },
     /// Replay Stripe events we never processed (from GET /v1/events) and report what changed.
     Reconcile {
         /// How far back to look: 72h, 30m, 2d… (Stripe keeps events for 30 days).
@@ -58,6 +63,14 @@ enum Command {
         #[command(subcommand)]
         command: DemoCommand,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum CatalogueCommand {
+    /// Write the catalogue as a TOML file that `storefront seed` reads back (products, their
+    /// status, category, current prices and stock, shipping rates); download files go beside it
+    /// in catalogue-files/. FILE `-` writes to standard output (without download files).
+    Export { file: std::path::PathBuf },
 }
 
 #[derive(Debug, Subcommand)]
@@ -115,6 +128,9 @@ pub fn main() -> ExitCode {
             Command::Serve => serve(config).await,
             Command::Migrate => migrate(config).await,
             Command::Seed { file } => seed_file(config, file).await,
+            Command::Catalogue {
+                command: CatalogueCommand::Export { file },
+            } => export_catalogue(config, file).await,
             Command::Reconcile { since } => reconcile(config, &since).await,
             Command::Emulator => emulator(config).await,
             Command::Stripe {
@@ -223,6 +239,48 @@ async fn seed_file(config: Config, file: std::path::PathBuf) -> Result<(), Start
     .await
     .map_err(anyhow::Error::from)??;
     println!("seeded {}: {report}", file.display());
+    Ok(())
+}
+
+async fn export_catalogue(config: Config, file: std::path::PathBuf) -> Result<(), StartError> {
+    let pool = crate::startup::connect_and_migrate_for_maintenance(&config).await?;
+    let currency = config.currency;
+    let export = actix_web::web::block(move || -> anyhow::Result<_> {
+        let mut conn = pool.get()?;
+        Ok(crate::catalog::export::export(&mut conn, currency)?)
+    })
+    .await
+    .map_err(anyhow::Error::from)??;
+    if file.as_os_str() == "-" {
+        print!("{}", export.toml);
+        if !export.files.is_empty() {
+            eprintln!(
+                "note: {} download file(s) not written (standard output); export to a file to include them",
+                export.files.len()
+            );
+        }
+        return Ok(());
+    }
+    let base = file
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
+    for (path, bytes) in &export.files {
+        let target = base.join(path);
+        if let Some(dir) = target.parent() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        std::fs::write(&target, bytes)
+            .with_context(|| format!("cannot write {}", target.display()))?;
+    }
+    std::fs::write(&file, &export.toml)
+        .with_context(|| format!("cannot write {}", file.display()))?;
+    println!(
+        "exported the catalogue to {} ({} download file(s) beside it)",
+        file.display(),
+        export.files.len()
+    );
     Ok(())
 }
 

@@ -347,6 +347,10 @@ fn routes(cfg: &mut web::ServiceConfig) {
             web::post().to(admin::routes::delete_product),
         )
         .route(
+            "/admin/products/{slug}/prices/{id}",
+            web::post().to(admin::routes::change_price),
+        )
+        .route(
             "/admin/products/{slug}/keys",
             web::get().to(crate::digital::routes::keys_form),
         )

@@ -82,6 +82,14 @@ async fn sync_catalog(
         }
         let mut recurring = vec![];
         for price in prices.iter().filter(|p| p.product_id == product.id) {
+            // A price replaced by a new amount: never made at Stripe if it was not sold, and
+            // retired there if it was (again, in case the admin page's call failed).
+            if !price.active {
+                if let Some(id) = &price.stripe_price_id {
+                    crate::payments::products::retire_price(&state.stripe, id).await?;
+                }
+                continue;
+            }
             if price.stripe_price_id.is_none() {
                 report.prices_created += 1;
             }

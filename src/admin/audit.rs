@@ -18,6 +18,7 @@ pub const STOCK_CHANGED: &str = "stock changed";
 pub const PRODUCT_EDITED: &str = "product edited";
 pub const PRODUCT_CREATED: &str = "product created";
 pub const PRODUCT_DELETED: &str = "product deleted";
+pub const PRICE_CHANGED: &str = "price changed";
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = audit_log)]

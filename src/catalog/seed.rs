@@ -1,6 +1,6 @@
 //! Loading a catalogue from TOML, idempotently: running the same file twice changes nothing,
-//! and a changed amount updates the price (and forgets its Stripe id, since Stripe prices are
-//! immutable and a new one must be created).
+//! and a changed amount replaces the price with a new one under the same key (Stripe prices are
+//! immutable; see [`super::pricing`]).
 
 use std::collections::HashSet;
 use std::fmt;
@@ -659,24 +659,27 @@ fn seed_price(
                 report.unchanged += 1;
                 return Ok(());
             }
-            // New terms need a new Stripe price; keep the id when only `active` changed.
-            let stripe_price_id = if terms_same {
-                p.stripe_price_id.clone()
+            if terms_same {
+                diesel::update(prices::table.find(p.id))
+                    .set((
+                        prices::active.eq(entry.active),
+                        prices::shipping_amount.eq(entry.shipping),
+                        prices::updated_at.eq(now),
+                    ))
+                    .execute(conn)?;
             } else {
-                None
-            };
-            diesel::update(prices::table.find(p.id))
-                .set((
-                    prices::product_id.eq(product_id),
-                    prices::currency.eq(currency.code()),
-                    prices::unit_amount.eq(entry.unit_amount),
-                    prices::recurring_interval.eq(interval),
-                    prices::active.eq(entry.active),
-                    prices::shipping_amount.eq(entry.shipping),
-                    prices::stripe_price_id.eq(stripe_price_id),
-                    prices::updated_at.eq(now),
-                ))
-                .execute(conn)?;
+                // New terms are a new price (Stripe's are immutable); orders and subscriptions
+                // keep the old row.
+                let terms = super::pricing::Terms {
+                    product_id,
+                    currency: currency.code().to_owned(),
+                    unit_amount: entry.unit_amount,
+                    recurring_interval: interval.map(str::to_owned),
+                    shipping_amount: entry.shipping,
+                    active: entry.active,
+                };
+                super::pricing::replace(conn, &p, &terms, now)?;
+            }
             report.prices_updated += 1;
         }
     }

@@ -2,6 +2,7 @@
 
 use stripe_product::price::{
     CreatePrice, CreatePriceProductData, CreatePriceRecurring, CreatePriceRecurringInterval,
+    UpdatePrice,
 };
 use stripe_product::product::{CreateProduct, UpdateProduct};
 use stripe_shared::PriceTaxBehavior;
@@ -65,6 +66,16 @@ pub async fn retire_product(stripe: &Stripe, stripe_product: &str) -> Result<(),
     let req = UpdateProduct::new(stripe_product).active(false);
     stripe
         .write_once(&req, &format!("product-retire-{stripe_product}"))
+        .await?;
+    Ok(())
+}
+
+/// Takes a Stripe Price off sale after ours was replaced by a new amount: it stays for the
+/// subscriptions on it, but is offered nowhere. Idempotent by nature.
+pub async fn retire_price(stripe: &Stripe, stripe_price: &str) -> Result<(), PaymentError> {
+    let req = UpdatePrice::new(stripe_price).active(false);
+    stripe
+        .write_once(&req, &format!("price-retire-{stripe_price}"))
         .await?;
     Ok(())
 }

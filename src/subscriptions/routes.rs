@@ -119,6 +119,8 @@ pub struct SubscriptionView {
     pub ends: Option<String>,
     pub ended: Option<String>,
     pub payment_failed: bool,
+    /// The shop has since changed this plan's price: the subscriber keeps theirs.
+    pub price_retired: bool,
     /// Other prices of the same product to switch to: (id, label).
     pub switch_to: Vec<(i64, String)>,
 }
@@ -209,6 +211,7 @@ async fn views_for(state: &AppState, user: &User) -> Result<Vec<SubscriptionView
         .into_iter()
         .map(|(s, price, others)| {
             let live = s.is_live();
+            let retired = price.as_ref().filter(|(p, _)| !p.active).map(|(p, _)| p);
             SubscriptionView {
                 id: s.id,
                 product: price
@@ -231,8 +234,16 @@ async fn views_for(state: &AppState, user: &User) -> Result<Vec<SubscriptionView
                     .flatten(),
                 ended: (!live).then(|| s.ended_at.map(date)).flatten(),
                 payment_failed: live && s.payment_failed(),
+                price_retired: live && retired.is_some(),
                 switch_to: if live {
-                    others.iter().map(|p| (p.id, p.plan_label())).collect()
+                    others
+                        .iter()
+                        // What replaced their price is not a plan to switch to.
+                        .filter(|o| {
+                            retired.is_none_or(|r| r.recurring_interval != o.recurring_interval)
+                        })
+                        .map(|p| (p.id, p.plan_label()))
+                        .collect()
                 } else {
                     vec![]
                 },

@@ -314,3 +314,118 @@ async fn bad_coupon_flags_are_refused_naming_the_flag_and_create_nothing() {
     let coupons = app.emulator_get("v1/coupons").await;
     assert_eq!(coupons["data"].as_array().unwrap().len(), 1, "{coupons}");
 }
+
+/// `storefront ARGS` on `db`, off the test's thread (which may be serving an app).
+async fn storefront_on(db: &str, args: &[&str]) -> std::process::Output {
+    let db = db.to_owned();
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    actix_web::rt::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        storefront(&db, &args, &[])
+    })
+    .await
+    .unwrap()
+}
+
+#[actix_web::test]
+async fn the_exported_catalogue_seeds_back_unchanged_and_rebuilds_it_in_an_empty_shop() {
+    use crate::helpers::*;
+    let app = TestApp::spawn().await;
+    // Changes made in the admin pages: a new address, a draft, a new price.
+    let admin = app.admin_browser().await;
+    let page = "/admin/products/canvas-tote";
+    let (_, html) = fetch_page(&admin, app.url(page)).await;
+    let value = |sel: &str| select_attr(&html, sel, "value").pop().unwrap_or_default();
+    let res = admin
+        .post(app.url(page))
+        .form(&[
+            ("csrf_token", csrf_token(&html)),
+            ("name", "Canvas tote = \"market\" bag".to_owned()),
+            (
+                "description",
+                "Heavy canvas.\n\nCarries a week of groceries.".to_owned(),
+            ),
+            ("tax_code", String::new()),
+            ("slug", "market-tote".to_owned()),
+            ("category", "Bags & baskets".to_owned()),
+            ("status", "draft".to_owned()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_redirect_to(&res, "/admin/products/market-tote");
+    let price = value("input[name=amount]");
+    assert_eq!(price, "18.00");
+    let (_, html) = fetch_page(&admin, app.url("/admin/products/market-tote")).await;
+    let action = select_attr(&html, "#prices form", "action").remove(0);
+    let res = admin
+        .post(app.url(&action))
+        .form(&[
+            ("csrf_token", csrf_token(&html).as_str()),
+            ("amount", "19.50"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_redirect_to(&res, "/admin/products/market-tote");
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("catalogue.toml");
+    let path = file.to_str().unwrap();
+    let out = storefront_on(&app.db.url, &["catalogue", "export", path]).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 download file(s)"));
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.contains("slug = \"market-tote\""), "{text}");
+    assert!(text.contains("status = \"draft\""), "{text}");
+    assert!(text.contains("category = \"Bags & baskets\""), "{text}");
+    assert!(text.contains("unit_amount = 1950"), "{text}");
+    assert!(
+        !text.contains("unit_amount = 1800"),
+        "replaced prices stay out: {text}"
+    );
+    assert!(
+        dir.path()
+            .join("catalogue-files/harbour-map/harbour-map.svg")
+            .exists()
+    );
+
+    // Seeded back into the same shop: nothing changes.
+    let out = storefront_on(&app.db.url, &["seed", path]).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("products: 0 created, 0 updated; prices: 0 created, 0 updated;"),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Into an empty shop: the same catalogue, which exports to the same file.
+    let empty = TestDb::new();
+    let out = storefront_on(&empty.url, &["seed", path]).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let again = dir.path().join("again.toml");
+    let out = storefront_on(
+        &empty.url,
+        &["catalogue", "export", again.to_str().unwrap()],
+    )
+    .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(std::fs::read_to_string(&again).unwrap(), text);
+
+    // To standard output, without the files.
+    let out = storefront_on(&app.db.url, &["catalogue", "export", "-"]).await;
+    assert_eq!(String::from_utf8_lossy(&out.stdout), text);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("1 download file(s) not written"));
+}

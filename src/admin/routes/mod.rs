@@ -13,7 +13,7 @@ mod shipping;
 pub use list::list;
 pub use order::show;
 pub use products::{
-    create_product, delete as delete_product, edit as edit_product, new_product,
+    change_price, create_product, delete as delete_product, edit as edit_product, new_product,
     product as product_page, products, products_csv, stock,
 };
 pub use refund::refund;

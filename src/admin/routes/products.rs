@@ -18,7 +18,7 @@ use crate::accounts::auth::Admin;
 use crate::admin::audit;
 use crate::catalog::back_in_stock;
 use crate::catalog::create::{self, NewProduct};
-use crate::catalog::model::{Product, Status};
+use crate::catalog::model::{Price, Product, Status};
 use crate::catalog::slugs;
 use crate::catalog::stock::{self, Change};
 use crate::db::{self, DbError, write_tx};
@@ -322,6 +322,24 @@ struct ProductPage {
     old_slugs: Vec<String>,
     /// Orders or subscriptions name it: it can be archived, not deleted.
     has_orders: bool,
+    /// Its prices, current ones first, then the history newest first.
+    prices: Vec<PriceRow>,
+    currency: String,
+}
+
+/// One of a product's prices, current or replaced.
+struct PriceRow {
+    id: i64,
+    label: String,
+    cadence: &'static str,
+    since: String,
+    current: bool,
+    stripe_id: String,
+    /// Live subscriptions on it.
+    subscribers: i64,
+    /// The amount field: as typed, or the current amount.
+    typed: String,
+    error: Option<String>,
 }
 
 /// What the product form sent, as typed (or the product as it is, for a fresh form).
@@ -363,6 +381,15 @@ fn tax_code_or_empty(code: &str) -> Result<(), validator::ValidationError> {
     }
 }
 
+/// What a rejected form sent, shown again as typed: the stock form, the product form, or one
+/// price's amount (its id and the text).
+#[derive(Default)]
+struct Typed {
+    stock: StockForm,
+    edit: Option<EditForm>,
+    price: Option<(i64, String)>,
+}
+
 /// What the stock form sent, as typed (it is shown again with the errors).
 #[derive(Debug, Default, Deserialize, Validate)]
 pub struct StockForm {
@@ -400,13 +427,17 @@ async fn product_view(
     state: &AppState,
     layout: Layout,
     slug: String,
-    typed: StockForm,
-    edit: Option<EditForm>,
+    typed: Typed,
     errors: FieldErrors,
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
+    let Typed {
+        stock: typed,
+        edit,
+        price: typed_price,
+    } = typed;
     let (id, name) = product_row(state, slug.clone()).await?;
-    let (product, held, waiting, trail, extra) = db::run(&state.pool, move |conn| {
+    let (product, held, waiting, trail, extra, priced) = db::run(&state.pool, move |conn| {
         let product: Product = products::table
             .find(id)
             .select(Product::as_select())
@@ -427,6 +458,22 @@ async fn product_view(
             .select(product_redirects::slug)
             .load(conn)?;
         let has_orders = has_orders(conn, id)?;
+        let prices: Vec<Price> = prices::table
+            .filter(prices::product_id.eq(id))
+            .order((
+                prices::active.desc(),
+                prices::created_at.desc(),
+                prices::id.desc(),
+            ))
+            .select(Price::as_select())
+            .load(conn)?;
+        let ids: Vec<i64> = prices.iter().map(|p| p.id).collect();
+        let on: Vec<Option<i64>> = subscriptions::table
+            .filter(subscriptions::price_id.eq_any(ids))
+            .filter(subscriptions::status.eq_any(crate::subscriptions::model::LIVE_STATUSES))
+            .select(subscriptions::price_id)
+            .load(conn)?;
+        let subscribers = per_product(on.into_iter().flatten().map(|p| (p, 1)).collect());
         let actors: Vec<i64> = trail.iter().filter_map(|e| e.actor_id).collect();
         let emails: HashMap<i64, String> = users::table
             .filter(users::id.eq_any(actors))
@@ -452,10 +499,38 @@ async fn product_view(
             waiting,
             trail,
             (category, categories, old_slugs, has_orders),
+            (prices, subscribers),
         ))
     })
     .await?;
     let (category, categories, old_slugs, has_orders) = extra;
+    let (prices, subscribers) = priced;
+    let prices = prices
+        .into_iter()
+        .map(|p| {
+            let typed = match &typed_price {
+                Some((id, typed)) if *id == p.id => typed.clone(),
+                _ => p.money().map(|m| m.to_major_string()).unwrap_or_default(),
+            };
+            PriceRow {
+                id: p.id,
+                label: p.plan_label(),
+                cadence: match p.recurring_interval.as_deref() {
+                    None => "One-time",
+                    Some("day") => "Daily",
+                    Some("week") => "Weekly",
+                    Some("month") => "Monthly",
+                    _ => "Yearly",
+                },
+                since: when(p.created_at),
+                current: p.active,
+                stripe_id: p.stripe_price_id.clone().unwrap_or_default(),
+                subscribers: subscribers.get(&p.id).copied().unwrap_or(0),
+                error: errors.get(&format!("price-{}", p.id)).map(str::to_owned),
+                typed,
+            }
+        })
+        .collect();
     let edit = edit.unwrap_or_else(|| EditForm {
         name: product.name.clone(),
         description: product.description.clone(),
@@ -490,6 +565,8 @@ async fn product_view(
             categories,
             old_slugs,
             has_orders,
+            prices,
+            currency: state.config.currency.code().to_uppercase(),
         }
         .render(),
         status,
@@ -506,8 +583,7 @@ pub async fn product(
         &state,
         layout,
         path.into_inner(),
-        StockForm::default(),
-        None,
+        Typed::default(),
         FieldErrors::default(),
         StatusCode::OK,
     )
@@ -570,8 +646,10 @@ pub async fn stock(
                 &state,
                 layout,
                 slug,
-                form,
-                None,
+                Typed {
+                    stock: form,
+                    ..Typed::default()
+                },
                 errors,
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
@@ -618,8 +696,10 @@ pub async fn stock(
                 &state,
                 layout,
                 slug,
-                form,
-                None,
+                Typed {
+                    stock: form,
+                    ..Typed::default()
+                },
                 errors,
                 StatusCode::UNPROCESSABLE_ENTITY,
             )
@@ -1015,8 +1095,10 @@ pub async fn edit(
             &state,
             layout,
             slug.clone(),
-            StockForm::default(),
-            Some(form),
+            Typed {
+                edit: Some(form),
+                ..Typed::default()
+            },
             errors,
             StatusCode::UNPROCESSABLE_ENTITY,
         )
@@ -1100,6 +1182,87 @@ pub async fn delete(
     }
     session.flash(format!("Deleted {name}."))?;
     Ok(see_other("/admin/products"))
+}
+
+/// What a price form sent: the new amount in major units, as typed.
+#[derive(Debug, Deserialize)]
+pub struct PriceForm {
+    #[serde(default)]
+    amount: String,
+}
+
+/// `POST /admin/products/{slug}/prices/{id}`: a new amount for a current price. Stripe prices
+/// are immutable: a new one is made (at the next checkout) and the old one retired at once;
+/// subscriptions stay on the old one.
+pub async fn change_price(
+    state: web::Data<AppState>,
+    layout: Layout,
+    session: TypedSession,
+    Admin(admin): Admin,
+    path: web::Path<(String, String)>,
+    form: CsrfForm<PriceForm>,
+) -> Result<HttpResponse, AppError> {
+    let (slug, price_id) = path.into_inner();
+    let price_id: i64 = price_id.parse().map_err(|_| AppError::NotFound)?;
+    let (id, name) = product_row(&state, slug.clone()).await?;
+    let currency = state.config.currency;
+    let typed = form.0.amount;
+    let amount = match Money::parse_major(&typed, currency) {
+        Ok(m) if (0..=99_999_999).contains(&m.amount) => Ok(m.amount),
+        Ok(_) => Err("The price must be from 0 to 999,999.99.".to_owned()),
+        Err(e) => Err(format!("Price: {e}.")),
+    };
+    let refuse = |message: String| {
+        let mut errors = FieldErrors::default();
+        errors.add(&format!("price-{price_id}"), message);
+        product_view(
+            &state,
+            layout,
+            slug.clone(),
+            Typed {
+                price: Some((price_id, typed.clone())),
+                ..Typed::default()
+            },
+            errors,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+    };
+    let amount = match amount {
+        Ok(amount) => amount,
+        Err(message) => return refuse(message).await,
+    };
+    let (now, actor) = (state.clock.unix(), admin.id);
+    let changed = db::run(&state.pool, move |conn| {
+        write_tx(conn, |conn| {
+            crate::catalog::pricing::change_amount(conn, id, price_id, amount, actor, now)
+                .optional()
+        })
+        .map_err(DbError::from)
+    })
+    .await?
+    .ok_or(AppError::NotFound)?;
+    let changed = match changed {
+        Ok(changed) => changed,
+        Err(refusal) => return refuse(refusal.to_string()).await,
+    };
+    state.catalogue.invalidate();
+    let mut message = format!("Price of {name}: {} → {}.", changed.before, changed.after);
+    if changed.subscribers > 0 {
+        message.push_str(&format!(
+            " {} subscription(s) stay on {} until the customer switches.",
+            changed.subscribers, changed.before
+        ));
+    }
+    if let Some(old) = &changed.old_stripe_price {
+        if let Err(e) = crate::payments::products::retire_price(&state.stripe, old).await {
+            tracing::warn!(product = %slug, error = %crate::error::Report(&e), "old Stripe Price not retired");
+            message.push_str(&format!(
+                " Stripe's old price could not be retired yet ({e}): `storefront stripe setup` retries."
+            ));
+        }
+    }
+    session.flash(message)?;
+    Ok(see_other(&format!("/admin/products/{slug}")))
 }
 
 /// A form with nothing but its CSRF token.

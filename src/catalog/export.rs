@@ -1,0 +1,189 @@
+//! `storefront catalogue export`: the catalogue as a TOML file in the shape `storefront seed`
+//! reads, so a catalogue round-trips — seeding the export into the same shop changes nothing,
+//! and into an empty one makes the same catalogue (products in order, their status, category,
+//! current prices, stock, shipping rates, and download files written beside the file).
+//!
+//! Not exported: price history (replaced prices stay in the database), and unsold licence keys
+//! (they are what customers pay for; move them with the admin pages or your own records).
+
+use std::collections::HashMap;
+
+use diesel::prelude::*;
+use serde::Serialize;
+
+use super::model::{Category, Price, Product};
+use super::seed::{DEFAULT_MAX_DOWNLOADS, ShippingRateEntry};
+use crate::db::AnyConnection;
+use crate::money::Currency;
+use crate::schema::{categories, prices, product_files, products, shipping_rates};
+
+/// The file `storefront seed` reads; scalar fields come before the tables, as TOML wants.
+#[derive(Debug, Serialize)]
+struct FileOut {
+    currency: String,
+    products: Vec<ProductOut>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    shipping_rates: Vec<ShippingRateEntry>,
+}
+
+#[derive(Debug, Serialize)]
+struct ProductOut {
+    slug: String,
+    name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    category: Option<String>,
+    status: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    description: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    image_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stock: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tax_code: Option<String>,
+    kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    delivery: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_downloads: Option<i64>,
+    prices: Vec<PriceOut>,
+}
+
+#[derive(Debug, Serialize)]
+struct PriceOut {
+    key: String,
+    unit_amount: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    interval: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shipping: Option<i64>,
+}
+
+/// The export: the TOML text, and the download files it names (path relative to the TOML file,
+/// bytes).
+#[derive(Debug)]
+pub struct Export {
+    pub toml: String,
+    pub files: Vec<(String, Vec<u8>)>,
+}
+
+/// Where download files go, relative to the exported file.
+pub const FILES_DIR: &str = "catalogue-files";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error(transparent)]
+    Db(#[from] diesel::result::Error),
+    #[error("the catalogue could not be written as TOML: {0}")]
+    Toml(#[from] toml::ser::Error),
+}
+
+/// Reads the whole catalogue (every status) priced in `currency`.
+pub fn export(conn: &mut AnyConnection, currency: Currency) -> Result<Export, ExportError> {
+    let all: Vec<Product> = products::table
+        .order((products::position.asc(), products::id.asc()))
+        .select(Product::as_select())
+        .load(conn)?;
+    let names: HashMap<i64, String> = categories::table
+        .select(Category::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(|c| (c.id, c.name))
+        .collect();
+    let current: Vec<Price> = prices::table
+        .filter(prices::active.eq(true))
+        .filter(prices::currency.eq(currency.code()))
+        .order((prices::unit_amount.asc(), prices::id.asc()))
+        .select(Price::as_select())
+        .load(conn)?;
+    let file_rows: Vec<(i64, String, Vec<u8>)> = product_files::table
+        .select((
+            product_files::product_id,
+            product_files::file_name,
+            product_files::bytes,
+        ))
+        .load(conn)?;
+    let mut files = vec![];
+    let mut products_out = vec![];
+    for p in all {
+        let prices: Vec<PriceOut> = current
+            .iter()
+            .filter(|x| x.product_id == p.id)
+            .map(|x| PriceOut {
+                key: x.lookup_key.clone(),
+                unit_amount: x.unit_amount,
+                interval: x.recurring_interval.clone(),
+                shipping: x.shipping_amount,
+            })
+            .collect();
+        // Seeding needs a price per product; one with none here is not sold in this currency.
+        if prices.is_empty() {
+            continue;
+        }
+        let file = file_rows
+            .iter()
+            .find(|(id, _, _)| *id == p.id)
+            .map(|(_, name, bytes)| {
+                let path = format!("{FILES_DIR}/{}/{name}", p.slug);
+                files.push((path.clone(), bytes.clone()));
+                path
+            });
+        let keys = p.delivery.as_deref() == Some("keys");
+        products_out.push(ProductOut {
+            category: p.category_id.and_then(|id| names.get(&id).cloned()),
+            status: p.status.clone(),
+            description: p.description.clone(),
+            image_url: p.image_url.clone(),
+            // A key product's stock is its unsold keys, not a number to restore.
+            stock: if keys { None } else { p.stock },
+            tax_code: p.tax_code.clone(),
+            kind: p.kind.clone(),
+            delivery: p.delivery.clone(),
+            max_downloads: (p.delivery.as_deref() == Some("file")
+                && p.max_downloads != DEFAULT_MAX_DOWNLOADS)
+                .then_some(p.max_downloads),
+            file,
+            slug: p.slug,
+            name: p.name,
+            prices,
+        });
+    }
+    let rates: Vec<ShippingRateEntry> = shipping_rates::table
+        .filter(shipping_rates::active.eq(true))
+        .order((shipping_rates::position.asc(), shipping_rates::id.asc()))
+        .select((
+            shipping_rates::key,
+            shipping_rates::name,
+            shipping_rates::amount,
+            shipping_rates::min_days,
+            shipping_rates::max_days,
+            shipping_rates::free_over,
+        ))
+        .load::<(String, String, i64, Option<i64>, Option<i64>, Option<i64>)>(conn)?
+        .into_iter()
+        .map(
+            |(key, name, amount, min_days, max_days, free_over)| ShippingRateEntry {
+                key,
+                name,
+                amount,
+                min_days,
+                max_days,
+                free_over,
+            },
+        )
+        .collect();
+    let body = toml::to_string(&FileOut {
+        currency: currency.code().to_owned(),
+        products: products_out,
+        shipping_rates: rates,
+    })?;
+    Ok(Export {
+        toml: format!(
+            "# The catalogue as exported by `storefront catalogue export`; load it with\n# `storefront seed FILE`. Amounts are minor units of {}. Not included: replaced prices\n# and unsold licence keys.\n\n{body}",
+            currency.code().to_uppercase()
+        ),
+        files,
+    })
+}
