@@ -133,6 +133,21 @@ pub struct Config {
     pub ship_to: Vec<String>,
     /// `COLLECT_PHONE=on`: Checkout also asks for a phone number when it asks for an address.
     pub collect_phone: bool,
+    /// `MEDIA_DIR`: where product pictures are served from (a copy of what the database holds);
+    /// by default `media` beside the SQLite file, or in the working directory.
+    pub media_dir: std::path::PathBuf,
+}
+
+impl Config {
+    /// `media` beside the SQLite file (or in the working directory for PostgreSQL).
+    fn default_media_dir(database_url: &DatabaseUrl) -> std::path::PathBuf {
+        let beside = database_url
+            .sqlite_path()
+            .and_then(|p| std::path::Path::new(p).parent())
+            .map(std::path::Path::to_path_buf)
+            .unwrap_or_default();
+        beside.join("media")
+    }
 }
 
 /// Where physical goods ship to unless `SHIP_TO` says otherwise.
@@ -383,6 +398,9 @@ impl Config {
             }
         };
 
+        let media_dir = get("MEDIA_DIR")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| Config::default_media_dir(&database_url));
         let config = Config {
             tax,
             ship_to,
@@ -397,6 +415,7 @@ impl Config {
             stripe_timeout,
             emulator_bind,
             emulator_db: get("EMULATOR_DB"),
+            media_dir,
             smtp_url: get("SMTP_URL"),
             mail_from: get("MAIL_FROM"),
             metrics_token: get("METRICS_TOKEN"),

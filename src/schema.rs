@@ -39,7 +39,23 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    product_images (id) {
+        id -> BigInt,
+        product_id -> BigInt,
+        position -> BigInt,
+        alt -> Text,
+        name -> Text,
+        width -> BigInt,
+        height -> BigInt,
+        thumb -> Binary,
+        large -> Binary,
+        created_at -> BigInt,
+    }
+}
+
 diesel::joinable!(products -> categories (category_id));
+diesel::joinable!(product_images -> products (product_id));
 diesel::joinable!(product_redirects -> products (product_id));
 
 diesel::table! {
@@ -510,6 +526,7 @@ diesel::joinable!(shipment_lines -> order_items (order_item_id));
 diesel::allow_tables_to_appear_in_same_query!(
     products,
     categories,
+    product_images,
     product_redirects,
     prices,
     shipping_prices,

@@ -351,6 +351,18 @@ fn routes(cfg: &mut web::ServiceConfig) {
             web::post().to(admin::routes::change_price),
         )
         .route(
+            "/admin/products/{slug}/images",
+            web::post().to(admin::routes::upload_picture),
+        )
+        .route(
+            "/admin/products/{slug}/images/{id}/delete",
+            web::post().to(admin::routes::remove_picture),
+        )
+        .route(
+            "/admin/products/{slug}/images/{id}/main",
+            web::post().to(admin::routes::main_picture),
+        )
+        .route(
             "/admin/products/{slug}/keys",
             web::get().to(crate::digital::routes::keys_form),
         )
@@ -367,6 +379,11 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/healthz", web::get().to(health::healthz))
         .route("/metrics", web::get().to(crate::metrics::endpoint))
         .route("/static/style.css", web::get().to(assets::stylesheet))
+        .route(
+            "/static/products/{file}",
+            web::get().to(assets::product_picture),
+        )
+        .route("/media/{file}", web::get().to(catalog::media::serve))
         .route("/favicon.svg", web::get().to(assets::favicon))
         .route("/favicon.ico", web::get().to(assets::favicon))
         .default_service(web::to(|| async {

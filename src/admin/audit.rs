@@ -19,6 +19,9 @@ pub const PRODUCT_EDITED: &str = "product edited";
 pub const PRODUCT_CREATED: &str = "product created";
 pub const PRODUCT_DELETED: &str = "product deleted";
 pub const PRICE_CHANGED: &str = "price changed";
+pub const PICTURE_ADDED: &str = "picture added";
+pub const PICTURE_REMOVED: &str = "picture removed";
+pub const PICTURE_MAIN: &str = "main picture chosen";
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = audit_log)]

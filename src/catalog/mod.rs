@@ -6,6 +6,8 @@ pub mod create;
 pub mod delete;
 pub mod export;
 pub mod grid;
+pub mod images;
+pub mod media;
 pub mod model;
 pub mod pricing;
 pub mod queries;

@@ -141,9 +141,24 @@ impl Price {
 pub struct Listing {
     pub product: Product,
     pub prices: Vec<Price>,
+    /// Uploaded pictures, the main one first.
+    pub pictures: Vec<super::images::Picture>,
 }
 
 impl Listing {
+    /// The picture to show and its alt text: the main upload, else the catalogue's picture
+    /// (whose alt is the product's name). A path on this shop, or an absolute URL.
+    pub fn picture(&self, size: super::images::Size) -> Option<(String, String)> {
+        match self.pictures.first() {
+            Some(p) => Some((p.url(size), p.alt.clone())),
+            None => self
+                .product
+                .image_url
+                .clone()
+                .map(|url| (url, self.product.name.clone())),
+        }
+    }
+
     /// What the cheapest price costs (prices are loaded cheapest first): what "sort by price"
     /// orders by.
     pub fn from_amount(&self) -> i64 {

@@ -2,6 +2,7 @@
 
 use diesel::prelude::*;
 
+use super::images::Picture;
 use super::model::{Listing, Price, Product};
 use crate::db::AnyConnection;
 use crate::money::Currency;
@@ -22,17 +23,28 @@ pub fn active_listings(conn: &mut AnyConnection, currency: Currency) -> QueryRes
         .order((prices::unit_amount.asc(), prices::id.asc()))
         .select(Price::as_select())
         .load(conn)?;
-    Ok(group(products, prices))
+    let ids: Vec<i64> = products.iter().map(|p| p.id).collect();
+    let pictures = super::images::of_products(conn, &ids)?;
+    Ok(group(products, prices, pictures))
 }
 
-fn group(products: Vec<Product>, prices: Vec<Price>) -> Vec<Listing> {
+fn group(products: Vec<Product>, prices: Vec<Price>, pictures: Vec<Picture>) -> Vec<Listing> {
     let mut listings: Vec<Listing> = products
         .into_iter()
         .map(|product| Listing {
             product,
             prices: vec![],
+            pictures: vec![],
         })
         .collect();
+    for picture in pictures {
+        if let Some(l) = listings
+            .iter_mut()
+            .find(|l| l.product.id == picture.product_id)
+        {
+            l.pictures.push(picture);
+        }
+    }
     for price in prices {
         if let Some(l) = listings
             .iter_mut()

@@ -11,6 +11,7 @@ use validator::Validate;
 
 use super::back_in_stock::{self, SignUp};
 use super::grid::{self, GridQuery, Pager, Sort, arrange, paginate};
+use super::images::Size;
 use super::model::{Listing, Price};
 use super::search;
 use super::snapshot::Snapshot;
@@ -49,7 +50,7 @@ impl ProductCard {
             slug: l.product.slug.clone(),
             name: l.product.name.clone(),
             initial: initial(&l.product.name),
-            image_url: l.product.image_url.clone(),
+            image_url: l.picture(Size::Thumb).map(|(url, _)| url),
             price_label,
             sold_out: available == Some(0),
             last_one: available == Some(1),
@@ -289,6 +290,9 @@ pub struct ProductPage {
     pub paragraphs: Vec<String>,
     pub initial: String,
     pub image_url: Option<String>,
+    pub image_alt: String,
+    /// More pictures: (thumbnail, large copy, alt text).
+    pub gallery: Vec<(String, String, String)>,
     pub sold_out: bool,
     pub stock_note: Option<String>,
     pub max_quantity: i64,
@@ -349,6 +353,7 @@ pub async fn render_product(
     let p = &listing.product;
     let canonical = super::seo::canonical(&state.public_url, &p.slug);
     let meta_description = super::seo::meta_description(&p.description);
+    let main_picture = listing.picture(Size::Large);
     let stock_note = match available {
         Some(0) => None,
         Some(1) => Some("Only one left".to_owned()),
@@ -365,7 +370,14 @@ pub async fn render_product(
             .map(str::to_owned)
             .collect(),
         initial: initial(&p.name),
-        image_url: p.image_url.clone(),
+        image_url: main_picture.as_ref().map(|(url, _)| url.clone()),
+        image_alt: main_picture.map(|(_, alt)| alt).unwrap_or_default(),
+        gallery: listing
+            .pictures
+            .iter()
+            .skip(1)
+            .map(|x| (x.url(Size::Thumb), x.url(Size::Large), x.alt.clone()))
+            .collect(),
         sold_out: available == Some(0),
         stock_note,
         max_quantity: available.map_or(MAX_QUANTITY, |s| s.min(MAX_QUANTITY)),

@@ -114,7 +114,9 @@ pub struct ProductEntry {
     #[serde(default)]
     #[validate(length(max = 4000))]
     pub description: String,
-    #[validate(url)]
+    /// A picture shown until one is uploaded: an `https://` (or `http://`) URL, or a path on
+    /// this shop such as `/static/products/canvas-tote.svg`.
+    #[validate(custom(function = "validate_image_url"))]
     pub image_url: Option<String>,
     /// Kept for older files: `active = false` makes a draft. `status` says it better.
     #[serde(default = "yes")]
@@ -205,6 +207,19 @@ pub const DEFAULT_MAX_DOWNLOADS: i64 = 5;
 
 fn yes() -> bool {
     true
+}
+
+fn validate_image_url(value: &str) -> Result<(), ValidationError> {
+    let path =
+        value.starts_with('/') && !value.starts_with("//") && !value.contains([' ', '"', '\\']);
+    let absolute = url::Url::parse(value).is_ok_and(|u| matches!(u.scheme(), "https" | "http"));
+    if (path || absolute) && value.len() <= 500 {
+        Ok(())
+    } else {
+        Err(ValidationError::new("image_url").with_message(
+            "an image URL is https://… or a path on this shop like /static/products/mug.svg".into(),
+        ))
+    }
 }
 
 pub fn validate_tax_code(value: &str) -> Result<(), ValidationError> {

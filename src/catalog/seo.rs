@@ -63,6 +63,14 @@ fn escape_xml(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// `url` made absolute against the page's own address (`/static/…` → `https://shop/static/…`).
+fn absolute(page: &str, url: &str) -> String {
+    url::Url::parse(page)
+        .and_then(|base| base.join(url))
+        .map(String::from)
+        .unwrap_or_else(|_| url.to_owned())
+}
+
 /// The product's address that search engines should index.
 pub fn canonical(public_url: &url::Url, slug: &str) -> String {
     format!(
@@ -103,10 +111,9 @@ pub fn product_json_ld(
         "InStock"
     };
     let (url, name) = (text(canonical), text(&p.name));
-    let image = p
-        .image_url
-        .as_deref()
-        .map(|i| format!(",\"image\":{}", text(i)))
+    let image = listing
+        .picture(super::images::Size::Large)
+        .map(|(url, _)| format!(",\"image\":{}", text(&absolute(canonical, &url))))
         .unwrap_or_default();
     Some(format!(
         "{{\"@context\":\"https://schema.org\",\"@type\":\"Product\",\"name\":{name},\"description\":{},\"sku\":{},\"url\":{url}{image},\"offers\":{{\"@type\":\"Offer\",\"url\":{url},\"price\":\"{}\",\"priceCurrency\":\"{}\",\"availability\":\"https://schema.org/{availability}\",\"seller\":{{\"@type\":\"Organization\",\"name\":{}}}}}}}",

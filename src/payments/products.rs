@@ -60,6 +60,20 @@ pub async fn update_product(
     Ok(())
 }
 
+/// The pictures Checkout shows for the product (absolute `https://` URLs, at most 8).
+/// Idempotent by nature.
+pub async fn set_images(
+    stripe: &Stripe,
+    stripe_product: &str,
+    urls: Vec<String>,
+) -> Result<(), PaymentError> {
+    let req = UpdateProduct::new(stripe_product).images(urls);
+    stripe
+        .write_once(&req, &format!("product-images-{stripe_product}"))
+        .await?;
+    Ok(())
+}
+
 /// Takes a Stripe Product off sale after ours was deleted (Stripe refuses to delete a Product
 /// that has prices, and keeps it for the payments that name it). Idempotent by nature.
 pub async fn retire_product(stripe: &Stripe, stripe_product: &str) -> Result<(), PaymentError> {

@@ -34,3 +34,67 @@ pub async fn favicon() -> HttpResponse {
         .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
         .body(FAVICON)
 }
+
+/// The demo catalogue's pictures (drawn as SVG; uploads go through `catalog::images` instead).
+const PRODUCT_PICTURES: &[(&str, &str)] = &[
+    (
+        "brass-pen.svg",
+        include_str!("../../static/products/brass-pen.svg"),
+    ),
+    (
+        "canvas-tote.svg",
+        include_str!("../../static/products/canvas-tote.svg"),
+    ),
+    (
+        "coffee-beans.svg",
+        include_str!("../../static/products/coffee-beans.svg"),
+    ),
+    (
+        "coffee-club.svg",
+        include_str!("../../static/products/coffee-club.svg"),
+    ),
+    (
+        "enamel-mug.svg",
+        include_str!("../../static/products/enamel-mug.svg"),
+    ),
+    (
+        "field-guide-app.svg",
+        include_str!("../../static/products/field-guide-app.svg"),
+    ),
+    (
+        "field-notebook.svg",
+        include_str!("../../static/products/field-notebook.svg"),
+    ),
+    (
+        "harbour-map.svg",
+        include_str!("../../static/products/harbour-map.svg"),
+    ),
+    (
+        "harbour-print.svg",
+        include_str!("../../static/products/harbour-print.svg"),
+    ),
+    (
+        "linen-apron.svg",
+        include_str!("../../static/products/linen-apron.svg"),
+    ),
+    (
+        "merino-beanie.svg",
+        include_str!("../../static/products/merino-beanie.svg"),
+    ),
+];
+
+/// `/static/products/{file}`: a demo product's picture.
+pub async fn product_picture(file: actix_web::web::Path<String>) -> HttpResponse {
+    match PRODUCT_PICTURES
+        .iter()
+        .find(|(name, _)| *name == file.as_str())
+    {
+        Some((_, svg)) => HttpResponse::Ok()
+            .insert_header((header::CONTENT_TYPE, "image/svg+xml"))
+            .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
+            .body(*svg),
+        None => HttpResponse::NotFound()
+            .insert_header((header::CONTENT_TYPE, "text/plain; charset=utf-8"))
+            .body("No such picture."),
+    }
+}

@@ -160,6 +160,16 @@ impl FromRequest for TypedSession {
     }
 }
 
+/// The CSRF check of a form that is not url-encoded (a multipart upload): `sent` is its
+/// `csrf_token` field.
+pub fn verify_form_token(req: &HttpRequest, sent: Option<&str>) -> Result<(), AppError> {
+    if check_form_token(req, &req.get_session(), sent) {
+        Ok(())
+    } else {
+        Err(AppError::Csrf)
+    }
+}
+
 /// A url-encoded form whose `csrf_token` matched the session's. Other fields deserialize into `T`.
 pub struct CsrfForm<T>(pub T);
 

@@ -23,6 +23,7 @@ mod mail;
 mod metrics;
 mod order_status;
 mod page_snapshots;
+mod pictures;
 mod price_changes;
 mod proxies;
 mod purchase;

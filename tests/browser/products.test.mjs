@@ -9,6 +9,8 @@ import {
 const ADMIN_EMAIL = 'admin@example.com';
 const ADMIN_PASSWORD = 'storefront-demo-admin';
 const PEN = 'Brass pocket pen';
+// A 64×48 PNG, half blue: what an admin uploads.
+const MUG_PNG = 'iVBORw0KGgoAAAANSUhEUgAAAEAAAAAwCAIAAAAuKetIAAAASUlEQVR42u3PMQ0AMAgAMOSgCXUTxo0OLOzha1IDjax3aqZPhYCAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgIDArwVx+L1LFBUsugAAAABJRU5ErkJggg==';
 
 const escape = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 const exactly = (s) => new RegExp(`^${escape(s)}$`);
@@ -93,7 +95,20 @@ journey('products: a sold-out pen, a shopper waiting, the admin restocks and ren
   await admin.getByRole('button', { name: 'Create product', exact: true }).click();
   await admin.waitForURL((u) => u.pathname === '/admin/products/camp-mug');
   await expectText(admin.locator('.flash'), exactly('Created Camp mug. It is on sale.'), 'the new product');
+  // A picture for it: alt text is required; then the shop shows the picture.
+  await admin.getByLabel(/^Picture/).setInputFiles({ name: 'mug.png', mimeType: 'image/png', buffer: Buffer.from(MUG_PNG, 'base64') });
+  allowStatus(admin, '/admin/products/camp-mug/images', 422);
+  await admin.getByRole('button', { name: 'Add picture', exact: true }).click();
+  await expectVisible(admin.locator('#alt-error'), 'alt text is required');
+  await checkPage(admin, 'admin-product-picture-error');
+  await admin.getByLabel(/^Picture/).setInputFiles({ name: 'mug.png', mimeType: 'image/png', buffer: Buffer.from(MUG_PNG, 'base64') });
+  await admin.getByLabel(/alt text/).fill('Blue and white enamel camp mug');
+  await admin.getByRole('button', { name: 'Add picture', exact: true }).click();
+  await admin.waitForURL((u) => u.pathname === '/admin/products/camp-mug');
+  await expectText(admin.locator('.flash'), exactly('Added a picture of Camp mug.'), 'the picture');
+  await checkPage(admin, 'admin-product-picture');
   await visit(page, '/products/camp-mug', 'product-new');
+  await expectVisible(page.getByRole('img', { name: 'Blue and white enamel camp mug' }), 'the uploaded picture');
   await expectText(page.locator('.price-large'), exactly('$14.50'), 'its price');
   await expectText(page.locator('.stock-note'), exactly('Only 3 left'), 'its stock');
 

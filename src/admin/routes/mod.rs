@@ -4,12 +4,14 @@
 //! [`CsrfForm`](crate::web::session::CsrfForm); results flashed after a redirect
 //! (Post/Redirect/Get).
 
+mod images;
 mod list;
 mod order;
 mod products;
 mod refund;
 mod shipping;
 
+pub use images::{make_main as main_picture, remove as remove_picture, upload as upload_picture};
 pub use list::list;
 pub use order::show;
 pub use products::{

@@ -18,6 +18,7 @@ use crate::accounts::auth::Admin;
 use crate::admin::audit;
 use crate::catalog::back_in_stock;
 use crate::catalog::create::{self, NewProduct};
+use crate::catalog::images::{self, Picture};
 use crate::catalog::model::{Price, Product, Status};
 use crate::catalog::slugs;
 use crate::catalog::stock::{self, Change};
@@ -325,6 +326,9 @@ struct ProductPage {
     /// Its prices, current ones first, then the history newest first.
     prices: Vec<PriceRow>,
     currency: String,
+    pictures: Vec<Picture>,
+    /// The picture form's alt text, as typed.
+    alt: String,
 }
 
 /// One of a product's prices, current or replaced.
@@ -384,10 +388,12 @@ fn tax_code_or_empty(code: &str) -> Result<(), validator::ValidationError> {
 /// What a rejected form sent, shown again as typed: the stock form, the product form, or one
 /// price's amount (its id and the text).
 #[derive(Default)]
-struct Typed {
-    stock: StockForm,
-    edit: Option<EditForm>,
-    price: Option<(i64, String)>,
+pub(super) struct Typed {
+    pub(super) stock: StockForm,
+    pub(super) edit: Option<EditForm>,
+    pub(super) price: Option<(i64, String)>,
+    /// The picture form's alt text.
+    pub(super) alt: String,
 }
 
 /// What the stock form sent, as typed (it is shown again with the errors).
@@ -406,7 +412,7 @@ pub struct StockForm {
     reason: String,
 }
 
-async fn product_row(state: &AppState, slug: String) -> Result<(i64, String), AppError> {
+pub(super) async fn product_row(state: &AppState, slug: String) -> Result<(i64, String), AppError> {
     // Slugs are lower-case ASCII; anything else cannot exist.
     if slug.is_empty() || slug.len() > 100 {
         return Err(AppError::NotFound);
@@ -423,7 +429,7 @@ async fn product_row(state: &AppState, slug: String) -> Result<(i64, String), Ap
     .ok_or(AppError::NotFound)
 }
 
-async fn product_view(
+pub(super) async fn product_view(
     state: &AppState,
     layout: Layout,
     slug: String,
@@ -435,6 +441,7 @@ async fn product_view(
         stock: typed,
         edit,
         price: typed_price,
+        alt,
     } = typed;
     let (id, name) = product_row(state, slug.clone()).await?;
     let (product, held, waiting, trail, extra, priced) = db::run(&state.pool, move |conn| {
@@ -474,6 +481,7 @@ async fn product_view(
             .select(subscriptions::price_id)
             .load(conn)?;
         let subscribers = per_product(on.into_iter().flatten().map(|p| (p, 1)).collect());
+        let pictures = images::of_product(conn, id)?;
         let actors: Vec<i64> = trail.iter().filter_map(|e| e.actor_id).collect();
         let emails: HashMap<i64, String> = users::table
             .filter(users::id.eq_any(actors))
@@ -499,12 +507,12 @@ async fn product_view(
             waiting,
             trail,
             (category, categories, old_slugs, has_orders),
-            (prices, subscribers),
+            (prices, subscribers, pictures),
         ))
     })
     .await?;
     let (category, categories, old_slugs, has_orders) = extra;
-    let (prices, subscribers) = priced;
+    let (prices, subscribers, pictures) = priced;
     let prices = prices
         .into_iter()
         .map(|p| {
@@ -567,6 +575,8 @@ async fn product_view(
             has_orders,
             prices,
             currency: state.config.currency.code().to_uppercase(),
+            pictures,
+            alt,
         }
         .render(),
         status,

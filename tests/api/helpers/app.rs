@@ -27,6 +27,8 @@ pub struct TestApp {
     pub pool: Pool,
     pub db: TestDb,
     pub state: actix_web::web::Data<AppState>,
+    /// Uploaded pictures' files (`MEDIA_DIR`).
+    pub media: tempfile::TempDir,
     /// The embedded emulator's base URL (`http://127.0.0.1:PORT/`).
     pub emulator: url::Url,
     pub webhook_secret: String,
@@ -79,7 +81,12 @@ impl TestApp {
 
     pub async fn spawn_with(overrides: &[(&str, &str)]) -> Self {
         let db = TestDb::new();
+        let media = tempfile::tempdir().expect("a media directory");
         let mut vars: HashMap<String, String> = HashMap::from([
+            (
+                "MEDIA_DIR".into(),
+                media.path().to_str().expect("a UTF-8 path").to_owned(),
+            ),
             ("DATABASE_URL".into(), db.url.clone()),
             ("BIND".into(), "127.0.0.1:0".into()),
             ("SESSION_KEY".into(), session_key()),
@@ -135,6 +142,7 @@ impl TestApp {
             state,
             emulator,
             webhook_secret,
+            media,
         }
     }
 
