@@ -43,18 +43,31 @@ pub fn all(conn: &mut AnyConnection) -> QueryResult<Vec<Category>> {
 /// made if there is none yet; its id.
 pub fn find_or_create(conn: &mut AnyConnection, name: &str, now: i64) -> QueryResult<i64> {
     let name = name.trim();
-    let base = match slug_of(name) {
-        s if s.is_empty() => "category".to_owned(),
-        s => s,
-    };
     if let Some(id) = categories::table
-        .filter(categories::slug.eq(&base).or(categories::name.eq(name)))
+        .filter(categories::name.eq(name))
         .select(categories::id)
         .first(conn)
         .optional()?
     {
         return Ok(id);
     }
+    // The same slug is the same category ("Kitchen", "kitchen") — unless the name has no ASCII
+    // letters to make one from: then only the exact name is.
+    let base = slug_of(name);
+    if !base.is_empty()
+        && let Some(id) = categories::table
+            .filter(categories::slug.eq(&base))
+            .select(categories::id)
+            .first(conn)
+            .optional()?
+    {
+        return Ok(id);
+    }
+    let base = if base.is_empty() {
+        "category".to_owned()
+    } else {
+        base
+    };
     let mut slug = base.clone();
     for n in 2.. {
         let made = insert_once(conn, |conn| {

@@ -6,8 +6,8 @@ use diesel::prelude::*;
 use crate::admin::audit;
 use crate::db::AnyConnection;
 use crate::schema::{
-    audit_log, cart_items, licence_keys, prices, product_files, product_redirects, products,
-    shipping_prices, stock_alerts, stock_reservations, subscription_checkouts,
+    audit_log, cart_items, licence_keys, prices, product_files, product_images, product_redirects,
+    products, shipping_prices, stock_alerts, stock_reservations, subscription_checkouts,
 };
 
 /// Removes product `id` and what hangs off it, in the caller's transaction: its prices (and
@@ -41,6 +41,8 @@ pub fn delete(
     diesel::delete(licence_keys::table.filter(licence_keys::product_id.eq(id))).execute(conn)?;
     diesel::delete(product_files::table.filter(product_files::product_id.eq(id))).execute(conn)?;
     diesel::delete(product_redirects::table.filter(product_redirects::product_id.eq(id)))
+        .execute(conn)?;
+    diesel::delete(product_images::table.filter(product_images::product_id.eq(id)))
         .execute(conn)?;
     diesel::update(audit_log::table.filter(audit_log::product_id.eq(id)))
         .set(audit_log::product_id.eq(None::<i64>))

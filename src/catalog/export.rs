@@ -3,8 +3,9 @@
 //! and into an empty one makes the same catalogue (products in order, their status, category,
 //! current prices, stock, shipping rates, and download files written beside the file).
 //!
-//! Not exported: price history (replaced prices stay in the database), and unsold licence keys
-//! (they are what customers pay for; move them with the admin pages or your own records).
+//! Not exported: price history (replaced prices stay in the database), uploaded pictures (they
+//! stay in the database and MEDIA_DIR; `image_url` pictures are exported), and unsold licence
+//! keys (they are what customers pay for; move them with the admin pages or your own records).
 
 use std::collections::HashMap;
 
@@ -181,7 +182,7 @@ pub fn export(conn: &mut AnyConnection, currency: Currency) -> Result<Export, Ex
     })?;
     Ok(Export {
         toml: format!(
-            "# The catalogue as exported by `storefront catalogue export`; load it with\n# `storefront seed FILE`. Amounts are minor units of {}. Not included: replaced prices\n# and unsold licence keys.\n\n{body}",
+            "# The catalogue as exported by `storefront catalogue export`; load it with\n# `storefront seed FILE`. Amounts are minor units of {}. Not included: replaced prices,\n# uploaded pictures and unsold licence keys.\n\n{body}",
             currency.code().to_uppercase()
         ),
         files,

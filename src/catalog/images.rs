@@ -23,6 +23,8 @@ pub const MAX_UPLOAD_BYTES: usize = 10 * 1024 * 1024;
 const MAX_SIDE: u32 = 12_000;
 /// Most memory a decode may take (about 64 megapixels of RGBA).
 const MAX_ALLOC: u64 = 256 * 1024 * 1024;
+/// Most pixels a picture may have (a 40-megapixel camera's).
+const MAX_PIXELS: u64 = 40_000_000;
 /// The thumbnail's size (cards show it at half this).
 pub const THUMB: (u32, u32) = (640, 480);
 /// The large copy fits in this square.
@@ -90,18 +92,24 @@ pub fn process(bytes: &[u8]) -> Result<Processed, ImageRefusal> {
         other => ImageRefusal::Unreadable(other.to_string()),
     };
     let mut decoder = reader.into_decoder().map_err(refused)?;
+    // Every step after decoding holds copies the size of the picture: bound its pixels too.
+    let (w, h) = decoder.dimensions();
+    if u64::from(w) * u64::from(h) > MAX_PIXELS {
+        return Err(ImageRefusal::TooManyPixels(format!("{w} × {h} pixels")));
+    }
     let orientation = decoder.orientation().map_err(refused)?;
     let mut picture = DynamicImage::from_decoder(decoder).map_err(refused)?;
     picture.apply_orientation(orientation);
-    let flat = flatten(&picture);
-
+    let flat = DynamicImage::ImageRgb8(flatten(&picture));
+    drop(picture);
     let large = if flat.width() > LARGE || flat.height() > LARGE {
-        DynamicImage::ImageRgb8(flat.clone()).resize(LARGE, LARGE, FilterType::Lanczos3)
+        flat.resize(LARGE, LARGE, FilterType::Lanczos3)
     } else {
-        DynamicImage::ImageRgb8(flat.clone())
+        // At most 1600 × 1600: a small copy.
+        flat.clone()
     };
-    let thumb =
-        DynamicImage::ImageRgb8(flat).resize_to_fill(THUMB.0, THUMB.1, FilterType::Lanczos3);
+    let thumb = flat.resize_to_fill(THUMB.0, THUMB.1, FilterType::Lanczos3);
+    drop(flat);
     let (width, height) = (large.width(), large.height());
     let large = jpeg(&large.to_rgb8())?;
     let thumb = jpeg(&thumb.to_rgb8())?;
@@ -260,15 +268,37 @@ pub fn of_products(conn: &mut AnyConnection, ids: &[i64]) -> QueryResult<Vec<Pic
         .load(conn)
 }
 
-/// Removes picture `id` of product `product_id`; whether there was one.
-pub fn remove(conn: &mut AnyConnection, product_id: i64, id: i64) -> QueryResult<bool> {
-    diesel::delete(
-        product_images::table
-            .filter(product_images::id.eq(id))
-            .filter(product_images::product_id.eq(product_id)),
-    )
-    .execute(conn)
-    .map(|n| n > 0)
+/// Removes picture `id` of product `product_id`: its name, when no product has it any more
+/// (its files can go); `Err(())` when there was no such picture.
+pub fn remove(
+    conn: &mut AnyConnection,
+    product_id: i64,
+    id: i64,
+) -> QueryResult<Result<Option<String>, ()>> {
+    let name: Option<String> = product_images::table
+        .filter(product_images::id.eq(id))
+        .filter(product_images::product_id.eq(product_id))
+        .select(product_images::name)
+        .first(conn)
+        .optional()?;
+    let Some(name) = name else {
+        return Ok(Err(()));
+    };
+    diesel::delete(product_images::table.find(id)).execute(conn)?;
+    let still_used = diesel::select(diesel::dsl::exists(
+        product_images::table.filter(product_images::name.eq(&name)),
+    ))
+    .get_result::<bool>(conn)?;
+    Ok(Ok((!still_used).then_some(name)))
+}
+
+/// Deletes a removed picture's files from this instance's `MEDIA_DIR` (other instances keep
+/// theirs until restarted on a fresh directory: the address is a content hash nobody links to
+/// any more).
+pub fn delete_files(dir: &std::path::Path, name: &str) {
+    for size in [Size::Thumb, Size::Large] {
+        let _ = std::fs::remove_file(dir.join(file_name(name, size)));
+    }
 }
 
 /// Makes picture `id` the product's main one (first).
@@ -313,7 +343,8 @@ pub fn write_file(dir: &std::path::Path, file: &str, bytes: &[u8]) -> std::io::R
         return Ok(());
     }
     std::fs::create_dir_all(dir)?;
-    let tmp = dir.join(format!(".{file}.{}", std::process::id()));
+    // A name of its own per writer: two requests filling the same gap never share a file.
+    let tmp = dir.join(format!(".{file}.{:016x}", rand::random::<u64>()));
     std::fs::write(&tmp, bytes)?;
     std::fs::rename(&tmp, &target)
 }

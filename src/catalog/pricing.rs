@@ -26,15 +26,30 @@ pub struct Terms {
 
 /// Retires `old` and makes a row with `terms` under its lookup key, in the caller's
 /// transaction; the new row's id.
-pub fn replace(conn: &mut AnyConnection, old: &Price, terms: &Terms, now: i64) -> QueryResult<i64> {
-    diesel::update(prices::table.find(old.id))
-        .set((
-            prices::active.eq(false),
-            // Lookup keys are unique: the retired row keeps a key of its own.
-            prices::lookup_key.eq(format!("{}~{}", old.lookup_key, old.id)),
-            prices::updated_at.eq(now),
-        ))
-        .execute(conn)?;
+/// `None` when `old` was retired meanwhile (another admin changed it first).
+pub fn replace(
+    conn: &mut AnyConnection,
+    old: &Price,
+    terms: &Terms,
+    now: i64,
+) -> QueryResult<Option<i64>> {
+    // Only the row as read is replaced; a concurrent change waits for this row's lock, then
+    // finds its key gone and nothing to update.
+    let retired = diesel::update(
+        prices::table
+            .filter(prices::id.eq(old.id))
+            .filter(prices::lookup_key.eq(&old.lookup_key)),
+    )
+    .set((
+        prices::active.eq(false),
+        // Lookup keys are unique: the retired row keeps a key of its own.
+        prices::lookup_key.eq(format!("{}~{}", old.lookup_key, old.id)),
+        prices::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    if retired == 0 {
+        return Ok(None);
+    }
     diesel::insert_into(prices::table)
         .values((
             prices::product_id.eq(terms.product_id),
@@ -61,7 +76,7 @@ pub fn replace(conn: &mut AnyConnection, old: &Price, terms: &Terms, now: i64) -
     } else {
         diesel::delete(carts).execute(conn)?;
     }
-    Ok(new_id)
+    Ok(Some(new_id))
 }
 
 /// Why an amount was not changed.
@@ -113,7 +128,9 @@ pub fn change_amount(
         shipping_amount: old.shipping_amount,
         active: true,
     };
-    replace(conn, &old, &terms, now)?;
+    if replace(conn, &old, &terms, now)?.is_none() {
+        return Ok(Err(PriceRefusal::Retired));
+    }
     let subscribers: i64 = subscriptions::table
         .filter(subscriptions::price_id.eq(old.id))
         .filter(subscriptions::status.eq_any(crate::subscriptions::model::LIVE_STATUSES))

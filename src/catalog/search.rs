@@ -38,7 +38,8 @@ struct Hit {
     id: i64,
 }
 
-/// Ids of the products (any status) matching every term, best match first.
+/// Ids of the active products matching every term, best match first (the limit applies to
+/// what shoppers can see, not to drafts).
 pub fn matching(conn: &mut AnyConnection, terms: &[String]) -> QueryResult<Vec<i64>> {
     if terms.is_empty() {
         return Ok(vec![]);
@@ -52,8 +53,10 @@ pub fn matching(conn: &mut AnyConnection, terms: &[String]) -> QueryResult<Vec<i
                 .collect::<Vec<_>>()
                 .join(" ");
             diesel::sql_query(
-                "SELECT rowid AS id FROM product_search WHERE product_search MATCH ? \
-                 ORDER BY bm25(product_search, 10.0, 1.0), rowid LIMIT ?",
+                "SELECT product_search.rowid AS id FROM product_search \
+                 JOIN products ON products.id = product_search.rowid \
+                 WHERE product_search MATCH ? AND products.status = 'active' \
+                 ORDER BY bm25(product_search, 10.0, 1.0), product_search.rowid LIMIT ?",
             )
             .bind::<Text, _>(expr)
             .bind::<BigInt, _>(MAX_HITS)
@@ -69,6 +72,7 @@ pub fn matching(conn: &mut AnyConnection, terms: &[String]) -> QueryResult<Vec<i
                 "SELECT id FROM products, to_tsquery('simple', $1) AS query \
                  WHERE (setweight(to_tsvector('simple', name), 'A') \
                         || setweight(to_tsvector('simple', description), 'B')) @@ query \
+                   AND status = 'active' \
                  ORDER BY ts_rank(setweight(to_tsvector('simple', name), 'A') \
                         || setweight(to_tsvector('simple', description), 'B'), query) DESC, id \
                  LIMIT $2",

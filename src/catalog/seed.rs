@@ -112,7 +112,7 @@ pub struct ProductEntry {
     #[validate(length(min = 1, max = 200))]
     pub name: String,
     #[serde(default)]
-    #[validate(length(max = 4000))]
+    #[validate(length(max = 5000))]
     pub description: String,
     /// A picture shown until one is uploaded: an `https://` (or `http://`) URL, or a path on
     /// this shop such as `/static/products/canvas-tote.svg`.
@@ -126,7 +126,7 @@ pub struct ProductEntry {
     /// The category's name; made if new.
     #[validate(custom(function = "super::categories::validate_name"))]
     pub category: Option<String>,
-    #[validate(range(min = 0, max = 10_000_000))]
+    #[validate(range(min = 0, max = 1_000_000_000))]
     pub stock: Option<i64>,
     /// Stripe Tax's product tax code (`txcd_` and 8 digits); omitted: general tangible goods.
     #[validate(custom(function = "validate_tax_code"))]

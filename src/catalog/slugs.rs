@@ -52,9 +52,15 @@ pub fn rename(
         }
         None => {}
     }
-    diesel::update(products::table.find(id))
-        .set((products::slug.eq(new_slug), products::updated_at.eq(now)))
-        .execute(conn)?;
+    // Another admin may take the slug at the same moment: the unique index decides.
+    let moved = crate::db::insert_once(conn, |conn| {
+        diesel::update(products::table.find(id))
+            .set((products::slug.eq(new_slug), products::updated_at.eq(now)))
+            .execute(conn)
+    })?;
+    if !moved {
+        return Ok(Err(SlugRefusal::Taken));
+    }
     diesel::insert_into(product_redirects::table)
         .values((
             product_redirects::slug.eq(&current),

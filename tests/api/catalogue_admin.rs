@@ -147,10 +147,38 @@ async fn status_and_category_decide_where_a_product_shows() {
             "{html}"
         );
     }
-    // Active again: back in the shop.
-    let res = edited(&app, &admin, "brass-pen", &[("status", "active")]).await;
-    assert_redirect_to(&res, "/admin/products/brass-pen");
-    assert_eq!(app.get_html("/categories/desk-office").await.0, 200);
+    // Active again, and in categories whose names have no ASCII letters: each its own, never
+    // merged.
+    for (slug, name) in [("brass-pen", "日本"), ("field-notebook", "中国")] {
+        let res = edited(
+            &app,
+            &admin,
+            slug,
+            &[("status", "active"), ("category", name)],
+        )
+        .await;
+        assert_redirect_to(&res, &format!("/admin/products/{slug}"));
+    }
+    let home = app.get_html("/").await.1;
+    let links: Vec<(String, String)> = select_attr(&home, "nav.categories a", "href")
+        .into_iter()
+        .zip(select_text(&home, "nav.categories a"))
+        .filter(|(_, name)| name == "日本" || name == "中国")
+        .collect();
+    assert_eq!(links.len(), 2, "{home}");
+    for (href, name) in links {
+        let page = app.get_html(&href).await.1;
+        assert_eq!(select_text(&page, "h1"), vec![name.clone()]);
+        assert_eq!(
+            select_text(&page, ".product-card .product-name").len(),
+            1,
+            "{name}"
+        );
+    }
+
+    // Active again (above): back in the shop; its old category, now empty, is not.
+    assert_eq!(app.get_html("/products/brass-pen").await.0, 200);
+    assert_eq!(app.get_html("/categories/desk-office").await.0, 404);
 }
 
 #[actix_web::test]
@@ -163,6 +191,25 @@ async fn a_product_nothing_sold_names_can_be_deleted_one_with_orders_only_archiv
     )
     .await;
     app.add_to_cart("oops", 1).await;
+    // …with a picture.
+    let mut png = std::io::Cursor::new(Vec::new());
+    image::RgbImage::from_pixel(80, 60, image::Rgb([10, 120, 200]))
+        .write_to(&mut png, image::ImageFormat::Png)
+        .unwrap();
+    let picture = storefront::catalog::images::process(png.get_ref()).unwrap();
+    storefront::db::run(&app.pool, move |conn| {
+        use diesel::prelude::*;
+        use storefront::schema::products;
+        let id: i64 = products::table
+            .filter(products::slug.eq("oops"))
+            .select(products::id)
+            .first(conn)?;
+        storefront::catalog::images::add(conn, id, "Oops", &picture, 1)
+            .map(|added| assert!(added.is_ok()))
+            .map_err(storefront::db::DbError::from)
+    })
+    .await
+    .unwrap();
     let (_, detail) = fetch_page(&admin, app.url("/admin/products/oops")).await;
     assert_eq!(
         select_attr(

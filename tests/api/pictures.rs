@@ -182,6 +182,16 @@ async fn an_admin_adds_pictures_that_the_shop_shows_and_serves() {
         vec!["Cream canvas tote hanging on a hook"]
     );
     assert!(select_attr(&product, ".gallery img", "alt").is_empty());
+    // Its files are gone from this instance, and its address with them.
+    let removed: Vec<String> = std::fs::read_dir(app.media.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(removed.len(), 2, "{removed:?}");
+    assert!(
+        removed.iter().all(|f| main[0].contains(&f[..16])),
+        "{removed:?}"
+    );
     // Someone else's picture id: 404.
     let res = admin
         .post(app.url(&remove[0].replace("canvas-tote", "enamel-mug")))

@@ -225,11 +225,11 @@ async fn picture_action(
     let done = db::run(&state.pool, move |conn| {
         write_tx(conn, |conn| {
             let done = if main {
-                images::make_main(conn, id, picture)?
+                images::make_main(conn, id, picture)?.then_some(None)
             } else {
-                images::remove(conn, id, picture)?
+                images::remove(conn, id, picture)?.ok()
             };
-            if done {
+            if done.is_some() {
                 crate::admin::audit::record(
                     conn,
                     crate::admin::audit::Event::product(
@@ -250,8 +250,12 @@ async fn picture_action(
         .map_err(DbError::from)
     })
     .await?;
-    if !done {
+    let Some(unused) = done else {
         return Err(AppError::NotFound);
+    };
+    if let Some(name) = unused {
+        let dir = state.config.media_dir.clone();
+        let _ = web::block(move || images::delete_files(&dir, &name)).await;
     }
     state.catalogue.invalidate();
     let mut message = if main {
