@@ -193,11 +193,14 @@ async fn views_for(state: &AppState, user: &User) -> Result<Vec<SubscriptionView
                 None => None,
             };
             let others: Vec<Price> = match &price {
+                // Only a product still for sale offers its other plans.
                 Some((p, _)) => prices::table
+                    .inner_join(products::table)
                     .filter(prices::product_id.eq(p.product_id))
                     .filter(prices::id.ne(p.id))
                     .filter(prices::active.eq(true))
                     .filter(prices::recurring_interval.is_not_null())
+                    .filter(products::status.eq(crate::catalog::model::Status::Active.as_str()))
                     .select(Price::as_select())
                     .load(conn)?,
                 None => vec![],

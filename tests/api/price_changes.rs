@@ -160,6 +160,21 @@ async fn a_new_plan_amount_is_a_new_stripe_price_and_subscribers_keep_theirs() {
         .collect();
     paid.sort();
     assert_eq!(paid, vec![1500, 1500, 1600, 1600]);
+
+    // Plans of a product no longer sold are not offered as switches.
+    let switches = |html: &str| select_attr(html, "form[action$='/change']", "action").len();
+    assert_eq!(switches(&app.get_html("/account/subscriptions").await.1), 1);
+    storefront::db::run(&app.pool, |conn| {
+        use diesel::prelude::*;
+        use storefront::schema::products;
+        diesel::update(products::table.filter(products::slug.eq("coffee-club")))
+            .set(products::status.eq("archived"))
+            .execute(conn)
+            .map_err(storefront::db::DbError::from)
+    })
+    .await
+    .unwrap();
+    assert_eq!(switches(&app.get_html("/account/subscriptions").await.1), 0);
 }
 
 #[actix_web::test]
