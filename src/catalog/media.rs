@@ -21,7 +21,7 @@ pub async fn serve(
     let path = dir.join(&file);
     let on_disk = web::block(move || std::fs::read(path).ok())
         .await
-        .map_err(|e| AppError::Internal(anyhow::anyhow!(e.to_string())))?;
+        .map_err(DbError::from)?;
     let bytes = match on_disk {
         Some(bytes) => bytes,
         None => {

@@ -8,6 +8,7 @@ use futures_util::StreamExt as _;
 
 use super::products::{Confirm, Typed, product_row, product_view};
 use crate::accounts::auth::Admin;
+use crate::admin::audit;
 use crate::catalog::images::{self, ImageRefusal, MAX_UPLOAD_BYTES};
 use crate::db::{self, DbError, write_tx};
 use crate::error::AppError;
@@ -97,7 +98,22 @@ pub async fn upload(
         // Decoding and resizing are CPU work: off the request threads.
         web::block(move || images::process(&bytes))
             .await
-            .map_err(|e| AppError::Internal(anyhow::anyhow!(e.to_string())))?
+            .map_err(DbError::from)?
+    };
+    // The page again, with what was wrong and the alt text as typed.
+    let typed_alt = upload.alt;
+    let refuse = |errors: FieldErrors| {
+        product_view(
+            &state,
+            layout,
+            slug.clone(),
+            Typed {
+                alt: typed_alt,
+                ..Typed::default()
+            },
+            errors,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
     };
     let processed = match processed {
         Ok(p) if errors.is_empty() => p,
@@ -105,18 +121,7 @@ pub async fn upload(
             if let Err(refusal) = result {
                 errors.add("picture", refusal.to_string());
             }
-            return product_view(
-                &state,
-                layout,
-                slug,
-                Typed {
-                    alt: upload.alt,
-                    ..Typed::default()
-                },
-                errors,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await;
+            return refuse(errors).await;
         }
     };
     let (now, actor, stored) = (state.clock.unix(), admin.id, processed.clone());
@@ -125,11 +130,11 @@ pub async fn upload(
         write_tx(conn, |conn| {
             let added = images::add(conn, id, &alt2, &stored, now)?;
             if added.is_ok() {
-                crate::admin::audit::record(
+                audit::record(
                     conn,
-                    crate::admin::audit::Event::product(
+                    audit::Event::product(
                         Some(actor),
-                        crate::admin::audit::PICTURE_ADDED,
+                        audit::PICTURE_ADDED,
                         id,
                         format!(
                             "{} ({}×{}): {alt2}",
@@ -146,23 +151,12 @@ pub async fn upload(
     .await?;
     if let Err(refusal) = added {
         errors.add("picture", refusal.to_string());
-        return product_view(
-            &state,
-            layout,
-            slug,
-            Typed {
-                alt: upload.alt,
-                ..Typed::default()
-            },
-            errors,
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
+        return refuse(errors).await;
     }
     let dir = state.config.media_dir.clone();
     let written = web::block(move || images::write_files(&dir, &processed))
         .await
-        .map_err(|e| AppError::Internal(anyhow::anyhow!(e.to_string())))?;
+        .map_err(DbError::from)?;
     if let Err(e) = written {
         // The database has it; any instance writes the file when it is first asked for.
         tracing::warn!(error = %e, "cannot write a picture to MEDIA_DIR");
@@ -230,14 +224,14 @@ async fn picture_action(
                 images::remove(conn, id, picture)?.ok()
             };
             if done.is_some() {
-                crate::admin::audit::record(
+                audit::record(
                     conn,
-                    crate::admin::audit::Event::product(
+                    audit::Event::product(
                         Some(actor),
                         if main {
-                            crate::admin::audit::PICTURE_MAIN
+                            audit::PICTURE_MAIN
                         } else {
-                            crate::admin::audit::PICTURE_REMOVED
+                            audit::PICTURE_REMOVED
                         },
                         id,
                         format!("picture {picture}"),
