@@ -8,7 +8,6 @@ diesel::table! {
         name -> Text,
         description -> Text,
         image_url -> Nullable<Text>,
-        stock -> Nullable<BigInt>,
         position -> BigInt,
         stripe_product_id -> Nullable<Text>,
         created_at -> BigInt,
@@ -19,6 +18,23 @@ diesel::table! {
         max_downloads -> BigInt,
         category_id -> Nullable<BigInt>,
         status -> Text,
+        option1_name -> Nullable<Text>,
+        option2_name -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    product_variants (id) {
+        id -> BigInt,
+        product_id -> BigInt,
+        position -> BigInt,
+        sku -> Nullable<Text>,
+        option1 -> Text,
+        option2 -> Text,
+        stock -> Nullable<BigInt>,
+        image_id -> Nullable<BigInt>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
     }
 }
 
@@ -56,6 +72,7 @@ diesel::table! {
 
 diesel::joinable!(products -> categories (category_id));
 diesel::joinable!(product_images -> products (product_id));
+diesel::joinable!(product_variants -> products (product_id));
 diesel::joinable!(product_redirects -> products (product_id));
 
 diesel::table! {
@@ -78,6 +95,7 @@ diesel::table! {
         order_item_id -> Nullable<BigInt>,
         assigned_at -> Nullable<BigInt>,
         created_at -> BigInt,
+        variant_id -> BigInt,
     }
 }
 
@@ -102,6 +120,7 @@ diesel::table! {
         updated_at -> BigInt,
         stripe_tax_behavior -> Nullable<Text>,
         shipping_amount -> Nullable<BigInt>,
+        variant_id -> Nullable<BigInt>,
     }
 }
 
@@ -206,6 +225,7 @@ diesel::table! {
         amount_paid -> BigInt,
         stripe_product_id -> Nullable<Text>,
         physical -> Bool,
+        variant_id -> Nullable<BigInt>,
     }
 }
 
@@ -218,8 +238,12 @@ diesel::table! {
         status -> Text,
         created_at -> BigInt,
         updated_at -> BigInt,
+        variant_id -> BigInt,
     }
 }
+
+diesel::joinable!(stock_reservations -> product_variants (variant_id));
+diesel::joinable!(licence_keys -> product_variants (variant_id));
 
 diesel::table! {
     stripe_events (id) {
@@ -525,6 +549,7 @@ diesel::joinable!(shipment_lines -> order_items (order_item_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     products,
+    product_variants,
     categories,
     product_images,
     product_redirects,

@@ -355,6 +355,18 @@ fn routes(cfg: &mut web::ServiceConfig) {
             web::post().to(admin::routes::upload_picture),
         )
         .route(
+            "/admin/products/{slug}/variants",
+            web::post().to(admin::routes::save_variants),
+        )
+        .route(
+            "/admin/products/{slug}/variants/new",
+            web::post().to(admin::routes::add_variant),
+        )
+        .route(
+            "/admin/products/{slug}/variants/{id}/delete",
+            web::post().to(admin::routes::remove_variant),
+        )
+        .route(
             "/admin/products/{slug}/images/{id}/delete",
             web::post().to(admin::routes::remove_picture),
         )

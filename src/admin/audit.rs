@@ -22,6 +22,9 @@ pub const PRICE_CHANGED: &str = "price changed";
 pub const PICTURE_ADDED: &str = "picture added";
 pub const PICTURE_REMOVED: &str = "picture removed";
 pub const PICTURE_MAIN: &str = "main picture chosen";
+pub const VARIANTS_CHANGED: &str = "variants changed";
+pub const VARIANT_ADDED: &str = "variant added";
+pub const VARIANT_REMOVED: &str = "variant removed";
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = audit_log)]

@@ -12,7 +12,8 @@ use crate::db::AnyConnection;
 use crate::orders::model::{Order, OrderItem};
 use crate::orders::transition;
 use crate::schema::{
-    order_items, orders, products, refund_lines, refund_restocks, refund_tokens, refunds,
+    order_items, orders, product_variants, products, refund_lines, refund_restocks, refund_tokens,
+    refunds,
 };
 
 pub const PENDING: &str = "pending";
@@ -665,27 +666,31 @@ fn restock_once(conn: &mut AnyConnection, refund_id: i64, now: i64) -> QueryResu
     if first == 0 {
         return Ok(());
     }
-    let lines: Vec<(i64, i64)> = refund_restocks::table
+    let lines: Vec<(Option<i64>, Option<String>, i64)> = refund_restocks::table
         .inner_join(order_items::table.on(order_items::id.eq(refund_restocks::order_item_id)))
+        .inner_join(products::table.on(products::id.eq(order_items::product_id)))
         .filter(refund_restocks::refund_id.eq(refund_id))
-        .select((order_items::product_id, refund_restocks::quantity))
+        .select((
+            order_items::variant_id,
+            products::delivery,
+            refund_restocks::quantity,
+        ))
         .load(conn)?;
-    for (product_id, qty) in lines {
-        // Unlimited stock (NULL) stays unlimited. A licence key product's stock is its unsold
-        // keys: a key once given cannot be sold again, so its units never go back.
+    for (variant_id, delivery, qty) in lines {
+        // A licence key's stock is its unsold keys: a key once given cannot be sold again, so
+        // its units never go back. A line without a variant (an invoice's) holds no stock.
+        let (Some(variant_id), false) = (variant_id, delivery.as_deref() == Some("keys")) else {
+            continue;
+        };
+        // Unlimited stock (NULL) stays unlimited.
         diesel::update(
-            products::table
-                .filter(products::id.eq(product_id))
-                .filter(products::stock.is_not_null())
-                .filter(
-                    products::delivery
-                        .is_null()
-                        .or(products::delivery.ne("keys")),
-                ),
+            product_variants::table
+                .filter(product_variants::id.eq(variant_id))
+                .filter(product_variants::stock.is_not_null()),
         )
         .set((
-            products::stock.eq(products::stock + qty),
-            products::updated_at.eq(now),
+            product_variants::stock.eq(product_variants::stock + qty),
+            product_variants::updated_at.eq(now),
         ))
         .execute(conn)?;
     }
@@ -753,6 +758,7 @@ mod tests {
             amount_paid,
             stripe_product_id: None,
             physical: true,
+            variant_id: None,
         }
     }
 

@@ -6,7 +6,7 @@ use crate::db::{AnyConnection, write_tx};
 use crate::error::AppError;
 use crate::inventory;
 use crate::money::{Currency, Money};
-use crate::schema::{cart_items, carts, prices, products};
+use crate::schema::{cart_items, carts, prices, product_variants, products};
 
 const STATUS_ACTIVE: &str = crate::catalog::model::Status::Active.as_str();
 
@@ -18,7 +18,10 @@ pub struct CartLine {
     pub item_id: i64,
     pub price_id: i64,
     pub product_id: i64,
+    /// The variant the price sells, whose stock the line takes.
+    pub variant_id: i64,
     pub slug: String,
+    /// The product's name, and the variant's ("Canvas tote — Large / Blue").
     pub name: String,
     pub unit: Money,
     pub quantity: i64,
@@ -130,35 +133,41 @@ pub fn lines(
 ) -> QueryResult<Vec<CartLine>> {
     #[allow(clippy::type_complexity)]
     let rows: Vec<(
-        i64,
-        i64,
-        i64,
-        i64,
-        String,
-        String,
-        i64,
-        String,
-        bool,
-        Option<String>,
-        String,
-        Option<i64>,
+        (i64, i64, i64, i64),
+        (String, String, String, String),
+        (i64, String, bool, Option<String>),
+        (String, Option<i64>, i64),
     )> = crate::on_backend!(conn, |c| cart_items::table
         .inner_join(prices::table.inner_join(products::table))
+        .inner_join(
+            product_variants::table.on(prices::variant_id.eq(product_variants::id.nullable())),
+        )
         .filter(cart_items::cart_id.eq(cart_id))
         .order(cart_items::id.asc())
         .select((
-            cart_items::id,
-            cart_items::price_id,
-            products::id,
-            cart_items::quantity,
-            products::slug,
-            products::name,
-            prices::unit_amount,
-            prices::currency,
-            prices::active,
-            prices::recurring_interval,
-            products::status,
-            products::stock,
+            (
+                cart_items::id,
+                cart_items::price_id,
+                products::id,
+                cart_items::quantity,
+            ),
+            (
+                products::slug,
+                products::name,
+                product_variants::option1,
+                product_variants::option2,
+            ),
+            (
+                prices::unit_amount,
+                prices::currency,
+                prices::active,
+                prices::recurring_interval,
+            ),
+            (
+                products::status,
+                product_variants::stock,
+                product_variants::id,
+            ),
         ))
         .load(c))?;
     let held = inventory::held_for_others_than_cart(conn, cart_id)?;
@@ -166,27 +175,21 @@ pub fn lines(
         .into_iter()
         .map(
             |(
-                item_id,
-                price_id,
-                product_id,
-                quantity,
-                slug,
-                name,
-                unit_amount,
-                price_currency,
-                price_active,
-                interval,
-                product_status,
-                stock,
+                (item_id, price_id, product_id, quantity),
+                (slug, name, option1, option2),
+                (unit_amount, price_currency, price_active, interval),
+                (product_status, stock, variant_id),
             )| {
                 let same_currency = price_currency == currency.code();
-                let held = held.get(&product_id).copied().unwrap_or(0);
+                let held = held.get(&variant_id).copied().unwrap_or(0);
+                let variant = crate::catalog::variants::label(&option1, &option2);
                 CartLine {
                     item_id,
                     price_id,
                     product_id,
+                    variant_id,
                     slug,
-                    name,
+                    name: crate::catalog::variants::line_name(&name, &variant),
                     unit: Money::new(unit_amount, currency),
                     quantity,
                     for_sale: price_active
@@ -232,23 +235,48 @@ pub fn add(
         // A cart made just now has no lines, no checkout, and today's `updated_at`: three
         // statements fewer on a new visitor's first add.
         let (cart_id, made) = ensure_made(conn, cart_id, user_id, now)?;
-        let row: Option<(i64, String, bool, String, String, Option<String>)> =
-            crate::on_backend!(conn, |c| prices::table
-                .inner_join(products::table)
-                .filter(prices::id.eq(price_id))
-                .select((
-                    products::id,
+        #[allow(clippy::type_complexity)]
+        let row: Option<(
+            (Option<i64>, String, bool, String),
+            (String, Option<String>, Option<String>, Option<String>),
+        )> = crate::on_backend!(conn, |c| prices::table
+            .inner_join(products::table)
+            .left_join(
+                product_variants::table.on(prices::variant_id.eq(product_variants::id.nullable())),
+            )
+            .filter(prices::id.eq(price_id))
+            .select((
+                (
+                    prices::variant_id,
                     products::name,
                     prices::active,
                     products::status,
+                ),
+                (
                     prices::currency,
                     prices::recurring_interval,
-                ))
-                .first(c)
-                .optional())?;
-        let Some((product_id, name, price_active, product_status, price_currency, interval)) = row
+                    product_variants::option1.nullable(),
+                    product_variants::option2.nullable(),
+                ),
+            ))
+            .first(c)
+            .optional())?;
+        let Some((
+            (variant_id, name, price_active, product_status),
+            (price_currency, interval, option1, option2),
+        )) = row
         else {
             return Err(AddError::Cart(CartError::UnknownItem));
+        };
+        let name = crate::catalog::variants::line_name(
+            &name,
+            &crate::catalog::variants::label(
+                option1.as_deref().unwrap_or(""),
+                option2.as_deref().unwrap_or(""),
+            ),
+        );
+        let Some(variant_id) = variant_id else {
+            return Err(AddError::Cart(CartError::NotForSale(name)));
         };
         if !(price_active
             && product_status == STATUS_ACTIVE
@@ -261,7 +289,7 @@ pub fn add(
             true => None,
             false => own_checkout(conn, cart_id)?,
         };
-        let available = inventory::available_one_to(conn, product_id, own)?;
+        let available = inventory::available_one_to(conn, variant_id, own)?;
         if available == Some(0) {
             return Err(AddError::Cart(CartError::SoldOut(name)));
         }
@@ -312,21 +340,24 @@ pub fn set_quantity(
     now: i64,
 ) -> Result<(), AddError> {
     write_tx(conn, |conn| {
-        let row: Option<(i64, i64, String)> = cart_items::table
+        let row: Option<(i64, Option<i64>, String)> = cart_items::table
             .inner_join(prices::table.inner_join(products::table))
             .filter(cart_items::id.eq(item_id))
             .filter(cart_items::cart_id.eq(cart_id))
-            .select((cart_items::quantity, products::id, products::name))
+            .select((cart_items::quantity, prices::variant_id, products::name))
             .first(conn)
             .optional()?;
-        let Some((current, product_id, name)) = row else {
+        let Some((current, variant_id, name)) = row else {
             return Err(AddError::Cart(CartError::UnknownItem));
         };
         if quantity == 0 {
             diesel::delete(cart_items::table.find(item_id)).execute(conn)?;
         } else {
             let own = own_checkout(conn, cart_id)?;
-            let max = limit(inventory::available_one_to(conn, product_id, own)?);
+            let max = match variant_id {
+                Some(v) => limit(inventory::available_one_to(conn, v, own)?),
+                None => 0,
+            };
             if quantity > current && quantity > max {
                 return Err(AddError::Cart(CartError::TooMany { name, max }));
             }

@@ -110,7 +110,14 @@ pub async fn add(
     let Some(slug) = slug_of_price(&state, price_id).await? else {
         return unknown_item(&state, layout, &session).await;
     };
-    let page = render_product(&state, layout, slug, Some(message), form.quantity).await?;
+    let page = render_product(
+        &state,
+        layout,
+        slug,
+        Some(message),
+        (form.quantity, Some(price_id)),
+    )
+    .await?;
     crate::web::html_page(page.render(), status)
 }
 

@@ -1,4 +1,5 @@
-//! "E-mail me when it's back": shoppers leave an address on a sold-out product, and each address
+//! "E-mail me when it's back": shoppers leave an address on a sold-out product (every variant
+//! sold out), and each address
 //! gets one mail through the outbox once the product can be bought again — restocked by an admin
 //! (right away, in the same transaction), by a refund's restock, or freed by checkouts that
 //! expired (by the minute job, on whichever instance runs it first).
@@ -35,7 +36,7 @@ pub fn sign_up(
     email: &str,
     now: i64,
 ) -> QueryResult<SignUp> {
-    let available = inventory::available(conn, &[product_id])?;
+    let available = inventory::available_by_product(conn, &[product_id])?;
     if available.get(&product_id).is_none_or(|n| *n > 0) {
         return Ok(SignUp::InStock);
     }
@@ -93,7 +94,7 @@ pub fn notify(
     if waited_for.is_empty() {
         return Ok(0);
     }
-    let limited: HashMap<i64, i64> = inventory::available(conn, &waited_for)?;
+    let limited: HashMap<i64, i64> = inventory::available_by_product(conn, &waited_for)?;
     let buyable: Vec<i64> = waited_for
         .into_iter()
         .filter(|id| limited.get(id).is_none_or(|n| *n > 0))

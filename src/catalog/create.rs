@@ -1,4 +1,5 @@
-//! A product made from the admin pages: its row, its one price, its stock, audited. Its Stripe
+//! A product made from the admin pages: its row, its default variant with its price and stock,
+//! audited. Its Stripe
 //! Product and Price are made the first time a checkout needs them (`stripe_ids`), as for
 //! seeded products.
 
@@ -87,7 +88,6 @@ pub fn create(
                     Status::Draft
                 }
                 .as_str()),
-                products::stock.eq(stock),
                 products::category_id.eq(category),
                 products::position.eq(position.unwrap_or(0) + 1),
                 products::tax_code.eq(&new.tax_code),
@@ -105,27 +105,22 @@ pub fn create(
         .filter(products::slug.eq(&new.slug))
         .select(products::id)
         .first(conn)?;
-    // The price's key is the slug, unless a catalogue price has it: then the slug and a number.
-    let mut key = new.slug.clone();
-    for n in 2.. {
-        let taken = insert_once(conn, |conn| {
-            diesel::insert_into(prices::table)
-                .values((
-                    prices::product_id.eq(id),
-                    prices::lookup_key.eq(&key),
-                    prices::currency.eq(&new.currency),
-                    prices::unit_amount.eq(new.unit_amount),
-                    prices::active.eq(true),
-                    prices::created_at.eq(now),
-                    prices::updated_at.eq(now),
-                ))
-                .execute(conn)
-        })?;
-        if taken {
-            break;
-        }
-        key = format!("{}-{n}", new.slug);
-    }
+    let variant = super::variants::insert(
+        conn,
+        id,
+        &super::variants::NewVariant {
+            stock,
+            ..Default::default()
+        },
+        now,
+    )?;
+    insert_price(
+        conn,
+        (id, variant),
+        &new.slug,
+        (&new.currency, new.unit_amount),
+        now,
+    )?;
     audit::record(
         conn,
         audit::Event::product(
@@ -148,6 +143,39 @@ pub fn create(
         now,
     )?;
     Ok(Ok(id))
+}
+
+/// Adds a variant's one-time price. Its lookup key is `key`, unless a price already has it:
+/// then `key` and a number. The key it got.
+pub fn insert_price(
+    conn: &mut AnyConnection,
+    (product_id, variant_id): (i64, i64),
+    key: &str,
+    (currency, unit_amount): (&str, i64),
+    now: i64,
+) -> QueryResult<String> {
+    let mut candidate = key.to_owned();
+    for n in 2.. {
+        let taken = insert_once(conn, |conn| {
+            diesel::insert_into(prices::table)
+                .values((
+                    prices::product_id.eq(product_id),
+                    prices::variant_id.eq(variant_id),
+                    prices::lookup_key.eq(&candidate),
+                    prices::currency.eq(currency),
+                    prices::unit_amount.eq(unit_amount),
+                    prices::active.eq(true),
+                    prices::created_at.eq(now),
+                    prices::updated_at.eq(now),
+                ))
+                .execute(conn)
+        })?;
+        if taken {
+            break;
+        }
+        candidate = format!("{key}-{n}");
+    }
+    Ok(candidate)
 }
 
 #[cfg(test)]

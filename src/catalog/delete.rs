@@ -7,10 +7,11 @@ use crate::admin::audit;
 use crate::db::AnyConnection;
 use crate::schema::{
     audit_log, cart_items, licence_keys, prices, product_files, product_images, product_redirects,
-    products, shipping_prices, stock_alerts, stock_reservations, subscription_checkouts,
+    product_variants, products, shipping_prices, stock_alerts, stock_reservations,
+    subscription_checkouts,
 };
 
-/// Removes product `id` and what hangs off it, in the caller's transaction: its prices (and
+/// Removes product `id` and what hangs off it, in the caller's transaction: its variants and prices (and
 /// carts' lines of them), stock alerts, unsold keys, file, redirects. Its trail stays in the
 /// audit log, no longer linked, with a last entry saying it was deleted. Returns its Stripe
 /// Product's id, for the caller to retire.
@@ -41,6 +42,8 @@ pub fn delete(
     diesel::delete(licence_keys::table.filter(licence_keys::product_id.eq(id))).execute(conn)?;
     diesel::delete(product_files::table.filter(product_files::product_id.eq(id))).execute(conn)?;
     diesel::delete(product_redirects::table.filter(product_redirects::product_id.eq(id)))
+        .execute(conn)?;
+    diesel::delete(product_variants::table.filter(product_variants::product_id.eq(id)))
         .execute(conn)?;
     diesel::delete(product_images::table.filter(product_images::product_id.eq(id)))
         .execute(conn)?;

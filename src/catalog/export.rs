@@ -77,6 +77,10 @@ pub const FILES_DIR: &str = "catalogue-files";
 pub enum ExportError {
     #[error(transparent)]
     Db(#[from] diesel::result::Error),
+    #[error(
+        "{0} has several variants, which the catalogue file cannot describe yet: export is refused rather than lose them"
+    )]
+    Variants(String),
     #[error("the catalogue could not be written as TOML: {0}")]
     Toml(#[from] toml::ser::Error),
 }
@@ -99,6 +103,8 @@ pub fn export(conn: &mut AnyConnection, currency: Currency) -> Result<Export, Ex
         .order((prices::unit_amount.asc(), prices::id.asc()))
         .select(Price::as_select())
         .load(conn)?;
+    let variants =
+        super::variants::of_products(conn, &all.iter().map(|p| p.id).collect::<Vec<_>>())?;
     let file_rows: Vec<(i64, String, Vec<u8>)> = product_files::table
         .select((
             product_files::product_id,
@@ -132,13 +138,18 @@ pub fn export(conn: &mut AnyConnection, currency: Currency) -> Result<Export, Ex
                 path
             });
         let keys = p.delivery.as_deref() == Some("keys");
+        let mut own = variants.iter().filter(|v| v.product_id == p.id);
+        let stock = own.next().and_then(|v| v.stock);
+        if own.next().is_some() {
+            return Err(ExportError::Variants(p.slug));
+        }
         products_out.push(ProductOut {
             category: p.category_id.and_then(|id| names.get(&id).cloned()),
             status: p.status.clone(),
             description: p.description.clone(),
             image_url: p.image_url.clone(),
             // A key product's stock is its unsold keys, not a number to restore.
-            stock: if keys { None } else { p.stock },
+            stock: if keys { None } else { stock },
             tax_code: p.tax_code.clone(),
             kind: p.kind.clone(),
             delivery: p.delivery.clone(),

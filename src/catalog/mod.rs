@@ -18,3 +18,4 @@ pub mod seo;
 pub mod slugs;
 pub mod snapshot;
 pub mod stock;
+pub mod variants;

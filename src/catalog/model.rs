@@ -13,8 +13,6 @@ pub struct Product {
     pub name: String,
     pub description: String,
     pub image_url: Option<String>,
-    /// `None`: unlimited.
-    pub stock: Option<i64>,
     pub position: i64,
     pub stripe_product_id: Option<String>,
     pub created_at: i64,
@@ -30,6 +28,9 @@ pub struct Product {
     pub category_id: Option<i64>,
     /// `draft`, `active` or `archived`: see [`Status`].
     pub status: String,
+    /// The first option axis of its variants ("Size"), if it has options.
+    pub option1_name: Option<String>,
+    pub option2_name: Option<String>,
 }
 
 /// Where a product is in its life. Only an active product is shown and sold.
@@ -101,6 +102,8 @@ pub struct Price {
     /// A plan's shipping charge per period, billed as a second subscription item; `None`: the
     /// price includes delivery.
     pub shipping_amount: Option<i64>,
+    /// The variant a one-time price sells; `None` for a plan.
+    pub variant_id: Option<i64>,
 }
 
 impl Price {
@@ -143,6 +146,8 @@ pub struct Listing {
     pub prices: Vec<Price>,
     /// Uploaded pictures, the main one first.
     pub pictures: Vec<super::images::Picture>,
+    /// Its variants for sale (with a one-time price here), in display order.
+    pub variants: Vec<super::variants::Variant>,
 }
 
 impl Listing {

@@ -50,9 +50,16 @@ pub fn replace(
     if retired == 0 {
         return Ok(None);
     }
+    // A one-time price sells the old one's variant (a plan made one-time: the default variant).
+    let variant = match (&terms.recurring_interval, old.variant_id) {
+        (None, Some(v)) if old.product_id == terms.product_id => Some(v),
+        (None, _) => Some(super::variants::default_of(conn, terms.product_id)?.id),
+        (Some(_), _) => None,
+    };
     diesel::insert_into(prices::table)
         .values((
             prices::product_id.eq(terms.product_id),
+            prices::variant_id.eq(variant),
             prices::lookup_key.eq(&old.lookup_key),
             prices::currency.eq(&terms.currency),
             prices::unit_amount.eq(terms.unit_amount),

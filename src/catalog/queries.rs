@@ -4,6 +4,7 @@ use diesel::prelude::*;
 
 use super::images::Picture;
 use super::model::{Listing, Price, Product};
+use super::variants::Variant;
 use crate::db::AnyConnection;
 use crate::money::Currency;
 use crate::schema::{prices, products};
@@ -25,16 +26,23 @@ pub fn active_listings(conn: &mut AnyConnection, currency: Currency) -> QueryRes
         .load(conn)?;
     let ids: Vec<i64> = products.iter().map(|p| p.id).collect();
     let pictures = super::images::of_products(conn, &ids)?;
-    Ok(group(products, prices, pictures))
+    let variants = super::variants::of_products(conn, &ids)?;
+    Ok(group(products, prices, pictures, variants))
 }
 
-fn group(products: Vec<Product>, prices: Vec<Price>, pictures: Vec<Picture>) -> Vec<Listing> {
+fn group(
+    products: Vec<Product>,
+    prices: Vec<Price>,
+    pictures: Vec<Picture>,
+    variants: Vec<Variant>,
+) -> Vec<Listing> {
     let mut listings: Vec<Listing> = products
         .into_iter()
         .map(|product| Listing {
             product,
             prices: vec![],
             pictures: vec![],
+            variants: vec![],
         })
         .collect();
     for picture in pictures {
@@ -51,6 +59,15 @@ fn group(products: Vec<Product>, prices: Vec<Price>, pictures: Vec<Picture>) -> 
             .find(|l| l.product.id == price.product_id)
         {
             l.prices.push(price);
+        }
+    }
+    // A variant is offered when it has a one-time price here; plans belong to no variant.
+    for variant in variants {
+        if let Some(l) = listings.iter_mut().find(|l| {
+            l.product.id == variant.product_id
+                && l.prices.iter().any(|p| p.variant_id == Some(variant.id))
+        }) {
+            l.variants.push(variant);
         }
     }
     listings.retain(|l| !l.prices.is_empty());

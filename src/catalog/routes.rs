@@ -233,8 +233,9 @@ pub async fn search(
     let ids = if terms.is_empty() {
         vec![]
     } else {
+        let sku = q.clone();
         db::run(&state.pool, move |conn| {
-            search::matching(conn, &terms).map_err(DbError::from)
+            search::matching(conn, &sku, &terms).map_err(DbError::from)
         })
         .await?
     };
@@ -281,6 +282,20 @@ impl From<&Price> for PriceOption {
     }
 }
 
+/// One variant as the product page offers it: a radio button in the add-to-cart form.
+pub struct VariantOption {
+    /// The price the form adds (each variant has its own).
+    pub price_id: i64,
+    pub label: String,
+    pub price: String,
+    /// "Only 2 left", "Sold out", or empty.
+    pub note: String,
+    pub sold_out: bool,
+    pub checked: bool,
+    /// The variant's own picture, as a thumbnail, and its alt text.
+    pub picture: Option<(String, String)>,
+}
+
 #[derive(Template, WebTemplate)]
 #[template(path = "catalog/product.html")]
 pub struct ProductPage {
@@ -297,6 +312,10 @@ pub struct ProductPage {
     pub stock_note: Option<String>,
     pub max_quantity: i64,
     pub one_time: Vec<PriceOption>,
+    /// With several variants: the radio group that replaces `one_time`'s single form.
+    pub variants: Vec<VariantOption>,
+    /// The variants' option names ("Size / Colour").
+    pub options_legend: String,
     pub recurring: Vec<PriceOption>,
     /// Why adding to the cart failed, shown next to the quantity field.
     pub error: Option<String>,
@@ -317,7 +336,7 @@ pub async fn product(
     slug: web::Path<String>,
 ) -> Result<Either<ProductPage, HttpResponse>, AppError> {
     let slug = slug.into_inner();
-    match render_product(&state, layout, slug.clone(), None, "1".into()).await {
+    match render_product(&state, layout, slug.clone(), None, ("1".into(), None)).await {
         // Only a miss asks the database: a renamed product's old address leads to the new one.
         Err(AppError::NotFound) if is_plausible_slug(&slug) => {
             let moved = db::run(&state.pool, move |conn| {
@@ -341,7 +360,7 @@ pub async fn render_product(
     layout: Layout,
     slug: String,
     error: Option<String>,
-    quantity: String,
+    (quantity, chosen): (String, Option<i64>),
 ) -> Result<ProductPage, AppError> {
     // Slugs are lower-case ASCII; anything else cannot exist.
     if !is_plausible_slug(&slug) {
@@ -381,6 +400,13 @@ pub async fn render_product(
         sold_out: available == Some(0),
         stock_note,
         max_quantity: available.map_or(MAX_QUANTITY, |s| s.min(MAX_QUANTITY)),
+        variants: variant_options(listing, &catalogue, chosen),
+        options_legend: [&p.option1_name, &p.option2_name]
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join(" / "),
         one_time: listing
             .prices
             .iter()
@@ -409,6 +435,58 @@ pub async fn render_product(
         alert_error: None,
         layout,
     })
+}
+
+/// The radio buttons of a product with several variants (none for one): each variant's price
+/// and availability. The one the shopper chose stays checked, else the first available.
+fn variant_options(
+    listing: &super::model::Listing,
+    catalogue: &super::snapshot::Snapshot,
+    chosen: Option<i64>,
+) -> Vec<VariantOption> {
+    if listing.variants.len() < 2 {
+        return vec![];
+    }
+    let mut options: Vec<VariantOption> = listing
+        .variants
+        .iter()
+        .filter_map(|v| {
+            let price = listing
+                .prices
+                .iter()
+                .find(|p| p.variant_id == Some(v.id) && !p.is_recurring())?;
+            let available = catalogue.variant_available(v.id);
+            let picture = v.image_id.and_then(|id| {
+                listing
+                    .pictures
+                    .iter()
+                    .find(|x| x.id == id)
+                    .map(|x| (x.url(Size::Thumb), x.alt.clone()))
+            });
+            Some(VariantOption {
+                price_id: price.id,
+                label: v.label(),
+                price: price.label(),
+                note: match available {
+                    Some(0) => "Sold out".to_owned(),
+                    Some(1) => "Only one left".to_owned(),
+                    Some(n) if n <= 5 => format!("Only {n} left"),
+                    _ => String::new(),
+                },
+                sold_out: available == Some(0),
+                checked: false,
+                picture,
+            })
+        })
+        .collect();
+    let pick = options
+        .iter()
+        .position(|o| Some(o.price_id) == chosen && !o.sold_out)
+        .or_else(|| options.iter().position(|o| !o.sold_out));
+    if let Some(i) = pick {
+        options[i].checked = true;
+    }
+    options
 }
 
 #[derive(Debug, Deserialize, Validate)]
@@ -443,7 +521,7 @@ pub async fn back_in_stock(
         crate::web::html_page(page.render(), status)
     };
     if let Err(errors) = form.validate() {
-        let page = render_product(&state, layout, slug, None, "1".into()).await?;
+        let page = render_product(&state, layout, slug, None, ("1".into(), None)).await?;
         let message = forms::messages(&errors)
             .into_iter()
             .map(|(_, m)| m)
@@ -477,7 +555,7 @@ pub async fn back_in_stock(
             session.flash(format!("Good news: {name} is in stock now."))?;
         }
         Err(wait) => {
-            let page = render_product(&state, layout, slug, None, "1".into()).await?;
+            let page = render_product(&state, layout, slug, None, ("1".into(), None)).await?;
             return refuse(
                 page,
                 format!(

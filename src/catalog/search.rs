@@ -5,6 +5,8 @@
 //! A shopper's words are reduced to letters and digits before they reach either engine, so no
 //! query syntax (quotes, `NEAR`, `:*`, `!`) can be typed in; every word must match, as a prefix
 //! ("mug" finds "mugs"), in the name or the description. Names weigh more than descriptions.
+//! A query that is a variant's SKU (whole, in any case) finds its product first: what a shop
+//! assistant types from a label.
 
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
@@ -39,11 +41,39 @@ struct Hit {
 }
 
 /// Ids of the active products matching every term, best match first (the limit applies to
-/// what shoppers can see, not to drafts).
-pub fn matching(conn: &mut AnyConnection, terms: &[String]) -> QueryResult<Vec<i64>> {
+/// what shoppers can see, not to drafts); a product with a variant whose SKU is `q` first.
+pub fn matching(conn: &mut AnyConnection, q: &str, terms: &[String]) -> QueryResult<Vec<i64>> {
     if terms.is_empty() {
         return Ok(vec![]);
     }
+    let mut ids = by_sku(conn, q)?;
+    for id in words(conn, terms)? {
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    Ok(ids)
+}
+
+/// Active products with a variant whose SKU is `q`, case aside.
+fn by_sku(conn: &mut AnyConnection, q: &str) -> QueryResult<Vec<i64>> {
+    use crate::schema::{product_variants, products};
+    let q = q.trim().to_uppercase();
+    if !super::variants::plausible_sku(&q) {
+        return Ok(vec![]);
+    }
+    let upper =
+        diesel::dsl::sql::<diesel::sql_types::Nullable<Text>>("UPPER(product_variants.sku)");
+    product_variants::table
+        .inner_join(products::table)
+        .filter(upper.eq(Some(q)))
+        .filter(products::status.eq(super::model::Status::Active.as_str()))
+        .select(products::id)
+        .distinct()
+        .load(conn)
+}
+
+fn words(conn: &mut AnyConnection, terms: &[String]) -> QueryResult<Vec<i64>> {
     let hits: Vec<Hit> = match conn {
         AnyConnection::Sqlite(c) => {
             // `"word"*`: a quoted prefix term; terms hold no quotes, so nothing escapes.

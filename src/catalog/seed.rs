@@ -490,21 +490,25 @@ pub fn seed(
             let product_id = match existing {
                 None => {
                     diesel::insert_into(products::table)
-                        .values((
-                            &fields,
-                            // A key product starts sold out: its stock is its keys.
-                            products::stock.eq(match entry.delivery {
-                                Some(Delivery::Keys) => Some(0),
-                                _ => entry.stock,
-                            }),
-                            products::created_at.eq(now),
-                        ))
+                        .values((&fields, products::created_at.eq(now)))
                         .execute(conn)?;
                     report.products_created += 1;
-                    products::table
+                    let id = products::table
                         .filter(products::slug.eq(&slug))
                         .select(products::id)
-                        .first(conn)?
+                        .first(conn)?;
+                    // Its one variant holds the stock; a key product starts sold out: its stock
+                    // is its keys.
+                    let stock = match entry.delivery {
+                        Some(Delivery::Keys) => Some(0),
+                        _ => entry.stock,
+                    };
+                    let new = super::variants::NewVariant {
+                        stock,
+                        ..Default::default()
+                    };
+                    super::variants::insert(conn, id, &new, now)?;
+                    id
                 }
                 Some(p) => {
                     let same = p.name == entry.name
@@ -540,8 +544,9 @@ pub fn seed(
             // Always for a key product: its stock becomes its unsold keys, also when an
             // existing product turns into one.
             if entry.delivery == Some(Delivery::Keys) {
+                let variant = super::variants::default_of(conn, product_id)?.id;
                 let (added, _) =
-                    crate::digital::keys::add(conn, product_id, &entry.licence_keys, now)?;
+                    crate::digital::keys::add(conn, variant, &entry.licence_keys, now)?;
                 if added.added > 0 {
                     report.products_updated += 1;
                 }
@@ -648,9 +653,14 @@ fn seed_price(
         .optional()?;
     match existing {
         None => {
+            let variant = match interval {
+                None => Some(super::variants::default_of(conn, product_id)?.id),
+                Some(_) => None,
+            };
             diesel::insert_into(prices::table)
                 .values((
                     prices::product_id.eq(product_id),
+                    prices::variant_id.eq(variant),
                     prices::lookup_key.eq(&entry.key),
                     prices::currency.eq(currency.code()),
                     prices::unit_amount.eq(entry.unit_amount),

@@ -37,8 +37,10 @@ pub struct Snapshot {
     listings: Vec<Listing>,
     by_slug: HashMap<String, usize>,
     by_id: HashMap<i64, usize>,
-    /// Units available to a new checkout (absent: unlimited).
+    /// Units available to a new checkout per variant (absent: unlimited).
     available: HashMap<i64, i64>,
+    /// The same per product, over its variants for sale (absent: one of them is unlimited).
+    available_products: HashMap<i64, i64>,
     /// The shop's active shipping rates, for the cart page.
     shipping_rates: Vec<crate::shipping::offer::Rate>,
     /// Categories with at least one listing, by name.
@@ -79,16 +81,26 @@ impl Snapshot {
             .is_none_or(|l| l.product.kind != "digital")
     }
 
-    /// Units of a product available to a new checkout; `None`: unlimited.
+    /// Units of a product (over its variants) available to a new checkout; `None`: unlimited.
     pub fn available(&self, product_id: i64) -> Option<i64> {
-        self.available.get(&product_id).copied()
+        self.available_products.get(&product_id).copied()
+    }
+
+    /// Units of one variant available to a new checkout; `None`: unlimited.
+    pub fn variant_available(&self, variant_id: i64) -> Option<i64> {
+        self.available.get(&variant_id).copied()
     }
 
     fn load(pool: &Pool, currency: Currency) -> impl Future<Output = Result<Self, AppError>> {
         db::run(pool, move |conn| {
             let listings = queries::active_listings(conn, currency)?;
-            let ids: Vec<i64> = listings.iter().map(|l| l.product.id).collect();
+            let offered: Vec<(i64, i64)> = listings
+                .iter()
+                .flat_map(|l| l.variants.iter().map(|v| (v.product_id, v.id)))
+                .collect();
+            let ids: Vec<i64> = offered.iter().map(|(_, v)| *v).collect();
             let available = crate::inventory::available(conn, &ids)?;
+            let available_products = crate::inventory::by_product(&offered, &available);
             let shipping_rates = crate::shipping::offer::active(conn)?;
             let mut categories = super::categories::all(conn)?;
             categories.retain(|c| listings.iter().any(|l| l.product.category_id == Some(c.id)));
@@ -107,6 +119,7 @@ impl Snapshot {
                 by_slug,
                 by_id,
                 available,
+                available_products,
                 shipping_rates,
                 categories,
             })

@@ -1,5 +1,5 @@
-//! Stock set or adjusted by an admin: audited with a reason, never below what open checkouts
-//! hold. The product row is locked first, so a checkout placing a hold at the same moment waits
+//! Stock set or adjusted by an admin, per variant: audited with a reason, never below what open
+//! checkouts hold. The variant row is locked first, so a checkout placing a hold at the same moment waits
 //! and then sees the new stock (or the hold is counted here).
 
 use diesel::prelude::*;
@@ -8,7 +8,7 @@ use diesel::result::Error as DieselError;
 use crate::admin::audit;
 use crate::db::AnyConnection;
 use crate::inventory;
-use crate::schema::{products, stock_reservations};
+use crate::schema::{product_variants, products, stock_reservations};
 
 /// What the admin asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +34,8 @@ pub enum Refusal {
     AdjustUnlimited,
     #[error("A licence key product's stock is its unsold keys: add keys instead.")]
     Keys,
+    #[error("Choose one of this product's variants.")]
+    NoSuchVariant,
 }
 
 /// The stock before and after a change.
@@ -43,10 +45,10 @@ pub struct Changed {
     pub after: Option<i64>,
 }
 
-/// Units held by open checkouts (reservations not yet committed or released).
-pub fn held(conn: &mut AnyConnection, product_id: i64) -> QueryResult<i64> {
+/// Units of a variant held by open checkouts (reservations not yet committed or released).
+pub fn held(conn: &mut AnyConnection, variant_id: i64) -> QueryResult<i64> {
     let held: Vec<i64> = stock_reservations::table
-        .filter(stock_reservations::product_id.eq(product_id))
+        .filter(stock_reservations::variant_id.eq(variant_id))
         .filter(stock_reservations::status.eq(inventory::HELD))
         .select(stock_reservations::quantity)
         .load(conn)?;
@@ -70,30 +72,51 @@ pub fn apply(before: Option<i64>, change: Change, held: i64) -> Result<Option<i6
     Ok(Some(wanted))
 }
 
-/// Changes a product's stock and audits it, in the caller's transaction.
+/// Changes a variant's stock and audits it (on its product), in the caller's transaction.
 pub fn change(
     conn: &mut AnyConnection,
-    product_id: i64,
+    variant_id: i64,
     change: Change,
     reason: &str,
     actor: Option<i64>,
     now: i64,
 ) -> Result<Result<Changed, Refusal>, DieselError> {
-    inventory::lock_products(conn, &[product_id])?;
-    let (before, delivery): (Option<i64>, Option<String>) = products::table
-        .find(product_id)
-        .select((products::stock, products::delivery))
+    inventory::lock_variants(conn, &[variant_id])?;
+    let (product_id, before, option1, option2, delivery): (
+        i64,
+        Option<i64>,
+        String,
+        String,
+        Option<String>,
+    ) = product_variants::table
+        .inner_join(products::table)
+        .filter(product_variants::id.eq(variant_id))
+        .select((
+            product_variants::product_id,
+            product_variants::stock,
+            product_variants::option1,
+            product_variants::option2,
+            products::delivery,
+        ))
         .first(conn)?;
     if delivery.as_deref() == Some("keys") {
         return Ok(Err(Refusal::Keys));
     }
-    let after = match apply(before, change, held(conn, product_id)?) {
+    let after = match apply(before, change, held(conn, variant_id)?) {
         Ok(after) => after,
         Err(refusal) => return Ok(Err(refusal)),
     };
-    diesel::update(products::table.find(product_id))
-        .set((products::stock.eq(after), products::updated_at.eq(now)))
+    diesel::update(product_variants::table.find(variant_id))
+        .set((
+            product_variants::stock.eq(after),
+            product_variants::updated_at.eq(now),
+        ))
         .execute(conn)?;
+    let variant = super::variants::label(&option1, &option2);
+    let which = match variant.is_empty() {
+        true => String::new(),
+        false => format!("{variant}: "),
+    };
     let show = |s: Option<i64>| s.map_or_else(|| "unlimited".to_owned(), |n| n.to_string());
     audit::record(
         conn,
@@ -101,7 +124,7 @@ pub fn change(
             actor,
             audit::STOCK_CHANGED,
             product_id,
-            format!("stock {} → {}: {reason}", show(before), show(after)),
+            format!("{which}stock {} → {}: {reason}", show(before), show(after)),
         ),
         now,
     )?;

@@ -385,9 +385,10 @@ fn commit_stock_once(conn: &mut AnyConnection, order: &Order, now: i64) -> Resul
     if first == 0 {
         return Ok(());
     }
+    // Lines without a variant (an invoice's plan) hold no stock.
     let lines: Vec<(i64, i64)> = queries::items(conn, order)?
         .iter()
-        .map(|i| (i.product_id, i.quantity))
+        .filter_map(|i| i.variant_id.map(|v| (v, i.quantity)))
         .collect();
     let short = inventory::commit(conn, order.id, &lines, now)?;
     if short > 0 {

@@ -419,13 +419,24 @@ fn create_order(
             }
         }
         let product_ids: Vec<i64> = lines.iter().map(|l| l.product_id).collect();
-        inventory::lock_products(conn, &product_ids)?;
-        let available = inventory::available(conn, &product_ids)?;
+        let variant_ids: Vec<i64> = lines.iter().map(|l| l.variant_id).collect();
+        inventory::lock_variants(conn, &variant_ids)?;
+        let available = inventory::available(conn, &variant_ids)?;
+        // Two lines of one variant (a price replaced while both were in the cart) share its shelf.
+        let wanted = |variant: i64| -> i64 {
+            lines
+                .iter()
+                .filter(|l| l.variant_id == variant)
+                .map(|l| l.quantity)
+                .sum()
+        };
         let short: Vec<String> = lines
             .iter()
-            .filter_map(|l| match available.get(&l.product_id) {
+            .filter_map(|l| match available.get(&l.variant_id) {
                 Some(0) => Some(format!("{} just sold out.", l.name)),
-                Some(&n) if n < l.quantity => Some(format!("Only {n} of {} left.", l.name)),
+                Some(&n) if n < wanted(l.variant_id) => {
+                    Some(format!("Only {n} of {} left.", l.name))
+                }
                 _ => None,
             })
             .collect();
@@ -475,6 +486,7 @@ fn create_order(
                 .values((
                     order_items::order_id.eq(order.id),
                     order_items::product_id.eq(l.product_id),
+                    order_items::variant_id.eq(l.variant_id),
                     order_items::price_id.eq(l.price_id),
                     order_items::name.eq(&l.name),
                     order_items::unit_amount.eq(l.unit.amount),
@@ -485,8 +497,14 @@ fn create_order(
                     order_items::physical.eq(!digital.contains(&l.product_id)),
                 ))
                 .execute(conn)?;
-            if available.contains_key(&l.product_id) {
-                inventory::hold(conn, order.id, l.product_id, l.quantity, now)?;
+            if available.contains_key(&l.variant_id) {
+                inventory::hold(
+                    conn,
+                    order.id,
+                    (l.product_id, l.variant_id),
+                    l.quantity,
+                    now,
+                )?;
             }
         }
         // Fixed now: free-over thresholds are decided on this subtotal, before any code.

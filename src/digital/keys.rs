@@ -1,4 +1,4 @@
-//! Licence keys: a pool per product, which is the product's stock (adding keys adds stock, so
+//! Licence keys: a pool per variant, which is the variant's stock (adding keys adds stock, so
 //! holds and checkout never sell more keys than exist). Paid orders take one key per unit in
 //! their fulfilment transaction, and a key is taken by one order line only: a conditional
 //! update (`… WHERE order_item_id IS NULL`) decides, whatever runs at the same time.
@@ -6,7 +6,7 @@
 use diesel::prelude::*;
 
 use crate::db::AnyConnection;
-use crate::schema::{licence_keys, order_items, orders, products};
+use crate::schema::{licence_keys, order_items, orders, product_variants, products};
 
 /// A key as an admin pastes it: printable, no spaces inside, 4 to 200 characters.
 pub fn plausible(key: &str) -> bool {
@@ -21,24 +21,29 @@ pub struct Added {
     pub duplicates: usize,
 }
 
-/// Adds keys to a product's pool, gives keys to paid orders still waiting for theirs (oldest
-/// first), and sets the product's stock to the keys left. Returns what was added and the lines
+/// Adds keys to a variant's pool, gives keys to paid orders still waiting for theirs (oldest
+/// first), and sets the variant's stock to the keys left. Returns what was added and the lines
 /// that got keys.
 pub fn add(
     conn: &mut AnyConnection,
-    product_id: i64,
+    variant_id: i64,
     keys: &[String],
     now: i64,
 ) -> QueryResult<(Added, Vec<i64>)> {
-    // Everything that changes a key product's pool or stock holds its row: two admins adding
+    // Everything that changes a key variant's pool or stock holds its row: two admins adding
     // keys, or a key added while a checkout takes one, see each other's effect.
-    crate::inventory::lock_products(conn, &[product_id])?;
+    crate::inventory::lock_variants(conn, &[variant_id])?;
+    let product_id: i64 = product_variants::table
+        .find(variant_id)
+        .select(product_variants::product_id)
+        .first(conn)?;
     let mut result = Added::default();
     for key in keys {
         let inserted = crate::db::insert_once(conn, |conn| {
             diesel::insert_into(licence_keys::table)
                 .values((
                     licence_keys::product_id.eq(product_id),
+                    licence_keys::variant_id.eq(variant_id),
                     licence_keys::licence_key.eq(key),
                     licence_keys::created_at.eq(now),
                 ))
@@ -50,17 +55,20 @@ pub fn add(
             result.duplicates += 1;
         }
     }
-    let waiting = waiting_lines(conn, Some(product_id))?;
+    let waiting = waiting_lines(conn, Some(variant_id))?;
     let mut served = Vec::new();
     for (item_id, _) in waiting {
         if assign_line(conn, item_id, now)? > 0 {
             served.push(item_id);
         }
     }
-    // A key product's stock is its unsold keys (orders that waited for keys took theirs).
-    let (free, _) = pool(conn, product_id)?;
-    diesel::update(products::table.find(product_id))
-        .set((products::stock.eq(Some(free)), products::updated_at.eq(now)))
+    // A key variant's stock is its unsold keys (orders that waited for keys took theirs).
+    let (free, _) = pool(conn, variant_id)?;
+    diesel::update(product_variants::table.find(variant_id))
+        .set((
+            product_variants::stock.eq(Some(free)),
+            product_variants::updated_at.eq(now),
+        ))
         .execute(conn)?;
     Ok((result, served))
 }
@@ -68,14 +76,14 @@ pub fn add(
 /// Gives every key line of a paid order the keys it still lacks, as far as the pool has them.
 /// Returns how many units are still without a key.
 pub fn assign(conn: &mut AnyConnection, order_id: i64, now: i64) -> QueryResult<i64> {
-    let lines: Vec<(i64, i64)> = order_items::table
+    let lines: Vec<(i64, Option<i64>)> = order_items::table
         .inner_join(products::table.on(products::id.eq(order_items::product_id)))
         .filter(order_items::order_id.eq(order_id))
         .filter(products::delivery.eq("keys"))
-        .select((order_items::id, products::id))
+        .select((order_items::id, order_items::variant_id))
         .load(conn)?;
-    let products: Vec<i64> = lines.iter().map(|(_, p)| *p).collect();
-    crate::inventory::lock_products(conn, &products)?;
+    let variants: Vec<i64> = lines.iter().filter_map(|(_, v)| *v).collect();
+    crate::inventory::lock_variants(conn, &variants)?;
     let lines: Vec<i64> = lines.into_iter().map(|(i, _)| i).collect();
     let mut short = 0;
     for item_id in lines {
@@ -101,13 +109,16 @@ fn missing(conn: &mut AnyConnection, item_id: i64) -> QueryResult<i64> {
 /// Takes free keys for a line, one conditional update per key; returns how many it took.
 fn assign_line(conn: &mut AnyConnection, item_id: i64, now: i64) -> QueryResult<i64> {
     let mut need = missing(conn, item_id)?;
-    let product_id: i64 = order_items::table
+    let variant_id: Option<i64> = order_items::table
         .find(item_id)
-        .select(order_items::product_id)
+        .select(order_items::variant_id)
         .first(conn)?;
+    let Some(variant_id) = variant_id else {
+        return Ok(0);
+    };
     let mut took = 0;
     while need > 0 {
-        let free = free_keys(conn, product_id, need)?;
+        let free = free_keys(conn, variant_id, need)?;
         if free.is_empty() {
             break;
         }
@@ -135,9 +146,9 @@ fn assign_line(conn: &mut AnyConnection, item_id: i64, now: i64) -> QueryResult<
 /// Up to `n` free keys, oldest first. On PostgreSQL, rows another transaction is taking are
 /// skipped rather than waited for (it will take them or roll back; the conditional update
 /// decides either way).
-fn free_keys(conn: &mut AnyConnection, product_id: i64, n: i64) -> QueryResult<Vec<i64>> {
+fn free_keys(conn: &mut AnyConnection, variant_id: i64, n: i64) -> QueryResult<Vec<i64>> {
     let query = licence_keys::table
-        .filter(licence_keys::product_id.eq(product_id))
+        .filter(licence_keys::variant_id.eq(variant_id))
         .filter(licence_keys::order_item_id.is_null())
         .order(licence_keys::id.asc())
         .limit(n)
@@ -149,10 +160,10 @@ fn free_keys(conn: &mut AnyConnection, product_id: i64, n: i64) -> QueryResult<V
 }
 
 /// Paid (or partly refunded) order lines of key products still lacking keys, oldest first:
-/// (item id, units missing). `product`: only that product's lines.
+/// (item id, units missing). `variant`: only that variant's lines.
 pub fn waiting_lines(
     conn: &mut AnyConnection,
-    product: Option<i64>,
+    variant: Option<i64>,
 ) -> QueryResult<Vec<(i64, i64)>> {
     let mut query = order_items::table
         .inner_join(orders::table)
@@ -167,8 +178,8 @@ pub fn waiting_lines(
             order_items::quantity,
         ))
         .into_boxed();
-    if let Some(p) = product {
-        query = query.filter(order_items::product_id.eq(p));
+    if let Some(v) = variant {
+        query = query.filter(order_items::variant_id.eq(v));
     }
     let lines: Vec<(i64, i64, i64)> = query.load(conn)?;
     // Keys held by those lines, in one query rather than one per line.
@@ -212,15 +223,15 @@ pub fn for_order(conn: &mut AnyConnection, order_id: i64) -> QueryResult<Vec<(i6
         .load(conn)
 }
 
-/// A product's pool: (keys not yet sold, keys sold).
-pub fn pool(conn: &mut AnyConnection, product_id: i64) -> QueryResult<(i64, i64)> {
+/// A variant's pool: (keys not yet sold, keys sold).
+pub fn pool(conn: &mut AnyConnection, variant_id: i64) -> QueryResult<(i64, i64)> {
     let free: i64 = licence_keys::table
-        .filter(licence_keys::product_id.eq(product_id))
+        .filter(licence_keys::variant_id.eq(variant_id))
         .filter(licence_keys::order_item_id.is_null())
         .count()
         .get_result(conn)?;
     let sold: i64 = licence_keys::table
-        .filter(licence_keys::product_id.eq(product_id))
+        .filter(licence_keys::variant_id.eq(variant_id))
         .filter(licence_keys::order_item_id.is_not_null())
         .count()
         .get_result(conn)?;

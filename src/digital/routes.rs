@@ -110,6 +110,10 @@ struct KeysPage {
     waiting: i64,
     keys: String,
     errors: FieldErrors,
+    /// Each variant's pool when the product has several: (id, label, unsold, sold).
+    pools: Vec<(i64, String, i64, i64)>,
+    /// The variant the form adds to.
+    chosen: i64,
 }
 
 async fn product_of(state: &AppState, slug: String) -> Result<(i64, String), AppError> {
@@ -130,20 +134,29 @@ async fn keys_page(
     state: &AppState,
     layout: Layout,
     slug: String,
-    typed: String,
+    (typed, chosen): (String, Option<i64>),
     errors: FieldErrors,
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
     let (product_id, name) = product_of(state, slug.clone()).await?;
-    let ((free, sold), waiting) = db::run(&state.pool, move |conn| {
-        let pool = keys::pool(conn, product_id)?;
-        let waiting: i64 = keys::waiting_lines(conn, Some(product_id))?
-            .iter()
-            .map(|(_, n)| n)
-            .sum();
-        Ok::<_, DbError>((pool, waiting))
+    let (pools, waiting) = db::run(&state.pool, move |conn| {
+        let mut pools = Vec::new();
+        let mut waiting = 0;
+        for v in crate::catalog::variants::of_product(conn, product_id)? {
+            let (free, sold) = keys::pool(conn, v.id)?;
+            pools.push((v.id, v.label(), free, sold));
+            waiting += keys::waiting_lines(conn, Some(v.id))?
+                .iter()
+                .map(|(_, n)| n)
+                .sum::<i64>();
+        }
+        Ok::<_, DbError>((pools, waiting))
     })
     .await?;
+    let free = pools.iter().map(|p| p.2).sum();
+    let sold = pools.iter().map(|p| p.3).sum();
+    let chosen = chosen.or(pools.first().map(|p| p.0)).unwrap_or(0);
+    let pools = if pools.len() > 1 { pools } else { vec![] };
     let html = KeysPage {
         layout,
         slug,
@@ -153,6 +166,8 @@ async fn keys_page(
         waiting,
         keys: typed,
         errors,
+        pools,
+        chosen,
     }
     .render();
     crate::web::html_page(html, status)
@@ -168,7 +183,7 @@ pub async fn keys_form(
         &state,
         layout,
         path.into_inner(),
-        String::new(),
+        (String::new(), None),
         FieldErrors::default(),
         StatusCode::OK,
     )
@@ -180,6 +195,9 @@ pub struct KeysForm {
     #[serde(default)]
     #[validate(length(max = 200_000, message = "Paste at most 200,000 characters at a time."))]
     keys: String,
+    /// The variant whose pool gets the keys; left out: the product's first.
+    #[serde(default)]
+    variant: Option<i64>,
 }
 
 pub async fn add_keys(
@@ -223,7 +241,7 @@ pub async fn add_keys(
             &state,
             layout,
             slug,
-            form.keys,
+            (form.keys, form.variant),
             errors,
             StatusCode::UNPROCESSABLE_ENTITY,
         )
@@ -232,9 +250,18 @@ pub async fn add_keys(
     let (product_id, name) = product_of(&state, slug.clone()).await?;
     let now = state.clock.unix();
     let admin_id = admin.id;
-    let (added, served) = db::run(&state.pool, move |conn| {
+    let wanted = form.variant;
+    let done = db::run(&state.pool, move |conn| {
         write_tx(conn, |conn| {
-            let (added, served) = keys::add(conn, product_id, &pasted, now)?;
+            let variants = crate::catalog::variants::of_product(conn, product_id)?;
+            let Some(variant) = (match wanted {
+                Some(id) => variants.iter().find(|v| v.id == id),
+                None => variants.first(),
+            }) else {
+                return Ok(None);
+            };
+            let name = crate::catalog::variants::line_name(&name, &variant.label());
+            let (added, served) = keys::add(conn, variant.id, &pasted, now)?;
             crate::admin::audit::record(
                 conn,
                 crate::admin::audit::Event {
@@ -263,11 +290,24 @@ pub async fn add_keys(
                     now,
                 )?;
             }
-            Ok::<_, diesel::result::Error>((added, served))
+            Ok::<_, diesel::result::Error>(Some((added, served)))
         })
         .map_err(DbError::from)
     })
     .await?;
+    let Some((added, served)) = done else {
+        let mut errors = FieldErrors::default();
+        errors.add("variant", "Choose one of this product's variants.");
+        return keys_page(
+            &state,
+            layout,
+            slug,
+            (form.keys, None),
+            errors,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    };
     state.catalogue.invalidate();
     session.flash(format!(
         "Added {} key(s){}{}.",

@@ -104,6 +104,8 @@ pub struct OrderItem {
     pub stripe_product_id: Option<String>,
     /// Sold as a physical product: something to ship.
     pub physical: bool,
+    /// The variant sold (whose stock the line took); `None` for a subscription invoice's line.
+    pub variant_id: Option<i64>,
 }
 
 #[derive(Debug, Clone, Insertable)]

@@ -210,6 +210,7 @@ mod tests {
             amount_paid: unit_amount.saturating_mul(quantity),
             stripe_product_id: None,
             physical: true,
+            variant_id: None,
         }
     }
 

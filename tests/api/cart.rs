@@ -158,18 +158,7 @@ async fn a_price_or_stock_change_makes_the_cart_stale_and_checkout_refuses() {
     let app = TestApp::spawn().await;
     app.add_to_cart("merino-beanie", 3).await;
     // Someone else buys most of the stock meanwhile.
-    {
-        use diesel::prelude::*;
-        use storefront::schema::products;
-        storefront::db::run(&app.pool, |conn| {
-            diesel::update(products::table.filter(products::slug.eq("merino-beanie")))
-                .set(products::stock.eq(Some(2i64)))
-                .execute(conn)
-                .map_err(storefront::db::DbError::from)
-        })
-        .await
-        .unwrap();
-    }
+    app.set_stock("merino-beanie", Some(2)).await;
     let html = app.cart_html().await;
     assert!(
         html.contains("Only 2 left — please lower the quantity."),

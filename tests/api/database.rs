@@ -6,9 +6,9 @@ use storefront::config::DatabaseUrl;
 use storefront::db::{self, AnyConnection};
 use storefront::schema::{
     audit_log, categories, download_counts, installation, job_runs, licence_keys, order_shipping,
-    order_shipping_rates, product_files, product_images, product_redirects, refund_lines,
-    refund_restocks, refund_tokens, refunds, shipment_lines, shipments, shipping_rates,
-    subscription_checkouts,
+    order_shipping_rates, product_files, product_images, product_redirects, product_variants,
+    refund_lines, refund_restocks, refund_tokens, refunds, shipment_lines, shipments,
+    shipping_rates, subscription_checkouts,
 };
 use storefront::schema::{
     cart_items, carts, email_tokens, login_attempts, order_items, orders, outbox, payment_failures,
@@ -199,6 +199,7 @@ fn schema_rs_matches_the_migrations() {
         categories,
         product_images,
         product_redirects,
+        product_variants,
         prices,
         shipping_prices,
         stock_alerts,

@@ -38,5 +38,6 @@ mod subscription_invoices;
 mod subscription_shipping;
 mod subscriptions;
 mod sweep;
+mod variants;
 mod web;
 mod webhooks;

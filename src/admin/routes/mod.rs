@@ -10,6 +10,7 @@ mod order;
 mod products;
 mod refund;
 mod shipping;
+mod variants;
 
 pub use images::{make_main as main_picture, remove as remove_picture, upload as upload_picture};
 pub use list::list;
@@ -20,6 +21,7 @@ pub use products::{
 };
 pub use refund::refund;
 pub use shipping::{delivered, packing_slip, queue as shipping_queue, ship};
+pub use variants::{add as add_variant, remove as remove_variant, save as save_variants};
 
 use crate::error::AppError;
 use crate::orders::number;

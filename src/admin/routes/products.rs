@@ -71,15 +71,7 @@ struct ProductsPage {
     next: Option<String>,
 }
 
-type Listed = (
-    String,
-    String,
-    String,
-    Option<String>,
-    String,
-    Option<i64>,
-    i64,
-);
+type Listed = (String, String, String, Option<String>, String, i64);
 
 /// Sums of (product id, units) rows per product.
 fn per_product(rows: Vec<(i64, i64)>) -> HashMap<i64, i64> {
@@ -127,13 +119,13 @@ pub async fn products(
                 products::kind,
                 products::delivery,
                 products::status,
-                products::stock,
                 products::id,
             ))
             .load(conn)?;
         let more = found.len() as i64 > PAGE_SIZE;
         found.truncate(PAGE_SIZE as usize);
-        let ids: Vec<i64> = found.iter().map(|f| f.6).collect();
+        let ids: Vec<i64> = found.iter().map(|f| f.5).collect();
+        let stocks = stock_per_product(conn, &ids)?;
         let held = per_product(
             stock_reservations::table
                 .filter(stock_reservations::product_id.eq_any(&ids))
@@ -149,8 +141,9 @@ pub async fn products(
         let waiting = per_product(waiting.into_iter().map(|id| (id, 1)).collect());
         let rows = found
             .into_iter()
-            .map(|(slug, name, kind, delivery, status, stock, id)| {
+            .map(|(slug, name, kind, delivery, status, id)| {
                 let held = held.get(&id).copied().unwrap_or(0);
+                let stock = stocks.get(&id).copied().flatten();
                 ProductRow {
                     slug,
                     name,
@@ -214,10 +207,11 @@ pub async fn products_csv(
                 products::kind,
                 products::delivery,
                 products::status,
-                products::stock,
                 products::id,
             ))
             .load(conn)?;
+        let ids: Vec<i64> = found.iter().map(|f| f.5).collect();
+        let stocks = stock_per_product(conn, &ids)?;
         let held = per_product(
             stock_reservations::table
                 .filter(stock_reservations::status.eq(crate::inventory::HELD))
@@ -236,8 +230,9 @@ pub async fn products_csv(
         Ok::<_, DbError>(
             found
                 .into_iter()
-                .map(|(slug, name, kind, delivery, status, stock, id)| {
+                .map(|(slug, name, kind, delivery, status, id)| {
                     let held = held.get(&id).copied().unwrap_or(0);
+                    let stock = stocks.get(&id).copied().flatten();
                     let price = prices
                         .iter()
                         .find(|(p, _)| *p == id)
@@ -277,6 +272,19 @@ pub async fn products_csv(
             "attachment; filename=\"products.csv\"",
         ))
         .body(csv))
+}
+
+/// Each product's stock over its variants: `None` when one of them is unlimited.
+fn stock_per_product(
+    conn: &mut crate::db::AnyConnection,
+    ids: &[i64],
+) -> QueryResult<HashMap<i64, Option<i64>>> {
+    let mut stocks: HashMap<i64, Option<i64>> = HashMap::new();
+    for v in crate::catalog::variants::of_products(conn, ids)? {
+        let entry = stocks.entry(v.product_id).or_insert(Some(0));
+        *entry = entry.zip(v.stock).map(|(a, b)| a + b);
+    }
+    Ok(stocks)
 }
 
 /// One CSV cell: quoted when it must be, and never a formula.
@@ -329,6 +337,29 @@ struct ProductPage {
     pictures: Vec<Picture>,
     /// The picture form's alt text, as typed.
     alt: String,
+    variants: Vec<VariantRow>,
+    /// The option axes' names, as typed or stored ("" when unnamed).
+    axes: (String, String),
+    /// The add-a-variant form, as typed.
+    new_variant: super::variants::NewVariantForm,
+    /// The variant the stock form changes.
+    stock_variant: i64,
+}
+
+/// One of a product's variants, with its stock and the edit form's values.
+pub(super) struct VariantRow {
+    pub(super) id: i64,
+    pub(super) label: String,
+    pub(super) option1: String,
+    pub(super) option2: String,
+    pub(super) sku: String,
+    pub(super) image_id: Option<i64>,
+    pub(super) price: String,
+    pub(super) stock: String,
+    pub(super) held: i64,
+    pub(super) available: String,
+    /// It has a current one-time price: shoppers can pick it.
+    pub(super) for_sale: bool,
 }
 
 /// One of a product's prices, current or replaced.
@@ -394,6 +425,9 @@ pub(super) struct Typed {
     pub(super) price: Option<(i64, String)>,
     /// The picture form's alt text.
     pub(super) alt: String,
+    /// The variants form: axis names and each variant's values, by variant id.
+    pub(super) variants: Option<super::variants::VariantsForm>,
+    pub(super) new_variant: super::variants::NewVariantForm,
 }
 
 /// What the stock form sent, as typed (it is shown again with the errors).
@@ -403,6 +437,9 @@ pub struct StockForm {
     mode: String,
     #[serde(default)]
     quantity: String,
+    /// The variant whose stock changes; left out: the product's first.
+    #[serde(default)]
+    variant: String,
     #[serde(default)]
     #[validate(length(
         min = 3,
@@ -442,14 +479,20 @@ pub(super) async fn product_view(
         edit,
         price: typed_price,
         alt,
+        variants: typed_variants,
+        new_variant,
     } = typed;
     let (id, name) = product_row(state, slug.clone()).await?;
-    let (product, held, waiting, trail, extra, priced) = db::run(&state.pool, move |conn| {
+    let (product, variants, waiting, trail, extra, priced) = db::run(&state.pool, move |conn| {
         let product: Product = products::table
             .find(id)
             .select(Product::as_select())
             .first(conn)?;
-        let held = stock::held(conn, id)?;
+        let mut variants = Vec::new();
+        for v in crate::catalog::variants::of_product(conn, id)? {
+            let held = stock::held(conn, v.id)?;
+            variants.push((v, held));
+        }
         let waiting = back_in_stock::waiting(conn, id)?;
         let trail = audit::for_product(conn, id, 50)?;
         let categories = crate::catalog::categories::all(conn)?;
@@ -503,7 +546,7 @@ pub(super) async fn product_view(
             .collect::<Vec<_>>();
         Ok::<_, DbError>((
             product,
-            held,
+            variants,
             waiting,
             trail,
             (category, categories, old_slugs, has_orders),
@@ -513,6 +556,14 @@ pub(super) async fn product_view(
     .await?;
     let (category, categories, old_slugs, has_orders) = extra;
     let (prices, subscribers, pictures) = priced;
+    let variant_rows = variant_rows(&variants, &prices, typed_variants.as_ref());
+    let variant_label = |id: Option<i64>| {
+        variants
+            .iter()
+            .find(|(v, _)| Some(v.id) == id)
+            .map(|(v, _)| v.label())
+            .unwrap_or_default()
+    };
     let prices = prices
         .into_iter()
         .map(|p| {
@@ -522,7 +573,10 @@ pub(super) async fn product_view(
             };
             PriceRow {
                 id: p.id,
-                label: p.plan_label(),
+                label: match variant_label(p.variant_id) {
+                    v if v.is_empty() => p.plan_label(),
+                    v => format!("{v}: {}", p.plan_label()),
+                },
                 cadence: match p.recurring_interval.as_deref() {
                     None => "One-time",
                     Some("day") => "Daily",
@@ -547,7 +601,24 @@ pub(super) async fn product_view(
         slug: product.slug.clone(),
         category,
     });
-    let stock = product.stock;
+    let held: i64 = variants.iter().map(|(_, h)| h).sum();
+    let stock = variants
+        .iter()
+        .try_fold(0i64, |sum, (v, _)| v.stock.map(|s| sum + s));
+    let stock_variant = typed
+        .variant
+        .trim()
+        .parse()
+        .ok()
+        .or(variants.first().map(|(v, _)| v.id))
+        .unwrap_or(0);
+    let axes = match &typed_variants {
+        Some(t) => (t.option1_name.clone(), t.option2_name.clone()),
+        None => (
+            product.option1_name.clone().unwrap_or_default(),
+            product.option2_name.clone().unwrap_or_default(),
+        ),
+    };
     let mode = if typed.mode.is_empty() {
         "adjust".to_owned()
     } else {
@@ -577,10 +648,55 @@ pub(super) async fn product_view(
             currency: state.config.currency.code().to_uppercase(),
             pictures,
             alt,
+            variants: variant_rows,
+            axes,
+            new_variant,
+            stock_variant,
         }
         .render(),
         status,
     )
+}
+
+impl VariantRow {
+    /// Whether the variant's picture is this one.
+    fn shows(&self, picture: impl std::borrow::Borrow<i64>) -> bool {
+        self.image_id == Some(*picture.borrow())
+    }
+}
+
+/// The variants as the page shows them: stock and price, and the edit form's values as typed.
+fn variant_rows(
+    variants: &[(crate::catalog::variants::Variant, i64)],
+    prices: &[Price],
+    typed: Option<&super::variants::VariantsForm>,
+) -> Vec<VariantRow> {
+    variants
+        .iter()
+        .map(|(v, held)| {
+            let price = prices
+                .iter()
+                .find(|p| p.active && p.variant_id == Some(v.id) && !p.is_recurring());
+            let typed = typed.and_then(|t| t.variant(v.id));
+            VariantRow {
+                id: v.id,
+                label: v.label(),
+                option1: typed.map_or_else(|| v.option1.clone(), |t| t.option1.clone()),
+                option2: typed.map_or_else(|| v.option2.clone(), |t| t.option2.clone()),
+                sku: typed.map_or_else(|| v.sku.clone().unwrap_or_default(), |t| t.sku.clone()),
+                image_id: typed.map_or(v.image_id, |t| t.image_id),
+                price: price.map(|p| p.label()).unwrap_or_else(|| "—".to_owned()),
+                stock: v
+                    .stock
+                    .map_or_else(|| "Unlimited".to_owned(), |s| s.to_string()),
+                held: *held,
+                available: v
+                    .stock
+                    .map_or_else(|| "Unlimited".to_owned(), |s| (s - held).max(0).to_string()),
+                for_sale: price.is_some(),
+            }
+        })
+        .collect()
 }
 
 pub async fn product(
@@ -669,9 +785,18 @@ pub async fn stock(
     let (id, name) = product_row(&state, slug.clone()).await?;
     let (now, actor, reason) = (state.clock.unix(), admin.id, form.reason.trim().to_owned());
     let public_url = state.public_url.clone();
+    let wanted: Option<i64> = form.variant.trim().parse().ok();
     let outcome = db::run(&state.pool, move |conn| {
         write_tx(conn, |conn| {
-            let changed = stock::change(conn, id, change, &reason, Some(actor), now)?;
+            let variants = crate::catalog::variants::of_product(conn, id)?;
+            let variant = match wanted {
+                Some(w) => variants.iter().find(|v| v.id == w),
+                None => variants.first(),
+            };
+            let Some(variant) = variant else {
+                return Ok(Err(stock::Refusal::NoSuchVariant));
+            };
+            let changed = stock::change(conn, variant.id, change, &reason, Some(actor), now)?;
             // Shoppers waiting for it hear now, in the same transaction as the restock.
             let mailed = match changed {
                 Ok(_) => back_in_stock::notify(conn, &public_url, Some(id), now)?,

@@ -76,20 +76,57 @@ impl TestApp {
         .unwrap()
     }
 
-    /// `products.stock` of a product.
+    /// The stock of a product: its variants' summed (`None` when one is unlimited).
     pub async fn stock(&self, slug: &str) -> Option<i64> {
+        self.variant_stocks(slug)
+            .await
+            .into_iter()
+            .try_fold(0, |sum, (_, s)| s.map(|s| sum + s))
+    }
+
+    /// Each variant's stock, by label ("" for a default variant), in display order.
+    pub async fn variant_stocks(&self, slug: &str) -> Vec<(String, Option<i64>)> {
         use diesel::prelude::*;
-        use storefront::schema::products;
+        use storefront::schema::{product_variants, products};
+        let slug = slug.to_owned();
+        let rows: Vec<(String, String, Option<i64>)> =
+            storefront::db::run(&self.pool, move |conn| {
+                product_variants::table
+                    .inner_join(products::table)
+                    .filter(products::slug.eq(slug))
+                    .order((product_variants::position.asc(), product_variants::id.asc()))
+                    .select((
+                        product_variants::option1,
+                        product_variants::option2,
+                        product_variants::stock,
+                    ))
+                    .load(conn)
+                    .map_err(storefront::db::DbError::from)
+            })
+            .await
+            .unwrap();
+        rows.into_iter()
+            .map(|(a, b, s)| (storefront::catalog::variants::label(&a, &b), s))
+            .collect()
+    }
+
+    /// Sets the stock of a product's every variant, behind the shop's back.
+    pub async fn set_stock(&self, slug: &str, stock: Option<i64>) {
+        use diesel::prelude::*;
+        use storefront::schema::{product_variants, products};
         let slug = slug.to_owned();
         storefront::db::run(&self.pool, move |conn| {
-            products::table
+            let id: i64 = products::table
                 .filter(products::slug.eq(slug))
-                .select(products::stock)
-                .first(conn)
+                .select(products::id)
+                .first(conn)?;
+            diesel::update(product_variants::table.filter(product_variants::product_id.eq(id)))
+                .set(product_variants::stock.eq(stock))
+                .execute(conn)
                 .map_err(storefront::db::DbError::from)
         })
         .await
-        .unwrap()
+        .unwrap();
     }
 
     /// Units held for open checkouts of a product.

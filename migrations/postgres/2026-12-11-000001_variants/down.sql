@@ -1,0 +1,13 @@
+ALTER TABLE products ADD COLUMN stock BIGINT;
+UPDATE products SET stock = (SELECT v.stock FROM product_variants v WHERE v.product_id = products.id ORDER BY v.position, v.id LIMIT 1);
+DROP INDEX licence_keys_free;
+ALTER TABLE licence_keys DROP COLUMN variant_id;
+CREATE INDEX licence_keys_free ON licence_keys (product_id, order_item_id);
+DROP INDEX stock_reservations_variant_status;
+ALTER TABLE stock_reservations DROP COLUMN variant_id;
+ALTER TABLE order_items DROP COLUMN variant_id;
+DROP INDEX prices_variant;
+ALTER TABLE prices DROP COLUMN variant_id;
+DROP TABLE product_variants;
+ALTER TABLE products DROP COLUMN option2_name;
+ALTER TABLE products DROP COLUMN option1_name;
