@@ -194,6 +194,9 @@ pub fn commit(
     lines: &[(i64, i64)],
     now: i64,
 ) -> QueryResult<i64> {
+    // In id order, as checkouts take them: a payment and a checkout of the same variants never
+    // wait on each other in a cycle.
+    lock_variants(conn, &lines.iter().map(|(v, _)| *v).collect::<Vec<_>>())?;
     diesel::update(stock_reservations::table.filter(stock_reservations::order_id.eq(order_id)))
         .set((
             stock_reservations::status.eq(COMMITTED),

@@ -146,6 +146,7 @@ diesel::table! {
         email -> Text,
         created_at -> BigInt,
         notified_at -> Nullable<BigInt>,
+        variant_id -> Nullable<BigInt>,
     }
 }
 

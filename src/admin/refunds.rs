@@ -676,6 +676,8 @@ fn restock_once(conn: &mut AnyConnection, refund_id: i64, now: i64) -> QueryResu
             refund_restocks::quantity,
         ))
         .load(conn)?;
+    let ids: Vec<i64> = lines.iter().filter_map(|(v, _, _)| *v).collect();
+    crate::inventory::lock_variants(conn, &ids)?;
     for (variant_id, delivery, qty) in lines {
         // A licence key's stock is its unsold keys: a key once given cannot be sold again, so
         // its units never go back. A line without a variant (an invoice's) holds no stock.

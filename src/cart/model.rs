@@ -235,6 +235,16 @@ pub fn add(
         // A cart made just now has no lines, no checkout, and today's `updated_at`: three
         // statements fewer on a new visitor's first add.
         let (cart_id, made) = ensure_made(conn, cart_id, user_id, now)?;
+        // On PostgreSQL, hold the price row: an admin removing its variant at this moment waits
+        // for this addition (and then takes the line out with the rest) or has already removed
+        // it (then the price is unknown here), never a line pointing at a deleted price.
+        if let AnyConnection::Postgresql(pg) = conn {
+            prices::table
+                .find(price_id)
+                .select(prices::id)
+                .for_share()
+                .load::<i64>(pg)?;
+        }
         #[allow(clippy::type_complexity)]
         let row: Option<(
             (Option<i64>, String, bool, String),

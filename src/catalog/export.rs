@@ -3,6 +3,10 @@
 //! and into an empty one makes the same catalogue (products in order, their status, category,
 //! current prices, stock, shipping rates, and download files written beside the file).
 //!
+//! Variants are written with their options, SKU, stock and price (a removed variant is left
+//! out, as replaced prices are); a licence key product with several variants is refused (the
+//! file lists keys per product).
+//!
 //! Not exported: price history (replaced prices stay in the database), uploaded pictures (they
 //! stay in the database and MEDIA_DIR; `image_url` pictures are exported), and unsold licence
 //! keys (they are what customers pay for; move them with the admin pages or your own records).
@@ -49,7 +53,21 @@ struct ProductOut {
     file: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     max_downloads: Option<i64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    options: Vec<String>,
     prices: Vec<PriceOut>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    variants: Vec<VariantOut>,
+}
+
+#[derive(Debug, Serialize)]
+struct VariantOut {
+    options: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sku: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stock: Option<i64>,
+    price: PriceOut,
 }
 
 #[derive(Debug, Serialize)]
@@ -78,7 +96,7 @@ pub enum ExportError {
     #[error(transparent)]
     Db(#[from] diesel::result::Error),
     #[error(
-        "{0} has several variants, which the catalogue file cannot describe yet: export is refused rather than lose them"
+        "{0} is a licence key product with several variants, which the catalogue file cannot describe (its keys are listed per product): export is refused rather than lose them"
     )]
     Variants(String),
     #[error("the catalogue could not be written as TOML: {0}")]
@@ -114,19 +132,58 @@ pub fn export(conn: &mut AnyConnection, currency: Currency) -> Result<Export, Ex
         .load(conn)?;
     let mut files = vec![];
     let mut products_out = vec![];
+    let price_out = |x: &Price| PriceOut {
+        key: x.lookup_key.clone(),
+        unit_amount: x.unit_amount,
+        interval: x.recurring_interval.clone(),
+        shipping: x.shipping_amount,
+    };
     for p in all {
+        let keys = p.delivery.as_deref() == Some("keys");
+        let own: Vec<_> = variants.iter().filter(|v| v.product_id == p.id).collect();
+        // Named options: the variants are written out, each with its one-time price (a variant
+        // no longer for sale has none and is left out, as replaced prices are).
+        let with_variants = p.option1_name.is_some() && !keys;
+        let for_sale = own
+            .iter()
+            .filter(|v| {
+                current
+                    .iter()
+                    .any(|x| x.variant_id == Some(v.id) && !x.is_recurring())
+            })
+            .count();
+        if keys && for_sale > 1 {
+            return Err(ExportError::Variants(p.slug));
+        }
         let prices: Vec<PriceOut> = current
             .iter()
-            .filter(|x| x.product_id == p.id)
-            .map(|x| PriceOut {
-                key: x.lookup_key.clone(),
-                unit_amount: x.unit_amount,
-                interval: x.recurring_interval.clone(),
-                shipping: x.shipping_amount,
-            })
+            .filter(|x| x.product_id == p.id && (!with_variants || x.is_recurring()))
+            .map(price_out)
             .collect();
+        let variants_out: Vec<VariantOut> = match with_variants {
+            false => vec![],
+            true => own
+                .iter()
+                .filter_map(|v| {
+                    let price = current
+                        .iter()
+                        .find(|x| x.variant_id == Some(v.id) && !x.is_recurring())?;
+                    let options = [&v.option1, &v.option2]
+                        .into_iter()
+                        .filter(|o| !o.is_empty())
+                        .cloned()
+                        .collect();
+                    Some(VariantOut {
+                        options,
+                        sku: v.sku.clone(),
+                        stock: if keys { None } else { v.stock },
+                        price: price_out(price),
+                    })
+                })
+                .collect(),
+        };
         // Seeding needs a price per product; one with none here is not sold in this currency.
-        if prices.is_empty() {
+        if prices.is_empty() && variants_out.is_empty() {
             continue;
         }
         let file = file_rows
@@ -137,12 +194,11 @@ pub fn export(conn: &mut AnyConnection, currency: Currency) -> Result<Export, Ex
                 files.push((path.clone(), bytes.clone()));
                 path
             });
-        let keys = p.delivery.as_deref() == Some("keys");
-        let mut own = variants.iter().filter(|v| v.product_id == p.id);
-        let stock = own.next().and_then(|v| v.stock);
-        if own.next().is_some() {
-            return Err(ExportError::Variants(p.slug));
-        }
+        // Without options, the one variant's stock (the first, should removed ones linger).
+        let stock = match with_variants {
+            true => None,
+            false => own.first().and_then(|v| v.stock),
+        };
         products_out.push(ProductOut {
             category: p.category_id.and_then(|id| names.get(&id).cloned()),
             status: p.status.clone(),
@@ -159,7 +215,13 @@ pub fn export(conn: &mut AnyConnection, currency: Currency) -> Result<Export, Ex
             file,
             slug: p.slug,
             name: p.name,
+            options: [&p.option1_name, &p.option2_name]
+                .into_iter()
+                .flatten()
+                .cloned()
+                .collect(),
             prices,
+            variants: variants_out,
         });
     }
     let rates: Vec<ShippingRateEntry> = shipping_rates::table

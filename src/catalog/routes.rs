@@ -325,6 +325,9 @@ pub struct ProductPage {
     pub canonical: String,
     pub meta_description: String,
     pub json_ld: Option<String>,
+    /// Variants sold out while others are not: (variant id, label), offered in the
+    /// back-in-stock form.
+    pub sold_out_variants: Vec<(i64, String)>,
     /// The back-in-stock form of a sold-out product: the address typed, and what was wrong.
     pub alert_email: String,
     pub alert_error: Option<String>,
@@ -399,7 +402,16 @@ pub async fn render_product(
             .collect(),
         sold_out: available == Some(0),
         stock_note,
-        max_quantity: available.map_or(MAX_QUANTITY, |s| s.min(MAX_QUANTITY)),
+        // With variants, the most any one of them has (the cart checks the one chosen).
+        max_quantity: match listing.variants.len() {
+            0 | 1 => available,
+            _ => listing
+                .variants
+                .iter()
+                .map(|v| catalogue.variant_available(v.id))
+                .try_fold(0, |most, a| a.map(|a| most.max(a))),
+        }
+        .map_or(MAX_QUANTITY, |s| s.min(MAX_QUANTITY)),
         variants: variant_options(listing, &catalogue, chosen),
         options_legend: [&p.option1_name, &p.option2_name]
             .into_iter()
@@ -425,12 +437,21 @@ pub async fn render_product(
         canonical: canonical.clone(),
         json_ld: super::seo::product_json_ld(
             listing,
-            available,
+            (available, &|v| catalogue.variant_available(v)),
             &canonical,
             &meta_description,
             layout.shop_name,
         ),
         meta_description,
+        sold_out_variants: match available == Some(0) {
+            true => vec![],
+            false => listing
+                .variants
+                .iter()
+                .filter(|v| catalogue.variant_available(v.id) == Some(0))
+                .map(|v| (v.id, v.label()))
+                .collect(),
+        },
         alert_email: String::new(),
         alert_error: None,
         layout,
@@ -497,6 +518,9 @@ pub struct AlertForm {
         length(max = 254, message = "That e-mail address is too long.")
     )]
     email: String,
+    /// The sold-out variant to wait for; left out: the product.
+    #[serde(default)]
+    variant: String,
 }
 
 /// `POST /products/{slug}/back-in-stock`: "e-mail me when it's back" on a sold-out product.
@@ -532,7 +556,21 @@ pub async fn back_in_stock(
     let email = crate::accounts::model::normalize_email(&typed);
     let catalogue = state.catalogue.get().await?;
     let listing = catalogue.listing(&slug).ok_or(AppError::NotFound)?;
-    let (product_id, name) = (listing.product.id, listing.product.name.clone());
+    let (product_id, mut name) = (listing.product.id, listing.product.name.clone());
+    let variant = match form.variant.trim() {
+        "" => None,
+        v => {
+            let v = listing
+                .variants
+                .iter()
+                .find(|x| x.id.to_string() == v)
+                .ok_or_else(|| {
+                    AppError::BadRequest("That choice is not one of this product's.".into())
+                })?;
+            name = super::variants::line_name(&name, &v.label());
+            Some(v.id)
+        }
+    };
     let (ip, now) = (client.limit_key(), state.clock.unix());
     let email2 = email.clone();
     let outcome = db::run(&state.pool, move |conn| {
@@ -540,7 +578,7 @@ pub async fn back_in_stock(
             if let Err(wait) = limits::hit(conn, &limits::STOCK_ALERTS_PER_ADDRESS, &ip, now)? {
                 return Ok(Err(wait));
             }
-            back_in_stock::sign_up(conn, product_id, &email2, now).map(Ok)
+            back_in_stock::sign_up(conn, (product_id, variant), &email2, now).map(Ok)
         })
         .map_err(DbError::from)
     })

@@ -148,11 +148,32 @@ pub struct ProductEntry {
     /// Downloads allowed per order line (`file` products).
     #[validate(range(min = 1, max = 1000))]
     pub max_downloads: Option<i64>,
-    #[validate(
-        length(min = 1, message = "a product needs at least one price"),
-        nested
-    )]
+    /// Its prices; with `variants`, only its plans (each variant has its own one-time price).
+    #[serde(default)]
+    #[validate(nested)]
     pub prices: Vec<PriceEntry>,
+    /// The names of its option axes ("Size", "Colour"), with `variants`.
+    #[serde(default)]
+    pub options: Vec<String>,
+    /// Its variants, each with its option values, SKU, stock and price. Left out: one variant
+    /// holding `stock` and the one-time price of `prices`.
+    #[serde(default)]
+    #[validate(nested)]
+    pub variants: Vec<VariantEntry>,
+}
+
+#[derive(Debug, Deserialize, Serialize, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct VariantEntry {
+    /// One value per option of the product, in its order.
+    pub options: Vec<String>,
+    pub sku: Option<String>,
+    #[validate(range(min = 0, max = 1_000_000_000))]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stock: Option<i64>,
+    /// Its one-time price.
+    #[validate(nested)]
+    pub price: PriceEntry,
 }
 
 impl ProductEntry {
@@ -292,6 +313,7 @@ impl CatalogFile {
         }
         let mut slugs = HashSet::new();
         let mut keys = HashSet::new();
+        let mut skus = HashSet::new();
         for p in &file.products {
             let problem = match (p.kind, p.delivery) {
                 (Kind::Physical, Some(_)) => Some("only a digital product has a delivery"),
@@ -334,13 +356,27 @@ impl CatalogFile {
                     p.slug
                 )));
             }
+            if let Some(problem) = variants_problem(p) {
+                return Err(SeedError::Invalid(format!(
+                    "product {:?}: {problem}",
+                    p.slug
+                )));
+            }
+            if let Some(sku) = p
+                .variants
+                .iter()
+                .filter_map(|v| v.sku.as_deref())
+                .find(|sku| !skus.insert(sku.to_uppercase()))
+            {
+                return Err(SeedError::Invalid(format!("SKU {sku:?} appears twice")));
+            }
             if !slugs.insert(&p.slug) {
                 return Err(SeedError::Invalid(format!(
                     "slug {:?} appears twice",
                     p.slug
                 )));
             }
-            for price in &p.prices {
+            for price in p.prices.iter().chain(p.variants.iter().map(|v| &v.price)) {
                 if price.shipping.is_some()
                     && (p.kind != Kind::Physical || price.interval.is_none())
                 {
@@ -359,6 +395,78 @@ impl CatalogFile {
         }
         Ok(file)
     }
+}
+
+/// What is wrong with a product's options and variants, if anything.
+fn variants_problem(p: &ProductEntry) -> Option<String> {
+    if p.prices.is_empty() && p.variants.is_empty() {
+        return Some("a product needs at least one price".into());
+    }
+    if p.variants.is_empty() {
+        return (!p.options.is_empty())
+            .then(|| "options name the choices of its variants: list the variants".into());
+    }
+    if !(1..=super::variants::MAX_AXES).contains(&p.options.len()) {
+        return Some(
+            "a product with variants names one or two options, like options = [\"Size\"]".into(),
+        );
+    }
+    if p.options
+        .iter()
+        .any(|o| o.trim().is_empty() || o.chars().count() > 40)
+        || (p.options.len() == 2 && p.options[0] == p.options[1])
+    {
+        return Some("option names are 1 to 40 characters, and different".into());
+    }
+    if p.variants.len() > super::variants::MAX_VARIANTS {
+        return Some(format!(
+            "a product has at most {} variants",
+            super::variants::MAX_VARIANTS
+        ));
+    }
+    if p.delivery == Some(Delivery::Keys) {
+        return Some("a licence key product's keys are listed per product: it cannot have variants in the file".into());
+    }
+    if p.stock.is_some() {
+        return Some("with variants, each variant has its stock: leave the product's out".into());
+    }
+    if p.prices.iter().any(|x| x.interval.is_none()) {
+        return Some(
+            "with variants, each variant has its one-time price: prices holds only plans".into(),
+        );
+    }
+    let mut seen = HashSet::new();
+    let mut skus = HashSet::new();
+    for v in &p.variants {
+        if v.options.len() != p.options.len()
+            || v.options
+                .iter()
+                .any(|o| o.trim().is_empty() || o.chars().count() > 40)
+        {
+            return Some(format!(
+                "each variant gives one value (1 to 40 characters) per option ({}); {:?} does not",
+                p.options.join(", "),
+                v.options
+            ));
+        }
+        if !seen.insert(&v.options) {
+            return Some(format!("two variants are {:?}", v.options));
+        }
+        if v.price.interval.is_some() {
+            return Some("a variant's price is one-time: plans go in prices".into());
+        }
+        if let Some(sku) = &v.sku {
+            if !super::variants::plausible_sku(sku) {
+                return Some(format!(
+                    "SKU {sku:?}: up to 64 letters, digits, dashes, underscores, dots or slashes"
+                ));
+            }
+            if !skus.insert(sku.to_uppercase()) {
+                return Some(format!("SKU {sku:?} appears twice"));
+            }
+        }
+    }
+    None
 }
 
 impl CatalogFile {
@@ -487,6 +595,7 @@ pub fn seed(
                 .select(Product::as_select())
                 .first(conn)
                 .optional()?;
+            let created = existing.is_none();
             let product_id = match existing {
                 None => {
                     diesel::insert_into(products::table)
@@ -532,8 +641,16 @@ pub fn seed(
                     p.id
                 }
             };
+            seed_variants(
+                conn,
+                product_id,
+                entry,
+                created,
+                (currency, now),
+                &mut report,
+            )?;
             for price in &entry.prices {
-                seed_price(conn, product_id, price, currency, now, &mut report)?;
+                seed_price(conn, (product_id, None), price, currency, now, &mut report)?;
             }
             if let (Some(path), Some(bytes)) = (&entry.file, &entry.file_bytes) {
                 let name = path.rsplit(['/', '\\']).next().unwrap_or(path);
@@ -637,9 +754,129 @@ fn seed_rates(
     Ok(changed)
 }
 
-fn seed_price(
+/// The file's variants of a product: its option names, each variant found by its values (or the
+/// product's default variant taking the first one's values), its SKU and position, and its
+/// price. Stock is set only when a variant is made, as for products. Variants the file does not
+/// list are left as they are.
+fn seed_variants(
     conn: &mut AnyConnection,
     product_id: i64,
+    entry: &ProductEntry,
+    created: bool,
+    (currency, now): (Currency, i64),
+    report: &mut SeedReport,
+) -> Result<(), SeedError> {
+    use crate::schema::product_variants as pv;
+    if entry.variants.is_empty() {
+        return Ok(());
+    }
+    let names = (
+        entry.options.first().cloned(),
+        entry.options.get(1).cloned(),
+    );
+    let current: (Option<String>, Option<String>) = products::table
+        .find(product_id)
+        .select((products::option1_name, products::option2_name))
+        .first(conn)?;
+    if current != names {
+        diesel::update(products::table.find(product_id))
+            .set((
+                products::option1_name.eq(&names.0),
+                products::option2_name.eq(&names.1),
+            ))
+            .execute(conn)?;
+        report.products_updated += usize::from(!created);
+    }
+    let mut existing = super::variants::of_product(conn, product_id)?;
+    for (position, v) in entry.variants.iter().enumerate() {
+        let option1 = v.options.first().cloned().unwrap_or_default();
+        let option2 = v.options.get(1).cloned().unwrap_or_default();
+        let sku = v.sku.clone();
+        if let Some(sku) = &sku {
+            let owner: Option<(i64, String, String)> = pv::table
+                .filter(
+                    diesel::dsl::sql::<diesel::sql_types::Bool>("UPPER(product_variants.sku) = ")
+                        .bind::<diesel::sql_types::Text, _>(sku.to_uppercase()),
+                )
+                .select((pv::product_id, pv::option1, pv::option2))
+                .first(conn)
+                .optional()?;
+            if owner.is_some_and(|o| o != (product_id, option1.clone(), option2.clone())) {
+                return Err(SeedError::Invalid(format!(
+                    "product {:?}: SKU {sku:?} belongs to another variant in the shop",
+                    entry.slug
+                )));
+            }
+        }
+        let found = existing
+            .iter()
+            .find(|x| x.option1 == option1 && x.option2 == option2)
+            .cloned();
+        // A product made without options (by this run, or earlier) turns its one variant into
+        // the file's first: its stock, prices and sales carry over.
+        let renamed = match found {
+            Some(_) => None,
+            None if position == 0 && existing.len() == 1 && existing[0].is_default() => {
+                Some(existing[0].clone())
+            }
+            None => None,
+        };
+        let id = match found.or(renamed) {
+            Some(x) => {
+                let same = x.option1 == option1
+                    && x.option2 == option2
+                    && x.sku == sku
+                    && x.position == position as i64;
+                if !same {
+                    let mut stock = x.stock;
+                    if created {
+                        stock = v.stock;
+                    }
+                    diesel::update(pv::table.find(x.id))
+                        .set((
+                            pv::option1.eq(&option1),
+                            pv::option2.eq(&option2),
+                            pv::sku.eq(&sku),
+                            pv::position.eq(position as i64),
+                            pv::stock.eq(stock),
+                            pv::updated_at.eq(now),
+                        ))
+                        .execute(conn)?;
+                    report.products_updated += usize::from(!created);
+                }
+                x.id
+            }
+            None => {
+                let new = super::variants::NewVariant {
+                    sku: sku.as_deref(),
+                    option1: &option1,
+                    option2: &option2,
+                    stock: v.stock,
+                };
+                let id = super::variants::insert(conn, product_id, &new, now)?;
+                diesel::update(pv::table.find(id))
+                    .set(pv::position.eq(position as i64))
+                    .execute(conn)?;
+                report.products_updated += usize::from(!created);
+                id
+            }
+        };
+        existing = super::variants::of_product(conn, product_id)?;
+        seed_price(
+            conn,
+            (product_id, Some(id)),
+            &v.price,
+            currency,
+            now,
+            report,
+        )?;
+    }
+    Ok(())
+}
+
+fn seed_price(
+    conn: &mut AnyConnection,
+    (product_id, variant): (i64, Option<i64>),
     entry: &PriceEntry,
     currency: Currency,
     now: i64,
@@ -653,9 +890,20 @@ fn seed_price(
         .optional()?;
     match existing {
         None => {
-            let variant = match interval {
-                None => Some(super::variants::default_of(conn, product_id)?.id),
-                Some(_) => None,
+            let variant = match (interval, variant) {
+                (None, Some(v)) => Some(v),
+                (None, None) => {
+                    // Which variant a new one-time price sells is for the file to say.
+                    let own = super::variants::of_product(conn, product_id)?;
+                    if own.len() > 1 {
+                        return Err(SeedError::Invalid(format!(
+                            "price {:?}: its product has variants in the shop; give the product its variants (an export writes them) and each its price",
+                            entry.key
+                        )));
+                    }
+                    own.first().map(|v| v.id)
+                }
+                (Some(_), _) => None,
             };
             diesel::insert_into(prices::table)
                 .values((
@@ -680,7 +928,14 @@ fn seed_price(
                 && p.product_id == product_id;
             // A new shipping charge needs no new plan Price: its own Stripe Price follows the
             // row's terms (`stripe_ids::shipping_price`).
-            if terms_same && p.active == entry.active && p.shipping_amount == entry.shipping {
+            // A price the file gives another variant of the product moves with it (Stripe's
+            // Price is the product's either way).
+            let variant = variant.or(p.variant_id).filter(|_| interval.is_none());
+            if terms_same
+                && p.active == entry.active
+                && p.shipping_amount == entry.shipping
+                && p.variant_id == variant
+            {
                 report.unchanged += 1;
                 return Ok(());
             }
@@ -689,6 +944,7 @@ fn seed_price(
                     .set((
                         prices::active.eq(entry.active),
                         prices::shipping_amount.eq(entry.shipping),
+                        prices::variant_id.eq(variant),
                         prices::updated_at.eq(now),
                     ))
                     .execute(conn)?;
@@ -703,7 +959,13 @@ fn seed_price(
                     shipping_amount: entry.shipping,
                     active: entry.active,
                 };
-                super::pricing::replace(conn, &p, &terms, now)?;
+                if let (Some(new), Some(v)) =
+                    (super::pricing::replace(conn, &p, &terms, now)?, variant)
+                {
+                    diesel::update(prices::table.find(new))
+                        .set(prices::variant_id.eq(v))
+                        .execute(conn)?;
+                }
             }
             report.prices_updated += 1;
         }
@@ -762,7 +1024,7 @@ mod tests {
             ),
             (
                 "[[products]]\nslug = \"a\"\nname = \"x\"\nprices = []",
-                "prices",
+                "at least one price",
             ),
             (
                 "[[products]]\nslug = \"a\"\nname = \"x\"\nprices = [{ key = \"a\", unit_amount = -5 }]",
@@ -819,6 +1081,84 @@ mod tests {
                 "shipping",
             ),
         ];
+        let cap = |extra: &str, variants: &[&str]| {
+            let mut text = format!("[[products]]\nslug = \"cap\"\nname = \"Cap\"\n{extra}\n");
+            for v in variants {
+                text.push_str(&format!("[[products.variants]]\n{v}\n"));
+            }
+            text
+        };
+        const M: &str = "options = [\"M\"]\nprice = { key = \"cap-m\", unit_amount = 5 }";
+        const L: &str = "options = [\"L\"]\nprice = { key = \"cap-l\", unit_amount = 5 }";
+        let variant_cases = [
+            (
+                cap("options = [\"Size\"]", &[]),
+                "a product needs at least one price",
+            ),
+            (
+                cap(
+                    "options = [\"Size\"]\nprices = [{ key = \"a\", unit_amount = 5 }]",
+                    &[],
+                ),
+                "list the variants",
+            ),
+            (cap("", &[M, L]), "names one or two options"),
+            (cap("options = [\"Size\", \"Size\"]", &[M]), "different"),
+            (
+                cap("options = [\"Size\", \"Colour\"]", &[M]),
+                "one value (1 to 40 characters) per option",
+            ),
+            (cap("options = [\"Size\"]", &[M, M]), "two variants are"),
+            (
+                cap("options = [\"Size\"]\nstock = 3", &[M]),
+                "each variant has its stock",
+            ),
+            (
+                cap(
+                    "options = [\"Size\"]\nprices = [{ key = \"a\", unit_amount = 5 }]",
+                    &[M],
+                ),
+                "prices holds only plans",
+            ),
+            (
+                cap(
+                    "options = [\"Size\"]",
+                    &[
+                        "options = [\"M\"]\nprice = { key = \"cap-m\", unit_amount = 5, interval = \"month\" }",
+                    ],
+                ),
+                "a variant's price is one-time",
+            ),
+            (
+                cap(
+                    "options = [\"Size\"]",
+                    &[&format!("{M}\nsku = \"CAP 1\""), L],
+                ),
+                "SKU \"CAP 1\"",
+            ),
+            (
+                cap(
+                    "options = [\"Size\"]",
+                    &[
+                        &format!("sku = \"cap-1\"\n{M}"),
+                        &format!("sku = \"CAP-1\"\n{L}"),
+                    ],
+                ),
+                "appears twice",
+            ),
+            (
+                cap(
+                    "options = [\"Size\"]\nkind = \"digital\"\ndelivery = \"keys\"",
+                    &[M],
+                ),
+                "cannot have variants",
+            ),
+        ];
+        for (text, needle) in variant_cases {
+            let err = CatalogFile::parse(&text, usd()).unwrap_err();
+            let err = crate::error::Report(&err).to_string();
+            assert!(err.contains(needle), "{needle:?} not in {err:?} for {text}");
+        }
         for (text, needle) in cases {
             let err = CatalogFile::parse(text, usd()).unwrap_err();
             let err = crate::error::Report(&err).to_string();

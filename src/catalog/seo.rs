@@ -95,33 +95,61 @@ pub fn meta_description(description: &str) -> String {
 /// `description` (the page's meta description). Written directly rather than through a JSON
 /// tree: the product page is the shop's busiest. Safe inside `<script>`: every text is a JSON
 /// string with `<`, `>` and `&` escaped, so no product can end the element.
+/// With several variants, one `Offer` per variant (its SKU, price and availability).
 pub fn product_json_ld(
     listing: &Listing,
-    available: Option<i64>,
+    (available, variant_available): (Option<i64>, &dyn Fn(i64) -> Option<i64>),
     canonical: &str,
     description: &str,
     shop: &str,
 ) -> Option<String> {
     let p = &listing.product;
-    let price = listing.prices.iter().find(|x| !x.is_recurring())?;
-    let money = Money::new(price.unit_amount, Currency::parse(&price.currency).ok()?);
-    let availability = if available == Some(0) {
-        "OutOfStock"
-    } else {
-        "InStock"
-    };
     let (url, name) = (text(canonical), text(&p.name));
+    let offer = |price: &super::model::Price, available: Option<i64>, sku: Option<&str>| {
+        let money = Money::new(price.unit_amount, Currency::parse(&price.currency).ok()?);
+        let availability = if available == Some(0) {
+            "OutOfStock"
+        } else {
+            "InStock"
+        };
+        Some(format!(
+            "{{\"@type\":\"Offer\",\"url\":{url},{}\"price\":\"{}\",\"priceCurrency\":\"{}\",\"availability\":\"https://schema.org/{availability}\",\"seller\":{{\"@type\":\"Organization\",\"name\":{}}}}}",
+            sku.map(|s| format!("\"sku\":{},", text(s)))
+                .unwrap_or_default(),
+            money.to_major_string(),
+            money.currency.code().to_uppercase(),
+            text(shop),
+        ))
+    };
+    let offers = match listing.variants.len() {
+        0 | 1 => offer(
+            listing.prices.iter().find(|x| !x.is_recurring())?,
+            available,
+            None,
+        )?,
+        _ => {
+            let each: Vec<String> = listing
+                .variants
+                .iter()
+                .filter_map(|v| {
+                    let price = listing
+                        .prices
+                        .iter()
+                        .find(|x| x.variant_id == Some(v.id) && !x.is_recurring())?;
+                    offer(price, variant_available(v.id), v.sku.as_deref())
+                })
+                .collect();
+            format!("[{}]", each.join(","))
+        }
+    };
     let image = listing
         .picture(super::images::Size::Large)
         .map(|(url, _)| format!(",\"image\":{}", text(&absolute(canonical, &url))))
         .unwrap_or_default();
     Some(format!(
-        "{{\"@context\":\"https://schema.org\",\"@type\":\"Product\",\"name\":{name},\"description\":{},\"sku\":{},\"url\":{url}{image},\"offers\":{{\"@type\":\"Offer\",\"url\":{url},\"price\":\"{}\",\"priceCurrency\":\"{}\",\"availability\":\"https://schema.org/{availability}\",\"seller\":{{\"@type\":\"Organization\",\"name\":{}}}}}}}",
+        "{{\"@context\":\"https://schema.org\",\"@type\":\"Product\",\"name\":{name},\"description\":{},\"sku\":{},\"url\":{url}{image},\"offers\":{offers}}}",
         text(description),
         text(&p.slug),
-        money.to_major_string(),
-        money.currency.code().to_uppercase(),
-        text(shop),
     ))
 }
 

@@ -210,10 +210,10 @@ pub struct Edit {
 /// Checks axis names: a second axis needs a first; several variants need at least one.
 fn check_axes(option1: &str, option2: &str, variants: usize, problems: &mut Problems) {
     for (field, name) in [("option1_name", option1), ("option2_name", option2)] {
-        if name.chars().count() > MAX_NAME {
+        if name.chars().count() > MAX_NAME || !printable(name) {
             problems.push((
                 field.into(),
-                format!("Keep option names to {MAX_NAME} characters."),
+                format!("Keep option names to {MAX_NAME} characters, without control characters."),
             ));
         }
     }
@@ -239,10 +239,10 @@ fn check_values(axes: (&str, &str), v: &Values, field: &str, problems: &mut Prob
     ] {
         if !axis.is_empty() && value.is_empty() {
             problems.push((format!("{field}{name}"), format!("Give its {axis}.")));
-        } else if value.chars().count() > MAX_NAME {
+        } else if value.chars().count() > MAX_NAME || !printable(value) {
             problems.push((
                 format!("{field}{name}"),
-                format!("Keep option values to {MAX_NAME} characters."),
+                format!("Keep option values to {MAX_NAME} characters, without control characters."),
             ));
         }
     }
@@ -256,19 +256,37 @@ fn check_values(axes: (&str, &str), v: &Values, field: &str, problems: &mut Prob
     }
 }
 
-/// Whether another variant (any product's) has this SKU, case aside: "tote-s" and "TOTE-S"
-/// on two labels would be one code to a warehouse and to the search box.
-fn sku_taken(conn: &mut AnyConnection, sku: &str, except: Option<i64>) -> QueryResult<bool> {
+/// The variant that has this SKU, case aside ("tote-s" and "TOTE-S" on two labels would be
+/// one code to a warehouse and to the search box; a unique index on `UPPER(sku)` says so too):
+/// (its id, its product's id).
+fn sku_owner(conn: &mut AnyConnection, sku: &str) -> QueryResult<Option<(i64, i64)>> {
     let upper = diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Text>>(
         "UPPER(product_variants.sku)",
     );
-    let mut query = product_variants::table
+    product_variants::table
         .filter(upper.eq(Some(sku.to_uppercase())))
-        .into_boxed();
-    if let Some(id) = except {
-        query = query.filter(product_variants::id.ne(id));
+        .select((product_variants::id, product_variants::product_id))
+        .first(conn)
+        .optional()
+}
+
+/// Holds the product's row until the transaction ends: changes to one product's variants (and
+/// the checks they rest on, like "the last one for sale") run one at a time across instances.
+/// SQLite's write transactions already do.
+fn lock_product(conn: &mut AnyConnection, product_id: i64) -> QueryResult<()> {
+    if let AnyConnection::Postgresql(pg) = conn {
+        products::table
+            .find(product_id)
+            .select(products::id)
+            .for_update()
+            .load::<i64>(pg)?;
     }
-    Ok(query.count().get_result::<i64>(conn)? > 0)
+    Ok(())
+}
+
+/// Whether a name or value can be stored and shown: no control characters.
+fn printable(s: &str) -> bool {
+    !s.chars().any(char::is_control)
 }
 
 /// Values kept for an axis that is named, cleared for one that is not.
@@ -289,6 +307,7 @@ pub fn save(
     actor: Option<i64>,
     now: i64,
 ) -> QueryResult<Result<(), Problems>> {
+    lock_product(conn, product_id)?;
     let current = of_product(conn, product_id)?;
     let pictures: Vec<i64> = crate::schema::product_images::table
         .filter(crate::schema::product_images::product_id.eq(product_id))
@@ -298,6 +317,7 @@ pub fn save(
     let mut problems = Problems::new();
     check_axes(axes.0, axes.1, current.len(), &mut problems);
     let mut seen: Vec<(String, String)> = Vec::new();
+    let mut skus: Vec<String> = Vec::new();
     for v in &current {
         let Some((_, values, image)) = edit.variants.iter().find(|(id, _, _)| *id == v.id) else {
             // A variant the form did not show (added meanwhile): keep it, check it as it is.
@@ -308,6 +328,7 @@ pub fn save(
             };
             check_values(axes, &values, &format!("v{}-", v.id), &mut problems);
             seen.push(fitted(axes, &values));
+            skus.push(values.sku.to_uppercase());
             continue;
         };
         let field = format!("v{}-", v.id);
@@ -318,12 +339,20 @@ pub fn save(
                 "Choose one of this product's pictures.".into(),
             ));
         }
-        if !values.sku.is_empty() && sku_taken(conn, &values.sku, Some(v.id))? {
+        // Taken by another product's variant, or twice in this form (this product's own SKUs
+        // may move between its variants in one save).
+        let upper = values.sku.to_uppercase();
+        let elsewhere = match values.sku.is_empty() {
+            true => false,
+            false => sku_owner(conn, &values.sku)?.is_some_and(|(_, p)| p != product_id),
+        };
+        if elsewhere || (!upper.is_empty() && skus.contains(&upper)) {
             problems.push((
                 format!("{field}sku"),
                 "Another variant already has this SKU.".into(),
             ));
         }
+        skus.push(upper);
         let combination = fitted(axes, values);
         if seen.contains(&combination) && !(combination.0.is_empty() && combination.1.is_empty()) {
             problems.push((
@@ -362,10 +391,11 @@ pub fn save(
         if (&option1, &option2, &sku, image) == (&v.option1, &v.option2, &v.sku, v.image_id) {
             continue;
         }
-        // Two variants swapping values would meet the unique index half-way: park first.
+        // Two variants swapping values would meet the unique index half-way: park first, under
+        // a value no form can send (control characters are refused).
         diesel::update(product_variants::table.find(v.id))
             .set((
-                product_variants::option1.eq(format!("~{}", v.id)),
+                product_variants::option1.eq(format!("\u{1}{}", v.id)),
                 product_variants::sku.eq(None::<String>),
             ))
             .execute(conn)?;
@@ -454,11 +484,18 @@ pub fn add(
                 products::delivery,
             ))
             .first(conn)?;
+    lock_product(conn, product_id)?;
     let axes = (
         axis1.as_deref().unwrap_or(""),
         axis2.as_deref().unwrap_or(""),
     );
     let current = of_product(conn, product_id)?;
+    let for_sale: Vec<Option<i64>> = prices::table
+        .filter(prices::product_id.eq(product_id))
+        .filter(prices::active.eq(true))
+        .filter(prices::recurring_interval.is_null())
+        .select(prices::variant_id)
+        .load(conn)?;
     let mut problems = Problems::new();
     if axes.0.is_empty() {
         problems.push((
@@ -467,7 +504,14 @@ pub fn add(
         ));
         return Ok(Err(problems));
     }
-    if current.len() >= MAX_VARIANTS {
+    let (option1, option2) = fitted(axes, &new.values);
+    // One removed earlier (kept for its orders) comes back with the new price and stock.
+    let retired = current
+        .iter()
+        .find(|v| v.option1 == option1 && v.option2 == option2)
+        .filter(|v| !for_sale.contains(&Some(v.id)))
+        .cloned();
+    if current.len() >= MAX_VARIANTS && retired.is_none() {
         problems.push((
             "new-option1".into(),
             format!("A product has at most {MAX_VARIANTS} variants."),
@@ -486,17 +530,21 @@ pub fn add(
         ));
     }
     check_values(axes, &new.values, "new-", &mut problems);
-    let (option1, option2) = fitted(axes, &new.values);
-    if current
-        .iter()
-        .any(|v| v.option1 == option1 && v.option2 == option2)
+    if retired.is_none()
+        && current
+            .iter()
+            .any(|v| v.option1 == option1 && v.option2 == option2)
     {
         problems.push((
             "new-option1".into(),
             format!("There is already a {} variant.", label(&option1, &option2)),
         ));
     }
-    if !new.values.sku.is_empty() && sku_taken(conn, &new.values.sku, None)? {
+    let owner = match new.values.sku.is_empty() {
+        true => None,
+        false => sku_owner(conn, &new.values.sku)?,
+    };
+    if owner.is_some_and(|(id, _)| retired.as_ref().is_none_or(|r| r.id != id)) {
         problems.push((
             "new-sku".into(),
             "Another variant already has this SKU.".into(),
@@ -511,17 +559,42 @@ pub fn add(
         _ => new.stock,
     };
     let sku = (!new.values.sku.is_empty()).then_some(new.values.sku.as_str());
-    let id = insert(
-        conn,
-        product_id,
-        &NewVariant {
-            sku,
-            option1: &option1,
-            option2: &option2,
-            stock,
-        },
-        now,
-    )?;
+    let id = match &retired {
+        Some(r) => {
+            diesel::update(product_variants::table.find(r.id))
+                .set((
+                    product_variants::sku.eq(sku),
+                    product_variants::stock.eq(stock),
+                    product_variants::updated_at.eq(now),
+                ))
+                .execute(conn)?;
+            r.id
+        }
+        None => {
+            // Another instance may take the SKU between the check and here (the index decides).
+            let fresh = NewVariant {
+                sku,
+                option1: &option1,
+                option2: &option2,
+                stock,
+            };
+            let mut made = None;
+            let inserted = crate::db::insert_once(conn, |conn| {
+                made = Some(insert(conn, product_id, &fresh, now)?);
+                Ok(1)
+            })?;
+            match (inserted, made) {
+                (true, Some(id)) => id,
+                _ => {
+                    problems.push((
+                        "new-sku".into(),
+                        "Another variant already has this SKU.".into(),
+                    ));
+                    return Ok(Err(problems));
+                }
+            }
+        }
+    };
     let key = super::create::insert_price(
         conn,
         (product_id, id),
@@ -576,6 +649,7 @@ pub fn remove(
     actor: Option<i64>,
     now: i64,
 ) -> QueryResult<Option<Result<Removed, Refusal>>> {
+    lock_product(conn, product_id)?;
     let Some(variant) = find(conn, variant_id)?.filter(|v| v.product_id == product_id) else {
         return Ok(None);
     };
@@ -623,6 +697,11 @@ pub fn remove(
         Removed::Retired(stripe)
     } else {
         diesel::delete(prices::table.filter(prices::variant_id.eq(variant_id))).execute(conn)?;
+        diesel::delete(
+            crate::schema::stock_alerts::table
+                .filter(crate::schema::stock_alerts::variant_id.eq(variant_id)),
+        )
+        .execute(conn)?;
         diesel::delete(
             crate::schema::licence_keys::table
                 .filter(crate::schema::licence_keys::variant_id.eq(variant_id)),

@@ -20,7 +20,7 @@ use crate::orders::status::OrderStatus;
 use crate::orders::{number, queries};
 use crate::payments::PaymentError;
 use crate::payments::checkout::{self as sessions, SessionUrls};
-use crate::schema::{order_items, orders, products};
+use crate::schema::{order_items, orders, prices, products};
 use crate::shipping;
 use crate::state::AppState;
 
@@ -421,6 +421,22 @@ fn create_order(
         let product_ids: Vec<i64> = lines.iter().map(|l| l.product_id).collect();
         let variant_ids: Vec<i64> = lines.iter().map(|l| l.variant_id).collect();
         inventory::lock_variants(conn, &variant_ids)?;
+        // The lines were read before this transaction: a price retired or a variant removed
+        // since (by an admin, on any instance) must not be sold. After the lock, removal waits.
+        let price_ids: Vec<i64> = lines.iter().map(|l| l.price_id).collect();
+        let still: Vec<(i64, Option<i64>)> = prices::table
+            .filter(prices::id.eq_any(&price_ids))
+            .filter(prices::active.eq(true))
+            .select((prices::id, prices::variant_id))
+            .load(conn)?;
+        let gone: Vec<String> = lines
+            .iter()
+            .filter(|l| !still.contains(&(l.price_id, Some(l.variant_id))))
+            .map(|l| format!("{} is no longer for sale.", l.name))
+            .collect();
+        if !gone.is_empty() {
+            return Err(CheckoutError::StaleCart(gone));
+        }
         let available = inventory::available(conn, &variant_ids)?;
         // Two lines of one variant (a price replaced while both were in the cart) share its shelf.
         let wanted = |variant: i64| -> i64 {

@@ -368,6 +368,35 @@ async fn the_exported_catalogue_seeds_back_unchanged_and_rebuilds_it_in_an_empty
         .await
         .unwrap();
     assert_redirect_to(&res, "/admin/products/market-tote");
+    // Two variants: the option named, the first valued, a second with its SKU, price and stock.
+    let (_, html) = fetch_page(&admin, app.url("/admin/products/market-tote")).await;
+    let first = select_attr(&html, "#variants input[name$=-sku]", "name").remove(0);
+    let first = first.trim_end_matches("-sku");
+    let res = admin
+        .post(app.url("/admin/products/market-tote/variants"))
+        .form(&[
+            ("csrf_token", csrf_token(&html)),
+            ("option1_name", "Size".to_owned()),
+            (&format!("{first}-option1"), "Small".to_owned()),
+            (&format!("{first}-sku"), "TB-S".to_owned()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_redirect_to(&res, "/admin/products/market-tote");
+    let res = admin
+        .post(app.url("/admin/products/market-tote/variants/new"))
+        .form(&[
+            ("csrf_token", csrf_token(&html).as_str()),
+            ("option1", "Large"),
+            ("sku", "TB-L"),
+            ("price", "24.00"),
+            ("stock", "3"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_redirect_to(&res, "/admin/products/market-tote");
 
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("catalogue.toml");
@@ -384,6 +413,10 @@ async fn the_exported_catalogue_seeds_back_unchanged_and_rebuilds_it_in_an_empty
     assert!(text.contains("status = \"draft\""), "{text}");
     assert!(text.contains("category = \"Bags & baskets\""), "{text}");
     assert!(text.contains("unit_amount = 1950"), "{text}");
+    assert!(text.contains("options = [\"Size\"]"), "{text}");
+    assert!(text.contains("options = [\"Large\"]"), "{text}");
+    assert!(text.contains("sku = \"TB-L\""), "{text}");
+    assert!(text.contains("unit_amount = 2400"), "{text}");
     assert!(
         !text.contains("unit_amount = 1800"),
         "replaced prices stay out: {text}"
@@ -423,6 +456,38 @@ async fn the_exported_catalogue_seeds_back_unchanged_and_rebuilds_it_in_an_empty
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(std::fs::read_to_string(&again).unwrap(), text);
+    {
+        use diesel::prelude::*;
+        use storefront::schema::{product_variants, products};
+        let pool = storefront::db::pool(
+            &storefront::config::DatabaseUrl::parse(&empty.url).unwrap(),
+            1,
+        )
+        .unwrap();
+        let variants: Vec<(String, Option<String>, Option<i64>)> =
+            storefront::db::run(&pool, |conn| {
+                product_variants::table
+                    .inner_join(products::table)
+                    .filter(products::slug.eq("market-tote"))
+                    .order(product_variants::position.asc())
+                    .select((
+                        product_variants::option1,
+                        product_variants::sku,
+                        product_variants::stock,
+                    ))
+                    .load(conn)
+                    .map_err(storefront::db::DbError::from)
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            variants,
+            vec![
+                ("Small".to_owned(), Some("TB-S".to_owned()), Some(40)),
+                ("Large".to_owned(), Some("TB-L".to_owned()), Some(3)),
+            ]
+        );
+    }
 
     // To standard output, without the files.
     let out = storefront_on(&app.db.url, &["catalogue", "export", "-"]).await;

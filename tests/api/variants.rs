@@ -123,7 +123,7 @@ async fn a_shopper_buys_the_second_variant_and_only_its_stock_goes_down() {
         (
             vec![("option1", "Large"), ("price", "0"), ("stock", "3")],
             "new-price",
-            "more than 0",
+            "tick Free if that is what you mean",
         ),
         (
             vec![("option1", "Large"), ("price", "twelve"), ("stock", "3")],
@@ -302,4 +302,340 @@ async fn a_shopper_buys_the_second_variant_and_only_its_stock_goes_down() {
         .unwrap();
     assert!([303, 403].contains(&res.status().as_u16()));
     assert_eq!(app.variant_stocks("canvas-tote").await.len(), 2);
+}
+
+const CAP_FILE: &str = r#"
+[[products]]
+slug = "trail-cap"
+name = "Trail cap"
+category = "Hats"
+options = ["Size"]
+
+[[products.variants]]
+options = ["Medium"]
+sku = "CAP-M"
+stock = 4
+price = { key = "trail-cap", unit_amount = 2500 }
+
+[[products.variants]]
+options = ["Large"]
+sku = "CAP-L"
+stock = 2
+price = { key = "trail-cap-large", unit_amount = 2700 }
+"#;
+
+#[actix_web::test]
+async fn a_catalogue_file_makes_variants_and_the_admin_forms_hold_their_rules() {
+    let app = TestApp::spawn().await;
+    let report = app.seed_catalogue(CAP_FILE).await;
+    assert_eq!((report.products_created, report.prices_created), (1, 2));
+    assert_eq!(
+        app.variant_stocks("trail-cap").await,
+        vec![
+            ("Medium".to_owned(), Some(4)),
+            ("Large".to_owned(), Some(2))
+        ]
+    );
+    // Seeding again changes nothing; a new amount for one variant is a new price for it.
+    let again = app.seed_catalogue(CAP_FILE).await;
+    assert!(!again.changed(), "{again}");
+    let raised = app
+        .seed_catalogue(&CAP_FILE.replace("unit_amount = 2700", "unit_amount = 2900"))
+        .await;
+    assert_eq!((raised.prices_updated, raised.products_updated), (1, 0));
+    let (_, page) = app.get_html("/products/trail-cap").await;
+    let options = select_text(&page, ".variants label.variant");
+    assert!(
+        options[1].contains("Large") && options[1].contains("$29.00"),
+        "{options:?}"
+    );
+    // JSON-LD: one offer per variant, with its SKU, price and availability.
+    let data = select_text(&page, "script[type=\"application/ld+json\"]").remove(0);
+    let data: serde_json::Value = serde_json::from_str(&data).unwrap();
+    let offers = data["offers"].as_array().expect("an offer per variant");
+    assert_eq!(offers.len(), 2);
+    assert_eq!(offers[1]["sku"], "CAP-L");
+    assert_eq!(offers[1]["price"], "29.00");
+    assert_eq!(offers[1]["availability"], "https://schema.org/InStock");
+    // The quantity field allows what the fullest variant has.
+    assert_eq!(select_attr(&page, "#quantity", "max"), vec!["4"]);
+
+    let admin = app.admin_browser().await;
+    let ids = variant_ids(&app, &admin, "trail-cap").await;
+    // One new SKU given to two variants in one form: refused with a message, not a 500.
+    let (m1, m2) = (
+        format!("v{}-option1", ids[0]),
+        format!("v{}-option1", ids[1]),
+    );
+    let (s1, s2) = (format!("v{}-sku", ids[0]), format!("v{}-sku", ids[1]));
+    let res = admin_post(
+        &app,
+        &admin,
+        "trail-cap",
+        "/variants",
+        &[
+            ("option1_name", "Size"),
+            (&m1, "Medium"),
+            (&s1, "CAP-X"),
+            (&m2, "Large"),
+            (&s2, "cap-x"),
+        ],
+    )
+    .await;
+    refused(res, &s2, "Another variant already has this SKU").await;
+    // Two variants may swap SKUs in one save.
+    let res = admin_post(
+        &app,
+        &admin,
+        "trail-cap",
+        "/variants",
+        &[
+            ("option1_name", "Size"),
+            (&m1, "Medium"),
+            (&s1, "CAP-L"),
+            (&m2, "Large"),
+            (&s2, "CAP-M"),
+        ],
+    )
+    .await;
+    assert_redirect_to(&res, "/admin/products/trail-cap");
+    // A value with a control character is refused.
+    let res = admin_post(
+        &app,
+        &admin,
+        "trail-cap",
+        "/variants",
+        &[
+            ("option1_name", "Size"),
+            (&m1, "Med\u{1}ium"),
+            (&m2, "Large"),
+        ],
+    )
+    .await;
+    refused(res, &m1, "without control characters").await;
+
+    // With several variants the stock form must say which one.
+    let res = admin_post(
+        &app,
+        &admin,
+        "trail-cap",
+        "/stock",
+        &[
+            ("mode", "adjust"),
+            ("quantity", "5"),
+            ("reason", "delivery"),
+        ],
+    )
+    .await;
+    refused(
+        res,
+        "stock-variant",
+        "Choose one of this product's variants",
+    )
+    .await;
+    assert_eq!(app.stock("trail-cap").await, Some(6));
+
+    // A shopper's cart holds Large; the admin removes Large meanwhile: checkout says so.
+    let (_, page) = app.get_html("/products/trail-cap").await;
+    let large = select_attr(&page, ".variants input[name=price_id]", "value").remove(1);
+    let res = app
+        .client
+        .post(app.url("/cart/items"))
+        .form(&[
+            ("csrf_token", csrf_token(&page).as_str()),
+            ("price_id", large.as_str()),
+            ("quantity", "1"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_redirect_to(&res, "/cart");
+    let res = admin_post(
+        &app,
+        &admin,
+        "trail-cap",
+        &format!("/variants/{}/delete", ids[1]),
+        &[],
+    )
+    .await;
+    assert_redirect_to(&res, "/admin/products/trail-cap");
+    // Nothing sold it: deleted, with its price and the cart's line.
+    assert_eq!(app.variant_stocks("trail-cap").await.len(), 1);
+    app.cart_html().await; // shows the "added" message once
+    assert!(!app.cart_html().await.contains("Trail cap — Large"));
+
+    // Sold, removed, and offered again: the same variant comes back with a new price.
+    let res = admin_post(
+        &app,
+        &admin,
+        "trail-cap",
+        "/variants/new",
+        &[("option1", "Large"), ("price", "31.00"), ("stock", "1")],
+    )
+    .await;
+    assert_redirect_to(&res, "/admin/products/trail-cap");
+    app.add_to_cart("trail-cap", 1).await;
+    let session_url = app.checkout().await;
+    let order = app.order_by_session(&session_id_of(&session_url)).await;
+    app.pay_ok(&session_url).await;
+    app.wait_for_status(&order.number, "paid").await;
+    let ids = variant_ids(&app, &admin, "trail-cap").await;
+    let res = admin_post(
+        &app,
+        &admin,
+        "trail-cap",
+        &format!("/variants/{}/delete", ids[0]),
+        &[],
+    )
+    .await;
+    assert_redirect_to(&res, "/admin/products/trail-cap");
+    assert_eq!(
+        app.variant_stocks("trail-cap").await.len(),
+        2,
+        "kept for its order"
+    );
+    let res = admin_post(
+        &app,
+        &admin,
+        "trail-cap",
+        "/variants/new",
+        &[("option1", "Medium"), ("price", "26.00"), ("stock", "7")],
+    )
+    .await;
+    assert_redirect_to(&res, "/admin/products/trail-cap");
+    assert_eq!(
+        app.variant_stocks("trail-cap").await,
+        vec![
+            ("Medium".to_owned(), Some(7)),
+            ("Large".to_owned(), Some(1))
+        ]
+    );
+    let (_, page) = app.get_html("/products/trail-cap").await;
+    assert!(select_text(&page, ".variants label.variant")[0].contains("$26.00"));
+    // A price of 0 is a free variant when meant so.
+    let res = admin_post(
+        &app,
+        &admin,
+        "trail-cap",
+        "/variants/new",
+        &[("option1", "Sample"), ("price", "0"), ("free", "on")],
+    )
+    .await;
+    assert_redirect_to(&res, "/admin/products/trail-cap");
+    let (_, page) = app.get_html("/products/trail-cap").await;
+    assert!(select_text(&page, ".variants label.variant")[2].contains("$0.00"));
+
+    // A file that adds a one-time price to a product with variants, without saying which: refused.
+    let usd = storefront::money::Currency::parse("usd").unwrap();
+    let file = storefront::catalog::seed::CatalogFile::parse(
+        "[[products]]\nslug = \"trail-cap\"\nname = \"Trail cap\"\nprices = [{ key = \"cap-plain\", unit_amount = 2000 }]",
+        usd,
+    )
+    .unwrap();
+    let err = storefront::db::run(&app.pool, move |conn| {
+        Ok::<_, storefront::db::DbError>(storefront::catalog::seed::seed(conn, &file, usd, 1).err())
+    })
+    .await
+    .unwrap()
+    .expect("refused");
+    assert!(
+        err.to_string().contains("has variants in the shop"),
+        "{err}"
+    );
+}
+
+/// Back-in-stock mails queued so far: (recipient, subject).
+async fn back_in_stock_mails(app: &TestApp) -> Vec<(String, String)> {
+    app.outbox()
+        .await
+        .into_iter()
+        .filter(|m| m.kind == "back_in_stock")
+        .map(|m| (m.recipient, m.subject))
+        .collect()
+}
+
+#[actix_web::test]
+async fn a_shopper_waits_for_one_sold_out_variant_and_hears_only_when_it_is_back() {
+    let app = TestApp::spawn().await;
+    app.seed_catalogue(&CAP_FILE.replace("stock = 2", "stock = 0"))
+        .await;
+    let (_, page) = app.get_html("/products/trail-cap").await;
+    // The product is for sale (Medium); Large is sold out and can be waited for.
+    assert!(select_text(&page, ".badge-sold-out").is_empty());
+    let options = select_text(&page, ".variants label.variant");
+    assert!(options[1].contains("Sold out"), "{options:?}");
+    assert_eq!(
+        select_attr(&page, ".variants input[disabled]", "value").len(),
+        1
+    );
+    assert_eq!(select_text(&page, "#alert-variant option"), vec!["Large"]);
+    let large = select_attr(&page, "#alert-variant option", "value").remove(0);
+    let token = csrf_token(&page);
+    let sign_up = |variant: &str, email: &str| {
+        let form = vec![
+            ("csrf_token".to_owned(), token.clone()),
+            ("variant".to_owned(), variant.to_owned()),
+            ("email".to_owned(), email.to_owned()),
+        ];
+        let (client, url) = (
+            app.client.clone(),
+            app.url("/products/trail-cap/back-in-stock"),
+        );
+        async move { client.post(url).form(&form).send().await.unwrap() }
+    };
+    assert_redirect_to(
+        &sign_up(&large, "ada@example.com").await,
+        "/products/trail-cap",
+    );
+    let (_, page) = app.get_html("/products/trail-cap").await;
+    assert_eq!(
+        select_text(&page, ".flash"),
+        vec!["We'll e-mail ada@example.com once when Trail cap — Large is back in stock."]
+    );
+    // Waiting for the whole product while Medium is in stock: it is in stock.
+    assert_redirect_to(&sign_up("", "bob@example.com").await, "/products/trail-cap");
+    let (_, page) = app.get_html("/products/trail-cap").await;
+    assert_eq!(
+        select_text(&page, ".flash"),
+        vec!["Good news: Trail cap is in stock now."]
+    );
+    // Another product's variant id: refused.
+    assert_eq!(
+        sign_up("999999", "eve@example.com").await.status().as_u16(),
+        400
+    );
+
+    let admin = app.admin_browser().await;
+    let ids = variant_ids(&app, &admin, "trail-cap").await;
+    let restock = |variant: String| {
+        let admin = admin.clone();
+        let app = &app;
+        async move {
+            admin_post(
+                app,
+                &admin,
+                "trail-cap",
+                "/stock",
+                &[
+                    ("variant", variant.as_str()),
+                    ("mode", "adjust"),
+                    ("quantity", "2"),
+                    ("reason", "delivery"),
+                ],
+            )
+            .await
+        }
+    };
+    // Restocking Medium tells nobody; restocking Large tells Ada once.
+    assert_redirect_to(&restock(ids[0].clone()).await, "/admin/products/trail-cap");
+    assert!(back_in_stock_mails(&app).await.is_empty());
+    assert_redirect_to(&restock(ids[1].clone()).await, "/admin/products/trail-cap");
+    assert_redirect_to(&restock(ids[1].clone()).await, "/admin/products/trail-cap");
+    assert_eq!(
+        back_in_stock_mails(&app).await,
+        vec![(
+            "ada@example.com".to_owned(),
+            "Back in stock: Trail cap — Large".to_owned()
+        )]
+    );
 }

@@ -1,3 +1,7 @@
+DROP INDEX stock_alerts_once;
+DELETE FROM stock_alerts WHERE variant_id IS NOT NULL;
+ALTER TABLE stock_alerts DROP COLUMN variant_id;
+CREATE UNIQUE INDEX stock_alerts_product_email ON stock_alerts (product_id, email);
 ALTER TABLE products ADD COLUMN stock BIGINT;
 UPDATE products SET stock = (SELECT v.stock FROM product_variants v WHERE v.product_id = products.id ORDER BY v.position, v.id LIMIT 1);
 DROP INDEX licence_keys_free;
@@ -5,6 +9,7 @@ ALTER TABLE licence_keys DROP COLUMN variant_id;
 CREATE INDEX licence_keys_free ON licence_keys (product_id, order_item_id);
 DROP INDEX stock_reservations_variant_status;
 ALTER TABLE stock_reservations DROP COLUMN variant_id;
+DROP INDEX order_items_variant;
 ALTER TABLE order_items DROP COLUMN variant_id;
 DROP INDEX prices_variant;
 ALTER TABLE prices DROP COLUMN variant_id;

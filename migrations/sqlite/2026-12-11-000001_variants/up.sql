@@ -8,7 +8,7 @@ CREATE TABLE product_variants (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     product_id BIGINT NOT NULL REFERENCES products (id),
     position BIGINT NOT NULL,
-    sku TEXT UNIQUE,
+    sku TEXT,
     option1 TEXT NOT NULL DEFAULT '',
     option2 TEXT NOT NULL DEFAULT '',
     -- NULL: unlimited. What is on the shelf; held units are stock_reservations.
@@ -19,6 +19,8 @@ CREATE TABLE product_variants (
     UNIQUE (product_id, option1, option2)
 );
 CREATE INDEX product_variants_product ON product_variants (product_id, position);
+-- A SKU is one code whatever its case ("tote-s" is "TOTE-S" on a label); search looks it up here.
+CREATE UNIQUE INDEX product_variants_sku ON product_variants (UPPER(sku));
 
 -- Every existing product becomes one default variant with its stock: no visible change.
 INSERT INTO product_variants (product_id, position, stock, created_at, updated_at)
@@ -35,6 +37,7 @@ CREATE INDEX prices_variant ON prices (variant_id);
 ALTER TABLE order_items ADD COLUMN variant_id BIGINT REFERENCES product_variants (id);
 UPDATE order_items SET variant_id = (SELECT v.id FROM product_variants v WHERE v.product_id = order_items.product_id)
     WHERE price_id IN (SELECT id FROM prices WHERE recurring_interval IS NULL);
+CREATE INDEX order_items_variant ON order_items (variant_id);
 
 -- Holds and licence-key pools are per variant (rebuilt: SQLite cannot add a required reference).
 CREATE TABLE stock_reservations_new (
@@ -73,3 +76,20 @@ DROP TABLE licence_keys;
 ALTER TABLE licence_keys_new RENAME TO licence_keys;
 CREATE INDEX licence_keys_free ON licence_keys (variant_id, order_item_id);
 CREATE INDEX licence_keys_item ON licence_keys (order_item_id);
+
+-- "E-mail me when it's back" may name one variant (NULL: the product, when every variant is
+-- sold out). Once per address and product or variant.
+CREATE TABLE stock_alerts_new (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    product_id BIGINT NOT NULL REFERENCES products (id),
+    email TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    notified_at BIGINT,
+    variant_id BIGINT REFERENCES product_variants (id)
+);
+INSERT INTO stock_alerts_new
+    SELECT id, product_id, email, created_at, notified_at, NULL FROM stock_alerts;
+DROP TABLE stock_alerts;
+ALTER TABLE stock_alerts_new RENAME TO stock_alerts;
+CREATE UNIQUE INDEX stock_alerts_once ON stock_alerts (product_id, COALESCE(variant_id, 0), email);
+CREATE INDEX stock_alerts_waiting ON stock_alerts (notified_at, product_id);

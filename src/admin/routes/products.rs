@@ -221,7 +221,10 @@ pub async fn products_csv(
         let prices: Vec<(i64, i64)> = crate::schema::prices::table
             .filter(crate::schema::prices::active.eq(true))
             .filter(crate::schema::prices::recurring_interval.is_null())
-            .order(crate::schema::prices::id.asc())
+            .order((
+                crate::schema::prices::unit_amount.asc(),
+                crate::schema::prices::id.asc(),
+            ))
             .select((
                 crate::schema::prices::product_id,
                 crate::schema::prices::unit_amount,
@@ -279,12 +282,41 @@ fn stock_per_product(
     conn: &mut crate::db::AnyConnection,
     ids: &[i64],
 ) -> QueryResult<HashMap<i64, Option<i64>>> {
+    // Removed variants (one-time prices, none current) hold nothing anyone can buy.
+    let priced: Vec<(Option<i64>, bool)> = prices::table
+        .filter(prices::product_id.eq_any(ids))
+        .filter(prices::recurring_interval.is_null())
+        .select((prices::variant_id, prices::active))
+        .load(conn)?;
+    let retired = |v: i64| {
+        priced.iter().any(|(p, _)| *p == Some(v))
+            && !priced.iter().any(|(p, active)| *p == Some(v) && *active)
+    };
     let mut stocks: HashMap<i64, Option<i64>> = HashMap::new();
     for v in crate::catalog::variants::of_products(conn, ids)? {
+        if retired(v.id) {
+            continue;
+        }
         let entry = stocks.entry(v.product_id).or_insert(Some(0));
         *entry = entry.zip(v.stock).map(|(a, b)| a + b);
     }
     Ok(stocks)
+}
+
+/// A price field and its "Free" box: the amount in minor units, or what is wrong. A price of 0
+/// is a free item (a no-cost order), so it must be meant.
+pub(super) fn priced(raw: &str, free: bool, currency: Currency) -> Result<i64, String> {
+    match (Money::parse_major(raw, currency), free) {
+        (Err(MoneyParseError::Empty), true) => Ok(0),
+        (Ok(m), true) if m.amount == 0 => Ok(0),
+        (Ok(_), true) => Err("A free item's price is 0: clear the price or untick Free.".into()),
+        (Ok(m), false) if m.amount == 0 => {
+            Err("A price of 0 makes a free item: tick Free if that is what you mean.".into())
+        }
+        (Ok(m), false) if m.amount > 99_999_999 => Err("The price is too large.".into()),
+        (Ok(m), false) => Ok(m.amount),
+        (Err(e), _) => Err(format!("Price: {e}.")),
+    }
 }
 
 /// One CSV cell: quoted when it must be, and never a formula.
@@ -360,6 +392,8 @@ pub(super) struct VariantRow {
     pub(super) available: String,
     /// It has a current one-time price: shoppers can pick it.
     pub(super) for_sale: bool,
+    /// It had one-time prices and has none now: removed, kept for its orders.
+    pub(super) retired: bool,
 }
 
 /// One of a product's prices, current or replaced.
@@ -694,6 +728,10 @@ fn variant_rows(
                     .stock
                     .map_or_else(|| "Unlimited".to_owned(), |s| (s - held).max(0).to_string()),
                 for_sale: price.is_some(),
+                retired: price.is_none()
+                    && prices
+                        .iter()
+                        .any(|p| p.variant_id == Some(v.id) && !p.is_recurring()),
             }
         })
         .collect()
@@ -789,9 +827,12 @@ pub async fn stock(
     let outcome = db::run(&state.pool, move |conn| {
         write_tx(conn, |conn| {
             let variants = crate::catalog::variants::of_product(conn, id)?;
+            // With several variants the form must say which (a tab opened before the second
+            // was added sends none): never guess.
             let variant = match wanted {
                 Some(w) => variants.iter().find(|v| v.id == w),
-                None => variants.first(),
+                None if variants.len() == 1 => variants.first(),
+                None => None,
             };
             let Some(variant) = variant else {
                 return Ok(Err(stock::Refusal::NoSuchVariant));
@@ -826,7 +867,11 @@ pub async fn stock(
         }
         Err(refusal) => {
             let mut errors = FieldErrors::default();
-            errors.add("quantity", refusal.to_string());
+            let field = match refusal {
+                stock::Refusal::NoSuchVariant => "variant",
+                _ => "quantity",
+            };
+            errors.add(field, refusal.to_string());
             product_view(
                 &state,
                 layout,
@@ -959,31 +1004,10 @@ fn parse_new(form: &CreateForm, currency: Currency) -> Result<NewProduct, FieldE
             None
         }
     };
-    let free = form.free == "on";
-    let unit_amount = match (Money::parse_major(&form.price, currency), free) {
-        (Err(MoneyParseError::Empty), true) => Some(0),
-        (Ok(m), true) if m.amount == 0 => Some(0),
-        (Ok(_), true) => {
-            errors.add(
-                "price",
-                "A free item's price is 0: clear the price or untick Free.",
-            );
-            None
-        }
-        (Ok(m), false) if m.amount == 0 => {
-            errors.add(
-                "price",
-                "A price of 0 makes a free item: tick Free if that is what you mean.",
-            );
-            None
-        }
-        (Ok(m), false) if m.amount > 99_999_999 => {
-            errors.add("price", "The price is too large.");
-            None
-        }
-        (Ok(m), false) => Some(m.amount),
-        (Err(e), _) => {
-            errors.add("price", format!("Price: {e}."));
+    let unit_amount = match priced(&form.price, form.free == "on", currency) {
+        Ok(amount) => Some(amount),
+        Err(message) => {
+            errors.add("price", message);
             None
         }
     };

@@ -11,7 +11,6 @@ use crate::accounts::auth::Admin;
 use crate::catalog::variants::{self, Addition, Edit, Problems, Removed, Values};
 use crate::db::{self, DbError, write_tx};
 use crate::error::AppError;
-use crate::money::Money;
 use crate::state::AppState;
 use crate::web::field_errors::FieldErrors;
 use crate::web::forms::parse_int_in;
@@ -131,6 +130,9 @@ pub struct NewVariantForm {
     /// Blank: unlimited.
     #[serde(default)]
     pub stock: String,
+    /// "on": a price of 0 is meant (a free item).
+    #[serde(default)]
+    pub free: String,
 }
 
 fn errors_of(problems: Problems) -> FieldErrors {
@@ -197,17 +199,10 @@ pub async fn add(
     let form = form.0;
     let currency = state.config.currency;
     let mut problems = Problems::new();
-    let unit_amount = match Money::parse_major(&form.price, currency) {
-        Ok(m) if (1..=99_999_999).contains(&m.amount) => Some(m.amount),
-        Ok(_) => {
-            problems.push((
-                "new-price".into(),
-                "The price must be more than 0 and at most 999,999.99.".into(),
-            ));
-            None
-        }
-        Err(e) => {
-            problems.push(("new-price".into(), format!("Price: {e}.")));
+    let unit_amount = match super::products::priced(&form.price, form.free == "on", currency) {
+        Ok(amount) => Some(amount),
+        Err(message) => {
+            problems.push(("new-price".into(), message));
             None
         }
     };
