@@ -136,6 +136,69 @@ pub struct Config {
     /// `MEDIA_DIR`: where product pictures are served from (a copy of what the database holds);
     /// by default `media` beside the SQLite file, or in the working directory.
     pub media_dir: std::path::PathBuf,
+    /// When background jobs run on this instance.
+    pub jobs: JobSettings,
+}
+
+/// The background jobs' timing (`SWEEP_INTERVAL`, `RECONCILE_INTERVAL`, in seconds) and whether
+/// this instance runs them at all (`INSTANCE_JOBS=on|off`). Every job is safe to run on every
+/// instance (each claims its work in the database); a deployment may still keep them off
+/// some instances, and tests run them often.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobSettings {
+    pub enabled: bool,
+    /// The reservation sweep and back-in-stock pass.
+    pub sweep_every: std::time::Duration,
+    /// The reconcile with Stripe's event list.
+    pub reconcile_every: std::time::Duration,
+}
+
+impl Default for JobSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            sweep_every: std::time::Duration::from_secs(60),
+            reconcile_every: std::time::Duration::from_secs(600),
+        }
+    }
+}
+
+impl JobSettings {
+    fn parse(
+        enabled: Option<&str>,
+        sweep: Option<&str>,
+        reconcile: Option<&str>,
+    ) -> Result<Self, ConfigError> {
+        let defaults = Self::default();
+        let enabled = match enabled {
+            None | Some("on") => true,
+            Some("off") => false,
+            Some(other) => {
+                return Err(ConfigError::new(
+                    "INSTANCE_JOBS",
+                    format!("must be on or off, not {other:?}"),
+                ));
+            }
+        };
+        let seconds = |var: &'static str, raw: Option<&str>, default: std::time::Duration| match raw
+        {
+            None => Ok(default),
+            Some(raw) => raw
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|s| (1..=86_400).contains(s))
+                .map(std::time::Duration::from_secs)
+                .ok_or_else(|| {
+                    ConfigError::new(var, "must be a whole number of seconds from 1 to 86400")
+                }),
+        };
+        Ok(Self {
+            enabled,
+            sweep_every: seconds("SWEEP_INTERVAL", sweep, defaults.sweep_every)?,
+            reconcile_every: seconds("RECONCILE_INTERVAL", reconcile, defaults.reconcile_every)?,
+        })
+    }
 }
 
 impl Config {
@@ -401,6 +464,11 @@ impl Config {
         let media_dir = get("MEDIA_DIR")
             .map(std::path::PathBuf::from)
             .unwrap_or_else(|| Config::default_media_dir(&database_url));
+        let jobs = JobSettings::parse(
+            get("INSTANCE_JOBS").as_deref(),
+            get("SWEEP_INTERVAL").as_deref(),
+            get("RECONCILE_INTERVAL").as_deref(),
+        )?;
         let config = Config {
             tax,
             ship_to,
@@ -416,6 +484,7 @@ impl Config {
             emulator_bind,
             emulator_db: get("EMULATOR_DB"),
             media_dir,
+            jobs,
             smtp_url: get("SMTP_URL"),
             mail_from: get("MAIL_FROM"),
             metrics_token: get("METRICS_TOKEN"),
@@ -570,6 +639,34 @@ mod tests {
 
     fn key64() -> String {
         base64::engine::general_purpose::STANDARD.encode([7u8; 64])
+    }
+
+    #[test]
+    fn job_intervals_and_the_instance_switch_are_checked() {
+        let jobs = parse(&[]).unwrap().jobs;
+        assert_eq!(jobs, JobSettings::default());
+        assert_eq!(jobs.sweep_every.as_secs(), 60);
+        assert_eq!(jobs.reconcile_every.as_secs(), 600);
+        let jobs = parse(&[
+            ("SWEEP_INTERVAL", "5"),
+            ("RECONCILE_INTERVAL", "30"),
+            ("INSTANCE_JOBS", "off"),
+        ])
+        .unwrap()
+        .jobs;
+        assert!(!jobs.enabled);
+        assert_eq!(jobs.sweep_every.as_secs(), 5);
+        assert_eq!(jobs.reconcile_every.as_secs(), 30);
+        for (var, value) in [
+            ("SWEEP_INTERVAL", "0"),
+            ("SWEEP_INTERVAL", "1.5"),
+            ("RECONCILE_INTERVAL", "86401"),
+            ("RECONCILE_INTERVAL", "soon"),
+            ("INSTANCE_JOBS", "yes"),
+        ] {
+            let err = parse(&[(var, value)]).unwrap_err();
+            assert_eq!(err.var, var, "{value}");
+        }
     }
 
     #[test]

@@ -152,19 +152,20 @@ impl Jobs {
     }
 }
 
-/// Starts the background jobs: the sweep and the back-in-stock mails every minute, a reconcile every ten (looking back
-/// from its last successful run, see `reconcile::periodic`); the mail worker.
+/// Starts the background jobs: the sweep and the back-in-stock mails every `SWEEP_INTERVAL`
+/// (a minute), a reconcile every `RECONCILE_INTERVAL` (ten; looking back from its last
+/// successful run, see `reconcile::periodic`); the mail worker.
 pub fn spawn(state: web::Data<AppState>) -> Jobs {
+    let settings = state.config.jobs;
     let (stop, signal) = tokio::sync::watch::channel(false);
     let mail = crate::mail::worker::spawn(state.clone(), signal.clone());
     let mut stopped = signal;
     let task = actix_web::rt::spawn(async move {
-        let mut tick: u64 = 0;
+        let mut reconciled = std::time::Instant::now();
         loop {
-            if !pause(&mut stopped, Duration::from_secs(60)).await {
+            if !pause(&mut stopped, settings.sweep_every).await {
                 return;
             }
-            tick += 1;
             match sweep(&state).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(orders = n, "sweep checked expired checkouts"),
@@ -177,7 +178,8 @@ pub fn spawn(state: web::Data<AppState>) -> Jobs {
                     tracing::warn!(error = %crate::error::Report(&e), "back-in-stock pass failed")
                 }
             }
-            if tick % 10 == 0 {
+            if reconciled.elapsed() >= settings.reconcile_every {
+                reconciled = std::time::Instant::now();
                 match crate::reconcile::periodic(&state).await {
                     Ok(report) => tracing::info!(%report, "periodic reconcile"),
                     Err(e) => {

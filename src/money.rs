@@ -201,6 +201,54 @@ impl fmt::Display for Money {
 }
 
 #[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn currency() -> impl Strategy<Value = Currency> {
+        prop::sample::select(vec!["usd", "jpy", "eur", "bhd", "krw", "chf"])
+            .prop_map(|c| Currency::parse(c).unwrap())
+    }
+
+    proptest! {
+        /// Whatever a person types, parsing answers (an amount or a reason), never panics, and
+        /// never yields a negative amount.
+        #[test]
+        fn parsing_any_text_never_panics(raw in ".{0,40}", currency in currency()) {
+            if let Ok(m) = Money::parse_major(&raw, currency) {
+                prop_assert!(m.amount >= 0);
+            }
+        }
+
+        /// Number-like text too (digits, one dot, commas, spaces, signs).
+        #[test]
+        fn parsing_number_like_text_never_panics(
+            raw in "[ +\\-]?[0-9,]{0,25}(\\.[0-9]{0,6})?",
+            currency in currency(),
+        ) {
+            if let Ok(m) = Money::parse_major(&raw, currency) {
+                prop_assert!(m.amount >= 0);
+            }
+        }
+
+        /// What a form field shows parses back to the same minor units, in every currency.
+        #[test]
+        fn a_shown_amount_parses_back_exactly(amount in 0i64..=i64::MAX, currency in currency()) {
+            let money = Money::new(amount, currency);
+            prop_assert_eq!(Money::parse_major(&money.to_major_string(), currency), Ok(money));
+        }
+
+        /// Any amount, negative ones and the extremes included, can be shown.
+        #[test]
+        fn any_amount_can_be_shown(amount in any::<i64>(), currency in currency()) {
+            let shown = Money::new(amount, currency).to_string();
+            prop_assert!(!shown.is_empty());
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -149,6 +149,16 @@ impl Application {
 
     /// Starts the background jobs (sweep, reconcile); they stop with the server.
     pub fn start_jobs(&mut self) {
+        let settings = self.state().config.jobs;
+        if !settings.enabled {
+            tracing::info!("background jobs are off on this instance (INSTANCE_JOBS=off)");
+            return;
+        }
+        tracing::info!(
+            sweep_seconds = settings.sweep_every.as_secs(),
+            reconcile_seconds = settings.reconcile_every.as_secs(),
+            "background jobs started"
+        );
         self.jobs = Some(crate::jobs::spawn(self.state()));
     }
 

@@ -128,3 +128,22 @@ mod tests {
         assert_eq!(terms("a b c d e f g h i j").len(), super::MAX_TERMS);
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever is typed in the search box, the words handed to FTS5 or `to_tsquery` are
+        /// letters and digits only (no query syntax can get through), at most MAX_TERMS of them.
+        #[test]
+        fn search_terms_carry_no_query_syntax(q in ".{0,200}") {
+            let terms = super::terms(&q);
+            prop_assert!(terms.len() <= super::MAX_TERMS);
+            for t in terms {
+                prop_assert!(!t.is_empty());
+                prop_assert!(t.chars().all(char::is_alphanumeric), "{:?}", t);
+            }
+        }
+    }
+}

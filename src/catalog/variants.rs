@@ -316,8 +316,27 @@ pub fn save(
     let axes = (edit.option1_name.as_str(), edit.option2_name.as_str());
     let mut problems = Problems::new();
     check_axes(axes.0, axes.1, current.len(), &mut problems);
-    let mut seen: Vec<(String, String)> = Vec::new();
-    let mut skus: Vec<String> = Vec::new();
+    // Variants the form leaves as they are (one added meanwhile) count from the start: their
+    // options and SKUs are taken whatever order the rows come in.
+    let kept: Vec<&Variant> = current
+        .iter()
+        .filter(|v| !edit.variants.iter().any(|(id, _, _)| *id == v.id))
+        .collect();
+    let mut seen: Vec<(String, String)> = kept
+        .iter()
+        .map(|v| {
+            let values = Values {
+                option1: v.option1.clone(),
+                option2: v.option2.clone(),
+                sku: String::new(),
+            };
+            fitted(axes, &values)
+        })
+        .collect();
+    let mut skus: Vec<String> = kept
+        .iter()
+        .filter_map(|v| v.sku.as_deref().map(str::to_uppercase))
+        .collect();
     for v in &current {
         let Some((_, values, image)) = edit.variants.iter().find(|(id, _, _)| *id == v.id) else {
             // A variant the form did not show (added meanwhile): keep it, check it as it is.
@@ -327,8 +346,6 @@ pub fn save(
                 sku: v.sku.clone().unwrap_or_default(),
             };
             check_values(axes, &values, &format!("v{}-", v.id), &mut problems);
-            seen.push(fitted(axes, &values));
-            skus.push(values.sku.to_uppercase());
             continue;
         };
         let field = format!("v{}-", v.id);

@@ -15,9 +15,11 @@ mod dashboard;
 mod database;
 mod digital;
 mod discounts;
+mod form_fuzz;
 #[allow(dead_code)] // The harness serves tests still to come.
 mod helpers;
 mod installation;
+mod jobs;
 mod logs;
 mod mail;
 mod metrics;

@@ -399,6 +399,16 @@ async fn a_catalogue_file_makes_variants_and_the_admin_forms_hold_their_rules() 
     )
     .await;
     assert_redirect_to(&res, "/admin/products/trail-cap");
+    // A form from a tab opened before Large existed (no Large row) cannot take Large's SKU.
+    let res = admin_post(
+        &app,
+        &admin,
+        "trail-cap",
+        "/variants",
+        &[("option1_name", "Size"), (&m1, "Medium"), (&s1, "cap-m")],
+    )
+    .await;
+    refused(res, &s1, "Another variant already has this SKU").await;
     // A value with a control character is refused.
     let res = admin_post(
         &app,

@@ -324,3 +324,35 @@ pub async fn remove(
     }
     Ok(see_other(&format!("/admin/products/{slug}")))
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::VariantsForm;
+
+    fn key() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("option1_name".to_owned()),
+            Just("option2_name".to_owned()),
+            "v-?[0-9]{0,20}-(option1|option2|sku|image|other)",
+            ".{0,12}",
+        ]
+    }
+
+    proptest! {
+        /// Any set of fields the variants form could be sent decodes to a form or a 400, never
+        /// a panic; a decoded form names each variant once.
+        #[test]
+        fn any_variants_form_decodes_or_is_refused(
+            pairs in prop::collection::vec((key(), ".{0,30}"), 0..40),
+        ) {
+            if let Ok(form) = VariantsForm::parse(&pairs) {
+                let mut ids: Vec<i64> = form.variants.iter().map(|v| v.id).collect();
+                ids.sort_unstable();
+                ids.dedup();
+                prop_assert_eq!(ids.len(), form.variants.len());
+            }
+        }
+    }
+}
