@@ -424,6 +424,38 @@ async fn a_stripe_timeout_keeps_the_order_and_its_key_so_the_retry_opens_one_ses
 }
 
 #[actix_web::test]
+async fn a_session_made_but_answered_too_late_is_the_one_the_retry_gets() {
+    // Stripe makes the session, then its answer is lost to our timeout: the shopper sees
+    // "try again", and the retry (same order, same key) gets that very session, not a second.
+    let app = TestApp::spawn_with(&[("STRIPE_TIMEOUT", "0.5")]).await;
+    app.add_to_cart("canvas-tote", 1).await;
+    app.emulator_post(
+        "_emulator/faults",
+        &[
+            ("path", "/v1/checkout/sessions"),
+            ("method", "POST"),
+            ("stall_after_ms", "1500"),
+        ],
+    )
+    .await;
+    let res = app.checkout_with(&app.client, "").await;
+    assert_eq!(res.status().as_u16(), 503);
+    let made = app.emulator_get("v1/checkout/sessions?limit=100").await;
+    assert_eq!(made["data"].as_array().unwrap().len(), 1, "made at Stripe");
+    assert_eq!(app.held("canvas-tote").await, 1, "the order keeps its hold");
+    let res = app.checkout_with(&app.client, "").await;
+    assert_eq!(res.status().as_u16(), 303);
+    assert_eq!(location(&res), made["data"][0]["url"].as_str().unwrap());
+    let sessions = app.emulator_get("v1/checkout/sessions?limit=100").await;
+    assert_eq!(
+        sessions["data"].as_array().unwrap().len(),
+        1,
+        "not made twice"
+    );
+    assert_eq!(app.all_orders().await.len(), 1);
+}
+
+#[actix_web::test]
 async fn a_household_may_hold_twenty_open_checkouts_per_address_but_not_more() {
     let app = TestApp::spawn().await;
     for i in 0..20 {

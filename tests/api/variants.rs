@@ -292,16 +292,50 @@ async fn a_shopper_buys_the_second_variant_and_only_its_stock_goes_down() {
     assert_eq!(res.status().as_u16(), 409);
     assert!(res.text().await.unwrap().contains("last variant for sale"));
 
-    // Customers get no variant forms.
-    let shopper = app.new_browser();
-    let res = shopper
+    // A visitor is sent to sign in; a customer, with a valid CSRF token of their own, gets 403
+    // from every variant form; nothing changes.
+    let visitor = app.new_browser();
+    let res = visitor
         .post(app.url("/admin/products/canvas-tote/variants/new"))
         .form(&[("option1", "Huge"), ("price", "1")])
         .send()
         .await
         .unwrap();
-    assert!([303, 403].contains(&res.status().as_u16()));
-    assert_eq!(app.variant_stocks("canvas-tote").await.len(), 2);
+    assert_eq!(res.status().as_u16(), 303);
+    app.register_customer("nosy@example.com").await;
+    let (_, own) = app.get_html("/account").await;
+    let token = csrf_token(&own);
+    for (action, fields) in [
+        (
+            "/variants/new",
+            vec![("option1", "Huge"), ("price", "1.00")],
+        ),
+        ("/variants", vec![("option1_name", "Size")]),
+        (&*format!("/variants/{}/delete", ids[0]), vec![]),
+        (
+            "/stock",
+            vec![
+                ("variant", ids[0].as_str()),
+                ("mode", "set"),
+                ("quantity", "0"),
+                ("reason", "nosy"),
+            ],
+        ),
+    ] {
+        let mut form = vec![("csrf_token", token.as_str())];
+        form.extend(fields);
+        let res = app
+            .post_form(&format!("/admin/products/canvas-tote{action}"), &form)
+            .await;
+        assert_eq!(res.status().as_u16(), 403, "{action}");
+    }
+    assert_eq!(
+        app.variant_stocks("canvas-tote").await,
+        vec![
+            ("Small".to_owned(), Some(40)),
+            ("Large".to_owned(), Some(6))
+        ]
+    );
 }
 
 const CAP_FILE: &str = r#"

@@ -11,7 +11,12 @@ use super::{Shared, billing, check_auth, payments, read_body, store, with_ctx};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FaultKind {
     Status(u16),
+    /// Wait this many milliseconds, then process the call.
     Stall(u64),
+    /// Process the call (the object is made, the idempotency key stored), then wait this many
+    /// milliseconds before answering: a client that gives up meanwhile does not know what
+    /// happened — the unknown outcome a retry with the same key must resolve.
+    StallAfter(u64),
 }
 
 #[derive(Debug, Clone)]
@@ -203,14 +208,16 @@ async fn release(req: HttpRequest, payload: web::Payload, st: web::Data<Shared>)
     ok(json!({ "hold": false }))
 }
 
-/// `POST /_emulator/faults` with `path=/v1/…`, optional `method`, `status=500|429|409` or
-/// `stall_ms=N`, and `count` (default 1): the next matching API calls fail that way.
+/// `POST /_emulator/faults` with `path=/v1/…`, optional `method`, one of `status=500|429|409`,
+/// `stall_ms=N` (wait, then process) or `stall_after_ms=N` (process, then wait before
+/// answering), and `count` (default 1): the next matching API calls fail that way.
 async fn api_fault(req: HttpRequest, payload: web::Payload, st: web::Data<Shared>) -> HttpResponse {
     static S: P = P::Obj(&[
         ("path", P::Str),
         ("method", P::Enum(&["GET", "POST", "DELETE"])),
         ("status", P::Enum(&["500", "429", "409"])),
         ("stall_ms", P::Int),
+        ("stall_after_ms", P::Int),
         ("count", P::Int),
     ]);
     let p = match params(&req, payload, &S).await {
@@ -224,10 +231,16 @@ async fn api_fault(req: HttpRequest, payload: web::Payload, st: web::Data<Shared
         )
         .response();
     };
-    let kind = match (p.s("status"), p.i("stall_ms")) {
-        (Some(s), None) => FaultKind::Status(s.parse().unwrap_or(500)),
-        (None, Some(ms)) => FaultKind::Stall(ms.clamp(0, 600_000) as u64),
-        _ => return ApiError::invalid("Give exactly one of `status` or `stall_ms`.").response(),
+    let kind = match (p.s("status"), p.i("stall_ms"), p.i("stall_after_ms")) {
+        (Some(s), None, None) => FaultKind::Status(s.parse().unwrap_or(500)),
+        (None, Some(ms), None) => FaultKind::Stall(ms.clamp(0, 600_000) as u64),
+        (None, None, Some(ms)) => FaultKind::StallAfter(ms.clamp(0, 600_000) as u64),
+        _ => {
+            return ApiError::invalid(
+                "Give exactly one of `status`, `stall_ms` or `stall_after_ms`.",
+            )
+            .response();
+        }
     };
     let count = p.i("count").unwrap_or(1).clamp(1, 1000) as u32;
     if let Ok(mut f) = st.faults.lock() {

@@ -318,7 +318,9 @@ async fn dispatch(req: HttpRequest, payload: web::Payload, st: web::Data<Shared>
             .status(404)
             .response();
     };
-    // Injected faults (500, 429, 409, stall) for the next call to this path.
+    // Injected faults (500, 429, 409, stall before or after processing) for the next call to
+    // this path.
+    let mut answer_late = None;
     if let Some(fault) = control::take_fault(&st, &method, &path) {
         match fault {
             control::FaultKind::Status(500) => {
@@ -332,6 +334,7 @@ async fn dispatch(req: HttpRequest, payload: web::Payload, st: web::Data<Shared>
             control::FaultKind::Stall(ms) => {
                 tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
             }
+            control::FaultKind::StallAfter(ms) => answer_late = Some(ms),
         }
     }
     if let Err(e) = check_auth(&req) {
@@ -435,7 +438,7 @@ async fn dispatch(req: HttpRequest, payload: web::Payload, st: web::Data<Shared>
         })
     })
     .await;
-    match result {
+    let response = match result {
         Ok(Ok(reply)) => {
             if reply.emitted {
                 st.notify.notify_one();
@@ -451,7 +454,12 @@ async fn dispatch(req: HttpRequest, payload: web::Payload, st: web::Data<Shared>
         }
         Ok(Err(e)) => e.response(),
         Err(_) => ApiError::internal("The emulator could not process the request.").response(),
+    };
+    // Events of the call are already on their way; only the answer is late.
+    if let Some(ms) = answer_late {
+        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
     }
+    response
 }
 
 /// A bug must not leave the connection inside an open transaction (with `:memory:` a discarded

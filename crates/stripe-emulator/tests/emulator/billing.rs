@@ -874,3 +874,53 @@ async fn two_items_switch_interval_together_and_are_removed_and_added() {
     assert_eq!(latest(&sub).total, 17400);
     h.stop().await;
 }
+
+/// `stall_after_ms`: the call is processed at once and answered late; the same idempotency key
+/// then gets the stored answer, and nothing is made twice.
+#[actix_web::test]
+async fn a_late_answer_comes_after_the_object_was_made() {
+    let h = Harness::start().await;
+    control(
+        &h,
+        "/_emulator/faults",
+        &[("path", "/v1/products"), ("stall_after_ms", "800")],
+    )
+    .await;
+    let slow = h
+        .http
+        .post(h.url("/v1/products"))
+        .bearer_auth(KEY)
+        .header("Idempotency-Key", "late-1")
+        .form(&[("name", "late")])
+        .timeout(Duration::from_millis(300))
+        .send()
+        .await;
+    assert!(slow.is_err(), "the client gave up before the answer");
+    let (_, list) = h.get("/v1/products", &[]).await;
+    assert_eq!(list["data"].as_array().unwrap().len(), 1, "made anyway");
+    let retry = h
+        .http
+        .post(h.url("/v1/products"))
+        .bearer_auth(KEY)
+        .header("Idempotency-Key", "late-1")
+        .form(&[("name", "late")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(retry.status().as_u16(), 200);
+    assert_eq!(retry.headers().get("idempotent-replayed").unwrap(), "true");
+    let (_, list) = h.get("/v1/products", &[]).await;
+    assert_eq!(list["data"].as_array().unwrap().len(), 1, "not made twice");
+    let (s, e) = h
+        .post(
+            "/_emulator/faults",
+            &[
+                ("path", "/v1/products"),
+                ("stall_ms", "1"),
+                ("stall_after_ms", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(s, 400, "{e}");
+    h.stop().await;
+}
