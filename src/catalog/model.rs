@@ -164,6 +164,13 @@ impl Listing {
         }
     }
 
+    /// The one-time price a variant sells at here, if it is for sale.
+    pub fn price_of(&self, variant_id: i64) -> Option<&Price> {
+        self.prices
+            .iter()
+            .find(|p| p.variant_id == Some(variant_id) && !p.is_recurring())
+    }
+
     /// What the cheapest price costs (prices are loaded cheapest first): what "sort by price"
     /// orders by.
     pub fn from_amount(&self) -> i64 {

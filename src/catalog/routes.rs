@@ -472,10 +472,7 @@ fn variant_options(
         .variants
         .iter()
         .filter_map(|v| {
-            let price = listing
-                .prices
-                .iter()
-                .find(|p| p.variant_id == Some(v.id) && !p.is_recurring())?;
+            let price = listing.price_of(v.id)?;
             let available = catalogue.variant_available(v.id);
             let picture = v.image_id.and_then(|id| {
                 listing

@@ -55,22 +55,17 @@ pub fn matching(conn: &mut AnyConnection, q: &str, terms: &[String]) -> QueryRes
     Ok(ids)
 }
 
-/// Active products with a variant whose SKU is `q`, case aside.
+/// The product with a variant whose SKU is `q`, case aside (the page shows it only if it is
+/// for sale, as every search hit).
 fn by_sku(conn: &mut AnyConnection, q: &str) -> QueryResult<Vec<i64>> {
-    use crate::schema::{product_variants, products};
-    let q = q.trim().to_uppercase();
-    if !super::variants::plausible_sku(&q) {
+    let q = q.trim();
+    if !super::variants::plausible_sku(q) {
         return Ok(vec![]);
     }
-    let upper =
-        diesel::dsl::sql::<diesel::sql_types::Nullable<Text>>("UPPER(product_variants.sku)");
-    product_variants::table
-        .inner_join(products::table)
-        .filter(upper.eq(Some(q)))
-        .filter(products::status.eq(super::model::Status::Active.as_str()))
-        .select(products::id)
-        .distinct()
-        .load(conn)
+    Ok(super::variants::sku_owner(conn, q)?
+        .map(|(_, product)| product)
+        .into_iter()
+        .collect())
 }
 
 fn words(conn: &mut AnyConnection, terms: &[String]) -> QueryResult<Vec<i64>> {

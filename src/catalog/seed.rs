@@ -792,22 +792,6 @@ fn seed_variants(
         let option1 = v.options.first().cloned().unwrap_or_default();
         let option2 = v.options.get(1).cloned().unwrap_or_default();
         let sku = v.sku.clone();
-        if let Some(sku) = &sku {
-            let owner: Option<(i64, String, String)> = pv::table
-                .filter(
-                    diesel::dsl::sql::<diesel::sql_types::Bool>("UPPER(product_variants.sku) = ")
-                        .bind::<diesel::sql_types::Text, _>(sku.to_uppercase()),
-                )
-                .select((pv::product_id, pv::option1, pv::option2))
-                .first(conn)
-                .optional()?;
-            if owner.is_some_and(|o| o != (product_id, option1.clone(), option2.clone())) {
-                return Err(SeedError::Invalid(format!(
-                    "product {:?}: SKU {sku:?} belongs to another variant in the shop",
-                    entry.slug
-                )));
-            }
-        }
         let found = existing
             .iter()
             .find(|x| x.option1 == option1 && x.option2 == option2)
@@ -821,7 +805,17 @@ fn seed_variants(
             }
             None => None,
         };
-        let id = match found.or(renamed) {
+        let target = found.or(renamed);
+        if let Some(sku) = &sku {
+            let owner = super::variants::sku_owner(conn, sku)?;
+            if owner.is_some_and(|(id, _)| target.as_ref().is_none_or(|t| t.id != id)) {
+                return Err(SeedError::Invalid(format!(
+                    "product {:?}: SKU {sku:?} belongs to another variant in the shop",
+                    entry.slug
+                )));
+            }
+        }
+        let id = match target {
             Some(x) => {
                 let same = x.option1 == option1
                     && x.option2 == option2

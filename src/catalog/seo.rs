@@ -132,11 +132,11 @@ pub fn product_json_ld(
                 .variants
                 .iter()
                 .filter_map(|v| {
-                    let price = listing
-                        .prices
-                        .iter()
-                        .find(|x| x.variant_id == Some(v.id) && !x.is_recurring())?;
-                    offer(price, variant_available(v.id), v.sku.as_deref())
+                    offer(
+                        listing.price_of(v.id)?,
+                        variant_available(v.id),
+                        v.sku.as_deref(),
+                    )
                 })
                 .collect();
             format!("[{}]", each.join(","))

@@ -83,6 +83,17 @@ pub fn of_products(conn: &mut AnyConnection, product_ids: &[i64]) -> QueryResult
         .load(conn)
 }
 
+/// The variant a form names among a product's: `wanted`, or, when the form names none, the
+/// product's only one. With several, a form that names none (a tab opened before the second
+/// was added) gets `None`: never a guess.
+pub fn chosen(variants: &[Variant], wanted: Option<i64>) -> Option<&Variant> {
+    match wanted {
+        Some(id) => variants.iter().find(|v| v.id == id),
+        None if variants.len() == 1 => variants.first(),
+        None => None,
+    }
+}
+
 pub fn find(conn: &mut AnyConnection, id: i64) -> QueryResult<Option<Variant>> {
     product_variants::table
         .find(id)
@@ -259,7 +270,7 @@ fn check_values(axes: (&str, &str), v: &Values, field: &str, problems: &mut Prob
 /// The variant that has this SKU, case aside ("tote-s" and "TOTE-S" on two labels would be
 /// one code to a warehouse and to the search box; a unique index on `UPPER(sku)` says so too):
 /// (its id, its product's id).
-fn sku_owner(conn: &mut AnyConnection, sku: &str) -> QueryResult<Option<(i64, i64)>> {
+pub fn sku_owner(conn: &mut AnyConnection, sku: &str) -> QueryResult<Option<(i64, i64)>> {
     let upper = diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Text>>(
         "UPPER(product_variants.sku)",
     );

@@ -254,12 +254,7 @@ pub async fn add_keys(
     let done = db::run(&state.pool, move |conn| {
         write_tx(conn, |conn| {
             let variants = crate::catalog::variants::of_product(conn, product_id)?;
-            // With several variants the form must say which pool: never guess.
-            let Some(variant) = (match wanted {
-                Some(id) => variants.iter().find(|v| v.id == id),
-                None if variants.len() == 1 => variants.first(),
-                None => None,
-            }) else {
+            let Some(variant) = crate::catalog::variants::chosen(&variants, wanted) else {
                 return Ok(None);
             };
             let name = crate::catalog::variants::line_name(&name, &variant.label());

@@ -73,8 +73,8 @@ struct ProductsPage {
 
 type Listed = (String, String, String, Option<String>, String, i64);
 
-/// Sums of (product id, units) rows per product.
-fn per_product(rows: Vec<(i64, i64)>) -> HashMap<i64, i64> {
+/// Sums of (id, units) rows per id (a product's or a variant's).
+fn sums_by_id(rows: Vec<(i64, i64)>) -> HashMap<i64, i64> {
     let mut sums = HashMap::new();
     for (id, n) in rows {
         *sums.entry(id).or_insert(0) += n;
@@ -126,7 +126,7 @@ pub async fn products(
         found.truncate(PAGE_SIZE as usize);
         let ids: Vec<i64> = found.iter().map(|f| f.5).collect();
         let stocks = stock_per_product(conn, &ids)?;
-        let held = per_product(
+        let held = sums_by_id(
             stock_reservations::table
                 .filter(stock_reservations::product_id.eq_any(&ids))
                 .filter(stock_reservations::status.eq(crate::inventory::HELD))
@@ -138,7 +138,7 @@ pub async fn products(
             .filter(stock_alerts::notified_at.is_null())
             .select(stock_alerts::product_id)
             .load(conn)?;
-        let waiting = per_product(waiting.into_iter().map(|id| (id, 1)).collect());
+        let waiting = sums_by_id(waiting.into_iter().map(|id| (id, 1)).collect());
         let rows = found
             .into_iter()
             .map(|(slug, name, kind, delivery, status, id)| {
@@ -212,7 +212,7 @@ pub async fn products_csv(
             .load(conn)?;
         let ids: Vec<i64> = found.iter().map(|f| f.5).collect();
         let stocks = stock_per_product(conn, &ids)?;
-        let held = per_product(
+        let held = sums_by_id(
             stock_reservations::table
                 .filter(stock_reservations::status.eq(crate::inventory::HELD))
                 .select((stock_reservations::product_id, stock_reservations::quantity))
@@ -522,11 +522,20 @@ pub(super) async fn product_view(
             .find(id)
             .select(Product::as_select())
             .first(conn)?;
-        let mut variants = Vec::new();
-        for v in crate::catalog::variants::of_product(conn, id)? {
-            let held = stock::held(conn, v.id)?;
-            variants.push((v, held));
-        }
+        let held = sums_by_id(
+            stock_reservations::table
+                .filter(stock_reservations::product_id.eq(id))
+                .filter(stock_reservations::status.eq(crate::inventory::HELD))
+                .select((stock_reservations::variant_id, stock_reservations::quantity))
+                .load(conn)?,
+        );
+        let variants: Vec<_> = crate::catalog::variants::of_product(conn, id)?
+            .into_iter()
+            .map(|v| {
+                let held = held.get(&v.id).copied().unwrap_or(0);
+                (v, held)
+            })
+            .collect();
         let waiting = back_in_stock::waiting(conn, id)?;
         let trail = audit::for_product(conn, id, 50)?;
         let categories = crate::catalog::categories::all(conn)?;
@@ -557,7 +566,7 @@ pub(super) async fn product_view(
             .filter(subscriptions::status.eq_any(crate::subscriptions::model::LIVE_STATUSES))
             .select(subscriptions::price_id)
             .load(conn)?;
-        let subscribers = per_product(on.into_iter().flatten().map(|p| (p, 1)).collect());
+        let subscribers = sums_by_id(on.into_iter().flatten().map(|p| (p, 1)).collect());
         let pictures = images::of_product(conn, id)?;
         let actors: Vec<i64> = trail.iter().filter_map(|e| e.actor_id).collect();
         let emails: HashMap<i64, String> = users::table
@@ -635,10 +644,16 @@ pub(super) async fn product_view(
         slug: product.slug.clone(),
         category,
     });
-    let held: i64 = variants.iter().map(|(_, h)| h).sum();
-    let stock = variants
-        .iter()
-        .try_fold(0i64, |sum, (v, _)| v.stock.map(|s| sum + s));
+    // The summary counts what can be sold: removed variants (kept for their orders) are out.
+    let live = || {
+        variants
+            .iter()
+            .zip(&variant_rows)
+            .filter(|(_, row)| !row.retired)
+            .map(|(v, _)| v)
+    };
+    let held: i64 = live().map(|(_, h)| h).sum();
+    let stock = live().try_fold(0i64, |sum, (v, _)| v.stock.map(|s| sum + s));
     let stock_variant = typed
         .variant
         .trim()
@@ -827,14 +842,7 @@ pub async fn stock(
     let outcome = db::run(&state.pool, move |conn| {
         write_tx(conn, |conn| {
             let variants = crate::catalog::variants::of_product(conn, id)?;
-            // With several variants the form must say which (a tab opened before the second
-            // was added sends none): never guess.
-            let variant = match wanted {
-                Some(w) => variants.iter().find(|v| v.id == w),
-                None if variants.len() == 1 => variants.first(),
-                None => None,
-            };
-            let Some(variant) = variant else {
+            let Some(variant) = crate::catalog::variants::chosen(&variants, wanted) else {
                 return Ok(Err(stock::Refusal::NoSuchVariant));
             };
             let changed = stock::change(conn, variant.id, change, &reason, Some(actor), now)?;
