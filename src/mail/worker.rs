@@ -100,6 +100,28 @@ impl DevInbox {
     }
 }
 
+/// How long a claimed mail is left to its claimer before any instance may try it again: longer
+/// than a send can take (the SMTP timeout is 20 seconds), short enough that a receipt claimed
+/// by an instance that died mid-send goes out a minute later from another.
+pub const CLAIM_SECS: i64 = 60;
+
+/// Claims a due mail (seen with `next_attempt_at = seen`) for this round, so another instance
+/// (or a slow earlier round) does not send it at the same time; 1 when this caller has it.
+pub fn claim(
+    conn: &mut crate::db::AnyConnection,
+    id: i64,
+    seen: i64,
+    now: i64,
+) -> diesel::QueryResult<usize> {
+    diesel::update(
+        outbox::table
+            .filter(outbox::id.eq(id))
+            .filter(outbox::next_attempt_at.eq(seen)),
+    )
+    .set(outbox::next_attempt_at.eq(now + CLAIM_SECS))
+    .execute(conn)
+}
+
 fn backoff(attempts: i64) -> i64 {
     (30i64 << attempts.clamp(0, 12)).min(24 * 3600)
 }
@@ -120,17 +142,12 @@ pub async fn run_once(state: &AppState) -> Result<usize, DbError> {
     .await?;
     let mut sent = 0;
     for mail in due {
-        // Claim it, so another instance (or a slow earlier round) does not send it at the same time.
         let (id, seen) = (mail.id, mail.next_attempt_at);
+        // The lease runs from the claim, not from the round's start: a round slowed by earlier
+        // sends must not hand out a lease that has already run out.
+        let claimed_at = state.clock.unix();
         let claimed = db::run(&state.pool, move |conn| {
-            diesel::update(
-                outbox::table
-                    .filter(outbox::id.eq(id))
-                    .filter(outbox::next_attempt_at.eq(seen)),
-            )
-            .set(outbox::next_attempt_at.eq(now + 300))
-            .execute(conn)
-            .map_err(DbError::from)
+            claim(conn, id, seen, claimed_at).map_err(DbError::from)
         })
         .await?;
         if claimed == 0 {

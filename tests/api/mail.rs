@@ -1,10 +1,6 @@
 //! Mail: receipts queued once per event in the same transaction, sent at least once with a
 //! stable Message-ID (retried after SMTP failures), and the account e-mails.
 
-use std::sync::{Arc, Mutex};
-
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-
 use crate::helpers::*;
 
 async fn outbox(app: &TestApp) -> Vec<storefront::mail::outbox::QueuedMail> {
@@ -147,63 +143,6 @@ pub async fn make_admin(app: &TestApp, email: &str) {
     })
     .await
     .unwrap();
-}
-
-/// A tiny SMTP server that refuses the first `fail_first` messages (451) and keeps the rest.
-async fn smtp_sink(fail_first: usize) -> (u16, Arc<Mutex<Vec<String>>>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let received = Arc::new(Mutex::new(Vec::new()));
-    let kept = received.clone();
-    let refused = Arc::new(Mutex::new(0usize));
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let kept = kept.clone();
-            let refused = refused.clone();
-            tokio::spawn(async move {
-                let (read, mut write) = stream.into_split();
-                let mut lines = BufReader::new(read).lines();
-                write.write_all(b"220 sink ESMTP\r\n").await.ok();
-                let mut data = None::<String>;
-                while let Ok(Some(line)) = lines.next_line().await {
-                    if let Some(buf) = data.as_mut() {
-                        if line == "." {
-                            let message = data.take().unwrap();
-                            let reply: &[u8] = {
-                                let mut n = refused.lock().unwrap();
-                                if *n < fail_first {
-                                    *n += 1;
-                                    b"451 try again later\r\n"
-                                } else {
-                                    kept.lock().unwrap().push(message);
-                                    b"250 ok\r\n"
-                                }
-                            };
-                            write.write_all(reply).await.ok();
-                        } else {
-                            buf.push_str(&line);
-                            buf.push('\n');
-                        }
-                        continue;
-                    }
-                    let cmd = line.to_ascii_uppercase();
-                    let reply: &[u8] = if cmd.starts_with("EHLO") || cmd.starts_with("HELO") {
-                        b"250 sink\r\n"
-                    } else if cmd.starts_with("DATA") {
-                        data = Some(String::new());
-                        b"354 go on\r\n"
-                    } else if cmd.starts_with("QUIT") {
-                        write.write_all(b"221 bye\r\n").await.ok();
-                        break;
-                    } else {
-                        b"250 ok\r\n"
-                    };
-                    write.write_all(reply).await.ok();
-                }
-            });
-        }
-    });
-    (port, received)
 }
 
 #[actix_web::test]
@@ -605,29 +544,6 @@ async fn account_links_are_issued_when_sent_and_stored_nowhere_but_in_the_demo_i
     );
 }
 
-/// The text part of a message the SMTP sink kept, quoted-printable soft breaks and escapes
-/// undone.
-fn decoded(message: &str) -> String {
-    let joined = message.replace("=\n", "");
-    let mut out = String::new();
-    let mut rest = joined.as_str();
-    while let Some(i) = rest.find('=') {
-        out.push_str(&rest[..i]);
-        match u8::from_str_radix(rest.get(i + 1..i + 3).unwrap_or("zz"), 16) {
-            Ok(b) if b.is_ascii() => {
-                out.push(b as char);
-                rest = &rest[i + 3..];
-            }
-            _ => {
-                out.push('=');
-                rest = &rest[i + 1..];
-            }
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
 #[actix_web::test]
 async fn account_links_go_out_by_smtp_with_a_fresh_token_per_attempt() {
     let (port, received) = smtp_sink(1).await;
@@ -697,4 +613,47 @@ async fn account_links_go_out_by_smtp_with_a_fresh_token_per_attempt() {
             .status(),
         404
     );
+}
+
+/// An instance that claimed a mail and died before sending it (SIGKILL mid-send) holds it for
+/// `CLAIM_SECS`: nobody sends it meanwhile (no double send), and another instance sends it once
+/// the claim runs out.
+#[actix_web::test]
+async fn a_mail_claimed_by_an_instance_that_died_goes_out_when_its_claim_runs_out() {
+    use storefront::mail::worker::{CLAIM_SECS, claim, run_once};
+    let app = TestApp::spawn().await;
+    app.add_to_cart("enamel-mug", 1).await;
+    let session_url = app.checkout().await;
+    let order = app.order_by_session(&session_id_of(&session_url)).await;
+    app.pay_ok(&session_url).await;
+    app.wait_for_status(&order.number, "paid").await;
+    let receipt = outbox(&app)
+        .await
+        .into_iter()
+        .find(|m| m.kind == "receipt_paid")
+        .unwrap();
+    let now = storefront::clock::Clock::unix(app.clock.as_ref());
+    let (id, seen) = (receipt.id, receipt.next_attempt_at);
+    let claimed = storefront::db::run(&app.pool, move |conn| {
+        claim(conn, id, seen, now).map_err(storefront::db::DbError::from)
+    })
+    .await
+    .unwrap();
+    assert_eq!(claimed, 1, "the instance that then dies has it");
+    assert_eq!(
+        run_once(&app.state).await.unwrap(),
+        0,
+        "claimed: not sent twice"
+    );
+    app.clock
+        .advance(chrono::TimeDelta::seconds(CLAIM_SECS - 5));
+    assert_eq!(run_once(&app.state).await.unwrap(), 0, "still claimed");
+    app.clock.advance(chrono::TimeDelta::seconds(10));
+    assert_eq!(run_once(&app.state).await.unwrap(), 1, "sent by another");
+    let row = outbox(&app)
+        .await
+        .into_iter()
+        .find(|m| m.id == receipt.id)
+        .unwrap();
+    assert_eq!((row.status.as_str(), row.attempts), ("sent", 1));
 }

@@ -814,3 +814,29 @@ async fn the_products_csv_lists_stock_and_never_carries_a_formula() {
     app.register_customer("nosy@example.com").await;
     assert_eq!(app.get("/admin/products.csv").await.status().as_u16(), 403);
 }
+
+/// The commit-time guard: a payment for more units than are on the shelf (a hold lost, a count
+/// corrected under it) takes what is there, never drives stock below zero, and reports the
+/// shortfall so the order is flagged as oversold.
+#[actix_web::test]
+async fn committing_more_units_than_the_shelf_holds_empties_it_and_reports_the_shortfall() {
+    use diesel::prelude::*;
+    use storefront::schema::{product_variants, products};
+    let app = TestApp::spawn().await;
+    app.set_stock("canvas-tote", Some(2)).await;
+    let short = storefront::db::run(&app.pool, |conn| {
+        let variant: i64 = product_variants::table
+            .inner_join(products::table)
+            .filter(products::slug.eq("canvas-tote"))
+            .select(product_variants::id)
+            .first(conn)?;
+        storefront::db::write_tx(conn, |conn| {
+            storefront::inventory::commit(conn, -1, &[(variant, 3)], 0)
+        })
+        .map_err(storefront::db::DbError::from)
+    })
+    .await
+    .unwrap();
+    assert_eq!(short, 1, "one unit was not there");
+    assert_eq!(app.stock("canvas-tote").await, Some(0));
+}

@@ -39,6 +39,22 @@ pub struct Faults {
     /// Hold deliveries until released.
     pub hold: bool,
     pub paths: Vec<PathFault>,
+    /// API faults that fired, oldest first (at most [`FIRED_KEPT`]): when, and on what, so a
+    /// test can tell an error its client saw from one the emulator caused.
+    pub fired: std::collections::VecDeque<Fired>,
+}
+
+/// How many fired faults [`Faults::fired`] keeps.
+pub const FIRED_KEPT: usize = 10_000;
+
+/// One API fault that fired.
+#[derive(Debug, Clone)]
+pub struct Fired {
+    /// Unix milliseconds.
+    pub at_ms: i64,
+    pub method: String,
+    pub path: String,
+    pub kind: FaultKind,
 }
 
 pub fn take_fault(st: &Shared, method: &str, path: &str) -> Option<FaultKind> {
@@ -54,6 +70,15 @@ pub fn take_fault(st: &Shared, method: &str, path: &str) -> Option<FaultKind> {
     if f.paths[pos].remaining == 0 {
         f.paths.remove(pos);
     }
+    if f.fired.len() == FIRED_KEPT {
+        f.fired.pop_front();
+    }
+    f.fired.push_back(Fired {
+        at_ms: store::now_ms(),
+        method: method.to_owned(),
+        path: path.to_owned(),
+        kind,
+    });
     Some(kind)
 }
 
@@ -66,6 +91,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/webhooks/release", web::post().to(release))
             .route("/deliveries", web::get().to(deliveries))
             .route("/faults", web::post().to(api_fault))
+            .route("/faults", web::get().to(fired_faults))
             .route("/run_jobs", web::post().to(run_jobs)),
     );
 }
@@ -196,6 +222,38 @@ async fn webhook_faults(
     ok(v)
 }
 
+/// `GET /_emulator/faults`: the API faults still armed and those that fired (with the time,
+/// in Unix milliseconds, and the call they hit).
+async fn fired_faults(
+    req: HttpRequest,
+    payload: web::Payload,
+    st: web::Data<Shared>,
+) -> HttpResponse {
+    static S: P = P::Obj(&[]);
+    if let Err(e) = params(&req, payload, &S).await {
+        return e.response();
+    }
+    let Ok(f) = st.faults.lock() else {
+        return ApiError::internal("fault state poisoned").response();
+    };
+    let kind = |k: &FaultKind| match k {
+        FaultKind::Status(s) => json!({ "status": s }),
+        FaultKind::Stall(ms) => json!({ "stall_ms": ms }),
+        FaultKind::StallAfter(ms) => json!({ "stall_after_ms": ms }),
+    };
+    let armed: Vec<Value> = f
+        .paths
+        .iter()
+        .map(|p| json!({ "method": p.method, "path": p.path, "remaining": p.remaining, "fault": kind(&p.kind) }))
+        .collect();
+    let fired: Vec<Value> = f
+        .fired
+        .iter()
+        .map(|x| json!({ "at_ms": x.at_ms, "method": x.method, "path": x.path, "fault": kind(&x.kind) }))
+        .collect();
+    ok(json!({ "armed": armed, "fired": fired }))
+}
+
 async fn release(req: HttpRequest, payload: web::Payload, st: web::Data<Shared>) -> HttpResponse {
     static S: P = P::Obj(&[]);
     if let Err(e) = params(&req, payload, &S).await {
@@ -219,11 +277,20 @@ async fn api_fault(req: HttpRequest, payload: web::Payload, st: web::Data<Shared
         ("stall_ms", P::Int),
         ("stall_after_ms", P::Int),
         ("count", P::Int),
+        ("clear", P::Bool),
     ]);
     let p = match params(&req, payload, &S).await {
         Ok(p) => p,
         Err(e) => return e.response(),
     };
+    if p.b("clear") == Some(true) {
+        let Ok(mut f) = st.faults.lock() else {
+            return ApiError::internal("fault state poisoned").response();
+        };
+        let cleared = f.paths.len();
+        f.paths.clear();
+        return ok(json!({ "cleared": cleared }));
+    }
     let Some(path) = p.s("path").filter(|s| s.starts_with("/v1/")) else {
         return ApiError::param(
             "path",

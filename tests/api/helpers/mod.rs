@@ -12,6 +12,7 @@ mod orders;
 mod promotions;
 mod purchase;
 mod shop;
+mod smtp;
 mod stripe;
 
 pub use accounts::*;
@@ -21,3 +22,4 @@ pub use html::*;
 pub use promotions::*;
 pub use purchase::*;
 pub use shop::*;
+pub use smtp::*;

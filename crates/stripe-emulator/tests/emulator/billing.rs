@@ -924,3 +924,38 @@ async fn a_late_answer_comes_after_the_object_was_made() {
     assert_eq!(s, 400, "{e}");
     h.stop().await;
 }
+
+/// The control API says which faults fired and when (a test tells an error the emulator caused
+/// from one of the client's own), and `clear=true` disarms the rest.
+#[actix_web::test]
+async fn fired_faults_are_listed_and_armed_ones_can_be_cleared() {
+    let h = Harness::start().await;
+    let before = chrono::Utc::now().timestamp_millis();
+    for (path, status) in [("/v1/products", "500"), ("/v1/customers", "429")] {
+        control(
+            &h,
+            "/_emulator/faults",
+            &[("path", path), ("status", status), ("count", "2")],
+        )
+        .await;
+    }
+    let (s, _) = h.post("/v1/products", &[("name", "x")]).await;
+    assert_eq!(s, 500);
+    let (_, faults) = h.get("/_emulator/faults", &[]).await;
+    let fired = faults["fired"].as_array().unwrap();
+    assert_eq!(fired.len(), 1, "{faults}");
+    assert_eq!(fired[0]["path"], "/v1/products");
+    assert_eq!(fired[0]["method"], "POST");
+    assert_eq!(fired[0]["fault"]["status"], 500);
+    assert!(fired[0]["at_ms"].as_i64().unwrap() >= before);
+    assert_eq!(faults["armed"].as_array().unwrap().len(), 2, "{faults}");
+
+    let (s, cleared) = h.post("/_emulator/faults", &[("clear", "true")]).await;
+    assert_eq!((s, cleared["cleared"].as_i64()), (200, Some(2)));
+    let (s, _) = h.post("/v1/customers", &[("email", "a@example.com")]).await;
+    assert_eq!(s, 200, "no fault left");
+    let (_, faults) = h.get("/_emulator/faults", &[]).await;
+    assert_eq!(faults["armed"].as_array().unwrap().len(), 0);
+    assert_eq!(faults["fired"].as_array().unwrap().len(), 1);
+    h.stop().await;
+}
