@@ -169,6 +169,8 @@ pub struct Plan {
     pub payment: Payment,
     /// After changing the cart, also tries to pay the old (expired) payment page.
     pub pay_old: bool,
+    /// Types the shop's promotion code on the payment page (it runs out during the run).
+    pub promo: bool,
 }
 
 const SHIP_TO: [(&str, &str); 6] = [
@@ -200,6 +202,24 @@ async fn pay_page(url: &str, email: &str, method: &[(&str, &str)]) -> (u16, Stri
             (status, loc, res.text().await.unwrap_or_default())
         }
         Err(e) => (0, String::new(), e.to_string()),
+    }
+}
+
+/// The shop's promotion code, redeemable 15 times in all.
+pub const PROMO_CODE: &str = "CHAOS10";
+pub const PROMO_REDEMPTIONS: i64 = 15;
+
+/// Types the promotion code on the payment page: applied, or refused once it has run out.
+async fn apply_code(session: &str, j: &Shared) {
+    let res = stripe_page()
+        .post(format!("{session}/promotion_code"))
+        .form(&[("promotion_code", PROMO_CODE), ("action", "apply")])
+        .send()
+        .await;
+    match res.map(|r| r.status().as_u16()) {
+        Ok(200) => count(j, "promotion code applied"),
+        Ok(400) => count(j, "promotion code refused (used up)"),
+        other => problem(j, format!("promotion code: {other:?}")),
     }
 }
 
@@ -393,6 +413,9 @@ pub async fn purchase(plan: Plan, base: String, emulator: String, j: Shared) {
             }
         }
     }
+    if plan.promo && !matches!(plan.payment, Payment::Abandon) {
+        apply_code(&session, &j).await;
+    }
     let done = match plan.payment {
         Payment::Abandon => {
             count(&j, "abandoned checkout");
@@ -452,7 +475,13 @@ pub async fn purchase(plan: Plan, base: String, emulator: String, j: Shared) {
             }
         }
     };
-    let (status, loc, body) = done;
+    let (mut status, mut loc, mut body) = done;
+    if plan.promo && status == 400 && !body.contains("expired") {
+        // The code ran out while the shopper typed: the page shows the full price, and the
+        // shopper pays that.
+        count(&j, "promotion code ran out before paying");
+        (status, loc, body) = pay_page(&session, &email, &card(CARD_OK)).await;
+    }
     if status == 303 && loc.starts_with(&base) {
         count(&j, "paid on the hosted page");
         land(&b, &j, &loc).await;

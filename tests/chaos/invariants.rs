@@ -71,6 +71,7 @@ struct OrderRow {
     currency: String,
     amount_total: i64,
     amount_subtotal: i64,
+    amount_discount: i64,
     amount_refunded: i64,
     session: Option<String>,
     payment_intent: Option<String>,
@@ -90,6 +91,7 @@ fn load_orders(conn: &mut PgConnection) -> Vec<OrderRow> {
             orders::currency,
             orders::amount_total,
             orders::amount_subtotal,
+            orders::amount_discount,
             orders::amount_refunded,
             orders::checkout_session_id,
             orders::payment_intent_id,
@@ -111,6 +113,7 @@ pub struct StripeView {
     pub subscriptions: Vec<Value>,
     pub invoices: Vec<Value>,
     pub events: Vec<Value>,
+    pub promotion_codes: Vec<Value>,
     pub fired: Vec<Value>,
 }
 
@@ -122,6 +125,7 @@ impl StripeView {
             subscriptions: emu.list_all("v1/subscriptions", &[("status", "all")]).await,
             invoices: emu.list_all("v1/invoices", &[]).await,
             events: emu.list_all("v1/events", &[]).await,
+            promotion_codes: emu.list_all("v1/promotion_codes", &[]).await,
             fired: emu
                 .call(reqwest::Method::GET, "_emulator/faults", &[])
                 .await["fired"]
@@ -200,6 +204,7 @@ pub fn sessions_and_orders(conn: &mut PgConnection, stripe: &StripeView) -> Chec
                     }
                     if Some(o.amount_total) != s["amount_total"].as_i64()
                         || Some(o.amount_subtotal) != s["amount_subtotal"].as_i64()
+                        || Some(o.amount_discount) != s["total_details"]["amount_discount"].as_i64()
                         || Some(o.currency.as_str()) != s["currency"].as_str()
                     {
                         c.fail(format!(
@@ -256,6 +261,24 @@ pub fn sessions_and_orders(conn: &mut PgConnection, stripe: &StripeView) -> Chec
     });
     for (status, n) in by_status {
         c.count(status, n);
+    }
+    // The promotion code never went past its limit; each redemption is a completed session's.
+    let discounted = payment
+        .iter()
+        .filter(|s| {
+            s["status"] == "complete"
+                && s["total_details"]["amount_discount"].as_i64().unwrap_or(0) > 0
+        })
+        .count();
+    c.count("completed with the code", discounted);
+    for p in &stripe.promotion_codes {
+        let (used, max) = (p["times_redeemed"].as_i64(), p["max_redemptions"].as_i64());
+        if used > max || used != Some(discounted as i64) {
+            c.fail(format!(
+                "code {}: redeemed {used:?} of {max:?}, {discounted} sessions completed with it",
+                p["code"]
+            ));
+        }
     }
     let flagged = orders.iter().filter(|o| o.flagged.is_some()).count();
     c.count("flagged", flagged);

@@ -171,6 +171,21 @@ async fn start_cluster(rng: &mut rand::rngs::StdRng) -> Cluster {
         .unwrap_or_else(|| panic!("stripe setup printed no signing secret: {setup}"))
         .to_owned();
     env.push(("STRIPE_WEBHOOK_SECRET".into(), secret));
+    // A promotion code shoppers race for: 10 % off, 15 redemptions in all.
+    let coupon = emu
+        .post("v1/coupons", &[("percent_off", "10"), ("duration", "once")])
+        .await;
+    let limit = actors::PROMO_REDEMPTIONS.to_string();
+    emu.post(
+        "v1/promotion_codes",
+        &[
+            ("promotion[type]", "coupon"),
+            ("promotion[coupon]", coupon["id"].as_str().unwrap()),
+            ("code", actors::PROMO_CODE),
+            ("max_redemptions", &limit),
+        ],
+    )
+    .await;
     a.env.extend(env.iter().cloned());
     b.env.extend(env.iter().cloned());
     futures_util::future::join(a.start(&work), b.start(&work)).await;

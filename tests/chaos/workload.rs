@@ -64,6 +64,7 @@ pub fn plan(n: usize, rng: &mut rand::rngs::StdRng) -> Plan {
         change,
         payment: Payment::pick(rng),
         pay_old: rng.random_bool(0.5),
+        promo: rng.random_bool(0.2),
     }
 }
 
