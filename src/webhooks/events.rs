@@ -53,6 +53,58 @@ pub const HANDLED: &[(&str, Handler)] = &[
     ("charge.dispute.created", Handler::DisputeCreated),
 ];
 
+impl Handler {
+    /// What the shop does with an event of this kind, in a merchant's words (the webhook
+    /// events page, `docs/webhook-events.md`, is made from these).
+    pub fn does(self) -> &'static str {
+        match self {
+            Handler::CheckoutSession => {
+                "Reads the Checkout Session from Stripe and moves its order forward: paid (stock taken once, receipt queued), processing (a bank debit on its way), payment failed or cancelled (held stock released). An order never moves backwards."
+            }
+            Handler::Subscription => {
+                "Reads the subscription from Stripe and updates the customer's account page: status, plan, period end, cancellation at period end. A stale event changes nothing."
+            }
+            Handler::InvoicePaid => {
+                "Records the paid invoice as an order (one per invoice, the first one included) and queues its receipt."
+            }
+            Handler::InvoicePaymentFailed => {
+                "Notes that the subscription's latest payment failed, so the account page asks for another card."
+            }
+            Handler::PaymentFailed => {
+                "Records the failed attempt and its decline code for the dashboard. The order stays open: the shopper can pay the same page with another card."
+            }
+            Handler::Refund => {
+                "Reads the refund from Stripe and updates the order's refunded amount and status, for refunds made in the Stripe Dashboard too; a refund that fails makes its amount refundable again."
+            }
+            Handler::ChargeRefunded => {
+                "Reads every refund of the charge from Stripe, as for the refund events (it catches refunds whose own events were missed)."
+            }
+            Handler::DisputeCreated => {
+                "Marks the order disputed and writes it in the order's audit trail; the admin list can show disputed orders only. Evidence is submitted in the Stripe Dashboard."
+            }
+        }
+    }
+}
+
+/// The webhook events page (`docs/webhook-events.md`), made from [`HANDLED`].
+pub fn events_page() -> String {
+    let mut page = String::from(
+        "# Stripe webhook events\n\n\
+         <!-- Made from HANDLED in src/webhooks/events.rs; `UPDATE_DOCS=1 cargo test --lib webhooks::events` rewrites it. -->\n\n\
+         The shop's webhook endpoint is `PUBLIC_URL` + `/webhooks/stripe`. `storefront stripe setup` \
+         creates it with exactly these event types enabled; to make the endpoint by hand in the \
+         Stripe Dashboard, enable these and no others (anything else is recorded and ignored). \
+         Every event is verified (`Stripe-Signature`, 5 minutes' tolerance), recorded by its id \
+         and applied once, however often and in whatever order it arrives; the reconcile job \
+         lists the same types from Stripe and applies any that never arrived.\n\n\
+         | Event type | What the shop does |\n|---|---|\n",
+    );
+    for (type_, handler) in HANDLED {
+        page.push_str(&format!("| `{type_}` | {} |\n", handler.does()));
+    }
+    page
+}
+
 /// The handler of an event type, if we handle it.
 pub fn handler(type_: &str) -> Option<Handler> {
     HANDLED.iter().find(|(t, _)| *t == type_).map(|(_, h)| *h)
@@ -118,6 +170,26 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    /// The page merchants read when they set up the endpoint is the table the code runs on: a
+    /// type added to the code only (or a handler's meaning changed) fails here until the page
+    /// is made again (`UPDATE_DOCS=1`).
+    #[test]
+    fn the_webhook_events_page_is_the_event_table() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/webhook-events.md");
+        let page = events_page();
+        if std::env::var_os("UPDATE_DOCS").is_some() {
+            std::fs::write(path, &page).unwrap();
+        }
+        let written = std::fs::read_to_string(path).unwrap_or_default();
+        assert_eq!(
+            written, page,
+            "docs/webhook-events.md differs from the event table: UPDATE_DOCS=1 cargo test --lib webhooks::events"
+        );
+        for (type_, _) in HANDLED {
+            assert!(written.contains(&format!("| `{type_}` |")), "{type_}");
+        }
+    }
 
     #[test]
     fn every_type_is_listed_once() {
