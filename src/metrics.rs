@@ -64,6 +64,24 @@ impl WebhookResult {
     }
 }
 
+/// Stripe's dispute reasons (`charge.dispute.created`'s `reason`).
+const DISPUTE_REASONS: [&str; 14] = [
+    "bank_cannot_process",
+    "check_returned",
+    "credit_not_processed",
+    "customer_initiated",
+    "debit_not_authorized",
+    "duplicate",
+    "fraudulent",
+    "general",
+    "incorrect_account_details",
+    "insufficient_funds",
+    "product_not_received",
+    "product_unacceptable",
+    "subscription_canceled",
+    "unrecognized",
+];
+
 impl Default for Metrics {
     fn default() -> Self {
         Self::new()
@@ -155,6 +173,28 @@ impl Metrics {
         registry
             .register(Box::new(outbox_backlog.clone()))
             .expect("metric registered once");
+        // Label sets known up front are exposed at zero, so each metric (and an alert rule on
+        // it, docs/prometheus-alerts.yml) exists before its first event.
+        for mode in ["payment", "subscription"] {
+            checkout_sessions.with_label_values(&[mode]);
+        }
+        for status in crate::orders::status::OrderStatus::ALL {
+            orders.with_label_values(&[status.as_str()]);
+        }
+        payment_failures.with_label_values(&["generic_decline"]);
+        for reason in DISPUTE_REASONS {
+            disputes.with_label_values(&[reason]);
+        }
+        for (type_, _) in crate::webhooks::events::HANDLED {
+            for result in [
+                WebhookResult::Received,
+                WebhookResult::Processed,
+                WebhookResult::Duplicate,
+            ] {
+                webhooks.with_label_values(&[type_, result.as_str()]);
+            }
+        }
+        webhooks.with_label_values(&["unverified", WebhookResult::Rejected.as_str()]);
         Self {
             registry,
             http_requests,

@@ -452,3 +452,44 @@ async fn the_success_page_asks_stripe_only_while_the_order_can_move_and_a_few_ti
     }
     assert_eq!(session_lookups(&scrape(&app).await), before);
 }
+
+/// Every metric the alert rules (docs/prometheus-alerts.yml) name is exposed by a shop that has
+/// served one page and seen no order, payment, dispute or webhook yet: an alert on a metric
+/// that does not exist would never fire.
+#[actix_web::test]
+async fn every_metric_the_alert_rules_name_is_exposed_before_its_first_event() {
+    let rules = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/docs/prometheus-alerts.yml"
+    ))
+    .unwrap();
+    // The metrics in the rules' expressions (an `expr:` runs until the rule's next key).
+    let mut in_expr = false;
+    let mut named = std::collections::BTreeSet::new();
+    for line in rules.lines().map(str::trim_start) {
+        if line.starts_with("expr:") {
+            in_expr = true;
+        } else if ["for:", "labels:", "annotations:", "- alert:"]
+            .iter()
+            .any(|k| line.starts_with(k))
+        {
+            in_expr = false;
+        }
+        if in_expr {
+            named.extend(
+                line.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .filter(|w| w.starts_with("storefront_")),
+            );
+        }
+    }
+    assert!(named.len() >= 5, "{named:?}");
+    let app = TestApp::spawn().await;
+    assert_eq!(app.get("/").await.status(), 200);
+    let m = scrape(&app).await;
+    for name in named {
+        assert!(
+            m.0.iter().any(|(n, _, _)| n == name),
+            "{name} is named by an alert rule but not exposed"
+        );
+    }
+}
