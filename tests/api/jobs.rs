@@ -12,14 +12,7 @@ use crate::helpers::*;
 /// whose session never got to us and whose time is up, which the sweep releases. Its id.
 async fn abandoned_checkout(shop: &Shop) -> i64 {
     let client = browser();
-    let page = client
-        .get(shop.url("/products/canvas-tote"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, page) = fetch_page(&client, shop.url("/products/canvas-tote")).await;
     let price = select_attr(&page, "input[name=price_id]", "value").remove(0);
     let res = client
         .post(shop.url("/cart/items"))
@@ -32,14 +25,7 @@ async fn abandoned_checkout(shop: &Shop) -> i64 {
         .await
         .unwrap();
     assert_eq!(res.status().as_u16(), 303);
-    let cart = client
-        .get(shop.url("/cart"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, cart) = fetch_page(&client, shop.url("/cart")).await;
     let res = client
         .post(shop.url("/checkout"))
         .form(&[

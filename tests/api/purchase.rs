@@ -387,22 +387,24 @@ async fn stripe_failures_give_the_cart_back_with_an_explanation() {
     assert_eq!(sessions["data"].as_array().unwrap().len(), 1);
 }
 
-#[actix_web::test]
-async fn a_stripe_timeout_keeps_the_order_and_its_key_so_the_retry_opens_one_session() {
+/// A shop that gives Stripe half a second, a cart of one tote, and a checkout whose session
+/// call meets `fault` (a stall before or after Stripe makes the session): the shopper got 503.
+async fn checkout_timing_out(fault: (&str, &str)) -> TestApp {
     let app = TestApp::spawn_with(&[("STRIPE_TIMEOUT", "0.5")]).await;
     app.add_to_cart("canvas-tote", 1).await;
     app.emulator_post(
         "_emulator/faults",
-        &[
-            ("path", "/v1/checkout/sessions"),
-            ("method", "POST"),
-            ("stall_ms", "1500"),
-            ("count", "1"),
-        ],
+        &[("path", "/v1/checkout/sessions"), ("method", "POST"), fault],
     )
     .await;
     let res = app.checkout_with(&app.client, "").await;
     assert_eq!(res.status().as_u16(), 503);
+    app
+}
+
+#[actix_web::test]
+async fn a_stripe_timeout_keeps_the_order_and_its_key_so_the_retry_opens_one_session() {
+    let app = checkout_timing_out(("stall_ms", "1500")).await;
     let orders = app.all_orders().await;
     assert_eq!(orders.len(), 1);
     assert_eq!(orders[0].status, "pending");
@@ -427,19 +429,7 @@ async fn a_stripe_timeout_keeps_the_order_and_its_key_so_the_retry_opens_one_ses
 async fn a_session_made_but_answered_too_late_is_the_one_the_retry_gets() {
     // Stripe makes the session, then its answer is lost to our timeout: the shopper sees
     // "try again", and the retry (same order, same key) gets that very session, not a second.
-    let app = TestApp::spawn_with(&[("STRIPE_TIMEOUT", "0.5")]).await;
-    app.add_to_cart("canvas-tote", 1).await;
-    app.emulator_post(
-        "_emulator/faults",
-        &[
-            ("path", "/v1/checkout/sessions"),
-            ("method", "POST"),
-            ("stall_after_ms", "1500"),
-        ],
-    )
-    .await;
-    let res = app.checkout_with(&app.client, "").await;
-    assert_eq!(res.status().as_u16(), 503);
+    let app = checkout_timing_out(("stall_after_ms", "1500")).await;
     let made = app.emulator_get("v1/checkout/sessions?limit=100").await;
     assert_eq!(made["data"].as_array().unwrap().len(), 1, "made at Stripe");
     assert_eq!(app.held("canvas-tote").await, 1, "the order keeps its hold");

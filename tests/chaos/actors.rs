@@ -515,34 +515,9 @@ pub async fn pay_expired(session: String, email: String, base: String, j: Shared
 pub async fn subscriber(n: usize, action: u32, base: String, emulator: String, j: Shared) {
     let b = Browser::new(&base, &format!("10.2.0.{}", n + 1));
     let email = format!("subscriber{n}@example.com");
-    let (status, html) = b.get("/account/register").await;
-    if !expected_page(&j, status, "GET /account/register") {
+    if !register(&b, &j, &email).await {
         return;
     }
-    let token = csrf_token(&html);
-    let (status, loc, body) = b
-        .post(
-            "/account/register",
-            &[
-                ("csrf_token", &token),
-                ("email", &email),
-                ("password", PASSWORD),
-                ("password_confirmation", PASSWORD),
-                ("next", "/account"),
-            ],
-        )
-        .await;
-    if lost(&j, status) {
-        return;
-    }
-    if status != 303 {
-        problem(
-            &j,
-            format!("register {email}: {status} {loc} {}", short(&body)),
-        );
-        return;
-    }
-    count(&j, "customer registered");
     let (status, html) = b.get("/products/coffee-club").await;
     if !expected_page(&j, status, "GET /products/coffee-club") {
         return;
@@ -650,31 +625,7 @@ pub type Mailbox = Arc<Mutex<Vec<String>>>;
 pub async fn password_reset(n: usize, base: String, mailbox: Mailbox, j: Shared) {
     let email = format!("forgetful{n}@example.com");
     let first = Browser::new(&base, &format!("10.3.0.{}", n + 1));
-    let (status, html) = first.get("/account/register").await;
-    if !expected_page(&j, status, "GET /account/register") {
-        return;
-    }
-    let token = csrf_token(&html);
-    let (status, loc, body) = first
-        .post(
-            "/account/register",
-            &[
-                ("csrf_token", &token),
-                ("email", &email),
-                ("password", PASSWORD),
-                ("password_confirmation", PASSWORD),
-                ("next", "/account"),
-            ],
-        )
-        .await;
-    if lost(&j, status) {
-        return;
-    }
-    if status != 303 {
-        problem(
-            &j,
-            format!("register {email}: {status} {loc} {}", short(&body)),
-        );
+    if !register(&first, &j, &email).await {
         return;
     }
     let b = Browser::new(&base, &format!("10.4.0.{}", n + 1));
@@ -751,21 +702,10 @@ pub async fn password_reset(n: usize, base: String, mailbox: Mailbox, j: Shared)
         );
         return;
     }
-    let (status, html) = b.get("/account/login").await;
-    if !expected_page(&j, status, "GET /account/login") {
+    let Some((status, loc, _)) = sign_in(&b, &email, &new_password, "/account").await else {
+        problem(&j, "no sign-in form".into());
         return;
-    }
-    let (status, loc, _) = b
-        .post(
-            "/account/login",
-            &[
-                ("csrf_token", &csrf_token(&html)),
-                ("email", &email),
-                ("password", &new_password),
-                ("next", "/account"),
-            ],
-        )
-        .await;
+    };
     if lost(&j, status) {
         return;
     }
@@ -779,24 +719,54 @@ pub async fn password_reset(n: usize, base: String, mailbox: Mailbox, j: Shared)
     }
 }
 
+/// Registers `email` (with [`PASSWORD`]) through the form; false, with the reason written
+/// down, when that did not happen.
+async fn register(b: &Browser, j: &Shared, email: &str) -> bool {
+    let fields = [
+        ("email", email),
+        ("password", PASSWORD),
+        ("password_confirmation", PASSWORD),
+        ("next", "/account"),
+    ];
+    match b
+        .submit("/account/register", "/account/register", &fields)
+        .await
+    {
+        Some((303, _, _)) => {
+            count(j, "customer registered");
+            true
+        }
+        Some((status, _, _)) if lost(j, status) => false,
+        Some((status, loc, body)) => {
+            problem(
+                j,
+                format!("register {email}: {status} {loc} {}", short(&body)),
+            );
+            false
+        }
+        None => {
+            problem(j, "no registration form".into());
+            false
+        }
+    }
+}
+
+/// Signs in through the form: its answer (None when the page has no sign-in form).
+async fn sign_in(
+    b: &Browser,
+    email: &str,
+    password: &str,
+    next: &str,
+) -> Option<(u16, String, String)> {
+    let fields = [("email", email), ("password", password), ("next", next)];
+    b.submit("/account/login", "/account/login", &fields).await
+}
+
 /// An admin's browser, signed in.
 pub async fn admin(base: &str, email: &str, n: usize) -> Browser {
     let b = Browser::new(base, &format!("10.9.0.{n}"));
-    let (status, html) = b.get("/account/login").await;
-    assert_eq!(status, 200, "the sign-in page: {html}");
-    let token = csrf_token(&html);
-    let (status, loc, body) = b
-        .post(
-            "/account/login",
-            &[
-                ("csrf_token", &token),
-                ("email", email),
-                ("password", crate::cluster::ADMIN_PASSWORD),
-                ("next", "/admin"),
-            ],
-        )
-        .await;
-    assert_eq!(status, 303, "admin sign-in: {loc} {body}");
+    let res = sign_in(&b, email, crate::cluster::ADMIN_PASSWORD, "/admin").await;
+    assert!(matches!(res, Some((303, _, _))), "admin sign-in: {res:?}");
     b
 }
 

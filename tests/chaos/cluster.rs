@@ -10,8 +10,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
-use diesel::connection::SimpleConnection;
-use diesel::{Connection, PgConnection};
 use rand::{Rng as _, SeedableRng as _};
 
 /// The (test-mode) secret key both shops use; the emulator accepts any `sk_test_…`.
@@ -29,58 +27,6 @@ fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
-}
-
-/// A fresh PostgreSQL database on the server `TEST_DATABASE_URL` names, dropped afterwards.
-pub struct Database {
-    pub url: String,
-    admin: String,
-    name: String,
-}
-
-impl Database {
-    pub fn create() -> Database {
-        let base = std::env::var("TEST_DATABASE_URL")
-            .ok()
-            .filter(|v| !v.is_empty())
-            .expect(
-                "the chaos suite runs two shops on one PostgreSQL database: set TEST_DATABASE_URL \
-                 (e.g. postgres://postgres@127.0.0.1:5432)",
-            );
-        let mut admin = url::Url::parse(&base).expect("TEST_DATABASE_URL is a URL");
-        admin.set_path("/postgres");
-        let name = format!("storefront_chaos_{}", now_ms());
-        let mut conn = PgConnection::establish(admin.as_str())
-            .unwrap_or_else(|e| panic!("TEST_DATABASE_URL unreachable: {e}"));
-        conn.batch_execute(&format!("CREATE DATABASE {name}"))
-            .expect("create the chaos database");
-        let mut url = admin.clone();
-        url.set_path(&format!("/{name}"));
-        Database {
-            url: url.to_string(),
-            admin: admin.to_string(),
-            name,
-        }
-    }
-
-    pub fn connect(&self) -> PgConnection {
-        PgConnection::establish(&self.url).expect("connect to the chaos database")
-    }
-}
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        if std::env::var_os("CHAOS_KEEP_DB").is_some() {
-            eprintln!("chaos: kept database {}", self.url);
-            return;
-        }
-        if let Ok(mut conn) = PgConnection::establish(&self.admin) {
-            let _ = conn.batch_execute(&format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ));
-        }
-    }
 }
 
 /// Where the binary, logs and the emulator's database live for one run.

@@ -10,6 +10,9 @@
 mod actors;
 mod cluster;
 #[allow(dead_code)]
+#[path = "../api/helpers/db.rs"]
+mod db;
+#[allow(dead_code)]
 #[path = "../api/helpers/html.rs"]
 mod html;
 mod invariants;
@@ -25,7 +28,9 @@ use base64::Engine as _;
 use rand::{Rng as _, RngCore as _, SeedableRng as _};
 
 use actors::Journal;
-use cluster::{Balancer, Database, Emulator, Instance, STRIPE_KEY, Workdir};
+use cluster::{Balancer, Emulator, Instance, STRIPE_KEY, Workdir};
+use db::TestDb;
+use diesel::Connection as _;
 use invariants::Check;
 use workload::Run;
 
@@ -110,7 +115,7 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
 /// The running cluster.
 struct Cluster {
     work: Arc<Workdir>,
-    db: Database,
+    db: TestDb,
     emu: Arc<Emulator>,
     lb: Balancer,
     instances: Arc<Mutex<[Instance; 2]>>,
@@ -122,7 +127,12 @@ struct Cluster {
 /// starting their jobs together is part of the test).
 async fn start_cluster(rng: &mut rand::rngs::StdRng) -> Cluster {
     let work = Arc::new(Workdir::new());
-    let db = Database::create();
+    let db = TestDb::new();
+    assert!(
+        db.is_postgres(),
+        "the chaos suite runs two shops on one PostgreSQL database: set TEST_DATABASE_URL \
+         (e.g. postgres://postgres@127.0.0.1:5432)"
+    );
     let emu = Emulator::start(&work).await;
     let (smtp_port, mailbox) = smtp::smtp_sink(0).await;
     let mut key = [0u8; 64];
@@ -302,7 +312,7 @@ async fn settle(run: &Run, c: &Cluster) -> (Vec<Check>, usize) {
     let (mut checks, stripe) = loop {
         tokio::time::sleep(Duration::from_secs(3)).await;
         let stripe = invariants::StripeView::fetch(&c.emu).await;
-        let mut conn = c.db.connect();
+        let mut conn = diesel::PgConnection::establish(&c.db.url).unwrap();
         let tokens = run.journal.lock().unwrap().refund_tokens.clone();
         let kills = c.lb.traffic.lock().unwrap().kills.len();
         let checks = vec![

@@ -216,7 +216,10 @@ pub async fn deliver_stock(run: Arc<Run>, admin: Browser) {
 pub async fn refund_paid_orders(run: Arc<Run>, admins: [Browser; 2], db_url: String) -> usize {
     use storefront::schema::orders;
     let mut rng = rand::rngs::StdRng::seed_from_u64(run.seed ^ 0x4e);
-    let mut conn = diesel::PgConnection::establish(&db_url).unwrap();
+    // Queried on a blocking thread: the shoppers' tasks share this runtime.
+    let conn = Arc::new(Mutex::new(
+        diesel::PgConnection::establish(&db_url).unwrap(),
+    ));
     while run.finished.load(Ordering::Relaxed) * 100 < run.purchases * 20 {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -224,15 +227,18 @@ pub async fn refund_paid_orders(run: Arc<Run>, admins: [Browser; 2], db_url: Str
     let mut races = Vec::new();
     while races.len() < 45 {
         let all_bought = run.finished.load(Ordering::Relaxed) >= run.purchases;
-        let fresh: Vec<String> = orders::table
-            .filter(orders::status.eq("paid"))
-            .filter(orders::invoice_id.is_null())
-            .select(orders::number)
-            .load::<String>(&mut conn)
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|n| !chosen.contains(n))
-            .collect();
+        let conn = conn.clone();
+        let paid = actix_web::web::block(move || {
+            orders::table
+                .filter(orders::status.eq("paid"))
+                .filter(orders::invoice_id.is_null())
+                .select(orders::number)
+                .load::<String>(&mut *conn.lock().unwrap())
+                .unwrap_or_default()
+        })
+        .await
+        .unwrap();
+        let fresh: Vec<String> = paid.into_iter().filter(|n| !chosen.contains(n)).collect();
         if fresh.is_empty() {
             if all_bought {
                 break;

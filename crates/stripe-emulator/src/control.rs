@@ -57,8 +57,15 @@ pub struct Fired {
     pub kind: FaultKind,
 }
 
+/// The fault settings. Plain data, so still usable after a panic elsewhere poisoned the lock.
+pub(crate) fn faults(st: &Shared) -> std::sync::MutexGuard<'_, Faults> {
+    st.faults
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 pub fn take_fault(st: &Shared, method: &str, path: &str) -> Option<FaultKind> {
-    let mut f = st.faults.lock().ok()?;
+    let mut f = faults(st);
     let pos = f.paths.iter().position(|p| {
         p.path == path
             && p.method
@@ -201,9 +208,7 @@ async fn webhook_faults(
         Err(e) => return e.response(),
     };
     let v = {
-        let Ok(mut f) = st.faults.lock() else {
-            return ApiError::internal("fault state poisoned").response();
-        };
+        let mut f = faults(&st);
         if let Some(n) = p.i("duplicate") {
             f.duplicate_next = n.clamp(0, 1000) as u32;
         }
@@ -233,9 +238,7 @@ async fn fired_faults(
     if let Err(e) = params(&req, payload, &S).await {
         return e.response();
     }
-    let Ok(f) = st.faults.lock() else {
-        return ApiError::internal("fault state poisoned").response();
-    };
+    let f = faults(&st);
     let kind = |k: &FaultKind| match k {
         FaultKind::Status(s) => json!({ "status": s }),
         FaultKind::Stall(ms) => json!({ "stall_ms": ms }),
@@ -259,9 +262,7 @@ async fn release(req: HttpRequest, payload: web::Payload, st: web::Data<Shared>)
     if let Err(e) = params(&req, payload, &S).await {
         return e.response();
     }
-    if let Ok(mut f) = st.faults.lock() {
-        f.hold = false;
-    }
+    faults(&st).hold = false;
     st.notify.notify_one();
     ok(json!({ "hold": false }))
 }
@@ -284,9 +285,7 @@ async fn api_fault(req: HttpRequest, payload: web::Payload, st: web::Data<Shared
         Err(e) => return e.response(),
     };
     if p.b("clear") == Some(true) {
-        let Ok(mut f) = st.faults.lock() else {
-            return ApiError::internal("fault state poisoned").response();
-        };
+        let mut f = faults(&st);
         let cleared = f.paths.len();
         f.paths.clear();
         return ok(json!({ "cleared": cleared }));
@@ -310,14 +309,12 @@ async fn api_fault(req: HttpRequest, payload: web::Payload, st: web::Data<Shared
         }
     };
     let count = p.i("count").unwrap_or(1).clamp(1, 1000) as u32;
-    if let Ok(mut f) = st.faults.lock() {
-        f.paths.push(PathFault {
-            method: p.s("method"),
-            path: path.clone(),
-            kind,
-            remaining: count,
-        });
-    }
+    faults(&st).paths.push(PathFault {
+        method: p.s("method"),
+        path: path.clone(),
+        kind,
+        remaining: count,
+    });
     ok(json!({ "path": path, "count": count }))
 }
 

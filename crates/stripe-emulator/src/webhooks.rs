@@ -69,9 +69,9 @@ pub async fn run(st: Arc<Shared>) {
         if let Err(e) = res {
             tracing::warn!(error = %e.message, "emulator background work failed");
         }
-        let (hold, reverse) = match st.faults.lock() {
-            Ok(f) => (f.hold, f.reverse),
-            Err(_) => (false, false),
+        let (hold, reverse) = {
+            let f = super::control::faults(&st);
+            (f.hold, f.reverse)
         };
         if hold {
             continue;
@@ -116,19 +116,17 @@ async fn deliver(st: &Arc<Shared>, client: &reqwest::Client, d: Delivery) {
         }
         Err(_) => return,
     };
-    let (drop_it, dup) = match st.faults.lock() {
-        Ok(mut f) => {
-            let drop_it = f.drop_next > 0;
-            if drop_it {
-                f.drop_next -= 1;
-            }
-            let dup = !drop_it && f.duplicate_next > 0;
-            if dup {
-                f.duplicate_next -= 1;
-            }
-            (drop_it, dup)
+    let (drop_it, dup) = {
+        let mut f = super::control::faults(st);
+        let drop_it = f.drop_next > 0;
+        if drop_it {
+            f.drop_next -= 1;
         }
-        Err(_) => (false, false),
+        let dup = !drop_it && f.duplicate_next > 0;
+        if dup {
+            f.duplicate_next -= 1;
+        }
+        (drop_it, dup)
     };
     let id = d.id;
     if drop_it {
