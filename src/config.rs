@@ -138,6 +138,9 @@ pub struct Config {
     pub media_dir: std::path::PathBuf,
     /// When background jobs run on this instance.
     pub jobs: JobSettings,
+    /// `REFUND_POLICY_FILE`: the merchant's refund policy in Markdown (`/refund-policy`); none,
+    /// the shop's default text.
+    pub refund_policy_file: Option<std::path::PathBuf>,
 }
 
 /// The background jobs' timing (`SWEEP_INTERVAL`, `RECONCILE_INTERVAL`, in seconds) and whether
@@ -485,6 +488,7 @@ impl Config {
             emulator_db: get("EMULATOR_DB"),
             media_dir,
             jobs,
+            refund_policy_file: get("REFUND_POLICY_FILE").map(std::path::PathBuf::from),
             smtp_url: get("SMTP_URL"),
             mail_from: get("MAIL_FROM"),
             metrics_token: get("METRICS_TOKEN"),

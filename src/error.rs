@@ -60,6 +60,16 @@ impl From<SyncError> for AppError {
     fn from(e: SyncError) -> Self {
         match e {
             SyncError::Db(e) => e.into(),
+            // Stripe did not answer (or kept answering 429): a moment later may work. Our own
+            // mistakes (a request Stripe refuses, an answer we cannot read) stay 500s.
+            SyncError::Stripe(
+                ref cause @ (PaymentError::Unknown(_) | PaymentError::Refused { status: 429, .. }),
+            ) => {
+                tracing::warn!(error = %Report(cause), "Stripe did not answer");
+                AppError::Unavailable(
+                    "Our payment provider did not answer. Please try again in a moment.".into(),
+                )
+            }
             other => AppError::Internal(other.into()),
         }
     }
@@ -84,6 +94,12 @@ pub enum AppError {
     /// Only for signed-in users: go sign in, then come back to the path.
     #[error("sign-in required")]
     SignInRequired(String),
+    /// The state changed under the form, or the thing cannot be done in its state. Shown.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// Something we depend on (Stripe) did not answer; nothing was changed. The reason is shown.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -115,6 +131,8 @@ impl ResponseError for AppError {
             AppError::Csrf | AppError::Forbidden | AppError::Refused(_) => StatusCode::FORBIDDEN,
             AppError::Gone(_) => StatusCode::GONE,
             AppError::SignInRequired(_) => StatusCode::SEE_OTHER,
+            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -131,7 +149,11 @@ impl ResponseError for AppError {
         }
         let message = match self {
             AppError::NotFound => "We couldn't find that page.".to_owned(),
-            AppError::BadRequest(m) | AppError::Refused(m) | AppError::Gone(m) => m.clone(),
+            AppError::BadRequest(m)
+            | AppError::Refused(m)
+            | AppError::Gone(m)
+            | AppError::Unavailable(m)
+            | AppError::Conflict(m) => m.clone(),
             AppError::Csrf => {
                 "Your form expired or came from somewhere else. Go back, reload the page and try again.".to_owned()
             }

@@ -25,6 +25,7 @@ pub mod orders;
 pub mod payments;
 pub mod promotions;
 pub mod reconcile;
+pub mod refund_policy;
 pub mod schema;
 pub mod shipping;
 pub mod shutdown;

@@ -215,6 +215,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
             "/products/{slug}/back-in-stock",
             web::post().to(catalog::routes::back_in_stock),
         )
+        .route("/refund-policy", web::get().to(crate::refund_policy::page))
         .route("/cart", web::get().to(cart::routes::show))
         .route("/cart/items", web::post().to(cart::routes::add))
         .route("/cart/items/{id}", web::post().to(cart::routes::update))
@@ -297,6 +298,14 @@ fn routes(cfg: &mut web::ServiceConfig) {
             web::post().to(subscriptions::routes::change),
         )
         .route(
+            "/account/payment-methods",
+            web::get().to(accounts::cards::list),
+        )
+        .route(
+            "/account/payment-methods/remove",
+            web::post().to(accounts::cards::remove),
+        )
+        .route(
             "/account/billing-portal",
             web::post().to(subscriptions::routes::billing_portal),
         )
@@ -310,6 +319,10 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/admin/orders/{number}/refunds",
             web::post().to(admin::routes::refund),
+        )
+        .route(
+            "/admin/orders/{number}/receipt",
+            web::post().to(admin::routes::resend_receipt),
         )
         .route(
             "/admin/orders/{number}/shipments",
@@ -510,8 +523,11 @@ pub async fn build_state(
     let links = Arc::new(crate::digital::links::LinkSigner::new(&session_key(
         &config,
     )?));
+    let refund_policy = crate::refund_policy::load(config.refund_policy_file.as_deref())
+        .map_err(|e| ConfigError::new("REFUND_POLICY_FILE", e))?;
     let state = web::Data::new(AppState {
         links,
+        refund_policy: Arc::new(refund_policy),
         pool,
         catalogue,
         config: Arc::new(config),

@@ -33,4 +33,6 @@ pub struct AppState {
     pub dev_inbox: Arc<crate::mail::worker::DevInbox>,
     /// Signs the buyers' download links (a key derived from the session key).
     pub links: Arc<crate::digital::links::LinkSigner>,
+    /// `/refund-policy`, rendered at start-up.
+    pub refund_policy: Arc<crate::refund_policy::Policy>,
 }

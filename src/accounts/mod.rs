@@ -1,7 +1,9 @@
 //! Customer accounts: registration, sign-in with rate limits, sessions recorded on the server
-//! (ended by sign-out, idle and absolute lifetimes, `session_epoch`), and the order history.
+//! (ended by sign-out, idle and absolute lifetimes, `session_epoch`), the order history and the
+//! saved cards.
 
 pub mod auth;
+pub mod cards;
 pub mod email_routes;
 pub mod limits;
 pub mod merge;

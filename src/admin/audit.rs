@@ -25,6 +25,7 @@ pub const PICTURE_MAIN: &str = "main picture chosen";
 pub const VARIANTS_CHANGED: &str = "variants changed";
 pub const VARIANT_ADDED: &str = "variant added";
 pub const VARIANT_REMOVED: &str = "variant removed";
+pub const RECEIPT_RESENT: &str = "receipt re-sent";
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = audit_log)]

@@ -8,7 +8,9 @@
 
 pub mod audit;
 pub mod cli;
+pub mod receipts;
 pub mod refunds;
 pub mod routes;
+pub mod search;
 pub mod sync;
 pub mod users;

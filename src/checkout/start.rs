@@ -543,3 +543,48 @@ async fn customer_of(state: &AppState, order: &Order) -> Result<Option<String>, 
     .await?;
     Ok(user.and_then(|u| u.stripe_customer_id))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::CheckoutError;
+
+    /// What the cart page shows for each error (`None`: never shown, the error page says
+    /// "Something went wrong" and the cause is logged). `reason` stands for what Stripe said.
+    fn shown(e: &CheckoutError) -> Option<Vec<String>> {
+        use CheckoutError::*;
+        match e {
+            EmptyCart | TooManyOpen | StripeUnknown => Some(vec![e.to_string()]),
+            // Split around Stripe's words, which the page shows between.
+            StripeRefused(reason) => Some(
+                e.to_string()
+                    .split(reason.as_str())
+                    .map(str::to_owned)
+                    .collect(),
+            ),
+            // The lines' own problems, one per line (see `CartLine::problem`).
+            StaleCart(_) => None,
+            Db(_) | Payments(_) | Sync(_) | Vanished => None,
+        }
+    }
+
+    #[test]
+    fn every_checkout_message_is_on_the_errors_page() {
+        let page = include_str!("../../docs/errors.md");
+        let all = [
+            CheckoutError::EmptyCart,
+            CheckoutError::StaleCart(vec![]),
+            CheckoutError::TooManyOpen,
+            CheckoutError::StripeRefused("REASON".into()),
+            CheckoutError::StripeUnknown,
+            CheckoutError::Vanished,
+        ];
+        for e in &all {
+            for part in shown(e).unwrap_or_default() {
+                assert!(
+                    page.contains(part.trim()),
+                    "docs/errors.md lacks the checkout message {part:?}"
+                );
+            }
+        }
+    }
+}

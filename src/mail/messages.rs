@@ -25,6 +25,23 @@ pub enum OrderEvent {
     Delivered(i64),
     /// Licence keys a paid line waited for were added (the order item's id).
     KeysReady(i64),
+    /// An admin sent the receipt again: the order as it is now (refunds included).
+    Resent,
+}
+
+/// Stands for the shop's address (`PUBLIC_URL`, without its final slash) in a queued mail: the
+/// mail is written where only the database is at hand, and sent by the worker, which puts the
+/// address in ([`with_shop_url`]).
+pub const SHOP_URL: &str = "SHOP-URL";
+
+/// The mail's text with [`SHOP_URL`] replaced by the shop's address (escaped for HTML parts).
+pub fn with_shop_url(body: &str, public_url: &str, html: bool) -> String {
+    let base = public_url.trim_end_matches('/');
+    if html {
+        body.replace(SHOP_URL, &crate::catalog::seo::escape_xml(base))
+    } else {
+        body.replace(SHOP_URL, base)
+    }
 }
 
 // `items` is what the shared item table (`templates/orders/items.*`) reads.
@@ -43,6 +60,8 @@ struct ReceiptText<'a> {
 }
 
 pub struct Receipt {
+    /// The refund policy's address (with [`SHOP_URL`] for the shop's).
+    pub policy_url: String,
     pub headline: String,
     pub number: String,
     /// The order's lines, its total and, for a refund, the amount refunded so far.
@@ -91,6 +110,27 @@ pub fn order_mail(
             .collect::<Vec<_>>()
             .join(" "),
             None,
+        ),
+        OrderEvent::Resent => (
+            "receipt_resent",
+            // Replaced by the caller's key (one per click).
+            format!("order-resent-{}", order.number),
+            format!("Your receipt for order {}", order.number),
+            "Here is your receipt again.".to_owned(),
+            [
+                digital_note(conn, &order, &items)?,
+                if order.amount_refunded > 0 {
+                    "The amount refunded so far is shown below the total.".to_owned()
+                } else {
+                    String::new()
+                },
+            ]
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join(" "),
+            (order.amount_refunded > 0)
+                .then(|| Money::new(order.amount_refunded, currency).to_string()),
         ),
         OrderEvent::PaymentFailed => (
             "payment_failed",
@@ -141,6 +181,7 @@ pub fn order_mail(
         ),
     };
     let receipt = Receipt {
+        policy_url: format!("{SHOP_URL}/refund-policy"),
         headline,
         number: order.number.clone(),
         items: ItemTable {
@@ -387,6 +428,7 @@ mod tests {
 
     fn refund_receipt() -> Receipt {
         Receipt {
+            policy_url: format!("{SHOP_URL}/refund-policy"),
             headline: "We've refunded part or all of your order.".into(),
             number: "SF-0001-0002".into(),
             items: ItemTable {
@@ -434,6 +476,40 @@ mod tests {
     }
 
     #[test]
+    fn receipts_link_the_refund_policy_at_the_shops_address() {
+        let r = refund_receipt();
+        let text = with_shop_url(
+            &ReceiptText {
+                r: &r,
+                items: &r.items,
+            }
+            .render()
+            .unwrap(),
+            "https://shop.example/",
+            false,
+        );
+        assert!(
+            text.contains("Our refund policy: https://shop.example/refund-policy"),
+            "{text}"
+        );
+        let html = with_shop_url(
+            &ReceiptHtml {
+                r: &r,
+                items: &r.items,
+            }
+            .render()
+            .unwrap(),
+            "https://shop.example/?a=1&b=\"",
+            true,
+        );
+        assert!(
+            html.contains(r#"<a href="https://shop.example/?a=1&amp;b=&quot;/refund-policy">"#),
+            "{html}"
+        );
+        assert!(!html.contains(SHOP_URL));
+    }
+
+    #[test]
     fn the_text_receipt_lists_each_line_then_the_totals() {
         let r = refund_receipt();
         let text = ReceiptText {
@@ -454,6 +530,8 @@ mod tests {
              Refunded: ¥450\n\
              \n\
              Refunds reach your card within 5–10 business days.\n\
+             \n\
+             Our refund policy: SHOP-URL/refund-policy\n\
              \n\
              — Storefront"
         );

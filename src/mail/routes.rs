@@ -68,8 +68,16 @@ pub async fn mailbox(
             .map(|m| {
                 let delivered = demo.then(|| state.dev_inbox.get(m.id)).flatten();
                 let mut view = MailView::from(m);
-                if let Some(text) = delivered {
-                    view.text = text;
+                match delivered {
+                    Some(text) => view.text = text,
+                    // As it goes out: with the shop's address in its links.
+                    None => {
+                        view.text = super::messages::with_shop_url(
+                            &view.text,
+                            state.public_url.as_str(),
+                            false,
+                        )
+                    }
                 }
                 view
             })

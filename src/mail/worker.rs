@@ -247,8 +247,14 @@ async fn send(state: &AppState, mail: &QueuedMail, now: i64) -> Result<Sent, Sen
         } else {
             (mail.body_text.clone(), mail.body_html.clone())
         };
+        let signed = text != mail.body_text;
+        let base = state.public_url.as_str();
+        let (text, html) = (
+            super::messages::with_shop_url(&text, base, false),
+            super::messages::with_shop_url(&html, base, true),
+        );
         deliver(state, mail, &text, &html).await?;
-        if state.mailer.is_local() && text != mail.body_text {
+        if state.mailer.is_local() && signed {
             state.dev_inbox.put(mail.id, text);
         }
         return Ok(Sent::Delivered);

@@ -7,8 +7,10 @@ use stripe_checkout::checkout_session::{
     CreateCheckoutSessionCustomerUpdateAddress, CreateCheckoutSessionCustomerUpdateShipping,
     CreateCheckoutSessionLineItems, CreateCheckoutSessionLineItemsPriceData,
     CreateCheckoutSessionLineItemsPriceDataTaxBehavior, CreateCheckoutSessionPaymentIntentData,
-    CreateCheckoutSessionPhoneNumberCollection, CreateCheckoutSessionShippingAddressCollection,
-    CreateCheckoutSessionShippingOptions, CreateCheckoutSessionShippingOptionsShippingRateData,
+    CreateCheckoutSessionPhoneNumberCollection, CreateCheckoutSessionSavedPaymentMethodOptions,
+    CreateCheckoutSessionSavedPaymentMethodOptionsPaymentMethodSave as SaveCard,
+    CreateCheckoutSessionShippingAddressCollection, CreateCheckoutSessionShippingOptions,
+    CreateCheckoutSessionShippingOptionsShippingRateData,
     CreateCheckoutSessionShippingOptionsShippingRateDataDeliveryEstimate as Estimate,
     CreateCheckoutSessionShippingOptionsShippingRateDataDeliveryEstimateMaximum as EstimateMax,
     CreateCheckoutSessionShippingOptionsShippingRateDataDeliveryEstimateMaximumUnit as MaxUnit,
@@ -101,7 +103,13 @@ pub async fn create(
         .success_url(urls.success_url.clone())
         .cancel_url(urls.cancel_url.clone());
     if let Some(customer) = customer {
-        req = req.customer(customer.to_owned());
+        // A returning customer sees the cards they saved, and may save this one: asked on the
+        // page, never implied (which `setup_future_usage` would do).
+        let mut saved = CreateCheckoutSessionSavedPaymentMethodOptions::new();
+        saved.payment_method_save = Some(SaveCard::Enabled);
+        req = req
+            .customer(customer.to_owned())
+            .saved_payment_method_options(saved);
     } else if let Some(email) = &order.email {
         req = req.customer_email(email.clone());
     }

@@ -14,6 +14,7 @@
 pub mod checkout;
 pub mod coupons;
 pub mod customers;
+pub mod payment_methods;
 pub mod portal;
 pub mod products;
 pub mod refunds;
@@ -324,6 +325,8 @@ const PATH_WORDS: &[&str] = &[
     "events",
     "coupons",
     "promotion_codes",
+    "payment_methods",
+    "detach",
 ];
 
 /// `/checkout/sessions/cs_test_a1B2/expire` → `/checkout/sessions/{id}/expire`.

@@ -44,6 +44,19 @@ fn bad_configuration_stops_start_up_with_one_line_naming_the_variable() {
         &storefront("sqlite://x.db", &["serve"], &[("BIND", "0.0.0.0:8080")]),
         "STRIPE_SECRET_KEY",
     );
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("shop.db").display());
+    one_line_error(
+        &storefront(
+            &db,
+            &["serve"],
+            &[
+                ("REFUND_POLICY_FILE", "/nonexistent/refunds.md"),
+                ("BIND", "127.0.0.1:0"),
+            ],
+        ),
+        "REFUND_POLICY_FILE",
+    );
 }
 
 #[test]

@@ -90,6 +90,7 @@ async fn healthz_answers_503_when_the_database_does_not() {
         mail_from: "shop@localhost".into(),
         hasher: Arc::new(storefront::accounts::password::Hasher::new(1)),
         dev_inbox: Default::default(),
+        refund_policy: Default::default(),
         links: Arc::new(storefront::digital::links::LinkSigner::new(
             &actix_web::cookie::Key::generate(),
         )),

@@ -156,7 +156,7 @@ journey('admin: find an order, refund part of it, then the rest', async ({ page,
   await expectVisible(admin.getByRole('heading', { level: 1, name: 'Orders' }), 'the "Orders" heading');
 
   // Search for the order number.
-  await admin.getByLabel('Order number or e-mail', { exact: true }).fill(number);
+  await admin.getByLabel(/^Order number, e-mail, or Stripe id/).fill(number);
   await admin.getByRole('main').getByRole('button', { name: 'Search', exact: true }).click();
   await admin.waitForURL((u) => u.pathname === '/admin' && u.searchParams.get('q') === number);
   await checkPage(admin, 'admin-orders-search');
@@ -233,4 +233,40 @@ journey('admin: a customer who opens /admin gets the 403 page', async ({ page })
   await expectText(page.getByRole('main'), 'Error 403', 'the status on the page');
   await expectAbsent(page.locator('#orders'), 'the orders table on the 403 page');
   expectPath(page, '/admin');
+});
+
+journey('admin: a customer lost the receipt: find the order by its charge and re-send it', async ({ page, shop, newPage }) => {
+  const email = 'lost.receipt@example.com';
+  await register(page, email);
+  const number = await buyTotes(page, shop, { email, quantity: 3 });
+
+  const admin = await newPage();
+  await signIn(admin, { email: ADMIN_EMAIL, password: ADMIN_PASSWORD });
+  await visit(admin, `/admin/orders/${number}`, 'admin-order');
+  const charge = await expectText(admin.locator('#charge'), /^ch_\S+$/, 'the charge id');
+
+  // The customer only has the charge id from their bank: the search asks Stripe which payment it is.
+  await visit(admin, '/admin', 'admin-orders');
+  await admin.getByLabel(/^Order number, e-mail, or Stripe id/).fill(charge);
+  await admin.getByRole('main').getByRole('button', { name: 'Search', exact: true }).click();
+  await admin.waitForURL((u) => u.pathname === '/admin' && u.searchParams.get('q') === charge);
+  await checkPage(admin, 'admin-orders-by-charge');
+  await expectText(admin.locator('#search-note'), new RegExp(`^Charge ${escape(charge)} belongs to PaymentIntent pi_\\S+\\.$`), 'the search note');
+  const rows = admin.locator('#orders tbody tr');
+  assert.equal(await rows.count(), 1, 'the charge finds one order');
+  await rows.getByRole('link', { name: number, exact: true }).click();
+  await admin.waitForURL((u) => u.pathname === `/admin/orders/${number}`);
+
+  // Re-send the receipt: one mail, written in the audit trail.
+  await admin.getByRole('button', { name: 'Re-send receipt', exact: true }).click();
+  await admin.waitForURL((u) => u.pathname === `/admin/orders/${number}`);
+  await checkPage(admin, 'admin-order-receipt-resent');
+  await expectText(flash(admin), new RegExp(`^Receipt sent again to ${escape(email)}\\.$`), 'the "sent again" flash');
+  await expectText(admin.locator('#audit'), new RegExp(`receipt re-sent.*receipt sent again to ${escape(email)}`), 'the audit trail');
+
+  // The customer's receipts link the refund policy, as the footer does.
+  await page.getByRole('contentinfo').getByRole('link', { name: 'Refund policy', exact: true }).click();
+  await page.waitForURL((u) => u.pathname === '/refund-policy');
+  await checkPage(page, 'refund-policy');
+  await expectVisible(page.getByRole('heading', { level: 1, name: 'Refund policy' }), 'the policy heading');
 });

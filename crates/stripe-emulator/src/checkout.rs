@@ -148,6 +148,17 @@ const SESSION_PARAMS: &[(&str, P)] = &[
             ("trial_period_days", P::Int),
         ]),
     ),
+    (
+        "saved_payment_method_options",
+        P::Obj(&[
+            (
+                "allow_redisplay_filters",
+                P::Arr(&P::Enum(&["always", "limited", "unspecified"])),
+            ),
+            ("payment_method_remove", P::Enum(&["disabled", "enabled"])),
+            ("payment_method_save", P::Enum(&["disabled", "enabled"])),
+        ]),
+    ),
     ("expand", P::Arr(&P::Str)),
 ];
 
@@ -219,6 +230,7 @@ pub fn create_session(ctx: &mut Ctx, raw: &Value) -> ApiResult<Routed> {
         }
         s["customer_email"] = json!(e);
     }
+    saved_methods(&p, &mode, &mut s)?;
     if let Some(cc) = p.s("customer_creation") {
         if mode != "payment" {
             return Err(ApiError::param(
@@ -828,4 +840,45 @@ pub fn expire_now(ctx: &mut Ctx, mut s: Value) -> ApiResult<Value> {
     ctx.put(&s)?;
     ctx.emit("checkout.session.expired", &s, None)?;
     Ok(s)
+}
+
+/// `saved_payment_method_options`: Checkout offers the customer's saved cards (those whose
+/// `allow_redisplay` passes the filters, `always` by default) and, with `payment_method_save`
+/// enabled, a box to save the card entered. Both need the session's `customer`; saving cannot be
+/// combined with `setup_future_usage`, which saves without asking.
+fn saved_methods(p: &Value, mode: &str, s: &mut Value) -> ApiResult<()> {
+    let Some(o) = p.get("saved_payment_method_options") else {
+        return Ok(());
+    };
+    let save = o.s("payment_method_save");
+    if save.as_deref() == Some("enabled") {
+        if mode != "payment" {
+            return Err(ApiError::param(
+                "saved_payment_method_options[payment_method_save]",
+                "`saved_payment_method_options[payment_method_save]` can only be used in `payment` mode.",
+            ));
+        }
+        if p.get("customer").is_none() {
+            return Err(ApiError::param(
+                "saved_payment_method_options[payment_method_save]",
+                "`saved_payment_method_options[payment_method_save]` requires `customer`.",
+            ));
+        }
+        if !p["payment_intent_data"]["setup_future_usage"].is_null() {
+            return Err(ApiError::param(
+                "saved_payment_method_options[payment_method_save]",
+                "You cannot use `saved_payment_method_options[payment_method_save]` together with `payment_intent_data[setup_future_usage]`.",
+            ));
+        }
+    }
+    let filters = o
+        .get("allow_redisplay_filters")
+        .cloned()
+        .unwrap_or_else(|| json!(["always"]));
+    s["saved_payment_method_options"] = json!({
+        "allow_redisplay_filters": filters,
+        "payment_method_remove": o.s("payment_method_remove"),
+        "payment_method_save": save,
+    });
+    Ok(())
 }

@@ -142,6 +142,14 @@ pub struct CheckoutPage {
     pay: bool,
     card: bool,
     bank: bool,
+    /// The customer's saved cards the page offers (id, label); the first is chosen unless the
+    /// shopper chose otherwise.
+    saved_cards: Vec<(String, String)>,
+    /// The `saved_card` radio's value: a card's id, or `new`.
+    saved_card: String,
+    /// Offer "Save my card for future purchases" (`payment_method_save=enabled`).
+    save_offer: bool,
+    save_card: bool,
     submit: String,
 }
 
@@ -156,6 +164,9 @@ pub struct Typed {
     /// The `shipping_rate` radio's value.
     pub shipping_rate: String,
     pub phone: String,
+    /// The `saved_card` radio's value (a saved card's id, or `new`) and the "save" box.
+    pub saved_card: String,
+    pub save_card: bool,
     /// Messages shown next to fields, by field name (`shipping_city` → `#shipping_city_error`).
     pub errors: Vec<(&'static str, String)>,
 }
@@ -455,6 +466,27 @@ pub fn page_for(
         || shipping.is_some()
         || !rates.is_empty();
     let pay = needs_payment(s);
+    let saved_cards: Vec<(String, String)> = s["_saved_cards"]
+        .as_array()
+        .map(|cards| {
+            cards
+                .iter()
+                .map(|c| {
+                    (
+                        c["id"].as_str().unwrap_or_default().to_string(),
+                        c["label"].as_str().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let saved_card = if !typed.saved_card.is_empty() {
+        typed.saved_card.clone()
+    } else {
+        saved_cards
+            .first()
+            .map_or_else(|| "new".to_string(), |(id, _)| id.clone())
+    };
     let total = format_amount(s["amount_total"].as_i64().unwrap_or(0), cur);
     let mode = s["mode"].as_str().unwrap_or("payment").to_string();
     let submit = if !pay {
@@ -498,6 +530,11 @@ pub fn page_for(
         bank: s["payment_method_types"]
             .as_array()
             .is_some_and(|a| a.iter().any(|t| t == "us_bank_account")),
+        saved_cards,
+        saved_card,
+        save_offer: s["saved_payment_method_options"]["payment_method_save"] == "enabled"
+            && s["customer"].is_string(),
+        save_card: typed.save_card,
         submit,
     }
 }
@@ -525,6 +562,7 @@ async fn store_details(
         let mut s = ctx.fetch("checkout.session", &id)?;
         checkout::apply_page_details(ctx, &mut s, details)?;
         ctx.put(&s)?;
+        super::payment_methods::decorate(ctx, &mut s)?;
         Ok(s)
     })
     .await
@@ -612,6 +650,8 @@ pub async fn post(
         },
         shipping_rate: get("shipping_rate"),
         phone: get("phone"),
+        saved_card: get("saved_card"),
+        save_card: get("save_card") == "on",
         errors: Vec::new(),
     };
     let cvc = get("card_cvc");
@@ -668,6 +708,15 @@ pub async fn post(
     if !typed.email.contains('@') || typed.email.len() > 512 {
         return rerender(&s, 400, Some("Your email address is incomplete.".into()));
     }
+    // A card typed in is a new card, whichever radio was left on.
+    let reuse = Some(typed.saved_card.clone()).filter(|c| {
+        !c.is_empty()
+            && c != "new"
+            && typed.card_number.is_empty()
+            && needs_payment(&s)
+            && get("method") != "us_bank_account"
+    });
+    let save = typed.save_card && reuse.is_none();
     let method = if !needs_payment(&s) {
         None
     } else if get("method") == "us_bank_account" {
@@ -693,6 +742,9 @@ pub async fn post(
             );
         }
         Some(Method::Bank { account })
+    } else if reuse.is_some() {
+        // The saved card, checked against what the page offers when paying.
+        None
     } else {
         let card_allowed = s["payment_method_types"]
             .as_array()
@@ -716,6 +768,14 @@ pub async fn post(
     let sid = id.clone();
     let em = typed.email.clone();
     let res = with_ctx(&st, move |ctx| {
+        payments::lazy_expire(ctx, &sid)?;
+        let mut s = ctx.fetch("checkout.session", &sid)?;
+        let method = match &reuse {
+            Some(id) => Some(Method::Card(super::payment_methods::chosen(ctx, &s, id)?)),
+            None => method,
+        };
+        s["_card_choice"] = serde_json::json!({ "save": save, "reuse": reuse });
+        ctx.put(&s)?;
         payments::pay_session(ctx, &sid, &em, method, None)
     })
     .await;
@@ -753,24 +813,27 @@ pub async fn promotion_code(
         let Some(mut s) = ctx.get(&sid)?.filter(|s| s["object"] == "checkout.session") else {
             return Ok(None);
         };
-        if s["status"] != "open" || s["allow_promotion_codes"] != true {
-            return Ok(Some((s, None)));
-        }
-        if remove {
+        let refusal = if s["status"] != "open" || s["allow_promotion_codes"] != true {
+            None
+        } else if remove {
             if s["_discount_source"] == "page" {
                 checkout::detach_discount(ctx, &mut s)?;
                 price_session(ctx, &mut s)?;
                 ctx.put(&s)?;
             }
-            return Ok(Some((s, None)));
-        }
-        match checkout::apply_code(ctx, &mut s, &typed_code)? {
-            Ok(()) => {
-                ctx.put(&s)?;
-                Ok(Some((s, None)))
+            None
+        } else {
+            match checkout::apply_code(ctx, &mut s, &typed_code)? {
+                Ok(()) => {
+                    ctx.put(&s)?;
+                    None
+                }
+                Err(refusal) => Some(refusal.message()),
             }
-            Err(refusal) => Ok(Some((s, Some(refusal.message())))),
-        }
+        };
+        // After it is stored: the offered cards are for the page only.
+        super::payment_methods::decorate(ctx, &mut s)?;
+        Ok(Some((s, refusal)))
     })
     .await;
     match res {

@@ -19,6 +19,7 @@ mod error;
 pub mod form;
 mod objects;
 mod pages;
+mod payment_methods;
 mod payments;
 mod shipping;
 mod store;

@@ -127,7 +127,13 @@ pub(super) fn interval_label(recurring: &Value) -> Option<String> {
 pub(super) async fn load_session(st: &Arc<Shared>, id: String) -> Result<Option<Value>, ApiError> {
     with_ctx(st, move |ctx| {
         payments::lazy_expire(ctx, &id)?;
-        Ok(ctx.get(&id)?.filter(|s| s["object"] == "checkout.session"))
+        match ctx.get(&id)?.filter(|s| s["object"] == "checkout.session") {
+            Some(mut s) => {
+                super::payment_methods::decorate(ctx, &mut s)?;
+                Ok(Some(s))
+            }
+            None => Ok(None),
+        }
     })
     .await
 }
@@ -232,7 +238,8 @@ async fn three_ds_post(
         let email = pending["email"].as_str().unwrap_or_default().to_string();
         let out =
             payments::pay_session(ctx, &sid, &email, Some(Method::Card(card)), Some(approve))?;
-        let s = ctx.fetch("checkout.session", &sid)?;
+        let mut s = ctx.fetch("checkout.session", &sid)?;
+        super::payment_methods::decorate(ctx, &mut s)?;
         Ok(Some((out, s, email)))
     })
     .await;

@@ -256,7 +256,12 @@ pub fn pay_session(
         }
     }
 
-    let pm = payment_method(ctx, &method, email)?;
+    // The page's choice: a saved card to charge again, or "save the card I typed".
+    let choice = s["_card_choice"].clone();
+    let mut pm = match choice["reuse"].as_str() {
+        Some(id) => ctx.fetch("payment_method", id)?,
+        None => payment_method(ctx, &method, email)?,
+    };
     let pm_id = pm["id"].as_str().unwrap_or_default().to_string();
     let details = method_details(&method);
 
@@ -295,10 +300,21 @@ pub fn pay_session(
 
     ensure_customer(ctx, &mut s, email)?;
     if let Some(cid) = s["customer"].as_str().map(str::to_string) {
-        let mut pm2 = pm.clone();
-        pm2["customer"] = json!(cid);
-        ctx.put(&pm2)?;
         pi["customer"] = json!(cid);
+        // A one-time payment keeps the card only when the shopper asked to (and the session
+        // offered it); a subscription keeps it to charge renewals.
+        let keep = if s["mode"] == "subscription" {
+            Some("limited")
+        } else if choice["save"] == true
+            && s["saved_payment_method_options"]["payment_method_save"] == "enabled"
+        {
+            Some("always")
+        } else {
+            None
+        };
+        if let Some(redisplay) = keep {
+            super::payment_methods::attach(ctx, &mut pm, &cid, redisplay)?;
+        }
     }
     pi["payment_method"] = json!(pm_id);
     pi["last_payment_error"] = Value::Null;
@@ -433,10 +449,9 @@ fn complete_without_payment(
         pm_id = pm["id"].as_str().map(str::to_string);
     }
     ensure_customer(ctx, &mut s, email)?;
-    if let (Some(pm), Some(cid)) = (&pm_id, s["customer"].as_str()) {
+    if let (Some(pm), Some(cid)) = (&pm_id, s["customer"].as_str().map(str::to_string)) {
         let mut saved = ctx.fetch("payment_method", pm)?;
-        saved["customer"] = json!(cid);
-        ctx.put(&saved)?;
+        super::payment_methods::attach(ctx, &mut saved, &cid, "limited")?;
     }
     complete(
         ctx,

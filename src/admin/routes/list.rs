@@ -1,4 +1,5 @@
-//! `GET /admin`: orders, newest first, filtered by status, searched by number or e-mail.
+//! `GET /admin`: orders, newest first, filtered by status, searched by number, e-mail or Stripe
+//! id ([`crate::admin::search`]).
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
@@ -8,12 +9,14 @@ use serde::Deserialize;
 
 use super::{PAGE_SIZE, admin_label, escape_like, lower, render, when};
 use crate::accounts::auth::Admin;
+use crate::admin::search::{self, Term};
 use crate::db::{self, AnyConnection, DbError};
 use crate::error::AppError;
 use crate::money::Money;
 use crate::orders::model::Order;
 use crate::orders::status::OrderStatus;
-use crate::schema::orders;
+use crate::payments::PaymentError;
+use crate::schema::{orders, refunds, users};
 use crate::state::AppState;
 use crate::web::forms::parse_int_in;
 use crate::web::layout::Layout;
@@ -42,6 +45,8 @@ struct OrdersPage {
     rows: Vec<ListRow>,
     statuses: Vec<StatusOption>,
     q: String,
+    /// What the search learnt from Stripe (a charge's PaymentIntent), or why it could not.
+    note: Option<String>,
     /// Kept by the search form (the dashboard links here with them): shown, and removable.
     disputed: bool,
     since: Option<(i64, String)>,
@@ -67,9 +72,10 @@ pub struct ListQuery {
 
 type Backend = <AnyConnection as diesel::Connection>::Backend;
 
+/// `term`: `None` when the search can match nothing (a charge Stripe does not know).
 fn filtered(
     status: Option<OrderStatus>,
-    q: &str,
+    term: Option<&Term>,
     since: Option<i64>,
     disputed: bool,
 ) -> orders::BoxedQuery<'static, Backend> {
@@ -83,19 +89,74 @@ fn filtered(
     if let Some(s) = status {
         query = query.filter(orders::status.eq(s.as_str()));
     }
-    let q = q.trim();
-    if !q.is_empty() {
-        let escaped = escape_like(q);
-        let by_number = format!("%{}%", escaped.to_uppercase());
-        let by_email = format!("%{}%", escaped.to_lowercase());
-        query = query.filter(
-            orders::number
-                .like(by_number)
-                .escape('\\')
-                .or(lower(orders::email).like(by_email).escape('\\')),
-        );
+    match term {
+        None => query.filter(orders::id.eq(-1)),
+        Some(Term::Empty) => query,
+        Some(Term::Text(q)) => {
+            let escaped = escape_like(q);
+            let by_number = format!("%{}%", escaped.to_uppercase());
+            let by_email = format!("%{}%", escaped.to_lowercase());
+            // A signed-in customer's order carries their account, not an address of its own.
+            let accounts = users::table
+                .filter(
+                    lower(users::email.nullable())
+                        .like(by_email.clone())
+                        .escape('\\'),
+                )
+                .select(users::id.nullable());
+            query.filter(
+                orders::number
+                    .like(by_number)
+                    .escape('\\')
+                    .or(lower(orders::email).like(by_email).escape('\\'))
+                    .or(orders::user_id.eq_any(accounts)),
+            )
+        }
+        Some(Term::PaymentIntent(id)) => query.filter(orders::payment_intent_id.eq(id.clone())),
+        Some(Term::Session(id)) => query.filter(orders::checkout_session_id.eq(id.clone())),
+        Some(Term::Invoice(id)) => query.filter(orders::invoice_id.eq(id.clone())),
+        Some(Term::Refund(id)) => query.filter(
+            orders::id.eq_any(
+                refunds::table
+                    .filter(refunds::stripe_refund_id.eq(id.clone()))
+                    .select(refunds::order_id),
+            ),
+        ),
+        // Resolved to its PaymentIntent before searching (see `resolve`).
+        Some(Term::Charge(_)) => query.filter(orders::id.eq(-1)),
     }
-    query
+}
+
+/// A charge id becomes its PaymentIntent's (asked of Stripe); other terms stay. Returns the term
+/// to search by (`None`: nothing can match) and a note for the page when Stripe had to be asked.
+async fn resolve(state: &AppState, term: Term) -> (Option<Term>, Option<String>) {
+    let Term::Charge(id) = &term else {
+        return (Some(term), None);
+    };
+    match crate::payments::refunds::charge(&state.stripe, id).await {
+        Ok(charge) => match charge.payment_intent {
+            Some(pi) => (
+                Some(Term::PaymentIntent(pi.id().as_str().to_owned())),
+                Some(format!(
+                    "Charge {id} belongs to PaymentIntent {}.",
+                    pi.id().as_str()
+                )),
+            ),
+            None => (None, Some(format!("Charge {id} has no PaymentIntent."))),
+        },
+        Err(PaymentError::Refused { status: 404, .. }) => {
+            (None, Some(format!("Stripe has no charge {id}.")))
+        }
+        Err(e) => {
+            tracing::warn!(error = %crate::error::Report(&e), "could not look up a charge");
+            (
+                None,
+                Some(format!(
+                    "We couldn't ask Stripe about {id} just now. Search by its PaymentIntent (pi_…), or try again in a moment."
+                )),
+            )
+        }
+    }
 }
 
 pub async fn list(
@@ -112,14 +173,14 @@ pub async fn list(
         .as_deref()
         .and_then(|p| parse_int_in(p, 1, 100_000))
         .unwrap_or(1);
-    let q2 = q.clone();
+    let (term, note) = resolve(&state, search::parse(&q)).await;
     let since = query
         .since
         .as_deref()
         .and_then(|s| parse_int_in(s, 0, 10_000_000_000));
     let disputed = query.disputed.as_deref() == Some("1");
-    let (orders_found, more, sums) = db::run(&state.pool, move |conn| {
-        let mut rows: Vec<Order> = filtered(status, &q2, since, disputed)
+    let (orders_found, more, sums, accounts) = db::run(&state.pool, move |conn| {
+        let mut rows: Vec<Order> = filtered(status, term.as_ref(), since, disputed)
             .order((orders::created_at.desc(), orders::id.desc()))
             .offset((page - 1) * PAGE_SIZE)
             .limit(PAGE_SIZE + 1)
@@ -133,16 +194,17 @@ pub async fn list(
             .filter(|s| s.is_paid())
             .map(|s| s.as_str())
             .collect();
-        let amounts: Vec<(String, i64, i64, i64, i64)> = filtered(status, &q2, since, disputed)
-            .filter(orders::status.eq_any(paid))
-            .select((
-                orders::currency,
-                orders::amount_total,
-                orders::amount_tax_exclusive,
-                orders::amount_tax_inclusive,
-                orders::amount_refunded,
-            ))
-            .load(conn)?;
+        let amounts: Vec<(String, i64, i64, i64, i64)> =
+            filtered(status, term.as_ref(), since, disputed)
+                .filter(orders::status.eq_any(paid))
+                .select((
+                    orders::currency,
+                    orders::amount_total,
+                    orders::amount_tax_exclusive,
+                    orders::amount_tax_inclusive,
+                    orders::amount_refunded,
+                ))
+                .load(conn)?;
         // (currency, paid, of which tax, refunded)
         let mut sums: Vec<(String, i64, i64, i64)> = Vec::new();
         for (cur, total, ex, inc, refunded) in amounts {
@@ -155,7 +217,15 @@ pub async fn list(
                 None => sums.push((cur, total, ex + inc, refunded)),
             }
         }
-        Ok::<_, DbError>((rows, more, sums))
+        // Signed-in customers' orders show their account's address.
+        let account_ids: Vec<i64> = rows.iter().filter_map(|o| o.user_id).collect();
+        let accounts: std::collections::HashMap<i64, String> = users::table
+            .filter(users::id.eq_any(account_ids))
+            .select((users::id, users::email))
+            .load::<(i64, String)>(conn)?
+            .into_iter()
+            .collect();
+        Ok::<_, DbError>((rows, more, sums, accounts))
     })
     .await?;
     // Every filter in force carries over to the other pages (the dashboard links here with
@@ -195,7 +265,11 @@ pub async fn list(
             .map(|o| ListRow {
                 number: o.number.clone(),
                 date: when(o.created_at),
-                email: o.email.clone().unwrap_or_default(),
+                email: o
+                    .email
+                    .clone()
+                    .or_else(|| o.user_id.and_then(|id| accounts.get(&id).cloned()))
+                    .unwrap_or_default(),
                 status: admin_label(o.status()),
                 status_class: o.status().as_str(),
                 total: o.total().to_string(),
@@ -212,6 +286,7 @@ pub async fn list(
             })
             .collect(),
         q: q.clone(),
+        note,
         disputed,
         since: since.map(|t| (t, when(t))),
         all_dates: link(1, None),

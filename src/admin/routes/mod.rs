@@ -8,6 +8,7 @@ mod images;
 mod list;
 mod order;
 mod products;
+mod receipt;
 mod refund;
 mod shipping;
 mod variants;
@@ -19,6 +20,7 @@ pub use products::{
     change_price, create_product, delete as delete_product, edit as edit_product, new_product,
     product as product_page, products, products_csv, stock,
 };
+pub use receipt::resend as resend_receipt;
 pub use refund::refund;
 pub use shipping::{delivered, packing_slip, queue as shipping_queue, ship};
 pub use variants::{add as add_variant, remove as remove_variant, save as save_variants};

@@ -161,6 +161,8 @@ struct OrderPage {
     account: Option<String>,
     payment_intent: Option<String>,
     charge: Option<String>,
+    /// The "Re-send receipt" form's key (a paid order with someone to send it to).
+    resend_key: Option<String>,
     disputed: bool,
     flagged: Option<String>,
     items: ItemTable,
@@ -404,6 +406,9 @@ pub(super) async fn order_page(
         account: order.user_id.and_then(|id| emails.get(&id).cloned()),
         payment_intent: order.payment_intent_id.clone(),
         charge,
+        resend_key: (order.status().is_paid()
+            && (order.email.is_some() || order.user_id.is_some()))
+        .then(shipments::new_form_key),
         disputed: order.disputed,
         flagged: order.flagged.clone(),
         // The summary above the table shows the total, next to the amount refunded.

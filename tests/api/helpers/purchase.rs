@@ -100,6 +100,20 @@ impl TestApp {
 
     /// Pays on the emulator's hosted page (another client: Stripe's page has its own cookies).
     pub async fn pay(&self, session_url: &str, card: &str) -> reqwest::Response {
+        self.pay_with(
+            session_url,
+            &[
+                ("card_number", card),
+                ("card_expiry", "12 / 34"),
+                ("card_cvc", "123"),
+            ],
+        )
+        .await
+    }
+
+    /// Posts the hosted page's payment form: the e-mail, a card payment, `fields` (the card, or
+    /// a saved card's id), and a New York address.
+    pub async fn pay_with(&self, session_url: &str, fields: &[(&str, &str)]) -> reqwest::Response {
         reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(REQUEST_TIMEOUT)
@@ -107,17 +121,12 @@ impl TestApp {
             .unwrap()
             .post(session_url)
             .form(
-                &[
-                    ("email", "shopper@example.com"),
-                    ("method", "card"),
-                    ("card_number", card),
-                    ("card_expiry", "12 / 34"),
-                    ("card_cvc", "123"),
-                ]
-                .into_iter()
-                // Asked for physical goods; ignored by a session that collects no address.
-                .chain(SHIP_TO_NEW_YORK)
-                .collect::<Vec<_>>(),
+                &[("email", "shopper@example.com"), ("method", "card")]
+                    .into_iter()
+                    .chain(fields.iter().copied())
+                    // Asked for physical goods; ignored by a session that collects no address.
+                    .chain(SHIP_TO_NEW_YORK)
+                    .collect::<Vec<_>>(),
             )
             .send()
             .await

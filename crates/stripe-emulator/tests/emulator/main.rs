@@ -7,6 +7,7 @@ mod contract;
 mod discounts;
 mod node_interop;
 mod protocol;
+mod saved_cards;
 mod schema;
 mod shipping;
 mod support;

@@ -766,3 +766,60 @@ async fn shipping_objects_validate_against_the_openapi_subset() {
     }
     h.stop().await;
 }
+
+#[actix_web::test]
+#[ignore = "needs the Stripe OpenAPI subset beside the repo (STRIPE_OPENAPI_DIR); .ci/run runs it"]
+async fn saved_payment_method_objects_validate_against_the_openapi_subset() {
+    let h = Harness::start().await;
+    let price = h.one_time_price("Schema card", 900, "usd").await;
+    let (_, customer) = h
+        .post("/v1/customers", &[("email", "saver@example.com")])
+        .await;
+    let cus = customer["id"].as_str().unwrap();
+    let (_, session) = h
+        .post(
+            "/v1/checkout/sessions",
+            &[
+                ("mode", "payment"),
+                ("line_items[0][price]", &price),
+                ("line_items[0][quantity]", "1"),
+                ("customer", cus),
+                (
+                    "saved_payment_method_options[payment_method_save]",
+                    "enabled",
+                ),
+                ("success_url", "http://shop.test/ok"),
+            ],
+        )
+        .await;
+    assert_valid(&session);
+    let paid = h
+        .http
+        .post(session["url"].as_str().unwrap())
+        .form(&[
+            ("email", "saver@example.com"),
+            ("method", "card"),
+            ("card_number", "4242424242424242"),
+            ("card_expiry", "12 / 34"),
+            ("card_cvc", "123"),
+            ("save_card", "on"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(paid.status(), 303);
+    let (_, list) = h
+        .get(&format!("/v1/customers/{cus}/payment_methods"), &[])
+        .await;
+    let methods = list["data"].as_array().unwrap();
+    assert_eq!(methods.len(), 1);
+    for pm in methods {
+        assert_valid(pm);
+    }
+    let pm = methods[0]["id"].as_str().unwrap();
+    let (_, detached) = h
+        .post(&format!("/v1/payment_methods/{pm}/detach"), &[])
+        .await;
+    assert_valid(&detached);
+    h.stop().await;
+}
