@@ -100,6 +100,10 @@ enum StripeCommand {
     /// Create or update our webhook endpoint (API version pinned to our client's; prints a new
     /// signing secret once) and create Stripe products and prices for the catalogue.
     Setup,
+    /// Check the Stripe account for settings that would break orders (the webhook endpoint, its
+    /// version, event types and signing secret, Stripe Tax, the Billing Portal, prices, the
+    /// currency, mail): one line per check; exits non-zero when one fails.
+    Doctor,
     /// Promotion codes customers enter on Checkout (a Stripe Coupon and its Promotion Code).
     Coupon {
         #[command(subcommand)]
@@ -136,6 +140,9 @@ pub fn main() -> ExitCode {
             Command::Stripe {
                 command: StripeCommand::Setup,
             } => stripe_setup(config).await,
+            Command::Stripe {
+                command: StripeCommand::Doctor,
+            } => stripe_doctor(config).await,
             Command::Stripe {
                 command:
                     StripeCommand::Coupon {
@@ -336,6 +343,26 @@ async fn emulator(config: Config) -> Result<(), StartError> {
     })
     .await
     .map_err(StartError::Other)
+}
+
+async fn stripe_doctor(config: Config) -> Result<(), StartError> {
+    let (state, emulator) = command_state(config).await?;
+    let report = crate::stripe_doctor::run(&state).await;
+    print!("{}", report.render());
+    if let Some(e) = emulator {
+        e.stop().await;
+    }
+    let failed = report
+        .checks
+        .iter()
+        .filter(|c| c.level == crate::stripe_doctor::Level::Fail)
+        .count();
+    if failed > 0 {
+        return Err(StartError::Other(anyhow::anyhow!(
+            "{failed} check(s) failed"
+        )));
+    }
+    Ok(())
 }
 
 async fn stripe_setup(config: Config) -> Result<(), StartError> {

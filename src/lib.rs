@@ -31,6 +31,7 @@ pub mod shipping;
 pub mod shutdown;
 pub mod startup;
 pub mod state;
+pub mod stripe_doctor;
 pub mod stripe_ids;
 pub mod stripe_setup;
 pub mod subscriptions;

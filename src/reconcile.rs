@@ -7,7 +7,7 @@ use crate::error::SyncError;
 use crate::state::AppState;
 use crate::webhooks::dispatch;
 use crate::webhooks::events::{self, EventKind};
-use crate::webhooks::ledger::{EventRecord, Outcome};
+use crate::webhooks::ledger::{self, EventRecord, Outcome};
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct ReconcileReport {
@@ -66,13 +66,9 @@ pub async fn reconcile(state: &AppState, since: i64) -> Result<ReconcileReport, 
                 continue;
             };
             let type_ = event.type_.as_str().to_owned();
-            let record = EventRecord {
-                id,
-                type_: type_.clone(),
-                created: event.created,
-            };
+            let record = EventRecord::of(&id, &type_, event.created, &object);
             let kind = EventKind::of(&type_, &object);
-            match dispatch::process(state, record, kind).await {
+            match dispatch::process(state, record.clone(), kind).await {
                 Ok(Outcome::Duplicate) => report.already_processed += 1,
                 Ok(outcome) => {
                     // Counted as the webhook would have counted it.
@@ -80,7 +76,11 @@ pub async fn reconcile(state: &AppState, since: i64) -> Result<ReconcileReport, 
                     *report.processed.entry(outcome.label()).or_default() += 1;
                 }
                 Err(e) => {
-                    tracing::warn!(event = %event.id.as_str(), error = %crate::error::Report(&e), "reconcile: event failed");
+                    let error = crate::error::Report(&e).to_string();
+                    tracing::warn!(event = %record.id, %error, "reconcile: event failed");
+                    if let Err(e2) = ledger::record_failure(state, &record, error).await {
+                        tracing::warn!(event = %record.id, error = %crate::error::Report(&e2), "could not note the failure in the events inbox");
+                    }
                     report.failed += 1;
                 }
             }

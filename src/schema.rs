@@ -255,6 +255,22 @@ diesel::table! {
         processed_at -> BigInt,
         order_id -> Nullable<BigInt>,
         outcome -> Text,
+        object_id -> Nullable<Text>,
+        deliveries -> BigInt,
+    }
+}
+
+diesel::table! {
+    stripe_event_failures (event_id) {
+        event_id -> Text,
+        #[sql_name = "type"]
+        type_ -> Text,
+        created -> BigInt,
+        object_id -> Nullable<Text>,
+        error -> Text,
+        attempts -> BigInt,
+        first_failed_at -> BigInt,
+        last_failed_at -> BigInt,
     }
 }
 
@@ -549,6 +565,7 @@ diesel::joinable!(shipment_lines -> shipments (shipment_id));
 diesel::joinable!(shipment_lines -> order_items (order_item_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    stripe_event_failures,
     products,
     product_variants,
     categories,

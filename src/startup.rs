@@ -315,6 +315,16 @@ fn routes(cfg: &mut web::ServiceConfig) {
             web::get().to(crate::dashboard::routes::dashboard),
         )
         .route("/admin", web::get().to(admin::routes::list))
+        .route("/admin/events", web::get().to(admin::routes::events))
+        .route("/admin/health", web::get().to(admin::routes::health))
+        .route(
+            "/admin/events/catch-up",
+            web::post().to(admin::routes::catch_up_events),
+        )
+        .route(
+            "/admin/events/{id}/replay",
+            web::post().to(admin::routes::replay_event),
+        )
         .route("/admin/orders/{number}", web::get().to(admin::routes::show))
         .route(
             "/admin/orders/{number}/refunds",
@@ -464,6 +474,10 @@ pub async fn build_state(
                             .context("building the webhook URL")?,
                         secret: secret.clone(),
                         enabled_events: vec!["*".into()],
+                        // Events in the version our client reads, as `stripe setup` pins it.
+                        api_version: Some(
+                            crate::payments::webhook_endpoints::pinned_version().to_owned(),
+                        ),
                     })
                 })
                 .transpose()?,

@@ -26,6 +26,8 @@ pub const VARIANTS_CHANGED: &str = "variants changed";
 pub const VARIANT_ADDED: &str = "variant added";
 pub const VARIANT_REMOVED: &str = "variant removed";
 pub const RECEIPT_RESENT: &str = "receipt re-sent";
+pub const EVENT_REPLAYED: &str = "Stripe event replayed";
+pub const EVENTS_CAUGHT_UP: &str = "Stripe events caught up";
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = audit_log)]

@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 use diesel::prelude::*;
 
 use crate::db::AnyConnection;
-use crate::schema::{orders, outbox, payment_failures, refunds, stripe_events, subscriptions};
+use crate::schema::{
+    orders, outbox, payment_failures, refunds, stripe_event_failures, stripe_events, subscriptions,
+};
 
 /// A window to report on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,6 +89,8 @@ pub struct Figures {
     pub churn_rate: Option<i64>,
     pub last_event_at: Option<i64>,
     pub events: i64,
+    /// Events that failed and nothing has applied since (the inbox's "Needs attention").
+    pub events_failed: i64,
     pub mail_backlog: i64,
     pub mail_failed: i64,
     /// Net revenue per day, oldest first: (day start, amount).
@@ -214,6 +218,7 @@ pub fn compute(
         .filter(stripe_events::processed_at.ge(since))
         .count()
         .get_result(conn)?;
+    let events_failed: i64 = stripe_event_failures::table.count().get_result(conn)?;
     let mail_backlog: i64 = outbox::table
         .filter(outbox::status.eq("queued"))
         .count()
@@ -263,6 +268,7 @@ pub fn compute(
         churn_rate: rate(churned, active_subscriptions + churned),
         last_event_at,
         events,
+        events_failed,
         mail_backlog,
         mail_failed,
         daily,

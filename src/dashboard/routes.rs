@@ -48,6 +48,7 @@ pub struct DashboardPage {
     churn_rate: String,
     last_event: String,
     events: i64,
+    events_failed: i64,
     mail_backlog: i64,
     mail_failed: i64,
     bars: Vec<Bar>,
@@ -148,6 +149,7 @@ pub async fn dashboard(
             })
             .unwrap_or_else(|| "never".into()),
         events: f.events,
+        events_failed: f.events_failed,
         mail_backlog: f.mail_backlog,
         mail_failed: f.mail_failed,
         chart_width: bars.len() as i64 * (BAR_WIDTH + 4),

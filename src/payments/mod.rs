@@ -11,6 +11,7 @@
 //! and sent as stored with [`Stripe::write_keyed`]; a row from before install ids keeps the
 //! key it was first sent with.
 
+pub mod account;
 pub mod checkout;
 pub mod coupons;
 pub mod customers;
@@ -327,6 +328,10 @@ const PATH_WORDS: &[&str] = &[
     "promotion_codes",
     "payment_methods",
     "detach",
+    "test_event",
+    "account",
+    "tax",
+    "settings",
 ];
 
 /// `/checkout/sessions/cs_test_a1B2/expire` → `/checkout/sessions/{id}/expire`.

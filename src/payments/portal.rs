@@ -13,6 +13,9 @@ use stripe_billing::billing_portal_configuration::{
     PaymentMethodUpdateParam, SubscriptionUpdateProductParam,
 };
 use stripe_billing::billing_portal_session::CreateBillingPortalSession;
+use stripe_billing::{
+    BillingPortalConfiguration, billing_portal_configuration::ListBillingPortalConfiguration,
+};
 
 use super::{PaymentError, Stripe};
 
@@ -71,4 +74,19 @@ pub async fn configure(
         &hex::encode(sha2::Sha256::digest(format!("{plans:?}").as_bytes()))[..32]
     );
     Ok(stripe.write(&req, &key).await?.id.as_str().to_owned())
+}
+
+/// The account's default configuration (the one a portal session without `configuration` uses),
+/// if it has one.
+pub async fn default_configuration(
+    stripe: &Stripe,
+) -> Result<Option<BillingPortalConfiguration>, PaymentError> {
+    let list = stripe
+        .read(
+            &ListBillingPortalConfiguration::new()
+                .is_default(true)
+                .limit(1),
+        )
+        .await?;
+    Ok(list.data.into_iter().next())
 }

@@ -170,3 +170,21 @@ fn behavior_of(behavior: &str) -> PriceTaxBehavior {
         _ => PriceTaxBehavior::Exclusive,
     }
 }
+
+/// The ids of every active price at Stripe.
+pub async fn active_price_ids(stripe: &Stripe) -> Result<Vec<String>, PaymentError> {
+    let mut ids: Vec<String> = vec![];
+    loop {
+        let mut req = stripe_product::price::ListPrice::new()
+            .active(true)
+            .limit(100);
+        if let Some(last) = ids.last() {
+            req = req.starting_after(last.clone());
+        }
+        let page = stripe.read(&req).await?;
+        ids.extend(page.data.iter().map(|p| p.id.as_str().to_owned()));
+        if !page.has_more || page.data.is_empty() {
+            return Ok(ids);
+        }
+    }
+}

@@ -1,6 +1,6 @@
 //! Webhook endpoints and the events list (what reconcile pages through).
 
-use stripe_core::event::ListEvent;
+use stripe_core::event::{ListEvent, RetrieveEvent};
 use stripe_misc::WebhookEndpoint;
 use stripe_misc::webhook_endpoint::{
     CreateWebhookEndpoint, CreateWebhookEndpointEnabledEvents, DeleteWebhookEndpoint,
@@ -89,4 +89,38 @@ pub async fn events_page(
         req = req.starting_after(after.to_owned());
     }
     stripe.read(&req).await
+}
+
+/// One event, as Stripe keeps it (for 30 days).
+pub async fn retrieve_event(stripe: &Stripe, id: &str) -> Result<Event, PaymentError> {
+    stripe.read(&RetrieveEvent::new(id)).await
+}
+
+/// `POST /v1/webhook_endpoints/{id}/test_event`: the emulator's signed test delivery (Stripe
+/// itself has no such API; its Dashboard has a button).
+struct SendTestEvent {
+    endpoint: String,
+}
+
+impl stripe_client_core::StripeRequest for SendTestEvent {
+    type Output = Event;
+
+    fn build(&self) -> stripe_client_core::RequestBuilder {
+        stripe_client_core::RequestBuilder::new(
+            stripe_client_core::StripeMethod::Post,
+            format!("/webhook_endpoints/{}/test_event", self.endpoint),
+        )
+    }
+}
+
+/// Has the emulator send a signed test event to the endpoint; a 404 means this is Stripe.
+pub async fn send_test_event(stripe: &Stripe, endpoint: &str) -> Result<Event, PaymentError> {
+    stripe
+        .write_once(
+            &SendTestEvent {
+                endpoint: endpoint.to_owned(),
+            },
+            "test-event",
+        )
+        .await
 }

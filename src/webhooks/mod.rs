@@ -3,7 +3,9 @@
 
 pub mod dispatch;
 pub mod events;
+pub mod inbox;
 pub mod ledger;
 pub mod receive;
+pub mod replay;
 
 pub use receive::receive;

@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use super::dispatch;
 use super::events::EventKind;
-use super::ledger::{EventRecord, Outcome};
+use super::ledger::{self, EventRecord, Outcome};
 use crate::metrics::WebhookResult;
 use crate::state::AppState;
 
@@ -49,11 +49,7 @@ pub async fn receive(
             return reply(StatusCode::BAD_REQUEST, "invalid signature");
         }
     };
-    let record = EventRecord {
-        id: event.id.as_str().to_owned(),
-        type_: event.type_.as_str().to_owned(),
-        created: event.created,
-    };
+
     // The handlers read the object as JSON, as reconcile gets it from the events list; the
     // signature check above already proved this body genuine.
     // A body that parsed above but not here must not be recorded as "ignored" for good.
@@ -61,10 +57,16 @@ pub async fn receive(
         data: BodyData { object },
     }) = serde_json::from_str::<Body>(payload)
     else {
-        tracing::error!(event = %record.id, "a signed Stripe event has no readable data.object");
+        tracing::error!(event = %event.id.as_str(), "a signed Stripe event has no readable data.object");
         state.metrics.webhook("unparsed", WebhookResult::Rejected);
         return reply(StatusCode::BAD_REQUEST, "event could not be parsed");
     };
+    let record = EventRecord::of(
+        event.id.as_str(),
+        event.type_.as_str(),
+        event.created,
+        &object,
+    );
     let kind = EventKind::of(&record.type_, &object);
     state
         .metrics
@@ -76,6 +78,9 @@ pub async fn receive(
                 state
                     .metrics
                     .webhook(&record.type_, WebhookResult::Duplicate);
+                if let Err(e) = ledger::count_delivery(&state, &record.id).await {
+                    tracing::warn!(event = %record.id, error = %crate::error::Report(&e), "could not count a repeated delivery");
+                }
             } else {
                 state
                     .metrics
@@ -94,6 +99,11 @@ pub async fn receive(
                 .metrics
                 .webhook(&record.type_, WebhookResult::Rejected);
             tracing::error!(event = %record.id, r#type = %record.type_, error = %crate::error::Report(&e), "webhook processing failed; Stripe will retry");
+            if let Err(e2) =
+                ledger::record_failure(&state, &record, crate::error::Report(&e).to_string()).await
+            {
+                tracing::warn!(event = %record.id, error = %crate::error::Report(&e2), "could not note the failure in the events inbox");
+            }
             reply(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "processing failed; retry later",

@@ -13,7 +13,7 @@ use storefront::schema::{
 use storefront::schema::{
     cart_items, carts, email_tokens, login_attempts, order_items, orders, outbox, payment_failures,
     prices, products, rate_limit_hits, shipping_prices, stock_alerts, stock_reservations,
-    stripe_events, subscriptions, user_sessions, users,
+    stripe_event_failures, stripe_events, subscriptions, user_sessions, users,
 };
 
 use crate::helpers::TestDb;
@@ -209,6 +209,7 @@ fn schema_rs_matches_the_migrations() {
         order_items,
         stock_reservations,
         stripe_events,
+        stripe_event_failures,
         users,
         login_attempts,
         subscriptions,

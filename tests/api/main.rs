@@ -15,6 +15,8 @@ mod dashboard;
 mod database;
 mod digital;
 mod discounts;
+mod doctor;
+mod events_inbox;
 mod form_fuzz;
 #[allow(dead_code)] // The harness serves tests still to come.
 mod helpers;

@@ -456,11 +456,12 @@ async fn genuine_events_of_any_shape_get_an_answer_and_never_a_server_error() {
         if kind != storefront::webhooks::events::EventKind::Other {
             handled += 1;
         }
-        let record = storefront::webhooks::ledger::EventRecord {
-            id: format!("evt_fuzz_listed_{n}"),
-            type_,
-            created: chrono::Utc::now().timestamp(),
-        };
+        let record = storefront::webhooks::ledger::EventRecord::of(
+            &format!("evt_fuzz_listed_{n}"),
+            &type_,
+            chrono::Utc::now().timestamp(),
+            &object,
+        );
         match storefront::webhooks::dispatch::process(&app.state, record, kind).await {
             Ok(_) | Err(storefront::error::SyncError::Stripe(_)) => {}
             Err(e) => panic!("{object}: {}", storefront::error::Report(&e)),

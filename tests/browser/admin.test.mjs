@@ -270,3 +270,40 @@ journey('admin: a customer lost the receipt: find the order by its charge and re
   await checkPage(page, 'refund-policy');
   await expectVisible(page.getByRole('heading', { level: 1, name: 'Refund policy' }), 'the policy heading');
 });
+
+journey('admin: the Stripe events inbox, catching up, and the health checks', async ({ page, shop, newPage }) => {
+  const email = 'events.watcher@example.com';
+  await register(page, email);
+  const number = await buyTotes(page, shop, { email, quantity: 3 });
+
+  const admin = await newPage();
+  await signIn(admin, { email: ADMIN_EMAIL, password: ADMIN_PASSWORD });
+  // The dashboard's webhook figures lead to the inbox.
+  await visit(admin, '/admin/dashboard', 'admin-dashboard');
+  await admin.locator('#events a').click();
+  await admin.waitForURL((u) => u.pathname === '/admin/events');
+  await checkPage(admin, 'admin-events');
+  await expectVisible(admin.getByRole('heading', { level: 1, name: 'Stripe events' }), 'the inbox heading');
+  const paid = admin.locator('#events tbody tr').filter({ hasText: 'checkout.session.completed' });
+  await expectText(paid, new RegExp(`${escape(number)}.*applied paid`), 'the payment event and its order');
+
+  // Filter by outcome.
+  await admin.getByLabel('Outcome', { exact: true }).selectOption('ignored');
+  await admin.getByRole('button', { name: 'Filter', exact: true }).click();
+  await admin.waitForURL((u) => u.pathname === '/admin/events' && u.searchParams.get('outcome') === 'ignored');
+  await checkPage(admin, 'admin-events-ignored');
+  await expectAbsent(admin.locator('#events tbody tr').filter({ hasText: 'checkout.session.completed' }), 'the applied payment among ignored events');
+
+  // Catch up now.
+  await admin.getByRole('button', { name: 'Catch up now', exact: true }).click();
+  await admin.waitForURL((u) => u.pathname === '/admin/events');
+  await checkPage(admin, 'admin-events-caught-up');
+  await expectText(flash(admin), /^Caught up on the last 24 hours: \d+ events seen, \d+ already processed, 0 processed now, 0 failed\.$/, 'the catch-up report');
+
+  // The health checks.
+  await admin.getByRole('navigation', { name: 'Admin' }).getByRole('link', { name: 'Stripe health', exact: true }).click();
+  await admin.waitForURL((u) => u.pathname === '/admin/health');
+  await checkPage(admin, 'admin-health');
+  await expectText(admin.locator('#health-ok'), /^Nothing is failing\.$/, 'the health summary');
+  await expectText(admin.locator('#checks tbody tr').filter({ hasText: 'signing secret' }), /signing secret ok a signed test event/, 'the signing secret round trip');
+});

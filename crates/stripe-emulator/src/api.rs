@@ -174,6 +174,15 @@ pub fn route(ctx: &mut Ctx, method: &str, segs: &[&str], raw: &Value) -> ApiResu
         }
         ("GET", ["webhook_endpoints", id]) => retrieve(ctx, raw, "webhook_endpoint", id)?,
         ("POST", ["webhook_endpoints", id]) => update_webhook_endpoint(ctx, raw, id)?,
+        ("POST", ["webhook_endpoints", id, "test_event"]) => test_event(ctx, raw, id)?,
+        ("GET", ["account"]) => {
+            let p = check(&P::Obj(EXPAND_ONLY), raw, "")?;
+            (objects::account(), expand_of(&p))
+        }
+        ("GET", ["tax", "settings"]) => {
+            let p = check(&P::Obj(EXPAND_ONLY), raw, "")?;
+            (objects::tax_settings(), expand_of(&p))
+        }
         ("DELETE", ["webhook_endpoints", id]) => {
             ctx.fetch("webhook_endpoint", id)?;
             ctx.delete(id)?;
@@ -1207,26 +1216,41 @@ fn update_webhook_endpoint(ctx: &mut Ctx, raw: &Value, id: &str) -> ApiResult<Ro
 }
 
 /// Register or update (by URL) the configured endpoint, with a fixed secret.
-pub fn ensure_endpoint(ctx: &mut Ctx, url: &str, secret: &str, events: &[String]) -> ApiResult<()> {
+pub fn ensure_endpoint(ctx: &mut Ctx, target: &super::WebhookTarget) -> ApiResult<()> {
+    let url = target.url.as_str();
     let existing = ctx
         .all("webhook_endpoint")?
         .into_iter()
         .find(|e| e["url"] == url);
-    let events = if events.is_empty() {
+    let events = if target.enabled_events.is_empty() {
         vec!["*".to_string()]
     } else {
-        events.to_vec()
+        target.enabled_events.clone()
     };
-    match existing {
+    let mut ep = match existing {
         Some(mut ep) => {
-            ep["secret"] = json!(secret);
+            ep["secret"] = json!(target.secret);
             ep["enabled_events"] = json!(events);
             ep["status"] = json!("enabled");
-            ctx.put(&ep)
+            ep
         }
-        None => {
-            let ep = objects::webhook_endpoint(ctx.now, url, events, secret);
-            ctx.put(&ep)
-        }
+        None => objects::webhook_endpoint(ctx.now, url, events, &target.secret),
+    };
+    ep["api_version"] = json!(target.api_version);
+    ctx.put(&ep)
+}
+
+/// `POST /v1/webhook_endpoints/{id}/test_event` (the emulator's own; Stripe's Dashboard has a
+/// button instead): a signed `emulator.test_event` delivered to this endpoint only, like any
+/// event (retried until it is answered 2xx). Whether it arrived shows in the event's
+/// `pending_webhooks`, as on Stripe.
+fn test_event(ctx: &mut Ctx, raw: &Value, id: &str) -> ApiResult<Routed> {
+    let p = check(&P::Obj(&[("expand", P::Arr(&P::Str))]), raw, "")?;
+    let ep = ctx.fetch("webhook_endpoint", id)?;
+    if ep["status"] != "enabled" {
+        return Err(ApiError::invalid("This webhook endpoint is disabled."));
     }
+    let object = json!({ "id": id, "object": "webhook_endpoint", "url": ep["url"] });
+    let event = ctx.emit_to("emulator.test_event", &object, None, Some(id))?;
+    Ok((event, expand_of(&p)))
 }

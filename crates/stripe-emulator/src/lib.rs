@@ -67,6 +67,8 @@ pub struct WebhookTarget {
     pub secret: String,
     /// `["*"]` = all.
     pub enabled_events: Vec<String>,
+    /// The API version its events are read in (`None`: the account's default, as on Stripe).
+    pub api_version: Option<String>,
 }
 
 /// Shared state of one running emulator.
@@ -113,12 +115,7 @@ impl Emulator {
                     .map_err(|e| ApiError::internal(e.to_string()))?;
                 conn.immediate_transaction::<_, ApiError, _>(|c| {
                     let mut ctx = store::Ctx::new(c, sh.origin.clone())?;
-                    api::ensure_endpoint(
-                        &mut ctx,
-                        target.url.as_str(),
-                        &target.secret,
-                        &target.enabled_events,
-                    )
+                    api::ensure_endpoint(&mut ctx, &target)
                 })
             })
             .await

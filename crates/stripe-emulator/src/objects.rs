@@ -473,3 +473,36 @@ pub fn merge(parts: Vec<Value>) -> Value {
     }
     Value::Object(out)
 }
+
+/// The emulator's one account (`GET /v1/account`): settles in US dollars.
+pub fn account() -> Value {
+    json!({
+        "id": "acct_emulator",
+        "object": "account",
+        "business_profile": { "name": "Stripe emulator", "url": null },
+        "business_type": null,
+        "capabilities": { "card_payments": "active", "transfers": "active" },
+        "charges_enabled": true,
+        "controller": { "type": "account" },
+        "country": "US",
+        "created": 1_700_000_000,
+        "default_currency": "usd",
+        "details_submitted": true,
+        "email": null,
+        "payouts_enabled": true,
+        "settings": null,
+        "type": "standard",
+    })
+}
+
+/// `GET /v1/tax/settings`: the emulator computes tax (for some addresses), so it is active.
+pub fn tax_settings() -> Value {
+    json!({
+        "object": "tax.settings",
+        "defaults": { "tax_behavior": null, "tax_code": "txcd_10000000" },
+        "head_office": { "address": { "city": "San Francisco", "country": "US", "line1": "510 Townsend St", "line2": null, "postal_code": "94103", "state": "CA" } },
+        "livemode": false,
+        "status": "active",
+        "status_details": { "active": {} },
+    })
+}

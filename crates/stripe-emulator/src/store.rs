@@ -238,6 +238,17 @@ impl<'a> Ctx<'a> {
 
     /// Record an event and queue a delivery to every endpoint that wants it.
     pub fn emit(&mut self, kind: &str, obj: &Value, previous: Option<Value>) -> ApiResult<Value> {
+        self.emit_to(kind, obj, previous, None)
+    }
+
+    /// [`emit`], to one endpoint only (whatever its enabled events) when `only` names it.
+    pub fn emit_to(
+        &mut self,
+        kind: &str,
+        obj: &Value,
+        previous: Option<Value>,
+        only: Option<&str>,
+    ) -> ApiResult<Value> {
         let mut data = json!({ "object": public(obj) });
         if let Some(p) = previous {
             data["previous_attributes"] = p;
@@ -246,11 +257,12 @@ impl<'a> Ctx<'a> {
             .all("webhook_endpoint")?
             .into_iter()
             .filter(|e| e["status"] == "enabled")
-            .filter(|e| {
-                e["enabled_events"]
+            .filter(|e| match only {
+                Some(id) => e["id"] == id,
+                None => e["enabled_events"]
                     .as_array()
                     .map(|a| a.iter().any(|t| t == "*" || t == kind))
-                    .unwrap_or(false)
+                    .unwrap_or(false),
             })
             .collect();
         let event = json!({

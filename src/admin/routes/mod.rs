@@ -4,6 +4,8 @@
 //! [`CsrfForm`](crate::web::session::CsrfForm); results flashed after a redirect
 //! (Post/Redirect/Get).
 
+mod events;
+mod health;
 mod images;
 mod list;
 mod order;
@@ -13,6 +15,8 @@ mod refund;
 mod shipping;
 mod variants;
 
+pub use events::{catch_up as catch_up_events, list as events, replay as replay_event};
+pub use health::health;
 pub use images::{make_main as main_picture, remove as remove_picture, upload as upload_picture};
 pub use list::list;
 pub use order::show;

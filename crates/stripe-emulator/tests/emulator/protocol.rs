@@ -255,6 +255,7 @@ async fn state_survives_a_restart_with_a_file_database() {
             url: "http://127.0.0.1:9/hook".parse().unwrap(),
             secret: "whsec_one".into(),
             enabled_events: vec!["*".into()],
+            api_version: None,
         }),
     };
     let emu = Emulator::start(config.clone()).await.unwrap();
@@ -319,6 +320,7 @@ async fn deliveries_are_retried_and_signed_with_wall_clock_time() {
             url: hooks.url(),
             secret: SECRET.into(),
             enabled_events: vec!["product.created".into()],
+            api_version: None,
         }),
     })
     .await

@@ -199,6 +199,7 @@ impl Harness {
                 url: hooks.url(),
                 secret: SECRET.into(),
                 enabled_events: vec!["*".into()],
+                api_version: None,
             }),
         })
         .await
