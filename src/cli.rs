@@ -35,6 +35,11 @@ enum Command {
         /// The catalogue file (see src/catalog/demo_catalog.toml for the format).
         file: std::path::PathBuf,
     },
+    /// Orders for the accountant, as CSV on standard output.
+    Export {
+        #[command(subcommand)]
+        command: ExportCommand,
+    },
     /// The catalogue as a file.
     Catalogue {
         #[command(subcommand)]
@@ -71,6 +76,18 @@ enum CatalogueCommand {
     /// status, category, current prices and stock, shipping rates); download files go beside it
     /// in catalogue-files/. FILE `-` writes to standard output (without download files).
     Export { file: std::path::PathBuf },
+}
+
+#[derive(Debug, Subcommand)]
+enum ExportCommand {
+    /// One row per order created from --since (a date, UTC) up to --until (exclusive; default:
+    /// now): totals, refunds, disputes and what was kept.
+    Orders {
+        #[arg(long)]
+        since: String,
+        #[arg(long)]
+        until: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -136,6 +153,9 @@ pub fn main() -> ExitCode {
                 command: CatalogueCommand::Export { file },
             } => export_catalogue(config, file).await,
             Command::Reconcile { since } => reconcile(config, &since).await,
+            Command::Export {
+                command: ExportCommand::Orders { since, until },
+            } => export_orders(config, &since, until.as_deref()).await,
             Command::Emulator => emulator(config).await,
             Command::Stripe {
                 command: StripeCommand::Setup,
@@ -246,6 +266,49 @@ async fn seed_file(config: Config, file: std::path::PathBuf) -> Result<(), Start
     .await
     .map_err(anyhow::Error::from)??;
     println!("seeded {}: {report}", file.display());
+    Ok(())
+}
+
+/// `2026-11-01` as the unix time of its midnight, UTC.
+fn day_start(flag: &str, raw: &str) -> Result<i64, StartError> {
+    chrono::NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
+        .map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc().timestamp())
+        .map_err(|_| {
+            StartError::Other(anyhow::anyhow!(
+                "{flag}: {raw:?} is not a date like 2026-11-01"
+            ))
+        })
+}
+
+async fn export_orders(config: Config, since: &str, until: Option<&str>) -> Result<(), StartError> {
+    let since = day_start("--since", since)?;
+    let until = match until {
+        Some(u) => day_start("--until", u)?,
+        None => SystemClock.unix() + 1,
+    };
+    if until <= since {
+        return Err(StartError::Other(anyhow::anyhow!(
+            "--until must be after --since"
+        )));
+    }
+    let pool = crate::startup::connect_and_migrate_for_maintenance(&config).await?;
+    let csv = actix_web::web::block(move || -> anyhow::Result<String> {
+        use diesel::prelude::*;
+        let mut conn = pool.get()?;
+        let rows: Vec<crate::orders::model::Order> = crate::schema::orders::table
+            .filter(crate::schema::orders::created_at.ge(since))
+            .filter(crate::schema::orders::created_at.lt(until))
+            .order((
+                crate::schema::orders::created_at.asc(),
+                crate::schema::orders::id.asc(),
+            ))
+            .select(crate::orders::model::Order::as_select())
+            .load(&mut conn)?;
+        Ok(crate::admin::exports::orders_csv(&mut conn, &rows)?)
+    })
+    .await
+    .map_err(anyhow::Error::from)??;
+    print!("{csv}");
     Ok(())
 }
 

@@ -261,6 +261,24 @@ diesel::table! {
 }
 
 diesel::table! {
+    disputes (id) {
+        id -> Text,
+        order_id -> Nullable<BigInt>,
+        charge_id -> Text,
+        amount -> BigInt,
+        currency -> Text,
+        reason -> Text,
+        status -> Text,
+        evidence_due_by -> Nullable<BigInt>,
+        withdrawn -> BigInt,
+        reinstated -> BigInt,
+        fees -> BigInt,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
     stripe_event_failures (event_id) {
         event_id -> Text,
         #[sql_name = "type"]
@@ -565,6 +583,7 @@ diesel::joinable!(shipment_lines -> shipments (shipment_id));
 diesel::joinable!(shipment_lines -> order_items (order_item_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    disputes,
     stripe_event_failures,
     products,
     product_variants,

@@ -316,6 +316,10 @@ fn routes(cfg: &mut web::ServiceConfig) {
         )
         .route("/admin", web::get().to(admin::routes::list))
         .route("/admin/events", web::get().to(admin::routes::events))
+        .route(
+            "/admin/orders.csv",
+            web::get().to(admin::routes::orders_csv),
+        )
         .route("/admin/health", web::get().to(admin::routes::health))
         .route(
             "/admin/events/catch-up",

@@ -8,6 +8,8 @@
 
 pub mod audit;
 pub mod cli;
+pub mod disputes;
+pub mod exports;
 pub mod receipts;
 pub mod refunds;
 pub mod routes;

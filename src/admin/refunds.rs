@@ -605,6 +605,10 @@ pub fn apply_snapshot(
     }
     if new_status == SUCCEEDED {
         restock_once(conn, row.id, now)?;
+    } else if new_status == FAILED {
+        // It succeeded (and put units back) before it failed: the units were never returned
+        // for money after all.
+        unrestock_once(conn, row.id, order.id, now)?;
     }
     recompute(conn, order.id, now)?;
     by_id(conn, row.id)
@@ -697,6 +701,67 @@ fn restock_once(conn: &mut AnyConnection, refund_id: i64, now: i64) -> QueryResu
         .execute(conn)?;
     }
     Ok(())
+}
+
+/// Takes back the units a refund put on the shelf, once, when it fails after succeeding. Units
+/// sold again meanwhile cannot be taken back: the shelf goes to zero, never below.
+fn unrestock_once(
+    conn: &mut AnyConnection,
+    refund_id: i64,
+    order_id: i64,
+    now: i64,
+) -> QueryResult<()> {
+    let first = diesel::update(
+        refunds::table
+            .filter(refunds::id.eq(refund_id))
+            .filter(refunds::restocked.eq(true)),
+    )
+    .set(refunds::restocked.eq(false))
+    .execute(conn)?;
+    if first == 0 {
+        return Ok(());
+    }
+    let lines: Vec<(Option<i64>, Option<String>, i64)> = refund_restocks::table
+        .inner_join(order_items::table.on(order_items::id.eq(refund_restocks::order_item_id)))
+        .inner_join(products::table.on(products::id.eq(order_items::product_id)))
+        .filter(refund_restocks::refund_id.eq(refund_id))
+        .select((
+            order_items::variant_id,
+            products::delivery,
+            refund_restocks::quantity,
+        ))
+        .load(conn)?;
+    let ids: Vec<i64> = lines.iter().filter_map(|(v, _, _)| *v).collect();
+    crate::inventory::lock_variants(conn, &ids)?;
+    let mut taken = 0;
+    for (variant_id, delivery, qty) in lines {
+        let (Some(variant_id), false) = (variant_id, delivery.as_deref() == Some("keys")) else {
+            continue;
+        };
+        let stock: Option<i64> = product_variants::table
+            .find(variant_id)
+            .select(product_variants::stock)
+            .first(conn)?;
+        let Some(stock) = stock else { continue };
+        let back = qty.min(stock);
+        diesel::update(product_variants::table.find(variant_id))
+            .set((
+                product_variants::stock.eq(stock - back),
+                product_variants::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+        taken += back;
+    }
+    audit::record(
+        conn,
+        audit::Event::order(
+            None,
+            audit::STOCK_CHANGED,
+            order_id,
+            format!("the refund failed after succeeding: {taken} unit(s) taken back off the shelf"),
+        ),
+        now,
+    )
 }
 
 /// Money per order line already refunded or being refunded (pending or succeeded refunds).

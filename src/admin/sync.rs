@@ -14,7 +14,7 @@ use crate::error::SyncError;
 use crate::orders::model::Order;
 use crate::payments::PaymentError;
 use crate::payments::refunds::{self as stripe_refunds, NewRefund};
-use crate::schema::orders;
+use crate::schema::{disputes, orders};
 use crate::state::AppState;
 use crate::webhooks::ledger::{self, EventRecord, Outcome};
 
@@ -218,30 +218,40 @@ pub async fn charge_refunded(
     apply_all(state, snaps, intent, event).await
 }
 
-/// `charge.dispute.created`: flags the order of the disputed charge.
-pub async fn dispute_created(
+/// A dispute event (opened, updated, funds withdrawn or reinstated, closed): the dispute is read
+/// from Stripe, whatever the event said, and its status, reason, evidence due date and the
+/// money it moved are kept on its order (marked disputed; each change of status audited).
+pub async fn dispute_event(
     state: &AppState,
-    charge_id: Option<&str>,
+    dispute_id: &str,
     event: Option<EventRecord>,
 ) -> Result<Outcome, SyncError> {
-    let charge = match charge_id {
-        Some(id) => Some(stripe_refunds::charge(&state.stripe, id).await?),
-        None => None,
-    };
-    let intent = charge.as_ref().and_then(|c| {
-        c.payment_intent
+    let dispute = crate::payments::disputes::retrieve(&state.stripe, dispute_id).await?;
+    let (withdrawn, reinstated, fees) = crate::payments::disputes::money_moved(&dispute);
+    let row = DisputeRow {
+        id: dispute.id.as_str().to_owned(),
+        charge_id: dispute.charge.id().as_str().to_owned(),
+        intent: dispute
+            .payment_intent
             .as_ref()
-            .map(|p| p.id().as_str().to_owned())
-    });
-    let disputed = charge.as_ref().is_some_and(|c| c.disputed);
+            .map(|p| p.id().as_str().to_owned()),
+        amount: dispute.amount,
+        currency: dispute.currency.to_string(),
+        reason: dispute.reason.clone(),
+        status: dispute.status.as_str().to_owned(),
+        evidence_due_by: dispute.evidence_details.due_by,
+        withdrawn,
+        reinstated,
+        fees,
+    };
     let now = state.clock.unix();
     db::run(&state.pool, move |conn| {
         write_tx(conn, |conn| {
-            let order = match &intent {
+            let order = match &row.intent {
                 Some(pi) => order_by_intent(conn, pi)?,
                 None => None,
             };
-            let Some(order) = order.filter(|_| disputed) else {
+            let Some(order) = order else {
                 return Ok(
                     if record(conn, event.as_ref(), None, "unknown dispute", now)? {
                         Outcome::Unknown
@@ -250,25 +260,65 @@ pub async fn dispute_created(
                     },
                 );
             };
-            if !record(conn, event.as_ref(), Some(order.id), "disputed", now)? {
+            let outcome = format!("dispute {}", row.status.replace('_', " "));
+            if !record(conn, event.as_ref(), Some(order.id), &outcome, now)? {
                 return Ok(Outcome::Duplicate);
             }
-            let flagged = diesel::update(
+            let before: Option<String> = disputes::table
+                .find(&row.id)
+                .select(disputes::status)
+                .first(conn)
+                .optional()?;
+            let values = (
+                disputes::order_id.eq(Some(order.id)),
+                disputes::charge_id.eq(&row.charge_id),
+                disputes::amount.eq(row.amount),
+                disputes::currency.eq(&row.currency),
+                disputes::reason.eq(&row.reason),
+                disputes::status.eq(&row.status),
+                disputes::evidence_due_by.eq(row.evidence_due_by),
+                disputes::withdrawn.eq(row.withdrawn),
+                disputes::reinstated.eq(row.reinstated),
+                disputes::fees.eq(row.fees),
+                disputes::updated_at.eq(now),
+            );
+            if before.is_none() {
+                diesel::insert_into(disputes::table)
+                    .values((
+                        disputes::id.eq(&row.id),
+                        values,
+                        disputes::created_at.eq(now),
+                    ))
+                    .execute(conn)?;
+            } else {
+                diesel::update(disputes::table.find(&row.id))
+                    .set(values)
+                    .execute(conn)?;
+            }
+            diesel::update(
                 orders::table
                     .filter(orders::id.eq(order.id))
                     .filter(orders::disputed.eq(false)),
             )
             .set((orders::disputed.eq(true), orders::updated_at.eq(now)))
             .execute(conn)?;
-            if flagged > 0 {
+            if before.as_deref() != Some(row.status.as_str()) {
+                let what = match before {
+                    None => format!(
+                        "the customer disputed {} with their bank ({}); status {}",
+                        crate::money::Money::new(
+                            row.amount,
+                            crate::money::Currency::parse(&row.currency)
+                                .unwrap_or(order.currency())
+                        ),
+                        row.reason.replace('_', " "),
+                        row.status.replace('_', " ")
+                    ),
+                    Some(_) => format!("dispute {}", row.status.replace('_', " ")),
+                };
                 audit::record(
                     conn,
-                    audit::Event::order(
-                        None,
-                        audit::DISPUTE_OPENED,
-                        order.id,
-                        "the customer disputed the payment with their bank".into(),
-                    ),
+                    audit::Event::order(None, audit::DISPUTE_OPENED, order.id, what),
                     now,
                 )?;
             }
@@ -281,4 +331,19 @@ pub async fn dispute_created(
         .map_err(SyncError::from)
     })
     .await
+}
+
+/// What the shop keeps of a dispute.
+struct DisputeRow {
+    id: String,
+    charge_id: String,
+    intent: Option<String>,
+    amount: i64,
+    currency: String,
+    reason: String,
+    status: String,
+    evidence_due_by: Option<i64>,
+    withdrawn: i64,
+    reinstated: i64,
+    fees: i64,
 }

@@ -9,7 +9,8 @@ use diesel::prelude::*;
 
 use crate::db::AnyConnection;
 use crate::schema::{
-    orders, outbox, payment_failures, refunds, stripe_event_failures, stripe_events, subscriptions,
+    disputes, orders, outbox, payment_failures, refunds, stripe_event_failures, stripe_events,
+    subscriptions,
 };
 
 /// A window to report on.
@@ -84,6 +85,14 @@ pub struct Figures {
     pub refund_rate: Option<i64>,
     pub disputes: i64,
     pub dispute_rate: Option<i64>,
+    /// Disputes waiting for a response or a decision (whenever opened).
+    pub disputes_open: i64,
+    /// Disputes closed in the window, won and lost (a warning closed counts as won).
+    pub disputes_won: i64,
+    pub disputes_lost: i64,
+    /// What disputes opened in the window took from the balance: withdrawn plus fees, less what
+    /// was reinstated.
+    pub dispute_withdrawn: i64,
     pub active_subscriptions: i64,
     pub churned: i64,
     pub churn_rate: Option<i64>,
@@ -211,6 +220,30 @@ pub fn compute(
         .count()
         .get_result(conn)?;
 
+    let open_statuses = [
+        "needs_response",
+        "under_review",
+        "warning_needs_response",
+        "warning_under_review",
+    ];
+    let disputes_open: i64 = disputes::table
+        .filter(disputes::status.eq_any(open_statuses))
+        .count()
+        .get_result(conn)?;
+    let closed: Vec<String> = disputes::table
+        .filter(disputes::status.eq_any(["won", "lost", "warning_closed"]))
+        .filter(disputes::updated_at.ge(since))
+        .select(disputes::status)
+        .load(conn)?;
+    let disputes_lost = closed.iter().filter(|s| *s == "lost").count() as i64;
+    let disputes_won = closed.len() as i64 - disputes_lost;
+    let moved: Vec<(i64, i64, i64)> = disputes::table
+        .filter(disputes::created_at.ge(since))
+        .filter(disputes::currency.eq(currency))
+        .select((disputes::withdrawn, disputes::reinstated, disputes::fees))
+        .load(conn)?;
+    let dispute_withdrawn = moved.iter().map(|(w, r, f)| w + f - r).sum();
+
     let last_event_at: Option<i64> = stripe_events::table
         .select(diesel::dsl::max(stripe_events::processed_at))
         .first(conn)?;
@@ -263,6 +296,10 @@ pub fn compute(
         refund_rate: rate(refunded, gross),
         disputes,
         dispute_rate: rate(disputes, orders),
+        disputes_open,
+        disputes_won,
+        disputes_lost,
+        dispute_withdrawn,
         active_subscriptions,
         churned,
         churn_rate: rate(churned, active_subscriptions + churned),

@@ -15,6 +15,7 @@ pub mod account;
 pub mod checkout;
 pub mod coupons;
 pub mod customers;
+pub mod disputes;
 pub mod payment_methods;
 pub mod portal;
 pub mod products;
@@ -332,6 +333,7 @@ const PATH_WORDS: &[&str] = &[
     "account",
     "tax",
     "settings",
+    "disputes",
 ];
 
 /// `/checkout/sessions/cs_test_a1B2/expire` → `/checkout/sessions/{id}/expire`.

@@ -5,6 +5,7 @@ pub mod assets;
 pub mod canonical_host;
 pub mod client;
 pub mod csrf;
+pub mod csv;
 pub mod field_errors;
 pub mod forms;
 pub mod layout;

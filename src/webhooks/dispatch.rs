@@ -29,9 +29,7 @@ pub async fn process(
         EventKind::ChargeRefunded(id) => {
             crate::admin::sync::charge_refunded(state, &id, Some(record)).await
         }
-        EventKind::Dispute { charge, .. } => {
-            crate::admin::sync::dispute_created(state, charge.as_deref(), Some(record)).await
-        }
+        EventKind::Dispute(id) => crate::admin::sync::dispute_event(state, &id, Some(record)).await,
         EventKind::CheckoutSession(session_id) => {
             crate::checkout::fulfil::fulfil_checkout(state, &session_id, Some(record)).await
         }

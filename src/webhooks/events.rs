@@ -23,8 +23,8 @@ pub enum Handler {
     Refund,
     /// A charge was refunded: re-fetch all of its refunds.
     ChargeRefunded,
-    /// A payment was disputed.
-    DisputeCreated,
+    /// A dispute was opened or moved on (status, funds): re-fetch it.
+    Dispute,
 }
 
 /// Every event type we handle. Anything else is recorded as ignored.
@@ -50,7 +50,11 @@ pub const HANDLED: &[(&str, Handler)] = &[
     ("refund.updated", Handler::Refund),
     ("refund.failed", Handler::Refund),
     ("charge.refund.updated", Handler::Refund),
-    ("charge.dispute.created", Handler::DisputeCreated),
+    ("charge.dispute.created", Handler::Dispute),
+    ("charge.dispute.updated", Handler::Dispute),
+    ("charge.dispute.funds_withdrawn", Handler::Dispute),
+    ("charge.dispute.funds_reinstated", Handler::Dispute),
+    ("charge.dispute.closed", Handler::Dispute),
 ];
 
 impl Handler {
@@ -79,8 +83,8 @@ impl Handler {
             Handler::ChargeRefunded => {
                 "Reads every refund of the charge from Stripe, as for the refund events (it catches refunds whose own events were missed)."
             }
-            Handler::DisputeCreated => {
-                "Marks the order disputed and writes it in the order's audit trail; the admin list can show disputed orders only. Evidence is submitted in the Stripe Dashboard."
+            Handler::Dispute => {
+                "Reads the dispute from Stripe and keeps its status, reason, evidence due date and the money it withdrew (with the dispute fee) or reinstated on the order, which is marked disputed; each change of status goes in the order's audit trail. Evidence is submitted in the Stripe Dashboard."
             }
         }
     }
@@ -129,11 +133,8 @@ pub enum EventKind {
     PaymentFailed(Attempt),
     Refund(String),
     ChargeRefunded(String),
-    /// `charge` is the disputed charge's id.
-    Dispute {
-        id: String,
-        charge: Option<String>,
-    },
+    /// The dispute's id.
+    Dispute(String),
     /// Nothing for us to do; recorded so it is never looked at again.
     Other,
 }
@@ -157,10 +158,7 @@ impl EventKind {
             Handler::PaymentFailed => EventKind::PaymentFailed(Attempt::from_object(object)),
             Handler::Refund => EventKind::Refund(id),
             Handler::ChargeRefunded => EventKind::ChargeRefunded(id),
-            Handler::DisputeCreated => EventKind::Dispute {
-                id,
-                charge: field("charge"),
-            },
+            Handler::Dispute => EventKind::Dispute(id),
         }
     }
 }
@@ -219,10 +217,7 @@ mod tests {
                 "charge.dispute.created",
                 &json!({"id": "dp_1", "charge": "ch_1"})
             ),
-            EventKind::Dispute {
-                id: "dp_1".into(),
-                charge: Some("ch_1".into())
-            }
+            EventKind::Dispute("dp_1".into())
         );
         let intent = json!({
             "id": "pi_1", "amount": 1200, "currency": "usd",

@@ -595,6 +595,51 @@ async fn a_refund_that_fails_later_shows_failed_and_is_refundable_again() {
 }
 
 #[actix_web::test]
+async fn a_refund_that_fails_after_succeeding_takes_its_units_back_off_the_shelf() {
+    let app = TestApp::spawn().await;
+    let number = app.paid_order(2, CARD_OK).await;
+    assert_eq!(app.stock("canvas-tote").await, Some(38));
+    let admin = app.admin_browser().await;
+    let form = refund_form(&app, &admin, &number).await;
+    let restock = form.restock_fields[0].clone();
+    post_refund(
+        &app,
+        &admin,
+        &number,
+        &form,
+        "36.00",
+        &[(restock.as_str(), "2")],
+    )
+    .await;
+    assert_eq!(app.stock("canvas-tote").await, Some(40));
+    app.wait_for_deliveries().await;
+
+    // The card was closed: Stripe reports the refund failed after all.
+    let stripe_id = app.stripe_refunds().await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.emulator_post(&format!("_emulator/refunds/{stripe_id}/fail"), &[])
+        .await;
+    app.wait_for_order(&number, "the refund failed", |o| o.amount_refunded == 0)
+        .await;
+    app.wait_for_deliveries().await;
+    assert_eq!(app.local_refunds().await[0].status, "failed");
+    assert_eq!(app.order(&number).await.status, "paid");
+    assert_eq!(
+        app.stock("canvas-tote").await,
+        Some(38),
+        "the two units are taken back, once, whatever events repeat"
+    );
+    let html = admin_page(&app, &admin, &number).await;
+    let trail = select_text(&html, "#audit tbody tr").join("\n");
+    assert!(
+        trail.contains("2 unit(s) taken back off the shelf"),
+        "{trail}"
+    );
+}
+
+#[actix_web::test]
 async fn a_disputed_payment_is_flagged_for_the_admin_and_the_customer() {
     let app = TestApp::spawn().await;
     app.register_customer("disputer@example.com").await;

@@ -11,9 +11,9 @@ use storefront::schema::{
     shipping_rates, subscription_checkouts,
 };
 use storefront::schema::{
-    cart_items, carts, email_tokens, login_attempts, order_items, orders, outbox, payment_failures,
-    prices, products, rate_limit_hits, shipping_prices, stock_alerts, stock_reservations,
-    stripe_event_failures, stripe_events, subscriptions, user_sessions, users,
+    cart_items, carts, disputes, email_tokens, login_attempts, order_items, orders, outbox,
+    payment_failures, prices, products, rate_limit_hits, shipping_prices, stock_alerts,
+    stock_reservations, stripe_event_failures, stripe_events, subscriptions, user_sessions, users,
 };
 
 use crate::helpers::TestDb;
@@ -210,6 +210,7 @@ fn schema_rs_matches_the_migrations() {
         stock_reservations,
         stripe_events,
         stripe_event_failures,
+        disputes,
         users,
         login_attempts,
         subscriptions,

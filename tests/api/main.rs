@@ -15,8 +15,10 @@ mod dashboard;
 mod database;
 mod digital;
 mod discounts;
+mod disputes;
 mod doctor;
 mod events_inbox;
+mod exports;
 mod form_fuzz;
 #[allow(dead_code)] // The harness serves tests still to come.
 mod helpers;

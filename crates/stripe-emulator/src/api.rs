@@ -200,6 +200,8 @@ pub fn route(ctx: &mut Ctx, method: &str, segs: &[&str], raw: &Value) -> ApiResu
                 r
             } else if let Some(r) = super::payment_methods::route(ctx, method, segs, raw)? {
                 r
+            } else if let Some(r) = super::disputes::route(ctx, method, segs, raw)? {
+                r
             } else {
                 return Err(ApiError::invalid(format!(
                     "Unrecognized request URL ({method}: /v1/{}). Please see https://stripe.com/docs or we can help at https://support.stripe.com/.",

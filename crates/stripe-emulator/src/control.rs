@@ -98,6 +98,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/webhooks/release", web::post().to(release))
             .route("/deliveries", web::get().to(deliveries))
             .route("/faults", web::post().to(api_fault))
+            .route("/disputes/{id}", web::post().to(dispute))
+            .route("/refunds/{id}/fail", web::post().to(fail_refund))
             .route("/faults", web::get().to(fired_faults))
             .route("/run_jobs", web::post().to(run_jobs)),
     );
@@ -347,6 +349,57 @@ async fn run_jobs(req: HttpRequest, payload: web::Payload, st: web::Data<Shared>
     .await;
     match res {
         Ok(n) => ok(json!({ "ran": n })),
+        Err(e) => e.response(),
+    }
+}
+
+/// `POST /_emulator/disputes/{id}` with `status=under_review|won|lost|warning_closed`: what the
+/// card network decided (with the events Stripe sends for it).
+async fn dispute(
+    req: HttpRequest,
+    payload: web::Payload,
+    path: web::Path<String>,
+    st: web::Data<Shared>,
+) -> HttpResponse {
+    static S: P = P::Obj(&[("status", P::Str)]);
+    let p = match params(&req, payload, &S).await {
+        Ok(p) => p,
+        Err(e) => return e.response(),
+    };
+    let id = path.into_inner();
+    let Some(status) = p.s("status") else {
+        return ApiError::missing("status").response();
+    };
+    let res = with_ctx(&st.into_inner(), move |ctx| {
+        super::disputes::decide(ctx, &id, &status).map(|d| store::public(&d))
+    })
+    .await;
+    match res {
+        Ok(v) => ok(v),
+        Err(e) => e.response(),
+    }
+}
+
+/// `POST /_emulator/refunds/{id}/fail`: a pending or succeeded refund fails (the card was
+/// closed), with `refund.updated`, `refund.failed` and `charge.refund.updated`.
+async fn fail_refund(
+    req: HttpRequest,
+    payload: web::Payload,
+    path: web::Path<String>,
+    st: web::Data<Shared>,
+) -> HttpResponse {
+    static S: P = P::Obj(&[]);
+    if let Err(e) = params(&req, payload, &S).await {
+        return e.response();
+    }
+    let id = path.into_inner();
+    let res = with_ctx(&st.into_inner(), move |ctx| {
+        payments::fail_refund(ctx, &id, true)?;
+        ctx.fetch("refund", &id).map(|r| store::public(&r))
+    })
+    .await;
+    match res {
+        Ok(v) => ok(v),
         Err(e) => e.response(),
     }
 }

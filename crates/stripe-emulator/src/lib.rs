@@ -15,6 +15,7 @@ mod checkout;
 mod checkout_page;
 mod control;
 mod coupons;
+mod disputes;
 mod error;
 pub mod form;
 mod objects;

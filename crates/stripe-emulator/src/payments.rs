@@ -567,69 +567,45 @@ pub fn run_job(ctx: &mut Ctx, kind: &str, target: &str) -> ApiResult<()> {
                 ctx.emit("checkout.session.async_payment_failed", &s, None)?;
             }
         }
-        "dispute" => {
-            let mut ch = ctx.fetch("charge", target)?;
-            ch["disputed"] = json!(true);
-            ctx.put(&ch)?;
-            let dp = json!({
-                "id": new_id("dp_"),
-                "object": "dispute",
-                "amount": ch["amount"],
-                "balance_transactions": [],
-                "charge": ch["id"],
-                "created": ctx.now,
-                "currency": ch["currency"],
-                "enhanced_eligibility_types": [],
-                "evidence": {
-                    "access_activity_log": null, "billing_address": null, "cancellation_policy": null,
-                    "cancellation_policy_disclosure": null, "cancellation_rebuttal": null, "customer_communication": null,
-                    "customer_email_address": null, "customer_name": null, "customer_purchase_ip": null,
-                    "customer_signature": null, "duplicate_charge_documentation": null, "duplicate_charge_explanation": null,
-                    "duplicate_charge_id": null, "enhanced_evidence": {}, "product_description": null, "receipt": null,
-                    "refund_policy": null, "refund_policy_disclosure": null, "refund_refusal_explanation": null,
-                    "service_date": null, "service_documentation": null, "shipping_address": null,
-                    "shipping_carrier": null, "shipping_date": null, "shipping_documentation": null,
-                    "shipping_tracking_number": null, "uncategorized_file": null, "uncategorized_text": null
-                },
-                "evidence_details": {
-                    "due_by": ctx.now + 7 * 86_400, "enhanced_eligibility": {}, "has_evidence": false,
-                    "past_due": false, "submission_count": 0
-                },
-                "is_charge_refundable": false,
-                "livemode": false,
-                "metadata": {},
-                "payment_intent": ch["payment_intent"],
-                "reason": "fraudulent",
-                "status": "needs_response",
-            });
-            ctx.put(&dp)?;
-            ctx.emit("charge.dispute.created", &dp, None)?;
-        }
-        "refund_fail" => {
-            let mut re = ctx.fetch("refund", target)?;
-            if re["status"] != "pending" {
-                return Ok(());
-            }
-            let before = re.clone();
-            re["status"] = json!("failed");
-            re["failure_reason"] = json!("expired_or_canceled_card");
-            re["failure_balance_transaction"] = json!(new_id("txn_"));
-            ctx.put(&re)?;
-            let mut ch = ctx.fetch("charge", re["charge"].as_str().unwrap_or_default())?;
-            let amount = re["amount"].as_i64().unwrap_or(0);
-            let refunded = (ch["amount_refunded"].as_i64().unwrap_or(0) - amount).max(0);
-            ch["amount_refunded"] = json!(refunded);
-            ch["refunded"] = json!(false);
-            ctx.put(&ch)?;
-            let prev = previous(&before, &re);
-            ctx.emit("refund.updated", &re, Some(prev.clone()))?;
-            ctx.emit("refund.failed", &re, None)?;
-            ctx.emit("charge.refund.updated", &re, Some(prev))?;
-        }
+        "dispute" => super::disputes::open(ctx, target)?,
+        "refund_fail" => fail_refund(ctx, target, false)?,
         other => {
             tracing::warn!(kind = other, "unknown emulator job");
         }
     }
+    Ok(())
+}
+
+/// A refund fails (the card was closed): the money comes back to the balance and the charge is
+/// no longer refunded by it. A pending refund fails on its test card; `after_success` lets the
+/// control API fail one that had succeeded, as Stripe rarely but really does.
+pub fn fail_refund(ctx: &mut Ctx, id: &str, after_success: bool) -> ApiResult<()> {
+    let mut re = ctx.fetch("refund", id)?;
+    let failable = re["status"] == "pending" || (after_success && re["status"] == "succeeded");
+    if !failable {
+        return if after_success {
+            Err(ApiError::invalid(
+                "Only a pending or succeeded refund can fail.",
+            ))
+        } else {
+            Ok(())
+        };
+    }
+    let before = re.clone();
+    re["status"] = json!("failed");
+    re["failure_reason"] = json!("expired_or_canceled_card");
+    re["failure_balance_transaction"] = json!(new_id("txn_"));
+    ctx.put(&re)?;
+    let mut ch = ctx.fetch("charge", re["charge"].as_str().unwrap_or_default())?;
+    let amount = re["amount"].as_i64().unwrap_or(0);
+    let refunded = (ch["amount_refunded"].as_i64().unwrap_or(0) - amount).max(0);
+    ch["amount_refunded"] = json!(refunded);
+    ch["refunded"] = json!(false);
+    ctx.put(&ch)?;
+    let prev = previous(&before, &re);
+    ctx.emit("refund.updated", &re, Some(prev.clone()))?;
+    ctx.emit("refund.failed", &re, None)?;
+    ctx.emit("charge.refund.updated", &re, Some(prev))?;
     Ok(())
 }
 

@@ -52,6 +52,8 @@ struct OrdersPage {
     since: Option<(i64, String)>,
     /// The same list without `since`.
     all_dates: String,
+    /// These orders (every page) as CSV.
+    csv: String,
     /// Per currency: paid, of which tax, refunded.
     totals: Vec<(String, String, String)>,
     page: i64,
@@ -290,6 +292,7 @@ pub async fn list(
         disputed,
         since: since.map(|t| (t, when(t))),
         all_dates: link(1, None),
+        csv: link(1, since).replacen("/admin?", "/admin/orders.csv?", 1),
         totals,
         page,
         prev: (page > 1).then(|| link(page - 1, since)),
@@ -297,4 +300,42 @@ pub async fn list(
     }
     .render();
     render(page_html, StatusCode::OK)
+}
+
+/// `GET /admin/orders.csv`: every order the list's filters match (all pages), oldest first,
+/// for the accountant ([`crate::admin::exports`]).
+pub async fn orders_csv(
+    state: web::Data<AppState>,
+    _admin: Admin,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, AppError> {
+    let status: Option<OrderStatus> = query.status.as_deref().and_then(|s| s.parse().ok());
+    let q: String = query
+        .q
+        .clone()
+        .unwrap_or_default()
+        .chars()
+        .take(200)
+        .collect();
+    let since = query
+        .since
+        .as_deref()
+        .and_then(|s| parse_int_in(s, 0, 10_000_000_000));
+    let disputed = query.disputed.as_deref() == Some("1");
+    let (term, _) = resolve(&state, search::parse(&q)).await;
+    let csv = db::run(&state.pool, move |conn| {
+        let rows: Vec<Order> = filtered(status, term.as_ref(), since, disputed)
+            .order((orders::created_at.asc(), orders::id.asc()))
+            .select(Order::as_select())
+            .load(conn)?;
+        crate::admin::exports::orders_csv(conn, &rows).map_err(DbError::from)
+    })
+    .await?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            actix_web::http::header::CONTENT_DISPOSITION,
+            "attachment; filename=\"orders.csv\"",
+        ))
+        .body(csv))
 }

@@ -146,6 +146,22 @@ pub struct RefundFormView {
     pub line: Option<(i64, String)>,
 }
 
+/// A dispute on the order page.
+pub struct DisputeView {
+    pub id: String,
+    pub status: &'static str,
+    pub status_class: String,
+    pub amount: String,
+    pub reason: String,
+    /// When evidence is due, while it still can be sent.
+    pub due: Option<String>,
+    pub withdrawn: String,
+    pub reinstated: String,
+    pub fees: String,
+    /// The dispute in the Stripe Dashboard, where evidence is submitted.
+    pub dashboard: String,
+}
+
 #[derive(Template)]
 #[template(path = "admin/order.html")]
 struct OrderPage {
@@ -164,6 +180,7 @@ struct OrderPage {
     /// The "Re-send receipt" form's key (a paid order with someone to send it to).
     resend_key: Option<String>,
     disputed: bool,
+    disputes: Vec<DisputeView>,
     flagged: Option<String>,
     items: ItemTable,
     restock: Vec<RestockRow>,
@@ -195,6 +212,7 @@ pub(super) struct Loaded {
     parcels: Vec<Parcel>,
     address: Option<OrderShipping>,
     digital: Vec<crate::digital::access::DigitalLine>,
+    disputes: Vec<crate::admin::disputes::Dispute>,
 }
 
 pub(super) fn load(
@@ -254,6 +272,7 @@ pub(super) fn load(
     let parcels = shipments::for_order(conn, order.id)?;
     let address = shipping::address::for_order(conn, order.id)?;
     let digital = crate::digital::access::describe(conn, &order, &items)?;
+    let disputes = crate::admin::disputes::for_order(conn, order.id)?;
     Ok(Loaded {
         order,
         items,
@@ -271,6 +290,7 @@ pub(super) fn load(
         parcels,
         address,
         digital,
+        disputes,
     })
 }
 
@@ -323,6 +343,7 @@ pub(super) async fn order_page(
         parcels,
         address,
         digital,
+        disputes,
     } = loaded;
     let currency = order.currency();
     // The charge id lives at Stripe; the page still works when Stripe does not answer.
@@ -410,6 +431,28 @@ pub(super) async fn order_page(
             && (order.email.is_some() || order.user_id.is_some()))
         .then(shipments::new_form_key),
         disputed: order.disputed,
+        disputes: disputes
+            .iter()
+            .map(|d| {
+                let money = |m: i64| {
+                    crate::money::Currency::parse(&d.currency)
+                        .map(|c| Money::new(m, c).to_string())
+                        .unwrap_or_else(|_| format!("{m} {}", d.currency))
+                };
+                DisputeView {
+                    id: d.id.clone(),
+                    status: d.status_label(),
+                    status_class: d.status.clone(),
+                    amount: money(d.amount),
+                    reason: d.reason.replace('_', " "),
+                    due: d.evidence_due_by.filter(|_| d.needs_response()).map(when),
+                    withdrawn: money(d.withdrawn),
+                    reinstated: money(d.reinstated),
+                    fees: money(d.fees),
+                    dashboard: d.dashboard_url(state.stripe.livemode),
+                }
+            })
+            .collect(),
         flagged: order.flagged.clone(),
         // The summary above the table shows the total, next to the amount refunded.
         items: ItemTable {

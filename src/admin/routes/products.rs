@@ -264,7 +264,7 @@ pub async fn products_csv(
         currency.code()
     );
     for row in rows {
-        let cells: Vec<String> = row.iter().map(|c| csv_cell(c)).collect();
+        let cells: Vec<String> = row.iter().map(|c| crate::web::csv::text(c)).collect();
         csv.push_str(&cells.join(","));
         csv.push_str("\r\n");
     }
@@ -316,19 +316,6 @@ pub(super) fn priced(raw: &str, free: bool, currency: Currency) -> Result<i64, S
         (Ok(m), false) if m.amount > 99_999_999 => Err("The price is too large.".into()),
         (Ok(m), false) => Ok(m.amount),
         (Err(e), _) => Err(format!("Price: {e}.")),
-    }
-}
-
-/// One CSV cell: quoted when it must be, and never a formula.
-fn csv_cell(value: &str) -> String {
-    let value = match value.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{value}"),
-        _ => value.to_owned(),
-    };
-    if value.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", value.replace('"', "\"\""))
-    } else {
-        value
     }
 }
 
@@ -1435,19 +1422,3 @@ pub async fn change_price(
 /// A form with nothing but its CSRF token.
 #[derive(Debug, Deserialize)]
 pub struct Confirm {}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn csv_cells_are_quoted_and_never_formulas() {
-        assert_eq!(super::csv_cell("Canvas tote"), "Canvas tote");
-        assert_eq!(super::csv_cell("a, b"), "\"a, b\"");
-        assert_eq!(super::csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(
-            super::csv_cell("=HYPERLINK(\"x\")"),
-            "\"'=HYPERLINK(\"\"x\"\")\""
-        );
-        assert_eq!(super::csv_cell("-2"), "'-2");
-        assert_eq!(super::csv_cell("@sum"), "'@sum");
-    }
-}
