@@ -17,11 +17,12 @@ use crate::admin::users::DEMO_ADMIN_EMAIL;
 use crate::config::ConfigError;
 use crate::db::{AnyConnection, insert_once, write_tx};
 use crate::schema::{
-    audit_log, cart_items, carts, download_counts, email_tokens, installation, job_runs,
+    audit_log, cart_items, carts, disputes, download_counts, email_tokens, installation, job_runs,
     licence_keys, login_attempts, order_items, order_shipping, order_shipping_rates, orders,
     outbox, payment_failures, prices, products, rate_limit_hits, refund_lines, refund_restocks,
     refund_tokens, refunds, shipment_lines, shipments, shipping_prices, stock_alerts,
-    stock_reservations, stripe_events, subscription_checkouts, subscriptions, user_sessions, users,
+    stock_reservations, stripe_event_failures, stripe_events, subscription_checkouts,
+    subscriptions, user_sessions, users,
 };
 
 /// How the shop that made the database reached Stripe.
@@ -219,6 +220,8 @@ pub fn purge(conn: &mut AnyConnection) -> Result<PurgeReport, PurgeError> {
         diesel::delete(outbox::table).execute(conn)?;
         diesel::delete(email_tokens::table).execute(conn)?;
         diesel::delete(stripe_events::table).execute(conn)?;
+        diesel::delete(stripe_event_failures::table).execute(conn)?;
+        diesel::delete(disputes::table).execute(conn)?;
         diesel::delete(stock_reservations::table).execute(conn)?;
         diesel::delete(order_items::table).execute(conn)?;
         let orders = diesel::delete(orders::table).execute(conn)?;

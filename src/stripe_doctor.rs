@@ -6,7 +6,7 @@ use diesel::prelude::*;
 
 use crate::db::{self, DbError};
 use crate::payments::{self, PaymentError};
-use crate::schema::{prices, stripe_events};
+use crate::schema::prices;
 use crate::state::AppState;
 use crate::webhooks::events::handled_types;
 
@@ -243,25 +243,23 @@ async fn secret_check(state: &AppState, endpoint: &str) -> Check {
     }
 }
 
-async fn last_verified(state: &AppState) -> Check {
+/// The last delivery whose signature verified (not the reconcile's rows: those have none).
+pub async fn last_verified(state: &AppState) -> Check {
     let last: Result<Option<i64>, DbError> = db::run(&state.pool, |conn| {
-        stripe_events::table
-            .select(diesel::dsl::max(stripe_events::processed_at))
-            .first(conn)
-            .map_err(DbError::from)
+        crate::webhooks::ledger::last_verified(conn).map_err(DbError::from)
     })
     .await;
     match last {
         Ok(Some(at)) => Check::ok(
             SECRET,
             format!(
-                "the last verified event arrived {}",
+                "the last signed delivery verified {}",
                 crate::admin::routes::when(at)
             ),
         ),
         Ok(None) => Check::warn(
             SECRET,
-            "cannot verify: no event has arrived yet",
+            "cannot verify: no signed delivery has arrived yet",
             "send a test event from the Stripe Dashboard (Developers → Webhooks) and run the doctor again",
         ),
         Err(e) => Check::warn(

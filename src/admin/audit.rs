@@ -11,6 +11,7 @@ pub const REFUND_RESULT: &str = "refund result";
 pub const REFUND_SYNCED: &str = "refund synced";
 pub const ROLE_CHANGED: &str = "role changed";
 pub const DISPUTE_OPENED: &str = "dispute opened";
+pub const DISPUTE_CHANGED: &str = "dispute changed";
 pub const SHIPPED: &str = "shipped";
 pub const DELIVERED: &str = "delivered";
 pub const KEYS_ADDED: &str = "licence keys added";

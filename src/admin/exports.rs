@@ -45,8 +45,10 @@ pub fn net(total: i64, refunded: i64, withdrawn: i64, fees: i64, reinstated: i64
     total - refunded - withdrawn - fees + reinstated
 }
 
-/// The CSV of `orders` (in the order given), with its header.
+/// The CSV of the `orders` whose payment was taken (paid, partly or wholly refunded), in the
+/// order given, with its header. Checkouts never paid moved no money and are left out.
 pub fn orders_csv(conn: &mut AnyConnection, orders: &[Order]) -> QueryResult<String> {
+    let orders: Vec<&Order> = orders.iter().filter(|o| o.status().is_paid()).collect();
     let ids: Vec<i64> = orders.iter().map(|o| o.id).collect();
     let mut items: HashMap<i64, Vec<OrderItem>> = HashMap::new();
     for chunk in ids.chunks(500) {
@@ -76,19 +78,24 @@ pub fn orders_csv(conn: &mut AnyConnection, orders: &[Order]) -> QueryResult<Str
             *e = (e.0 + w, e.1 + f, e.2 + r);
         }
     }
-    let user_ids: Vec<i64> = orders.iter().filter_map(|o| o.user_id).collect();
-    let emails: HashMap<i64, String> = users::table
-        .filter(users::id.eq_any(user_ids))
-        .select((users::id, users::email))
-        .load::<(i64, String)>(conn)?
-        .into_iter()
-        .collect();
+    let mut user_ids: Vec<i64> = orders.iter().filter_map(|o| o.user_id).collect();
+    user_ids.sort_unstable();
+    user_ids.dedup();
+    let mut emails: HashMap<i64, String> = HashMap::new();
+    for chunk in user_ids.chunks(500) {
+        emails.extend(
+            users::table
+                .filter(users::id.eq_any(chunk))
+                .select((users::id, users::email))
+                .load::<(i64, String)>(conn)?,
+        );
+    }
 
     let mut out = row(&ORDER_COLUMNS
         .iter()
         .map(|c| Cell::Text((*c).to_owned()))
         .collect::<Vec<_>>());
-    for o in orders {
+    for o in orders.iter().copied() {
         let currency: Currency = o.currency();
         let money = |m: i64| Cell::Number(Money::new(m, currency).to_major_string());
         let (withdrawn, fees, reinstated) = moved.get(&o.id).copied().unwrap_or_default();

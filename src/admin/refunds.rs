@@ -703,8 +703,10 @@ fn restock_once(conn: &mut AnyConnection, refund_id: i64, now: i64) -> QueryResu
     Ok(())
 }
 
-/// Takes back the units a refund put on the shelf, once, when it fails after succeeding. Units
-/// sold again meanwhile cannot be taken back: the shelf goes to zero, never below.
+/// Takes back the units a refund cancelled before they shipped (and put on the shelf), once,
+/// when it fails after succeeding: the customer paid for them after all, so they go back to
+/// "to ship". Units the customer sent back stay on the shelf (they are here). Units sold or held
+/// by checkouts meanwhile cannot be taken back: what is missing is written in the audit trail.
 fn unrestock_once(
     conn: &mut AnyConnection,
     refund_id: i64,
@@ -725,15 +727,17 @@ fn unrestock_once(
         .inner_join(order_items::table.on(order_items::id.eq(refund_restocks::order_item_id)))
         .inner_join(products::table.on(products::id.eq(order_items::product_id)))
         .filter(refund_restocks::refund_id.eq(refund_id))
+        .filter(refund_restocks::cancelled.gt(0))
         .select((
             order_items::variant_id,
             products::delivery,
-            refund_restocks::quantity,
+            refund_restocks::cancelled,
         ))
         .load(conn)?;
     let ids: Vec<i64> = lines.iter().filter_map(|(v, _, _)| *v).collect();
     crate::inventory::lock_variants(conn, &ids)?;
     let mut taken = 0;
+    let mut short = 0;
     for (variant_id, delivery, qty) in lines {
         let (Some(variant_id), false) = (variant_id, delivery.as_deref() == Some("keys")) else {
             continue;
@@ -743,7 +747,15 @@ fn unrestock_once(
             .select(product_variants::stock)
             .first(conn)?;
         let Some(stock) = stock else { continue };
-        let back = qty.min(stock);
+        let held: i64 = crate::schema::stock_reservations::table
+            .filter(crate::schema::stock_reservations::variant_id.eq(variant_id))
+            .filter(crate::schema::stock_reservations::status.eq(crate::inventory::HELD))
+            .select(crate::schema::stock_reservations::quantity)
+            .load::<i64>(conn)?
+            .iter()
+            .sum();
+        let back = qty.min((stock - held).max(0));
+        short += qty - back;
         diesel::update(product_variants::table.find(variant_id))
             .set((
                 product_variants::stock.eq(stock - back),
@@ -758,7 +770,15 @@ fn unrestock_once(
             None,
             audit::STOCK_CHANGED,
             order_id,
-            format!("the refund failed after succeeding: {taken} unit(s) taken back off the shelf"),
+            if short > 0 {
+                format!(
+                    "the refund failed after succeeding: {taken} unit(s) taken back off the shelf to ship; {short} already sold or held again — find them before shipping"
+                )
+            } else {
+                format!(
+                    "the refund failed after succeeding: {taken} unit(s) taken back off the shelf to ship"
+                )
+            },
         ),
         now,
     )

@@ -260,6 +260,8 @@ pub async fn dispute_event(
                     },
                 );
             };
+            // One dispute's events (and instances) take turns: the first inserts, the rest update.
+            super::refunds::lock_order(conn, order.id)?;
             let outcome = format!("dispute {}", row.status.replace('_', " "));
             if !record(conn, event.as_ref(), Some(order.id), &outcome, now)? {
                 return Ok(Outcome::Duplicate);
@@ -269,6 +271,14 @@ pub async fn dispute_event(
                 .select(disputes::status)
                 .first(conn)
                 .optional()?;
+            // A read made before a later one committed cannot reopen a closed dispute.
+            if before.as_deref().is_some_and(closed) && !closed(&row.status) {
+                let status = order.status();
+                return Ok(Outcome::Order {
+                    number: order.number,
+                    status,
+                });
+            }
             let values = (
                 disputes::order_id.eq(Some(order.id)),
                 disputes::charge_id.eq(&row.charge_id),
@@ -303,7 +313,7 @@ pub async fn dispute_event(
             .set((orders::disputed.eq(true), orders::updated_at.eq(now)))
             .execute(conn)?;
             if before.as_deref() != Some(row.status.as_str()) {
-                let what = match before {
+                let what = match &before {
                     None => format!(
                         "the customer disputed {} with their bank ({}); status {}",
                         crate::money::Money::new(
@@ -316,11 +326,12 @@ pub async fn dispute_event(
                     ),
                     Some(_) => format!("dispute {}", row.status.replace('_', " ")),
                 };
-                audit::record(
-                    conn,
-                    audit::Event::order(None, audit::DISPUTE_OPENED, order.id, what),
-                    now,
-                )?;
+                let action = if before.is_none() {
+                    audit::DISPUTE_OPENED
+                } else {
+                    audit::DISPUTE_CHANGED
+                };
+                audit::record(conn, audit::Event::order(None, action, order.id, what), now)?;
             }
             let status = order.status();
             Ok::<_, DieselError>(Outcome::Order {
@@ -331,6 +342,11 @@ pub async fn dispute_event(
         .map_err(SyncError::from)
     })
     .await
+}
+
+/// Whether Stripe's dispute status is final.
+fn closed(status: &str) -> bool {
+    matches!(status, "won" | "lost" | "warning_closed" | "prevented")
 }
 
 /// What the shop keeps of a dispute.

@@ -251,7 +251,12 @@ pub fn compute(
         .filter(stripe_events::processed_at.ge(since))
         .count()
         .get_result(conn)?;
-    let events_failed: i64 = stripe_event_failures::table.count().get_result(conn)?;
+    let events_failed: i64 = stripe_event_failures::table
+        .filter(diesel::dsl::not(diesel::dsl::exists(
+            stripe_events::table.filter(stripe_events::id.eq(stripe_event_failures::event_id)),
+        )))
+        .count()
+        .get_result(conn)?;
     let mail_backlog: i64 = outbox::table
         .filter(outbox::status.eq("queued"))
         .count()

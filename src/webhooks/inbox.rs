@@ -183,7 +183,12 @@ pub fn failures(conn: &mut AnyConnection, filter: &Filter) -> QueryResult<Vec<Ro
     if filter.category.is_some_and(|c| c != Category::Failed) {
         return Ok(vec![]);
     }
-    let mut q = stripe_event_failures::table.into_boxed();
+    // A note another instance's success raced past is not a failure any more.
+    let mut q = stripe_event_failures::table
+        .filter(diesel::dsl::not(diesel::dsl::exists(
+            stripe_events::table.filter(stripe_events::id.eq(stripe_event_failures::event_id)),
+        )))
+        .into_boxed();
     if let Some(t) = &filter.type_ {
         q = q.filter(stripe_event_failures::type_.eq(t.clone()));
     }

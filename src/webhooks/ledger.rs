@@ -172,3 +172,56 @@ pub async fn already_recorded(state: &AppState, event_id: &str) -> Result<bool, 
     .await?;
     Ok(n > 0)
 }
+
+/// Drops the failure note of an event the ledger holds (a note a concurrent success raced past).
+pub async fn forget_failure(state: &AppState, event_id: &str) -> Result<(), DbError> {
+    let id = event_id.to_owned();
+    db::write(&state.pool, move |conn| {
+        diesel::delete(stripe_event_failures::table.find(id))
+            .execute(conn)
+            .map(|_| ())
+            .map_err(DbError::from)
+    })
+    .await
+}
+
+/// The `job_runs` row holding when a signed webhook was last verified (what `stripe doctor`
+/// shows against Stripe: reconcile and replays write ledger rows without any signature).
+pub const VERIFIED: &str = "webhook_verified";
+
+/// Notes that a delivery's signature verified now (at most one write a minute).
+pub async fn note_verified(state: &AppState) -> Result<(), DbError> {
+    use crate::schema::job_runs;
+    let now = state.clock.unix();
+    db::write(&state.pool, move |conn| {
+        let updated = diesel::update(
+            job_runs::table
+                .find(VERIFIED)
+                .filter(job_runs::last_success_started_at.lt(now - 60)),
+        )
+        .set(job_runs::last_success_started_at.eq(now))
+        .execute(conn)?;
+        if updated == 0 {
+            db::insert_once(conn, |conn| {
+                diesel::insert_into(job_runs::table)
+                    .values((
+                        job_runs::name.eq(VERIFIED),
+                        job_runs::last_success_started_at.eq(now),
+                    ))
+                    .execute(conn)
+            })?;
+        }
+        Ok::<_, DbError>(())
+    })
+    .await
+}
+
+/// When a signed webhook was last verified, if ever.
+pub fn last_verified(conn: &mut AnyConnection) -> QueryResult<Option<i64>> {
+    use crate::schema::job_runs;
+    job_runs::table
+        .find(VERIFIED)
+        .select(job_runs::last_success_started_at)
+        .first(conn)
+        .optional()
+}

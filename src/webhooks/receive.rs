@@ -61,6 +61,9 @@ pub async fn receive(
         state.metrics.webhook("unparsed", WebhookResult::Rejected);
         return reply(StatusCode::BAD_REQUEST, "event could not be parsed");
     };
+    if let Err(e) = ledger::note_verified(&state).await {
+        tracing::warn!(error = %crate::error::Report(&e), "could not note the verified delivery");
+    }
     let record = EventRecord::of(
         event.id.as_str(),
         event.type_.as_str(),

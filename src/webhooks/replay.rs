@@ -50,6 +50,7 @@ pub fn within_retention(created: i64, now: i64) -> bool {
 
 pub async fn replay(state: &AppState, id: &str) -> Result<Replayed, SyncError> {
     if ledger::already_recorded(state, id).await? {
+        ledger::forget_failure(state, id).await?;
         return Ok(Replayed::AlreadyApplied);
     }
     let event = match crate::payments::webhook_endpoints::retrieve_event(&state.stripe, id).await {

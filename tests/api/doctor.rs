@@ -163,3 +163,32 @@ async fn the_command_exits_non_zero_naming_the_failed_check() {
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("check(s) failed"));
 }
+
+#[actix_web::test]
+async fn against_stripe_the_secret_check_reads_the_last_signed_delivery_not_the_reconcile() {
+    let app = TestApp::spawn().await;
+    let check = stripe_doctor::last_verified(&app.state).await;
+    assert_eq!(check.level, Level::Warn, "{}", check.detail);
+    // A reconcile writes ledger rows without any signature: still nothing verified.
+    app.emulator_post("_emulator/webhooks", &[("drop", "1000")])
+        .await;
+    app.add_to_cart("canvas-tote", 1).await;
+    let session_url = app.checkout().await;
+    app.pay_ok(&session_url).await;
+    app.wait_for_deliveries().await;
+    storefront::reconcile::reconcile(&app.state, 0)
+        .await
+        .unwrap();
+    let check = stripe_doctor::last_verified(&app.state).await;
+    assert_eq!(check.level, Level::Warn, "{}", check.detail);
+    // A signed delivery.
+    app.emulator_post("_emulator/webhooks", &[("drop", "0")])
+        .await;
+    app.add_to_cart("canvas-tote", 1).await;
+    let session_url = app.checkout().await;
+    app.pay_ok(&session_url).await;
+    app.wait_for_deliveries().await;
+    let check = stripe_doctor::last_verified(&app.state).await;
+    assert_eq!(check.level, Level::Ok, "{}", check.detail);
+    assert!(check.detail.contains("last signed delivery verified"));
+}

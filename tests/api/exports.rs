@@ -79,6 +79,12 @@ async fn each_row_adds_up_text_is_defused_and_negative_amounts_stay_numbers() {
     )
     .await;
     app.wait_for_deliveries().await;
+    // A checkout never paid moved no money: it is not in the export.
+    app.add_to_cart("canvas-tote", 1).await;
+    let unpaid = app
+        .order_by_session(&session_id_of(&app.checkout().await))
+        .await
+        .number;
 
     let admin = app.admin_browser().await;
     let res = admin
@@ -94,6 +100,7 @@ async fn each_row_adds_up_text_is_defused_and_negative_amounts_stay_numbers() {
             .starts_with("text/csv")
     );
     let csv = res.text().await.unwrap();
+    assert!(!csv.contains(&unpaid), "{csv}");
     let rows = parse(&csv);
     let header = &rows[0];
     let row_of = |number: &str| rows.iter().find(|r| r[0] == number).unwrap().clone();

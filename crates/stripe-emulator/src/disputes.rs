@@ -129,6 +129,18 @@ pub fn decide(ctx: &mut Ctx, id: &str, status: &str) -> ApiResult<Value> {
             )?;
         }
         "won" | "lost" | "warning_closed" => {
+            // Inquiries (warning_*) close as warning_closed; real disputes are won or lost.
+            let inquiry = before.as_str().is_some_and(|b| b.starts_with("warning_"));
+            if inquiry != (status == "warning_closed") {
+                return Err(ApiError::param(
+                    "status",
+                    if inquiry {
+                        "An inquiry can only be closed with warning_closed."
+                    } else {
+                        "A dispute is won or lost; warning_closed is for inquiries."
+                    },
+                ));
+            }
             dp["status"] = json!(status);
             if status == "won" {
                 let amount = dp["amount"].as_i64().unwrap_or(0);
