@@ -658,6 +658,37 @@ pub fn mark_refused(
     recompute(conn, refund.order_id, now)
 }
 
+/// (variant, the product's delivery, units) of a refund line that moved stock.
+type StockLine = (Option<i64>, Option<String>, i64);
+
+/// A refund's lines that moved stock, their variants locked: (variant, delivery, units) — all
+/// the units it put back, or (`cancelled_only`) those it cancelled before they shipped.
+fn stock_lines(
+    conn: &mut AnyConnection,
+    refund_id: i64,
+    cancelled_only: bool,
+) -> QueryResult<Vec<StockLine>> {
+    let rows: Vec<(Option<i64>, Option<String>, i64, i64)> = refund_restocks::table
+        .inner_join(order_items::table.on(order_items::id.eq(refund_restocks::order_item_id)))
+        .inner_join(products::table.on(products::id.eq(order_items::product_id)))
+        .filter(refund_restocks::refund_id.eq(refund_id))
+        .select((
+            order_items::variant_id,
+            products::delivery,
+            refund_restocks::quantity,
+            refund_restocks::cancelled,
+        ))
+        .load(conn)?;
+    let lines: Vec<_> = rows
+        .into_iter()
+        .map(|(v, d, qty, cancelled)| (v, d, if cancelled_only { cancelled } else { qty }))
+        .filter(|(_, _, units)| *units > 0)
+        .collect();
+    let ids: Vec<i64> = lines.iter().filter_map(|(v, _, _)| *v).collect();
+    crate::inventory::lock_variants(conn, &ids)?;
+    Ok(lines)
+}
+
 /// Puts the refund's units back on the shelf, once (a conditional update guards it).
 fn restock_once(conn: &mut AnyConnection, refund_id: i64, now: i64) -> QueryResult<()> {
     let first = diesel::update(
@@ -670,18 +701,7 @@ fn restock_once(conn: &mut AnyConnection, refund_id: i64, now: i64) -> QueryResu
     if first == 0 {
         return Ok(());
     }
-    let lines: Vec<(Option<i64>, Option<String>, i64)> = refund_restocks::table
-        .inner_join(order_items::table.on(order_items::id.eq(refund_restocks::order_item_id)))
-        .inner_join(products::table.on(products::id.eq(order_items::product_id)))
-        .filter(refund_restocks::refund_id.eq(refund_id))
-        .select((
-            order_items::variant_id,
-            products::delivery,
-            refund_restocks::quantity,
-        ))
-        .load(conn)?;
-    let ids: Vec<i64> = lines.iter().filter_map(|(v, _, _)| *v).collect();
-    crate::inventory::lock_variants(conn, &ids)?;
+    let lines = stock_lines(conn, refund_id, false)?;
     for (variant_id, delivery, qty) in lines {
         // A licence key's stock is its unsold keys: a key once given cannot be sold again, so
         // its units never go back. A line without a variant (an invoice's) holds no stock.
@@ -723,19 +743,7 @@ fn unrestock_once(
     if first == 0 {
         return Ok(());
     }
-    let lines: Vec<(Option<i64>, Option<String>, i64)> = refund_restocks::table
-        .inner_join(order_items::table.on(order_items::id.eq(refund_restocks::order_item_id)))
-        .inner_join(products::table.on(products::id.eq(order_items::product_id)))
-        .filter(refund_restocks::refund_id.eq(refund_id))
-        .filter(refund_restocks::cancelled.gt(0))
-        .select((
-            order_items::variant_id,
-            products::delivery,
-            refund_restocks::cancelled,
-        ))
-        .load(conn)?;
-    let ids: Vec<i64> = lines.iter().filter_map(|(v, _, _)| *v).collect();
-    crate::inventory::lock_variants(conn, &ids)?;
+    let lines = stock_lines(conn, refund_id, true)?;
     let mut taken = 0;
     let mut short = 0;
     for (variant_id, delivery, qty) in lines {

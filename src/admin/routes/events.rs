@@ -167,6 +167,34 @@ pub async fn list(
     render(html, StatusCode::OK)
 }
 
+/// Writes what an admin did from the inbox in the audit log.
+async fn audited(
+    state: &AppState,
+    admin_id: i64,
+    action: &'static str,
+    details: &str,
+) -> Result<(), AppError> {
+    let now = state.clock.unix();
+    let details = details.to_owned();
+    db::write(&state.pool, move |conn| {
+        audit::record(
+            conn,
+            audit::Event {
+                actor: Some(admin_id),
+                action,
+                order_id: None,
+                subject_user_id: None,
+                product_id: None,
+                details,
+            },
+            now,
+        )
+        .map_err(DbError::from)
+    })
+    .await?;
+    Ok(())
+}
+
 #[derive(Debug, Deserialize)]
 pub struct Empty {}
 
@@ -199,24 +227,7 @@ pub async fn replay(
         Err(e) => return Err(e.into()),
     };
     let message = replayed.message(&id);
-    let now = state.clock.unix();
-    let details = message.clone();
-    db::write(&state.pool, move |conn| {
-        audit::record(
-            conn,
-            audit::Event {
-                actor: Some(admin.id),
-                action: audit::EVENT_REPLAYED,
-                order_id: None,
-                subject_user_id: None,
-                product_id: None,
-                details,
-            },
-            now,
-        )
-        .map_err(DbError::from)
-    })
-    .await?;
+    audited(&state, admin.id, audit::EVENT_REPLAYED, &message).await?;
     session.flash(message)?;
     Ok(see_other("/admin/events"))
 }
@@ -248,24 +259,7 @@ pub async fn catch_up(
         Err(e) => return Err(e.into()),
     };
     let message = format!("Caught up on the last {hours} hours: {report}.");
-    let now = state.clock.unix();
-    let details = message.clone();
-    db::write(&state.pool, move |conn| {
-        audit::record(
-            conn,
-            audit::Event {
-                actor: Some(admin.id),
-                action: audit::EVENTS_CAUGHT_UP,
-                order_id: None,
-                subject_user_id: None,
-                product_id: None,
-                details,
-            },
-            now,
-        )
-        .map_err(DbError::from)
-    })
-    .await?;
+    audited(&state, admin.id, audit::EVENTS_CAUGHT_UP, &message).await?;
     session.flash(message)?;
     Ok(see_other("/admin/events"))
 }
