@@ -88,6 +88,14 @@ enum ExportCommand {
         #[arg(long)]
         until: Option<String>,
     },
+    /// One row per refund and dispute made from --since up to --until (exclusive; default: now):
+    /// what it took back and, from Stripe's balance transactions, its fees and net.
+    Refunds {
+        #[arg(long)]
+        since: String,
+        #[arg(long)]
+        until: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -156,6 +164,9 @@ pub fn main() -> ExitCode {
             Command::Export {
                 command: ExportCommand::Orders { since, until },
             } => export_orders(config, &since, until.as_deref()).await,
+            Command::Export {
+                command: ExportCommand::Refunds { since, until },
+            } => export_refunds(config, &since, until.as_deref()).await,
             Command::Emulator => emulator(config).await,
             Command::Stripe {
                 command: StripeCommand::Setup,
@@ -280,7 +291,8 @@ fn day_start(flag: &str, raw: &str) -> Result<i64, StartError> {
         })
 }
 
-async fn export_orders(config: Config, since: &str, until: Option<&str>) -> Result<(), StartError> {
+/// `--since` and `--until` (default: now) as unix times.
+fn window(since: &str, until: Option<&str>) -> Result<(i64, i64), StartError> {
     let since = day_start("--since", since)?;
     let until = match until {
         Some(u) => day_start("--until", u)?,
@@ -291,6 +303,30 @@ async fn export_orders(config: Config, since: &str, until: Option<&str>) -> Resu
             "--until must be after --since"
         )));
     }
+    Ok((since, until))
+}
+
+async fn export_refunds(
+    config: Config,
+    since: &str,
+    until: Option<&str>,
+) -> Result<(), StartError> {
+    let (since, until) = window(since, until)?;
+    let pool = crate::startup::connect_and_migrate_for_maintenance(&config).await?;
+    let csv = actix_web::web::block(move || -> anyhow::Result<String> {
+        let mut conn = pool.get()?;
+        Ok(crate::admin::exports::movements_csv(
+            &mut conn, since, until,
+        )?)
+    })
+    .await
+    .map_err(anyhow::Error::from)??;
+    print!("{csv}");
+    Ok(())
+}
+
+async fn export_orders(config: Config, since: &str, until: Option<&str>) -> Result<(), StartError> {
+    let (since, until) = window(since, until)?;
     let pool = crate::startup::connect_and_migrate_for_maintenance(&config).await?;
     let csv = actix_web::web::block(move || -> anyhow::Result<String> {
         use diesel::prelude::*;
@@ -403,6 +439,7 @@ async fn emulator(config: Config) -> Result<(), StartError> {
         bind: config.emulator_bind,
         db,
         webhook: None,
+        rate_limits: config.emulator_rate_limits,
     })
     .await
     .map_err(StartError::Other)

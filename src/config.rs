@@ -117,6 +117,8 @@ pub struct Config {
     pub stripe_timeout: std::time::Duration,
     pub emulator_bind: SocketAddr,
     pub emulator_db: Option<String>,
+    /// `EMULATOR_RATE_LIMITS=off|test|live`: the demo's emulator enforces Stripe's rate limits.
+    pub emulator_rate_limits: stripe_emulator::rate_limits::Mode,
     pub smtp_url: Option<String>,
     pub mail_from: Option<String>,
     pub metrics_token: Option<String>,
@@ -141,6 +143,66 @@ pub struct Config {
     /// `REFUND_POLICY_FILE`: the merchant's refund policy in Markdown (`/refund-policy`); none,
     /// the shop's default text.
     pub refund_policy_file: Option<std::path::PathBuf>,
+    /// Abandoned-checkout recovery e-mails (`RECOVERY_DELAY`, `RECOVERY_PROMOTION_CODE`).
+    pub recovery: RecoverySettings,
+}
+
+/// When a recovery e-mail goes out after a consenting shopper's checkout expired
+/// (`RECOVERY_DELAY`, seconds, default an hour; `off`: never), and the promotion code it may
+/// offer (`RECOVERY_PROMOTION_CODE`, one made at Stripe).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecoverySettings {
+    pub delay: Option<i64>,
+    pub promotion_code: Option<String>,
+}
+
+impl Default for RecoverySettings {
+    fn default() -> Self {
+        Self {
+            delay: Some(3600),
+            promotion_code: None,
+        }
+    }
+}
+
+impl RecoverySettings {
+    fn parse(delay: Option<&str>, code: Option<&str>) -> Result<Self, ConfigError> {
+        let delay = match delay.map(str::trim) {
+            None => Self::default().delay,
+            Some("off") => None,
+            Some(raw) => Some(
+                raw.parse::<i64>()
+                    .ok()
+                    .filter(|s| (60..=7 * 86_400).contains(s))
+                    .ok_or_else(|| {
+                        ConfigError::new(
+                            "RECOVERY_DELAY",
+                            "must be off or a whole number of seconds from 60 to 604800",
+                        )
+                    })?,
+            ),
+        };
+        let promotion_code = match code.map(str::trim).filter(|c| !c.is_empty()) {
+            None => None,
+            Some(c)
+                if c.len() <= 40
+                    && c.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+            {
+                Some(c.to_owned())
+            }
+            Some(_) => {
+                return Err(ConfigError::new(
+                    "RECOVERY_PROMOTION_CODE",
+                    "must be a promotion code of up to 40 letters, digits, - or _",
+                ));
+            }
+        };
+        Ok(Self {
+            delay,
+            promotion_code,
+        })
+    }
 }
 
 /// The background jobs' timing (`SWEEP_INTERVAL`, `RECONCILE_INTERVAL`, in seconds) and whether
@@ -472,7 +534,18 @@ impl Config {
             get("SWEEP_INTERVAL").as_deref(),
             get("RECONCILE_INTERVAL").as_deref(),
         )?;
+        let emulator_rate_limits = match get("EMULATOR_RATE_LIMITS") {
+            None => stripe_emulator::rate_limits::Mode::Off,
+            Some(raw) => stripe_emulator::rate_limits::Mode::parse(&raw).ok_or_else(|| {
+                ConfigError::new("EMULATOR_RATE_LIMITS", "must be off, test or live")
+            })?,
+        };
+        let recovery = RecoverySettings::parse(
+            get("RECOVERY_DELAY").as_deref(),
+            get("RECOVERY_PROMOTION_CODE").as_deref(),
+        )?;
         let config = Config {
+            recovery,
             tax,
             ship_to,
             collect_phone,
@@ -486,6 +559,7 @@ impl Config {
             stripe_timeout,
             emulator_bind,
             emulator_db: get("EMULATOR_DB"),
+            emulator_rate_limits,
             media_dir,
             jobs,
             refund_policy_file: get("REFUND_POLICY_FILE").map(std::path::PathBuf::from),
@@ -643,6 +717,30 @@ mod tests {
 
     fn key64() -> String {
         base64::engine::general_purpose::STANDARD.encode([7u8; 64])
+    }
+
+    #[test]
+    fn the_recovery_delay_and_code_are_checked() {
+        let r = parse(&[]).unwrap().recovery;
+        assert_eq!((r.delay, r.promotion_code), (Some(3600), None));
+        let r = parse(&[("RECOVERY_DELAY", "off")]).unwrap().recovery;
+        assert_eq!(r.delay, None);
+        let r = parse(&[
+            ("RECOVERY_DELAY", "7200"),
+            ("RECOVERY_PROMOTION_CODE", "COMEBACK10"),
+        ])
+        .unwrap()
+        .recovery;
+        assert_eq!(
+            (r.delay, r.promotion_code.as_deref()),
+            (Some(7200), Some("COMEBACK10"))
+        );
+        for bad in ["59", "604801", "1h", "-5"] {
+            let e = parse(&[("RECOVERY_DELAY", bad)]).unwrap_err();
+            assert_eq!(e.var, "RECOVERY_DELAY", "{bad:?}");
+        }
+        let e = parse(&[("RECOVERY_PROMOTION_CODE", "10% OFF")]).unwrap_err();
+        assert_eq!(e.var, "RECOVERY_PROMOTION_CODE");
     }
 
     #[test]

@@ -17,12 +17,13 @@ use crate::admin::users::DEMO_ADMIN_EMAIL;
 use crate::config::ConfigError;
 use crate::db::{AnyConnection, insert_once, write_tx};
 use crate::schema::{
-    audit_log, cart_items, carts, disputes, download_counts, email_tokens, installation, job_runs,
-    licence_keys, login_attempts, order_items, order_shipping, order_shipping_rates, orders,
-    outbox, payment_failures, prices, products, rate_limit_hits, refund_lines, refund_restocks,
-    refund_tokens, refunds, shipment_lines, shipments, shipping_prices, stock_alerts,
-    stock_reservations, stripe_event_failures, stripe_events, subscription_checkouts,
-    subscriptions, user_sessions, users,
+    audit_log, balance_fetches, balance_transactions, cart_items, carts, checkout_recoveries,
+    disputes, download_counts, email_tokens, installation, job_runs, licence_keys, login_attempts,
+    order_items, order_shipping, order_shipping_rates, orders, outbox, payment_failures, prices,
+    products, rate_limit_hits, recovery_unsubscribes, refund_lines, refund_restocks, refund_tokens,
+    refunds, shipment_lines, shipments, shipping_prices, stock_alerts, stock_reservations,
+    stripe_event_failures, stripe_events, subscription_checkouts, subscriptions, user_sessions,
+    users,
 };
 
 /// How the shop that made the database reached Stripe.
@@ -222,6 +223,10 @@ pub fn purge(conn: &mut AnyConnection) -> Result<PurgeReport, PurgeError> {
         diesel::delete(stripe_events::table).execute(conn)?;
         diesel::delete(stripe_event_failures::table).execute(conn)?;
         diesel::delete(disputes::table).execute(conn)?;
+        diesel::delete(balance_transactions::table).execute(conn)?;
+        diesel::delete(balance_fetches::table).execute(conn)?;
+        diesel::delete(checkout_recoveries::table).execute(conn)?;
+        diesel::delete(recovery_unsubscribes::table).execute(conn)?;
         diesel::delete(stock_reservations::table).execute(conn)?;
         diesel::delete(order_items::table).execute(conn)?;
         let orders = diesel::delete(orders::table).execute(conn)?;

@@ -171,6 +171,20 @@ pub fn spawn(state: web::Data<AppState>) -> Jobs {
                 Ok(n) => tracing::info!(orders = n, "sweep checked expired checkouts"),
                 Err(e) => tracing::warn!(error = %crate::error::Report(&e), "sweep failed"),
             }
+            match crate::balance::fetch::run_due(&state, crate::balance::fetch::BATCH).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(read = n, "Stripe balance transactions stored"),
+                Err(e) => {
+                    tracing::warn!(error = %crate::error::Report(&e), "balance transactions pass failed")
+                }
+            }
+            match crate::recovery::send_due(&state).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(mails = n, "checkout recovery e-mails queued"),
+                Err(e) => {
+                    tracing::warn!(error = %crate::error::Report(&e), "checkout recovery pass failed")
+                }
+            }
             match notify_restocked(&state).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(mails = n, "back-in-stock mails queued"),

@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod balance;
 pub mod cart;
 pub mod catalog;
 pub mod checkout;
@@ -25,6 +26,7 @@ pub mod orders;
 pub mod payments;
 pub mod promotions;
 pub mod reconcile;
+pub mod recovery;
 pub mod refund_policy;
 pub mod schema;
 pub mod shipping;

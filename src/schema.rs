@@ -158,6 +158,7 @@ diesel::table! {
         created_at -> BigInt,
         updated_at -> BigInt,
         user_id -> Nullable<BigInt>,
+        recovery_id -> Nullable<BigInt>,
     }
 }
 
@@ -209,6 +210,9 @@ diesel::table! {
         discount_label -> Nullable<Text>,
         tax_behavior -> Nullable<Text>,
         fulfilment_status -> Text,
+        payment_method_type -> Nullable<Text>,
+        recovery_email -> Nullable<Text>,
+        recovered_from -> Nullable<BigInt>,
     }
 }
 
@@ -261,6 +265,61 @@ diesel::table! {
 }
 
 diesel::table! {
+    balance_transactions (id) {
+        id -> Text,
+        order_id -> BigInt,
+        source -> Nullable<Text>,
+        category -> Text,
+        amount -> BigInt,
+        fee -> BigInt,
+        net -> BigInt,
+        currency -> Text,
+        created -> BigInt,
+        recorded_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    balance_fetches (source) {
+        source -> Text,
+        order_id -> BigInt,
+        attempts -> BigInt,
+        next_at -> BigInt,
+        last_error -> Nullable<Text>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    checkout_recoveries (id) {
+        id -> BigInt,
+        order_id -> BigInt,
+        email -> Text,
+        user_id -> Nullable<BigInt>,
+        cart_id -> Nullable<BigInt>,
+        cart_fingerprint -> Text,
+        status -> Text,
+        expired_at -> BigInt,
+        sent_at -> Nullable<BigInt>,
+        cancelled_reason -> Nullable<Text>,
+        token_hash -> Nullable<Text>,
+        restored_at -> Nullable<BigInt>,
+        recovered_order_id -> Nullable<BigInt>,
+        recovered_amount -> Nullable<BigInt>,
+        recovered_currency -> Nullable<Text>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    recovery_unsubscribes (email) {
+        email -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
     disputes (id) {
         id -> Text,
         order_id -> Nullable<BigInt>,
@@ -304,6 +363,7 @@ diesel::table! {
         email_verified_at -> Nullable<BigInt>,
         created_at -> BigInt,
         updated_at -> BigInt,
+        recovery_opt_in -> Bool,
     }
 }
 
@@ -572,6 +632,7 @@ diesel::joinable!(stock_reservations -> orders (order_id));
 diesel::joinable!(stock_reservations -> products (product_id));
 diesel::joinable!(stripe_events -> orders (order_id));
 diesel::joinable!(refunds -> orders (order_id));
+diesel::joinable!(balance_transactions -> orders (order_id));
 diesel::joinable!(refund_restocks -> refunds (refund_id));
 diesel::joinable!(refund_lines -> refunds (refund_id));
 diesel::joinable!(order_shipping -> orders (order_id));
@@ -583,6 +644,10 @@ diesel::joinable!(shipment_lines -> shipments (shipment_id));
 diesel::joinable!(shipment_lines -> order_items (order_item_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    checkout_recoveries,
+    recovery_unsubscribes,
+    balance_transactions,
+    balance_fetches,
     disputes,
     stripe_event_failures,
     products,

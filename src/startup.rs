@@ -274,6 +274,26 @@ fn routes(cfg: &mut web::ServiceConfig) {
         )
         .route("/account", web::get().to(accounts::routes::orders))
         .route(
+            "/account/reminders",
+            web::post().to(crate::recovery::routes::set_reminders),
+        )
+        .route(
+            "/recovery/{token}",
+            web::get().to(crate::recovery::routes::show),
+        )
+        .route(
+            "/recovery/{token}",
+            web::post().to(crate::recovery::routes::restore),
+        )
+        .route(
+            "/recovery/{token}/unsubscribe",
+            web::get().to(crate::recovery::routes::unsubscribe_form),
+        )
+        .route(
+            "/recovery/{token}/unsubscribe",
+            web::post().to(crate::recovery::routes::unsubscribe),
+        )
+        .route(
             "/account/orders/{number}",
             web::get().to(accounts::routes::order),
         )
@@ -319,6 +339,10 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/admin/orders.csv",
             web::get().to(admin::routes::orders_csv),
+        )
+        .route(
+            "/admin/refunds.csv",
+            web::get().to(admin::routes::movements_csv),
         )
         .route("/admin/health", web::get().to(admin::routes::health))
         .route(
@@ -485,6 +509,7 @@ pub async fn build_state(
                     })
                 })
                 .transpose()?,
+            rate_limits: config.emulator_rate_limits,
         })
         .await
         .map_err(|e| {

@@ -18,6 +18,8 @@ pub struct User {
     pub email_verified_at: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Asked for one e-mail with a link back when they leave a checkout unfinished.
+    pub recovery_opt_in: bool,
 }
 
 pub const ADMIN: &str = "admin";

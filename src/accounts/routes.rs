@@ -422,6 +422,10 @@ pub struct OrdersPage {
     layout: Layout,
     email: String,
     orders: Vec<OrderRow>,
+    /// Recovery e-mails for checkouts left unfinished.
+    reminders: bool,
+    /// Reminders go only to a verified address.
+    verified: bool,
     page: i64,
     prev: Option<i64>,
     next: Option<i64>,
@@ -455,6 +459,8 @@ pub async fn orders(
     .await?;
     Ok(OrdersPage {
         layout,
+        reminders: user.recovery_opt_in,
+        verified: user.email_verified_at.is_some(),
         email: user.email,
         orders: rows.iter().map(OrderRow::from).collect(),
         page,

@@ -1,15 +1,18 @@
 //! Orders for the accountant: one CSV row per order with what it was charged (subtotal,
-//! discount, shipping, tax, total), what went back (refunds, disputes with their fees) and
-//! what the shop kept before Stripe's own fees. Spreadsheet-safe (see [`crate::web::csv`]).
+//! discount, shipping, tax, total), what went back (refunds, disputes with their fees), what
+//! the shop kept before Stripe's fees, and — from Stripe's balance transactions, in the
+//! settlement currency — Stripe's fees and the net that reached the bank, with one total line
+//! per settlement currency. A second export lists the refunds and disputes themselves.
+//! Spreadsheet-safe (see [`crate::web::csv`]).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use diesel::prelude::*;
 
 use crate::db::AnyConnection;
 use crate::money::{Currency, Money};
 use crate::orders::model::{Order, OrderItem};
-use crate::schema::{disputes, order_items, users};
+use crate::schema::{balance_transactions, disputes, order_items, orders, refunds, users};
 use crate::web::csv::{Cell, row};
 
 pub const ORDER_COLUMNS: &[&str] = &[
@@ -31,6 +34,10 @@ pub const ORDER_COLUMNS: &[&str] = &[
     "dispute_fees",
     "dispute_reinstated",
     "net_before_stripe_fees",
+    "payment_method",
+    "settlement_currency",
+    "stripe_fees",
+    "net",
 ];
 
 fn utc(ts: Option<i64>) -> String {
@@ -91,13 +98,19 @@ pub fn orders_csv(conn: &mut AnyConnection, orders: &[Order]) -> QueryResult<Str
         );
     }
 
-    let mut out = row(&ORDER_COLUMNS
-        .iter()
-        .map(|c| Cell::Text((*c).to_owned()))
-        .collect::<Vec<_>>());
+    let settled = crate::balance::settled(conn, &ids)?;
+
+    let mut out = header(ORDER_COLUMNS);
+    let mut totals: BTreeMap<String, Totals> = BTreeMap::new();
     for o in orders.iter().copied() {
         let currency: Currency = o.currency();
         let money = |m: i64| Cell::Number(Money::new(m, currency).to_major_string());
+        let settlement = settled.get(&o.id);
+        let settle_money = |m: i64| match settlement.and_then(|s| Currency::parse(&s.currency).ok())
+        {
+            Some(c) => Cell::Number(Money::new(m, c).to_major_string()),
+            None => Cell::Text(String::new()),
+        };
         let (withdrawn, fees, reinstated) = moved.get(&o.id).copied().unwrap_or_default();
         let lines = items
             .get(&o.id)
@@ -138,6 +151,312 @@ pub fn orders_csv(conn: &mut AnyConnection, orders: &[Order]) -> QueryResult<Str
                 fees,
                 reinstated,
             )),
+            Cell::Text(o.payment_method_type.clone().unwrap_or_default()),
+            Cell::Text(
+                settlement
+                    .map(|s| s.currency.to_ascii_uppercase())
+                    // Still being read from Stripe (or never charged: a free order).
+                    .unwrap_or_else(|| {
+                        if o.amount_total > 0 {
+                            PENDING.into()
+                        } else {
+                            String::new()
+                        }
+                    }),
+            ),
+            settle_money(settlement.map_or(0, |s| s.processing_fees)),
+            settle_money(settlement.map_or(0, |s| s.net)),
+        ]));
+        // Orders whose settlement is not known yet are added up apart ("Total pending"): their
+        // fees and net are not in any currency's line.
+        let key = settlement.map_or_else(|| PENDING.to_owned(), |s| s.currency.clone());
+        totals
+            .entry(key)
+            .or_default()
+            .add(o, (withdrawn, fees, reinstated), settlement);
+    }
+    for (settlement, t) in &totals {
+        out.push_str(&t.row(settlement));
+    }
+    Ok(out)
+}
+
+/// The settlement column of orders whose balance transactions are still to be read.
+const PENDING: &str = "pending";
+
+fn header(columns: &[&str]) -> String {
+    row(&columns
+        .iter()
+        .map(|c| Cell::Text((*c).to_owned()))
+        .collect::<Vec<_>>())
+}
+
+/// The orders settled in one currency, added up. Amounts the shop charged are added only while
+/// every order was charged in the same currency: a total of dollars and euros means nothing.
+#[derive(Default)]
+struct Totals {
+    orders: usize,
+    charged_in: Option<Option<Currency>>,
+    /// subtotal, discount, shipping, tax, total, refunded, withdrawn, dispute fees, reinstated.
+    charged: [i64; 9],
+    fees: i64,
+    net: i64,
+}
+
+impl Totals {
+    fn add(
+        &mut self,
+        o: &Order,
+        (withdrawn, fees, reinstated): (i64, i64, i64),
+        s: Option<&crate::balance::Settled>,
+    ) {
+        self.orders += 1;
+        let c = o.currency();
+        self.charged_in = match self.charged_in {
+            None => Some(Some(c)),
+            Some(Some(seen)) if seen == c => Some(Some(c)),
+            Some(_) => Some(None),
+        };
+        let add = [
+            o.amount_subtotal,
+            o.amount_discount,
+            o.amount_shipping,
+            o.amount_tax_exclusive + o.amount_tax_inclusive,
+            o.amount_total,
+            o.amount_refunded,
+            withdrawn,
+            fees,
+            reinstated,
+        ];
+        for (t, a) in self.charged.iter_mut().zip(add) {
+            *t += a;
+        }
+        if let Some(s) = s {
+            self.fees += s.processing_fees;
+            self.net += s.net;
+        }
+    }
+
+    fn row(&self, settlement: &str) -> String {
+        let charged_in = self.charged_in.flatten();
+        let charged = |m: i64| match charged_in {
+            Some(c) => Cell::Number(Money::new(m, c).to_major_string()),
+            None => Cell::Text(String::new()),
+        };
+        let settled = |m: i64| match Currency::parse(settlement) {
+            Ok(c) => Cell::Number(Money::new(m, c).to_major_string()),
+            Err(_) => Cell::Text(String::new()),
+        };
+        let [
+            subtotal,
+            discount,
+            shipping,
+            tax,
+            total,
+            refunded,
+            withdrawn,
+            fees,
+            reinstated,
+        ] = self.charged;
+        row(&[
+            Cell::Text(format!("Total {}", settlement.to_ascii_uppercase())),
+            Cell::Text(String::new()),
+            Cell::Text(String::new()),
+            Cell::Text(String::new()),
+            Cell::Text(format!("{} orders", self.orders)),
+            Cell::Text(String::new()),
+            Cell::Text(
+                charged_in
+                    .map(|c| c.code().to_ascii_uppercase())
+                    .unwrap_or_default(),
+            ),
+            Cell::Text(String::new()),
+            charged(subtotal),
+            charged(discount),
+            charged(shipping),
+            charged(tax),
+            charged(total),
+            charged(refunded),
+            charged(withdrawn),
+            charged(fees),
+            charged(reinstated),
+            charged(net(total, refunded, withdrawn, fees, reinstated)),
+            Cell::Text(String::new()),
+            Cell::Text(settlement.to_ascii_uppercase()),
+            settled(self.fees),
+            settled(self.net),
+        ])
+    }
+}
+
+pub const MOVEMENT_COLUMNS: &[&str] = &[
+    "kind",
+    "id",
+    "order",
+    "created_utc",
+    "status",
+    "reason",
+    "currency",
+    "amount",
+    "settlement_currency",
+    "settled_amount",
+    "stripe_fees",
+    "net",
+];
+
+/// Refunds and disputes made in `[since, until)`, oldest first: what each took back from the
+/// customer (in the order's currency) and, from Stripe's balance transactions, what it did to
+/// the balance (in the settlement currency; empty while still being read from Stripe).
+pub fn movements_csv(conn: &mut AnyConnection, since: i64, until: i64) -> QueryResult<String> {
+    struct Movement {
+        kind: &'static str,
+        id: String,
+        order_id: i64,
+        created: i64,
+        status: String,
+        reason: String,
+        currency: String,
+        amount: i64,
+    }
+    let mut all: Vec<Movement> = refunds::table
+        .filter(refunds::created_at.ge(since))
+        .filter(refunds::created_at.lt(until))
+        .select((
+            refunds::id,
+            refunds::stripe_refund_id,
+            refunds::order_id,
+            refunds::created_at,
+            refunds::status,
+            refunds::reason,
+            refunds::currency,
+            refunds::amount,
+        ))
+        .load::<(
+            i64,
+            Option<String>,
+            i64,
+            i64,
+            String,
+            Option<String>,
+            String,
+            i64,
+        )>(conn)?
+        .into_iter()
+        .map(
+            |(id, stripe_id, order_id, created, status, reason, currency, amount)| Movement {
+                kind: "refund",
+                id: stripe_id.unwrap_or_else(|| format!("refund {id} (not sent to Stripe)")),
+                order_id,
+                created,
+                // A refund that failed, or that Stripe never made, gave nothing back.
+                amount: if matches!(status.as_str(), "succeeded" | "pending") {
+                    -amount
+                } else {
+                    0
+                },
+                status,
+                reason: reason.unwrap_or_default(),
+                currency,
+            },
+        )
+        .collect();
+    all.extend(
+        disputes::table
+            .filter(disputes::created_at.ge(since))
+            .filter(disputes::created_at.lt(until))
+            .filter(disputes::order_id.is_not_null())
+            .select((
+                disputes::id,
+                disputes::order_id,
+                disputes::created_at,
+                disputes::status,
+                disputes::reason,
+                disputes::currency,
+                disputes::withdrawn,
+                disputes::reinstated,
+            ))
+            .load::<(String, Option<i64>, i64, String, String, String, i64, i64)>(conn)?
+            .into_iter()
+            .map(
+                |(id, order_id, created, status, reason, currency, withdrawn, reinstated)| {
+                    Movement {
+                        kind: "dispute",
+                        id,
+                        order_id: order_id.unwrap_or_default(),
+                        created,
+                        status,
+                        reason,
+                        currency,
+                        // Its fee is in the fee column, from Stripe's record of it.
+                        amount: reinstated - withdrawn,
+                    }
+                },
+            ),
+    );
+    all.sort_by(|a, b| (a.created, a.kind, &a.id).cmp(&(b.created, b.kind, &b.id)));
+
+    let order_ids: Vec<i64> = all.iter().map(|m| m.order_id).collect();
+    let mut numbers: HashMap<i64, String> = HashMap::new();
+    for chunk in order_ids.chunks(500) {
+        numbers.extend(
+            orders::table
+                .filter(orders::id.eq_any(chunk))
+                .select((orders::id, orders::number))
+                .load::<(i64, String)>(conn)?,
+        );
+    }
+    let sources: Vec<&str> = all.iter().map(|m| m.id.as_str()).collect();
+    // Per source and settlement currency: amount, fees, net.
+    let mut moved: HashMap<String, (String, i64, i64, i64)> = HashMap::new();
+    for chunk in sources.chunks(500) {
+        let rows: Vec<(Option<String>, String, i64, i64, i64)> = balance_transactions::table
+            .filter(balance_transactions::source.eq_any(chunk))
+            .select((
+                balance_transactions::source,
+                balance_transactions::currency,
+                balance_transactions::amount,
+                balance_transactions::fee,
+                balance_transactions::net,
+            ))
+            .load(conn)?;
+        for (source, currency, amount, fee, net) in rows {
+            let Some(source) = source else { continue };
+            let e = moved.entry(source).or_insert_with(|| (currency, 0, 0, 0));
+            e.1 += amount;
+            e.2 += fee;
+            e.3 += net;
+        }
+    }
+
+    let mut out = header(MOVEMENT_COLUMNS);
+    for m in &all {
+        let currency = Currency::parse(&m.currency).ok();
+        let money = |v: i64| match currency {
+            Some(c) => Cell::Number(Money::new(v, c).to_major_string()),
+            None => Cell::Text(String::new()),
+        };
+        let settled = moved.get(&m.id);
+        let settle_money = |v: i64| match settled.and_then(|s| Currency::parse(&s.0).ok()) {
+            Some(c) => Cell::Number(Money::new(v, c).to_major_string()),
+            None => Cell::Text(String::new()),
+        };
+        out.push_str(&row(&[
+            Cell::Text(m.kind.to_owned()),
+            Cell::Text(m.id.clone()),
+            Cell::Text(numbers.get(&m.order_id).cloned().unwrap_or_default()),
+            Cell::Text(utc(Some(m.created))),
+            Cell::Text(m.status.clone()),
+            Cell::Text(m.reason.clone()),
+            Cell::Text(m.currency.to_ascii_uppercase()),
+            money(m.amount),
+            Cell::Text(
+                settled
+                    .map(|s| s.0.to_ascii_uppercase())
+                    .unwrap_or_default(),
+            ),
+            settle_money(settled.map_or(0, |s| s.1)),
+            settle_money(settled.map_or(0, |s| s.2)),
+            settle_money(settled.map_or(0, |s| s.3)),
         ]));
     }
     Ok(out)

@@ -603,6 +603,10 @@ pub fn apply_snapshot(
             )?;
         }
     }
+    // The money moved (or came back): Stripe's record of it is read later.
+    if changed && new_status != row.status && matches!(new_status, SUCCEEDED | FAILED) {
+        crate::balance::queue(conn, &snap.id, order.id, now)?;
+    }
     if new_status == SUCCEEDED {
         restock_once(conn, row.id, now)?;
     } else if new_status == FAILED {

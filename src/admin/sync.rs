@@ -244,6 +244,12 @@ pub async fn dispute_event(
         reinstated,
         fees,
     };
+    // Its money as it left (and came back to) the balance, for the accountant's net.
+    let txns: Vec<crate::payments::balance::Txn> = dispute
+        .balance_transactions
+        .iter()
+        .map(crate::payments::balance::Txn::from)
+        .collect();
     let now = state.clock.unix();
     db::run(&state.pool, move |conn| {
         write_tx(conn, |conn| {
@@ -266,6 +272,7 @@ pub async fn dispute_event(
             if !record(conn, event.as_ref(), Some(order.id), &outcome, now)? {
                 return Ok(Outcome::Duplicate);
             }
+            crate::balance::record(conn, order.id, &txns, now)?;
             let before: Option<String> = disputes::table
                 .find(&row.id)
                 .select(disputes::status)

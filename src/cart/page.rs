@@ -49,6 +49,8 @@ pub struct CartPage {
     pub errors: Vec<String>,
     pub email: String,
     pub email_error: Option<String>,
+    /// The guest's "e-mail me a link back" box, as they left it.
+    pub remind: bool,
     pub can_checkout: bool,
     /// The rates Checkout will offer, described, when something in the cart ships.
     pub shipping: Vec<String>,
@@ -66,6 +68,35 @@ pub async fn render_cart(
     email_error: Option<String>,
     status: StatusCode,
 ) -> Result<HttpResponse, AppError> {
+    let fields = CheckoutFields {
+        email,
+        email_error,
+        remind: false,
+    };
+    render_cart_with(state, layout, session, errors, fields, status).await
+}
+
+/// What the shopper typed into the checkout form, shown again with the cart.
+pub struct CheckoutFields {
+    pub email: String,
+    pub email_error: Option<String>,
+    pub remind: bool,
+}
+
+/// [`render_cart`] keeping the whole checkout form as the shopper filled it.
+pub async fn render_cart_with(
+    state: &AppState,
+    layout: Layout,
+    session: &TypedSession,
+    errors: Vec<String>,
+    fields: CheckoutFields,
+    status: StatusCode,
+) -> Result<HttpResponse, AppError> {
+    let CheckoutFields {
+        email,
+        email_error,
+        remind,
+    } = fields;
     let currency = state.config.currency;
     let cart_id = session.cart_id();
     let lines = match cart_id {
@@ -102,6 +133,7 @@ pub async fn render_cart(
         errors,
         email,
         email_error,
+        remind,
         layout,
     };
     crate::web::html_page(page.render(), status)

@@ -184,14 +184,21 @@ pub async fn fulfil_checkout(
     session_id: &str,
     event: Option<EventRecord>,
 ) -> Result<Outcome, SyncError> {
-    let session = sessions::retrieve(&state.stripe, session_id).await?;
+    let mut session = sessions::retrieve_for_fulfilment(&state.stripe, session_id).await?;
     // A completed payment session's amounts are final: its lines say how they were reached.
+    // They came with the session unless there are more than one page of them.
+    let included = session.line_items.take();
     let lines = match (session.status.as_ref(), &session.mode) {
         (Some(CheckoutSessionStatus::Complete), CheckoutSessionMode::Payment) => {
-            Some(sessions::line_items(&state.stripe, session_id).await?)
+            Some(match included.filter(|l| !l.has_more) {
+                Some(first_page) => first_page.data,
+                None => sessions::line_items(&state.stripe, session_id).await?,
+            })
         }
         _ => None,
     };
+    // Stripe's fee, when the charge has succeeded: kept with the order as it is paid.
+    let charged = crate::payments::balance::of_session(&session);
     let livemode = state.stripe.livemode;
     let now = state.clock.unix();
     let (outcome, moved) = db::run(&state.pool, move |conn| {
@@ -200,6 +207,7 @@ pub async fn fulfil_checkout(
                 conn,
                 &session,
                 lines.as_deref(),
+                charged.as_ref(),
                 livemode,
                 event.as_ref(),
                 now,
@@ -221,10 +229,13 @@ pub async fn fulfil_checkout(
     Ok(outcome)
 }
 
+// The session as read, with what came in the same call; the rest is the event's context.
+#[allow(clippy::too_many_arguments)]
 fn apply(
     conn: &mut AnyConnection,
     session: &CheckoutSession,
     lines: Option<&[CheckoutSessionItem]>,
+    charged: Option<&crate::payments::balance::Charged>,
     livemode: bool,
     event: Option<&EventRecord>,
     now: i64,
@@ -283,10 +294,11 @@ fn apply(
         .as_ref()
         .and_then(|d| d.email.as_deref())
         .map(crate::accounts::model::normalize_email);
+    let intent_id = intent_id.or(order.payment_intent_id.clone());
     diesel::update(orders::table.find(order.id))
         .set((
             orders::checkout_session_id.eq(session.id.as_str()),
-            orders::payment_intent_id.eq(intent_id.or(order.payment_intent_id.clone())),
+            orders::payment_intent_id.eq(&intent_id),
             orders::email.eq(order.email.clone().or(email)),
         ))
         .execute(conn)?;
@@ -306,6 +318,14 @@ fn apply(
                     tracing::warn!(order = %order.number, pending, "paid, but the licence key pool ran out: keys pending");
                 }
                 queue_receipt(conn, order.id, OrderEvent::Paid, now)?;
+                // The charge has succeeded (a bank debit only now): Stripe's fee came with the
+                // session, or is read later.
+                match (charged, &intent_id) {
+                    (Some(c), _) => crate::balance::record_charge(conn, order.id, c, now)?,
+                    (None, Some(intent)) => crate::balance::queue(conn, intent, order.id, now)?,
+                    (None, None) => {}
+                }
+                crate::recovery::mark_recovered(conn, order.id, now)?;
                 moved = Some(OrderStatus::Paid);
             }
             commit_stock_once(conn, &order, now)?;
@@ -325,6 +345,8 @@ fn apply(
         }
         Target::Expired => {
             if expire_order(conn, order.id, now)? {
+                // The session ran out unpaid: abandoned, so a consenting shopper may hear of it.
+                crate::recovery::schedule(conn, order.id, now)?;
                 moved = Some(OrderStatus::Expired);
             }
         }

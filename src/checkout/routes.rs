@@ -12,7 +12,7 @@ use super::start::{self, CheckoutError, Shopper};
 use crate::accounts::auth::CurrentUser;
 use crate::accounts::model::User;
 use crate::cart::model as cart;
-use crate::cart::page::render_cart;
+use crate::cart::page::{CheckoutFields, render_cart_with};
 use crate::db::{self, DbError};
 use crate::error::AppError;
 use crate::orders::model::Order;
@@ -31,6 +31,10 @@ pub struct CheckoutForm {
     #[serde(default)]
     #[validate(custom(function = "optional_email"))]
     pub email: String,
+    /// A guest's consent to one recovery e-mail if they don't finish paying.
+    #[serde(default)]
+    #[validate(length(max = 1))]
+    pub remind: Option<String>,
 }
 
 fn optional_email(raw: &str) -> Result<(), validator::ValidationError> {
@@ -54,35 +58,72 @@ pub async fn checkout(
     form: CsrfForm<CheckoutForm>,
 ) -> Result<HttpResponse, AppError> {
     let form = form.0;
-    if let Err(errors) = form.validate() {
-        let message = forms::messages(&errors).into_iter().map(|(_, m)| m).next();
-        return render_cart(
+    let remind = form.remind.as_deref() == Some("1") && user.is_none();
+    let email = Some(form.email.trim().to_lowercase()).filter(|e| !e.is_empty());
+    let email_error = match form.validate() {
+        Err(errors) => forms::messages(&errors).into_iter().map(|(_, m)| m).next(),
+        // A reminder needs somewhere to go.
+        Ok(()) if remind && email.is_none() => {
+            Some("Enter your e-mail address to get a reminder, or untick the box.".to_owned())
+        }
+        Ok(()) => None,
+    };
+    if email_error.is_some() {
+        let fields = CheckoutFields {
+            email: form.email,
+            email_error,
+            remind,
+        };
+        return render_cart_with(
             &state,
             layout,
             &session,
             vec![],
-            form.email,
-            message,
+            fields,
             StatusCode::UNPROCESSABLE_ENTITY,
         )
         .await;
     }
+    let fields = CheckoutFields {
+        email: form.email,
+        email_error: None,
+        remind,
+    };
     let Some(cart_id) = session.cart_id() else {
-        return render_cart(
+        return render_cart_with(
             &state,
             layout,
             &session,
             vec![CheckoutError::EmptyCart.to_string()],
-            form.email,
-            None,
+            fields,
             StatusCode::UNPROCESSABLE_ENTITY,
         )
         .await;
     };
-    let email = Some(form.email.trim().to_lowercase()).filter(|e| !e.is_empty());
+    begin(&state, layout, &session, user, &client, cart_id, fields).await
+}
+
+/// Starts the checkout of the session's cart and sends the shopper to Stripe, or shows the cart
+/// again with what stopped it. (`POST /checkout`, and a cart restored from a recovery e-mail.)
+pub async fn begin(
+    state: &AppState,
+    layout: Layout,
+    session: &TypedSession,
+    user: Option<User>,
+    client: &ClientAddr,
+    cart_id: i64,
+    fields: CheckoutFields,
+) -> Result<HttpResponse, AppError> {
+    let email = Some(fields.email.trim().to_lowercase()).filter(|e| !e.is_empty());
+    let (user_id, guest, ticked) = (user.as_ref().map(|u| u.id), email.clone(), fields.remind);
+    let recovery_email = db::run(&state.pool, move |conn| {
+        crate::recovery::consented_address(conn, user_id, guest.as_deref(), ticked)
+            .map_err(DbError::from)
+    })
+    .await?;
     let user = match user {
         Some(u) => {
-            let customer = crate::stripe_ids::customer(&state, &u).await?;
+            let customer = crate::stripe_ids::customer(state, &u).await?;
             Some((u.id, customer))
         }
         None => None,
@@ -92,8 +133,9 @@ pub async fn checkout(
         email: if user.is_some() { None } else { email },
         client_ip: Some(client.limit_key()),
         user,
+        recovery_email,
     };
-    match start::start_checkout(&state, shopper).await {
+    match start::start_checkout(state, shopper).await {
         Ok(url) => Ok(see_other(&url)),
         Err(CheckoutError::Db(e)) => Err(e.into()),
         Err(
@@ -107,16 +149,7 @@ pub async fn checkout(
                 CheckoutError::TooManyOpen => StatusCode::TOO_MANY_REQUESTS,
                 _ => StatusCode::CONFLICT,
             };
-            render_cart(
-                &state,
-                layout,
-                &session,
-                vec![e.to_string()],
-                form.email,
-                None,
-                status,
-            )
-            .await
+            render_cart_with(state, layout, session, vec![e.to_string()], fields, status).await
         }
     }
 }

@@ -20,7 +20,7 @@ use crate::orders::status::OrderStatus;
 use crate::orders::{number, queries};
 use crate::payments::PaymentError;
 use crate::payments::checkout::{self as sessions, SessionUrls};
-use crate::schema::{order_items, orders, prices, products};
+use crate::schema::{carts, checkout_recoveries, order_items, orders, prices, products};
 use crate::shipping;
 use crate::state::AppState;
 
@@ -67,6 +67,8 @@ pub struct Shopper {
     pub client_ip: Option<String>,
     /// A signed-in customer: the order is theirs, paid as their Stripe Customer.
     pub user: Option<(i64, String)>,
+    /// Where a recovery e-mail may go if this checkout is abandoned (given with consent).
+    pub recovery_email: Option<String>,
 }
 
 /// Returns the URL of the Checkout Session to send the shopper to.
@@ -102,6 +104,17 @@ pub async fn start_checkout(state: &AppState, shopper: Shopper) -> Result<String
     .await?;
     if let Some(order) = pending {
         if order.cart_fingerprint == fingerprint && order.checkout_expires_at > now + 60 {
+            // The same checkout, asked again: the latest answer about reminders stands.
+            if order.recovery_email != shopper.recovery_email {
+                let (id, consent) = (order.id, shopper.recovery_email.clone());
+                db::run(&state.pool, move |conn| {
+                    diesel::update(orders::table.find(id))
+                        .set(orders::recovery_email.eq(consent))
+                        .execute(conn)
+                        .map_err(DbError::from)
+                })
+                .await?;
+            }
             return match (&order.checkout_session_id, &order.checkout_url) {
                 (Some(_), Some(url)) => Ok(url.clone()),
                 // The first attempt's outcome is unknown: the same key cannot open a second session.
@@ -118,6 +131,7 @@ pub async fn start_checkout(state: &AppState, shopper: Shopper) -> Result<String
     let email = shopper.email.clone();
     let client_ip = shopper.client_ip.clone();
     let user_id = shopper.user.as_ref().map(|(id, _)| *id);
+    let recovery_email = shopper.recovery_email.clone();
     let account = state.stripe.account.clone();
     let stripe = state.stripe.clone();
     let created = db::run(&state.pool, move |conn| {
@@ -126,6 +140,7 @@ pub async fn start_checkout(state: &AppState, shopper: Shopper) -> Result<String
             client_ip: client_ip.as_deref(),
             user_id,
             account: &account,
+            recovery_email: recovery_email.as_deref(),
         };
         Ok::<_, CheckoutError>(create_order(
             conn,
@@ -391,6 +406,7 @@ struct Who<'a> {
     user_id: Option<i64>,
     /// The Stripe account the session will be made under.
     account: &'a str,
+    recovery_email: Option<&'a str>,
 }
 
 // The transaction's inputs, each used once; `stripe` only derives the order's idempotency key.
@@ -490,6 +506,24 @@ fn create_order(
                 user_id: who.user_id,
                 stripe_account: Some(who.account),
             })
+            .execute(conn)?;
+        // The consent to a recovery e-mail, and the recovery (if any) this cart was restored from.
+        let recovered_from: Option<i64> = carts::table
+            .inner_join(
+                checkout_recoveries::table
+                    .on(carts::recovery_id.eq(checkout_recoveries::id.nullable())),
+            )
+            .filter(carts::id.eq(cart_id))
+            .filter(checkout_recoveries::status.ne(crate::recovery::RECOVERED))
+            .filter(checkout_recoveries::restored_at.ge(now - crate::recovery::ATTRIBUTION_SECS))
+            .select(checkout_recoveries::id)
+            .first(conn)
+            .optional()?;
+        diesel::update(orders::table.filter(orders::number.eq(&number)))
+            .set((
+                orders::recovery_email.eq(who.recovery_email),
+                orders::recovered_from.eq(recovered_from),
+            ))
             .execute(conn)?;
         let order = queries::by_number(conn, &number)?.ok_or(DieselError::NotFound)?;
         let digital: Vec<i64> = products::table

@@ -9,8 +9,8 @@ use diesel::prelude::*;
 
 use crate::db::AnyConnection;
 use crate::schema::{
-    disputes, orders, outbox, payment_failures, refunds, stripe_event_failures, stripe_events,
-    subscriptions,
+    balance_fetches, balance_transactions, checkout_recoveries, disputes, orders, outbox,
+    payment_failures, refunds, stripe_event_failures, stripe_events, subscriptions,
 };
 
 /// A window to report on.
@@ -93,6 +93,16 @@ pub struct Figures {
     /// What disputes opened in the window took from the balance: withdrawn plus fees, less what
     /// was reinstated.
     pub dispute_withdrawn: i64,
+    /// Per settlement currency, from Stripe's balance transactions made in the window: (currency,
+    /// Stripe's fees, net: what reached the balance after fees, refunds and disputes).
+    pub settled: Vec<(String, i64, i64)>,
+    /// Charges and refunds whose fees are still to be read from Stripe.
+    pub fees_pending: i64,
+    /// Abandoned-checkout e-mails sent in the window.
+    pub recovery_sent: i64,
+    /// Orders paid through a recovery link in the window, and what they brought in.
+    pub recovered_orders: i64,
+    pub recovered_revenue: i64,
     pub active_subscriptions: i64,
     pub churned: i64,
     pub churn_rate: Option<i64>,
@@ -244,6 +254,38 @@ pub fn compute(
         .load(conn)?;
     let dispute_withdrawn = moved.iter().map(|(w, r, f)| w + f - r).sum();
 
+    let mut settled: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+    for (c, fee, net) in balance_transactions::table
+        // When Stripe made them (not when they were read: an upgrade reads years of them at
+        // once). No upper bound: Stripe's clock may run a little ahead of ours.
+        .filter(balance_transactions::created.ge(since))
+        .select((
+            balance_transactions::currency,
+            balance_transactions::fee,
+            balance_transactions::net,
+        ))
+        .load::<(String, i64, i64)>(conn)?
+    {
+        let e = settled.entry(c).or_default();
+        *e = (e.0 + fee, e.1 + net);
+    }
+    let settled = settled.into_iter().map(|(c, (f, n))| (c, f, n)).collect();
+    let fees_pending: i64 = balance_fetches::table.count().get_result(conn)?;
+    let recovery_sent: i64 = checkout_recoveries::table
+        .filter(checkout_recoveries::sent_at.ge(since))
+        .filter(checkout_recoveries::sent_at.le(now))
+        .count()
+        .get_result(conn)?;
+    let recovered: Vec<Option<i64>> = checkout_recoveries::table
+        .filter(checkout_recoveries::status.eq(crate::recovery::RECOVERED))
+        .filter(checkout_recoveries::recovered_currency.eq(currency))
+        .filter(checkout_recoveries::updated_at.ge(since))
+        .filter(checkout_recoveries::updated_at.le(now))
+        .select(checkout_recoveries::recovered_amount)
+        .load(conn)?;
+    let recovered_orders = recovered.len() as i64;
+    let recovered_revenue = recovered.iter().flatten().sum();
+
     let last_event_at: Option<i64> = stripe_events::table
         .select(diesel::dsl::max(stripe_events::processed_at))
         .first(conn)?;
@@ -305,6 +347,11 @@ pub fn compute(
         disputes_won,
         disputes_lost,
         dispute_withdrawn,
+        settled,
+        fees_pending,
+        recovery_sent,
+        recovered_orders,
+        recovered_revenue,
         active_subscriptions,
         churned,
         churn_rate: rate(churned, active_subscriptions + churned),

@@ -47,6 +47,12 @@ pub struct DashboardPage {
     disputes_won: i64,
     disputes_lost: i64,
     dispute_withdrawn: String,
+    /// (settlement currency, Stripe's fees, net), formatted.
+    settled: Vec<(String, String, String)>,
+    fees_pending: i64,
+    recovery_sent: i64,
+    recovered_orders: i64,
+    recovered_revenue: String,
     active_subscriptions: i64,
     churned: i64,
     churn_rate: String,
@@ -145,6 +151,21 @@ pub async fn dashboard(
         disputes_won: f.disputes_won,
         disputes_lost: f.disputes_lost,
         dispute_withdrawn: Money::new(f.dispute_withdrawn, state.config.currency).to_string(),
+        settled: f
+            .settled
+            .iter()
+            .map(|(c, fee, net)| {
+                let fmt = |m: i64| match crate::money::Currency::parse(c) {
+                    Ok(cur) => Money::new(m, cur).to_string(),
+                    Err(_) => format!("{m} {c}"),
+                };
+                (c.to_ascii_uppercase(), fmt(*fee), fmt(*net))
+            })
+            .collect(),
+        fees_pending: f.fees_pending,
+        recovery_sent: f.recovery_sent,
+        recovered_orders: f.recovered_orders,
+        recovered_revenue: money(f.recovered_revenue),
         active_subscriptions: f.active_subscriptions,
         churned: f.churned,
         churn_rate: percent(f.churn_rate),

@@ -247,6 +247,20 @@ async fn send(state: &AppState, mail: &QueuedMail, now: i64) -> Result<Sent, Sen
         } else {
             (mail.body_text.clone(), mail.body_html.clone())
         };
+        // A recovery e-mail's links get their token now (the outbox never holds one).
+        let (text, html) = if mail.kind == crate::recovery::MAIL_KIND
+            && let Some(order_id) = mail.order_id
+        {
+            let token = db::run(&state.pool, move |conn| {
+                crate::recovery::issue_token(conn, order_id).map_err(DbError::from)
+            })
+            .await
+            .map_err(SendError::Token)?;
+            let fill = |body: &str| body.replace(crate::recovery::TOKEN_PLACEHOLDER, &token);
+            (fill(&text), fill(&html))
+        } else {
+            (text, html)
+        };
         let signed = text != mail.body_text;
         let base = state.public_url.as_str();
         let (text, html) = (

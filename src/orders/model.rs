@@ -50,6 +50,12 @@ pub struct Order {
     pub tax_behavior: Option<String>,
     /// Shipping, apart from payment (see `shipping::status`).
     pub fulfilment_status: String,
+    /// How it was paid (card, sepa_debit…), learnt with Stripe's fee; `None` until then.
+    pub payment_method_type: Option<String>,
+    /// Where a recovery e-mail may go if this checkout is abandoned (given with consent).
+    pub recovery_email: Option<String>,
+    /// The recovery e-mail whose link made this order.
+    pub recovered_from: Option<i64>,
 }
 
 impl Order {

@@ -160,6 +160,9 @@ mod tests {
             discount_label: None,
             tax_behavior: None,
             fulfilment_status: "unfulfilled".into(),
+            payment_method_type: None,
+            recovery_email: None,
+            recovered_from: None,
         }
     }
 

@@ -12,6 +12,7 @@
 //! key it was first sent with.
 
 pub mod account;
+pub mod balance;
 pub mod checkout;
 pub mod coupons;
 pub mod customers;

@@ -421,6 +421,10 @@ fn record_invoice_order(
         .filter(orders::number.eq(&number))
         .select(orders::id)
         .first(conn)?;
+    // The invoice's charge has succeeded: Stripe's fee is read later.
+    if let Some(intent) = payment_intent_of(invoice).filter(|_| invoice.amount_paid > 0) {
+        crate::balance::queue(conn, &intent, order_id, now)?;
+    }
     if let Some((_, (price_id, product_id), label)) = plan {
         // The one item carries its line's discount, tax and payment (the whole invoice's, when
         // it is not a plain period); a shipping line's are the shipping's.

@@ -28,8 +28,15 @@ pub fn init(format: LogFormat) {
 
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// The path as logged: a download link's signature is a credential (good for days), so it is cut.
+/// The path as logged: a download link's signature and a recovery e-mail's token are credentials
+/// (good for days), so they are cut.
 fn redacted(path: &str) -> String {
+    if let Some(rest) = path.strip_prefix("/recovery/") {
+        return match rest.split_once('/') {
+            Some((_, tail)) => format!("/recovery/[redacted]/{tail}"),
+            None => "/recovery/[redacted]".to_owned(),
+        };
+    }
     match path.strip_prefix("/downloads/") {
         Some(rest) => match rest.rsplit_once('/') {
             Some((head, _)) => format!("/downloads/{head}/[redacted]"),
@@ -90,5 +97,21 @@ mod redaction_tests {
             super::redacted("/products/canvas-tote"),
             "/products/canvas-tote"
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redacted;
+
+    #[test]
+    fn credentials_in_paths_are_cut() {
+        assert_eq!(redacted("/recovery/abcDEF123_-"), "/recovery/[redacted]");
+        assert_eq!(
+            redacted("/recovery/abcDEF123_-/unsubscribe"),
+            "/recovery/[redacted]/unsubscribe"
+        );
+        assert_eq!(redacted("/downloads/7/sig"), "/downloads/7/[redacted]");
+        assert_eq!(redacted("/cart"), "/cart");
     }
 }

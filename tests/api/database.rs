@@ -11,9 +11,10 @@ use storefront::schema::{
     shipping_rates, subscription_checkouts,
 };
 use storefront::schema::{
-    cart_items, carts, disputes, email_tokens, login_attempts, order_items, orders, outbox,
-    payment_failures, prices, products, rate_limit_hits, shipping_prices, stock_alerts,
-    stock_reservations, stripe_event_failures, stripe_events, subscriptions, user_sessions, users,
+    balance_fetches, balance_transactions, cart_items, carts, checkout_recoveries, disputes,
+    email_tokens, login_attempts, order_items, orders, outbox, payment_failures, prices, products,
+    rate_limit_hits, recovery_unsubscribes, shipping_prices, stock_alerts, stock_reservations,
+    stripe_event_failures, stripe_events, subscriptions, user_sessions, users,
 };
 
 use crate::helpers::TestDb;
@@ -211,6 +212,10 @@ fn schema_rs_matches_the_migrations() {
         stripe_events,
         stripe_event_failures,
         disputes,
+        balance_transactions,
+        balance_fetches,
+        checkout_recoveries,
+        recovery_unsubscribes,
         users,
         login_attempts,
         subscriptions,

@@ -41,6 +41,101 @@ fn run_binary(db: &TestDb, args: &[&str], extra: &[(&str, &str)]) -> std::proces
     child.wait_with_output().expect("storefront's output")
 }
 
+/// An order with a dispute, a balance transaction, a fetch queued and a recovery, and an
+/// unsubscribed address, written as the shop would.
+fn leave_money_trails(db: &TestDb) {
+    use diesel::prelude::*;
+    use storefront::schema::{
+        balance_fetches, balance_transactions, checkout_recoveries, disputes, orders,
+        recovery_unsubscribes,
+    };
+    let url = storefront::config::DatabaseUrl::parse(&db.url).unwrap();
+    let mut conn = storefront::db::Manager::connect(&url).unwrap();
+    diesel::insert_into(orders::table)
+        .values(&storefront::orders::model::NewOrder {
+            number: "SF-DEMO-0001",
+            kind: "one_time",
+            status: "paid",
+            currency: "usd",
+            amount_total: 1800,
+            amount_subtotal: 1800,
+            tax_behavior: None,
+            email: Some("shopper@example.com"),
+            cart_id: None,
+            cart_fingerprint: "f",
+            client_ip: None,
+            idempotency_key: "k",
+            checkout_expires_at: 0,
+            created_at: 0,
+            updated_at: 0,
+            user_id: None,
+            stripe_account: None,
+        })
+        .execute(&mut conn)
+        .unwrap();
+    let id: i64 = orders::table
+        .select(orders::id)
+        .filter(orders::number.eq("SF-DEMO-0001"))
+        .first(&mut conn)
+        .unwrap();
+    diesel::insert_into(disputes::table)
+        .values((
+            disputes::id.eq("dp_demo"),
+            disputes::order_id.eq(Some(id)),
+            disputes::charge_id.eq("ch_demo"),
+            disputes::amount.eq(1800),
+            disputes::currency.eq("usd"),
+            disputes::reason.eq("fraudulent"),
+            disputes::status.eq("lost"),
+            disputes::created_at.eq(0),
+            disputes::updated_at.eq(0),
+        ))
+        .execute(&mut conn)
+        .unwrap();
+    diesel::insert_into(balance_transactions::table)
+        .values((
+            balance_transactions::id.eq("txn_demo"),
+            balance_transactions::order_id.eq(id),
+            balance_transactions::category.eq("charge"),
+            balance_transactions::amount.eq(1800),
+            balance_transactions::fee.eq(82),
+            balance_transactions::net.eq(1718),
+            balance_transactions::currency.eq("usd"),
+            balance_transactions::created.eq(0),
+            balance_transactions::recorded_at.eq(0),
+        ))
+        .execute(&mut conn)
+        .unwrap();
+    diesel::insert_into(balance_fetches::table)
+        .values((
+            balance_fetches::source.eq("re_demo"),
+            balance_fetches::order_id.eq(id),
+            balance_fetches::next_at.eq(0),
+            balance_fetches::created_at.eq(0),
+        ))
+        .execute(&mut conn)
+        .unwrap();
+    diesel::insert_into(checkout_recoveries::table)
+        .values((
+            checkout_recoveries::order_id.eq(id),
+            checkout_recoveries::email.eq("shopper@example.com"),
+            checkout_recoveries::cart_fingerprint.eq("f"),
+            checkout_recoveries::status.eq("sent"),
+            checkout_recoveries::expired_at.eq(0),
+            checkout_recoveries::created_at.eq(0),
+            checkout_recoveries::updated_at.eq(0),
+        ))
+        .execute(&mut conn)
+        .unwrap();
+    diesel::insert_into(recovery_unsubscribes::table)
+        .values((
+            recovery_unsubscribes::email.eq("shopper@example.com"),
+            recovery_unsubscribes::created_at.eq(0),
+        ))
+        .execute(&mut conn)
+        .unwrap();
+}
+
 /// Signs in through the real form; true when the shop let the demo admin in.
 async fn demo_admin_signs_in(address: &str) -> bool {
     let browser = browser();
@@ -88,6 +183,10 @@ async fn a_demo_database_is_refused_with_a_key_until_the_demo_is_purged() {
     // Other commands that talk to Stripe are refused too.
     let out = run_binary(&db, &["reconcile", "--since", "1h"], STRIPE_KEY_ENV);
     assert_eq!(out.status.code(), Some(2));
+
+    // What a demo's orders leave besides themselves: a dispute, Stripe's fees, a recovery
+    // e-mail and an unsubscribed address.
+    leave_money_trails(&db);
 
     // Purge, then the key starts the shop, and the demo admin is gone.
     let out = run_binary(&db, &["demo", "purge"], STRIPE_KEY_ENV);

@@ -202,6 +202,8 @@ pub fn route(ctx: &mut Ctx, method: &str, segs: &[&str], raw: &Value) -> ApiResu
                 r
             } else if let Some(r) = super::disputes::route(ctx, method, segs, raw)? {
                 r
+            } else if let Some(r) = super::balance::route(ctx, method, segs, raw)? {
+                r
             } else {
                 return Err(ApiError::invalid(format!(
                     "Unrecognized request URL ({method}: /v1/{}). Please see https://stripe.com/docs or we can help at https://support.stripe.com/.",
@@ -283,6 +285,9 @@ fn expandable_id(ctx: &mut Ctx, id: &str) -> ApiResult<bool> {
     Ok(super::store::kind_of_id(id).is_some()
         || ctx.get(id)?.is_some_and(|o| o["object"] == "coupon"))
 }
+
+/// Expandable fields absent from an object until they have a value.
+const OPTIONAL_EXPANDABLE: &[(&str, &str)] = &[("refund", "failure_balance_transaction")];
 
 fn expand_path(
     ctx: &mut Ctx,
@@ -377,6 +382,10 @@ fn expand_path(
         return Ok(());
     }
     let Some(field) = out.get(*head) else {
+        // Expandable fields Stripe leaves out until they have a value: asking is no error.
+        if OPTIONAL_EXPANDABLE.contains(&(kind.as_str(), *head)) {
+            return Ok(());
+        }
         return Err(cannot());
     };
     let mut field = field.clone();

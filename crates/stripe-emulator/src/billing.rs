@@ -1112,7 +1112,7 @@ fn attempt_invoice_payment(ctx: &mut Ctx, sub: &mut Value, inv: &mut Value) -> A
             e.decline_code.clone(),
         )
     });
-    let ch = objects::charge(
+    let mut ch = objects::charge(
         ctx.now,
         &pi,
         &details,
@@ -1128,6 +1128,9 @@ fn attempt_invoice_payment(ctx: &mut Ctx, sub: &mut Value, inv: &mut Value) -> A
             .as_ref()
             .map(|(c, m, d)| (c.as_str(), m.as_str(), d.as_deref())),
     );
+    if decline.is_none() {
+        super::balance::charge_succeeded(ctx, &mut ch)?;
+    }
     ctx.put(&ch)?;
     pi["latest_charge"] = ch["id"].clone();
     if let Some(err) = decline {

@@ -57,6 +57,13 @@ pub struct Fired {
     pub kind: FaultKind,
 }
 
+/// The rate limiter and request counters (plain data too).
+pub(crate) fn limiter(st: &Shared) -> std::sync::MutexGuard<'_, super::rate_limits::Limiter> {
+    st.limiter
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// The fault settings. Plain data, so still usable after a panic elsewhere poisoned the lock.
 pub(crate) fn faults(st: &Shared) -> std::sync::MutexGuard<'_, Faults> {
     st.faults
@@ -101,7 +108,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/disputes/{id}", web::post().to(dispute))
             .route("/refunds/{id}/fail", web::post().to(fail_refund))
             .route("/faults", web::get().to(fired_faults))
-            .route("/run_jobs", web::post().to(run_jobs)),
+            .route("/run_jobs", web::post().to(run_jobs))
+            .route("/requests", web::get().to(requests))
+            .route("/requests/reset", web::post().to(reset_requests))
+            .route("/rate_limits", web::post().to(set_rate_limits)),
     );
 }
 
@@ -402,4 +412,48 @@ async fn fail_refund(
         Ok(v) => ok(v),
         Err(e) => e.response(),
     }
+}
+
+/// `GET /_emulator/requests`: API requests counted per endpoint since the start (or the last
+/// reset), with the 429s the limits answered, and the limits' mode.
+async fn requests(req: HttpRequest, payload: web::Payload, st: web::Data<Shared>) -> HttpResponse {
+    static S: P = P::Obj(&[]);
+    if let Err(e) = params(&req, payload, &S).await {
+        return e.response();
+    }
+    ok(limiter(&st).report())
+}
+
+/// `POST /_emulator/requests/reset`: the counters start again from zero.
+async fn reset_requests(
+    req: HttpRequest,
+    payload: web::Payload,
+    st: web::Data<Shared>,
+) -> HttpResponse {
+    static S: P = P::Obj(&[]);
+    if let Err(e) = params(&req, payload, &S).await {
+        return e.response();
+    }
+    let mut l = limiter(&st);
+    l.reset_counts();
+    ok(l.report())
+}
+
+/// `POST /_emulator/rate_limits` with `mode=off|test|live`.
+async fn set_rate_limits(
+    req: HttpRequest,
+    payload: web::Payload,
+    st: web::Data<Shared>,
+) -> HttpResponse {
+    static S: P = P::Obj(&[("mode", P::Enum(&["off", "test", "live"]))]);
+    let p = match params(&req, payload, &S).await {
+        Ok(p) => p,
+        Err(e) => return e.response(),
+    };
+    let Some(mode) = p["mode"].as_str().and_then(super::rate_limits::Mode::parse) else {
+        return ApiError::missing("mode").response();
+    };
+    let mut l = limiter(&st);
+    l.mode = mode;
+    ok(l.report())
 }

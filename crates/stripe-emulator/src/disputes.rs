@@ -33,30 +33,29 @@ pub fn route(ctx: &mut Ctx, method: &str, segs: &[&str], raw: &Value) -> ApiResu
 }
 
 /// A balance transaction of a dispute: money withdrawn (negative, with the fee) or reinstated.
-fn balance_transaction(ctx: &Ctx, dp: &Value, amount: i64, fee: i64, what: &str) -> Value {
-    let currency = dp["currency"].clone();
-    json!({
-        "id": new_id("txn_"),
-        "object": "balance_transaction",
-        "amount": amount,
-        "available_on": ctx.now,
-        "balance_type": "payments",
-        "created": ctx.now,
-        "currency": currency,
-        "description": format!("{what} for {}", dp["charge"].as_str().unwrap_or_default()),
-        "exchange_rate": null,
-        "fee": fee,
-        "fee_details": if fee > 0 {
-            json!([{ "amount": fee, "application": null, "currency": currency, "description": "Dispute fee", "type": "stripe_fee" }])
-        } else {
-            json!([])
+fn balance_transaction(
+    ctx: &mut Ctx,
+    dp: &Value,
+    amount: i64,
+    fee: i64,
+    what: &str,
+) -> ApiResult<Value> {
+    super::balance::record(
+        ctx,
+        dp,
+        amount,
+        fee,
+        super::balance::Movement {
+            kind: "adjustment",
+            category: if amount < 0 {
+                "dispute"
+            } else {
+                "dispute_reversal"
+            },
+            description: format!("{what} for {}", dp["charge"].as_str().unwrap_or_default()),
+            fee_label: "Dispute fee",
         },
-        "net": amount - fee,
-        "reporting_category": if amount < 0 { "dispute" } else { "dispute_reversal" },
-        "source": dp["id"],
-        "status": "available",
-        "type": "adjustment",
-    })
+    )
 }
 
 /// Opens a dispute on a charge: `charge.dispute.created`, then the funds (and the fee) leave the
@@ -101,7 +100,7 @@ pub fn open(ctx: &mut Ctx, charge_id: &str) -> ApiResult<()> {
     ctx.put(&dp)?;
     ctx.emit("charge.dispute.created", &dp, None)?;
     let amount = dp["amount"].as_i64().unwrap_or(0);
-    let bt = balance_transaction(ctx, &dp, -amount, DISPUTE_FEE, "Chargeback withdrawal");
+    let bt = balance_transaction(ctx, &dp, -amount, DISPUTE_FEE, "Chargeback withdrawal")?;
     dp["balance_transactions"] = json!([bt]);
     ctx.put(&dp)?;
     ctx.emit("charge.dispute.funds_withdrawn", &dp, None)?;
@@ -144,7 +143,7 @@ pub fn decide(ctx: &mut Ctx, id: &str, status: &str) -> ApiResult<Value> {
             dp["status"] = json!(status);
             if status == "won" {
                 let amount = dp["amount"].as_i64().unwrap_or(0);
-                let bt = balance_transaction(ctx, &dp, amount, 0, "Chargeback reversal");
+                let bt = balance_transaction(ctx, &dp, amount, 0, "Chargeback reversal")?;
                 if let Some(list) = dp["balance_transactions"].as_array_mut() {
                     list.push(bt);
                 }

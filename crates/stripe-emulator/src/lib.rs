@@ -10,6 +10,7 @@
 
 mod address;
 mod api;
+mod balance;
 mod billing;
 mod checkout;
 mod checkout_page;
@@ -22,6 +23,7 @@ mod objects;
 mod pages;
 mod payment_methods;
 mod payments;
+pub mod rate_limits;
 mod shipping;
 mod store;
 mod totals;
@@ -58,6 +60,8 @@ pub struct EmulatorConfig {
     pub db: String,
     /// Registered (or updated, idempotently by URL) at start.
     pub webhook: Option<WebhookTarget>,
+    /// Stripe's rate limits to enforce (`EMULATOR_RATE_LIMITS`); off by default.
+    pub rate_limits: rate_limits::Mode,
 }
 
 /// A webhook endpoint to register at start.
@@ -78,6 +82,7 @@ pub(crate) struct Shared {
     pub origin: String,
     pub notify: tokio::sync::Notify,
     pub faults: Mutex<control::Faults>,
+    pub limiter: Mutex<rate_limits::Limiter>,
 }
 
 /// A running emulator.
@@ -105,6 +110,7 @@ impl Emulator {
             origin: origin.clone(),
             notify: tokio::sync::Notify::new(),
             faults: Mutex::new(control::Faults::default()),
+            limiter: Mutex::new(rate_limits::Limiter::new(config.rate_limits)),
         });
 
         if let Some(target) = config.webhook.clone() {
@@ -338,6 +344,11 @@ async fn dispatch(req: HttpRequest, payload: web::Payload, st: web::Data<Shared>
     }
     if let Err(e) = check_auth(&req) {
         return e.response();
+    }
+    // Counted (and, when limits are on, refused) before any work, as Stripe does.
+    let endpoint = rate_limits::endpoint_of(&method, &path);
+    if !control::limiter(&st).admit(&endpoint, std::time::Instant::now()) {
+        return ApiError::rate_limited().response();
     }
     let body = match read_body(payload, MAX_BODY).await {
         Ok(b) => b,

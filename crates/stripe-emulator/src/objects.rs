@@ -346,7 +346,8 @@ pub fn charge(
             "application": null,
             "application_fee": null,
             "application_fee_amount": null,
-            "balance_transaction": if paid { json!(new_id("txn_")) } else { Value::Null },
+            // Set by `balance::charge_succeeded` when the charge succeeds.
+            "balance_transaction": null,
             "billing_details": { "address": empty_address(), "email": email, "name": null, "phone": null, "tax_id": null },
             "calculated_statement_descriptor": "STOREFRONT",
             "captured": paid,
@@ -392,7 +393,8 @@ pub fn refund(now: i64, charge: &Value, amount: i64, reason: Option<&str>, statu
         "id": new_id("re_"),
         "object": "refund",
         "amount": amount,
-        "balance_transaction": new_id("txn_"),
+        // Set by `balance::refunded` once stored.
+        "balance_transaction": null,
         "charge": charge["id"],
         "created": now,
         "currency": charge["currency"],

@@ -338,6 +338,9 @@ pub fn pay_session(
     }
     ch["customer"] = pi["customer"].clone();
     ch["shipping"] = pi["shipping"].clone();
+    if !is_bank {
+        super::balance::charge_succeeded(ctx, &mut ch)?;
+    }
     ctx.put(&ch)?;
     pi["latest_charge"] = ch["id"].clone();
     if is_bank {
@@ -531,7 +534,7 @@ pub fn run_job(ctx: &mut Ctx, kind: &str, target: &str) -> ApiResult<()> {
                 ch["paid"] = json!(true);
                 ch["captured"] = json!(true);
                 ch["amount_captured"] = ch["amount"].clone();
-                ch["balance_transaction"] = json!(new_id("txn_"));
+                super::balance::charge_succeeded(ctx, &mut ch)?;
                 ctx.put(&ch)?;
                 ctx.emit("charge.succeeded", &ch, None)?;
                 pi["status"] = json!("succeeded");
@@ -594,7 +597,7 @@ pub fn fail_refund(ctx: &mut Ctx, id: &str, after_success: bool) -> ApiResult<()
     let before = re.clone();
     re["status"] = json!("failed");
     re["failure_reason"] = json!("expired_or_canceled_card");
-    re["failure_balance_transaction"] = json!(new_id("txn_"));
+    super::balance::refund_failed(ctx, &mut re)?;
     ctx.put(&re)?;
     let mut ch = ctx.fetch("charge", re["charge"].as_str().unwrap_or_default())?;
     let amount = re["amount"].as_i64().unwrap_or(0);
@@ -700,6 +703,7 @@ pub fn create_refund(ctx: &mut Ctx, raw: &Value) -> ApiResult<Routed> {
     if let Some(m) = p.get("metadata") {
         re["metadata"] = m.clone();
     }
+    super::balance::refunded(ctx, &mut re)?;
     ctx.put(&re)?;
     let before = ch.clone();
     ch["amount_refunded"] = json!(already + amount);

@@ -131,6 +131,7 @@ pub fn kind_of_id(id: &str) -> Option<&'static str> {
         ("di_", "discount"),
         ("txr_", "tax_rate"),
         ("shr_", "shipping_rate"),
+        ("txn_", "balance_transaction"),
     ];
     PREFIXES
         .iter()

@@ -339,3 +339,48 @@ pub async fn orders_csv(
         ))
         .body(csv))
 }
+
+#[derive(Deserialize)]
+pub struct MovementsQuery {
+    pub since: Option<String>,
+    pub until: Option<String>,
+}
+
+/// A `2026-11-01` date field (UTC midnight); empty is none.
+fn date_field(name: &str, raw: Option<&str>) -> Result<Option<i64>, AppError> {
+    match raw.map(str::trim).filter(|r| !r.is_empty()) {
+        None => Ok(None),
+        Some(r) => chrono::NaiveDate::parse_from_str(r, "%Y-%m-%d")
+            .map(|d| Some(d.and_time(chrono::NaiveTime::MIN).and_utc().timestamp()))
+            .map_err(|_| {
+                AppError::BadRequest(format!("{name}: {r:?} is not a date like 2026-11-01"))
+            }),
+    }
+}
+
+/// `GET /admin/refunds.csv`: the refunds and disputes made between two dates (either may be
+/// left out), for the accountant ([`crate::admin::exports::movements_csv`]).
+pub async fn movements_csv(
+    state: web::Data<AppState>,
+    _admin: Admin,
+    query: web::Query<MovementsQuery>,
+) -> Result<HttpResponse, AppError> {
+    let since = date_field("since", query.since.as_deref())?.unwrap_or(0);
+    let until = date_field("until", query.until.as_deref())?.unwrap_or(i64::MAX);
+    if until <= since {
+        return Err(AppError::BadRequest(
+            "the second date must be after the first".into(),
+        ));
+    }
+    let csv = db::run(&state.pool, move |conn| {
+        crate::admin::exports::movements_csv(conn, since, until).map_err(DbError::from)
+    })
+    .await?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            actix_web::http::header::CONTENT_DISPOSITION,
+            "attachment; filename=\"refunds-and-disputes.csv\"",
+        ))
+        .body(csv))
+}

@@ -18,7 +18,7 @@ mod variants;
 pub use events::{catch_up as catch_up_events, list as events, replay as replay_event};
 pub use health::health;
 pub use images::{make_main as main_picture, remove as remove_picture, upload as upload_picture};
-pub use list::{list, orders_csv};
+pub use list::{list, movements_csv, orders_csv};
 pub use order::show;
 pub use products::{
     change_price, create_product, delete as delete_product, edit as edit_product, new_product,

@@ -29,6 +29,7 @@ async fn official_node_sdk_drives_the_emulator() {
         bind: "127.0.0.1:0".parse().unwrap(),
         db: ":memory:".into(),
         webhook: None,
+        rate_limits: Default::default(),
     })
     .await
     .unwrap();

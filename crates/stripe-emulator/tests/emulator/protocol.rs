@@ -257,6 +257,7 @@ async fn state_survives_a_restart_with_a_file_database() {
             enabled_events: vec!["*".into()],
             api_version: None,
         }),
+        rate_limits: Default::default(),
     };
     let emu = Emulator::start(config.clone()).await.unwrap();
     let prod = CreateProduct::new("Durable")
@@ -322,6 +323,7 @@ async fn deliveries_are_retried_and_signed_with_wall_clock_time() {
             enabled_events: vec!["product.created".into()],
             api_version: None,
         }),
+        rate_limits: Default::default(),
     })
     .await
     .unwrap();
@@ -501,6 +503,7 @@ async fn runs_on_a_plain_tokio_runtime() {
         bind: "127.0.0.1:0".parse().unwrap(),
         db: ":memory:".into(),
         webhook: None,
+        rate_limits: Default::default(),
     })
     .await
     .unwrap();

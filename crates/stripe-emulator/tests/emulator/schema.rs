@@ -300,6 +300,26 @@ async fn objects_validate_against_the_openapi_subset() {
         )
         .await;
     assert_valid(&charge);
+    // Balance transactions: the charge's and the refund's, alone and listed by source.
+    for bt in [
+        &charge["balance_transaction"],
+        &refund["balance_transaction"],
+    ] {
+        let (_, bt) = h
+            .get(
+                &format!("/v1/balance_transactions/{}", bt.as_str().unwrap()),
+                &[],
+            )
+            .await;
+        assert_valid(&bt);
+    }
+    let (_, listed) = h
+        .get(
+            "/v1/balance_transactions",
+            &[("source", charge["id"].as_str().unwrap())],
+        )
+        .await;
+    assert_valid(&listed["data"][0]);
 
     let (sid2, _) = h.session(price["id"].as_str().unwrap(), 1).await;
     let (_, expired) = h

@@ -201,6 +201,7 @@ impl Harness {
                 enabled_events: vec!["*".into()],
                 api_version: None,
             }),
+            rate_limits: Default::default(),
         })
         .await
         .expect("emulator starts");
