@@ -145,6 +145,39 @@ pub struct Config {
     pub refund_policy_file: Option<std::path::PathBuf>,
     /// Abandoned-checkout recovery e-mails (`RECOVERY_DELAY`, `RECOVERY_PROMOTION_CODE`).
     pub recovery: RecoverySettings,
+    /// `STRIPE_RATE_LIMIT`: the calls a second the shop allows itself at Stripe, all instances
+    /// together; `STRIPE_INSTANCES`: how many instances share it.
+    pub stripe_rate_limit: StripeRateLimit,
+    pub stripe_instances: u32,
+}
+
+/// The shop's own limit on Stripe calls (see `payments::budget`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StripeRateLimit {
+    /// A share of the account's limit: 80 a second with a live key, 20 with a test key; in
+    /// demo mode, as the emulator's limits (none unless `EMULATOR_RATE_LIMITS` is set).
+    Default,
+    Off,
+    PerSecond(u32),
+}
+
+impl Config {
+    /// This instance's calls a second at Stripe (`None`: no limit).
+    pub fn stripe_calls_per_second(&self) -> Option<u32> {
+        use stripe_emulator::rate_limits::Mode;
+        match (self.stripe_rate_limit, &self.stripe) {
+            (StripeRateLimit::Off, _) => None,
+            (StripeRateLimit::PerSecond(n), _) => Some(n),
+            (StripeRateLimit::Default, StripeMode::Stripe { live, .. }) => {
+                Some(crate::payments::budget::default_limit(*live))
+            }
+            (StripeRateLimit::Default, StripeMode::Demo) => match self.emulator_rate_limits {
+                Mode::Off => None,
+                Mode::Test => Some(crate::payments::budget::default_limit(false)),
+                Mode::Live => Some(crate::payments::budget::default_limit(true)),
+            },
+        }
+    }
 }
 
 /// When a recovery e-mail goes out after a consenting shopper's checkout expired
@@ -540,11 +573,39 @@ impl Config {
                 ConfigError::new("EMULATOR_RATE_LIMITS", "must be off, test or live")
             })?,
         };
+        let stripe_rate_limit = match get("STRIPE_RATE_LIMIT").as_deref().map(str::trim) {
+            None => StripeRateLimit::Default,
+            Some("off") => StripeRateLimit::Off,
+            Some(raw) => raw
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=10_000).contains(n))
+                .map(StripeRateLimit::PerSecond)
+                .ok_or_else(|| {
+                    ConfigError::new(
+                        "STRIPE_RATE_LIMIT",
+                        "must be off or calls a second from 1 to 10000",
+                    )
+                })?,
+        };
+        let stripe_instances = match get("STRIPE_INSTANCES") {
+            None => 1,
+            Some(raw) => raw
+                .trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=1000).contains(n))
+                .ok_or_else(|| {
+                    ConfigError::new("STRIPE_INSTANCES", "must be a whole number from 1 to 1000")
+                })?,
+        };
         let recovery = RecoverySettings::parse(
             get("RECOVERY_DELAY").as_deref(),
             get("RECOVERY_PROMOTION_CODE").as_deref(),
         )?;
         let config = Config {
+            stripe_rate_limit,
+            stripe_instances,
             recovery,
             tax,
             ship_to,
@@ -717,6 +778,37 @@ mod tests {
 
     fn key64() -> String {
         base64::engine::general_purpose::STANDARD.encode([7u8; 64])
+    }
+
+    #[test]
+    fn the_stripe_rate_limit_follows_the_mode_unless_set() {
+        let c = parse(&[]).unwrap();
+        assert_eq!(
+            c.stripe_calls_per_second(),
+            None,
+            "demo, emulator limits off"
+        );
+        let c = parse(&[("EMULATOR_RATE_LIMITS", "test")]).unwrap();
+        assert_eq!(c.stripe_calls_per_second(), Some(20));
+        let c = parse(&[("STRIPE_RATE_LIMIT", "7"), ("STRIPE_INSTANCES", "2")]).unwrap();
+        assert_eq!(
+            (c.stripe_calls_per_second(), c.stripe_instances),
+            (Some(7), 2)
+        );
+        let c = parse(&[
+            ("EMULATOR_RATE_LIMITS", "live"),
+            ("STRIPE_RATE_LIMIT", "off"),
+        ])
+        .unwrap();
+        assert_eq!(c.stripe_calls_per_second(), None);
+        for (var, bad) in [
+            ("STRIPE_RATE_LIMIT", "0"),
+            ("STRIPE_RATE_LIMIT", "fast"),
+            ("STRIPE_INSTANCES", "0"),
+            ("EMULATOR_RATE_LIMITS", "slow"),
+        ] {
+            assert_eq!(parse(&[(var, bad)]).unwrap_err().var, var, "{bad:?}");
+        }
     }
 
     #[test]

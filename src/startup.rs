@@ -272,6 +272,10 @@ fn routes(cfg: &mut web::ServiceConfig) {
             "/account/password/reset",
             web::post().to(accounts::email_routes::reset),
         )
+        .route(
+            "/checkout/wait/{number}",
+            web::get().to(checkout::routes::wait),
+        )
         .route("/account", web::get().to(accounts::routes::orders))
         .route(
             "/account/reminders",
@@ -553,7 +557,11 @@ pub async fn build_state(
         &install.install_id,
     )
     .map_err(|e| ConfigError::new("STRIPE_API_BASE", e.to_string()))?
-    .with_metrics(metrics.clone());
+    .with_metrics(metrics.clone())
+    .with_budget(crate::payments::budget::Budget::new(
+        config.stripe_calls_per_second(),
+        config.stripe_instances,
+    ));
 
     let mailer = crate::mail::worker::Transport::from_config(config.smtp_url.as_deref())?;
     let mail_from = config.mail_from.clone().unwrap_or_else(|| {

@@ -137,6 +137,7 @@ pub async fn begin(
     };
     match start::start_checkout(state, shopper).await {
         Ok(url) => Ok(see_other(&url)),
+        Err(CheckoutError::Busy(number)) => Ok(see_other(&format!("/checkout/wait/{number}"))),
         Err(CheckoutError::Db(e)) => Err(e.into()),
         Err(
             e @ (CheckoutError::Payments(_) | CheckoutError::Sync(_) | CheckoutError::Vanished),
@@ -370,6 +371,89 @@ pub async fn cancel_page(
         resume_url: order.checkout_url.clone(),
     };
     crate::web::html_page(page.render(), StatusCode::OK)
+}
+
+/// How long a shopper waits in line for a payment page at most; their stock is held meanwhile.
+pub const WAIT_LIMIT_SECS: i64 = 600;
+
+/// Seconds between the waiting page's reloads.
+const WAIT_REFRESH_SECS: i64 = 3;
+
+#[derive(Template, WebTemplate)]
+#[template(path = "checkout/wait.html")]
+pub struct WaitPage {
+    layout: Layout,
+    number: String,
+    place: i64,
+    refresh: i64,
+}
+
+/// `GET /checkout/wait/{number}`: a shopper in line for the payment page (Stripe's rate limit,
+/// or our share of it, had no turn free). Each load tries again under the order's key; the page
+/// reloads itself without JavaScript, and its stock stays held for up to ten minutes.
+pub async fn wait(
+    state: web::Data<AppState>,
+    layout: Layout,
+    session: TypedSession,
+    CurrentUser(user): CurrentUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let Some(order) = own_order(&state, &session, Some(path.into_inner())).await? else {
+        return Err(AppError::NotFound);
+    };
+    if order.status() != OrderStatus::Pending {
+        return left_checkout(&session, &order);
+    }
+    if let Some(url) = &order.checkout_url {
+        return Ok(see_other(url));
+    }
+    let now = state.clock.unix();
+    if now >= order.created_at + WAIT_LIMIT_SECS || now >= order.checkout_expires_at - 60 {
+        // Its page was never shown (no URL was ever stored), so nothing can pay it: the stock
+        // goes back without asking Stripe, which is busy enough.
+        fulfil::expire(&state, order.id).await?;
+        session.flash(
+            "Stripe is very busy and we couldn't get you a payment page in time. Your cart is as you left it: please try again in a few minutes.",
+        )?;
+        return Ok(see_other("/cart"));
+    }
+    let customer = match &user {
+        Some(u) => Some(crate::stripe_ids::customer(&state, u).await?),
+        None => None,
+    };
+    match start::resume(&state, order.clone(), customer.as_deref()).await {
+        Ok(url) => Ok(see_other(&url)),
+        Err(CheckoutError::Busy(number)) => {
+            let place = db::run(&state.pool, move |conn| {
+                start::place_in_line(conn, &order, now).map_err(AppError::from)
+            })
+            .await?;
+            let page = WaitPage {
+                layout,
+                number,
+                place,
+                refresh: WAIT_REFRESH_SECS,
+            };
+            crate::web::html_page(page.render(), StatusCode::OK)
+        }
+        Err(CheckoutError::Db(e)) => Err(e.into()),
+        Err(e @ (CheckoutError::StripeRefused(_) | CheckoutError::StripeUnknown)) => {
+            render_cart_with(
+                &state,
+                layout,
+                &session,
+                vec![e.to_string()],
+                CheckoutFields {
+                    email: String::new(),
+                    email_error: None,
+                    remind: false,
+                },
+                StatusCode::SERVICE_UNAVAILABLE,
+            )
+            .await
+        }
+        Err(e) => Err(AppError::Internal(e.into())),
+    }
 }
 
 /// "Back to cart": expire the session first (an open session can still be paid), which

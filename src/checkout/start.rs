@@ -42,6 +42,10 @@ pub enum CheckoutError {
         "We couldn't confirm the payment page with Stripe. Please try again in a moment: you won't be charged twice."
     )]
     StripeUnknown,
+    /// Stripe's rate limit (or our share of it) has no turn free: the order and its stock hold
+    /// are kept, and the shopper waits in line for the payment page.
+    #[error("High demand: you're in line for the payment page.")]
+    Busy(String),
     #[error(transparent)]
     Db(#[from] DbError),
     /// Our side of a Stripe call failed (a bug to log, not the shopper's problem).
@@ -176,6 +180,31 @@ pub async fn start_checkout(state: &AppState, shopper: Shopper) -> Result<String
     create_session(state, order, customer.as_deref()).await
 }
 
+/// A pending order's payment page, for a shopper who waited in line: its session if it has one,
+/// else a new try at making it (under the order's key, so never two).
+pub async fn resume(
+    state: &AppState,
+    order: Order,
+    customer: Option<&str>,
+) -> Result<String, CheckoutError> {
+    match &order.checkout_url {
+        Some(url) => Ok(url.clone()),
+        None => create_session(state, order, customer).await,
+    }
+}
+
+/// Where a pending order waiting for its payment page stands in line (1: next), counted over
+/// every instance's waiting orders.
+pub fn place_in_line(conn: &mut AnyConnection, order: &Order, now: i64) -> QueryResult<i64> {
+    orders::table
+        .filter(orders::status.eq(OrderStatus::Pending.as_str()))
+        .filter(orders::checkout_url.is_null())
+        .filter(orders::checkout_expires_at.gt(now))
+        .filter(orders::id.le(order.id))
+        .count()
+        .get_result(conn)
+}
+
 /// Calls Stripe for a pending order and stores the session; on a certain refusal, gives the stock back.
 async fn create_session(
     state: &AppState,
@@ -193,6 +222,10 @@ async fn create_session(
     let urls = session_urls(state, &order.number);
     let rates = offered_rates(state, &order, &items).await?;
     let shipping = shipping_ask(state, &items, &rates);
+    // A turn at Stripe, or a place in line: a shopper waits on a page, never sees a 429.
+    if !state.stripe.try_checkout_turn() {
+        return Err(CheckoutError::Busy(order.number.clone()));
+    }
     match sessions::create(
         &state.stripe,
         &order,
@@ -227,6 +260,12 @@ async fn create_session(
             })
             .await?;
             Ok(url)
+        }
+        // Stripe's rate limit, after our retries: nothing was made, and the order keeps its
+        // key and its stock for the next try from the waiting page.
+        Err(PaymentError::Refused { status: 429, .. }) => {
+            tracing::warn!(order = %order.number, "Stripe is rate limiting checkouts; the shopper waits in line");
+            Err(CheckoutError::Busy(order.number.clone()))
         }
         Err(e) if e.nothing_created() => {
             tracing::warn!(order = %order.number, error = %crate::error::Report(&e), "Stripe refused the checkout session");
@@ -598,6 +637,8 @@ mod tests {
             // The lines' own problems, one per line (see `CartLine::problem`).
             StaleCart(_) => None,
             Db(_) | Payments(_) | Sync(_) | Vanished => None,
+            // Not an error: the waiting page (`checkout::routes::wait`).
+            Busy(_) => None,
         }
     }
 

@@ -13,6 +13,7 @@
 
 pub mod account;
 pub mod balance;
+pub mod budget;
 pub mod checkout;
 pub mod coupons;
 pub mod customers;
@@ -46,6 +47,8 @@ pub struct Stripe {
     metrics: Arc<Metrics>,
     /// This database's install id: the prefix of every idempotency key.
     install_id: Arc<str>,
+    /// This instance's share of the account's rate limit ([`budget`]).
+    budget: Arc<budget::Budget>,
 }
 
 /// How a Stripe call failed, in the terms the shop acts on.
@@ -117,6 +120,15 @@ pub fn currency(code: &str) -> Result<stripe_types::Currency, PaymentError> {
 /// Attempts for one logical call (the first try included).
 const ATTEMPTS: u32 = 3;
 
+/// The pause before retry `attempt` + 1: 300 ms, 600 ms… doubled each time, each drawn at
+/// random from half to all of it, so instances refused together (a 429 in a rush) do not all
+/// come back in the same millisecond.
+fn backoff(attempt: u32) -> Duration {
+    use rand::Rng as _;
+    let full = 150 * 2u64.pow(attempt);
+    Duration::from_millis(rand::rng().random_range(full / 2..=full))
+}
+
 impl Stripe {
     pub fn new(
         secret_key: &str,
@@ -146,7 +158,19 @@ impl Stripe {
             ),
             metrics: Arc::new(Metrics::new()),
             install_id: install_id.into(),
+            budget: Arc::new(budget::Budget::unlimited()),
         })
+    }
+
+    /// Keeps this instance's calls within `budget` (see [`budget`]).
+    pub fn with_budget(mut self, budget: budget::Budget) -> Self {
+        self.budget = Arc::new(budget);
+        self
+    }
+
+    /// A turn to create a Checkout Session, if one is free now.
+    pub fn try_checkout_turn(&self) -> bool {
+        self.budget.try_checkout()
     }
 
     /// The idempotency key Stripe sees for our record's `local` key (`checkout-SF-…`,
@@ -267,6 +291,8 @@ impl Stripe {
     {
         let mut attempt = 1;
         loop {
+            // Our own share of the rate limit first: waiting here is cheaper than a 429.
+            self.budget.take().await;
             let started = std::time::Instant::now();
             let result = call().await;
             let ms = started.elapsed().as_millis() as u64;
@@ -285,7 +311,7 @@ impl Stripe {
                         return (Err(err), attempt);
                     }
                     tracing::info!(error = %crate::error::Report(&err), attempt, ms, "Stripe call failed; retrying with the same key");
-                    tokio::time::sleep(Duration::from_millis(150 * 2u64.pow(attempt))).await;
+                    tokio::time::sleep(backoff(attempt)).await;
                     attempt += 1;
                 }
             }
@@ -353,7 +379,15 @@ fn normalize_path(path: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::normalize_path;
+    use super::{backoff, normalize_path};
+
+    #[test]
+    fn retries_back_off_with_jitter() {
+        let waits: Vec<u128> = (0..50).map(|_| backoff(1).as_millis()).collect();
+        assert!(waits.iter().all(|w| (150..=300).contains(w)), "{waits:?}");
+        assert!(waits.iter().any(|w| *w != waits[0]), "jittered: {waits:?}");
+        assert!((300..=600).contains(&backoff(2).as_millis()));
+    }
 
     #[test]
     fn paths_lose_their_ids_but_keep_their_shape() {

@@ -19,6 +19,7 @@ mod disputes;
 mod doctor;
 mod events_inbox;
 mod exports;
+mod flash_sale;
 mod form_fuzz;
 #[allow(dead_code)] // The harness serves tests still to come.
 mod helpers;

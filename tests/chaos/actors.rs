@@ -84,6 +84,18 @@ impl Browser {
         }
     }
 
+    /// GET: status, `Location` and body (a transport error is status 0).
+    pub async fn get_with_location(&self, path: &str) -> (u16, String, String) {
+        match self.client.get(self.url(path)).send().await {
+            Ok(res) => {
+                let status = res.status().as_u16();
+                let loc = location(&res);
+                (status, loc, res.text().await.unwrap_or_default())
+            }
+            Err(e) => (0, String::new(), e.to_string()),
+        }
+    }
+
     /// POST a form: status, `Location` and body.
     pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> (u16, String, String) {
         match self.client.post(self.url(path)).form(form).send().await {
@@ -315,6 +327,29 @@ fn short(s: &str) -> String {
     s.chars().take(300).collect()
 }
 
+/// Reloads the waiting page as its meta refresh does, until it sends the shopper to Stripe
+/// (the payment page's URL) or back to the cart (None).
+async fn wait_in_line(b: &Browser, j: &Shared, wait: &str, emulator: &str) -> Option<String> {
+    for _ in 0..120 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let (status, loc, body) = b.get_with_location(wait).await;
+        match status {
+            303 if loc.starts_with(emulator) => return Some(loc),
+            303 => {
+                count(j, "line ran out, back to the cart");
+                return None;
+            }
+            200 | 502 | 503 | 0 => {}
+            _ => {
+                problem(j, format!("GET {wait}: {status} {loc} {}", short(&body)));
+                return None;
+            }
+        }
+    }
+    count(j, "gave up waiting in line");
+    None
+}
+
 /// Posts the cart's checkout form: the payment page's URL, or None (sold out, refused, Stripe
 /// unavailable after one retry of the same request).
 async fn checkout(b: &Browser, j: &Shared, email: &str, emulator: &str) -> Option<String> {
@@ -334,6 +369,10 @@ async fn checkout(b: &Browser, j: &Shared, email: &str, emulator: &str) -> Optio
             .await;
         match status {
             303 if loc.starts_with(emulator) => return Some(loc),
+            303 if loc.contains("/checkout/wait/") => {
+                count(j, "checkout waited in line (rate limit)");
+                return wait_in_line(b, j, &loc, emulator).await;
+            }
             303 => {
                 count(j, "checkout sent back (cart changed or sold out)");
                 return None;

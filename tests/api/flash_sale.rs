@@ -1,0 +1,128 @@
+//! A rush at checkout: when Stripe's rate limit (or the shop's share of it) has no turn free,
+//! the shopper waits in line on a page that reloads itself, their stock held, and goes on to
+//! pay — never an error page for a 429.
+
+use crate::helpers::*;
+
+/// Posts the cart's checkout form from `client`; the response (not followed).
+async fn post_checkout(app: &TestApp, client: &reqwest::Client) -> reqwest::Response {
+    app.checkout_with(client, "rush@example.com").await
+}
+
+#[actix_web::test]
+async fn a_rate_limited_checkout_waits_in_line_with_its_stock_held_then_pays() {
+    let app = TestApp::spawn().await;
+    app.add_to_cart("canvas-tote", 1).await;
+    // Stripe answers 429 to the checkout's create and its retries, then to the first try from
+    // the waiting page.
+    app.emulator_post(
+        "_emulator/faults",
+        &[
+            ("path", "/v1/checkout/sessions"),
+            ("method", "POST"),
+            ("status", "429"),
+            ("count", "6"),
+        ],
+    )
+    .await;
+    let res = post_checkout(&app, &app.client).await;
+    assert_eq!(res.status().as_u16(), 303);
+    let wait = location(&res);
+    assert!(wait.starts_with("/checkout/wait/SF-"), "{wait}");
+    assert_eq!(app.held("canvas-tote").await, 1, "held while waiting");
+
+    let (status, html) = app.get_html(&wait).await;
+    assert_eq!(status, 200, "{html}");
+    assert_eq!(
+        select_attr(&html, "meta[http-equiv=refresh]", "content"),
+        vec!["3"]
+    );
+    assert_eq!(select_text(&html, "#place"), vec!["number 1"]);
+    // Someone else's browser cannot see (or move) this place in line.
+    let other = app.new_browser();
+    let res = other.get(app.url(&wait)).send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 404);
+
+    // Its turn: the payment page, made once under the order's key.
+    let res = app.get(&wait).await;
+    assert_eq!(res.status().as_u16(), 303);
+    let session_url = location(&res);
+    assert!(session_url.contains("/c/pay/"), "{session_url}");
+    let res = app.get(&wait).await;
+    assert_eq!(
+        location(&res),
+        session_url,
+        "the same page, not a second session"
+    );
+    let number = wait.trim_start_matches("/checkout/wait/").to_owned();
+    app.pay_ok(&session_url).await;
+    app.wait_for_status(&number, "paid").await;
+    let sessions = app.emulator_get("v1/checkout/sessions?limit=100").await;
+    assert_eq!(sessions["data"].as_array().unwrap().len(), 1);
+}
+
+#[actix_web::test]
+async fn the_shops_own_budget_puts_a_second_shopper_in_line_without_a_429() {
+    let app = TestApp::spawn_with(&[("STRIPE_RATE_LIMIT", "1")]).await;
+    // The tote's Stripe product and price are made by a first checkout, then the turns fill up.
+    let early = app.new_browser();
+    app.add_to_cart_with(&early, "canvas-tote", "1").await;
+    assert!(location(&post_checkout(&app, &early).await).contains("/c/pay/"));
+    let first = app.new_browser();
+    let second = app.new_browser();
+    app.add_to_cart_with(&first, "canvas-tote", "1").await;
+    app.add_to_cart_with(&second, "canvas-tote", "1").await;
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    app.emulator_post("_emulator/requests/reset", &[]).await;
+    let res = post_checkout(&app, &first).await;
+    assert!(
+        location(&res).contains("/c/pay/"),
+        "the first goes to Stripe"
+    );
+    let res = post_checkout(&app, &second).await;
+    let wait = location(&res);
+    assert!(
+        wait.starts_with("/checkout/wait/"),
+        "the second waits: {wait}"
+    );
+    // A second later (one checkout a second), its turn.
+    let mut session_url = None;
+    for _ in 0..40 {
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        let res = second.get(app.url(&wait)).send().await.unwrap();
+        if res.status().as_u16() == 303 {
+            session_url = Some(location(&res));
+            break;
+        }
+        assert_eq!(res.status().as_u16(), 200);
+    }
+    assert!(session_url.unwrap().contains("/c/pay/"));
+    let report = app.emulator_get("_emulator/requests").await;
+    assert_eq!(report["total"]["rate_limited"], 0, "{report}");
+}
+
+#[actix_web::test]
+async fn a_place_in_line_runs_out_after_ten_minutes_and_the_stock_goes_back() {
+    let app = TestApp::spawn().await;
+    app.add_to_cart("canvas-tote", 1).await;
+    app.emulator_post(
+        "_emulator/faults",
+        &[
+            ("path", "/v1/checkout/sessions"),
+            ("method", "POST"),
+            ("status", "429"),
+            ("count", "3"),
+        ],
+    )
+    .await;
+    let wait = location(&post_checkout(&app, &app.client).await);
+    assert_eq!(app.held("canvas-tote").await, 1);
+    app.clock.advance(chrono::TimeDelta::seconds(
+        storefront::checkout::routes::WAIT_LIMIT_SECS,
+    ));
+    let res = app.get(&wait).await;
+    assert_redirect_to(&res, "/cart");
+    assert_eq!(app.held("canvas-tote").await, 0);
+    let (_, cart) = app.get_html("/cart").await;
+    assert!(cart.contains("a payment page in time"), "{cart}");
+}
