@@ -226,10 +226,15 @@ fn paid_since(
     abandoned: &Order,
     items: &[OrderItem],
 ) -> QueryResult<bool> {
+    // Ordered since; a bank debit still processing (not paid yet, so no `paid_at`) is paid for,
+    // as far as a reminder goes.
     let mut theirs = orders::table
         .filter(orders::id.ne(abandoned.id))
-        .filter(orders::paid_at.ge(abandoned.created_at))
-        // A bank debit still processing is paid for, as far as a reminder goes.
+        .filter(
+            orders::id
+                .gt(abandoned.id)
+                .or(orders::paid_at.ge(abandoned.created_at)),
+        )
         .filter(orders::status.eq_any(["processing", "paid", "partially_refunded", "refunded"]))
         .into_boxed();
     theirs = match rec.user_id {

@@ -516,3 +516,41 @@ async fn a_shopper_back_at_checkout_with_the_cart_gets_no_reminder() {
         )]
     );
 }
+
+#[actix_web::test]
+async fn a_bank_debit_still_processing_elsewhere_cancels_the_mail_too() {
+    let app = TestApp::spawn().await;
+    app.add_to_cart("canvas-tote", 1).await;
+    let (number, url) = check_out(&app, &app.client, "guest@example.com", true).await;
+    abandon(&app, &number, &url).await;
+    let other = app.new_browser();
+    app.add_to_cart_with(&other, "canvas-tote", "1").await;
+    let (processing, url) = check_out(&app, &other, "guest@example.com", false).await;
+    let res = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(REQUEST_TIMEOUT)
+        .build()
+        .unwrap()
+        .post(&url)
+        .form(
+            &[
+                ("email", "guest@example.com"),
+                ("method", "us_bank_account"),
+                ("account_number", "000123456789"),
+                ("routing_number", "110000000"),
+            ]
+            .into_iter()
+            .chain(SHIP_TO_NEW_YORK)
+            .collect::<Vec<_>>(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 303);
+    app.wait_for_status(&processing, "processing").await;
+    assert_eq!(after_the_delay(&app).await, 0);
+    assert_eq!(
+        recoveries(&app).await,
+        vec![("cancelled".to_owned(), Some("paid since".to_owned()), None)]
+    );
+}
