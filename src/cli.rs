@@ -282,13 +282,11 @@ async fn seed_file(config: Config, file: std::path::PathBuf) -> Result<(), Start
 
 /// `2026-11-01` as the unix time of its midnight, UTC.
 fn day_start(flag: &str, raw: &str) -> Result<i64, StartError> {
-    chrono::NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
-        .map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc().timestamp())
-        .map_err(|_| {
-            StartError::Other(anyhow::anyhow!(
-                "{flag}: {raw:?} is not a date like 2026-11-01"
-            ))
-        })
+    crate::web::forms::day_start(raw).ok_or_else(|| {
+        StartError::Other(anyhow::anyhow!(
+            "{flag}: {raw:?} is not a date like 2026-11-01"
+        ))
+    })
 }
 
 /// `--since` and `--until` (default: now) as unix times.

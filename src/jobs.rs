@@ -97,8 +97,9 @@ pub async fn sweep_batch(state: &AppState, limit: i64) -> Result<usize, SyncErro
     Ok(checked)
 }
 
-/// Seconds until an order checked `attempts` times is checked again.
-fn backoff(attempts: i64) -> i64 {
+/// Seconds until work tried `attempts` times (an order's check, a fee's read) is tried again:
+/// 1, 2, 4 … 60 minutes.
+pub(crate) fn backoff(attempts: i64) -> i64 {
     60 * (1i64 << attempts.clamp(1, 7).saturating_sub(1)).min(60)
 }
 
@@ -215,5 +216,6 @@ mod tests {
     fn the_sweep_backs_off_to_an_hour() {
         let waits: Vec<i64> = (1..=9).map(super::backoff).collect();
         assert_eq!(waits, [60, 120, 240, 480, 960, 1920, 3600, 3600, 3600]);
+        assert_eq!(super::backoff(30), 3600);
     }
 }

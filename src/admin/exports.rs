@@ -104,12 +104,13 @@ pub fn orders_csv(conn: &mut AnyConnection, orders: &[Order]) -> QueryResult<Str
     let mut totals: BTreeMap<String, Totals> = BTreeMap::new();
     for o in orders.iter().copied() {
         let currency: Currency = o.currency();
-        let money = |m: i64| Cell::Number(Money::new(m, currency).to_major_string());
+        let money = |m: i64| amount(Some(currency), m);
         let settlement = settled.get(&o.id);
-        let settle_money = |m: i64| match settlement.and_then(|s| Currency::parse(&s.currency).ok())
-        {
-            Some(c) => Cell::Number(Money::new(m, c).to_major_string()),
-            None => Cell::Text(String::new()),
+        let settle_money = |m: i64| {
+            amount(
+                settlement.and_then(|s| Currency::parse(&s.currency).ok()),
+                m,
+            )
         };
         let (withdrawn, fees, reinstated) = moved.get(&o.id).copied().unwrap_or_default();
         let lines = items
@@ -184,6 +185,15 @@ pub fn orders_csv(conn: &mut AnyConnection, orders: &[Order]) -> QueryResult<Str
 /// The settlement column of orders whose balance transactions are still to be read.
 const PENDING: &str = "pending";
 
+/// An amount in major units as a number cell; blank when its currency is not known (not read
+/// from Stripe yet, or several currencies that cannot be added).
+fn amount(currency: Option<Currency>, minor: i64) -> Cell {
+    match currency {
+        Some(c) => Cell::Number(Money::new(minor, c).to_major_string()),
+        None => Cell::Text(String::new()),
+    }
+}
+
 fn header(columns: &[&str]) -> String {
     row(&columns
         .iter()
@@ -239,14 +249,8 @@ impl Totals {
 
     fn row(&self, settlement: &str) -> String {
         let charged_in = self.charged_in.flatten();
-        let charged = |m: i64| match charged_in {
-            Some(c) => Cell::Number(Money::new(m, c).to_major_string()),
-            None => Cell::Text(String::new()),
-        };
-        let settled = |m: i64| match Currency::parse(settlement) {
-            Ok(c) => Cell::Number(Money::new(m, c).to_major_string()),
-            Err(_) => Cell::Text(String::new()),
-        };
+        let charged = |m: i64| amount(charged_in, m);
+        let settled = |m: i64| amount(Currency::parse(settlement).ok(), m);
         let [
             subtotal,
             discount,
@@ -431,15 +435,9 @@ pub fn movements_csv(conn: &mut AnyConnection, since: i64, until: i64) -> QueryR
     let mut out = header(MOVEMENT_COLUMNS);
     for m in &all {
         let currency = Currency::parse(&m.currency).ok();
-        let money = |v: i64| match currency {
-            Some(c) => Cell::Number(Money::new(v, c).to_major_string()),
-            None => Cell::Text(String::new()),
-        };
+        let money = |v: i64| amount(currency, v);
         let settled = moved.get(&m.id);
-        let settle_money = |v: i64| match settled.and_then(|s| Currency::parse(&s.0).ok()) {
-            Some(c) => Cell::Number(Money::new(v, c).to_major_string()),
-            None => Cell::Text(String::new()),
-        };
+        let settle_money = |v: i64| amount(settled.and_then(|s| Currency::parse(&s.0).ok()), v);
         out.push_str(&row(&[
             Cell::Text(m.kind.to_owned()),
             Cell::Text(m.id.clone()),

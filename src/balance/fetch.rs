@@ -17,11 +17,6 @@ pub const BATCH: i64 = 50;
 /// no balance transaction by then is not going to get one.
 pub const MAX_ATTEMPTS: i64 = 48;
 
-/// Seconds until a fetch tried `attempts` times is tried again: 1, 2, 4 … 60 minutes.
-fn backoff(attempts: i64) -> i64 {
-    60 * (1i64 << (attempts.clamp(1, 7) - 1)).min(60)
-}
-
 /// Reads the due fetches (at most `limit`); returns how many were stored.
 pub async fn run_due(state: &AppState, limit: i64) -> Result<usize, SyncError> {
     let now = state.clock.unix();
@@ -54,7 +49,7 @@ pub async fn run_due(state: &AppState, limit: i64) -> Result<usize, SyncError> {
                 )
                 .set((
                     balance_fetches::attempts.eq(seen + 1),
-                    balance_fetches::next_at.eq(now + backoff(seen + 1)),
+                    balance_fetches::next_at.eq(now + crate::jobs::backoff(seen + 1)),
                 ))
                 .execute(conn)
                 .map_err(DbError::from)
@@ -152,17 +147,4 @@ async fn note(state: &AppState, source: &str, error: &str) -> Result<(), SyncErr
     })
     .await?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::backoff;
-
-    #[test]
-    fn backs_off_to_an_hour() {
-        assert_eq!(backoff(1), 60);
-        assert_eq!(backoff(2), 120);
-        assert_eq!(backoff(7), 3600);
-        assert_eq!(backoff(30), 3600);
-    }
 }

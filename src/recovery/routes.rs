@@ -12,6 +12,7 @@ use validator::Validate;
 
 use super::{RECOVERED, Recovery};
 use crate::accounts::auth::{CurrentUser, SignedIn};
+use crate::accounts::routes::Empty;
 use crate::cart::page::{CheckoutFields, render_cart_with};
 use crate::db::{self, DbError};
 use crate::error::AppError;
@@ -20,9 +21,6 @@ use crate::web::client::ClientAddr;
 use crate::web::layout::Layout;
 use crate::web::see_other;
 use crate::web::session::{CsrfForm, TypedSession};
-
-#[derive(Debug, Deserialize)]
-pub struct Empty {}
 
 async fn recovery_of(state: &AppState, token: String) -> Result<Recovery, AppError> {
     let now = state.clock.unix();

@@ -18,6 +18,13 @@ pub fn parse_int_in(raw: &str, min: i64, max: i64) -> Option<i64> {
 }
 
 /// A database id from a form or path: a positive integer.
+/// A `2026-11-01` date as the unix time of its midnight, UTC.
+pub fn day_start(raw: &str) -> Option<i64> {
+    chrono::NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
+        .ok()
+        .map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc().timestamp())
+}
+
 pub fn parse_id(raw: &str) -> Option<i64> {
     parse_int_in(raw, 1, i64::MAX / 2)
 }

@@ -45,6 +45,25 @@ fn column(header: &[String], name: &str) -> usize {
     header.iter().position(|h| h == name).unwrap()
 }
 
+/// An order of one tote paid with the disputed test card, whose dispute is then lost; its number.
+async fn lost_dispute(app: &TestApp) -> String {
+    let disputed = app.paid_order(1, CARD_DISPUTED).await;
+    app.emulator_post("_emulator/run_jobs", &[]).await;
+    app.wait_for_order(&disputed, "disputed", |o| o.disputed)
+        .await;
+    let dispute = app.emulator_get("v1/disputes").await["data"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.emulator_post(
+        &format!("_emulator/disputes/{dispute}"),
+        &[("status", "lost")],
+    )
+    .await;
+    app.wait_for_deliveries().await;
+    disputed
+}
+
 #[actix_web::test]
 async fn each_row_adds_up_text_is_defused_and_negative_amounts_stay_numbers() {
     let app = TestApp::spawn().await;
@@ -65,20 +84,7 @@ async fn each_row_adds_up_text_is_defused_and_negative_amounts_stay_numbers() {
         .await;
     app.wait_for_order(&refunded, "refunded", |o| o.amount_refunded == 500)
         .await;
-    let disputed = app.paid_order(1, CARD_DISPUTED).await;
-    app.emulator_post("_emulator/run_jobs", &[]).await;
-    app.wait_for_order(&disputed, "disputed", |o| o.disputed)
-        .await;
-    let dispute = app.emulator_get("v1/disputes").await["data"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    app.emulator_post(
-        &format!("_emulator/disputes/{dispute}"),
-        &[("status", "lost")],
-    )
-    .await;
-    app.wait_for_deliveries().await;
+    let disputed = lost_dispute(&app).await;
     // A checkout never paid moved no money: it is not in the export.
     app.add_to_cart("canvas-tote", 1).await;
     let unpaid = app
@@ -310,20 +316,7 @@ async fn a_days_money_adds_up_per_row_and_per_settlement_currency_against_stripe
     app.wait_for_order(&shipped, "refunded", |o| o.amount_refunded == 700)
         .await;
     // A disputed order, lost.
-    let disputed = app.paid_order(1, CARD_DISPUTED).await;
-    app.emulator_post("_emulator/run_jobs", &[]).await;
-    app.wait_for_order(&disputed, "disputed", |o| o.disputed)
-        .await;
-    let dispute = app.emulator_get("v1/disputes").await["data"][0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    app.emulator_post(
-        &format!("_emulator/disputes/{dispute}"),
-        &[("status", "lost")],
-    )
-    .await;
-    app.wait_for_deliveries().await;
+    let disputed = lost_dispute(&app).await;
     let disputed_pi = app.order(&disputed).await.payment_intent_id.unwrap();
 
     let admin = app.admin_browser().await;
@@ -531,26 +524,7 @@ async fn a_subscription_invoice_order_gets_its_fee_and_a_bank_debit_only_once_it
     // A bank debit: nothing to read while it processes; read once it settles.
     app.add_to_cart("canvas-tote", 1).await;
     let session_url = app.checkout().await;
-    let res = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(REQUEST_TIMEOUT)
-        .build()
-        .unwrap()
-        .post(&session_url)
-        .form(
-            &[
-                ("email", "shopper@example.com"),
-                ("method", "us_bank_account"),
-                ("account_number", "000123456789"),
-                ("routing_number", "110000000"),
-            ]
-            .into_iter()
-            .chain(SHIP_TO_NEW_YORK)
-            .collect::<Vec<_>>(),
-        )
-        .send()
-        .await
-        .unwrap();
+    let res = pay_by_bank(&session_url, "shopper@example.com", "000123456789").await;
     assert_eq!(res.status().as_u16(), 303, "{}", res.text().await.unwrap());
     let number = app
         .order_by_session(&session_id_of(&session_url))

@@ -79,6 +79,18 @@ async fn recoveries(app: &TestApp) -> Vec<(String, Option<String>, Option<i64>)>
     .unwrap()
 }
 
+/// Opens `url` and presses its form's button (the page's CSRF token with it), as a shopper
+/// following a link from a mail does; the response to the press.
+async fn press(client: &reqwest::Client, url: &str) -> reqwest::Response {
+    let html = client.get(url).send().await.unwrap().text().await.unwrap();
+    client
+        .post(url)
+        .form(&[("csrf_token", csrf_token(&html).as_str())])
+        .send()
+        .await
+        .unwrap()
+}
+
 /// Marks the account's address verified (as its e-mailed link does) and sets its reminders.
 async fn verify(app: &TestApp, email: &str, reminders: bool) {
     let email = email.to_owned();
@@ -343,20 +355,7 @@ async fn a_restored_cart_shows_what_changed_and_holds_nothing_until_checkout() {
     // Since then, only two are left.
     app.set_stock("canvas-tote", Some(2)).await;
     let browser = app.new_browser();
-    let html = browser
-        .get(&link)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let res = browser
-        .post(&link)
-        .form(&[("csrf_token", csrf_token(&html).as_str())])
-        .send()
-        .await
-        .unwrap();
+    let res = press(&browser, &link).await;
     assert_eq!(res.status().as_u16(), 200);
     let cart = res.text().await.unwrap();
     assert!(cart.contains("Only 2 of Canvas tote bag left"), "{cart}");
@@ -389,20 +388,7 @@ async fn the_same_cart_left_twice_gets_one_mail_and_unsubscribing_cancels_what_i
     abandon(&app, &number, &url).await;
     assert_eq!(recoveries(&app).await[1].0, "scheduled");
     let unsubscribe = format!("{link}/unsubscribe");
-    let html = other
-        .get(&unsubscribe)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let res = other
-        .post(&unsubscribe)
-        .form(&[("csrf_token", csrf_token(&html).as_str())])
-        .send()
-        .await
-        .unwrap();
+    let res = press(&other, &unsubscribe).await;
     assert_eq!(res.status().as_u16(), 200);
     assert_eq!(
         recoveries(&app).await[1],
@@ -526,26 +512,7 @@ async fn a_bank_debit_still_processing_elsewhere_cancels_the_mail_too() {
     let other = app.new_browser();
     app.add_to_cart_with(&other, "canvas-tote", "1").await;
     let (processing, url) = check_out(&app, &other, "guest@example.com", false).await;
-    let res = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(REQUEST_TIMEOUT)
-        .build()
-        .unwrap()
-        .post(&url)
-        .form(
-            &[
-                ("email", "guest@example.com"),
-                ("method", "us_bank_account"),
-                ("account_number", "000123456789"),
-                ("routing_number", "110000000"),
-            ]
-            .into_iter()
-            .chain(SHIP_TO_NEW_YORK)
-            .collect::<Vec<_>>(),
-        )
-        .send()
-        .await
-        .unwrap();
+    let res = pay_by_bank(&url, "guest@example.com", "000123456789").await;
     assert_eq!(res.status().as_u16(), 303);
     app.wait_for_status(&processing, "processing").await;
     assert_eq!(after_the_delay(&app).await, 0);

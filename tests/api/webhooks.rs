@@ -250,35 +250,13 @@ async fn a_session_that_does_not_match_its_order_is_flagged_not_fulfilled() {
     assert_eq!(app.stock("canvas-tote").await, Some(40));
 }
 
-async fn pay_by_bank(session_url: &str, account: &str) -> reqwest::Response {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-        .post(session_url)
-        .form(
-            &[
-                ("email", "shopper@example.com"),
-                ("method", "us_bank_account"),
-                ("account_number", account),
-                ("routing_number", "110000000"),
-            ]
-            .into_iter()
-            .chain(SHIP_TO_NEW_YORK)
-            .collect::<Vec<_>>(),
-        )
-        .send()
-        .await
-        .unwrap()
-}
-
 #[actix_web::test]
 async fn an_async_bank_debit_shows_processing_then_settles_to_paid() {
     let app = TestApp::spawn().await;
     app.add_to_cart("merino-beanie", 2).await;
     let session_url = app.checkout().await;
     let order = app.order_by_session(&session_id_of(&session_url)).await;
-    let res = pay_by_bank(&session_url, "000123456789").await;
+    let res = pay_by_bank(&session_url, "shopper@example.com", "000123456789").await;
     assert_eq!(
         res.status().as_u16(),
         303,
@@ -310,7 +288,7 @@ async fn a_failed_bank_debit_ends_payment_failed_and_releases_stock() {
     app.add_to_cart("merino-beanie", 2).await;
     let session_url = app.checkout().await;
     let order = app.order_by_session(&session_id_of(&session_url)).await;
-    let res = pay_by_bank(&session_url, "000111111113").await;
+    let res = pay_by_bank(&session_url, "shopper@example.com", "000111111113").await;
     assert_eq!(res.status().as_u16(), 303);
     app.wait_for_status(&order.number, "processing").await;
     app.emulator_post("_emulator/run_jobs", &[]).await;

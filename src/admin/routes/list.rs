@@ -350,11 +350,9 @@ pub struct MovementsQuery {
 fn date_field(name: &str, raw: Option<&str>) -> Result<Option<i64>, AppError> {
     match raw.map(str::trim).filter(|r| !r.is_empty()) {
         None => Ok(None),
-        Some(r) => chrono::NaiveDate::parse_from_str(r, "%Y-%m-%d")
-            .map(|d| Some(d.and_time(chrono::NaiveTime::MIN).and_utc().timestamp()))
-            .map_err(|_| {
-                AppError::BadRequest(format!("{name}: {r:?} is not a date like 2026-11-01"))
-            }),
+        Some(r) => crate::web::forms::day_start(r).map(Some).ok_or_else(|| {
+            AppError::BadRequest(format!("{name}: {r:?} is not a date like 2026-11-01"))
+        }),
     }
 }
 

@@ -146,6 +146,31 @@ impl TestApp {
     }
 }
 
+/// Pays on the hosted page by US bank debit from `account` (processing until it settles), as
+/// `email`; the response (not followed).
+pub async fn pay_by_bank(session_url: &str, email: &str, account: &str) -> reqwest::Response {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(REQUEST_TIMEOUT)
+        .build()
+        .unwrap()
+        .post(session_url)
+        .form(
+            &[
+                ("email", email),
+                ("method", "us_bank_account"),
+                ("account_number", account),
+                ("routing_number", "110000000"),
+            ]
+            .into_iter()
+            .chain(SHIP_TO_NEW_YORK)
+            .collect::<Vec<_>>(),
+        )
+        .send()
+        .await
+        .unwrap()
+}
+
 pub fn session_id_of(url: &str) -> String {
     url.rsplit('/')
         .next()
