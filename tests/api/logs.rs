@@ -159,7 +159,7 @@ async fn logs_are_json_one_line_per_request_and_never_carry_secrets() {
         .unwrap()
     };
     let mut paid = None;
-    for _ in 0..200 {
+    for _ in 0..600 {
         let (status, intent) = order_status(&pool, &number).await;
         if status == "paid" {
             paid = intent;

@@ -105,8 +105,18 @@ impl Shop {
     }
 
     pub fn output(&self) -> String {
-        let read =
-            |name: &str| std::fs::read_to_string(self.dir.path().join(name)).unwrap_or_default();
+        // Complete lines only: the shop may be writing a line while this reads, and a read can
+        // see the first page of it (a debug line with its spans is a few kB long).
+        let read = |name: &str| {
+            let mut bytes = std::fs::read(self.dir.path().join(name)).unwrap_or_default();
+            bytes.truncate(
+                bytes
+                    .iter()
+                    .rposition(|&b| b == b'\n')
+                    .map_or(0, |end| end + 1),
+            );
+            String::from_utf8(bytes).expect("the shop writes UTF-8")
+        };
         format!("{}{}", read("stdout"), read("stderr"))
     }
 
@@ -157,19 +167,29 @@ impl Shop {
     }
 
     pub async fn wait_for_deliveries(&self) {
-        for _ in 0..200 {
+        // A delivery the shop refused is retried after 1, 2, 4 … s: a loaded machine can need
+        // a few of those, so this waits long enough for three and says what is left.
+        let mut left = serde_json::Value::Null;
+        for _ in 0..600 {
             let d = self
                 .emulator_api(reqwest::Method::GET, "_emulator/deliveries", &[])
                 .await;
-            let pending = d["data"]
+            let pending: Vec<serde_json::Value> = d["data"]
                 .as_array()
-                .map(|a| a.iter().filter(|x| x["state"] == "pending").count());
-            if pending == Some(0) {
+                .map(|a| {
+                    a.iter()
+                        .filter(|x| x["state"] == "pending")
+                        .cloned()
+                        .collect()
+                })
+                .unwrap_or_default();
+            if d["data"].is_array() && pending.is_empty() {
                 return;
             }
+            left = serde_json::Value::Array(pending);
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("webhook deliveries still pending");
+        panic!("webhook deliveries still pending after 30 s: {left}");
     }
 
     pub async fn pool(&self) -> storefront::db::Pool {
