@@ -146,9 +146,10 @@ pub struct Config {
     /// Abandoned-checkout recovery e-mails (`RECOVERY_DELAY`, `RECOVERY_PROMOTION_CODE`).
     pub recovery: RecoverySettings,
     /// `STRIPE_RATE_LIMIT`: the calls a second the shop allows itself at Stripe, all instances
-    /// together; `STRIPE_INSTANCES`: how many instances share it.
+    /// together; `STRIPE_INSTANCES`: how many instances share it (unset: as many as have a
+    /// heartbeat in the database, see `crate::instances`).
     pub stripe_rate_limit: StripeRateLimit,
-    pub stripe_instances: u32,
+    pub stripe_instances: Option<u32>,
 }
 
 /// The shop's own limit on Stripe calls (see `payments::budget`).
@@ -589,15 +590,19 @@ impl Config {
                 })?,
         };
         let stripe_instances = match get("STRIPE_INSTANCES") {
-            None => 1,
-            Some(raw) => raw
-                .trim()
-                .parse::<u32>()
-                .ok()
-                .filter(|n| (1..=1000).contains(n))
-                .ok_or_else(|| {
-                    ConfigError::new("STRIPE_INSTANCES", "must be a whole number from 1 to 1000")
-                })?,
+            None => None,
+            Some(raw) => Some(
+                raw.trim()
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|n| (1..=1000).contains(n))
+                    .ok_or_else(|| {
+                        ConfigError::new(
+                            "STRIPE_INSTANCES",
+                            "must be a whole number from 1 to 1000",
+                        )
+                    })?,
+            ),
         };
         let recovery = RecoverySettings::parse(
             get("RECOVERY_DELAY").as_deref(),
@@ -793,7 +798,7 @@ mod tests {
         let c = parse(&[("STRIPE_RATE_LIMIT", "7"), ("STRIPE_INSTANCES", "2")]).unwrap();
         assert_eq!(
             (c.stripe_calls_per_second(), c.stripe_instances),
-            (Some(7), 2)
+            (Some(7), Some(2))
         );
         let c = parse(&[
             ("EMULATOR_RATE_LIMITS", "live"),

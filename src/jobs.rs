@@ -161,7 +161,8 @@ pub fn spawn(state: web::Data<AppState>) -> Jobs {
     let (stop, signal) = tokio::sync::watch::channel(false);
     let mail = crate::mail::worker::spawn(state.clone(), signal.clone());
     let mut stopped = signal;
-    let task = actix_web::rt::spawn(async move {
+    // Background work: its Stripe calls yield to shoppers' (`payments::budget::background`).
+    let task = actix_web::rt::spawn(crate::payments::budget::background(async move {
         let mut reconciled = std::time::Instant::now();
         loop {
             if !pause(&mut stopped, settings.sweep_every).await {
@@ -203,7 +204,7 @@ pub fn spawn(state: web::Data<AppState>) -> Jobs {
                 }
             }
         }
-    });
+    }));
     Jobs {
         stop,
         tasks: vec![task, mail],

@@ -17,6 +17,7 @@ pub mod digital;
 pub mod error;
 pub mod health;
 pub mod installation;
+pub mod instances;
 pub mod inventory;
 pub mod jobs;
 pub mod mail;

@@ -643,11 +643,30 @@ diesel::joinable!(product_files -> products (product_id));
 diesel::joinable!(shipment_lines -> shipments (shipment_id));
 diesel::joinable!(shipment_lines -> order_items (order_item_id));
 
+diesel::table! {
+    instances (id) {
+        id -> Text,
+        started_at -> BigInt,
+        seen_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    stripe_usage (minute, endpoint) {
+        minute -> BigInt,
+        endpoint -> Text,
+        requests -> BigInt,
+        rate_limited -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     checkout_recoveries,
     recovery_unsubscribes,
     balance_transactions,
     balance_fetches,
+    instances,
+    stripe_usage,
     disputes,
     stripe_event_failures,
     products,

@@ -36,6 +36,7 @@ pub struct Application {
     state: web::Data<AppState>,
     emulator: Option<Emulator>,
     jobs: Option<crate::jobs::Jobs>,
+    heartbeat: Option<crate::instances::Heartbeat>,
 }
 
 /// Why start-up failed: a configuration problem (one line naming the variable) or anything else.
@@ -144,11 +145,15 @@ impl Application {
             state,
             emulator,
             jobs: None,
+            heartbeat: None,
         })
     }
 
-    /// Starts the background jobs (sweep, reconcile); they stop with the server.
+    /// Starts the heartbeat (every instance: it counts the instances sharing Stripe's rate
+    /// limit) and the background jobs (sweep, reconcile) unless they are off here; they stop
+    /// with the server.
     pub fn start_jobs(&mut self) {
+        self.heartbeat = Some(crate::instances::spawn(self.state()));
         let settings = self.state().config.jobs;
         if !settings.enabled {
             tracing::info!("background jobs are off on this instance (INSTANCE_JOBS=off)");
@@ -194,6 +199,9 @@ impl Application {
         let result = self.server.await;
         if let Some(jobs) = self.jobs {
             jobs.stop().await;
+        }
+        if let Some(heartbeat) = self.heartbeat {
+            heartbeat.stop().await;
         }
         if let Some(emulator) = self.emulator {
             emulator.stop().await;

@@ -237,8 +237,13 @@ pub async fn success(
     let order = own_order_by_session(&state, &session, user.as_ref(), &session_id).await?;
     // Don't wait for the webhook: ask Stripe now, while the order can still move. Whichever of
     // the two comes second does nothing. A settled order has nothing to learn, and a browser
-    // reloading the page gets a few lookups a minute: the webhook does the rest.
-    if order.status().may_move_by_payment() && stripe_lookup_allowed(&session, state.clock.unix()) {
+    // reloading the page gets a few lookups a minute: the webhook does the rest. In a rush
+    // (half the Stripe budget in use) the webhook alone does it: a paid order stays at two
+    // calls, and the page says "payment processing" until then.
+    if order.status().may_move_by_payment()
+        && state.stripe.budget().has_room()
+        && stripe_lookup_allowed(&session, state.clock.unix())
+    {
         if let Err(e) = fulfil::fulfil_checkout(&state, &session_id, None).await {
             tracing::warn!(order = %order.number, error = %crate::error::Report(&e), "fulfilment from the success page failed; the webhook will retry");
         }
@@ -385,7 +390,15 @@ pub struct WaitPage {
     layout: Layout,
     number: String,
     place: i64,
+    /// Seconds until the page reloads itself; 0: the shopper turned that off.
     refresh: i64,
+}
+
+/// `?auto=off`: the shopper asked the page to stop reloading itself (a screen reader user
+/// mid-sentence, say: WCAG 2.2.1 asks that a timed refresh can be turned off).
+#[derive(Debug, Deserialize)]
+pub struct WaitQuery {
+    pub auto: Option<String>,
 }
 
 /// `GET /checkout/wait/{number}`: a shopper in line for the payment page (Stripe's rate limit,
@@ -397,7 +410,9 @@ pub async fn wait(
     session: TypedSession,
     CurrentUser(user): CurrentUser,
     path: web::Path<String>,
+    query: web::Query<WaitQuery>,
 ) -> Result<HttpResponse, AppError> {
+    let auto = query.auto.as_deref() != Some("off");
     let Some(order) = own_order(&state, &session, Some(path.into_inner())).await? else {
         return Err(AppError::NotFound);
     };
@@ -432,7 +447,7 @@ pub async fn wait(
                 layout,
                 number,
                 place,
-                refresh: WAIT_REFRESH_SECS,
+                refresh: if auto { WAIT_REFRESH_SECS } else { 0 },
             };
             crate::web::html_page(page.render(), StatusCode::OK)
         }

@@ -193,6 +193,16 @@ pub async fn resume(
     }
 }
 
+/// The orders waiting in line for their payment page now, every instance's.
+pub fn waiting(conn: &mut AnyConnection, now: i64) -> QueryResult<i64> {
+    orders::table
+        .filter(orders::status.eq(OrderStatus::Pending.as_str()))
+        .filter(orders::checkout_url.is_null())
+        .filter(orders::checkout_expires_at.gt(now))
+        .count()
+        .get_result(conn)
+}
+
 /// Where a pending order waiting for its payment page stands in line (1: next), counted over
 /// every instance's waiting orders.
 pub fn place_in_line(conn: &mut AnyConnection, order: &Order, now: i64) -> QueryResult<i64> {

@@ -12,6 +12,7 @@ use crate::accounts::routes::date;
 use crate::db::{self, DbError};
 use crate::error::AppError;
 use crate::money::Money;
+use crate::payments::usage::Summary;
 use crate::schema::subscriptions;
 use crate::state::AppState;
 use crate::subscriptions::model::LIVE_STATUSES;
@@ -67,7 +68,26 @@ pub struct DashboardPage {
     flagged_subscriptions: Vec<(String, String)>,
     /// (order number, product slug, product name, units): paid lines still waiting for a key.
     keys_pending: Vec<(String, String, String, i64)>,
+    stripe: StripeBudget,
 }
+
+/// The Stripe rate limit's use: this instance's share, every instance's requests.
+pub struct StripeBudget {
+    /// "10 a second (2 instances share 20)", or "no limit".
+    share: String,
+    /// (endpoint, calls a second over the last minutes, requests in the period, 429s in it)
+    endpoints: Vec<(String, String, i64, i64)>,
+    /// Calls a second over the last [`RECENT_SECS`], all endpoints.
+    recent_rate: String,
+    requests: i64,
+    rate_limited: i64,
+    calls_per_order: String,
+    /// Shoppers on the waiting page now (pending orders without their payment page yet).
+    waiting: i64,
+}
+
+/// The window of the "now" rates: the last five whole minutes and the current one.
+const RECENT_SECS: i64 = 300;
 
 #[derive(Debug, Deserialize)]
 pub struct DashboardQuery {
@@ -86,8 +106,14 @@ pub async fn dashboard(
     let period = Period::parse(query.period.as_deref());
     let currency = state.config.currency;
     let now = state.clock.unix();
-    let (f, flagged_subscriptions, keys_pending) = db::run(&state.pool, move |conn| {
+    let (f, flagged_subscriptions, keys_pending, usage) = db::run(&state.pool, move |conn| {
         let figures = compute(conn, now, period, currency.code())?;
+        let minute = now - now.rem_euclid(60);
+        let usage = (
+            crate::payments::usage::summary(conn, figures.since, minute + 60)?,
+            crate::payments::usage::summary(conn, minute - RECENT_SECS, minute + 60)?,
+            crate::checkout::start::waiting(conn, now)?,
+        );
         // Whatever the window: these need an admin until someone clears them.
         let flagged = subscriptions::table
             .filter(subscriptions::flagged.is_not_null())
@@ -109,7 +135,7 @@ pub async fn dashboard(
                 .first::<(String, String, String)>(conn)?;
             keys_pending.push((number, slug, name, units));
         }
-        Ok::<_, DbError>((figures, flagged, keys_pending))
+        Ok::<_, DbError>((figures, flagged, keys_pending, usage))
     })
     .await?;
     let money = |m: i64| Money::new(m, currency).to_string();
@@ -128,7 +154,9 @@ pub async fn dashboard(
             }
         })
         .collect::<Vec<_>>();
+    let stripe = stripe_budget(&state, usage, f.orders, now);
     Ok(DashboardPage {
+        stripe,
         layout,
         flagged_subscriptions,
         keys_pending,
@@ -184,4 +212,48 @@ pub async fn dashboard(
         chart_width: bars.len() as i64 * (BAR_WIDTH + 4),
         bars,
     })
+}
+
+fn stripe_budget(
+    state: &AppState,
+    (period, recent, waiting): (Summary, Summary, i64),
+    paid_orders: i64,
+    now: i64,
+) -> StripeBudget {
+    use crate::payments::usage::{per_order, per_second};
+    // The recent window runs to now: whole minutes behind, the current one so far.
+    let recent_secs = RECENT_SECS + now.rem_euclid(60).max(1);
+    let share = match state.stripe.budget().share() {
+        (None, _) => {
+            "no limit (STRIPE_RATE_LIMIT=off, or the demo's emulator without limits)".to_owned()
+        }
+        (Some(mine), 1) => format!("{mine} calls a second (this instance alone)"),
+        (Some(mine), n) => format!("{mine} calls a second ({n} instances share the limit)"),
+    };
+    let endpoints = period
+        .endpoints
+        .iter()
+        .map(|(endpoint, requests, limited)| {
+            let recent_calls = recent
+                .endpoints
+                .iter()
+                .find(|r| &r.0 == endpoint)
+                .map_or(0, |r| r.1);
+            (
+                endpoint.clone(),
+                per_second(recent_calls, recent_secs),
+                *requests,
+                *limited,
+            )
+        })
+        .collect();
+    StripeBudget {
+        share,
+        endpoints,
+        recent_rate: per_second(recent.requests, recent_secs),
+        requests: period.requests,
+        rate_limited: period.rate_limited,
+        calls_per_order: per_order(period.requests, paid_orders),
+        waiting,
+    }
 }

@@ -23,6 +23,7 @@ pub mod portal;
 pub mod products;
 pub mod refunds;
 pub mod subscriptions;
+pub mod usage;
 pub mod webhook_endpoints;
 
 use std::sync::Arc;
@@ -49,6 +50,8 @@ pub struct Stripe {
     install_id: Arc<str>,
     /// This instance's share of the account's rate limit ([`budget`]).
     budget: Arc<budget::Budget>,
+    /// The requests sent, per endpoint, until the heartbeat writes them down ([`usage`]).
+    usage: Arc<usage::Usage>,
 }
 
 /// How a Stripe call failed, in the terms the shop acts on.
@@ -159,6 +162,7 @@ impl Stripe {
             metrics: Arc::new(Metrics::new()),
             install_id: install_id.into(),
             budget: Arc::new(budget::Budget::unlimited()),
+            usage: Arc::new(usage::Usage::default()),
         })
     }
 
@@ -166,6 +170,16 @@ impl Stripe {
     pub fn with_budget(mut self, budget: budget::Budget) -> Self {
         self.budget = Arc::new(budget);
         self
+    }
+
+    /// This instance's share of the rate limit.
+    pub fn budget(&self) -> &budget::Budget {
+        &self.budget
+    }
+
+    /// The requests sent and not yet written down.
+    pub fn usage(&self) -> &usage::Usage {
+        &self.usage
     }
 
     /// A turn to create a Checkout Session, if one is free now.
@@ -262,7 +276,7 @@ impl Stripe {
         Fut: std::future::Future<Output = Result<T, StripeError>>,
     {
         let started = std::time::Instant::now();
-        let (result, attempts) = self.attempts(call).await;
+        let (result, attempts) = self.attempts(endpoint, call).await;
         let elapsed = started.elapsed();
         let outcome = match &result {
             Ok(_) => "ok",
@@ -284,7 +298,11 @@ impl Stripe {
         result
     }
 
-    async fn attempts<T, F, Fut>(&self, mut call: F) -> (Result<T, PaymentError>, u32)
+    async fn attempts<T, F, Fut>(
+        &self,
+        endpoint: &str,
+        mut call: F,
+    ) -> (Result<T, PaymentError>, u32)
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<T, StripeError>>,
@@ -296,6 +314,10 @@ impl Stripe {
             let started = std::time::Instant::now();
             let result = call().await;
             let ms = started.elapsed().as_millis() as u64;
+            self.usage.count(
+                endpoint,
+                matches!(&result, Err(StripeError::Stripe(_, 429))),
+            );
             match result {
                 Ok(v) => return (Ok(v), attempt),
                 Err(e) => {

@@ -5,10 +5,10 @@ use diesel::sql_types::{BigInt, Integer, Text};
 use storefront::config::DatabaseUrl;
 use storefront::db::{self, AnyConnection};
 use storefront::schema::{
-    audit_log, categories, download_counts, installation, job_runs, licence_keys, order_shipping,
-    order_shipping_rates, product_files, product_images, product_redirects, product_variants,
-    refund_lines, refund_restocks, refund_tokens, refunds, shipment_lines, shipments,
-    shipping_rates, subscription_checkouts,
+    audit_log, categories, download_counts, installation, instances, job_runs, licence_keys,
+    order_shipping, order_shipping_rates, product_files, product_images, product_redirects,
+    product_variants, refund_lines, refund_restocks, refund_tokens, refunds, shipment_lines,
+    shipments, shipping_rates, stripe_usage, subscription_checkouts,
 };
 use storefront::schema::{
     balance_fetches, balance_transactions, cart_items, carts, checkout_recoveries, disputes,
@@ -240,6 +240,8 @@ fn schema_rs_matches_the_migrations() {
         job_runs,
         user_sessions,
         rate_limit_hits,
+        instances,
+        stripe_usage,
     );
     let actual = database_tables(&mut conn);
     assert_eq!(

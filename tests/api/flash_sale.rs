@@ -126,3 +126,181 @@ async fn a_place_in_line_runs_out_after_ten_minutes_and_the_stock_goes_back() {
     let (_, cart) = app.get_html("/cart").await;
     assert!(cart.contains("a payment page in time"), "{cart}");
 }
+
+async fn dashboard_figure(app: &TestApp, admin: &reqwest::Client, id: &str) -> String {
+    let html = admin
+        .get(app.url("/admin/dashboard"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    select_text(&html, &format!("#{id}"))
+        .join(" ")
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[actix_web::test]
+async fn the_dashboard_counts_every_call_the_429s_the_line_and_calls_per_paid_order() {
+    let app = TestApp::spawn().await;
+    crate::mail::make_admin(&app, "owner@example.com").await;
+    let admin = app.new_browser();
+    app.login_with(&admin, "owner@example.com", PASSWORD).await;
+    // From here, the emulator's count and the shop's are compared.
+    app.emulator_post("_emulator/requests/reset", &[]).await;
+    app.state.stripe.usage().take();
+
+    app.add_to_cart("canvas-tote", 1).await;
+    let session_url = app.checkout().await;
+    let number = app
+        .order_by_session(&session_id_of(&session_url))
+        .await
+        .number;
+    app.pay_ok(&session_url).await;
+    app.wait_for_status(&number, "paid").await;
+    app.wait_for_deliveries().await;
+    storefront::instances::beat_once(&app.state, "this-instance")
+        .await
+        .unwrap();
+    let sent = app.emulator_get("_emulator/requests").await;
+    let total = sent["total"]["requests"].as_i64().unwrap();
+    assert!(total >= 2, "{sent}");
+    assert_eq!(
+        dashboard_figure(&app, &admin, "stripe-requests").await,
+        total.to_string(),
+        "every request, as Stripe counted them: {sent}"
+    );
+    assert_eq!(
+        dashboard_figure(&app, &admin, "calls-per-order").await,
+        storefront::payments::usage::per_order(total, 1)
+    );
+    assert_eq!(
+        dashboard_figure(&app, &admin, "shoppers-waiting").await,
+        "0"
+    );
+    let html = admin
+        .get(app.url("/admin/dashboard"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let rows = select_text(&html, "#stripe-endpoints tbody tr");
+    assert!(
+        rows.iter()
+            .any(|r| r.contains("POST /v1/checkout/sessions")),
+        "{rows:?}"
+    );
+
+    // A second shopper is refused with 429 on each of the create's three tries: in line.
+    let second = app.new_browser();
+    app.add_to_cart_with(&second, "canvas-tote", "1").await;
+    app.emulator_post(
+        "_emulator/faults",
+        &[
+            ("path", "/v1/checkout/sessions"),
+            ("method", "POST"),
+            ("status", "429"),
+            ("count", "3"),
+        ],
+    )
+    .await;
+    let wait = location(&post_checkout(&app, &second).await);
+    assert!(wait.starts_with("/checkout/wait/"), "{wait}");
+    storefront::instances::beat_once(&app.state, "this-instance")
+        .await
+        .unwrap();
+    assert_eq!(
+        dashboard_figure(&app, &admin, "shoppers-waiting").await,
+        "1"
+    );
+    assert_eq!(
+        dashboard_figure(&app, &admin, "stripe-rate-limited").await,
+        "3"
+    );
+}
+
+#[actix_web::test]
+async fn instances_share_the_limit_by_their_heartbeats_and_a_silent_one_drops_out() {
+    let app = TestApp::spawn_with(&[("STRIPE_RATE_LIMIT", "20")]).await;
+    let budget = || app.state.stripe.budget().share();
+    assert_eq!(budget(), (Some(20), 1));
+    let beat = || storefront::instances::beat_once(&app.state, "shop-a");
+    assert_eq!(beat().await.unwrap(), 1);
+    // A second instance starts beating on the same database.
+    let other = |at: i64| {
+        storefront::db::run(&app.pool, move |conn| {
+            storefront::instances::beat(conn, "shop-b", at).map_err(storefront::db::DbError::from)
+        })
+    };
+    other(app.state.clock.unix()).await.unwrap();
+    assert_eq!(beat().await.unwrap(), 2);
+    assert_eq!(budget(), (Some(10), 2), "each takes half");
+    // It stops beating (killed): after STALE_SECS it no longer counts.
+    app.clock.advance(chrono::TimeDelta::seconds(
+        storefront::instances::STALE_SECS + 1,
+    ));
+    assert_eq!(beat().await.unwrap(), 1);
+    assert_eq!(budget(), (Some(20), 1), "the whole share comes back");
+    // A graceful stop leaves the count at once.
+    other(app.state.clock.unix()).await.unwrap();
+    assert_eq!(beat().await.unwrap(), 2);
+    storefront::db::run(&app.pool, |conn| {
+        storefront::instances::leave(conn, "shop-b").map_err(storefront::db::DbError::from)
+    })
+    .await
+    .unwrap();
+    assert_eq!(beat().await.unwrap(), 1);
+
+    // STRIPE_INSTANCES fixes the number whatever the heartbeats say.
+    let fixed =
+        TestApp::spawn_with(&[("STRIPE_RATE_LIMIT", "20"), ("STRIPE_INSTANCES", "4")]).await;
+    storefront::instances::beat_once(&fixed.state, "shop-c")
+        .await
+        .unwrap();
+    assert_eq!(fixed.state.stripe.budget().share(), (Some(5), 4));
+}
+
+#[actix_web::test]
+async fn the_waiting_page_stops_reloading_itself_when_asked() {
+    let app = TestApp::spawn().await;
+    app.add_to_cart("canvas-tote", 1).await;
+    // Three 429s for the checkout's create, three for the page loaded with `auto=off`.
+    app.emulator_post(
+        "_emulator/faults",
+        &[
+            ("path", "/v1/checkout/sessions"),
+            ("method", "POST"),
+            ("status", "429"),
+            ("count", "6"),
+        ],
+    )
+    .await;
+    let wait = location(&post_checkout(&app, &app.client).await);
+    assert!(wait.starts_with("/checkout/wait/"), "{wait}");
+    let (status, html) = app.get_html(&format!("{wait}?auto=off")).await;
+    assert_eq!(status, 200, "{html}");
+    assert!(
+        select_attr(&html, "meta[http-equiv=refresh]", "content").is_empty(),
+        "no timed refresh once turned off"
+    );
+    assert_eq!(select_text(&html, "#place"), vec!["number 1"]);
+    assert!(!select_text(&html, "#manual").is_empty());
+    let links = select_attr(&html, "main a", "href");
+    assert!(
+        links.contains(&format!("{wait}?auto=off")),
+        "Check now: {links:?}"
+    );
+    assert!(
+        links.contains(&wait),
+        "back to checking by itself: {links:?}"
+    );
+    // Its turn comes on the next check all the same.
+    let res = app.get(&format!("{wait}?auto=off")).await;
+    assert!(location(&res).contains("/c/pay/"));
+}

@@ -6,9 +6,10 @@
 // log); they get the same checks as the shop's (screenshot, axe, labels), since they are the
 // demo's payment pages.
 import assert from 'node:assert/strict';
+import path from 'node:path';
 import {
   journey, visit, checkPage, allowStatus, expectVisible, expectAbsent, expectText, expectPath,
-  fillShippingAddress,
+  fillShippingAddress, REPO_ROOT,
 } from './harness.mjs';
 
 const TOTE = 'Canvas tote bag';
@@ -217,6 +218,39 @@ async function buyThreeTotes(page, shop) {
 
 journey('checkout: buy three totes with a card', async ({ page, shop }) => {
   await buyThreeTotes(page, shop);
+});
+
+journey('checkout: in a rush the shopper waits in line, then pays', async ({ page, shop }) => {
+  await addToteToCart(page, 1);
+  // Stripe answers 429 to the session's create and both its retries (no turn: the shop puts the
+  // shopper in line instead of showing an error), then to the waiting page's first try.
+  const res = await fetch(new URL('/_emulator/faults', shop.emulatorURL()), {
+    method: 'POST',
+    headers: { Authorization: 'Bearer sk_test_demo' },
+    body: new URLSearchParams({ path: '/v1/checkout/sessions', method: 'POST', status: '429', count: '6' }),
+  });
+  assert.equal(res.status, 200, 'the emulator takes the fault');
+  await page.getByRole('button', { name: 'Check out', exact: true }).click();
+  await page.waitForURL((u) => /^\/checkout\/wait\/SF-/.test(u.pathname));
+  // The issue asks for a page that refreshes itself without JavaScript; axe flags any timed
+  // refresh (WCAG 2.2.1), which the page answers with its "Stop checking by itself" link
+  // (tests/api/flash_sale.rs checks that page).
+  await checkPage(page, 'waiting-in-line', { allowedAxe: ['meta-refresh'] });
+  await noSidewaysScroll(page);
+  // README's picture of the waiting page ("Selling at scale") comes from here.
+  if (process.env.README_SCREENSHOTS) {
+    await page.screenshot({ path: path.join(REPO_ROOT, 'docs', 'waiting-page.png') });
+  }
+  await expectText(page.getByRole('heading', { level: 1 }), /^High demand — you're in line$/, 'the waiting heading');
+  await expectText(page.locator('#place'), /^number 1$/, 'the place in line');
+  await expectVisible(page.getByRole('link', { name: 'Back to the cart' }), 'the way back to the cart');
+  await expectVisible(page.getByRole('link', { name: 'Stop checking by itself' }), 'the way to stop the refresh');
+  // No click: the page reloads itself (meta refresh) and sends the shopper on when it's their turn.
+  await page.waitForURL((u) => /^\/c\/pay\/cs_test_[^/]+$/.test(u.pathname), { timeout: 20_000 });
+  await check(page, 'payment-after-waiting');
+  await payWithCard(page, CARD_OK, { quantity: 1 });
+  await expectPaidOrder(page, { quantity: 1 });
+  await expectEmptyCart(page);
 });
 
 journey('checkout: a declined card, then a good one', async ({ page, shop }) => {

@@ -203,7 +203,7 @@ fn stripe_page() -> reqwest::Client {
         .unwrap()
 }
 
-async fn pay_page(url: &str, email: &str, method: &[(&str, &str)]) -> (u16, String, String) {
+pub async fn pay_page(url: &str, email: &str, method: &[(&str, &str)]) -> (u16, String, String) {
     let mut form: Vec<(&str, &str)> = vec![("email", email)];
     form.extend_from_slice(method);
     form.extend(SHIP_TO);
@@ -235,7 +235,7 @@ async fn apply_code(session: &str, j: &Shared) {
     }
 }
 
-fn card(number: &str) -> Vec<(&str, &str)> {
+pub fn card(number: &str) -> Vec<(&str, &str)> {
     vec![
         ("method", "card"),
         ("card_number", number),

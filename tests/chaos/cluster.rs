@@ -361,6 +361,12 @@ impl Balancer {
     /// the other one when an instance refuses the connection (it is down), as a load balancer
     /// with health checks would.
     pub fn start(upstreams: [String; 2], seed: u64) -> Balancer {
+        Balancer::start_copying(upstreams, seed, 35)
+    }
+
+    /// As [`Balancer::start`], copying `copy_percent` % of webhook deliveries to the other
+    /// instance (0: a plain round-robin balancer).
+    pub fn start_copying(upstreams: [String; 2], seed: u64, copy_percent: u32) -> Balancer {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let traffic = Arc::new(Mutex::new(Traffic::default()));
@@ -369,7 +375,7 @@ impl Balancer {
             next: Mutex::new(0),
             rng: Mutex::new(rand::rngs::StdRng::seed_from_u64(seed ^ 0x1b)),
             traffic: traffic.clone(),
-            copy_percent: 35,
+            copy_percent,
         });
         let server = HttpServer::new(move || {
             // One client per worker: a client's connections belong to the runtime that made them.

@@ -12,6 +12,7 @@ mod cluster;
 #[allow(dead_code)]
 #[path = "../api/helpers/db.rs"]
 mod db;
+mod flash;
 #[allow(dead_code)]
 #[path = "../api/helpers/html.rs"]
 mod html;

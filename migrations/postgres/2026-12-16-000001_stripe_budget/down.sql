@@ -1,0 +1,2 @@
+DROP TABLE stripe_usage;
+DROP TABLE instances;
