@@ -21,8 +21,14 @@ const SWEEP_BATCH: i64 = 200;
 /// stock: long enough for a slow or recovering Stripe to find it after all.
 pub const MISSING_SESSION_GRACE: i64 = 6 * 3600;
 
-/// Pending orders whose session has passed its `expires_at`: ask Stripe what became of each
-/// (an expired session releases its stock; one that completed after all gets fulfilled).
+/// A shopper in line for a payment page who left (closed the waiting page) past its ten-minute
+/// limit and a minute's grace for a create in flight: their order never had a page, so nothing
+/// can pay it, and its stock goes back without waiting for the checkout's 30 minutes.
+pub const LEFT_THE_LINE_SECS: i64 = crate::checkout::routes::WAIT_LIMIT_SECS + 60;
+
+/// Pending orders whose session has passed its `expires_at`, or that waited in line for one
+/// and were left there: ask Stripe what became of each (an expired session releases its stock;
+/// one that completed after all gets fulfilled).
 /// Returns how many orders this instance checked (another may have claimed some of them).
 pub async fn sweep(state: &AppState) -> Result<usize, SyncError> {
     sweep_batch(state, SWEEP_BATCH).await
@@ -36,7 +42,12 @@ pub async fn sweep_batch(state: &AppState, limit: i64) -> Result<usize, SyncErro
     let due: Vec<(Order, i64, Option<String>)> = db::run(&state.pool, move |conn| {
         orders::table
             .filter(orders::status.eq(OrderStatus::Pending.as_str()))
-            .filter(orders::checkout_expires_at.le(now))
+            .filter(
+                orders::checkout_expires_at.le(now).or(orders::checkout_url
+                    .is_null()
+                    .and(orders::checkout_session_id.is_null())
+                    .and(orders::created_at.le(now - LEFT_THE_LINE_SECS))),
+            )
             .filter(orders::flagged.is_null())
             .filter(orders::sweep_next_at.le(now))
             .order((orders::sweep_next_at.asc(), orders::id.asc()))
@@ -90,7 +101,8 @@ pub async fn sweep_batch(state: &AppState, limit: i64) -> Result<usize, SyncErro
                 }
             },
             // Never got a session (or never learnt of it): past `expires_at` no session made
-            // under its key can still be paid, so the stock goes back.
+            // under its key can still be paid, and a shopper who left the line never saw one,
+            // so the stock goes back.
             None => fulfil::expire(state, order.id).await?,
         }
     }

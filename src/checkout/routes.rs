@@ -121,13 +121,7 @@ pub async fn begin(
             .map_err(DbError::from)
     })
     .await?;
-    let user = match user {
-        Some(u) => {
-            let customer = crate::stripe_ids::customer(state, &u).await?;
-            Some((u.id, customer))
-        }
-        None => None,
-    };
+    let user = user.map(|u| u.id);
     let shopper = Shopper {
         cart_id,
         email: if user.is_some() { None } else { email },
@@ -408,7 +402,6 @@ pub async fn wait(
     state: web::Data<AppState>,
     layout: Layout,
     session: TypedSession,
-    CurrentUser(user): CurrentUser,
     path: web::Path<String>,
     query: web::Query<WaitQuery>,
 ) -> Result<HttpResponse, AppError> {
@@ -432,11 +425,7 @@ pub async fn wait(
         )?;
         return Ok(see_other("/cart"));
     }
-    let customer = match &user {
-        Some(u) => Some(crate::stripe_ids::customer(&state, u).await?),
-        None => None,
-    };
-    match start::resume(&state, order.clone(), customer.as_deref()).await {
+    match start::resume(&state, order.clone()).await {
         Ok(url) => Ok(see_other(&url)),
         Err(CheckoutError::Busy(number)) => {
             let place = db::run(&state.pool, move |conn| {

@@ -69,8 +69,9 @@ pub struct Shopper {
     pub cart_id: i64,
     pub email: Option<String>,
     pub client_ip: Option<String>,
-    /// A signed-in customer: the order is theirs, paid as their Stripe Customer.
-    pub user: Option<(i64, String)>,
+    /// A signed-in customer (their user id): the order is theirs, paid as their Stripe
+    /// Customer (made with their first session, see [`paying_customer`]).
+    pub user: Option<i64>,
     /// Where a recovery e-mail may go if this checkout is abandoned (given with consent).
     pub recovery_email: Option<String>,
 }
@@ -95,11 +96,10 @@ pub async fn start_checkout(state: &AppState, shopper: Shopper) -> Result<String
         return Err(CheckoutError::StaleCart(problems));
     }
     let who = match &shopper.user {
-        Some((id, _)) => format!("user:{id}"),
+        Some(id) => format!("user:{id}"),
         None => shopper.email.clone().unwrap_or_default(),
     };
     let fingerprint = fingerprint(&lines, &who, currency.code());
-    let customer = shopper.user.as_ref().map(|(_, c)| c.clone());
 
     // A checkout already in progress for this cart: reuse it if the cart is unchanged.
     let pending = db::run(&state.pool, move |conn| {
@@ -122,19 +122,20 @@ pub async fn start_checkout(state: &AppState, shopper: Shopper) -> Result<String
             return match (&order.checkout_session_id, &order.checkout_url) {
                 (Some(_), Some(url)) => Ok(url.clone()),
                 // The first attempt's outcome is unknown: the same key cannot open a second session.
-                _ => create_session(state, order, customer.as_deref()).await,
+                _ => create_session(state, order).await,
             };
         }
         abandon(state, &order).await?;
     }
 
-    // Made at Stripe before anything is held, so a refusal costs the shopper nothing.
+    // The Stripe Products made already; a product's first sale makes its own with the session
+    // (`create_session`), once the order holds its stock, so a 429 there waits in line too.
     let product_ids: Vec<i64> = lines.iter().map(|l| l.product_id).collect();
-    let products = stripe_products(state, product_ids).await?;
+    let products = known_stripe_products(state, product_ids).await?;
     let tax = state.config.tax;
     let email = shopper.email.clone();
     let client_ip = shopper.client_ip.clone();
-    let user_id = shopper.user.as_ref().map(|(id, _)| *id);
+    let user_id = shopper.user;
     let recovery_email = shopper.recovery_email.clone();
     let account = state.stripe.account.clone();
     let stripe = state.stripe.clone();
@@ -177,19 +178,15 @@ pub async fn start_checkout(state: &AppState, shopper: Shopper) -> Result<String
     };
     // Its stock holds show on this instance's pages at once (others within a second).
     state.catalogue.invalidate();
-    create_session(state, order, customer.as_deref()).await
+    create_session(state, order).await
 }
 
 /// A pending order's payment page, for a shopper who waited in line: its session if it has one,
 /// else a new try at making it (under the order's key, so never two).
-pub async fn resume(
-    state: &AppState,
-    order: Order,
-    customer: Option<&str>,
-) -> Result<String, CheckoutError> {
+pub async fn resume(state: &AppState, order: Order) -> Result<String, CheckoutError> {
     match &order.checkout_url {
         Some(url) => Ok(url.clone()),
-        None => create_session(state, order, customer).await,
+        None => create_session(state, order).await,
     }
 }
 
@@ -216,11 +213,7 @@ pub fn place_in_line(conn: &mut AnyConnection, order: &Order, now: i64) -> Query
 }
 
 /// Calls Stripe for a pending order and stores the session; on a certain refusal, gives the stock back.
-async fn create_session(
-    state: &AppState,
-    order: Order,
-    customer: Option<&str>,
-) -> Result<String, CheckoutError> {
+async fn create_session(state: &AppState, order: Order) -> Result<String, CheckoutError> {
     let order_id = order.id;
     let items = {
         let order = order.clone();
@@ -228,6 +221,19 @@ async fn create_session(
             queries::items(conn, &order).map_err(DbError::from)
         })
         .await?
+    };
+    // What a product's first sale or a customer's first checkout makes at Stripe first.
+    let prepared = async {
+        let items = complete_stripe_products(state, &order, items).await?;
+        let customer = paying_customer(state, &order).await?;
+        Ok::<_, CheckoutError>((items, customer))
+    };
+    let (items, customer) = match prepared.await {
+        Err(e @ CheckoutError::StripeRefused(_)) => {
+            fulfil::expire(state, order_id).await?;
+            return Err(e);
+        }
+        other => other?,
     };
     let urls = session_urls(state, &order.number);
     let rates = offered_rates(state, &order, &items).await?;
@@ -241,7 +247,7 @@ async fn create_session(
         &order,
         &items,
         &urls,
-        customer,
+        customer.as_deref(),
         shipping.as_ref(),
     )
     .await
@@ -290,25 +296,55 @@ async fn create_session(
     }
 }
 
-/// The Stripe Products of the cart's products, by our product id: made at Stripe the first time
-/// one is needed, under keys derived from our rows, then stored (see [`crate::stripe_ids`]).
-async fn stripe_products(
+/// The Stripe Products of these products that exist already, by our product id.
+async fn known_stripe_products(
     state: &AppState,
     ids: Vec<i64>,
 ) -> Result<HashMap<i64, String>, CheckoutError> {
-    let rows: Vec<Product> = db::run(&state.pool, move |conn| {
+    let known: Vec<(i64, String)> = db::run(&state.pool, move |conn| {
         products::table
             .filter(products::id.eq_any(ids))
+            .filter(products::stripe_product_id.is_not_null())
+            .select((products::id, products::stripe_product_id.assume_not_null()))
+            .load(conn)
+            .map_err(DbError::from)
+    })
+    .await?;
+    Ok(known.into_iter().collect())
+}
+
+/// Makes at Stripe the Products the order's lines still lack (a product's first sale, under
+/// keys derived from our rows, see [`crate::stripe_ids`]) and puts them on the lines. Stripe's
+/// 429 (after retries) is a place in line, like the session's own.
+async fn complete_stripe_products(
+    state: &AppState,
+    order: &Order,
+    items: Vec<OrderItem>,
+) -> Result<Vec<OrderItem>, CheckoutError> {
+    let mut missing: Vec<i64> = items
+        .iter()
+        .filter(|i| i.stripe_product_id.is_none())
+        .map(|i| i.product_id)
+        .collect();
+    missing.sort_unstable();
+    missing.dedup();
+    if missing.is_empty() {
+        return Ok(items);
+    }
+    let rows: Vec<Product> = db::run(&state.pool, move |conn| {
+        products::table
+            .filter(products::id.eq_any(missing))
             .select(Product::as_select())
             .load(conn)
             .map_err(DbError::from)
     })
     .await?;
-    let mut ids = HashMap::new();
     for product in &rows {
-        match crate::stripe_ids::product(state, product).await {
-            Ok(id) => {
-                ids.insert(product.id, id);
+        let stripe_id = match crate::stripe_ids::product(state, product).await {
+            Ok(id) => id,
+            Err(SyncError::Stripe(PaymentError::Refused { status: 429, .. })) => {
+                tracing::warn!(order = %order.number, product = %product.slug, "Stripe is rate limiting; the shopper waits in line");
+                return Err(CheckoutError::Busy(order.number.clone()));
             }
             Err(SyncError::Stripe(e)) if e.nothing_created() => {
                 tracing::warn!(product = %product.slug, error = %crate::error::Report(&e), "Stripe refused the product");
@@ -318,9 +354,25 @@ async fn stripe_products(
                 tracing::warn!(product = %product.slug, error = %crate::error::Report(&e), "could not make the Stripe product");
                 return Err(CheckoutError::StripeUnknown);
             }
-        }
+        };
+        let (order_id, product_id) = (order.id, product.id);
+        db::run(&state.pool, move |conn| {
+            diesel::update(
+                order_items::table
+                    .filter(order_items::order_id.eq(order_id))
+                    .filter(order_items::product_id.eq(product_id)),
+            )
+            .set(order_items::stripe_product_id.eq(stripe_id))
+            .execute(conn)
+            .map_err(DbError::from)
+        })
+        .await?;
     }
-    Ok(ids)
+    let order = order.clone();
+    Ok(db::run(&state.pool, move |conn| {
+        queries::items(conn, &order).map_err(DbError::from)
+    })
+    .await?)
 }
 
 /// The shipping options the order offered when it was made (none for a digital-only order).
@@ -613,6 +665,34 @@ fn create_order(
         }
         Ok(order)
     })
+}
+
+/// The Stripe Customer a signed-in customer's order is paid as, made at Stripe with their first
+/// checkout (once, under a key derived from the user). Stripe's 429 is a place in line.
+async fn paying_customer(state: &AppState, order: &Order) -> Result<Option<String>, CheckoutError> {
+    let Some(uid) = order.user_id else {
+        return Ok(None);
+    };
+    let user = db::run(&state.pool, move |conn| {
+        crate::accounts::model::by_id(conn, uid).map_err(DbError::from)
+    })
+    .await?
+    .ok_or(CheckoutError::Vanished)?;
+    match crate::stripe_ids::customer(state, &user).await {
+        Ok(id) => Ok(Some(id)),
+        Err(SyncError::Stripe(PaymentError::Refused { status: 429, .. })) => {
+            tracing::warn!(order = %order.number, "Stripe is rate limiting; the shopper waits in line");
+            Err(CheckoutError::Busy(order.number.clone()))
+        }
+        Err(SyncError::Stripe(e)) if e.nothing_created() => {
+            tracing::warn!(order = %order.number, error = %crate::error::Report(&e), "Stripe refused the customer");
+            Err(CheckoutError::StripeRefused(refusal_reason(&e)))
+        }
+        Err(e) => {
+            tracing::warn!(order = %order.number, error = %crate::error::Report(&e), "could not make the Stripe customer");
+            Err(CheckoutError::StripeUnknown)
+        }
+    }
 }
 
 /// The Stripe Customer an order is paid as (a signed-in customer's), if any.

@@ -304,3 +304,116 @@ async fn the_waiting_page_stops_reloading_itself_when_asked() {
     let res = app.get(&format!("{wait}?auto=off")).await;
     assert!(location(&res).contains("/c/pay/"));
 }
+
+#[actix_web::test]
+async fn a_products_first_sale_refused_with_429_waits_in_line_with_its_stock_held() {
+    let app = TestApp::spawn().await;
+    app.add_to_cart("canvas-tote", 1).await;
+    // The tote has no Stripe Product yet: its first sale makes it, and Stripe is busy.
+    app.emulator_post(
+        "_emulator/faults",
+        &[
+            ("path", "/v1/products"),
+            ("method", "POST"),
+            ("status", "429"),
+            ("count", "3"),
+        ],
+    )
+    .await;
+    let res = post_checkout(&app, &app.client).await;
+    assert_eq!(res.status().as_u16(), 303);
+    let wait = location(&res);
+    assert!(wait.starts_with("/checkout/wait/SF-"), "{wait}");
+    assert_eq!(app.held("canvas-tote").await, 1, "held while waiting");
+    let res = app.get(&wait).await;
+    let session_url = location(&res);
+    assert!(session_url.contains("/c/pay/"), "{session_url}");
+    let number = wait.trim_start_matches("/checkout/wait/").to_owned();
+    app.pay_ok(&session_url).await;
+    let order = app.wait_for_status(&number, "paid").await;
+    let items = storefront::db::run(&app.pool, move |conn| {
+        storefront::orders::queries::items(conn, &order).map_err(storefront::db::DbError::from)
+    })
+    .await
+    .unwrap();
+    let made = app.stripe_product_of("canvas-tote").await;
+    assert!(
+        items
+            .iter()
+            .all(|i| i.stripe_product_id.as_deref() == Some(made.as_str())),
+        "the line carries the Stripe Product made for it"
+    );
+}
+
+#[actix_web::test]
+async fn a_shopper_who_leaves_the_line_gets_their_stock_back_from_the_sweep() {
+    let app = TestApp::spawn().await;
+    // Another shopper with a payment page, made at the same time: the sweep leaves theirs.
+    let paying = app.new_browser();
+    app.add_to_cart_with(&paying, "canvas-tote", "1").await;
+    assert!(location(&post_checkout(&app, &paying).await).contains("/c/pay/"));
+    app.add_to_cart("canvas-tote", 1).await;
+    app.emulator_post(
+        "_emulator/faults",
+        &[
+            ("path", "/v1/checkout/sessions"),
+            ("method", "POST"),
+            ("status", "429"),
+            ("count", "3"),
+        ],
+    )
+    .await;
+    let wait = location(&post_checkout(&app, &app.client).await);
+    assert!(wait.starts_with("/checkout/wait/"), "{wait}");
+    assert_eq!(app.held("canvas-tote").await, 2);
+    // The shopper closes the page. At the line's ten minutes a create may still be in flight.
+    app.clock.advance(chrono::TimeDelta::seconds(
+        storefront::checkout::routes::WAIT_LIMIT_SECS,
+    ));
+    storefront::jobs::sweep(&app.state).await.unwrap();
+    assert_eq!(app.held("canvas-tote").await, 2, "not before the grace");
+    app.clock.advance(chrono::TimeDelta::seconds(61));
+    storefront::jobs::sweep(&app.state).await.unwrap();
+    assert_eq!(
+        app.held("canvas-tote").await,
+        1,
+        "the line's unit goes back; the payment page's stays"
+    );
+    let number = wait.trim_start_matches("/checkout/wait/").to_owned();
+    app.wait_for_status(&number, "expired").await;
+}
+
+#[actix_web::test]
+async fn a_customers_first_checkout_refused_with_429_waits_in_line_and_pays_as_them() {
+    let app = TestApp::spawn().await;
+    app.register("first@example.com").await;
+    app.add_to_cart("canvas-tote", 1).await;
+    // Their Stripe Customer is made with their first session, and Stripe is busy.
+    app.emulator_post(
+        "_emulator/faults",
+        &[
+            ("path", "/v1/customers"),
+            ("method", "POST"),
+            ("status", "429"),
+            ("count", "3"),
+        ],
+    )
+    .await;
+    let res = post_checkout(&app, &app.client).await;
+    let wait = location(&res);
+    assert!(wait.starts_with("/checkout/wait/SF-"), "{wait}");
+    assert_eq!(app.held("canvas-tote").await, 1, "held while waiting");
+    let session_url = location(&app.get(&wait).await);
+    assert!(session_url.contains("/c/pay/"), "{session_url}");
+    let user = app.user("first@example.com").await;
+    let customer = user
+        .stripe_customer_id
+        .expect("made once it was their turn");
+    let session = app
+        .emulator_get(&format!(
+            "v1/checkout/sessions/{}",
+            session_id_of(&session_url)
+        ))
+        .await;
+    assert_eq!(session["customer"], customer.as_str(), "paid as them");
+}
