@@ -204,6 +204,8 @@ pub fn purge(conn: &mut AnyConnection) -> Result<PurgeReport, PurgeError> {
             return Err(PurgeError::NotADemo);
         }
         diesel::delete(refund_lines::table).execute(conn)?;
+        // The demo emulator's calls are no real account's budget.
+        diesel::delete(crate::schema::stripe_usage::table).execute(conn)?;
         diesel::delete(shipment_lines::table).execute(conn)?;
         diesel::delete(shipments::table).execute(conn)?;
         diesel::delete(order_shipping::table).execute(conn)?;

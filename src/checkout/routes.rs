@@ -138,9 +138,9 @@ pub async fn begin(
         ) => Err(AppError::Internal(e.into())),
         Err(e) => {
             let status = match e {
-                CheckoutError::StripeRefused(_) | CheckoutError::StripeUnknown => {
-                    StatusCode::SERVICE_UNAVAILABLE
-                }
+                CheckoutError::StripeRefused(_)
+                | CheckoutError::StripeUnknown
+                | CheckoutError::LineRanOut => StatusCode::SERVICE_UNAVAILABLE,
                 CheckoutError::TooManyOpen => StatusCode::TOO_MANY_REQUESTS,
                 _ => StatusCode::CONFLICT,
             };
@@ -420,13 +420,15 @@ pub async fn wait(
         // Its page was never shown (no URL was ever stored), so nothing can pay it: the stock
         // goes back without asking Stripe, which is busy enough.
         fulfil::expire(&state, order.id).await?;
-        session.flash(
-            "Stripe is very busy and we couldn't get you a payment page in time. Your cart is as you left it: please try again in a few minutes.",
-        )?;
+        session.flash(CheckoutError::LineRanOut.to_string())?;
         return Ok(see_other("/cart"));
     }
     match start::resume(&state, order.clone()).await {
         Ok(url) => Ok(see_other(&url)),
+        Err(e @ CheckoutError::LineRanOut) => {
+            session.flash(e.to_string())?;
+            Ok(see_other("/cart"))
+        }
         Err(CheckoutError::Busy(number)) => {
             let place = db::run(&state.pool, move |conn| {
                 start::place_in_line(conn, &order, now).map_err(AppError::from)

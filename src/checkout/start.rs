@@ -46,6 +46,11 @@ pub enum CheckoutError {
     /// are kept, and the shopper waits in line for the payment page.
     #[error("High demand: you're in line for the payment page.")]
     Busy(String),
+    /// The order stopped waiting (its place in line ran out) before its payment page came.
+    #[error(
+        "Stripe is very busy and we couldn't get you a payment page in time. Your cart is as you left it: please try again in a few minutes."
+    )]
+    LineRanOut,
     #[error(transparent)]
     Db(#[from] DbError),
     /// Our side of a Stripe call failed (a bug to log, not the shopper's problem).
@@ -192,22 +197,24 @@ pub async fn resume(state: &AppState, order: Order) -> Result<String, CheckoutEr
 
 /// The orders waiting in line for their payment page now, every instance's.
 pub fn waiting(conn: &mut AnyConnection, now: i64) -> QueryResult<i64> {
-    orders::table
-        .filter(orders::status.eq(OrderStatus::Pending.as_str()))
-        .filter(orders::checkout_url.is_null())
-        .filter(orders::checkout_expires_at.gt(now))
-        .count()
-        .get_result(conn)
+    in_line(conn, i64::MAX, now)
 }
 
 /// Where a pending order waiting for its payment page stands in line (1: next), counted over
 /// every instance's waiting orders.
 pub fn place_in_line(conn: &mut AnyConnection, order: &Order, now: i64) -> QueryResult<i64> {
+    in_line(conn, order.id, now)
+}
+
+/// Orders up to `last_id` waiting for their payment page; not those whose place ran out (the
+/// shopper left: the sweep gives their stock back).
+fn in_line(conn: &mut AnyConnection, last_id: i64, now: i64) -> QueryResult<i64> {
     orders::table
         .filter(orders::status.eq(OrderStatus::Pending.as_str()))
         .filter(orders::checkout_url.is_null())
         .filter(orders::checkout_expires_at.gt(now))
-        .filter(orders::id.le(order.id))
+        .filter(orders::created_at.gt(now - crate::checkout::routes::WAIT_LIMIT_SECS))
+        .filter(orders::id.le(last_id))
         .count()
         .get_result(conn)
 }
@@ -242,6 +249,7 @@ async fn create_session(state: &AppState, order: Order) -> Result<String, Checko
     if !state.stripe.try_checkout_turn() {
         return Err(CheckoutError::Busy(order.number.clone()));
     }
+    let order = fresh_expiry(state, order).await?;
     match sessions::create(
         &state.stripe,
         &order,
@@ -262,19 +270,33 @@ async fn create_session(state: &AppState, order: Order) -> Result<String, Checko
                     )))?;
             state.metrics.checkout_session_created("payment");
             let session_id = session.id.as_str().to_owned();
-            let stored_url = url.clone();
+            let (stored_id, stored_url) = (session_id.clone(), url.clone());
             let now = state.clock.unix();
-            db::run(&state.pool, move |conn| {
-                diesel::update(orders::table.find(order_id))
-                    .set((
-                        orders::checkout_session_id.eq(session_id),
-                        orders::checkout_url.eq(stored_url),
-                        orders::updated_at.eq(now),
-                    ))
-                    .execute(conn)
-                    .map_err(DbError::from)
+            // Only while the order still waits for it: one the sweep gave up on (its stock
+            // back on the shelf) must not get a page anyone can pay.
+            let stored = db::run(&state.pool, move |conn| {
+                diesel::update(
+                    orders::table
+                        .filter(orders::id.eq(order_id))
+                        .filter(orders::status.eq(OrderStatus::Pending.as_str())),
+                )
+                .set((
+                    orders::checkout_session_id.eq(stored_id),
+                    orders::checkout_url.eq(stored_url),
+                    orders::updated_at.eq(now),
+                ))
+                .execute(conn)
+                .map_err(DbError::from)
             })
             .await?;
+            if stored == 0 {
+                tracing::warn!(order = %order.number, "the order stopped waiting before its session came; expiring the session");
+                if let Err(e) = sessions::expire(&state.stripe, &session_id).await {
+                    // Its URL was never shown, so nobody can pay it meanwhile.
+                    tracing::warn!(order = %order.number, error = %crate::error::Report(&e), "could not expire the unused session");
+                }
+                return Err(CheckoutError::LineRanOut);
+            }
             Ok(url)
         }
         // Stripe's rate limit, after our retries: nothing was made, and the order keeps its
@@ -294,6 +316,34 @@ async fn create_session(state: &AppState, order: Order) -> Result<String, Checko
         }
         Err(e) => Err(CheckoutError::Payments(e)),
     }
+}
+
+/// Stripe refuses a session that expires less than 30 minutes after it is made.
+const MIN_SESSION_SECS: i64 = 30 * 60 + 30;
+
+/// The order with an expiry Stripe accepts now. An order that waited in line (or whose first
+/// try went unanswered) longer than a minute gets a new one: nothing under its key can be
+/// replayed with the old one any more, since Stripe would refuse it now. The stock is held as
+/// long.
+async fn fresh_expiry(state: &AppState, mut order: Order) -> Result<Order, CheckoutError> {
+    let now = state.clock.unix();
+    if order.checkout_session_id.is_some() || order.checkout_expires_at >= now + MIN_SESSION_SECS {
+        return Ok(order);
+    }
+    let (id, expires) = (order.id, now + super::SESSION_MINUTES * 60);
+    db::run(&state.pool, move |conn| {
+        diesel::update(
+            orders::table
+                .filter(orders::id.eq(id))
+                .filter(orders::status.eq(OrderStatus::Pending.as_str())),
+        )
+        .set(orders::checkout_expires_at.eq(expires))
+        .execute(conn)
+        .map_err(DbError::from)
+    })
+    .await?;
+    order.checkout_expires_at = expires;
+    Ok(order)
 }
 
 /// The Stripe Products of these products that exist already, by our product id.
@@ -729,6 +779,7 @@ mod tests {
             Db(_) | Payments(_) | Sync(_) | Vanished => None,
             // Not an error: the waiting page (`checkout::routes::wait`).
             Busy(_) => None,
+            LineRanOut => Some(vec![e.to_string()]),
         }
     }
 
@@ -742,6 +793,7 @@ mod tests {
             CheckoutError::StripeRefused("REASON".into()),
             CheckoutError::StripeUnknown,
             CheckoutError::Vanished,
+            CheckoutError::LineRanOut,
         ];
         for e in &all {
             for part in shown(e).unwrap_or_default() {

@@ -69,16 +69,21 @@ async fn the_shops_own_budget_puts_a_second_shopper_in_line_without_a_429() {
     app.add_to_cart_with(&early, "canvas-tote", "1").await;
     assert!(location(&post_checkout(&app, &early).await).contains("/c/pay/"));
     let first = app.new_browser();
+    let also = app.new_browser();
     let second = app.new_browser();
     app.add_to_cart_with(&first, "canvas-tote", "1").await;
+    app.add_to_cart_with(&also, "canvas-tote", "1").await;
     app.add_to_cart_with(&second, "canvas-tote", "1").await;
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     app.emulator_post("_emulator/requests/reset", &[]).await;
-    let res = post_checkout(&app, &first).await;
-    assert!(
-        location(&res).contains("/c/pay/"),
-        "the first goes to Stripe"
-    );
+    // One a second, and two saved up after a quiet moment.
+    for early in [&first, &also] {
+        let res = post_checkout(&app, early).await;
+        assert!(
+            location(&res).contains("/c/pay/"),
+            "the first two go to Stripe"
+        );
+    }
     let res = post_checkout(&app, &second).await;
     let wait = location(&res);
     assert!(
@@ -416,4 +421,71 @@ async fn a_customers_first_checkout_refused_with_429_waits_in_line_and_pays_as_t
         ))
         .await;
     assert_eq!(session["customer"], customer.as_str(), "paid as them");
+}
+
+/// Puts the cart's checkout in line (three 429s for the session's create): the waiting page.
+async fn in_line(app: &TestApp) -> String {
+    app.add_to_cart("canvas-tote", 1).await;
+    app.emulator_post(
+        "_emulator/faults",
+        &[
+            ("path", "/v1/checkout/sessions"),
+            ("method", "POST"),
+            ("status", "429"),
+            ("count", "3"),
+        ],
+    )
+    .await;
+    let wait = location(&post_checkout(app, &app.client).await);
+    assert!(wait.starts_with("/checkout/wait/"), "{wait}");
+    wait
+}
+
+#[actix_web::test]
+async fn a_shopper_who_waited_minutes_gets_a_session_stripe_accepts() {
+    let app = TestApp::spawn().await;
+    let wait = in_line(&app).await;
+    // Five minutes later, on both sides: a session expiring at the order's first expiry would
+    // be 26 minutes away, and Stripe refuses less than 30.
+    app.clock.advance(chrono::TimeDelta::seconds(300));
+    app.emulator_post("_emulator/clock/advance", &[("seconds", "300")])
+        .await;
+    let res = app.get(&wait).await;
+    let session_url = location(&res);
+    assert!(session_url.contains("/c/pay/"), "{session_url}");
+    let number = wait.trim_start_matches("/checkout/wait/").to_owned();
+    let order = app.order(&number).await;
+    assert!(order.checkout_expires_at >= app.state.clock.unix() + 30 * 60);
+    app.pay_ok(&session_url).await;
+    app.wait_for_status(&number, "paid").await;
+}
+
+#[actix_web::test]
+async fn a_session_that_comes_after_the_line_gave_up_is_expired_never_shown() {
+    let app = TestApp::spawn().await;
+    let wait = in_line(&app).await;
+    let number = wait.trim_start_matches("/checkout/wait/").to_owned();
+    let waiting = app.order(&number).await;
+    // The sweep gives up on the order while a create for it is still on its way to Stripe.
+    app.clock.advance(chrono::TimeDelta::seconds(
+        storefront::jobs::LEFT_THE_LINE_SECS,
+    ));
+    storefront::jobs::sweep(&app.state).await.unwrap();
+    assert_eq!(app.order(&number).await.status, "expired");
+    assert_eq!(app.held("canvas-tote").await, 0);
+    let late = storefront::checkout::start::resume(&app.state, waiting).await;
+    assert!(
+        matches!(
+            late,
+            Err(storefront::checkout::start::CheckoutError::LineRanOut)
+        ),
+        "{late:?}"
+    );
+    let order = app.order(&number).await;
+    assert_eq!(order.status, "expired");
+    assert!(order.checkout_url.is_none(), "no page for it");
+    let sessions = app.emulator_get("v1/checkout/sessions?limit=10").await;
+    let sessions = sessions["data"].as_array().unwrap();
+    assert_eq!(sessions.len(), 1);
+    assert_eq!(sessions[0]["status"], "expired", "nobody can pay it");
 }
