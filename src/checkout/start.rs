@@ -390,21 +390,9 @@ async fn complete_stripe_products(
     })
     .await?;
     for product in &rows {
-        let stripe_id = match crate::stripe_ids::product(state, product).await {
-            Ok(id) => id,
-            Err(SyncError::Stripe(PaymentError::Refused { status: 429, .. })) => {
-                tracing::warn!(order = %order.number, product = %product.slug, "Stripe is rate limiting; the shopper waits in line");
-                return Err(CheckoutError::Busy(order.number.clone()));
-            }
-            Err(SyncError::Stripe(e)) if e.nothing_created() => {
-                tracing::warn!(product = %product.slug, error = %crate::error::Report(&e), "Stripe refused the product");
-                return Err(CheckoutError::StripeRefused(refusal_reason(&e)));
-            }
-            Err(e) => {
-                tracing::warn!(product = %product.slug, error = %crate::error::Report(&e), "could not make the Stripe product");
-                return Err(CheckoutError::StripeUnknown);
-            }
-        };
+        let stripe_id = crate::stripe_ids::product(state, product)
+            .await
+            .map_err(|e| made_first(order, "product", e))?;
         let (order_id, product_id) = (order.id, product.id);
         db::run(&state.pool, move |conn| {
             diesel::update(
@@ -723,26 +711,43 @@ async fn paying_customer(state: &AppState, order: &Order) -> Result<Option<Strin
     let Some(uid) = order.user_id else {
         return Ok(None);
     };
-    let user = db::run(&state.pool, move |conn| {
-        crate::accounts::model::by_id(conn, uid).map_err(DbError::from)
-    })
-    .await?
-    .ok_or(CheckoutError::Vanished)?;
-    match crate::stripe_ids::customer(state, &user).await {
-        Ok(id) => Ok(Some(id)),
-        Err(SyncError::Stripe(PaymentError::Refused { status: 429, .. })) => {
-            tracing::warn!(order = %order.number, "Stripe is rate limiting; the shopper waits in line");
-            Err(CheckoutError::Busy(order.number.clone()))
+    let user = order_user(state, uid)
+        .await?
+        .ok_or(CheckoutError::Vanished)?;
+    crate::stripe_ids::customer(state, &user)
+        .await
+        .map(Some)
+        .map_err(|e| made_first(order, "customer", e))
+}
+
+/// What a failure to make a Stripe object the session needs first (`what`: "product",
+/// "customer") means for the order: Stripe's 429 after retries is a place in line, a refusal
+/// gives the stock back (the caller expires the order), anything else keeps it for a retry.
+fn made_first(order: &Order, what: &'static str, e: SyncError) -> CheckoutError {
+    match e {
+        SyncError::Stripe(PaymentError::Refused { status: 429, .. }) => {
+            tracing::warn!(order = %order.number, what, "Stripe is rate limiting; the shopper waits in line");
+            CheckoutError::Busy(order.number.clone())
         }
-        Err(SyncError::Stripe(e)) if e.nothing_created() => {
-            tracing::warn!(order = %order.number, error = %crate::error::Report(&e), "Stripe refused the customer");
-            Err(CheckoutError::StripeRefused(refusal_reason(&e)))
+        SyncError::Stripe(e) if e.nothing_created() => {
+            tracing::warn!(order = %order.number, what, error = %crate::error::Report(&e), "Stripe refused to make it");
+            CheckoutError::StripeRefused(refusal_reason(&e))
         }
-        Err(e) => {
-            tracing::warn!(order = %order.number, error = %crate::error::Report(&e), "could not make the Stripe customer");
-            Err(CheckoutError::StripeUnknown)
+        e => {
+            tracing::warn!(order = %order.number, what, error = %crate::error::Report(&e), "could not make it at Stripe");
+            CheckoutError::StripeUnknown
         }
     }
+}
+
+async fn order_user(
+    state: &AppState,
+    uid: i64,
+) -> Result<Option<crate::accounts::model::User>, CheckoutError> {
+    Ok(db::run(&state.pool, move |conn| {
+        crate::accounts::model::by_id(conn, uid).map_err(DbError::from)
+    })
+    .await?)
 }
 
 /// The Stripe Customer an order is paid as (a signed-in customer's), if any.
@@ -750,11 +755,9 @@ async fn customer_of(state: &AppState, order: &Order) -> Result<Option<String>, 
     let Some(uid) = order.user_id else {
         return Ok(None);
     };
-    let user = db::run(&state.pool, move |conn| {
-        crate::accounts::model::by_id(conn, uid).map_err(DbError::from)
-    })
-    .await?;
-    Ok(user.and_then(|u| u.stripe_customer_id))
+    Ok(order_user(state, uid)
+        .await?
+        .and_then(|u| u.stripe_customer_id))
 }
 
 #[cfg(test)]

@@ -4,6 +4,21 @@
 
 use crate::helpers::*;
 
+/// Stripe answers 429 to the next `count` creates at `path` (three: one call and its retries).
+async fn rate_limited(app: &TestApp, path: &str, count: u32) {
+    let count = count.to_string();
+    app.emulator_post(
+        "_emulator/faults",
+        &[
+            ("path", path),
+            ("method", "POST"),
+            ("status", "429"),
+            ("count", count.as_str()),
+        ],
+    )
+    .await;
+}
+
 /// Posts the cart's checkout form from `client`; the response (not followed).
 async fn post_checkout(app: &TestApp, client: &reqwest::Client) -> reqwest::Response {
     app.checkout_with(client, "rush@example.com").await
@@ -15,16 +30,7 @@ async fn a_rate_limited_checkout_waits_in_line_with_its_stock_held_then_pays() {
     app.add_to_cart("canvas-tote", 1).await;
     // Stripe answers 429 to the checkout's create and its retries, then to the first try from
     // the waiting page.
-    app.emulator_post(
-        "_emulator/faults",
-        &[
-            ("path", "/v1/checkout/sessions"),
-            ("method", "POST"),
-            ("status", "429"),
-            ("count", "6"),
-        ],
-    )
-    .await;
+    rate_limited(&app, "/v1/checkout/sessions", 6).await;
     let res = post_checkout(&app, &app.client).await;
     assert_eq!(res.status().as_u16(), 303);
     let wait = location(&res);
@@ -110,16 +116,7 @@ async fn the_shops_own_budget_puts_a_second_shopper_in_line_without_a_429() {
 async fn a_place_in_line_runs_out_after_ten_minutes_and_the_stock_goes_back() {
     let app = TestApp::spawn().await;
     app.add_to_cart("canvas-tote", 1).await;
-    app.emulator_post(
-        "_emulator/faults",
-        &[
-            ("path", "/v1/checkout/sessions"),
-            ("method", "POST"),
-            ("status", "429"),
-            ("count", "3"),
-        ],
-    )
-    .await;
+    rate_limited(&app, "/v1/checkout/sessions", 3).await;
     let wait = location(&post_checkout(&app, &app.client).await);
     assert_eq!(app.held("canvas-tote").await, 1);
     app.clock.advance(chrono::TimeDelta::seconds(
@@ -205,16 +202,7 @@ async fn the_dashboard_counts_every_call_the_429s_the_line_and_calls_per_paid_or
     // A second shopper is refused with 429 on each of the create's three tries: in line.
     let second = app.new_browser();
     app.add_to_cart_with(&second, "canvas-tote", "1").await;
-    app.emulator_post(
-        "_emulator/faults",
-        &[
-            ("path", "/v1/checkout/sessions"),
-            ("method", "POST"),
-            ("status", "429"),
-            ("count", "3"),
-        ],
-    )
-    .await;
+    rate_limited(&app, "/v1/checkout/sessions", 3).await;
     let wait = location(&post_checkout(&app, &second).await);
     assert!(wait.starts_with("/checkout/wait/"), "{wait}");
     storefront::instances::beat_once(&app.state, "this-instance")
@@ -276,16 +264,7 @@ async fn the_waiting_page_stops_reloading_itself_when_asked() {
     let app = TestApp::spawn().await;
     app.add_to_cart("canvas-tote", 1).await;
     // Three 429s for the checkout's create, three for the page loaded with `auto=off`.
-    app.emulator_post(
-        "_emulator/faults",
-        &[
-            ("path", "/v1/checkout/sessions"),
-            ("method", "POST"),
-            ("status", "429"),
-            ("count", "6"),
-        ],
-    )
-    .await;
+    rate_limited(&app, "/v1/checkout/sessions", 6).await;
     let wait = location(&post_checkout(&app, &app.client).await);
     assert!(wait.starts_with("/checkout/wait/"), "{wait}");
     let (status, html) = app.get_html(&format!("{wait}?auto=off")).await;
@@ -315,16 +294,7 @@ async fn a_products_first_sale_refused_with_429_waits_in_line_with_its_stock_hel
     let app = TestApp::spawn().await;
     app.add_to_cart("canvas-tote", 1).await;
     // The tote has no Stripe Product yet: its first sale makes it, and Stripe is busy.
-    app.emulator_post(
-        "_emulator/faults",
-        &[
-            ("path", "/v1/products"),
-            ("method", "POST"),
-            ("status", "429"),
-            ("count", "3"),
-        ],
-    )
-    .await;
+    rate_limited(&app, "/v1/products", 3).await;
     let res = post_checkout(&app, &app.client).await;
     assert_eq!(res.status().as_u16(), 303);
     let wait = location(&res);
@@ -358,16 +328,7 @@ async fn a_shopper_who_leaves_the_line_gets_their_stock_back_from_the_sweep() {
     app.add_to_cart_with(&paying, "canvas-tote", "1").await;
     assert!(location(&post_checkout(&app, &paying).await).contains("/c/pay/"));
     app.add_to_cart("canvas-tote", 1).await;
-    app.emulator_post(
-        "_emulator/faults",
-        &[
-            ("path", "/v1/checkout/sessions"),
-            ("method", "POST"),
-            ("status", "429"),
-            ("count", "3"),
-        ],
-    )
-    .await;
+    rate_limited(&app, "/v1/checkout/sessions", 3).await;
     let wait = location(&post_checkout(&app, &app.client).await);
     assert!(wait.starts_with("/checkout/wait/"), "{wait}");
     assert_eq!(app.held("canvas-tote").await, 2);
@@ -394,16 +355,7 @@ async fn a_customers_first_checkout_refused_with_429_waits_in_line_and_pays_as_t
     app.register("first@example.com").await;
     app.add_to_cart("canvas-tote", 1).await;
     // Their Stripe Customer is made with their first session, and Stripe is busy.
-    app.emulator_post(
-        "_emulator/faults",
-        &[
-            ("path", "/v1/customers"),
-            ("method", "POST"),
-            ("status", "429"),
-            ("count", "3"),
-        ],
-    )
-    .await;
+    rate_limited(&app, "/v1/customers", 3).await;
     let res = post_checkout(&app, &app.client).await;
     let wait = location(&res);
     assert!(wait.starts_with("/checkout/wait/SF-"), "{wait}");
@@ -426,16 +378,7 @@ async fn a_customers_first_checkout_refused_with_429_waits_in_line_and_pays_as_t
 /// Puts the cart's checkout in line (three 429s for the session's create): the waiting page.
 async fn in_line(app: &TestApp) -> String {
     app.add_to_cart("canvas-tote", 1).await;
-    app.emulator_post(
-        "_emulator/faults",
-        &[
-            ("path", "/v1/checkout/sessions"),
-            ("method", "POST"),
-            ("status", "429"),
-            ("count", "3"),
-        ],
-    )
-    .await;
+    rate_limited(app, "/v1/checkout/sessions", 3).await;
     let wait = location(&post_checkout(app, &app.client).await);
     assert!(wait.starts_with("/checkout/wait/"), "{wait}");
     wait

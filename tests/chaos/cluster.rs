@@ -584,3 +584,47 @@ pub fn tail(text: &str, n: usize) -> String {
     let skip = lines.len().saturating_sub(n);
     lines.into_iter().skip(skip).collect::<Vec<_>>().join("\n")
 }
+
+/// What every shop instance of a run is started with: the shared database, the emulator as
+/// Stripe, the balancer's address as `PUBLIC_URL` (trusted as a proxy), a session key from
+/// `key`. The caller adds its own (jobs' intervals, SMTP).
+pub fn shop_env(
+    db_url: &str,
+    emulator_url: &str,
+    public_url: &str,
+    key: &[u8],
+) -> Vec<(String, String)> {
+    use base64::Engine as _;
+    [
+        ("DATABASE_URL", db_url.to_owned()),
+        ("STRIPE_SECRET_KEY", STRIPE_KEY.to_owned()),
+        ("STRIPE_API_BASE", format!("{emulator_url}/")),
+        ("PUBLIC_URL", public_url.to_owned()),
+        ("ALLOW_INSECURE_PUBLIC_URL", "1".to_owned()),
+        (
+            "SESSION_KEY",
+            base64::engine::general_purpose::STANDARD.encode(key),
+        ),
+        ("TRUSTED_PROXIES", "127.0.0.1/32".to_owned()),
+        ("RUST_LOG", "warn,storefront=info".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
+}
+
+/// Sets the shop up as an operator would: schema, `catalogue` (a TOML file's text), then
+/// `stripe setup`; adds the webhook signing secret it printed to `env`.
+pub fn set_up(work: &Workdir, env: &mut Vec<(String, String)>, catalogue: &str) {
+    work.run(&["migrate"], env, None);
+    let file = work.dir.path().join("catalogue.toml");
+    std::fs::write(&file, catalogue).unwrap();
+    work.run(&["seed", file.to_str().unwrap()], env, None);
+    let setup = work.run(&["stripe", "setup"], env, None);
+    let secret = setup
+        .split_whitespace()
+        .find(|w| w.starts_with("whsec_"))
+        .unwrap_or_else(|| panic!("stripe setup printed no signing secret: {setup}"))
+        .to_owned();
+    env.push(("STRIPE_WEBHOOK_SECRET".into(), secret));
+}

@@ -12,12 +12,11 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
 use diesel::Connection as _;
 use rand::RngCore as _;
 
 use crate::actors::{Browser, CARD_OK, card, pay_page};
-use crate::cluster::{self, Balancer, Emulator, Instance, STRIPE_KEY, Workdir};
+use crate::cluster::{self, Balancer, Emulator, Instance, Workdir};
 use crate::db::TestDb;
 use crate::env_or;
 use crate::html::{csrf_token, select_attr};
@@ -249,33 +248,8 @@ async fn sale(instances: usize) -> Vec<String> {
     let lb = Balancer::start_copying(upstreams, 7, 0);
     let mut key = [0u8; 64];
     rand::rng().fill_bytes(&mut key);
-    let mut env: Vec<(String, String)> = [
-        ("DATABASE_URL", db.url.clone()),
-        ("STRIPE_SECRET_KEY", STRIPE_KEY.to_owned()),
-        ("STRIPE_API_BASE", format!("{}/", emu.url)),
-        ("PUBLIC_URL", lb.url.clone()),
-        ("ALLOW_INSECURE_PUBLIC_URL", "1".to_owned()),
-        (
-            "SESSION_KEY",
-            base64::engine::general_purpose::STANDARD.encode(key),
-        ),
-        ("TRUSTED_PROXIES", "127.0.0.1/32".to_owned()),
-        ("RUST_LOG", "warn,storefront=info".to_owned()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect();
-    work.run(&["migrate"], &env, None);
-    let file = work.dir.path().join("catalogue.toml");
-    std::fs::write(&file, CATALOGUE).unwrap();
-    work.run(&["seed", file.to_str().unwrap()], &env, None);
-    let setup = work.run(&["stripe", "setup"], &env, None);
-    let secret = setup
-        .split_whitespace()
-        .find(|w| w.starts_with("whsec_"))
-        .unwrap_or_else(|| panic!("stripe setup printed no signing secret: {setup}"))
-        .to_owned();
-    env.push(("STRIPE_WEBHOOK_SECRET".into(), secret));
+    let mut env = cluster::shop_env(&db.url, &emu.url, &lb.url, &key);
+    cluster::set_up(&work, &mut env, CATALOGUE);
     for shop in shops.iter_mut().take(instances) {
         shop.env.extend(env.iter().cloned());
         shop.start(&work).await;

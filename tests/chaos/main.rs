@@ -25,11 +25,10 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
 use rand::{Rng as _, RngCore as _, SeedableRng as _};
 
 use actors::Journal;
-use cluster::{Balancer, Emulator, Instance, STRIPE_KEY, Workdir};
+use cluster::{Balancer, Emulator, Instance, Workdir};
 use db::TestDb;
 use diesel::Connection as _;
 use invariants::Check;
@@ -142,32 +141,20 @@ async fn start_cluster(rng: &mut rand::rngs::StdRng) -> Cluster {
     // PUBLIC_URL (Stripe sends shoppers and webhooks there).
     let (mut a, mut b) = (Instance::new("shop-a", &[]), Instance::new("shop-b", &[]));
     let lb = Balancer::start([a.address(), b.address()], rng.next_u64());
-    let mut env: Vec<(String, String)> = [
-        ("DATABASE_URL", db.url.clone()),
-        ("STRIPE_SECRET_KEY", STRIPE_KEY.to_owned()),
-        ("STRIPE_API_BASE", format!("{}/", emu.url)),
-        ("PUBLIC_URL", lb.url.clone()),
-        ("ALLOW_INSECURE_PUBLIC_URL", "1".to_owned()),
-        (
-            "SESSION_KEY",
-            base64::engine::general_purpose::STANDARD.encode(key),
-        ),
-        ("TRUSTED_PROXIES", "127.0.0.1/32".to_owned()),
-        // The jobs, not the test, bring the state right: often enough for a short run.
-        ("SWEEP_INTERVAL", "2".to_owned()),
-        ("RECONCILE_INTERVAL", "4".to_owned()),
-        ("STRIPE_TIMEOUT", "5".to_owned()),
-        ("RUST_LOG", "warn,storefront=info".to_owned()),
-        ("SMTP_URL", format!("smtp://127.0.0.1:{smtp_port}")),
-        ("MAIL_FROM", "Chaos shop <shop@example.com>".to_owned()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect();
-    work.run(&["migrate"], &env, None);
-    let file = work.dir.path().join("catalogue.toml");
-    std::fs::write(&file, CATALOGUE).unwrap();
-    work.run(&["seed", file.to_str().unwrap()], &env, None);
+    let mut env = cluster::shop_env(&db.url, &emu.url, &lb.url, &key);
+    env.extend(
+        [
+            // The jobs, not the test, bring the state right: often enough for a short run.
+            ("SWEEP_INTERVAL", "2".to_owned()),
+            ("RECONCILE_INTERVAL", "4".to_owned()),
+            ("STRIPE_TIMEOUT", "5".to_owned()),
+            ("SMTP_URL", format!("smtp://127.0.0.1:{smtp_port}")),
+            ("MAIL_FROM", "Chaos shop <shop@example.com>".to_owned()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v)),
+    );
+    cluster::set_up(&work, &mut env, CATALOGUE);
     for email in ADMINS {
         work.run(
             &["admin", "create", "--email", email, "--password-stdin"],
@@ -175,13 +162,6 @@ async fn start_cluster(rng: &mut rand::rngs::StdRng) -> Cluster {
             Some(&format!("{}\n", cluster::ADMIN_PASSWORD)),
         );
     }
-    let setup = work.run(&["stripe", "setup"], &env, None);
-    let secret = setup
-        .split_whitespace()
-        .find(|w| w.starts_with("whsec_"))
-        .unwrap_or_else(|| panic!("stripe setup printed no signing secret: {setup}"))
-        .to_owned();
-    env.push(("STRIPE_WEBHOOK_SECRET".into(), secret));
     // A promotion code shoppers race for: 10 % off, 15 redemptions in all.
     let coupon = emu
         .post("v1/coupons", &[("percent_off", "10"), ("duration", "once")])
